@@ -1,0 +1,204 @@
+//! The command line: clap definitions, and their translation into validated plans for the
+//! library. No image I/O happens here.
+
+use clap::{Args, Parser, Subcommand};
+use regraft::error::{Error, Result};
+use regraft::reference::ImageRef;
+use regraft::spec::Platform;
+
+const ABOUT: &str = "Move a vendor's application onto a new base image: daemonless, offline, on image files on disk.";
+
+const EXAMPLES: &str = "\
+Examples:
+  # Graft the vendor's /opt/vendor onto a new base, writing a docker archive
+  regraft --from vendor.tar --onto debian-bookworm.tar --path /opt/vendor -o fixed.tar
+
+  # Rebase the vendor's application layers onto a new base (layer mode)
+  regraft --from vendor.tar --old-base oldbase.tar --onto base.tar -o oci:out:fixed
+
+  # Look inside an image, check every digest, convert between formats
+  regraft inspect vendor.tar
+  regraft verify oci-archive:vendor-oci.tar
+  regraft convert vendor.tar oci:layout:vendor
+
+Image references:
+  docker-archive:FILE[:NAME:TAG|:@N]   docker save output (every generation), also gzipped
+  oci-archive:FILE[:REF]               OCI archive
+  oci:DIR[:REF]                        OCI layout directory
+  PATH                                 identified by content; as an output, *.tar is a
+                                       docker archive and DIR/ an OCI layout
+
+Exit codes: 0 ok, 1 error, 2 usage.";
+
+#[derive(Parser, Debug)]
+#[command(name = "regraft", version, about = ABOUT, after_help = EXAMPLES)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub graft: GraftArgs,
+
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct GlobalArgs {
+    /// Platform to pick from multi-platform inputs (os/arch[/variant]); default: the vendor's
+    /// (or the only) platform, else linux/amd64.
+    #[arg(long, global = true, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
+
+    /// Largest decompressed layer regraft will read, in bytes (suffixes K, M, G, T).
+    #[arg(long, global = true, default_value = "64G", value_name = "BYTES")]
+    pub max_layer_size: String,
+
+    /// Print only errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct GraftArgs {
+    /// The vendor image: the application to move.
+    #[arg(long, value_name = "IMAGE")]
+    pub from: Option<String>,
+
+    /// The new base image.
+    #[arg(long, value_name = "IMAGE", alias = "new_base", alias = "new-base")]
+    pub onto: Option<String>,
+
+    /// Where to write the result.
+    #[arg(short, long, value_name = "OUTPUT")]
+    pub output: Option<String>,
+
+    /// Graft only these paths of the vendor's merged filesystem (repeatable). Without --path,
+    /// the vendor's application layers move as they are (layer mode).
+    #[arg(long = "path", value_name = "PATH")]
+    pub paths: Vec<String>,
+
+    /// The image the vendor was built on.
+    #[arg(long, value_name = "IMAGE", alias = "old_base")]
+    pub old_base: Option<String>,
+
+    /// The number of the vendor's layers that belong to its old base.
+    #[arg(long, value_name = "N", conflicts_with = "old_base")]
+    pub old_base_layers: Option<usize>,
+
+    /// Name of the result (NAME:TAG); default: the vendor's first tag.
+    #[arg(long, value_name = "NAME:TAG")]
+    pub tag: Option<String>,
+
+    /// Compression of the new layer: none, gzip[:LEVEL], zstd[:LEVEL]; default: that of the
+    /// base's top layer.
+    #[arg(long, value_name = "CODEC")]
+    pub compression: Option<String>,
+
+    /// Set an environment variable (K=V; replaces in place or appends).
+    #[arg(long, value_name = "K=V")]
+    pub env: Vec<String>,
+
+    /// Entrypoint: a JSON array or one word; clears Cmd unless --cmd is given.
+    #[arg(long, value_name = "ENTRYPOINT")]
+    pub entrypoint: Option<String>,
+
+    /// Cmd: a JSON array or one word.
+    #[arg(long, value_name = "CMD")]
+    pub cmd: Option<String>,
+
+    /// User to run as.
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Working directory.
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<String>,
+
+    /// Set a label (K=V).
+    #[arg(long, value_name = "K=V")]
+    pub label: Vec<String>,
+
+    /// Print the plan and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Show an image's format, tags, platform, digests, layers and runtime config.
+    Inspect {
+        image: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check every digest, size and diff_id of an image; exit 1 on the first mismatch.
+    Verify {
+        image: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Copy an image from any readable format to any writable one.
+    Convert {
+        source: String,
+        dest: String,
+        /// Copy every image of the source (one image at a time into a layout; a docker archive
+        /// takes only one).
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+impl GlobalArgs {
+    pub fn platform(&self) -> Result<Option<Platform>> {
+        self.platform.as_deref().map(Platform::parse).transpose()
+    }
+    pub fn max_layer_size(&self) -> Result<u64> {
+        parse_size(&self.max_layer_size)
+    }
+}
+
+pub fn parse_size(s: &str) -> Result<u64> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        None => (t, 1u64),
+        Some((i, _)) => {
+            let m = match t[i..]
+                .to_ascii_uppercase()
+                .trim_end_matches("IB")
+                .trim_end_matches('B')
+            {
+                "" => 1,
+                "K" => 1 << 10,
+                "M" => 1 << 20,
+                "G" => 1 << 30,
+                "T" => 1 << 40,
+                _ => {
+                    return Err(Error::Usage(format!(
+                        "size {s:?}: expected a number with K, M, G or T"
+                    )));
+                }
+            };
+            (&t[..i], m)
+        }
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| Error::Usage(format!("size {s:?}: expected a number with K, M, G or T")))
+}
+
+pub fn input(s: &str) -> Result<ImageRef> {
+    ImageRef::parse_input(s)
+}
+
+pub fn output(s: &str) -> Result<ImageRef> {
+    ImageRef::parse_output(s)
+}

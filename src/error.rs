@@ -1,0 +1,84 @@
+//! The one error type of the library. Every variant names what it is about: a file, a blob, a
+//! path inside an image, and for mismatches both the expected and the found value.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{what}: digest mismatch: expected {expected}, found {found}")]
+    DigestMismatch {
+        what: String,
+        expected: String,
+        found: String,
+    },
+    #[error("{what}: size mismatch: expected {expected} bytes, found {found}")]
+    SizeMismatch {
+        what: String,
+        expected: u64,
+        found: u64,
+    },
+    #[error(
+        "{what}: diff_id mismatch: config says {expected}, uncompressed layer hashes to {found}"
+    )]
+    DiffIdMismatch {
+        what: String,
+        expected: String,
+        found: String,
+    },
+    #[error("{container}: blob {name} is missing")]
+    MissingBlob { container: String, name: String },
+    #[error("{file}: {msg}")]
+    Format { file: String, msg: String },
+    #[error("{what}: {msg}")]
+    Layer { what: String, msg: String },
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Error {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+    pub fn format(file: impl std::fmt::Display, msg: impl Into<String>) -> Self {
+        Error::Format {
+            file: file.to_string(),
+            msg: msg.into(),
+        }
+    }
+    pub fn layer(what: impl std::fmt::Display, msg: impl Into<String>) -> Self {
+        Error::Layer {
+            what: what.to_string(),
+            msg: msg.into(),
+        }
+    }
+    /// True when the error is the user's mistake in how regraft was called (exit 2).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, Error::Usage(_))
+    }
+}
+
+/// Adds a path to an io::Error.
+pub trait IoContext<T> {
+    fn at(self, path: impl Into<PathBuf>) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn at(self, path: impl Into<PathBuf>) -> Result<T> {
+        self.map_err(|e| Error::io(path, e))
+    }
+}

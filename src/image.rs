@@ -1,0 +1,184 @@
+//! The one image model every source yields and every sink writes: a manifest, a config (kept as
+//! the exact bytes read) and layers, each layer with the descriptor of its blob, its diff_id and
+//! where its bytes live. Mutations build new images; they never change their inputs.
+
+use crate::digest::{DiffId, Digest};
+use crate::error::{Error, Result};
+use crate::source::container::Container;
+use crate::spec::{ConfigView, Descriptor, History, Manifest, media};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// What kind of file an image came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Docker <= 24: `<id>/layer.tar`, `manifest.json`, `repositories`.
+    LegacyDockerSave,
+    /// `manifest.json` with other layer names (skopeo, go-containerregistry).
+    DockerArchive,
+    /// Docker 25+ (classic store): an OCI layout with uncompressed blobs plus `manifest.json`.
+    Docker25Save,
+    /// Docker 29+ (containerd store): an OCI layout with compressed blobs, no `repositories`.
+    Docker29Save,
+    OciArchive,
+    OciLayout,
+}
+
+impl Format {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Format::LegacyDockerSave => "docker save, legacy (Docker <= 24)",
+            Format::DockerArchive => "docker archive (manifest.json only)",
+            Format::Docker25Save => "docker save, Docker 25+ (OCI layout + manifest.json)",
+            Format::Docker29Save => "docker save, Docker 29+ containerd store",
+            Format::OciArchive => "OCI archive",
+            Format::OciLayout => "OCI layout directory",
+        }
+    }
+}
+
+/// Where a blob's bytes come from.
+#[derive(Clone)]
+pub enum BlobData {
+    /// A member of an input container, read through a `VerifyingReader`.
+    Member {
+        container: Arc<Container>,
+        name: String,
+    },
+    /// Bytes regraft made (JSON documents).
+    Bytes(Arc<Vec<u8>>),
+    /// A file regraft wrote (a new layer), already hashed.
+    File(Arc<tempfile::TempPath>),
+}
+
+/// A blob with its descriptor.
+#[derive(Clone)]
+pub struct Blob {
+    pub desc: Descriptor,
+    pub data: BlobData,
+}
+
+#[derive(Clone)]
+pub struct Layer {
+    /// The blob as the source describes it (media type may be Docker's).
+    pub desc: Descriptor,
+    pub diff_id: DiffId,
+    pub data: BlobData,
+    /// Index into the config's history of the entry that made this layer, if known.
+    pub history: Option<usize>,
+}
+
+#[derive(Clone)]
+pub struct Image {
+    /// For messages: the file and the selected name.
+    pub name: String,
+    pub format: Format,
+    /// Names this image carries in its file (ref names, RepoTags), as written there.
+    pub tags: Vec<String>,
+    pub manifest: Manifest,
+    /// The manifest's original bytes, when it was read from a blob.
+    pub manifest_bytes: Option<Arc<Vec<u8>>>,
+    pub manifest_digest: Digest,
+    /// The index the manifest was selected from (for base.* annotations), if any.
+    pub index_digest: Option<Digest>,
+    pub config_desc: Descriptor,
+    pub config_bytes: Arc<Vec<u8>>,
+    pub config: Value,
+    pub view: ConfigView,
+    pub layers: Vec<Layer>,
+    /// Non-fatal findings while reading (fewer history entries than layers, ...).
+    pub warnings: Vec<String>,
+    /// The container it was read from.
+    pub container: Option<Arc<Container>>,
+}
+
+impl Image {
+    /// Links layers to history entries and checks the counts the way Docker does: more
+    /// non-empty history entries than layers is an error, fewer a warning.
+    pub fn link_history(&mut self) -> Result<()> {
+        let non_empty: Vec<usize> = self
+            .view
+            .history
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| !h.is_empty_layer())
+            .map(|(i, _)| i)
+            .collect();
+        if non_empty.len() > self.layers.len() {
+            return Err(Error::format(
+                &self.name,
+                format!(
+                    "config history names {} non-empty layers but the image has {}",
+                    non_empty.len(),
+                    self.layers.len()
+                ),
+            ));
+        }
+        if !self.view.history.is_empty() && non_empty.len() < self.layers.len() {
+            self.warnings.push(format!(
+                "config history names {} non-empty layers but the image has {}; the last layers have no history entry",
+                non_empty.len(),
+                self.layers.len()
+            ));
+        }
+        for (l, h) in self.layers.iter_mut().zip(non_empty) {
+            l.history = Some(h);
+        }
+        Ok(())
+    }
+
+    pub fn history_of(&self, layer: usize) -> Option<&History> {
+        self.layers
+            .get(layer)?
+            .history
+            .and_then(|h| self.view.history.get(h))
+    }
+
+    pub fn config_obj(&self) -> Option<&serde_json::Map<String, Value>> {
+        self.config.get("config").and_then(Value::as_object)
+    }
+
+    /// The OCI media type this layer gets when written: Docker types map to their OCI twins.
+    pub fn oci_layer_type(desc: &Descriptor) -> String {
+        match desc.media_type.as_str() {
+            media::DOCKER_LAYER => media::OCI_LAYER.into(),
+            media::DOCKER_LAYER_GZIP => media::OCI_LAYER_GZIP.into(),
+            other => other.into(),
+        }
+    }
+
+    /// Whether the manifest can be written byte for byte as an OCI manifest.
+    pub fn manifest_is_oci(&self) -> bool {
+        self.manifest_bytes.is_some()
+            && self
+                .manifest
+                .media_type
+                .as_deref()
+                .unwrap_or(media::OCI_MANIFEST)
+                == media::OCI_MANIFEST
+            && self.config_desc.media_type == media::OCI_CONFIG
+            && self
+                .manifest
+                .layers
+                .iter()
+                .all(|l| Self::oci_layer_type(l) == l.media_type)
+    }
+
+    /// The OCI manifest this image is written with, and its bytes: the original bytes when they
+    /// already are OCI, else a new OCI manifest that keeps annotations and changes only types.
+    pub fn oci_manifest(&self) -> (Manifest, Arc<Vec<u8>>) {
+        if self.manifest_is_oci() {
+            if let Some(b) = &self.manifest_bytes {
+                return (self.manifest.clone(), b.clone());
+            }
+        }
+        let mut m = self.manifest.clone();
+        m.media_type = Some(media::OCI_MANIFEST.into());
+        m.config.media_type = media::OCI_CONFIG.into();
+        for l in &mut m.layers {
+            l.media_type = Self::oci_layer_type(l);
+        }
+        let bytes = crate::spec::to_json(&m);
+        (m, Arc::new(bytes))
+    }
+}

@@ -1,0 +1,318 @@
+//! Streaming one layer: the blob is read once, capped at and checked against its descriptor's
+//! size and digest, inflated by whatever its magic bytes say, bounded by `--max-layer-size`, and
+//! hashed again as a tar to check the diff_id. Inflating runs on its own thread so that the
+//! consumer (tar walking, copying) overlaps with it on a second core.
+
+use crate::compress::{Compression, Decoder, LimitedReader, decoder};
+use crate::digest::{DiffId, Hasher, VerifyingReader};
+use crate::error::{Error, Result};
+use crate::image::{BlobData, Layer};
+use std::io::{self, Read};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+
+/// Default bound on a decompressed layer: generous, but a bomb stops.
+pub const DEFAULT_MAX_LAYER_SIZE: u64 = 64 << 30;
+
+const CHUNK: usize = 512 * 1024;
+
+/// Opens a blob's raw bytes.
+pub fn open_blob(data: &BlobData) -> Result<Box<dyn Read + Send>> {
+    match data {
+        BlobData::Member { container, name } => container.open(name),
+        BlobData::Bytes(b) => Ok(Box::new(io::Cursor::new(b.as_ref().clone()))),
+        BlobData::File(p) => {
+            let f = std::fs::File::open(&**p).map_err(|e| Error::io(p.to_path_buf(), e))?;
+            Ok(Box::new(f))
+        }
+    }
+}
+
+/// The uncompressed tar stream of a layer, verified as it is read.
+pub struct LayerStream {
+    rx: Receiver<io::Result<Vec<u8>>>,
+    cur: Vec<u8>,
+    pos: usize,
+    hasher: Option<Hasher>,
+    producer: Option<JoinHandle<Result<()>>>,
+    pub compression: Compression,
+    what: String,
+    diff_id: DiffId,
+    done: bool,
+}
+
+impl LayerStream {
+    /// Starts streaming `layer` of the image called `image`.
+    pub fn open(image: &str, index: usize, layer: &Layer, max_size: u64) -> Result<LayerStream> {
+        let what = format!("{image}: layer {index} ({})", layer.desc.digest);
+        let raw = open_blob(&layer.data)?;
+        let verifying = VerifyingReader::new(
+            raw,
+            layer.desc.digest.clone(),
+            layer.desc.size,
+            what.clone(),
+        );
+        let dec = decoder(verifying, &what)?;
+        let compression = dec.compression();
+        // An uncompressed blob whose digest is its diff_id is checked once, by the raw verifier.
+        let hasher =
+            if compression == Compression::None && layer.desc.digest == *layer.diff_id.digest() {
+                None
+            } else {
+                Some(Hasher::new())
+            };
+        let (tx, rx) = sync_channel(4);
+        let w = what.clone();
+        let producer = std::thread::Builder::new()
+            .name("regraft-inflate".into())
+            .spawn(move || produce(dec, tx, max_size, w))
+            .map_err(|e| Error::layer(&what, format!("cannot start a thread: {e}")))?;
+        Ok(LayerStream {
+            rx,
+            cur: Vec::new(),
+            pos: 0,
+            hasher,
+            producer: Some(producer),
+            compression,
+            what,
+            diff_id: layer.diff_id.clone(),
+            done: false,
+        })
+    }
+
+    pub fn what(&self) -> &str {
+        &self.what
+    }
+
+    /// Reads what is left, then checks the blob's size and digest and the diff_id.
+    pub fn finish(mut self) -> Result<()> {
+        let mut sink = [0u8; 64 * 1024];
+        loop {
+            match self.read(&mut sink) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    // The producer's own error says more than the channel's.
+                    self.join()?;
+                    return Err(Error::layer(&self.what, e.to_string()));
+                }
+            }
+        }
+        self.join()?;
+        if let Some(h) = self.hasher.take() {
+            let (found, _) = h.finish();
+            if &found != self.diff_id.digest() {
+                return Err(Error::DiffIdMismatch {
+                    what: self.what.clone(),
+                    expected: self.diff_id.to_string(),
+                    found: found.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Turns a read error into the most telling error: the producer's, if it has one.
+    pub fn fail(mut self, e: io::Error) -> Error {
+        match self.join() {
+            Err(p) => p,
+            Ok(()) => Error::layer(&self.what, e.to_string()),
+        }
+    }
+
+    fn join(&mut self) -> Result<()> {
+        if let Some(p) = self.producer.take() {
+            // Unblock a producer waiting on a full channel.
+            drop(std::mem::replace(&mut self.rx, sync_channel(0).1));
+            match p.join() {
+                Ok(r) => r?,
+                Err(_) => return Err(Error::layer(&self.what, "decompression thread panicked")),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for LayerStream {
+    fn drop(&mut self) {
+        let _ = self.join();
+    }
+}
+
+fn produce(
+    dec: Decoder<VerifyingReader<Box<dyn Read + Send>>>,
+    tx: SyncSender<io::Result<Vec<u8>>>,
+    max_size: u64,
+    what: String,
+) -> Result<()> {
+    let mut limited = LimitedReader::new(dec, max_size);
+    loop {
+        let mut buf = vec![0u8; CHUNK];
+        let mut n = 0;
+        while n < CHUNK {
+            match limited.read(&mut buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let msg = e.to_string();
+                    let _ = tx.send(Err(io::Error::other(msg.clone())));
+                    return Err(Error::layer(&what, msg));
+                }
+            }
+        }
+        if n == 0 {
+            break;
+        }
+        buf.truncate(n);
+        if tx.send(Ok(buf)).is_err() {
+            // The consumer stopped early (an error on its side); it reports that.
+            return Ok(());
+        }
+    }
+    // The decoder is done: whatever raw bytes are left must still match the descriptor.
+    let verifier = limited.into_inner().into_inner();
+    let r = verifier.finish().map(|_| ());
+    if let Err(e) = &r {
+        let _ = tx.send(Err(io::Error::other(e.to_string())));
+    }
+    r
+}
+
+impl Read for LayerStream {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.cur.len() {
+            if self.done {
+                return Ok(0);
+            }
+            match self.rx.recv() {
+                Ok(Ok(chunk)) => {
+                    self.cur = chunk;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => {
+                    self.done = true;
+                    return Ok(0);
+                }
+            }
+        }
+        let n = out.len().min(self.cur.len() - self.pos);
+        out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        if let Some(h) = &mut self.hasher {
+            h.update(&out[..n]);
+        }
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Copies a layer's blob byte for byte into `out`, verifying its size and digest and, by
+/// inflating it on a second thread as it goes, its diff_id.
+pub fn copy_layer(
+    image: &str,
+    index: usize,
+    layer: &Layer,
+    out: &mut (dyn io::Write + Send),
+    max_size: u64,
+) -> Result<()> {
+    let what = format!("{image}: layer {index} ({})", layer.desc.digest);
+    let raw = open_blob(&layer.data)?;
+    let verifying = VerifyingReader::new(
+        raw,
+        layer.desc.digest.clone(),
+        layer.desc.size,
+        what.clone(),
+    );
+    let tee = TeeReader {
+        inner: verifying,
+        out,
+        err: None,
+    };
+    let mut dec = decoder(tee, &what)?;
+    if dec.compression() == Compression::None && layer.desc.digest == *layer.diff_id.digest() {
+        // The raw digest is the diff_id: no second hash is needed.
+        io::copy(&mut dec, &mut io::sink()).map_err(|e| Error::layer(&what, e.to_string()))?;
+        let tee = dec.into_inner();
+        if let Some(e) = tee.err {
+            return Err(Error::layer(&what, format!("writing: {e}")));
+        }
+        tee.inner.finish()?;
+        return Ok(());
+    }
+    let (tx, rx) = sync_channel::<Vec<u8>>(4);
+    std::thread::scope(|s| {
+        let hasher = s.spawn(move || {
+            let mut h = Hasher::new();
+            for chunk in rx {
+                h.update(&chunk);
+            }
+            h.finish().0
+        });
+        let mut limited = LimitedReader::new(&mut dec, max_size);
+        let res: Result<()> = (|| {
+            loop {
+                let mut buf = vec![0u8; CHUNK];
+                let n = read_full(&mut limited, &mut buf)
+                    .map_err(|e| Error::layer(&what, e.to_string()))?;
+                if n == 0 {
+                    return Ok(());
+                }
+                buf.truncate(n);
+                if tx.send(buf).is_err() {
+                    return Err(Error::layer(&what, "hashing thread stopped"));
+                }
+            }
+        })();
+        drop(tx);
+        let found = hasher
+            .join()
+            .map_err(|_| Error::layer(&what, "hashing thread panicked"))?;
+        res?;
+        let tee = dec.into_inner();
+        if let Some(e) = tee.err {
+            return Err(Error::layer(&what, format!("writing: {e}")));
+        }
+        tee.inner.finish()?;
+        if &found != layer.diff_id.digest() {
+            return Err(Error::DiffIdMismatch {
+                what: what.clone(),
+                expected: layer.diff_id.to_string(),
+                found: found.to_string(),
+            });
+        }
+        Ok(())
+    })
+}
+
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Writes every byte read through it to `out` (the raw blob, as it is verified).
+struct TeeReader<'o, R> {
+    inner: R,
+    out: &'o mut (dyn io::Write + Send),
+    err: Option<io::Error>,
+}
+
+impl<R: Read> Read for TeeReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Err(e) = self.out.write_all(&buf[..n]) {
+            let msg = e.to_string();
+            self.err = Some(e);
+            return Err(io::Error::other(msg));
+        }
+        Ok(n)
+    }
+}

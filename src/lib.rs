@@ -1,0 +1,55 @@
+//! regraft: move a vendor's application onto a new base image, daemonless and offline, on image
+//! files on disk (docker-save tarballs of every generation, OCI archives, OCI layouts).
+//!
+//! The library reads every source into one [`image::Image`] model ([`source`]), streams and
+//! verifies layers ([`layer`]), and writes any model to any sink ([`write`]). The CLI in
+//! `main.rs`/`cli.rs` is a thin shell over it.
+
+pub mod compress;
+pub mod digest;
+pub mod error;
+pub mod image;
+pub mod inspect;
+pub mod layer;
+pub mod reference;
+pub mod source;
+pub mod spec;
+pub mod verify;
+pub mod write;
+
+pub use error::{Error, Result};
+
+/// Makes a name from an image safe to print: control characters (escape sequences included)
+/// and invalid UTF-8 become `\xNN` / `\u{..}` escapes.
+pub fn sanitize(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            out.push_str(&c.escape_default().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `sanitize` for raw bytes (tar names need not be UTF-8).
+pub fn sanitize_bytes(b: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in b.utf8_chunks() {
+        out.push_str(&sanitize(chunk.valid()));
+        for x in chunk.invalid() {
+            out.push_str(&format!("\\x{x:02x}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sanitize_strips_escapes() {
+        assert_eq!(super::sanitize("a\x1b[31mb\n"), "a\\u{1b}[31mb\\n");
+        assert_eq!(super::sanitize_bytes(b"x\xffy"), "x\\xffy");
+    }
+}

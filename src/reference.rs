@@ -1,0 +1,267 @@
+//! Image references on the command line: `docker-archive:FILE[:NAME:TAG|:@N]`,
+//! `oci-archive:FILE[:REF]`, `oci:DIR[:REF]`, or a bare path identified by its content (input)
+//! or its shape (output). After the transport, FILE ends at the first `:`.
+
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    DockerArchive,
+    OciArchive,
+    Oci,
+    /// A bare path: the kind is told from the file's content.
+    Sniff,
+}
+
+/// How to pick one image among several in a file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Selector {
+    /// `NAME:TAG` or a plain ref name.
+    Name(String),
+    /// `@sha256:...`
+    Digest(crate::digest::Digest),
+    /// `@N`, counting from 0.
+    Nth(usize),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageRef {
+    pub transport: Transport,
+    pub path: PathBuf,
+    pub selector: Option<Selector>,
+}
+
+impl std::fmt::Display for ImageRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = match self.transport {
+            Transport::DockerArchive => "docker-archive:",
+            Transport::OciArchive => "oci-archive:",
+            Transport::Oci => "oci:",
+            Transport::Sniff => "",
+        };
+        write!(f, "{t}{}", self.path.display())?;
+        match &self.selector {
+            None => Ok(()),
+            Some(Selector::Name(n)) => write!(f, ":{n}"),
+            Some(Selector::Digest(d)) => write!(f, ":@{d}"),
+            Some(Selector::Nth(n)) => write!(f, ":@{n}"),
+        }
+    }
+}
+
+fn split_transport(s: &str) -> (Transport, &str) {
+    for (p, t) in [
+        ("docker-archive:", Transport::DockerArchive),
+        ("oci-archive:", Transport::OciArchive),
+        ("oci:", Transport::Oci),
+    ] {
+        if let Some(rest) = s.strip_prefix(p) {
+            return (t, rest);
+        }
+    }
+    (Transport::Sniff, s)
+}
+
+fn parse_selector(s: &str) -> Result<Option<Selector>> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    if let Some(rest) = s.strip_prefix('@') {
+        if rest.starts_with("sha256:") || rest.contains(':') {
+            return Ok(Some(Selector::Digest(crate::digest::Digest::parse(rest)?)));
+        }
+        return rest
+            .parse::<usize>()
+            .map(|n| Some(Selector::Nth(n)))
+            .map_err(|_| {
+                Error::Usage(format!(
+                    "bad image selector {s:?}: expected @N or @sha256:..."
+                ))
+            });
+    }
+    Ok(Some(Selector::Name(s.to_string())))
+}
+
+impl ImageRef {
+    /// Parses an input reference.
+    pub fn parse_input(s: &str) -> Result<ImageRef> {
+        let (transport, rest) = split_transport(s);
+        if rest.is_empty() {
+            return Err(Error::Usage(format!("empty image reference {s:?}")));
+        }
+        if transport == Transport::Sniff {
+            // A bare path may itself contain ':'; only split when the whole does not exist.
+            if Path::new(rest).exists() {
+                return Ok(ImageRef {
+                    transport,
+                    path: rest.into(),
+                    selector: None,
+                });
+            }
+        }
+        let (path, sel) = match rest.split_once(':') {
+            Some((p, r)) => (p, parse_selector(r)?),
+            None => (rest, None),
+        };
+        if path.is_empty() {
+            return Err(Error::Usage(format!("image reference {s:?} has no path")));
+        }
+        Ok(ImageRef {
+            transport,
+            path: path.into(),
+            selector: sel,
+        })
+    }
+
+    /// Parses an output reference. A bare path must end in `.tar` (a docker archive), name an
+    /// existing OCI layout, or end in `/` (a new OCI layout).
+    pub fn parse_output(s: &str) -> Result<ImageRef> {
+        let (transport, rest) = split_transport(s);
+        if rest.is_empty() {
+            return Err(Error::Usage(format!("empty output reference {s:?}")));
+        }
+        let (path, sel) = match transport {
+            Transport::Sniff => (rest, None),
+            _ => match rest.split_once(':') {
+                Some((p, r)) => (p, parse_selector(r)?),
+                None => (rest, None),
+            },
+        };
+        if matches!(sel, Some(Selector::Nth(_)) | Some(Selector::Digest(_))) {
+            return Err(Error::Usage(format!(
+                "output {s:?}: an output is named by a tag, not @N or a digest"
+            )));
+        }
+        let transport = match transport {
+            Transport::Sniff => {
+                let p = Path::new(path);
+                if path.ends_with(".tar") {
+                    Transport::DockerArchive
+                } else if path.ends_with('/') || p.join("oci-layout").is_file() {
+                    Transport::Oci
+                } else {
+                    return Err(Error::Usage(format!(
+                        "output {s:?}: cannot tell the format; name a .tar file (docker archive), \
+                         a directory ending in / (OCI layout), or use docker-archive:, oci-archive: or oci:"
+                    )));
+                }
+            }
+            t => t,
+        };
+        if let (Transport::DockerArchive, Some(Selector::Name(n))) = (transport, &sel) {
+            if !n.contains(':') || n.ends_with(':') {
+                return Err(Error::Usage(format!(
+                    "output {s:?}: a docker archive is named NAME:TAG"
+                )));
+            }
+        }
+        Ok(ImageRef {
+            transport,
+            path: path.into(),
+            selector: sel,
+        })
+    }
+
+    pub fn name(&self) -> Option<&str> {
+        match &self.selector {
+            Some(Selector::Name(n)) => Some(n),
+            _ => None,
+        }
+    }
+}
+
+/// Docker's name normalisation: `vendor:1` -> `docker.io/library/vendor:1`,
+/// `org/x` -> `docker.io/org/x:latest`; registries with a `.`/`:` or `localhost` stay.
+pub fn normalize_name(name: &str) -> String {
+    let (domain, remainder) = match name.split_once('/') {
+        Some((d, r)) if d.contains('.') || d.contains(':') || d == "localhost" => {
+            (d.to_string(), r.to_string())
+        }
+        _ => ("docker.io".to_string(), name.to_string()),
+    };
+    let mut remainder = if domain == "docker.io" && !remainder.contains('/') {
+        format!("library/{remainder}")
+    } else {
+        remainder
+    };
+    let last = remainder.rsplit('/').next().unwrap_or("");
+    if !last.contains(':') && !remainder.contains('@') {
+        remainder.push_str(":latest");
+    }
+    format!("{domain}/{remainder}")
+}
+
+/// Splits a normalised or plain `name:tag` into (repository, tag); the tag defaults to latest.
+pub fn split_tag(name: &str) -> (String, String) {
+    let slash = name.rfind('/').map(|i| i + 1).unwrap_or(0);
+    match name[slash..].rfind(':') {
+        Some(i) => (
+            name[..slash + i].to_string(),
+            name[slash + i + 1..].to_string(),
+        ),
+        None => (name.to_string(), "latest".to_string()),
+    }
+}
+
+/// A short, familiar form of a name: `docker.io/library/x:1` -> `x:1`.
+pub fn familiar_name(name: &str) -> String {
+    let n = normalize_name(name);
+    n.strip_prefix("docker.io/library/")
+        .or_else(|| n.strip_prefix("docker.io/"))
+        .map(str::to_string)
+        .unwrap_or(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs() {
+        let r = ImageRef::parse_input("docker-archive:/x/y.tar:vendor:1.0").unwrap();
+        assert_eq!(r.transport, Transport::DockerArchive);
+        assert_eq!(r.path, PathBuf::from("/x/y.tar"));
+        assert_eq!(r.selector, Some(Selector::Name("vendor:1.0".into())));
+        let r = ImageRef::parse_input("oci:dir:@2").unwrap();
+        assert_eq!(r.selector, Some(Selector::Nth(2)));
+        let r = ImageRef::parse_input("oci:dir").unwrap();
+        assert_eq!(r.selector, None);
+        let d = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        let r = ImageRef::parse_input(&format!("oci-archive:a.tar:@{d}")).unwrap();
+        assert!(matches!(r.selector, Some(Selector::Digest(_))));
+        assert!(ImageRef::parse_input("oci:").is_err());
+        assert!(ImageRef::parse_input("oci:x:@abc").is_err());
+    }
+
+    #[test]
+    fn outputs() {
+        assert_eq!(
+            ImageRef::parse_output("out.tar").unwrap().transport,
+            Transport::DockerArchive
+        );
+        assert_eq!(
+            ImageRef::parse_output("out/").unwrap().transport,
+            Transport::Oci
+        );
+        assert!(ImageRef::parse_output("out").is_err());
+        assert!(ImageRef::parse_output("docker-archive:o.tar:notag").is_err());
+        let r = ImageRef::parse_output("oci:o:fixed").unwrap();
+        assert_eq!(r.name(), Some("fixed"));
+    }
+
+    #[test]
+    fn normalisation() {
+        assert_eq!(normalize_name("vendor:1.0"), "docker.io/library/vendor:1.0");
+        assert_eq!(normalize_name("vendor"), "docker.io/library/vendor:latest");
+        assert_eq!(normalize_name("org/x"), "docker.io/org/x:latest");
+        assert_eq!(normalize_name("reg.io:5000/x/y:z"), "reg.io:5000/x/y:z");
+        assert_eq!(normalize_name("localhost/x"), "localhost/x:latest");
+        assert_eq!(
+            split_tag("reg.io:5000/x"),
+            ("reg.io:5000/x".into(), "latest".into())
+        );
+        assert_eq!(split_tag("x:1"), ("x".into(), "1".into()));
+        assert_eq!(familiar_name("docker.io/library/x:1"), "x:1");
+    }
+}

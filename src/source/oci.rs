@@ -1,0 +1,387 @@
+//! Reading an OCI layout (a directory, or the inside of an OCI archive or a Docker 25+/29+
+//! save): `index.json`, nested indexes, platform selection, and the chosen manifest and config,
+//! each verified against its descriptor.
+
+use super::Entry;
+use super::container::Container;
+use crate::digest::{DiffId, Digest};
+use crate::error::{Error, Result};
+use crate::image::{BlobData, Format, Image, Layer};
+use crate::reference::{ImageRef, Selector, normalize_name};
+use crate::spec::{self, ConfigView, Descriptor, Index, Manifest, Platform, media};
+use std::sync::Arc;
+
+pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+pub const CONTAINERD_NAME: &str = "io.containerd.image.name";
+
+pub struct OciIndex {
+    pub index: Index,
+}
+
+/// Reads a JSON blob named by a descriptor, verifying its size and digest.
+pub fn read_json_blob(c: &Container, d: &Descriptor, what: &str) -> Result<Vec<u8>> {
+    if d.size > spec::MAX_JSON {
+        return Err(Error::format(
+            c.display(),
+            format!(
+                "{what} {} declares {} bytes, more than regraft reads for a JSON document",
+                d.digest, d.size
+            ),
+        ));
+    }
+    let name = d.digest.blob_path();
+    let actual = c.size_of(&name)?.ok_or_else(|| Error::MissingBlob {
+        container: c.display().to_string(),
+        name: format!("{name} ({what})"),
+    })?;
+    if actual != d.size {
+        return Err(Error::SizeMismatch {
+            what: format!("{}: {what} {}", c.display(), d.digest),
+            expected: d.size,
+            found: actual,
+        });
+    }
+    let bytes = c.read_small(&name, d.size)?;
+    let found = Digest::of(&bytes);
+    if found != d.digest {
+        return Err(Error::DigestMismatch {
+            what: format!("{}: {what}", c.display()),
+            expected: d.digest.to_string(),
+            found: found.to_string(),
+        });
+    }
+    Ok(bytes)
+}
+
+/// An attestation or other non-image entry of an index.
+fn is_attestation(d: &Descriptor) -> bool {
+    d.annotations.contains_key("vnd.docker.reference.type")
+        || d.platform
+            .as_ref()
+            .is_some_and(|p| p.os == "unknown" && p.architecture == "unknown")
+}
+
+fn default_platform() -> Platform {
+    Platform {
+        os: "linux".into(),
+        architecture: "amd64".into(),
+        ..Default::default()
+    }
+}
+
+impl OciIndex {
+    pub fn load(c: &Container) -> Result<OciIndex> {
+        let layout = c.read_small("oci-layout", 1 << 20)?;
+        let v: serde_json::Value =
+            spec::parse_json(&layout, &format!("{}: oci-layout", c.display()))?;
+        match v.get("imageLayoutVersion").and_then(|v| v.as_str()) {
+            Some("1.0.0") => {}
+            other => {
+                return Err(Error::format(
+                    c.display(),
+                    format!("oci-layout: imageLayoutVersion must be \"1.0.0\", found {other:?}"),
+                ));
+            }
+        }
+        let bytes = c.read_small("index.json", spec::MAX_JSON)?;
+        let index: Index = spec::parse_json(&bytes, &format!("{}: index.json", c.display()))?;
+        if index.schema_version != 2 {
+            return Err(Error::format(
+                c.display(),
+                "index.json: schemaVersion must be 2",
+            ));
+        }
+        Ok(OciIndex { index })
+    }
+
+    pub fn entries(&self) -> Vec<Entry> {
+        self.index
+            .manifests
+            .iter()
+            .filter(|d| !is_attestation(d))
+            .map(|d| {
+                let mut names = vec![];
+                if let Some(n) = d.annotations.get(REF_NAME) {
+                    names.push(n.clone());
+                }
+                if let Some(n) = d.annotations.get(CONTAINERD_NAME) {
+                    if !names.contains(n) {
+                        names.push(n.clone());
+                    }
+                }
+                Entry {
+                    names,
+                    digest: Some(d.digest.clone()),
+                    media_type: d.media_type.clone(),
+                }
+            })
+            .collect()
+    }
+
+    fn names_of(d: &Descriptor) -> Vec<String> {
+        let mut v = vec![];
+        if let Some(n) = d.annotations.get(CONTAINERD_NAME) {
+            v.push(n.clone());
+        } else if let Some(n) = d.annotations.get(REF_NAME) {
+            v.push(n.clone());
+        }
+        v
+    }
+
+    /// Picks the top-level descriptor the selector names.
+    fn select(&self, c: &Container, sel: Option<&Selector>) -> Result<Descriptor> {
+        let top: Vec<&Descriptor> = self
+            .index
+            .manifests
+            .iter()
+            .filter(|d| !is_attestation(d))
+            .collect();
+        let list = || {
+            self.entries()
+                .iter()
+                .map(|e| format!("  {}", e.describe()))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        match sel {
+            None => match top.as_slice() {
+                [one] => Ok((*one).clone()),
+                [] => Err(Error::format(c.display(), "index.json lists no images")),
+                _ => Err(Error::Usage(format!(
+                    "{} holds {} images; name one (FILE:REF, FILE:@N or FILE:@sha256:...):\n{}",
+                    c.display(),
+                    top.len(),
+                    list()
+                ))),
+            },
+            Some(Selector::Nth(n)) => top.get(*n).map(|d| (*d).clone()).ok_or_else(|| {
+                Error::Usage(format!(
+                    "{}: no image @{n}; it holds {}:\n{}",
+                    c.display(),
+                    top.len(),
+                    list()
+                ))
+            }),
+            Some(Selector::Digest(dg)) => {
+                if let Some(d) = self.index.manifests.iter().find(|d| &d.digest == dg) {
+                    return Ok(d.clone());
+                }
+                Err(Error::Usage(format!(
+                    "{}: no image with digest {dg}:\n{}",
+                    c.display(),
+                    list()
+                )))
+            }
+            Some(Selector::Name(n)) => {
+                if let Some(d) = top.iter().find(|d| d.annotations.get(REF_NAME) == Some(n)) {
+                    return Ok((*d).clone());
+                }
+                let want = normalize_name(n);
+                if let Some(d) = top.iter().find(|d| {
+                    d.annotations
+                        .get(CONTAINERD_NAME)
+                        .map(|x| normalize_name(x))
+                        == Some(want.clone())
+                }) {
+                    return Ok((*d).clone());
+                }
+                Err(Error::Usage(format!(
+                    "{}: no image named {:?}; it holds:\n{}",
+                    c.display(),
+                    crate::sanitize(n),
+                    list()
+                )))
+            }
+        }
+    }
+
+    /// Walks nested indexes down to one image manifest for the platform.
+    /// Returns the manifest descriptor and the digest of the index it came from, if any.
+    pub fn resolve(
+        c: &Container,
+        top: &Descriptor,
+        platform: Option<&Platform>,
+    ) -> Result<(Descriptor, Option<Digest>)> {
+        let mut d = top.clone();
+        let mut from_index = None;
+        let mut seen = Vec::new();
+        loop {
+            if media::is_manifest(&d.media_type) {
+                return Ok((d, from_index));
+            }
+            if !media::is_index(&d.media_type) {
+                return Err(Error::Unsupported(format!(
+                    "{}: {} has media type {:?}, not an image manifest or index",
+                    c.display(),
+                    d.digest,
+                    d.media_type
+                )));
+            }
+            if seen.contains(&d.digest) || seen.len() > 8 {
+                return Err(Error::format(
+                    c.display(),
+                    format!("index {} refers to itself or nests too deep", d.digest),
+                ));
+            }
+            seen.push(d.digest.clone());
+            let bytes = read_json_blob(c, &d, "image index")?;
+            let idx: Index =
+                spec::parse_json(&bytes, &format!("{}: index {}", c.display(), d.digest))?;
+            if from_index.is_none() {
+                from_index = Some(d.digest.clone());
+            }
+            let cands: Vec<&Descriptor> = idx
+                .manifests
+                .iter()
+                .filter(|m| !is_attestation(m))
+                .collect();
+            let want = platform.cloned();
+            let pick = match &want {
+                Some(p) => cands
+                    .iter()
+                    .find(|m| m.platform.as_ref().is_some_and(|mp| p.matches(mp))),
+                None if cands.len() == 1 => cands.first(),
+                None => {
+                    let def = default_platform();
+                    cands
+                        .iter()
+                        .find(|m| m.platform.as_ref().is_some_and(|mp| def.matches(mp)))
+                }
+            };
+            let Some(pick) = pick else {
+                let have: Vec<String> = cands
+                    .iter()
+                    .map(|m| {
+                        m.platform
+                            .as_ref()
+                            .map(|p| p.to_string())
+                            .unwrap_or_else(|| "(no platform)".into())
+                    })
+                    .collect();
+                return Err(Error::Invalid(format!(
+                    "{}: index {} has no image for {}; it has: {}",
+                    c.display(),
+                    d.digest,
+                    want.unwrap_or_else(default_platform),
+                    have.join(", ")
+                )));
+            };
+            d = (*pick).clone();
+        }
+    }
+
+    pub fn image(
+        &self,
+        c: &Arc<Container>,
+        format: Format,
+        sel: Option<&Selector>,
+        platform: Option<&Platform>,
+        r: &ImageRef,
+    ) -> Result<Image> {
+        let top = self.select(c, sel)?;
+        let tags = Self::names_of(&top);
+        let (mdesc, from_index) = Self::resolve(c, &top, platform)?;
+        load_image(c, format, &mdesc, from_index, tags, r)
+    }
+
+    /// Finds the image whose config has this digest (for the dual-format check).
+    pub fn find_by_config(&self, c: &Arc<Container>, config: &Digest) -> Result<Option<Image>> {
+        for top in &self.index.manifests {
+            if is_attestation(top) {
+                continue;
+            }
+            let Ok((m, from)) = Self::resolve(c, top, None) else {
+                continue;
+            };
+            let r = ImageRef {
+                transport: crate::reference::Transport::Sniff,
+                path: c.display().into(),
+                selector: None,
+            };
+            let img = load_image(c, Format::OciArchive, &m, from, vec![], &r)?;
+            if &img.config_desc.digest == config {
+                return Ok(Some(img));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Loads the manifest and config a descriptor names, and lists the layers.
+pub fn load_image(
+    c: &Arc<Container>,
+    format: Format,
+    mdesc: &Descriptor,
+    index_digest: Option<Digest>,
+    tags: Vec<String>,
+    r: &ImageRef,
+) -> Result<Image> {
+    let name = match tags.first() {
+        Some(t) => format!("{} ({})", r.path.display(), crate::sanitize(t)),
+        None => format!("{} (@{})", r.path.display(), mdesc.digest),
+    };
+    let mbytes = read_json_blob(c, mdesc, "manifest")?;
+    let manifest: Manifest =
+        spec::parse_json(&mbytes, &format!("{name}: manifest {}", mdesc.digest))?;
+    if manifest.schema_version != 2 {
+        return Err(Error::format(
+            &name,
+            format!("manifest {}: schemaVersion must be 2", mdesc.digest),
+        ));
+    }
+    if !media::is_image_config(&manifest.config.media_type) {
+        return Err(Error::Unsupported(format!(
+            "{name}: manifest {} is not a container image (config type {:?})",
+            mdesc.digest, manifest.config.media_type
+        )));
+    }
+    let cbytes = read_json_blob(c, &manifest.config, "image config")?;
+    let config: serde_json::Value = spec::parse_json(
+        &cbytes,
+        &format!("{name}: config {}", manifest.config.digest),
+    )?;
+    let view = ConfigView::from_value(
+        &config,
+        &format!("{name}: config {}", manifest.config.digest),
+    )?;
+    if view.diff_ids.len() != manifest.layers.len() {
+        return Err(Error::format(
+            &name,
+            format!(
+                "manifest lists {} layers but the config's rootfs.diff_ids has {}",
+                manifest.layers.len(),
+                view.diff_ids.len()
+            ),
+        ));
+    }
+    let layers = manifest
+        .layers
+        .iter()
+        .zip(&view.diff_ids)
+        .map(|(d, id): (&Descriptor, &DiffId)| Layer {
+            desc: d.clone(),
+            diff_id: id.clone(),
+            data: BlobData::Member {
+                container: c.clone(),
+                name: d.digest.blob_path(),
+            },
+            history: None,
+        })
+        .collect();
+    Ok(Image {
+        name,
+        format,
+        tags,
+        config_desc: manifest.config.clone(),
+        manifest,
+        manifest_bytes: Some(Arc::new(mbytes)),
+        manifest_digest: mdesc.digest.clone(),
+        index_digest,
+        config_bytes: Arc::new(cbytes),
+        config,
+        view,
+        layers,
+        warnings: vec![],
+        container: Some(c.clone()),
+    })
+}

@@ -1,0 +1,175 @@
+//! OCI layout directories. A new layout is built in a temporary directory beside the target
+//! and renamed into place. Into an existing layout, under a lock, blobs go in first (each
+//! written to a temporary file and renamed), and `index.json` is replaced last by rename, so
+//! the images already there are never lost. Temporary names carry the writer's pid so that a
+//! later run can remove what a killed one left.
+
+use super::archive::OCI_LAYOUT;
+use super::{OutImage, WriteOptions, copy_blob, index_annotations, unique_blobs};
+use crate::error::{Error, IoContext, Result};
+use crate::source::oci_names::REF_NAME;
+use crate::spec::{self, Index};
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+pub const TEMP_PREFIX: &str = ".regraft-tmp-";
+
+fn temp_prefix() -> String {
+    format!("{TEMP_PREFIX}{}-", std::process::id())
+}
+
+pub fn temp_file_in(dir: &Path) -> Result<tempfile::NamedTempFile> {
+    clean_stale_temps(dir);
+    tempfile::Builder::new()
+        .prefix(&temp_prefix())
+        .tempfile_in(dir)
+        .at(dir)
+}
+
+/// Removes temporaries left in `dir` by regraft processes that no longer run.
+pub fn clean_stale_temps(dir: &Path) {
+    let Ok(rd) = fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        let Some(rest) = name.strip_prefix(TEMP_PREFIX) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let p = e.path();
+        let _ = if p.is_dir() {
+            fs::remove_dir_all(&p)
+        } else {
+            fs::remove_file(&p)
+        };
+    }
+}
+
+/// Best effort: makes a rename in `dir` durable.
+pub fn sync_dir(dir: &Path) {
+    if let Ok(f) = File::open(dir) {
+        let _ = f.sync_all();
+    }
+}
+
+fn write_file_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+    let tmp = temp_file_in(dir)?;
+    (&*tmp.as_file()).write_all(bytes).at(tmp.path())?;
+    tmp.as_file().sync_all().at(tmp.path())?;
+    let dest = dir.join(name);
+    tmp.persist(&dest).map_err(|e| Error::io(&dest, e.error))?;
+    Ok(())
+}
+
+fn write_blobs(root: &Path, img: &OutImage, opts: WriteOptions) -> Result<()> {
+    let dir = root.join("blobs/sha256");
+    fs::create_dir_all(&dir).at(&dir)?;
+    for b in unique_blobs(img) {
+        let dest = dir.join(b.digest().hex());
+        if let Ok(m) = fs::symlink_metadata(&dest) {
+            if m.is_file() && m.len() == b.size() {
+                continue; // content-addressed: already there
+            }
+        }
+        let tmp = temp_file_in(&dir)?;
+        {
+            let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file());
+            copy_blob(b, &mut w, opts)?;
+            w.flush().at(tmp.path())?;
+        }
+        tmp.as_file().sync_all().at(tmp.path())?;
+        tmp.persist(&dest).map_err(|e| Error::io(&dest, e.error))?;
+    }
+    sync_dir(&dir);
+    Ok(())
+}
+
+fn is_layout(p: &Path) -> bool {
+    p.join("oci-layout").is_file() && p.join("index.json").is_file()
+}
+
+pub fn write_layout(
+    path: &Path,
+    img: &OutImage,
+    name: Option<&str>,
+    opts: WriteOptions,
+) -> Result<()> {
+    let mut top = img.top.clone();
+    top.annotations.extend(index_annotations(name, false));
+    if path.exists() && !(path.is_dir() && fs::read_dir(path).at(path)?.next().is_none()) {
+        if !is_layout(path) {
+            return Err(Error::Usage(format!(
+                "output {}: exists and is not an OCI layout (no oci-layout and index.json)",
+                path.display()
+            )));
+        }
+        return add_to_layout(path, top, name, img, opts);
+    }
+    // A new layout, built beside the target.
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&parent).at(&parent)?;
+    clean_stale_temps(&parent);
+    let tmp = tempfile::Builder::new()
+        .prefix(&temp_prefix())
+        .tempdir_in(&parent)
+        .at(&parent)?;
+    write_blobs(tmp.path(), img, opts)?;
+    let mut index = Index::empty();
+    index.manifests.push(top);
+    write_file_atomic(tmp.path(), "oci-layout", OCI_LAYOUT)?;
+    write_file_atomic(tmp.path(), "index.json", &spec::to_json(&index))?;
+    let built = tmp.keep();
+    if let Err(e) = fs::rename(&built, path) {
+        let _ = fs::remove_dir_all(&built);
+        return Err(Error::io(path, e));
+    }
+    sync_dir(&parent);
+    Ok(())
+}
+
+fn add_to_layout(
+    path: &Path,
+    top: crate::spec::Descriptor,
+    name: Option<&str>,
+    img: &OutImage,
+    opts: WriteOptions,
+) -> Result<()> {
+    let lock_path = path.join(".regraft.lock");
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .at(&lock_path)?;
+    lock.lock().at(&lock_path)?;
+    clean_stale_temps(path);
+    write_blobs(path, img, opts)?;
+    let ipath = path.join("index.json");
+    let bytes = fs::read(&ipath).at(&ipath)?;
+    let mut index: Index = spec::parse_json(&bytes, &ipath.display().to_string())?;
+    if let Some(n) = name {
+        // A ref that exists moves to the new image.
+        index
+            .manifests
+            .retain(|d| d.annotations.get(REF_NAME).map(String::as_str) != Some(n));
+    }
+    if !index
+        .manifests
+        .iter()
+        .any(|d| d.digest == top.digest && d.annotations == top.annotations)
+    {
+        index.manifests.push(top);
+    }
+    write_file_atomic(path, "index.json", &spec::to_json(&index))?;
+    sync_dir(path);
+    drop(lock);
+    Ok(())
+}

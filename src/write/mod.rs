@@ -1,0 +1,239 @@
+//! Writing images: an OCI layout (new, or added to an existing one), an OCI archive, or a
+//! docker archive in the dual format Docker 25+ writes (a valid OCI layout plus `manifest.json`
+//! and `repositories`). Every manifest regraft writes is OCI; config and layer bytes are copied
+//! as they are, verified on the way. Targets are replaced atomically: built beside, then renamed.
+
+mod archive;
+mod layout;
+
+use crate::digest::{DiffId, Digest};
+use crate::error::{Error, Result};
+use crate::image::{BlobData, Image, Layer};
+use crate::reference::{ImageRef, Transport, familiar_name, normalize_name, split_tag};
+use crate::spec::{self, Descriptor, media};
+use std::sync::Arc;
+
+pub use layout::clean_stale_temps;
+
+/// A blob to write, and how to check it while copying.
+#[derive(Clone)]
+pub enum OutBlob {
+    /// JSON (or other bytes) regraft holds in memory.
+    Bytes {
+        desc: Descriptor,
+        bytes: Arc<Vec<u8>>,
+    },
+    /// A layer: copied byte for byte with its digest, size and diff_id verified.
+    Layer {
+        image: String,
+        index: usize,
+        layer: Layer,
+    },
+}
+
+impl OutBlob {
+    pub fn digest(&self) -> &Digest {
+        match self {
+            OutBlob::Bytes { desc, .. } => &desc.digest,
+            OutBlob::Layer { layer, .. } => &layer.desc.digest,
+        }
+    }
+    pub fn size(&self) -> u64 {
+        match self {
+            OutBlob::Bytes { desc, .. } => desc.size,
+            OutBlob::Layer { layer, .. } => layer.desc.size,
+        }
+    }
+    pub fn json(media_type: &str, bytes: Vec<u8>) -> OutBlob {
+        let desc = Descriptor::new(media_type, Digest::of(&bytes), bytes.len() as u64);
+        OutBlob::Bytes {
+            desc,
+            bytes: Arc::new(bytes),
+        }
+    }
+}
+
+/// What `manifest.json` says about one image of a docker archive.
+#[derive(Clone)]
+pub struct DockerEntry {
+    pub config: Digest,
+    pub layers: Vec<Digest>,
+    pub diff_ids: Vec<DiffId>,
+}
+
+/// One image (or index) to write, with every blob it needs.
+#[derive(Clone)]
+pub struct OutImage {
+    /// The descriptor that goes into index.json (manifest or index; OCI types).
+    pub top: Descriptor,
+    pub blobs: Vec<OutBlob>,
+    /// The name the output gives it (`name:tag` or a plain ref), if any.
+    pub name: Option<String>,
+    /// Docker-archive view (the platform image chosen for manifest.json).
+    pub docker: Option<DockerEntry>,
+}
+
+impl OutImage {
+    /// Plans writing `img` as it is (an OCI manifest: the original bytes when already OCI).
+    pub fn from_image(img: &Image, name: Option<String>) -> OutImage {
+        let (m, mbytes) = img.oci_manifest();
+        let mut blobs = vec![OutBlob::Bytes {
+            desc: Descriptor::new(
+                media::OCI_CONFIG,
+                img.config_desc.digest.clone(),
+                img.config_bytes.len() as u64,
+            ),
+            bytes: img.config_bytes.clone(),
+        }];
+        for (i, l) in img.layers.iter().enumerate() {
+            blobs.push(OutBlob::Layer {
+                image: img.name.clone(),
+                index: i,
+                layer: l.clone(),
+            });
+        }
+        let mut top = Descriptor::new(
+            media::OCI_MANIFEST,
+            Digest::of(&mbytes),
+            mbytes.len() as u64,
+        );
+        top.platform = Some(img.view.platform.clone());
+        blobs.push(OutBlob::Bytes {
+            desc: top.clone(),
+            bytes: mbytes,
+        });
+        OutImage {
+            top,
+            blobs,
+            name,
+            docker: Some(DockerEntry {
+                config: m.config.digest.clone(),
+                layers: m.layers.iter().map(|l| l.digest.clone()).collect(),
+                diff_ids: img.layers.iter().map(|l| l.diff_id.clone()).collect(),
+            }),
+        }
+    }
+
+    /// The tag the output names it by: the output reference's, else `name`.
+    fn out_name(&self, out: &ImageRef) -> Option<String> {
+        out.name().map(str::to_string).or_else(|| self.name.clone())
+    }
+}
+
+/// Options that apply to every write.
+#[derive(Clone, Copy)]
+pub struct WriteOptions {
+    pub max_layer_size: u64,
+}
+
+/// Writes `img` to `out`. Returns the digest of what index.json now names.
+pub fn write(out: &ImageRef, img: &OutImage, opts: WriteOptions) -> Result<Digest> {
+    let name = img.out_name(out);
+    match out.transport {
+        Transport::Oci => layout::write_layout(&out.path, img, name.as_deref(), opts),
+        Transport::OciArchive => {
+            archive::write_archive(&out.path, img, name.as_deref(), false, opts)
+        }
+        Transport::DockerArchive => {
+            archive::write_archive(&out.path, img, name.as_deref(), true, opts)
+        }
+        Transport::Sniff => Err(Error::Usage(format!("output {out}: unknown format"))),
+    }
+    .map(|_| img.top.digest.clone())
+}
+
+/// index.json annotations for a named image. Docker archives follow Docker: the full
+/// normalised name in `io.containerd.image.name`, the tag alone as the ref name.
+fn index_annotations(
+    name: Option<&str>,
+    docker: bool,
+) -> std::collections::BTreeMap<String, String> {
+    let mut a = std::collections::BTreeMap::new();
+    if let Some(n) = name {
+        if docker {
+            let full = normalize_name(n);
+            a.insert(
+                crate::source::oci_names::CONTAINERD_NAME.to_string(),
+                full.clone(),
+            );
+            a.insert(
+                crate::source::oci_names::REF_NAME.to_string(),
+                split_tag(&full).1,
+            );
+        } else {
+            a.insert(
+                crate::source::oci_names::REF_NAME.to_string(),
+                n.to_string(),
+            );
+        }
+    }
+    a
+}
+
+/// `manifest.json` and `repositories` for a docker archive.
+fn docker_files(img: &OutImage, name: Option<&str>) -> Result<(Vec<u8>, Vec<u8>)> {
+    let d = img.docker.as_ref().ok_or_else(|| {
+        Error::Unsupported(
+            "a docker archive holds single-platform images; pick one with --platform".into(),
+        )
+    })?;
+    #[derive(serde::Serialize)]
+    struct Entry<'a> {
+        #[serde(rename = "Config")]
+        config: String,
+        #[serde(rename = "RepoTags")]
+        repo_tags: Vec<String>,
+        #[serde(rename = "Layers")]
+        layers: Vec<String>,
+        #[serde(skip)]
+        _p: std::marker::PhantomData<&'a ()>,
+    }
+    let repo_tags: Vec<String> = name.map(|n| vec![familiar_name(n)]).unwrap_or_default();
+    let entry = Entry {
+        config: d.config.blob_path(),
+        repo_tags: repo_tags.clone(),
+        layers: d.layers.iter().map(Digest::blob_path).collect(),
+        _p: std::marker::PhantomData,
+    };
+    let manifest = spec::to_json(&vec![entry]);
+    let mut repos: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> =
+        Default::default();
+    if let (Some(n), Some(top)) = (name, d.diff_ids.last()) {
+        let (repo, tag) = split_tag(&familiar_name(n));
+        repos
+            .entry(repo)
+            .or_default()
+            .insert(tag, top.digest().hex());
+    }
+    Ok((manifest, spec::to_json(&repos)))
+}
+
+/// The bytes of one blob, streamed into `w` with verification.
+fn copy_blob(b: &OutBlob, w: &mut (dyn std::io::Write + Send), opts: WriteOptions) -> Result<()> {
+    match b {
+        OutBlob::Bytes { bytes, .. } => w
+            .write_all(bytes)
+            .map_err(|e| Error::layer(b.digest(), format!("writing: {e}"))),
+        OutBlob::Layer {
+            image,
+            index,
+            layer,
+        } => match &layer.data {
+            BlobData::File(_) | BlobData::Bytes(_) | BlobData::Member { .. } => {
+                crate::layer::copy_layer(image, *index, layer, w, opts.max_layer_size)
+            }
+        },
+    }
+}
+
+/// Blobs in a fixed order with duplicates removed.
+fn unique_blobs(img: &OutImage) -> Vec<&OutBlob> {
+    let mut seen = std::collections::HashSet::new();
+    let mut v: Vec<&OutBlob> = img
+        .blobs
+        .iter()
+        .filter(|b| seen.insert(b.digest().clone()))
+        .collect();
+    v.sort_by(|a, b| a.digest().cmp(b.digest()));
+    v
+}
