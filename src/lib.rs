@@ -15,6 +15,7 @@ pub mod reference;
 pub mod source;
 pub mod spec;
 pub mod verify;
+pub mod walk;
 pub mod write;
 
 pub use error::{Error, Result};

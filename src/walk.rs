@@ -1,0 +1,788 @@
+//! Layer walking: tar headers to entries, and a stack of layers to the merged filesystem, by
+//! the image-spec rules. Pure code over headers; file data stays wherever the caller put it.
+//!
+//! The rules, applied per layer:
+//! 1. Names are cleaned (`./`, `//`, `.` and a leading `/` dropped); a `..` component, an empty
+//!    name or a NUL is an error; the root itself is skipped.
+//! 2. Opaque markers (`D/.wh..wh..opq`) act first: they hide every lower child of `D`, whatever
+//!    their position in the layer. Other `.wh..wh.*` meta entries are skipped.
+//! 3. Whiteouts (`D/.wh.X`) act next and only on lower layers: `D/X` and its subtree go.
+//!    A whiteout whose parent is not a directory below (umoci writes `f/.wh.x` right after
+//!    turning directory `f` into a file) simply finds nothing to delete.
+//! 4. Entries are then added in tar order. A directory over a directory merges attributes and
+//!    keeps the children; anything else replaces what was there, subtree included. Missing
+//!    parents are created as implicit directories; a parent that is a symlink resolving inside
+//!    the root is followed (as extraction would), one that is a file is an error.
+//! 5. A hardlink takes the content of its target as the view holds it at that moment (lower
+//!    layer or earlier in this layer), so a target replaced later keeps the old content in the
+//!    link; a link to nothing, to a directory or to a later entry is an error.
+
+use crate::error::{Error, Result};
+use std::collections::BTreeMap;
+
+/// Attributes carried from a tar header.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Meta {
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub mtime: u64,
+    /// The PAX `mtime` record exactly as written, when there was one (sub-second precision).
+    pub pax_mtime: Option<String>,
+    pub uname: Vec<u8>,
+    pub gname: Vec<u8>,
+    /// `SCHILY.xattr.*` records, sorted by name.
+    pub xattrs: Vec<(String, Vec<u8>)>,
+    pub dev_major: u32,
+    pub dev_minor: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Kind {
+    File,
+    Dir,
+    Symlink(Vec<u8>),
+    Char,
+    Block,
+    Fifo,
+}
+
+impl Kind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kind::File => "file",
+            Kind::Dir => "directory",
+            Kind::Symlink(_) => "symlink",
+            Kind::Char => "character device",
+            Kind::Block => "block device",
+            Kind::Fifo => "fifo",
+        }
+    }
+}
+
+/// Where a regular file's bytes can be found: a caller-defined location.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DataRef {
+    pub offset: u64,
+    pub len: u64,
+}
+
+/// What one tar entry of a layer says, after cleaning.
+#[derive(Clone, Debug)]
+pub enum Op {
+    /// Add or replace `path`.
+    Put {
+        kind: Kind,
+        meta: Meta,
+        size: u64,
+        data: Option<DataRef>,
+    },
+    /// A hardlink to `target` (a cleaned path).
+    Link { target: Vec<u8>, meta: Meta },
+    /// `.wh.X`: delete `path` from lower layers.
+    Whiteout,
+    /// `.wh..wh..opq` in directory `path`.
+    Opaque,
+    /// Skipped (the root, other `.wh..wh.` meta entries).
+    Skip,
+}
+
+#[derive(Clone, Debug)]
+pub struct LayerEntry {
+    pub path: Vec<u8>,
+    pub op: Op,
+}
+
+/// One node of the merged view.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Node {
+    pub kind: Kind,
+    pub meta: Meta,
+    pub size: u64,
+    /// The layer the node's entry came from.
+    pub layer: usize,
+    /// The layer and path the content came from (differs for hardlinks).
+    pub origin: (usize, Vec<u8>),
+    pub data: Option<DataRef>,
+    /// Hardlink group: nodes with the same inode share content.
+    pub inode: u64,
+    /// A directory no entry created (a missing parent).
+    pub implicit: bool,
+}
+
+/// Cleans a tar name. Ok(None) for the root; Err for `..`, NUL or empty names.
+pub fn clean_path(raw: &[u8]) -> Result<Option<Vec<u8>>> {
+    if raw.is_empty() {
+        return Err(Error::Invalid("tar entry with an empty name".into()));
+    }
+    if raw.contains(&0) {
+        return Err(Error::Invalid(format!(
+            "tar entry name {:?} contains NUL",
+            crate::sanitize_bytes(raw)
+        )));
+    }
+    let mut out: Vec<u8> = Vec::with_capacity(raw.len());
+    for comp in raw.split(|&b| b == b'/') {
+        match comp {
+            b"" | b"." => {}
+            b".." => {
+                return Err(Error::Invalid(format!(
+                    "tar entry {:?} has a '..' component",
+                    crate::sanitize_bytes(raw)
+                )));
+            }
+            c => {
+                if !out.is_empty() {
+                    out.push(b'/');
+                }
+                out.extend_from_slice(c);
+            }
+        }
+    }
+    Ok(if out.is_empty() { None } else { Some(out) })
+}
+
+fn split_parent(p: &[u8]) -> (&[u8], &[u8]) {
+    match p.iter().rposition(|&b| b == b'/') {
+        Some(i) => (&p[..i], &p[i + 1..]),
+        None => (&[], p),
+    }
+}
+
+pub const OPAQUE: &[u8] = b".wh..wh..opq";
+pub const WH_PREFIX: &[u8] = b".wh.";
+
+/// Classifies a cleaned name: whiteout target, opaque directory, meta entry, or plain.
+pub fn classify(path: Vec<u8>) -> Result<(Vec<u8>, Option<Op>)> {
+    let (dir, base) = split_parent(&path);
+    if base == OPAQUE {
+        return Ok((dir.to_vec(), Some(Op::Opaque)));
+    }
+    if base.starts_with(b".wh..wh.") {
+        return Ok((path.clone(), Some(Op::Skip)));
+    }
+    if let Some(name) = base.strip_prefix(WH_PREFIX) {
+        if name.is_empty() || name == b"." || name == b".." {
+            return Err(Error::Invalid(format!(
+                "invalid whiteout {:?}",
+                crate::sanitize_bytes(&path)
+            )));
+        }
+        let mut target = dir.to_vec();
+        if !target.is_empty() {
+            target.push(b'/');
+        }
+        target.extend_from_slice(name);
+        return Ok((target, Some(Op::Whiteout)));
+    }
+    Ok((path, None))
+}
+
+/// The merged filesystem of a stack of layers.
+#[derive(Default, Clone, Debug)]
+pub struct MergedView {
+    pub nodes: BTreeMap<Vec<u8>, Node>,
+    next_inode: u64,
+}
+
+/// The key range of everything strictly below `dir`.
+fn below(dir: &[u8]) -> (std::ops::Bound<Vec<u8>>, std::ops::Bound<Vec<u8>>) {
+    use std::ops::Bound;
+    if dir.is_empty() {
+        return (Bound::Unbounded, Bound::Unbounded);
+    }
+    let mut lo = dir.to_vec();
+    lo.push(b'/');
+    let mut hi = dir.to_vec();
+    hi.push(b'/' + 1);
+    (Bound::Included(lo), Bound::Excluded(hi))
+}
+
+impl MergedView {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn get(&self, path: &[u8]) -> Option<&Node> {
+        self.nodes.get(path)
+    }
+
+    /// Every node at or below `path`, in path order.
+    pub fn subtree<'a>(
+        &'a self,
+        path: &'a [u8],
+    ) -> impl Iterator<Item = (&'a Vec<u8>, &'a Node)> + 'a {
+        let this = self.nodes.get_key_value(path);
+        let rest = if path.is_empty() {
+            None
+        } else {
+            Some(self.nodes.range(below(path)))
+        };
+        this.into_iter().chain(rest.into_iter().flatten())
+    }
+
+    fn remove_tree(&mut self, path: &[u8], keep: &dyn Fn(&Node) -> bool) {
+        if let Some(n) = self.nodes.get(path) {
+            if !keep(n) {
+                self.nodes.remove(path);
+            }
+        }
+        self.remove_children(path, keep);
+    }
+
+    fn remove_children(&mut self, path: &[u8], keep: &dyn Fn(&Node) -> bool) {
+        let doomed: Vec<Vec<u8>> = self
+            .nodes
+            .range(below(path))
+            .filter(|(_, n)| !keep(n))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in doomed {
+            self.nodes.remove(&k);
+        }
+    }
+
+    /// Resolves `path`'s directory part through symlinks that stay inside the root, the way
+    /// extraction would. Returns the resolved path. Errors on a file parent or a loop.
+    pub fn resolve_parent(&self, path: &[u8]) -> Result<Vec<u8>> {
+        let (dir, base) = split_parent(path);
+        if dir.is_empty() {
+            return Ok(path.to_vec());
+        }
+        let d = self.resolve(dir, 0)?;
+        let mut out = d;
+        if !out.is_empty() {
+            out.push(b'/');
+        }
+        out.extend_from_slice(base);
+        Ok(out)
+    }
+
+    /// Resolves every component of `path` (including the last) through symlinks inside the root.
+    pub fn resolve(&self, path: &[u8], depth: usize) -> Result<Vec<u8>> {
+        if depth > 40 {
+            return Err(Error::Invalid(format!(
+                "{}: too many levels of symbolic links",
+                crate::sanitize_bytes(path)
+            )));
+        }
+        let mut cur: Vec<u8> = Vec::new();
+        let comps: Vec<&[u8]> = path
+            .split(|&b| b == b'/')
+            .filter(|c| !c.is_empty())
+            .collect();
+        for (i, c) in comps.iter().enumerate() {
+            let mut next = cur.clone();
+            if *c == b"." {
+                continue;
+            }
+            if *c == b".." {
+                let (p, _) = split_parent(&cur);
+                cur = p.to_vec();
+                continue;
+            }
+            if !next.is_empty() {
+                next.push(b'/');
+            }
+            next.extend_from_slice(c);
+            match self.nodes.get(&next).map(|n| &n.kind) {
+                Some(Kind::Symlink(t)) => {
+                    let joined = if t.starts_with(b"/") {
+                        t.clone()
+                    } else {
+                        let mut j = cur.clone();
+                        j.push(b'/');
+                        j.extend_from_slice(t);
+                        j
+                    };
+                    cur = self.resolve(&joined, depth + 1)?;
+                }
+                Some(Kind::Dir) | None => cur = next,
+                Some(k) if i + 1 == comps.len() => {
+                    let _ = k;
+                    cur = next
+                }
+                Some(k) => {
+                    return Err(Error::Invalid(format!(
+                        "{}: {} is a {}, not a directory",
+                        crate::sanitize_bytes(path),
+                        crate::sanitize_bytes(&next),
+                        k.name()
+                    )));
+                }
+            }
+        }
+        Ok(cur)
+    }
+
+    fn ensure_dirs(&mut self, dir: &[u8], layer: usize) -> Result<()> {
+        if dir.is_empty() {
+            return Ok(());
+        }
+        let (parent, _) = split_parent(dir);
+        self.ensure_dirs(parent, layer)?;
+        match self.nodes.get(dir).map(|n| &n.kind) {
+            Some(Kind::Dir) => Ok(()),
+            None => {
+                let inode = self.inode();
+                self.nodes.insert(
+                    dir.to_vec(),
+                    Node {
+                        kind: Kind::Dir,
+                        meta: Meta {
+                            mode: 0o755,
+                            ..Default::default()
+                        },
+                        size: 0,
+                        layer,
+                        origin: (layer, dir.to_vec()),
+                        data: None,
+                        inode,
+                        implicit: true,
+                    },
+                );
+                Ok(())
+            }
+            Some(k) => Err(Error::Invalid(format!(
+                "{}: parent is a {}, not a directory",
+                crate::sanitize_bytes(dir),
+                k.name()
+            ))),
+        }
+    }
+
+    fn inode(&mut self) -> u64 {
+        self.next_inode += 1;
+        self.next_inode
+    }
+
+    /// Applies one layer's entries (in tar order) on top of the view.
+    pub fn apply_layer(&mut self, layer: usize, entries: Vec<LayerEntry>) -> Result<()> {
+        let ctx = |e: Error, p: &[u8]| {
+            Error::Invalid(format!("layer {layer}: {}: {e}", crate::sanitize_bytes(p)))
+        };
+        // 1. Opaque directories hide their lower children.
+        for e in &entries {
+            if let Op::Opaque = e.op {
+                let dir = self.resolve(&e.path, 0).map_err(|x| ctx(x, &e.path))?;
+                self.remove_children(&dir, &|n| n.layer == layer);
+            }
+        }
+        // 2. Whiteouts hide lower paths.
+        for e in &entries {
+            if let Op::Whiteout = e.op {
+                let Ok(p) = self.resolve_parent(&e.path) else {
+                    continue;
+                };
+                self.remove_tree(&p, &|n| n.layer == layer);
+            }
+        }
+        // 3. Entries in order.
+        for e in entries {
+            match e.op {
+                Op::Skip | Op::Whiteout => {}
+                Op::Opaque => {
+                    let dir = self.resolve(&e.path, 0).map_err(|x| ctx(x, &e.path))?;
+                    self.ensure_dirs(&dir, layer).map_err(|x| ctx(x, &e.path))?;
+                }
+                Op::Put {
+                    kind,
+                    meta,
+                    size,
+                    data,
+                } => {
+                    let p = self.resolve_parent(&e.path).map_err(|x| ctx(x, &e.path))?;
+                    let (parent, _) = split_parent(&p);
+                    self.ensure_dirs(parent, layer)
+                        .map_err(|x| ctx(x, &e.path))?;
+                    let is_dir = kind == Kind::Dir;
+                    match self.nodes.get(&p).map(|n| n.kind == Kind::Dir) {
+                        Some(true) if is_dir => {}
+                        Some(_) => self.remove_tree(&p, &|_| false),
+                        None => {}
+                    }
+                    let inode = self.inode();
+                    self.nodes.insert(
+                        p.clone(),
+                        Node {
+                            kind,
+                            meta,
+                            size,
+                            layer,
+                            origin: (layer, e.path.clone()),
+                            data,
+                            inode,
+                            implicit: false,
+                        },
+                    );
+                }
+                Op::Link { target, meta } => {
+                    let p = self.resolve_parent(&e.path).map_err(|x| ctx(x, &e.path))?;
+                    let t = self.resolve_parent(&target).map_err(|x| ctx(x, &e.path))?;
+                    let Some(tn) = self.nodes.get(&t).cloned() else {
+                        return Err(ctx(
+                            Error::Invalid(format!(
+                                "hardlink to {:?}, which does not exist (at this point of the layer)",
+                                crate::sanitize_bytes(&target)
+                            )),
+                            &e.path,
+                        ));
+                    };
+                    if tn.kind == Kind::Dir {
+                        return Err(ctx(
+                            Error::Invalid("hardlink to a directory".into()),
+                            &e.path,
+                        ));
+                    }
+                    if p == t {
+                        continue;
+                    }
+                    let (parent, _) = split_parent(&p);
+                    self.ensure_dirs(parent, layer)
+                        .map_err(|x| ctx(x, &e.path))?;
+                    if self.nodes.contains_key(&p) {
+                        self.remove_tree(&p, &|_| false);
+                    }
+                    // The link shares the target's content and inode; a hardlink's own header
+                    // carries no attributes of its own in practice, so it takes the target's.
+                    let _ = meta;
+                    let node = Node {
+                        layer,
+                        implicit: false,
+                        ..tn
+                    };
+                    self.nodes.insert(p, node);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads the entry's header into a `LayerEntry` (data untouched). Sparse files are refused.
+pub fn parse_entry<R: std::io::Read>(e: &mut tar::Entry<'_, R>) -> Result<LayerEntry> {
+    let raw = e.path_bytes().into_owned();
+    let name = || crate::sanitize_bytes(&raw);
+    let h = e.header();
+    let et = h.entry_type();
+    let mut meta = Meta {
+        mode: h
+            .mode()
+            .map_err(|x| Error::Invalid(format!("{}: bad mode: {x}", name())))?
+            & 0o7777,
+        uid: h.uid().unwrap_or(0),
+        gid: h.gid().unwrap_or(0),
+        mtime: h.mtime().unwrap_or(0),
+        pax_mtime: None,
+        uname: h.username_bytes().map(<[u8]>::to_vec).unwrap_or_default(),
+        gname: h.groupname_bytes().map(<[u8]>::to_vec).unwrap_or_default(),
+        xattrs: vec![],
+        dev_major: h.device_major().ok().flatten().unwrap_or(0),
+        dev_minor: h.device_minor().ok().flatten().unwrap_or(0),
+    };
+    if let Some(exts) = e
+        .pax_extensions()
+        .map_err(|x| Error::Invalid(format!("{}: bad PAX header: {x}", name())))?
+    {
+        for ext in exts {
+            let ext =
+                ext.map_err(|x| Error::Invalid(format!("{}: bad PAX record: {x}", name())))?;
+            let key = ext
+                .key()
+                .map_err(|_| Error::Invalid(format!("{}: PAX key is not UTF-8", name())))?;
+            let val = ext.value_bytes();
+            if let Some(x) = key.strip_prefix("SCHILY.xattr.") {
+                meta.xattrs.push((x.to_string(), val.to_vec()));
+            } else if key == "mtime" {
+                let s = String::from_utf8_lossy(val).to_string();
+                if let Some(secs) = s.split('.').next().and_then(|v| v.parse::<u64>().ok()) {
+                    meta.mtime = secs;
+                }
+                meta.pax_mtime = Some(s);
+            } else if key == "uid" || key == "gid" {
+                let v = std::str::from_utf8(val)
+                    .ok()
+                    .and_then(|v| v.parse::<u64>().ok());
+                if let Some(v) = v {
+                    if key == "uid" {
+                        meta.uid = v
+                    } else {
+                        meta.gid = v
+                    }
+                }
+            } else if key == "uname" {
+                meta.uname = val.to_vec();
+            } else if key == "gname" {
+                meta.gname = val.to_vec();
+            } else if key.starts_with("GNU.sparse") {
+                return Err(Error::Unsupported(format!(
+                    "{}: sparse files are not supported",
+                    name()
+                )));
+            }
+        }
+    }
+    meta.xattrs.sort();
+    meta.xattrs.dedup_by(|a, b| a.0 == b.0);
+    let Some(path) = clean_path(&raw)? else {
+        return Ok(LayerEntry {
+            path: vec![],
+            op: Op::Skip,
+        });
+    };
+    let (path, special) = classify(path)?;
+    if let Some(op) = special {
+        return Ok(LayerEntry { path, op });
+    }
+    let link = || -> Result<Vec<u8>> {
+        e.link_name_bytes()
+            .map(|c| c.into_owned())
+            .ok_or_else(|| Error::Invalid(format!("{}: link without a target", name())))
+    };
+    let op = match et {
+        tar::EntryType::Regular | tar::EntryType::Continuous => Op::Put {
+            kind: Kind::File,
+            meta,
+            size: e.size(),
+            data: None,
+        },
+        tar::EntryType::Directory => Op::Put {
+            kind: Kind::Dir,
+            meta,
+            size: 0,
+            data: None,
+        },
+        tar::EntryType::Symlink => {
+            let t = link()?;
+            if t.is_empty() || t.contains(&0) {
+                return Err(Error::Invalid(format!("{}: bad symlink target", name())));
+            }
+            Op::Put {
+                kind: Kind::Symlink(t),
+                meta,
+                size: 0,
+                data: None,
+            }
+        }
+        tar::EntryType::Link => {
+            let t = link()?;
+            let target = clean_path(&t)?
+                .ok_or_else(|| Error::Invalid(format!("{}: hardlink to the root", name())))?;
+            Op::Link { target, meta }
+        }
+        tar::EntryType::Char => Op::Put {
+            kind: Kind::Char,
+            meta,
+            size: 0,
+            data: None,
+        },
+        tar::EntryType::Block => Op::Put {
+            kind: Kind::Block,
+            meta,
+            size: 0,
+            data: None,
+        },
+        tar::EntryType::Fifo => Op::Put {
+            kind: Kind::Fifo,
+            meta,
+            size: 0,
+            data: None,
+        },
+        tar::EntryType::GNUSparse => {
+            return Err(Error::Unsupported(format!(
+                "{}: sparse files are not supported",
+                name()
+            )));
+        }
+        other => {
+            return Err(Error::Unsupported(format!(
+                "{}: unsupported tar entry type {:?}",
+                name(),
+                other
+            )));
+        }
+    };
+    Ok(LayerEntry { path, op })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(p: &str, kind: Kind) -> LayerEntry {
+        LayerEntry {
+            path: p.as_bytes().to_vec(),
+            op: Op::Put {
+                kind,
+                meta: Meta::default(),
+                size: 0,
+                data: None,
+            },
+        }
+    }
+    fn file(p: &str, off: u64) -> LayerEntry {
+        LayerEntry {
+            path: p.as_bytes().to_vec(),
+            op: Op::Put {
+                kind: Kind::File,
+                meta: Meta::default(),
+                size: 1,
+                data: Some(DataRef {
+                    offset: off,
+                    len: 1,
+                }),
+            },
+        }
+    }
+    fn special(p: &str) -> LayerEntry {
+        let (path, op) = classify(p.as_bytes().to_vec()).unwrap();
+        LayerEntry {
+            path,
+            op: op.unwrap(),
+        }
+    }
+    fn link(p: &str, t: &str) -> LayerEntry {
+        LayerEntry {
+            path: p.as_bytes().to_vec(),
+            op: Op::Link {
+                target: t.as_bytes().to_vec(),
+                meta: Meta::default(),
+            },
+        }
+    }
+    fn paths(v: &MergedView) -> Vec<String> {
+        v.nodes
+            .keys()
+            .map(|k| String::from_utf8_lossy(k).to_string())
+            .collect()
+    }
+
+    #[test]
+    fn clean_names() {
+        let c =
+            |s: &str| clean_path(s.as_bytes()).map(|o| o.map(|v| String::from_utf8(v).unwrap()));
+        assert_eq!(c("./a/b/").unwrap().as_deref(), Some("a/b"));
+        assert_eq!(c("/a//./b").unwrap().as_deref(), Some("a/b"));
+        assert_eq!(c("./").unwrap(), None);
+        assert!(c("a/../b").is_err());
+        assert!(c("").is_err());
+        assert!(classify(b"a/.wh.".to_vec()).is_err());
+    }
+
+    #[test]
+    fn whiteouts_opaque_and_replacement() {
+        let mut v = MergedView::new();
+        v.apply_layer(
+            0,
+            vec![
+                put("a", Kind::Dir),
+                file("a/x", 0),
+                file("a/y", 1),
+                put("b", Kind::Dir),
+                file("b/z", 2),
+                file("c", 3),
+            ],
+        )
+        .unwrap();
+        // Opaque after its sibling in the same layer still applies first; whiteout of c.
+        v.apply_layer(
+            1,
+            vec![
+                file("a/new", 4),
+                special("a/.wh..wh..opq"),
+                special(".wh.c"),
+                put("c", Kind::Dir),
+                file("c/in", 5),
+            ],
+        )
+        .unwrap();
+        assert_eq!(paths(&v), ["a", "a/new", "b", "b/z", "c", "c/in"]);
+        // A file replaces a directory with its subtree.
+        v.apply_layer(2, vec![file("b", 6)]).unwrap();
+        assert_eq!(paths(&v), ["a", "a/new", "b", "c", "c/in"]);
+        assert_eq!(v.get(b"b").unwrap().kind, Kind::File);
+    }
+
+    #[test]
+    fn whiteout_under_new_file_as_umoci_writes_it() {
+        let mut v = MergedView::new();
+        v.apply_layer(0, vec![put("conf", Kind::Dir), file("conf/a.conf", 0)])
+            .unwrap();
+        v.apply_layer(1, vec![file("conf", 1), special("conf/.wh.a.conf")])
+            .unwrap();
+        assert_eq!(paths(&v), ["conf"]);
+        assert_eq!(v.get(b"conf").unwrap().kind, Kind::File);
+    }
+
+    #[test]
+    fn hardlinks_keep_content_when_target_is_replaced() {
+        let mut v = MergedView::new();
+        v.apply_layer(0, vec![file("t", 10)]).unwrap();
+        v.apply_layer(1, vec![link("l", "t"), file("t", 20)])
+            .unwrap();
+        assert_eq!(
+            v.get(b"l").unwrap().data,
+            Some(DataRef { offset: 10, len: 1 })
+        );
+        assert_eq!(
+            v.get(b"t").unwrap().data,
+            Some(DataRef { offset: 20, len: 1 })
+        );
+        assert!(
+            v.clone()
+                .apply_layer(2, vec![link("m", "nothing")])
+                .is_err()
+        );
+        assert!(
+            v.clone()
+                .apply_layer(2, vec![put("d", Kind::Dir), link("m", "d")])
+                .is_err()
+        );
+        assert!(
+            v.clone()
+                .apply_layer(2, vec![link("m", "later"), file("later", 1)])
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn entries_through_symlinked_parents() {
+        let mut v = MergedView::new();
+        v.apply_layer(
+            0,
+            vec![
+                put("usr", Kind::Dir),
+                put("usr/lib", Kind::Dir),
+                put("lib", Kind::Symlink(b"usr/lib".to_vec())),
+            ],
+        )
+        .unwrap();
+        v.apply_layer(1, vec![file("lib/x.so", 0)]).unwrap();
+        assert!(v.get(b"usr/lib/x.so").is_some());
+        // A symlink leaving the root is clamped at the root, as in a chroot.
+        v.apply_layer(
+            2,
+            vec![
+                put("esc", Kind::Symlink(b"../../../../tmp".to_vec())),
+                file("esc/f", 1),
+            ],
+        )
+        .unwrap();
+        assert!(v.get(b"tmp/f").is_some());
+        // A loop is an error, not a hang.
+        let mut w = MergedView::new();
+        w.apply_layer(
+            0,
+            vec![
+                put("a", Kind::Symlink(b"b".to_vec())),
+                put("b", Kind::Symlink(b"a".to_vec())),
+            ],
+        )
+        .unwrap();
+        assert!(w.apply_layer(1, vec![file("a/x", 0)]).is_err());
+        // A file parent is an error.
+        let mut f = MergedView::new();
+        f.apply_layer(0, vec![file("f", 0)]).unwrap();
+        assert!(f.apply_layer(1, vec![file("f/x", 0)]).is_err());
+    }
+}
