@@ -167,10 +167,10 @@ impl Image {
     /// The OCI manifest this image is written with, and its bytes: the original bytes when they
     /// already are OCI, else a new OCI manifest that keeps annotations and changes only types.
     pub fn oci_manifest(&self) -> (Manifest, Arc<Vec<u8>>) {
-        if self.manifest_is_oci() {
-            if let Some(b) = &self.manifest_bytes {
-                return (self.manifest.clone(), b.clone());
-            }
+        if self.manifest_is_oci()
+            && let Some(b) = &self.manifest_bytes
+        {
+            return (self.manifest.clone(), b.clone());
         }
         let mut m = self.manifest.clone();
         m.media_type = Some(media::OCI_MANIFEST.into());

@@ -6,14 +6,17 @@
 //! `main.rs`/`cli.rs` is a thin shell over it.
 
 pub mod compress;
+pub mod config;
 pub mod digest;
 pub mod error;
+pub mod graft;
 pub mod image;
 pub mod inspect;
 pub mod layer;
 pub mod reference;
 pub mod source;
 pub mod spec;
+pub mod tarw;
 pub mod verify;
 pub mod walk;
 pub mod write;

@@ -149,12 +149,12 @@ impl ImageRef {
             }
             t => t,
         };
-        if let (Transport::DockerArchive, Some(Selector::Name(n))) = (transport, &sel) {
-            if !n.contains(':') || n.ends_with(':') {
-                return Err(Error::Usage(format!(
-                    "output {s:?}: a docker archive is named NAME:TAG"
-                )));
-            }
+        if let (Transport::DockerArchive, Some(Selector::Name(n))) = (transport, &sel)
+            && (!n.contains(':') || n.ends_with(':'))
+        {
+            return Err(Error::Usage(format!(
+                "output {s:?}: a docker archive is named NAME:TAG"
+            )));
         }
         Ok(ImageRef {
             transport,

@@ -101,10 +101,83 @@ pub fn run(cli: Cli) -> Result<u8> {
 }
 
 fn graft(
-    _a: crate::cli::GraftArgs,
-    _p: Option<regraft::spec::Platform>,
-    _max: u64,
-    _quiet: bool,
+    a: crate::cli::GraftArgs,
+    platform: Option<regraft::spec::Platform>,
+    max: u64,
+    quiet: bool,
 ) -> Result<u8> {
-    anyhow::bail!("graft: not yet")
+    use regraft::error::Error;
+    let need = |v: &Option<String>, flag: &str| {
+        v.clone()
+            .ok_or_else(|| Error::Usage(format!("a graft needs {flag} (see regraft --help)")))
+    };
+    if a.from.is_none() && a.onto.is_none() && a.output.is_none() {
+        return Err(Error::Usage("nothing to do: give --from VENDOR --onto BASE -o OUT, or a command (see regraft --help)".into()).into());
+    }
+    let vendor = cli::input(&need(&a.from, "--from")?)?;
+    let base = cli::input(&need(&a.onto, "--onto")?)?;
+    let output = cli::output(&need(&a.output, "-o/--output")?)?;
+    let old_base = a.old_base.as_deref().map(cli::input).transpose()?;
+    let paths = regraft::graft::dedupe_selections(
+        a.paths
+            .iter()
+            .map(|p| regraft::graft::clean_selection(p))
+            .collect::<regraft::Result<Vec<_>>>()?,
+    );
+    let compression = a
+        .compression
+        .as_deref()
+        .map(regraft::compress::Codec::parse)
+        .transpose()?;
+    let source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) if !v.is_empty() => Some(v.trim().parse::<i64>().map_err(|_| {
+            Error::Usage(format!(
+                "SOURCE_DATE_EPOCH={v:?} is not a number of seconds"
+            ))
+        })?),
+        _ => None,
+    };
+    if let Some(t) = &a.tag
+        && (!t.contains(':') || t.ends_with(':'))
+    {
+        return Err(Error::Usage(format!("--tag {t:?}: expected NAME:TAG")).into());
+    }
+    let plan = regraft::graft::GraftPlan {
+        vendor,
+        base,
+        old_base,
+        old_base_layers: a.old_base_layers,
+        output: output.clone(),
+        paths,
+        tag: a.tag.clone(),
+        compression,
+        overrides: regraft::config::Overrides {
+            env: a.env.clone(),
+            entrypoint: a.entrypoint.clone(),
+            cmd: a.cmd.clone(),
+            user: a.user.clone(),
+            workdir: a.workdir.clone(),
+            labels: a.label.clone(),
+        },
+        platform,
+        max_layer_size: max,
+        source_date_epoch,
+    };
+    let g = regraft::graft::graft(&plan, a.dry_run)?;
+    if !a.dry_run {
+        write::write(
+            &output,
+            &g.image,
+            WriteOptions {
+                max_layer_size: max,
+            },
+        )?;
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&g.summary)?);
+    }
+    if !quiet {
+        eprint!("{}", g.summary.text());
+    }
+    Ok(0)
 }

@@ -222,10 +222,10 @@ impl MergedView {
     }
 
     fn remove_tree(&mut self, path: &[u8], keep: &dyn Fn(&Node) -> bool) {
-        if let Some(n) = self.nodes.get(path) {
-            if !keep(n) {
-                self.nodes.remove(path);
-            }
+        if let Some(n) = self.nodes.get(path)
+            && !keep(n)
+        {
+            self.nodes.remove(path);
         }
         self.remove_children(path, keep);
     }

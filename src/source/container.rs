@@ -274,26 +274,26 @@ fn index_tar(file: &Path, display: &str) -> Result<HashMap<String, TarEntry>> {
                     size: e.size(),
                 }),
             );
-        } else if kind.is_symlink() || kind.is_hard_link() {
-            if let Ok(Some(t)) = e.link_name() {
-                let t = t.to_string_lossy().to_string();
-                // A hardlink target is relative to the archive root, a symlink's to its directory.
-                let t = if kind.is_hard_link() {
-                    format!("/{t}")
-                } else {
-                    t
-                };
-                out.insert(clean, TarEntry::Link(t));
-            }
+        } else if (kind.is_symlink() || kind.is_hard_link())
+            && let Ok(Some(t)) = e.link_name()
+        {
+            let t = t.to_string_lossy().to_string();
+            // A hardlink target is relative to the archive root, a symlink's to its directory.
+            let t = if kind.is_hard_link() {
+                format!("/{t}")
+            } else {
+                t
+            };
+            out.insert(clean, TarEntry::Link(t));
         }
     }
     // A truncated archive: tar stops quietly at EOF; check the last member is complete.
     let len = std::fs::metadata(file).at(file)?.len();
     for v in out.values() {
-        if let TarEntry::File(m) = v {
-            if m.offset + m.size > len {
-                return Err(Error::format(display, "truncated tar archive"));
-            }
+        if let TarEntry::File(m) = v
+            && m.offset + m.size > len
+        {
+            return Err(Error::format(display, "truncated tar archive"));
         }
     }
     Ok(out)

@@ -158,14 +158,14 @@ impl DockerManifest {
         };
         let cbytes = c.read_small(&e.config, spec::MAX_JSON)?;
         let cdigest = Digest::of(&cbytes);
-        if let Some(named) = digest_from_name(&e.config) {
-            if named != cdigest {
-                return Err(Error::DigestMismatch {
-                    what: format!("{name}: config {}", crate::sanitize(&e.config)),
-                    expected: named.to_string(),
-                    found: cdigest.to_string(),
-                });
-            }
+        if let Some(named) = digest_from_name(&e.config)
+            && named != cdigest
+        {
+            return Err(Error::DigestMismatch {
+                what: format!("{name}: config {}", crate::sanitize(&e.config)),
+                expected: named.to_string(),
+                found: cdigest.to_string(),
+            });
         }
         let config: serde_json::Value =
             spec::parse_json(&cbytes, &format!("{name}: config {}", e.config))?;

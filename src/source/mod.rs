@@ -149,13 +149,13 @@ impl Source {
             SourceKind::Docker(d) => d.image(&self.container, self.format, sel, &self.reference)?,
         };
         check_supported(&img)?;
-        if let Some(p) = platform {
-            if !p.matches(&img.view.platform) {
-                return Err(Error::Invalid(format!(
-                    "{}: image is {}, not the requested {}",
-                    img.name, img.view.platform, p
-                )));
-            }
+        if let Some(p) = platform
+            && !p.matches(&img.view.platform)
+        {
+            return Err(Error::Invalid(format!(
+                "{}: image is {}, not the requested {}",
+                img.name, img.view.platform, p
+            )));
         }
         img.link_history()?;
         Ok(img)

@@ -104,10 +104,10 @@ impl OciIndex {
                 if let Some(n) = d.annotations.get(REF_NAME) {
                     names.push(n.clone());
                 }
-                if let Some(n) = d.annotations.get(CONTAINERD_NAME) {
-                    if !names.contains(n) {
-                        names.push(n.clone());
-                    }
+                if let Some(n) = d.annotations.get(CONTAINERD_NAME)
+                    && !names.contains(n)
+                {
+                    names.push(n.clone());
                 }
                 Entry {
                     names,

@@ -59,7 +59,7 @@ pub fn sync_dir(dir: &Path) {
 
 fn write_file_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
     let tmp = temp_file_in(dir)?;
-    (&*tmp.as_file()).write_all(bytes).at(tmp.path())?;
+    tmp.as_file().write_all(bytes).at(tmp.path())?;
     tmp.as_file().sync_all().at(tmp.path())?;
     let dest = dir.join(name);
     tmp.persist(&dest).map_err(|e| Error::io(&dest, e.error))?;
@@ -71,10 +71,11 @@ fn write_blobs(root: &Path, img: &OutImage, opts: WriteOptions) -> Result<()> {
     fs::create_dir_all(&dir).at(&dir)?;
     for b in unique_blobs(img) {
         let dest = dir.join(b.digest().hex());
-        if let Ok(m) = fs::symlink_metadata(&dest) {
-            if m.is_file() && m.len() == b.size() {
-                continue; // content-addressed: already there
-            }
+        if let Ok(m) = fs::symlink_metadata(&dest)
+            && m.is_file()
+            && m.len() == b.size()
+        {
+            continue; // content-addressed: already there
         }
         let tmp = temp_file_in(&dir)?;
         {

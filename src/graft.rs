@@ -1,0 +1,1106 @@
+//! The graft: a vendor's application moved onto a new base, as a written-out recipe over the
+//! image model. Path mode builds the vendor's merged filesystem and writes the selected
+//! subtrees as ONE new layer over the base's untouched layers; layer mode moves the vendor's
+//! layers above its old base unchanged. Either way the config and manifest are new, every
+//! digest recomputed, nothing about the inputs changed.
+
+use crate::compress::{Codec, Compression, Encoder};
+use crate::config::{self, Overrides};
+use crate::digest::{DiffId, Digest, HashingWriter};
+use crate::error::{Error, Result};
+use crate::image::{BlobData, Image, Layer};
+use crate::layer::{LayerStream, open_blob};
+use crate::reference::{ImageRef, Selector, familiar_name, normalize_name};
+use crate::source::Source;
+use crate::spec::{self, Descriptor, Manifest, Platform, media};
+use crate::tarw::{OutKind, TarWriter};
+use crate::walk::{self, DataRef, Kind, LayerEntry, MergedView, Meta, Op};
+use crate::write::{OutBlob, OutImage};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::sync::Arc;
+
+/// Everything a graft needs, validated.
+#[derive(Clone, Debug)]
+pub struct GraftPlan {
+    pub vendor: ImageRef,
+    pub base: ImageRef,
+    pub old_base: Option<ImageRef>,
+    pub old_base_layers: Option<usize>,
+    pub output: ImageRef,
+    /// Cleaned, relative (`opt/vendor`), deduplicated; empty for layer mode.
+    pub paths: Vec<Vec<u8>>,
+    pub tag: Option<String>,
+    pub compression: Option<Codec>,
+    pub overrides: Overrides,
+    pub platform: Option<Platform>,
+    pub max_layer_size: u64,
+    pub source_date_epoch: Option<i64>,
+}
+
+/// Cleans a `--path`: absolute or relative to the root, `..` resolved lexically and never
+/// above the root. The root itself is refused (that is layer mode's job).
+pub fn clean_selection(p: &str) -> Result<Vec<u8>> {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    return Err(Error::Usage(format!("--path {p:?} leaves the image root")));
+                }
+            }
+            c => parts.push(c),
+        }
+    }
+    if parts.is_empty() {
+        return Err(Error::Usage(format!(
+            "--path {p:?} selects the whole root; omit --path to move the vendor's layers (layer mode)"
+        )));
+    }
+    if p.contains('\0') {
+        return Err(Error::Usage("--path contains NUL".into()));
+    }
+    Ok(parts.join("/").into_bytes())
+}
+
+/// Drops selections inside other selections.
+pub fn dedupe_selections(mut v: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    v.sort();
+    v.dedup();
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    for p in v {
+        if !out
+            .iter()
+            .any(|a| p.starts_with(a) && p.get(a.len()) == Some(&b'/'))
+        {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[derive(Serialize, Clone, Debug)]
+pub struct ImageSummary {
+    pub name: String,
+    pub manifest_digest: String,
+    pub layers: usize,
+}
+
+#[derive(Serialize, Clone, Debug)]
+pub struct OldBaseSummary {
+    /// `--old-base`, `--old-base-layers`, `annotation` or `guess`.
+    pub how: String,
+    pub layers: usize,
+    pub history_entries: usize,
+    pub name: Option<String>,
+}
+
+#[derive(Serialize, Clone, Debug)]
+pub struct NewLayerSummary {
+    pub digest: String,
+    pub diff_id: String,
+    pub size: u64,
+    pub compression: String,
+    pub entries: usize,
+}
+
+#[derive(Serialize, Clone, Debug)]
+pub struct Summary {
+    pub mode: String,
+    pub vendor: ImageSummary,
+    pub base: ImageSummary,
+    pub old_base: OldBaseSummary,
+    pub paths: Vec<String>,
+    pub grafted_layers: Vec<String>,
+    pub new_layer: Option<NewLayerSummary>,
+    pub layers: usize,
+    pub from_vendor: Vec<String>,
+    pub tag: Option<String>,
+    pub output: String,
+    pub manifest_digest: String,
+    pub config_digest: String,
+    pub warnings: Vec<String>,
+    pub dry_run: bool,
+}
+
+impl Summary {
+    pub fn text(&self) -> String {
+        use std::fmt::Write as _;
+        let z = crate::sanitize;
+        let mut o = String::new();
+        let verb = if self.dry_run {
+            "would graft"
+        } else {
+            "grafted"
+        };
+        if self.mode == "path" {
+            let _ = writeln!(
+                o,
+                "regraft: {verb} {} from {} onto {}",
+                self.paths
+                    .iter()
+                    .map(|p| z(p))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                z(&self.vendor.name),
+                z(&self.base.name)
+            );
+        } else {
+            let _ = writeln!(
+                o,
+                "regraft: {verb} {} application layer(s) of {} onto {}",
+                self.grafted_layers.len(),
+                z(&self.vendor.name),
+                z(&self.base.name)
+            );
+        }
+        let _ = writeln!(
+            o,
+            "  old base: {} layer(s) of the vendor ({}{})",
+            self.old_base.layers,
+            self.old_base.how,
+            self.old_base
+                .name
+                .as_deref()
+                .map(|n| format!(": {}", z(n)))
+                .unwrap_or_default()
+        );
+        if let Some(l) = &self.new_layer {
+            let _ = writeln!(
+                o,
+                "  new layer: {} ({} entries, {} bytes, {})",
+                l.digest, l.entries, l.size, l.compression
+            );
+        }
+        let _ = writeln!(
+            o,
+            "  layers: {} ({} from the base + {})",
+            self.layers,
+            self.base.layers,
+            self.layers - self.base.layers
+        );
+        if !self.from_vendor.is_empty() {
+            let _ = writeln!(
+                o,
+                "  from the vendor's config: {}",
+                self.from_vendor
+                    .iter()
+                    .map(|p| z(p))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        for w in &self.warnings {
+            let _ = writeln!(o, "  warning: {}", z(w));
+        }
+        if self.dry_run {
+            let _ = writeln!(
+                o,
+                "  dry run: nothing written (would write {})",
+                z(&self.output)
+            );
+        } else {
+            let _ = writeln!(
+                o,
+                "  wrote {}{}: manifest {}",
+                z(&self.output),
+                self.tag
+                    .as_deref()
+                    .map(|t| format!(" as {}", z(t)))
+                    .unwrap_or_default(),
+                self.manifest_digest
+            );
+        }
+        o
+    }
+}
+
+/// The split between the vendor's old base and its application.
+struct Split {
+    layers: usize,
+    history: usize,
+    old_config: Option<Value>,
+    summary: OldBaseSummary,
+}
+
+fn history_entry_matches(a: &spec::History, b: &spec::History) -> bool {
+    a.created_by == b.created_by && a.is_empty_layer() == b.is_empty_layer()
+}
+
+/// The history index just past the entry that made layer `n - 1` (0 if n == 0).
+fn history_after_layer(img: &Image, n: usize) -> usize {
+    if n == 0 {
+        return 0;
+    }
+    match img.layers.get(n - 1).and_then(|l| l.history) {
+        Some(h) => h + 1,
+        None => img.view.history.len(),
+    }
+}
+
+fn find_split(
+    plan: &GraftPlan,
+    vendor_src: &Source,
+    vendor: &Image,
+    platform: &Platform,
+    warnings: &mut Vec<String>,
+) -> Result<Split> {
+    if let Some(r) = &plan.old_base {
+        let old = Source::open(r)?.image(Some(platform))?;
+        let (v, o) = (&vendor.view.diff_ids, &old.view.diff_ids);
+        if o.len() > v.len() {
+            return Err(Error::Invalid(format!(
+                "{} is not the base of {}: it has {} layers, the vendor only {}",
+                old.name,
+                vendor.name,
+                o.len(),
+                v.len()
+            )));
+        }
+        if let Some(i) = (0..o.len()).find(|&i| o[i] != v[i]) {
+            return Err(Error::Invalid(format!(
+                "{} is not the base of {}: they part at layer {i}: old base has {}, vendor has {}",
+                old.name, vendor.name, o[i], v[i]
+            )));
+        }
+        let (vh, oh) = (&vendor.view.history, &old.view.history);
+        if oh.len() > vh.len() || oh.iter().zip(vh).any(|(a, b)| !history_entry_matches(a, b)) {
+            let at = oh
+                .iter()
+                .zip(vh)
+                .position(|(a, b)| !history_entry_matches(a, b))
+                .unwrap_or(vh.len());
+            return Err(Error::Invalid(format!(
+                "{} is not the base of {}: their histories part at entry {at}",
+                old.name, vendor.name
+            )));
+        }
+        let history = if oh.is_empty() {
+            history_after_layer(vendor, o.len())
+        } else {
+            oh.len()
+        };
+        return Ok(Split {
+            layers: o.len(),
+            history,
+            old_config: Some(old.config.clone()),
+            summary: OldBaseSummary {
+                how: "--old-base".into(),
+                layers: o.len(),
+                history_entries: history,
+                name: Some(old.name.clone()),
+            },
+        });
+    }
+    if let Some(n) = plan.old_base_layers {
+        if n > vendor.layers.len() {
+            return Err(Error::Usage(format!(
+                "--old-base-layers {n}: the vendor has only {} layers",
+                vendor.layers.len()
+            )));
+        }
+        let history = history_after_layer(vendor, n);
+        return Ok(Split {
+            layers: n,
+            history,
+            old_config: None,
+            summary: OldBaseSummary {
+                how: "--old-base-layers".into(),
+                layers: n,
+                history_entries: history,
+                name: None,
+            },
+        });
+    }
+    let ann_name = vendor
+        .manifest
+        .annotations
+        .get("org.opencontainers.image.base.name")
+        .cloned();
+    let ann_digest = vendor
+        .manifest
+        .annotations
+        .get("org.opencontainers.image.base.digest")
+        .cloned();
+    let annotated = match (&ann_name, &ann_digest) {
+        (n, Some(d)) => format!("{}@{}", n.as_deref().unwrap_or(""), d),
+        (Some(n), None) => n.clone(),
+        (None, None) => String::new(),
+    };
+    if let Some(d) = ann_digest.as_deref().and_then(|d| Digest::parse(d).ok())
+        && let Ok(old) = vendor_src.image_with(Some(&Selector::Digest(d)), Some(platform))
+    {
+        let o = &old.view.diff_ids;
+        if o.len() <= vendor.view.diff_ids.len() && o[..] == vendor.view.diff_ids[..o.len()] {
+            let history = if old.view.history.is_empty() {
+                history_after_layer(vendor, o.len())
+            } else {
+                old.view.history.len()
+            };
+            return Ok(Split {
+                layers: o.len(),
+                history,
+                old_config: Some(old.config.clone()),
+                summary: OldBaseSummary {
+                    how: "annotation".into(),
+                    layers: o.len(),
+                    history_entries: history,
+                    name: Some(annotated),
+                },
+            });
+        }
+    }
+    let mut msg = "the vendor's old base is a guess: its first layer".to_string();
+    if !annotated.is_empty() {
+        msg.push_str(&format!(
+            " (the vendor names {} as its base, which is not in {})",
+            annotated,
+            vendor_src.container.display()
+        ));
+    }
+    msg.push_str("; give --old-base IMAGE or --old-base-layers N to make it exact");
+    warnings.push(msg);
+    let n = vendor.layers.len().min(1);
+    let history = history_after_layer(vendor, n);
+    Ok(Split {
+        layers: n,
+        history,
+        old_config: None,
+        summary: OldBaseSummary {
+            how: "guess".into(),
+            layers: n,
+            history_entries: history,
+            name: None,
+        },
+    })
+}
+
+/// Reads the first bytes of a layer blob to tell its real compression.
+fn layer_compression(l: &Layer) -> Result<Compression> {
+    let mut r = open_blob(&l.data)?;
+    let mut head = [0u8; 8];
+    let mut n = 0;
+    while n < head.len() {
+        match r.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) => return Err(Error::layer(&l.desc.digest, e.to_string())),
+        }
+    }
+    crate::compress::sniff(&head[..n], &l.desc.digest.to_string())
+}
+
+fn is_under(p: &[u8], sel: &[u8]) -> bool {
+    p == sel || (p.starts_with(sel) && p.get(sel.len()) == Some(&b'/'))
+}
+
+/// File data of selected entries, kept in a temporary file beside the output.
+pub struct Spill {
+    file: File,
+    len: u64,
+}
+
+impl Spill {
+    fn new(dir: &std::path::Path) -> Result<Spill> {
+        let file = tempfile::tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
+        Ok(Spill { file, len: 0 })
+    }
+    fn put(&mut self, r: &mut impl Read, size: u64, what: &str) -> Result<DataRef> {
+        let offset = self.len;
+        let mut w = BufWriter::with_capacity(256 * 1024, &self.file);
+        let n = std::io::copy(&mut r.take(size), &mut w)
+            .map_err(|e| Error::layer(what, e.to_string()))?;
+        w.flush()
+            .map_err(|e| Error::layer(what, format!("spill: {e}")))?;
+        if n != size {
+            return Err(Error::layer(
+                what,
+                format!("entry data truncated: {n} of {size} bytes"),
+            ));
+        }
+        self.len += size;
+        Ok(DataRef { offset, len: size })
+    }
+    fn copy_to(&self, d: DataRef, w: &mut impl Write) -> Result<()> {
+        let mut f = &self.file;
+        f.seek(SeekFrom::Start(d.offset))
+            .map_err(|e| Error::Invalid(format!("spill: {e}")))?;
+        let n = std::io::copy(&mut f.take(d.len), w)
+            .map_err(|e| Error::Invalid(format!("writing layer: {e}")))?;
+        if n != d.len {
+            return Err(Error::Invalid("spill file shorter than expected".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Streams one layer's tar, feeding each entry to `f` (which may read the entry's data).
+fn walk_layer(
+    img: &Image,
+    i: usize,
+    max: u64,
+    mut f: impl FnMut(&mut tar::Entry<'_, &mut LayerStream>, LayerEntry) -> Result<LayerEntry>,
+) -> Result<Vec<LayerEntry>> {
+    let l = &img.layers[i];
+    let mut s = LayerStream::open(&img.name, i, l, max)?;
+    let what = s.what().to_string();
+    let mut out = Vec::new();
+    let res: Result<()> = (|| {
+        let mut ar = tar::Archive::new(&mut s);
+        let entries = ar
+            .entries()
+            .map_err(|e| Error::layer(&what, format!("not a tar: {e}")))?;
+        for e in entries {
+            let mut e = e.map_err(|e| Error::layer(&what, format!("corrupt tar: {e}")))?;
+            let le = walk::parse_entry(&mut e).map_err(|x| Error::layer(&what, x.to_string()))?;
+            let le = f(&mut e, le)?;
+            out.push(le);
+        }
+        Ok(())
+    })();
+    match res {
+        Ok(()) => s.finish()?,
+        Err(e) => {
+            // The stream's own failure (digest, size, bomb) explains a tar error best.
+            s.finish()?;
+            return Err(e);
+        }
+    }
+    Ok(out)
+}
+
+/// Builds the merged view of `img`; regular files whose path is under one of `keep` have
+/// their data put in `spill`.
+pub fn merged_view(
+    img: &Image,
+    max: u64,
+    keep: &[Vec<u8>],
+    mut spill: Option<&mut Spill>,
+) -> Result<MergedView> {
+    let mut view = MergedView::new();
+    for i in 0..img.layers.len() {
+        let entries = walk_layer(img, i, max, |e, mut le| {
+            if let (
+                Some(sp),
+                Op::Put {
+                    kind: Kind::File,
+                    size,
+                    data,
+                    ..
+                },
+            ) = (spill.as_deref_mut(), &mut le.op)
+                && keep.iter().any(|k| is_under(&le.path, k))
+            {
+                *data = Some(sp.put(e, *size, &format!("{}: layer {i}", img.name))?);
+            }
+            Ok(le)
+        })?;
+        view.apply_layer(i, entries)
+            .map_err(|e| Error::layer(&img.name, e.to_string()))?;
+    }
+    Ok(view)
+}
+
+/// Fetches data the first pass did not keep (hardlink targets outside the selection, files
+/// reached through symlinked parents) by streaming only the layers that hold it.
+fn fill_missing(
+    img: &Image,
+    max: u64,
+    view: &mut MergedView,
+    sels: &[Vec<u8>],
+    spill: &mut Spill,
+) -> Result<()> {
+    let mut need: BTreeMap<usize, Vec<Vec<u8>>> = BTreeMap::new();
+    for sel in sels {
+        for (_, n) in view.subtree(sel) {
+            if n.kind == Kind::File && n.data.is_none() && n.size > 0 {
+                need.entry(n.origin.0).or_default().push(n.origin.1.clone());
+            }
+        }
+    }
+    for (layer, paths) in need {
+        let mut got: HashMap<Vec<u8>, DataRef> = HashMap::new();
+        walk_layer(img, layer, max, |e, le| {
+            if let Op::Put {
+                kind: Kind::File,
+                size,
+                ..
+            } = &le.op
+                && paths.contains(&le.path)
+            {
+                let d = spill.put(e, *size, &format!("{}: layer {layer}", img.name))?;
+                got.insert(le.path.clone(), d);
+            }
+            Ok(le)
+        })?;
+        for sel in sels {
+            let keys: Vec<Vec<u8>> = view.subtree(sel).map(|(k, _)| k.clone()).collect();
+            for k in keys {
+                if let Some(n) = view.nodes.get_mut(&k)
+                    && n.kind == Kind::File
+                    && n.data.is_none()
+                    && n.origin.0 == layer
+                {
+                    n.data = got.get(&n.origin.1).copied();
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One entry of the new layer.
+#[derive(Clone, Debug)]
+enum NewEntry {
+    Node {
+        kind: Kind,
+        meta: Meta,
+        size: u64,
+        data: Option<DataRef>,
+        inode: u64,
+    },
+    Opaque,
+    Whiteout,
+}
+
+/// The planned layer: sort key -> (tar path, entry).
+type LayerPlan = BTreeMap<Vec<u8>, (Vec<u8>, NewEntry)>;
+
+/// A sort key that puts markers right after their directory and before its other entries.
+fn marker_key(dir: &[u8], tag: u8, name: &[u8]) -> Vec<u8> {
+    let mut k = dir.to_vec();
+    if !k.is_empty() {
+        k.push(b'/');
+    }
+    k.push(0);
+    k.push(tag);
+    k.extend_from_slice(name);
+    k
+}
+
+fn join(a: &[u8], b: &[u8]) -> Vec<u8> {
+    let mut k = a.to_vec();
+    if !k.is_empty() && !b.is_empty() {
+        k.push(b'/');
+    }
+    k.extend_from_slice(b);
+    k
+}
+
+fn ancestors(p: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for (i, b) in p.iter().enumerate() {
+        if *b == b'/' {
+            out.push(p[..i].to_vec());
+        }
+    }
+    out
+}
+
+/// Plans the path-mode layer: (sort key -> (tar path, entry)).
+fn plan_layer(vendor: &MergedView, base: &MergedView, sels: &[Vec<u8>]) -> Result<LayerPlan> {
+    let mut out: LayerPlan = BTreeMap::new();
+    let node_entry = |n: &walk::Node| NewEntry::Node {
+        kind: n.kind.clone(),
+        meta: n.meta.clone(),
+        size: n.size,
+        data: n.data,
+        inode: n.inode,
+    };
+    for sel in sels {
+        let shown = String::from_utf8_lossy(sel).to_string();
+        // Where the selection really is in the vendor (a symlinked parent is followed).
+        let src = vendor
+            .resolve_parent(sel)
+            .map_err(|e| Error::Invalid(format!("--path /{shown}: {e}")))?;
+        let vnode = vendor.get(&src).ok_or_else(|| {
+            Error::Invalid(format!(
+                "--path /{}: not found in the vendor image",
+                crate::sanitize(&shown)
+            ))
+        })?;
+        // Where it goes in the base: parents resolved through the base's symlinks.
+        let dst = base
+            .resolve_parent(&src)
+            .map_err(|e| Error::Invalid(format!("--path /{shown}: in the base: {e}")))?;
+        let bnode = base.get(&dst);
+        let (parent, name) = match dst.iter().rposition(|&b| b == b'/') {
+            Some(i) => (dst[..i].to_vec(), dst[i + 1..].to_vec()),
+            None => (vec![], dst.clone()),
+        };
+        match (vnode.kind == Kind::Dir, bnode.map(|b| b.kind == Kind::Dir)) {
+            (true, Some(false)) => {
+                return Err(Error::Invalid(format!(
+                    "--path /{shown}: the vendor has a directory where the base has a {} (/{}); replacing it with a directory is refused",
+                    bnode.map(|b| b.kind.name()).unwrap_or("file"),
+                    String::from_utf8_lossy(&dst)
+                )));
+            }
+            (true, Some(true)) => {
+                out.insert(
+                    marker_key(&dst, 0, walk::OPAQUE),
+                    (join(&dst, walk::OPAQUE), NewEntry::Opaque),
+                );
+            }
+            (false, Some(true)) => {
+                let mut wh = walk::WH_PREFIX.to_vec();
+                wh.extend_from_slice(&name);
+                out.insert(
+                    marker_key(&parent, 1, &name),
+                    (join(&parent, &wh), NewEntry::Whiteout),
+                );
+            }
+            _ => {}
+        }
+        // Parents: the base's attributes where it has them, else the vendor's.
+        let src_anc = ancestors(&src);
+        let dst_anc = ancestors(&dst);
+        for (depth, a) in dst_anc.iter().enumerate() {
+            if out.contains_key(a) {
+                continue;
+            }
+            let from_base = base.get(a).filter(|n| n.kind == Kind::Dir);
+            let from_vendor = vendor.get(a).or_else(|| {
+                // Same depth from the leaf in the vendor's own path.
+                let k = src_anc.len().checked_sub(dst_anc.len() - depth)?;
+                vendor.get(&src_anc[k])
+            });
+            let e = match (from_base, from_vendor) {
+                (Some(b), _) => node_entry(b),
+                (None, Some(v)) if v.kind == Kind::Dir => node_entry(v),
+                _ => NewEntry::Node {
+                    kind: Kind::Dir,
+                    meta: Meta {
+                        mode: 0o755,
+                        ..Default::default()
+                    },
+                    size: 0,
+                    data: None,
+                    inode: 0,
+                },
+            };
+            out.insert(a.clone(), (a.clone(), e));
+        }
+        for (p, n) in vendor.subtree(&src) {
+            let rel = &p[src.len()..];
+            let d = if rel.is_empty() {
+                dst.clone()
+            } else {
+                [dst.as_slice(), rel].concat()
+            };
+            out.insert(d.clone(), (d, node_entry(n)));
+        }
+    }
+    Ok(out)
+}
+
+/// Writes the planned layer through diff_id hashing, the encoder and blob hashing into `w`.
+fn write_layer<W: Write>(
+    plan: &LayerPlan,
+    spill: &Spill,
+    codec: Codec,
+    w: W,
+) -> Result<(DiffId, Digest, u64, W)> {
+    let io = |e: std::io::Error| Error::Invalid(format!("writing the new layer: {e}"));
+    let blob = HashingWriter::new(w);
+    let enc = Encoder::new(codec, blob).map_err(io)?;
+    let diff = HashingWriter::new(enc);
+    let mut tw = TarWriter::new(BufWriter::with_capacity(256 * 1024, diff));
+    // Hardlink groups inside the selection: the first member carries the data.
+    let mut group_size: HashMap<u64, usize> = HashMap::new();
+    for (_, e) in plan.values() {
+        if let NewEntry::Node {
+            kind: Kind::File,
+            inode,
+            ..
+        } = e
+        {
+            *group_size.entry(*inode).or_default() += 1;
+        }
+    }
+    let mut first: HashMap<u64, Vec<u8>> = HashMap::new();
+    for (path, e) in plan.values() {
+        match e {
+            NewEntry::Opaque | NewEntry::Whiteout => tw.append_marker(path).map_err(io)?,
+            NewEntry::Node {
+                kind,
+                meta,
+                size,
+                data,
+                inode,
+            } => {
+                if *kind == Kind::File && group_size.get(inode).copied().unwrap_or(0) > 1 {
+                    if let Some(target) = first.get(inode) {
+                        tw.append_header(path, &OutKind::Hardlink(target), meta)
+                            .map_err(io)?;
+                        continue;
+                    }
+                    first.insert(*inode, path.clone());
+                }
+                tw.append_header(path, &OutKind::from_kind(kind, *size), meta)
+                    .map_err(io)?;
+                if *kind == Kind::File && *size > 0 {
+                    let d = data.ok_or_else(|| {
+                        Error::Invalid(format!(
+                            "internal: no data kept for /{}",
+                            String::from_utf8_lossy(path)
+                        ))
+                    })?;
+                    spill.copy_to(d, tw.data())?;
+                    tw.pad(*size).map_err(io)?;
+                }
+            }
+        }
+    }
+    let buf = tw.finish().map_err(io)?;
+    let diff = buf.into_inner().map_err(|e| io(e.into_error()))?;
+    let (enc, diff_id, _) = diff.finish();
+    let blob = enc.finish().map_err(io)?;
+    let (w, digest, size) = blob.finish();
+    Ok((DiffId(diff_id), digest, size, w))
+}
+
+/// The result of planning a graft: the image to write and its summary.
+pub struct Grafted {
+    pub image: OutImage,
+    pub summary: Summary,
+}
+
+fn out_dir(r: &ImageRef) -> std::path::PathBuf {
+    let p = match r.transport {
+        crate::reference::Transport::Oci if r.path.is_dir() => r.path.clone(),
+        _ => r.path.parent().map(|p| p.to_path_buf()).unwrap_or_default(),
+    };
+    if p.as_os_str().is_empty() {
+        ".".into()
+    } else {
+        p
+    }
+}
+
+/// Runs the graft up to the point of writing: everything is read, verified and built; the new
+/// layer (path mode) sits in a temporary file beside the output.
+pub fn graft(plan: &GraftPlan, dry_run: bool) -> Result<Grafted> {
+    let mut warnings = Vec::new();
+    let vsrc = Source::open(&plan.vendor)?;
+    let vendor = vsrc.image(plan.platform.as_ref())?;
+    let platform = plan
+        .platform
+        .clone()
+        .unwrap_or_else(|| vendor.view.platform.clone());
+    let base = Source::open(&plan.base)?.image(Some(&platform))?;
+    for img in [&vendor, &base] {
+        for w in &img.warnings {
+            warnings.push(format!("{}: {w}", img.name));
+        }
+    }
+    if !base.view.platform.matches(&vendor.view.platform) {
+        return Err(Error::Invalid(format!(
+            "platforms differ: the vendor {} is {}, the base {} is {}",
+            vendor.name, vendor.view.platform, base.name, base.view.platform
+        )));
+    }
+    let split = find_split(plan, &vsrc, &vendor, &platform, &mut warnings)?;
+    let created = match plan.source_date_epoch {
+        Some(t) => Some(config::rfc3339(t)),
+        None => config::later(
+            base.config.get("created").and_then(Value::as_str),
+            vendor.config.get("created").and_then(Value::as_str),
+        ),
+    };
+    let vendor_ref = format!(
+        "{}@{}",
+        vendor
+            .tags
+            .first()
+            .map(|t| familiar_name(t))
+            .unwrap_or_else(|| "vendor".into()),
+        vendor.manifest_digest
+    );
+
+    let mut layers: Vec<Layer> = base.layers.clone();
+    let mut blobs_layers: Vec<OutBlob> = base
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| OutBlob::Layer {
+            image: base.name.clone(),
+            index: i,
+            layer: l.clone(),
+        })
+        .collect();
+    let mut history: Vec<Value> = base
+        .config
+        .get("history")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut new_layer = None;
+    let mut grafted_layers = Vec::new();
+    let mode;
+    if plan.paths.is_empty() {
+        mode = "layer";
+        for (i, l) in vendor.layers.iter().enumerate().skip(split.layers) {
+            grafted_layers.push(l.desc.digest.to_string());
+            layers.push(l.clone());
+            blobs_layers.push(OutBlob::Layer {
+                image: vendor.name.clone(),
+                index: i,
+                layer: l.clone(),
+            });
+        }
+        if let Some(h) = vendor.config.get("history").and_then(Value::as_array) {
+            history.extend(h.iter().skip(split.history).cloned());
+        }
+    } else {
+        mode = "path";
+        let dir = out_dir(&plan.output);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let mut spill = Spill::new(&dir)?;
+        let mut vview = merged_view(&vendor, plan.max_layer_size, &plan.paths, Some(&mut spill))?;
+        let mut resolved = Vec::new();
+        for p in &plan.paths {
+            let shown = String::from_utf8_lossy(p).to_string();
+            let r = vview
+                .resolve_parent(p)
+                .map_err(|e| Error::Invalid(format!("--path /{shown}: {e}")))?;
+            if vview.get(&r).is_none() {
+                return Err(Error::Invalid(format!(
+                    "--path /{}: not found in the vendor image {}",
+                    crate::sanitize(&shown),
+                    vendor.name
+                )));
+            }
+            resolved.push(r);
+        }
+        fill_missing(
+            &vendor,
+            plan.max_layer_size,
+            &mut vview,
+            &resolved,
+            &mut spill,
+        )?;
+        let bview = merged_view(&base, plan.max_layer_size, &[], None)?;
+        let lplan = plan_layer(&vview, &bview, &plan.paths)?;
+        let codec = match plan.compression {
+            Some(c) => c,
+            None => match base.layers.last() {
+                Some(l) => Codec::default_for(layer_compression(l)?),
+                None => Codec::default_for(Compression::Gzip),
+            },
+        };
+        let (diff_id, digest, size, data) = if dry_run {
+            let (d, g, s, _) = write_layer(&lplan, &spill, codec, std::io::sink())?;
+            (d, g, s, BlobData::Bytes(Arc::new(Vec::new())))
+        } else {
+            let tmp = tempfile::Builder::new()
+                .prefix(".regraft-tmp-layer-")
+                .tempfile_in(&dir)
+                .map_err(|e| Error::io(&dir, e))?;
+            let f = tmp
+                .as_file()
+                .try_clone()
+                .map_err(|e| Error::io(tmp.path(), e))?;
+            let (d, g, s, mut w) =
+                write_layer(&lplan, &spill, codec, BufWriter::with_capacity(1 << 20, f))?;
+            w.flush().map_err(|e| Error::io(tmp.path(), e))?;
+            (d, g, s, BlobData::File(Arc::new(tmp.into_temp_path())))
+        };
+        let desc = Descriptor::new(
+            spec::oci_layer_type(codec.compression),
+            digest.clone(),
+            size,
+        );
+        let l = Layer {
+            desc,
+            diff_id: diff_id.clone(),
+            data,
+            history: None,
+        };
+        new_layer = Some(NewLayerSummary {
+            digest: digest.to_string(),
+            diff_id: diff_id.to_string(),
+            size,
+            compression: codec.to_string(),
+            entries: lplan.len(),
+        });
+        grafted_layers.push(digest.to_string());
+        blobs_layers.push(OutBlob::Layer {
+            image: "new layer".into(),
+            index: layers.len(),
+            layer: l.clone(),
+        });
+        layers.push(l);
+        let shown: Vec<String> = plan
+            .paths
+            .iter()
+            .map(|p| format!("/{}", String::from_utf8_lossy(p)))
+            .collect();
+        let mut h = serde_json::Map::new();
+        if let Some(c) = &created {
+            h.insert("created".into(), Value::String(c.clone()));
+        }
+        h.insert(
+            "created_by".into(),
+            Value::String(format!(
+                "regraft --path {} from {}",
+                shown.join(" --path "),
+                vendor_ref
+            )),
+        );
+        h.insert("comment".into(), Value::String("regraft path graft".into()));
+        history.push(Value::Object(h));
+    }
+
+    // The config.
+    let merged = config::merge(
+        &base.config,
+        &vendor.config,
+        split.old_config.as_ref(),
+        &plan.overrides,
+    )?;
+    let mut cfg = merged.config;
+    let obj = cfg
+        .as_object_mut()
+        .ok_or_else(|| Error::Invalid("config is not an object".into()))?;
+    match &created {
+        Some(c) => {
+            obj.insert("created".into(), Value::String(c.clone()));
+        }
+        None => {
+            obj.remove("created");
+        }
+    }
+    let mut rootfs = serde_json::Map::new();
+    rootfs.insert("type".into(), Value::String("layers".into()));
+    rootfs.insert(
+        "diff_ids".into(),
+        Value::Array(
+            layers
+                .iter()
+                .map(|l| Value::String(l.diff_id.to_string()))
+                .collect(),
+        ),
+    );
+    obj.insert("rootfs".into(), Value::Object(rootfs));
+    if history.is_empty() {
+        obj.remove("history");
+    } else {
+        obj.insert("history".into(), Value::Array(history));
+    }
+    let cbytes = serde_json::to_vec(&cfg).map_err(|e| Error::Invalid(format!("config: {e}")))?;
+    let cdesc = Descriptor::new(media::OCI_CONFIG, Digest::of(&cbytes), cbytes.len() as u64);
+
+    // The manifest.
+    let mut annotations: BTreeMap<String, String> = vendor
+        .manifest
+        .annotations
+        .iter()
+        .filter(|(k, _)| !k.starts_with("org.opencontainers.image.base."))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if let Some(t) = base.tags.first()
+        && (t.contains(':') || t.contains('/'))
+    {
+        annotations.insert(
+            "org.opencontainers.image.base.name".into(),
+            normalize_name(t),
+        );
+    }
+    annotations.insert(
+        "org.opencontainers.image.base.digest".into(),
+        base.index_digest
+            .clone()
+            .unwrap_or_else(|| base.manifest_digest.clone())
+            .to_string(),
+    );
+    let manifest = Manifest {
+        schema_version: 2,
+        media_type: Some(media::OCI_MANIFEST.into()),
+        artifact_type: None,
+        config: cdesc.clone(),
+        layers: layers
+            .iter()
+            .map(|l| {
+                let mut d = l.desc.clone();
+                d.media_type = Image::oci_layer_type(&l.desc);
+                d
+            })
+            .collect(),
+        subject: None,
+        annotations,
+        extra: Default::default(),
+    };
+    let mbytes = spec::to_json(&manifest);
+    let mut top = Descriptor::new(
+        media::OCI_MANIFEST,
+        Digest::of(&mbytes),
+        mbytes.len() as u64,
+    );
+    top.platform = Some(base.view.platform.clone());
+
+    let tag = match (&plan.tag, plan.output.name()) {
+        (Some(t), Some(o)) if t != o => {
+            return Err(Error::Usage(format!(
+                "--tag {t} and the output's name {o} disagree"
+            )));
+        }
+        (Some(t), _) => Some(t.clone()),
+        (None, Some(o)) => Some(o.to_string()),
+        (None, None) => vendor.tags.first().map(|t| familiar_name(t)),
+    };
+
+    let mut blobs = vec![OutBlob::Bytes {
+        desc: cdesc.clone(),
+        bytes: Arc::new(cbytes),
+    }];
+    blobs.extend(blobs_layers);
+    blobs.push(OutBlob::Bytes {
+        desc: top.clone(),
+        bytes: Arc::new(mbytes),
+    });
+    let image = OutImage {
+        top: top.clone(),
+        blobs,
+        name: tag.clone(),
+        docker: Some(crate::write::DockerEntry {
+            config: cdesc.digest.clone(),
+            layers: layers.iter().map(|l| l.desc.digest.clone()).collect(),
+            diff_ids: layers.iter().map(|l| l.diff_id.clone()).collect(),
+        }),
+    };
+    let summary = Summary {
+        mode: mode.into(),
+        vendor: ImageSummary {
+            name: vendor.name.clone(),
+            manifest_digest: vendor.manifest_digest.to_string(),
+            layers: vendor.layers.len(),
+        },
+        base: ImageSummary {
+            name: base.name.clone(),
+            manifest_digest: base.manifest_digest.to_string(),
+            layers: base.layers.len(),
+        },
+        old_base: split.summary,
+        paths: plan
+            .paths
+            .iter()
+            .map(|p| format!("/{}", String::from_utf8_lossy(p)))
+            .collect(),
+        grafted_layers,
+        new_layer,
+        layers: layers.len(),
+        from_vendor: merged.from_vendor,
+        tag,
+        output: plan.output.to_string(),
+        manifest_digest: top.digest.to_string(),
+        config_digest: cdesc.digest.to_string(),
+        warnings,
+        dry_run,
+    };
+    Ok(Grafted { image, summary })
+}
