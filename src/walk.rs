@@ -364,7 +364,10 @@ impl MergedView {
         // 1. Opaque directories hide their lower children.
         for e in &entries {
             if let Op::Opaque = e.op {
-                let dir = self.resolve(&e.path, 0).map_err(|x| ctx(x, &e.path))?;
+                // A lower path that is no directory has no children to hide.
+                let Ok(dir) = self.resolve(&e.path, 0) else {
+                    continue;
+                };
                 self.remove_children(&dir, &|n| n.layer == layer);
             }
         }
@@ -784,5 +787,227 @@ mod tests {
         let mut f = MergedView::new();
         f.apply_layer(0, vec![file("f", 0)]).unwrap();
         assert!(f.apply_layer(1, vec![file("f/x", 0)]).is_err());
+    }
+}
+
+/// The merged view against a plain model: a HashMap and loops, no ranges and no symlinked
+/// parents, over random layer stacks of files, directories, symlinks, hardlinks, whiteouts and
+/// opaque markers.
+#[cfg(test)]
+mod model_tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    #[derive(Clone, Debug)]
+    enum G {
+        File(String, u64),
+        Dir(String),
+        Sym(String),
+        Wh(String),
+        Opq(String),
+        Link(String, String),
+    }
+
+    #[derive(Clone, Debug, PartialEq)]
+    enum M {
+        File(u64),
+        Dir,
+        Sym,
+    }
+
+    fn path() -> impl Strategy<Value = String> {
+        prop::collection::vec(prop::sample::select(vec!["a", "b", "c"]), 1..4)
+            .prop_map(|v| v.join("/"))
+    }
+
+    fn op() -> impl Strategy<Value = G> {
+        prop_oneof![
+            3 => (path(), 0u64..1000).prop_map(|(p, c)| G::File(p, c)),
+            2 => path().prop_map(G::Dir),
+            1 => path().prop_map(G::Sym),
+            2 => path().prop_map(G::Wh),
+            1 => path().prop_map(G::Opq),
+            1 => (path(), path()).prop_map(|(p, t)| G::Link(p, t)),
+        ]
+    }
+
+    fn parent(p: &str) -> Option<&str> {
+        p.rsplit_once('/').map(|(d, _)| d)
+    }
+
+    fn under(p: &str, d: &str) -> bool {
+        p.starts_with(&format!("{d}/"))
+    }
+
+    /// The model; returns Err on what extraction refuses.
+    fn model(layers: &[Vec<G>]) -> Result<HashMap<String, M>, ()> {
+        let mut st: HashMap<String, (M, usize)> = HashMap::new();
+        for (li, ops) in layers.iter().enumerate() {
+            for o in ops {
+                if let G::Opq(d) = o {
+                    st.retain(|k, v| !(under(k, d) && v.1 < li));
+                }
+            }
+            for o in ops {
+                if let G::Wh(p) = o {
+                    st.retain(|k, v| !((k == p || under(k, p)) && v.1 < li));
+                }
+            }
+            for o in ops {
+                let (p, m) = match o {
+                    G::File(p, c) => (p.clone(), M::File(*c)),
+                    G::Dir(p) => (p.clone(), M::Dir),
+                    G::Sym(p) => (p.clone(), M::Sym),
+                    G::Link(p, t) => match st.get(t) {
+                        None | Some((M::Dir, _)) => return Err(()),
+                        Some((m, _)) => {
+                            if p == t {
+                                continue;
+                            }
+                            (p.clone(), m.clone())
+                        }
+                    },
+                    G::Wh(_) => continue,
+                    G::Opq(d) => (d.clone(), M::Dir),
+                };
+                // Parents must be directories (created when missing).
+                let mut anc = Vec::new();
+                let mut cur = parent(&p);
+                while let Some(a) = cur {
+                    anc.push(a.to_string());
+                    cur = parent(a);
+                }
+                for a in anc.iter().rev() {
+                    match st.get(a) {
+                        None => {
+                            st.insert(a.clone(), (M::Dir, li));
+                        }
+                        Some((M::Dir, _)) => {}
+                        Some(_) => return Err(()),
+                    }
+                }
+                if let G::Opq(_) = o {
+                    if !matches!(st.get(&p), Some((M::Dir, _))) {
+                        if st.contains_key(&p) {
+                            return Err(());
+                        }
+                        st.insert(p, (M::Dir, li));
+                    }
+                    continue;
+                }
+                let both_dirs = m == M::Dir && matches!(st.get(&p), Some((M::Dir, _)));
+                if !both_dirs {
+                    st.retain(|k, _| !(k == &p || under(k, &p)));
+                }
+                st.insert(p, (m, li));
+            }
+        }
+        Ok(st.into_iter().map(|(k, v)| (k, v.0)).collect())
+    }
+
+    /// Drops ops the model does not cover: anything under a symlink (extraction follows it).
+    fn sanitize_layers(layers: Vec<Vec<G>>) -> Vec<Vec<G>> {
+        let mut syms: Vec<String> = Vec::new();
+        let mut out = Vec::new();
+        for ops in layers {
+            let mut keep = Vec::new();
+            for o in ops {
+                let paths: Vec<&String> = match &o {
+                    G::Link(p, t) => vec![p, t],
+                    G::File(p, _) | G::Dir(p) | G::Sym(p) | G::Wh(p) | G::Opq(p) => vec![p],
+                };
+                if paths.iter().any(|p| syms.iter().any(|s| under(p, s))) {
+                    continue;
+                }
+                // An opaque marker lives inside its directory: `d/.wh..wh..opq`.
+                if let G::Opq(d) = &o {
+                    if syms.contains(d) {
+                        continue;
+                    }
+                }
+                match &o {
+                    G::Sym(p) => syms.push(p.clone()),
+                    // A hardlink to a symlink is a symlink too.
+                    G::Link(p, t) if syms.contains(t) => syms.push(p.clone()),
+                    _ => {}
+                }
+                keep.push(o);
+            }
+            out.push(keep);
+        }
+        out
+    }
+
+    fn to_entries(ops: &[G]) -> Vec<LayerEntry> {
+        ops.iter()
+            .map(|o| {
+                let put = |p: &str, kind: Kind, c: u64| LayerEntry {
+                    path: p.as_bytes().to_vec(),
+                    op: Op::Put {
+                        kind,
+                        meta: Meta::default(),
+                        size: 1,
+                        data: Some(DataRef { offset: c, len: 1 }),
+                    },
+                };
+                match o {
+                    G::File(p, c) => put(p, Kind::File, *c),
+                    G::Dir(p) => put(p, Kind::Dir, 0),
+                    G::Sym(p) => put(p, Kind::Symlink(b"/nowhere".to_vec()), 0),
+                    G::Wh(p) => LayerEntry {
+                        path: p.as_bytes().to_vec(),
+                        op: Op::Whiteout,
+                    },
+                    G::Opq(p) => LayerEntry {
+                        path: p.as_bytes().to_vec(),
+                        op: Op::Opaque,
+                    },
+                    G::Link(p, t) => LayerEntry {
+                        path: p.as_bytes().to_vec(),
+                        op: Op::Link {
+                            target: t.as_bytes().to_vec(),
+                            meta: Meta::default(),
+                        },
+                    },
+                }
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn merged_view_matches_model(layers in prop::collection::vec(prop::collection::vec(op(), 0..8), 1..5)) {
+            let layers = sanitize_layers(layers);
+            let want = model(&layers);
+            let mut v = MergedView::new();
+            let mut got = Ok(());
+            for (i, ops) in layers.iter().enumerate() {
+                got = v.apply_layer(i, to_entries(ops));
+                if got.is_err() {
+                    break;
+                }
+            }
+            match (want, got) {
+                (Err(()), Err(_)) => {}
+                (Ok(w), Ok(())) => {
+                    let g: HashMap<String, M> = v
+                        .nodes
+                        .iter()
+                        .map(|(k, n)| {
+                            let m = match &n.kind {
+                                Kind::File => M::File(n.data.map(|d| d.offset).unwrap_or(u64::MAX)),
+                                Kind::Dir => M::Dir,
+                                _ => M::Sym,
+                            };
+                            (String::from_utf8(k.clone()).unwrap(), m)
+                        })
+                        .collect();
+                    prop_assert_eq!(g, w);
+                }
+                (w, g) => prop_assert!(false, "model {:?} vs view {:?}", w.is_ok(), g),
+            }
+        }
     }
 }

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every test of regraft on a fresh Debian machine: installs the Debian packages the tests
+# need when any is missing, builds the large real fixtures when missing
+# (fixtures/build-real.sh), then runs the unit, property and integration tests and builds the
+# benchmarks. Needs root (chroot, umoci unpack, apt-get).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(skopeo umoci podman buildah mmdebstrap gcc libc6-dev musl-tools python3 tar gzip zstd util-linux)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "tests/run.sh: installing ${missing[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+bash fixtures/build-real.sh
+
+
+cargo test --all-targets
