@@ -127,6 +127,47 @@ pub struct GraftArgs {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+
+    /// Write the digest of the written manifest to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub digestfile: Option<String>,
+}
+
+/// Runtime config edits shared by `add` and `config`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ConfigArgs {
+    /// Set an environment variable (K=V; replaces in place or appends).
+    #[arg(long, value_name = "K=V")]
+    pub env: Vec<String>,
+    /// Entrypoint: a JSON array or one word; clears Cmd unless --cmd is given.
+    #[arg(long, value_name = "ENTRYPOINT")]
+    pub entrypoint: Option<String>,
+    /// Cmd: a JSON array or one word.
+    #[arg(long, value_name = "CMD")]
+    pub cmd: Option<String>,
+    /// User to run as.
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Working directory.
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// Set a label (K=V).
+    #[arg(long, value_name = "K=V")]
+    pub label: Vec<String>,
+}
+
+/// Where an image-writing command writes.
+#[derive(Args, Debug, Clone)]
+pub struct OutArgs {
+    /// Where to write the result (`-`: a docker archive on stdout, not atomic).
+    #[arg(short, long, value_name = "OUTPUT")]
+    pub output: String,
+    /// Name of the result (NAME:TAG); default: the input's first tag.
+    #[arg(long, value_name = "NAME:TAG")]
+    pub tag: Option<String>,
+    /// Write the digest of the written manifest to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub digestfile: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -153,7 +194,82 @@ pub enum Command {
         /// takes only one).
         #[arg(long)]
         all: bool,
+        /// Write the digest of the written manifest to FILE.
+        #[arg(long, value_name = "FILE")]
+        digestfile: Option<String>,
     },
+    /// Copy a path out of an image's merged filesystem (docker cp semantics; DEST `-` writes a tar).
+    #[command(after_help = "Example:\n  regraft cp fixtures/vendor.tar:/opt/vendor ./vendor-files\n  regraft cp fixtures/vendor.tar:/opt/vendor - | tar -t")]
+    Cp {
+        /// IMAGE:PATH (split at the last ':' followed by '/').
+        source: String,
+        /// A host path, or `-` for a tar on stdout.
+        dest: String,
+        /// Keep setuid/setgid bits on the host.
+        #[arg(long)]
+        preserve_special: bool,
+    },
+    /// Append local files or directories to an image as one new layer.
+    #[command(after_help = "Example:\n  SOURCE_DATE_EPOCH=0 regraft add fixtures/base.tar ./app:/opt/app -o with-app.tar")]
+    Add {
+        image: String,
+        /// SRC:DEST pairs (DEST absolute, in the image).
+        #[arg(required = true, value_name = "SRC:DEST")]
+        specs: Vec<String>,
+        #[command(flatten)]
+        out: OutArgs,
+        /// Owner of the added files (numeric UID[:GID]; default 0:0).
+        #[arg(long, value_name = "UID:GID")]
+        chown: Option<String>,
+        /// Mode of every added file and directory (octal).
+        #[arg(long, value_name = "MODE")]
+        chmod: Option<String>,
+        /// Compression of the new layer (default: that of the image's top layer).
+        #[arg(long, value_name = "CODEC")]
+        compression: Option<String>,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Delete paths from an image with a whiteout layer.
+    #[command(after_help = "Example:\n  regraft rm fixtures/vendor.tar /opt/vendor/share/data.txt -o trimmed.tar")]
+    Rm {
+        image: String,
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<String>,
+        #[command(flatten)]
+        out: OutArgs,
+        /// Compression of the new layer (default: that of the image's top layer).
+        #[arg(long, value_name = "CODEC")]
+        compression: Option<String>,
+    },
+    /// List an image's merged filesystem (or one layer's entries).
+    #[command(after_help = "Example:\n  regraft ls fixtures/vendor.tar /opt/vendor --long\n  regraft ls fixtures/vendor.tar --layer 2")]
+    Ls {
+        image: String,
+        path: Option<String>,
+        /// Mode, owner, size, mtime, and the layer and history entry each entry comes from.
+        #[arg(short, long)]
+        long: bool,
+        /// List the entries of this one layer (index as `inspect` shows it), whiteouts as such.
+        #[arg(long, value_name = "N")]
+        layer: Option<usize>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Edit an image's runtime config without touching its layers.
+    #[command(after_help = "Example:\n  regraft config fixtures/vendor.tar --env LOG_LEVEL=debug --user 1000 -o edited.tar")]
+    Config {
+        image: String,
+        #[command(flatten)]
+        out: OutArgs,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff) on stdout.
+    Man,
 }
 
 impl GlobalArgs {

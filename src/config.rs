@@ -178,32 +178,6 @@ pub fn merge(base: &Value, vendor: &Value, old: Option<&Value>, ov: &Overrides) 
         }
     }
 
-    // Overrides.
-    for e in &ov.env {
-        let (k, v) = kv(e, "--env")?;
-        set(&mut env, &k, &v);
-    }
-    for l in &ov.labels {
-        let (k, v) = kv(l, "--label")?;
-        set(&mut lab, &k, &v);
-    }
-    if let Some(ep) = &ov.entrypoint {
-        cfg.insert("Entrypoint".into(), parse_command(ep, "--entrypoint")?);
-        if ov.cmd.is_none() {
-            // As Docker does: a new entrypoint clears the old Cmd.
-            cfg.insert("Cmd".into(), Value::Null);
-        }
-    }
-    if let Some(c) = &ov.cmd {
-        cfg.insert("Cmd".into(), parse_command(c, "--cmd")?);
-    }
-    if let Some(u) = &ov.user {
-        cfg.insert("User".into(), Value::String(u.clone()));
-    }
-    if let Some(w) = &ov.workdir {
-        cfg.insert("WorkingDir".into(), Value::String(w.clone()));
-    }
-
     if !env.is_empty() || cfg.contains_key("Env") {
         cfg.insert(
             "Env".into(),
@@ -229,10 +203,58 @@ pub fn merge(base: &Value, vendor: &Value, old: Option<&Value>, ov: &Overrides) 
         );
     }
     obj.insert("config".into(), Value::Object(cfg));
+    apply_overrides(&mut out, ov)?;
     Ok(Merged {
         config: out,
         from_vendor,
     })
+}
+
+/// Applies `--env`, `--label`, `--entrypoint`, `--cmd`, `--user` and `--workdir` to a config.
+pub fn apply_overrides(config: &mut Value, ov: &Overrides) -> Result<()> {
+    if ov.is_empty() {
+        return Ok(());
+    }
+    let obj = config.as_object_mut().ok_or_else(|| Error::Invalid("config is not an object".into()))?;
+    let mut cfg = obj.get("config").and_then(Value::as_object).cloned().unwrap_or_default();
+    let mut env = env_list(Some(&cfg));
+    let mut lab = labels(Some(&cfg));
+    for e in &ov.env {
+        let (k, v) = kv(e, "--env")?;
+        set(&mut env, &k, &v);
+    }
+    for l in &ov.labels {
+        let (k, v) = kv(l, "--label")?;
+        set(&mut lab, &k, &v);
+    }
+    if let Some(ep) = &ov.entrypoint {
+        cfg.insert("Entrypoint".into(), parse_command(ep, "--entrypoint")?);
+        if ov.cmd.is_none() {
+            // As Docker does: a new entrypoint clears the old Cmd.
+            cfg.insert("Cmd".into(), Value::Null);
+        }
+    }
+    if let Some(c) = &ov.cmd {
+        cfg.insert("Cmd".into(), parse_command(c, "--cmd")?);
+    }
+    if let Some(u) = &ov.user {
+        cfg.insert("User".into(), Value::String(u.clone()));
+    }
+    if let Some(w) = &ov.workdir {
+        cfg.insert("WorkingDir".into(), Value::String(w.clone()));
+    }
+    if !ov.env.is_empty() {
+        cfg.insert("Env".into(), Value::Array(env.iter().map(|(k, v)| Value::String(format!("{k}={v}"))).collect()));
+    }
+    if !ov.labels.is_empty() {
+        let mut m = Map::new();
+        for (k, v) in lab {
+            m.insert(k, Value::String(v));
+        }
+        cfg.insert("Labels".into(), Value::Object(m));
+    }
+    obj.insert("config".into(), Value::Object(cfg));
+    Ok(())
 }
 
 /// Formats seconds since the epoch as RFC 3339 UTC (`2024-01-02T03:04:05Z`).

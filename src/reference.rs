@@ -117,6 +117,10 @@ impl ImageRef {
     /// Parses an output reference. A bare path must end in `.tar` (a docker archive), name an
     /// existing OCI layout, or end in `/` (a new OCI layout).
     pub fn parse_output(s: &str) -> Result<ImageRef> {
+        if s == "-" {
+            // A docker archive streamed to stdout (for `| docker load`).
+            return Ok(ImageRef { transport: Transport::DockerArchive, path: "-".into(), selector: None });
+        }
         let (transport, rest) = split_transport(s);
         if rest.is_empty() {
             return Err(Error::Usage(format!("empty output reference {s:?}")));

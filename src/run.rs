@@ -60,7 +60,12 @@ pub fn run(cli: Cli) -> Result<u8> {
             }
             Ok(0)
         }
-        Some(Command::Convert { source, dest, all }) => {
+        Some(Command::Convert {
+            source,
+            dest,
+            all,
+            digestfile,
+        }) => {
             let src = Source::open(&cli::input(&source)?)?;
             let out = cli::output(&dest)?;
             let opts = WriteOptions {
@@ -90,10 +95,126 @@ pub fn run(cli: Cli) -> Result<u8> {
                 }
                 let name = img.tags.first().cloned();
                 let d = write::write(&out, &OutImage::from_image(&img, name), opts)?;
+                write_digestfile(digestfile.as_deref(), &d)?;
                 if !quiet {
                     eprintln!("{} -> {} {}", regraft::sanitize(&img.name), out, d);
                 }
             }
+            Ok(0)
+        }
+        Some(Command::Cp {
+            source,
+            dest,
+            preserve_special,
+        }) => {
+            let (image, path) = regraft::toolbox::cp::split_image_path(&source)?;
+            let img = Source::open(&cli::input(&image)?)?.image(platform.as_ref())?;
+            if dest == "-" {
+                regraft::toolbox::cp::cp_to_tar(&img, &path, max, std::io::stdout().lock())?;
+            } else {
+                let opts = regraft::toolbox::cp::CpOptions { preserve_special };
+                let warnings = regraft::toolbox::cp::cp_to_dir(&img, &path, std::path::Path::new(&dest), &opts, max)?;
+                if !quiet {
+                    for w in warnings {
+                        eprintln!("regraft: warning: {}", regraft::sanitize(&w));
+                    }
+                }
+            }
+            Ok(0)
+        }
+        Some(Command::Ls {
+            image,
+            path,
+            long,
+            layer,
+            json,
+        }) => {
+            let img = Source::open(&cli::input(&image)?)?.image(platform.as_ref())?;
+            let entries = match layer {
+                Some(n) => regraft::toolbox::ls::ls_layer(&img, n, max)?,
+                None => regraft::toolbox::ls::ls(&img, path.as_deref(), max)?,
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&entries)?);
+            } else {
+                print!("{}", regraft::toolbox::ls::text(&entries, long));
+            }
+            Ok(0)
+        }
+        Some(Command::Add {
+            image,
+            specs,
+            out,
+            chown,
+            chmod,
+            compression,
+            config,
+        }) => {
+            let img = Source::open(&cli::input(&image)?)?.image(platform.as_ref())?;
+            let specs = specs
+                .iter()
+                .map(|s| regraft::toolbox::add::parse_spec(s))
+                .collect::<regraft::Result<Vec<_>>>()?;
+            let sde = source_date_epoch()?;
+            if sde.is_none() && !quiet {
+                eprintln!("regraft: warning: SOURCE_DATE_EPOCH is not set: the host's mtimes are kept and the output is not reproducible");
+            }
+            let opts = regraft::toolbox::add::AddOptions {
+                chown: chown.as_deref().map(regraft::toolbox::parse_chown).transpose()?,
+                chmod: chmod.as_deref().map(regraft::toolbox::parse_chmod).transpose()?,
+                clamp: sde.map(|t| t.max(0) as u64),
+            };
+            let codec = codec_for(&img, compression.as_deref())?;
+            let target = cli::output(&out.output)?;
+            let dir = out_dir(&target);
+            let (layer, warnings) = regraft::toolbox::add::add_layer(&img, &specs, &opts, codec, Some(&dir), max)?;
+            let created = regraft::mutate::created(&img, sde);
+            let dests: Vec<&str> = specs.iter().map(|(_, d)| d.as_str()).collect();
+            let h = regraft::mutate::history_entry(created.as_deref(), format!("regraft add {}", dests.join(" ")), false);
+            let o = regraft::mutate::append(&img, vec![(layer, h)], vec![], &overrides(&config), created, name_for(&img, &out)?)?;
+            if !quiet {
+                for w in warnings {
+                    eprintln!("regraft: warning: {}", regraft::sanitize(&w));
+                }
+            }
+            finish_write(&target, &o, &out, max, quiet, &format!("added {} to {}", dests.join(", "), img.name))
+        }
+        Some(Command::Rm {
+            image,
+            paths,
+            out,
+            compression,
+        }) => {
+            let img = Source::open(&cli::input(&image)?)?.image(platform.as_ref())?;
+            let codec = codec_for(&img, compression.as_deref())?;
+            let target = cli::output(&out.output)?;
+            let dir = out_dir(&target);
+            let (layer, deleted) = regraft::toolbox::rm::whiteout_layer(&img, &paths, codec, Some(&dir), max)?;
+            let created = regraft::mutate::created(&img, source_date_epoch()?);
+            let h = regraft::mutate::history_entry(created.as_deref(), format!("regraft rm {}", deleted.join(" ")), false);
+            let o = regraft::mutate::append(&img, vec![(layer, h)], vec![], &Default::default(), created, name_for(&img, &out)?)?;
+            finish_write(&target, &o, &out, max, quiet, &format!("deleted {} from {}", deleted.join(", "), img.name))
+        }
+        Some(Command::Config { image, out, config }) => {
+            let img = Source::open(&cli::input(&image)?)?.image(platform.as_ref())?;
+            let ov = overrides(&config);
+            if ov.is_empty() {
+                return Err(regraft::Error::Usage("config: nothing to change (give --env, --entrypoint, --cmd, --user, --workdir or --label)".into()).into());
+            }
+            let target = cli::output(&out.output)?;
+            let created = regraft::mutate::created(&img, source_date_epoch()?);
+            let h = regraft::mutate::history_entry(created.as_deref(), "regraft config".into(), true);
+            let o = regraft::mutate::append(&img, vec![], vec![h], &ov, created, name_for(&img, &out)?)?;
+            finish_write(&target, &o, &out, max, quiet, &format!("edited the config of {}", img.name))
+        }
+        Some(Command::Completions { shell }) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "regraft", &mut std::io::stdout());
+            Ok(0)
+        }
+        Some(Command::Man) => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?;
             Ok(0)
         }
         None => graft(cli.graft, platform, max, quiet),
@@ -165,19 +286,94 @@ fn graft(
     };
     let g = regraft::graft::graft(&plan, a.dry_run)?;
     if !a.dry_run {
-        write::write(
-            &output,
-            &g.image,
-            WriteOptions {
-                max_layer_size: max,
-            },
-        )?;
+        let d = write::write(&output, &g.image, WriteOptions { max_layer_size: max })?;
+        write_digestfile(a.digestfile.as_deref(), &d)?;
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&g.summary)?);
     }
     if !quiet {
         eprint!("{}", g.summary.text());
+    }
+    Ok(0)
+}
+
+fn source_date_epoch() -> Result<Option<i64>> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) if !v.is_empty() => Ok(Some(v.trim().parse::<i64>().map_err(|_| {
+            regraft::Error::Usage(format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds"))
+        })?)),
+        _ => Ok(None),
+    }
+}
+
+fn overrides(c: &cli::ConfigArgs) -> regraft::config::Overrides {
+    regraft::config::Overrides {
+        env: c.env.clone(),
+        entrypoint: c.entrypoint.clone(),
+        cmd: c.cmd.clone(),
+        user: c.user.clone(),
+        workdir: c.workdir.clone(),
+        labels: c.label.clone(),
+    }
+}
+
+/// The compression of a new layer: the flag's, else that of the image's top layer.
+fn codec_for(img: &regraft::image::Image, flag: Option<&str>) -> Result<regraft::compress::Codec> {
+    use regraft::compress::{Codec, Compression};
+    Ok(match flag {
+        Some(f) => Codec::parse(f)?,
+        None => match img.layers.last() {
+            Some(l) => Codec::default_for(regraft::graft::layer_compression(l)?),
+            None => Codec::default_for(Compression::Gzip),
+        },
+    })
+}
+
+/// Where temporary files go: beside the output.
+fn out_dir(r: &regraft::reference::ImageRef) -> std::path::PathBuf {
+    if r.path.as_os_str() == "-" {
+        return std::env::temp_dir();
+    }
+    let p = match r.transport {
+        regraft::reference::Transport::Oci if r.path.is_dir() => r.path.clone(),
+        _ => r.path.parent().map(|p| p.to_path_buf()).unwrap_or_default(),
+    };
+    let p = if p.as_os_str().is_empty() { ".".into() } else { p };
+    let _ = std::fs::create_dir_all(&p);
+    p
+}
+
+/// The name of an edited image: --tag, else the output's name, else the input's first tag.
+fn name_for(img: &regraft::image::Image, out: &cli::OutArgs) -> Result<Option<String>> {
+    let r = cli::output(&out.output)?;
+    match (&out.tag, r.name()) {
+        (Some(t), Some(o)) if t != o => Err(regraft::Error::Usage(format!("--tag {t} and the output's name {o} disagree")).into()),
+        (Some(t), _) => Ok(Some(t.clone())),
+        (None, Some(o)) => Ok(Some(o.to_string())),
+        (None, None) => Ok(img.tags.first().map(|t| regraft::reference::familiar_name(t))),
+    }
+}
+
+fn write_digestfile(path: Option<&str>, d: &regraft::digest::Digest) -> Result<()> {
+    if let Some(p) = path {
+        std::fs::write(p, d.to_string()).map_err(|e| regraft::Error::io(p, e))?;
+    }
+    Ok(())
+}
+
+fn finish_write(
+    target: &regraft::reference::ImageRef,
+    o: &OutImage,
+    out: &cli::OutArgs,
+    max: u64,
+    quiet: bool,
+    what: &str,
+) -> Result<u8> {
+    let d = write::write(target, o, WriteOptions { max_layer_size: max })?;
+    write_digestfile(out.digestfile.as_deref(), &d)?;
+    if !quiet {
+        eprintln!("regraft: {}; wrote {}: manifest {}", regraft::sanitize(what), target, d);
     }
     Ok(0)
 }

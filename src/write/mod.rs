@@ -129,6 +129,13 @@ pub struct WriteOptions {
 /// Writes `img` to `out`. Returns the digest of what index.json now names.
 pub fn write(out: &ImageRef, img: &OutImage, opts: WriteOptions) -> Result<Digest> {
     let name = img.out_name(out);
+    if out.path.as_os_str() == "-" {
+        // Streamed: not atomic (documented); what was written stays written on failure.
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout());
+        archive::write_tar(&mut w, img, name.as_deref(), true, opts)?;
+        std::io::Write::flush(&mut w).map_err(|e| Error::Invalid(format!("writing to stdout: {e}")))?;
+        return Ok(img.top.digest.clone());
+    }
     match out.transport {
         Transport::Oci => layout::write_layout(&out.path, img, name.as_deref(), opts),
         Transport::OciArchive => {

@@ -1,0 +1,153 @@
+//! Building new images from old ones: new layers written through diff_id hashing, the encoder
+//! and blob hashing into a temporary file; an image with layers appended and its config edited.
+//! Inputs never change: the result is a plan (`OutImage`) the writers turn into files.
+
+use crate::compress::{Codec, Encoder};
+use crate::config::{self, Overrides};
+use crate::digest::{DiffId, Digest, HashingWriter};
+use crate::error::{Error, Result};
+use crate::image::{BlobData, Image, Layer};
+use crate::spec::{self, Descriptor, Manifest, media};
+use crate::tarw::TarWriter;
+use crate::write::{DockerEntry, OutBlob, OutImage};
+use serde_json::Value;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+/// The tar writer a new layer is written through.
+pub type LayerTar<W> = TarWriter<BufWriter<HashingWriter<Encoder<HashingWriter<W>>>>>;
+
+/// Writes a new layer with `fill`, into a temporary file in `dir` (or nowhere, for a dry run).
+pub fn new_layer(dir: Option<&Path>, codec: Codec, fill: impl FnOnce(&mut LayerTar<BufWriter<Box<dyn Write>>>) -> Result<()>) -> Result<Layer> {
+    let io = |e: std::io::Error| Error::Invalid(format!("writing the new layer: {e}"));
+    let (sink, tmp): (Box<dyn Write>, Option<tempfile::NamedTempFile>) = match dir {
+        Some(d) => {
+            let tmp = tempfile::Builder::new().prefix(".regraft-tmp-layer-").tempfile_in(d).map_err(|e| Error::io(d, e))?;
+            let f = tmp.as_file().try_clone().map_err(|e| Error::io(tmp.path(), e))?;
+            (Box::new(f), Some(tmp))
+        }
+        None => (Box::new(std::io::sink()), None),
+    };
+    let blob = HashingWriter::new(BufWriter::with_capacity(1 << 20, sink));
+    let enc = Encoder::new(codec, blob).map_err(io)?;
+    let diff = HashingWriter::new(enc);
+    let mut tw = TarWriter::new(BufWriter::with_capacity(256 * 1024, diff));
+    fill(&mut tw)?;
+    let buf = tw.finish().map_err(io)?;
+    let diff = buf.into_inner().map_err(|e| io(e.into_error()))?;
+    let (enc, diff_id, _) = diff.finish();
+    let blob = enc.finish().map_err(io)?;
+    let (mut w, digest, size) = blob.finish();
+    w.flush().map_err(io)?;
+    let data = match tmp {
+        Some(t) => BlobData::File(Arc::new(t.into_temp_path())),
+        None => BlobData::Bytes(Arc::new(Vec::new())),
+    };
+    Ok(Layer {
+        desc: Descriptor::new(spec::oci_layer_type(codec.compression), digest, size),
+        diff_id: DiffId(diff_id),
+        data,
+        history: None,
+    })
+}
+
+/// A history entry written by regraft.
+pub fn history_entry(created: Option<&str>, created_by: String, empty_layer: bool) -> Value {
+    let mut h = serde_json::Map::new();
+    if let Some(c) = created {
+        h.insert("created".into(), Value::String(c.to_string()));
+    }
+    h.insert("created_by".into(), Value::String(created_by));
+    h.insert("comment".into(), Value::String("regraft".into()));
+    if empty_layer {
+        h.insert("empty_layer".into(), Value::Bool(true));
+    }
+    Value::Object(h)
+}
+
+/// `created` for an edited image: SOURCE_DATE_EPOCH when set, else the image's own.
+pub fn created(img: &Image, source_date_epoch: Option<i64>) -> Option<String> {
+    match source_date_epoch {
+        Some(t) => Some(config::rfc3339(t)),
+        None => img.config.get("created").and_then(Value::as_str).map(str::to_string),
+    }
+}
+
+/// `img` with `layers` appended (each with its history entry), `history_only` entries added
+/// for config-only edits, overrides applied, and a new OCI manifest.
+pub fn append(
+    img: &Image,
+    layers: Vec<(Layer, Value)>,
+    history_only: Vec<Value>,
+    ov: &Overrides,
+    created: Option<String>,
+    name: Option<String>,
+) -> Result<OutImage> {
+    let mut cfg = img.config.clone();
+    config::apply_overrides(&mut cfg, ov)?;
+    let obj = cfg.as_object_mut().ok_or_else(|| Error::Invalid(format!("{}: config is not an object", img.name)))?;
+    match &created {
+        Some(c) => {
+            obj.insert("created".into(), Value::String(c.clone()));
+        }
+        None => {
+            obj.remove("created");
+        }
+    }
+    let mut all: Vec<Layer> = img.layers.clone();
+    let mut history: Vec<Value> = obj.get("history").and_then(Value::as_array).cloned().unwrap_or_default();
+    for (l, h) in &layers {
+        all.push(l.clone());
+        history.push(h.clone());
+    }
+    history.extend(history_only);
+    let rootfs = obj
+        .entry("rootfs")
+        .or_insert_with(|| Value::Object(Default::default()))
+        .as_object_mut()
+        .ok_or_else(|| Error::Invalid(format!("{}: rootfs is not an object", img.name)))?;
+    rootfs.insert("type".into(), Value::String("layers".into()));
+    rootfs.insert("diff_ids".into(), Value::Array(all.iter().map(|l| Value::String(l.diff_id.to_string())).collect()));
+    if !history.is_empty() {
+        obj.insert("history".into(), Value::Array(history));
+    }
+    let cbytes = serde_json::to_vec(&cfg).map_err(|e| Error::Invalid(format!("config: {e}")))?;
+    let cdesc = Descriptor::new(media::OCI_CONFIG, Digest::of(&cbytes), cbytes.len() as u64);
+    let manifest = Manifest {
+        schema_version: 2,
+        media_type: Some(media::OCI_MANIFEST.into()),
+        artifact_type: None,
+        config: cdesc.clone(),
+        layers: all
+            .iter()
+            .map(|l| {
+                let mut d = l.desc.clone();
+                d.media_type = Image::oci_layer_type(&l.desc);
+                d
+            })
+            .collect(),
+        subject: None,
+        annotations: img.manifest.annotations.clone(),
+        extra: Default::default(),
+    };
+    let mbytes = spec::to_json(&manifest);
+    let mut top = Descriptor::new(media::OCI_MANIFEST, Digest::of(&mbytes), mbytes.len() as u64);
+    top.platform = Some(img.view.platform.clone());
+    let mut blobs = vec![OutBlob::Bytes { desc: cdesc.clone(), bytes: Arc::new(cbytes) }];
+    for (i, l) in all.iter().enumerate() {
+        let image = if i < img.layers.len() { img.name.clone() } else { "new layer".into() };
+        blobs.push(OutBlob::Layer { image, index: i, layer: l.clone() });
+    }
+    blobs.push(OutBlob::Bytes { desc: top.clone(), bytes: Arc::new(mbytes) });
+    Ok(OutImage {
+        top,
+        blobs,
+        name,
+        docker: Some(DockerEntry {
+            config: cdesc.digest.clone(),
+            layers: all.iter().map(|l| l.desc.digest.clone()).collect(),
+            diff_ids: all.iter().map(|l| l.diff_id.clone()).collect(),
+        }),
+    })
+}
