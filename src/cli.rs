@@ -28,7 +28,7 @@ Image references:
   PATH                                 identified by content; as an output, *.tar is a
                                        docker archive and DIR/ an OCI layout
 
-Exit codes: 0 ok, 1 error, 2 usage.";
+Exit codes: 0 ok, 1 error, 2 usage, 3 failed check, 4 findings at or above --fail-on.";
 
 #[derive(Parser, Debug)]
 #[command(name = "regraft", version, about = ABOUT, after_help = EXAMPLES)]
@@ -56,8 +56,16 @@ pub struct GlobalArgs {
     pub max_layer_size: String,
 
     /// Print only errors.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+
+    /// Say more: each layer as it is read or copied.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
+    /// Show progress on stderr even when it is not a terminal (default: only on a terminal).
+    #[arg(long, global = true)]
+    pub progress: bool,
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -131,6 +139,10 @@ pub struct GraftArgs {
     /// Write the digest of the written manifest to FILE.
     #[arg(long, value_name = "FILE")]
     pub digestfile: Option<String>,
+
+    /// Write the result even when its checks find errors (exit 0 instead of 3).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Runtime config edits shared by `add` and `config`.
@@ -199,7 +211,9 @@ pub enum Command {
         digestfile: Option<String>,
     },
     /// Copy a path out of an image's merged filesystem (docker cp semantics; DEST `-` writes a tar).
-    #[command(after_help = "Example:\n  regraft cp fixtures/vendor.tar:/opt/vendor ./vendor-files\n  regraft cp fixtures/vendor.tar:/opt/vendor - | tar -t")]
+    #[command(
+        after_help = "Example:\n  regraft cp fixtures/vendor.tar:/opt/vendor ./vendor-files\n  regraft cp fixtures/vendor.tar:/opt/vendor - | tar -t"
+    )]
     Cp {
         /// IMAGE:PATH (split at the last ':' followed by '/').
         source: String,
@@ -210,7 +224,9 @@ pub enum Command {
         preserve_special: bool,
     },
     /// Append local files or directories to an image as one new layer.
-    #[command(after_help = "Example:\n  SOURCE_DATE_EPOCH=0 regraft add fixtures/base.tar ./app:/opt/app -o with-app.tar")]
+    #[command(
+        after_help = "Example:\n  SOURCE_DATE_EPOCH=0 regraft add fixtures/base.tar ./app:/opt/app -o with-app.tar"
+    )]
     Add {
         image: String,
         /// SRC:DEST pairs (DEST absolute, in the image).
@@ -231,7 +247,9 @@ pub enum Command {
         config: ConfigArgs,
     },
     /// Delete paths from an image with a whiteout layer.
-    #[command(after_help = "Example:\n  regraft rm fixtures/vendor.tar /opt/vendor/share/data.txt -o trimmed.tar")]
+    #[command(
+        after_help = "Example:\n  regraft rm fixtures/vendor.tar /opt/vendor/share/data.txt -o trimmed.tar"
+    )]
     Rm {
         image: String,
         #[arg(required = true, value_name = "PATH")]
@@ -243,7 +261,9 @@ pub enum Command {
         compression: Option<String>,
     },
     /// List an image's merged filesystem (or one layer's entries).
-    #[command(after_help = "Example:\n  regraft ls fixtures/vendor.tar /opt/vendor --long\n  regraft ls fixtures/vendor.tar --layer 2")]
+    #[command(
+        after_help = "Example:\n  regraft ls fixtures/vendor.tar /opt/vendor --long\n  regraft ls fixtures/vendor.tar --layer 2"
+    )]
     Ls {
         image: String,
         path: Option<String>,
@@ -258,13 +278,86 @@ pub enum Command {
         json: bool,
     },
     /// Edit an image's runtime config without touching its layers.
-    #[command(after_help = "Example:\n  regraft config fixtures/vendor.tar --env LOG_LEVEL=debug --user 1000 -o edited.tar")]
+    #[command(
+        after_help = "Example:\n  regraft config fixtures/vendor.tar --env LOG_LEVEL=debug --user 1000 -o edited.tar"
+    )]
     Config {
         image: String,
         #[command(flatten)]
         out: OutArgs,
         #[command(flatten)]
         config: ConfigArgs,
+    },
+    /// Check that an image's application will run: ELF loaders, libraries and symbol versions,
+    /// script interpreters, Entrypoint/Cmd, User, type conflicts, shadowed OS packages. Exit 3
+    /// on any error.
+    #[command(
+        after_help = "Example:\n  regraft check grafted.tar --old-base debian.tar\n  regraft check grafted.tar --path /opt/vendor --json"
+    )]
+    Check {
+        image: String,
+        /// The image IMAGE was built on (its layers are the base; the rest is checked).
+        #[arg(long, value_name = "IMAGE", alias = "old_base")]
+        old_base: Option<String>,
+        /// The number of IMAGE's layers that belong to its base.
+        #[arg(long, value_name = "N", conflicts_with = "old_base")]
+        old_base_layers: Option<usize>,
+        /// Check only these subtrees (repeatable).
+        #[arg(long = "path", value_name = "PATH")]
+        paths: Vec<String>,
+        /// Print the findings as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Split a scanner report's findings (Trivy or Grype JSON) into the image's old base and its
+    /// application, per severity, package and layer, and print the route for each group.
+    #[command(
+        after_help = "Example:\n  regraft triage --report trivy.json vendor.tar --old-base oldbase.tar --fail-on HIGH\n\nExit codes: 0 ok, 1 error (also: the report is not about IMAGE), 2 usage, 4 findings at or above --fail-on remain."
+    )]
+    Triage {
+        image: String,
+        /// `trivy image -f json` or `grype -o json` output for IMAGE.
+        #[arg(long, value_name = "REPORT")]
+        report: String,
+        /// The image IMAGE was built on (as for a graft).
+        #[arg(long, value_name = "IMAGE", alias = "old_base")]
+        old_base: Option<String>,
+        /// The number of IMAGE's layers that belong to its old base.
+        #[arg(long, value_name = "N", conflicts_with = "old_base")]
+        old_base_layers: Option<usize>,
+        /// Exit 4 when a finding at or above this severity remains (UNKNOWN, NEGLIGIBLE, LOW,
+        /// MEDIUM, HIGH, CRITICAL).
+        #[arg(long, value_name = "SEVERITY")]
+        fail_on: Option<String>,
+        /// Leave out findings with no fixed version.
+        #[arg(long)]
+        ignore_unfixed: bool,
+        /// Vulnerability IDs to ignore, one per line, each followed by its reason.
+        #[arg(long, value_name = "FILE")]
+        ignore: Option<String>,
+        /// Print the whole triage as JSON on stdout (on every exit).
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the OS packages of an image's package database (dpkg, distroless status.d, apk)
+    /// with the layer that last wrote each.
+    Packages {
+        image: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare two images: packages, files of the merged filesystems, config; with --report
+    /// (made from OLD), which findings NEW no longer carries.
+    Diff {
+        old: String,
+        new: String,
+        /// A Trivy or Grype JSON report of OLD.
+        #[arg(long, value_name = "REPORT")]
+        report: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },

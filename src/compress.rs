@@ -231,7 +231,8 @@ pub struct Encoder<W: Write> {
 
 enum EncoderInner<W: Write> {
     None(W),
-    Gzip(flate2::write::GzEncoder<W>),
+    /// Deterministic parallel gzip (`pgzip`): same bytes for any thread count.
+    Gzip(crate::pgzip::ParGzWriter<W>),
     Zstd(zstd::stream::write::Encoder<'static, W>),
 }
 
@@ -239,9 +240,11 @@ impl<W: Write> Encoder<W> {
     pub fn new(codec: Codec, w: W) -> io::Result<Self> {
         let inner = match codec.compression {
             Compression::None => EncoderInner::None(w),
-            Compression::Gzip => EncoderInner::Gzip(
-                flate2::GzBuilder::new().write(w, flate2::Compression::new(codec.level as u32)),
-            ),
+            Compression::Gzip => EncoderInner::Gzip(crate::pgzip::ParGzWriter::new(
+                w,
+                codec.level as u32,
+                crate::pgzip::default_threads(),
+            )),
             Compression::Zstd => {
                 let mut e = zstd::stream::write::Encoder::new(w, codec.level)?;
                 e.include_checksum(true)?;

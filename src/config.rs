@@ -215,8 +215,14 @@ pub fn apply_overrides(config: &mut Value, ov: &Overrides) -> Result<()> {
     if ov.is_empty() {
         return Ok(());
     }
-    let obj = config.as_object_mut().ok_or_else(|| Error::Invalid("config is not an object".into()))?;
-    let mut cfg = obj.get("config").and_then(Value::as_object).cloned().unwrap_or_default();
+    let obj = config
+        .as_object_mut()
+        .ok_or_else(|| Error::Invalid("config is not an object".into()))?;
+    let mut cfg = obj
+        .get("config")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
     let mut env = env_list(Some(&cfg));
     let mut lab = labels(Some(&cfg));
     for e in &ov.env {
@@ -244,7 +250,14 @@ pub fn apply_overrides(config: &mut Value, ov: &Overrides) -> Result<()> {
         cfg.insert("WorkingDir".into(), Value::String(w.clone()));
     }
     if !ov.env.is_empty() {
-        cfg.insert("Env".into(), Value::Array(env.iter().map(|(k, v)| Value::String(format!("{k}={v}"))).collect()));
+        cfg.insert(
+            "Env".into(),
+            Value::Array(
+                env.iter()
+                    .map(|(k, v)| Value::String(format!("{k}={v}")))
+                    .collect(),
+            ),
+        );
     }
     if !ov.labels.is_empty() {
         let mut m = Map::new();

@@ -82,3 +82,13 @@ impl<T> IoContext<T> for std::io::Result<T> {
         self.map_err(|e| Error::io(path, e))
     }
 }
+
+/// Exit codes, in one place: 0 ok, 1 error, 2 usage, 3 failed check, 4 findings at or above
+/// `--fail-on`.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const ERROR: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const CHECK_FAILED: u8 = 3;
+    pub const FINDINGS: u8 = 4;
+}

@@ -220,11 +220,11 @@ impl Summary {
 }
 
 /// The split between the vendor's old base and its application.
-struct Split {
-    layers: usize,
+pub(crate) struct Split {
+    pub(crate) layers: usize,
     history: usize,
     old_config: Option<Value>,
-    summary: OldBaseSummary,
+    pub(crate) summary: OldBaseSummary,
 }
 
 fn history_entry_matches(a: &spec::History, b: &spec::History) -> bool {
@@ -242,7 +242,8 @@ fn history_after_layer(img: &Image, n: usize) -> usize {
     }
 }
 
-fn find_split(
+/// Also used by `regraft check` to tell an image's application layers from its base.
+pub(crate) fn find_split(
     plan: &GraftPlan,
     vendor_src: &Source,
     vendor: &Image,
@@ -379,8 +380,21 @@ fn find_split(
     })
 }
 
+/// The old-base split a graft of `plan.vendor` would use (only `plan.old_base` and
+/// `plan.old_base_layers` are read): how many of the vendor's layers belong to its old base,
+/// and why. `warnings` gets the note when the split is a guess. Used by `triage`.
+pub fn old_base_split(
+    plan: &GraftPlan,
+    vendor_src: &Source,
+    vendor: &Image,
+    platform: &Platform,
+    warnings: &mut Vec<String>,
+) -> Result<OldBaseSummary> {
+    find_split(plan, vendor_src, vendor, platform, warnings).map(|s| s.summary)
+}
+
 /// Reads the first bytes of a layer blob to tell its real compression.
-fn layer_compression(l: &Layer) -> Result<Compression> {
+pub fn layer_compression(l: &Layer) -> Result<Compression> {
     let mut r = open_blob(&l.data)?;
     let mut head = [0u8; 8];
     let mut n = 0;
@@ -405,7 +419,7 @@ pub struct Spill {
 }
 
 impl Spill {
-    fn new(dir: &std::path::Path) -> Result<Spill> {
+    pub fn new(dir: &std::path::Path) -> Result<Spill> {
         let file = tempfile::tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
         Ok(Spill { file, len: 0 })
     }
@@ -425,7 +439,7 @@ impl Spill {
         self.len += size;
         Ok(DataRef { offset, len: size })
     }
-    fn copy_to(&self, d: DataRef, w: &mut impl Write) -> Result<()> {
+    pub fn copy_to(&self, d: DataRef, w: &mut impl Write) -> Result<()> {
         let mut f = &self.file;
         f.seek(SeekFrom::Start(d.offset))
             .map_err(|e| Error::Invalid(format!("spill: {e}")))?;
@@ -505,9 +519,100 @@ pub fn merged_view(
     Ok(view)
 }
 
+/// A byte range of a file (a member of an input tar, or a blob file), readable and seekable.
+struct FileRange {
+    file: File,
+    start: u64,
+    len: u64,
+    pos: u64,
+}
+
+impl Read for FileRange {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.len.saturating_sub(self.pos);
+        let want = buf.len().min(left.min(usize::MAX as u64) as usize);
+        let n = self.file.read(&mut buf[..want])?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for FileRange {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        let pos = match to {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            SeekFrom::End(d) => self.len.checked_add_signed(d),
+        }
+        .ok_or_else(|| std::io::Error::other("seek before the start of a layer"))?;
+        self.file.seek(SeekFrom::Start(self.start + pos))?;
+        self.pos = pos;
+        Ok(pos)
+    }
+}
+
+/// Opens an uncompressed layer whose blob digest is its diff_id as a seekable file range, so
+/// that its tar headers can be read without its file data; `None` for any other layer.
+fn seekable_tar(l: &Layer) -> Result<Option<FileRange>> {
+    let BlobData::Member { container, name } = &l.data else {
+        return Ok(None);
+    };
+    if l.desc.digest != *l.diff_id.digest() {
+        return Ok(None);
+    }
+    let Some((path, size, start)) = container.locate(name)? else {
+        return Ok(None);
+    };
+    if size != l.desc.size || layer_compression(l)? != Compression::None {
+        return Ok(None);
+    }
+    let mut file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+    file.seek(SeekFrom::Start(start))
+        .map_err(|e| Error::io(&path, e))?;
+    Ok(Some(FileRange {
+        file,
+        start,
+        len: size,
+        pos: 0,
+    }))
+}
+
+/// The merged view of an image whose layers are all copied to the output afterwards (the base
+/// in path mode): uncompressed layers are walked by their tar headers alone, seeking over file
+/// data, so each of their bytes is read (and verified) once, by the copy. Anything the copy
+/// finds wrong fails the graft before the output is published. Compressed layers are streamed
+/// and verified here; the copy then only checks their raw digest (`layer::is_verified`).
+pub fn merged_view_of_copied(img: &Image, max: u64) -> Result<MergedView> {
+    let mut view = MergedView::new();
+    for (i, l) in img.layers.iter().enumerate() {
+        let entries = match seekable_tar(l)? {
+            None => walk_layer(img, i, max, |_, le| Ok(le))?,
+            Some(range) => {
+                let what = format!("{}: layer {i} ({})", img.name, l.desc.digest);
+                let mut ar = tar::Archive::new(range);
+                let entries = ar
+                    .entries_with_seek()
+                    .map_err(|e| Error::layer(&what, format!("not a tar: {e}")))?;
+                let mut out = Vec::new();
+                for e in entries {
+                    let mut e = e.map_err(|e| Error::layer(&what, format!("corrupt tar: {e}")))?;
+                    out.push(
+                        walk::parse_entry(&mut e)
+                            .map_err(|x| Error::layer(&what, x.to_string()))?,
+                    );
+                }
+                out
+            }
+        };
+        view.apply_layer(i, entries)
+            .map_err(|e| Error::layer(&img.name, e.to_string()))?;
+    }
+    Ok(view)
+}
+
 /// Fetches data the first pass did not keep (hardlink targets outside the selection, files
 /// reached through symlinked parents) by streaming only the layers that hold it.
-fn fill_missing(
+pub fn fill_missing(
     img: &Image,
     max: u64,
     view: &mut MergedView,
@@ -663,6 +768,14 @@ fn plan_layer(vendor: &MergedView, base: &MergedView, sels: &[Vec<u8>]) -> Resul
             if out.contains_key(a) {
                 continue;
             }
+            // A parent the base has as a file (or device): the vendor's directory would replace it.
+            if let Some(b) = base.get(a).filter(|n| n.kind != Kind::Dir) {
+                return Err(Error::Invalid(format!(
+                    "--path /{shown}: the vendor has a directory where the base has a {} (/{}); replacing it with a directory is refused",
+                    b.kind.name(),
+                    String::from_utf8_lossy(a)
+                )));
+            }
             let from_base = base.get(a).filter(|n| n.kind == Kind::Dir);
             let from_vendor = vendor.get(a).or_else(|| {
                 // Same depth from the leaf in the vendor's own path.
@@ -793,6 +906,14 @@ pub fn graft(plan: &GraftPlan, dry_run: bool) -> Result<Grafted> {
         .clone()
         .unwrap_or_else(|| vendor.view.platform.clone());
     let base = Source::open(&plan.base)?.image(Some(&platform))?;
+    crate::progress::add_total(
+        vendor
+            .layers
+            .iter()
+            .chain(&base.layers)
+            .map(|l| l.desc.size)
+            .sum(),
+    );
     for img in [&vendor, &base] {
         for w in &img.warnings {
             warnings.push(format!("{}: {w}", img.name));
@@ -884,7 +1005,13 @@ pub fn graft(plan: &GraftPlan, dry_run: bool) -> Result<Grafted> {
             &resolved,
             &mut spill,
         )?;
-        let bview = merged_view(&base, plan.max_layer_size, &[], None)?;
+        // Base layers are copied to the output after this, which verifies every byte; a dry
+        // run copies nothing, so it streams and verifies them here.
+        let bview = if dry_run {
+            merged_view(&base, plan.max_layer_size, &[], None)?
+        } else {
+            merged_view_of_copied(&base, plan.max_layer_size)?
+        };
         let lplan = plan_layer(&vview, &bview, &plan.paths)?;
         let codec = match plan.compression {
             Some(c) => c,
@@ -908,6 +1035,8 @@ pub fn graft(plan: &GraftPlan, dry_run: bool) -> Result<Grafted> {
             let (d, g, s, mut w) =
                 write_layer(&lplan, &spill, codec, BufWriter::with_capacity(1 << 20, f))?;
             w.flush().map_err(|e| Error::io(tmp.path(), e))?;
+            // Hashed as it was written: copying it out needs only its raw digest checked.
+            crate::layer::mark_verified(&g, &d);
             (d, g, s, BlobData::File(Arc::new(tmp.into_temp_path())))
         };
         let desc = Descriptor::new(

@@ -4,10 +4,12 @@
 //! consumer (tar walking, copying) overlaps with it on a second core.
 
 use crate::compress::{Compression, Decoder, LimitedReader, decoder};
-use crate::digest::{DiffId, Hasher, VerifyingReader};
+use crate::digest::{DiffId, Digest, Hasher, VerifyingReader};
 use crate::error::{Error, Result};
 use crate::image::{BlobData, Layer};
-use std::io::{self, Read};
+use std::collections::BTreeSet;
+use std::io::{self, BufRead, Read};
+use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
@@ -16,8 +18,35 @@ pub const DEFAULT_MAX_LAYER_SIZE: u64 = 64 << 30;
 
 const CHUNK: usize = 512 * 1024;
 
+/// (blob digest, diff_id) pairs this process has checked by inflating the blob. A sha256 names
+/// the bytes, so the pair holds wherever those bytes are read again: a later copy of the same
+/// blob (a base layer streamed for the merged view, then copied to the output) only has to
+/// check its raw digest while copying, and each compressed layer is inflated once.
+static VERIFIED: Mutex<BTreeSet<(Digest, DiffId)>> = Mutex::new(BTreeSet::new());
+
+/// Records that `digest`'s bytes were inflated and hashed to `diff_id` (or are the tar itself).
+pub fn mark_verified(digest: &Digest, diff_id: &DiffId) {
+    if let Ok(mut s) = VERIFIED.lock() {
+        s.insert((digest.clone(), diff_id.clone()));
+    }
+}
+
+/// Whether this process has already checked that `layer`'s blob inflates to its diff_id.
+pub fn is_verified(layer: &Layer) -> bool {
+    VERIFIED
+        .lock()
+        .map(|s| s.contains(&(layer.desc.digest.clone(), layer.diff_id.clone())))
+        .unwrap_or(false)
+}
+
 /// Opens a blob's raw bytes.
 pub fn open_blob(data: &BlobData) -> Result<Box<dyn Read + Send>> {
+    Ok(Box::new(crate::progress::Counting {
+        inner: open_raw(data)?,
+    }))
+}
+
+fn open_raw(data: &BlobData) -> Result<Box<dyn Read + Send>> {
     match data {
         BlobData::Member { container, name } => container.open(name),
         BlobData::Bytes(b) => Ok(Box::new(io::Cursor::new(b.as_ref().clone()))),
@@ -37,6 +66,7 @@ pub struct LayerStream {
     producer: Option<JoinHandle<Result<()>>>,
     pub compression: Compression,
     what: String,
+    digest: Digest,
     diff_id: DiffId,
     done: bool,
 }
@@ -45,6 +75,8 @@ impl LayerStream {
     /// Starts streaming `layer` of the image called `image`.
     pub fn open(image: &str, index: usize, layer: &Layer, max_size: u64) -> Result<LayerStream> {
         let what = format!("{image}: layer {index} ({})", layer.desc.digest);
+        crate::progress::layer_started();
+        crate::progress::verbose(|| format!("reading {what}, {} bytes", layer.desc.size));
         let raw = open_blob(&layer.data)?;
         let verifying = VerifyingReader::new(
             raw,
@@ -75,6 +107,7 @@ impl LayerStream {
             producer: Some(producer),
             compression,
             what,
+            digest: layer.desc.digest.clone(),
             diff_id: layer.diff_id.clone(),
             done: false,
         })
@@ -109,6 +142,7 @@ impl LayerStream {
                 });
             }
         }
+        mark_verified(&self.digest, &self.diff_id);
         Ok(())
     }
 
@@ -217,6 +251,8 @@ pub fn copy_layer(
     max_size: u64,
 ) -> Result<()> {
     let what = format!("{image}: layer {index} ({})", layer.desc.digest);
+    crate::progress::layer_started();
+    crate::progress::verbose(|| format!("copying {what}, {} bytes", layer.desc.size));
     let raw = open_blob(&layer.data)?;
     let verifying = VerifyingReader::new(
         raw,
@@ -224,11 +260,30 @@ pub fn copy_layer(
         layer.desc.size,
         what.clone(),
     );
-    let tee = TeeReader {
+    let mut tee = TeeReader {
         inner: verifying,
         out,
         err: None,
     };
+    if is_verified(layer) {
+        // Inflated and checked earlier in this run: the raw digest, checked while copying,
+        // proves these are the same bytes, so the diff_id holds without a second inflate.
+        let mut br = io::BufReader::with_capacity(crate::compress::BUF, &mut tee);
+        let res = (|| -> io::Result<()> {
+            loop {
+                let n = br.fill_buf()?.len();
+                if n == 0 {
+                    return Ok(());
+                }
+                br.consume(n);
+            }
+        })();
+        if let Some(e) = tee.err {
+            return Err(Error::layer(&what, format!("writing: {e}")));
+        }
+        res.map_err(|e| Error::layer(&what, e.to_string()))?;
+        return tee.inner.finish().map(|_| ());
+    }
     let mut dec = decoder(tee, &what)?;
     if dec.compression() == Compression::None && layer.desc.digest == *layer.diff_id.digest() {
         // The raw digest is the diff_id: no second hash is needed.
@@ -238,6 +293,7 @@ pub fn copy_layer(
             return Err(Error::layer(&what, format!("writing: {e}")));
         }
         tee.inner.finish()?;
+        mark_verified(&layer.desc.digest, &layer.diff_id);
         return Ok(());
     }
     let (tx, rx) = sync_channel::<Vec<u8>>(4);
@@ -281,6 +337,7 @@ pub fn copy_layer(
                 found: found.to_string(),
             });
         }
+        mark_verified(&layer.desc.digest, &layer.diff_id);
         Ok(())
     })
 }

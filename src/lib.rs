@@ -5,8 +5,11 @@
 //! verifies layers ([`layer`]), and writes any model to any sink ([`write`]). The CLI in
 //! `main.rs`/`cli.rs` is a thin shell over it.
 
+pub mod check;
 pub mod compress;
 pub mod config;
+pub mod contents;
+pub mod diff;
 pub mod digest;
 pub mod error;
 pub mod graft;
@@ -14,11 +17,15 @@ pub mod image;
 pub mod inspect;
 pub mod layer;
 pub mod mutate;
+pub mod packages;
+pub mod pgzip;
+pub mod progress;
 pub mod reference;
 pub mod source;
 pub mod spec;
 pub mod tarw;
 pub mod toolbox;
+pub mod triage;
 pub mod verify;
 pub mod walk;
 pub mod write;
@@ -34,6 +41,24 @@ pub fn sanitize(s: &str) -> String {
             out.push_str(&c.escape_default().to_string());
         } else {
             out.push(c);
+        }
+    }
+    out
+}
+
+/// `sanitize`, keeping line breaks (for multi-line messages such as image listings).
+pub fn sanitize_lines(s: &str) -> String {
+    s.split('\n').map(sanitize).collect::<Vec<_>>().join("\n")
+}
+
+/// Raw bytes as text: valid UTF-8 as it is, each invalid byte as `\xNN` (for JSON and
+/// listings; terminal output still goes through `sanitize`).
+pub fn lossless(b: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in b.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for x in chunk.invalid() {
+            out.push_str(&format!("\\x{x:02x}"));
         }
     }
     out

@@ -19,12 +19,22 @@ use std::sync::Arc;
 pub type LayerTar<W> = TarWriter<BufWriter<HashingWriter<Encoder<HashingWriter<W>>>>>;
 
 /// Writes a new layer with `fill`, into a temporary file in `dir` (or nowhere, for a dry run).
-pub fn new_layer(dir: Option<&Path>, codec: Codec, fill: impl FnOnce(&mut LayerTar<BufWriter<Box<dyn Write>>>) -> Result<()>) -> Result<Layer> {
+pub fn new_layer(
+    dir: Option<&Path>,
+    codec: Codec,
+    fill: impl FnOnce(&mut LayerTar<BufWriter<Box<dyn Write>>>) -> Result<()>,
+) -> Result<Layer> {
     let io = |e: std::io::Error| Error::Invalid(format!("writing the new layer: {e}"));
     let (sink, tmp): (Box<dyn Write>, Option<tempfile::NamedTempFile>) = match dir {
         Some(d) => {
-            let tmp = tempfile::Builder::new().prefix(".regraft-tmp-layer-").tempfile_in(d).map_err(|e| Error::io(d, e))?;
-            let f = tmp.as_file().try_clone().map_err(|e| Error::io(tmp.path(), e))?;
+            let tmp = tempfile::Builder::new()
+                .prefix(".regraft-tmp-layer-")
+                .tempfile_in(d)
+                .map_err(|e| Error::io(d, e))?;
+            let f = tmp
+                .as_file()
+                .try_clone()
+                .map_err(|e| Error::io(tmp.path(), e))?;
             (Box::new(f), Some(tmp))
         }
         None => (Box::new(std::io::sink()), None),
@@ -70,7 +80,11 @@ pub fn history_entry(created: Option<&str>, created_by: String, empty_layer: boo
 pub fn created(img: &Image, source_date_epoch: Option<i64>) -> Option<String> {
     match source_date_epoch {
         Some(t) => Some(config::rfc3339(t)),
-        None => img.config.get("created").and_then(Value::as_str).map(str::to_string),
+        None => img
+            .config
+            .get("created")
+            .and_then(Value::as_str)
+            .map(str::to_string),
     }
 }
 
@@ -86,7 +100,9 @@ pub fn append(
 ) -> Result<OutImage> {
     let mut cfg = img.config.clone();
     config::apply_overrides(&mut cfg, ov)?;
-    let obj = cfg.as_object_mut().ok_or_else(|| Error::Invalid(format!("{}: config is not an object", img.name)))?;
+    let obj = cfg
+        .as_object_mut()
+        .ok_or_else(|| Error::Invalid(format!("{}: config is not an object", img.name)))?;
     match &created {
         Some(c) => {
             obj.insert("created".into(), Value::String(c.clone()));
@@ -96,7 +112,11 @@ pub fn append(
         }
     }
     let mut all: Vec<Layer> = img.layers.clone();
-    let mut history: Vec<Value> = obj.get("history").and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut history: Vec<Value> = obj
+        .get("history")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     for (l, h) in &layers {
         all.push(l.clone());
         history.push(h.clone());
@@ -108,7 +128,14 @@ pub fn append(
         .as_object_mut()
         .ok_or_else(|| Error::Invalid(format!("{}: rootfs is not an object", img.name)))?;
     rootfs.insert("type".into(), Value::String("layers".into()));
-    rootfs.insert("diff_ids".into(), Value::Array(all.iter().map(|l| Value::String(l.diff_id.to_string())).collect()));
+    rootfs.insert(
+        "diff_ids".into(),
+        Value::Array(
+            all.iter()
+                .map(|l| Value::String(l.diff_id.to_string()))
+                .collect(),
+        ),
+    );
     if !history.is_empty() {
         obj.insert("history".into(), Value::Array(history));
     }
@@ -132,14 +159,32 @@ pub fn append(
         extra: Default::default(),
     };
     let mbytes = spec::to_json(&manifest);
-    let mut top = Descriptor::new(media::OCI_MANIFEST, Digest::of(&mbytes), mbytes.len() as u64);
+    let mut top = Descriptor::new(
+        media::OCI_MANIFEST,
+        Digest::of(&mbytes),
+        mbytes.len() as u64,
+    );
     top.platform = Some(img.view.platform.clone());
-    let mut blobs = vec![OutBlob::Bytes { desc: cdesc.clone(), bytes: Arc::new(cbytes) }];
+    let mut blobs = vec![OutBlob::Bytes {
+        desc: cdesc.clone(),
+        bytes: Arc::new(cbytes),
+    }];
     for (i, l) in all.iter().enumerate() {
-        let image = if i < img.layers.len() { img.name.clone() } else { "new layer".into() };
-        blobs.push(OutBlob::Layer { image, index: i, layer: l.clone() });
+        let image = if i < img.layers.len() {
+            img.name.clone()
+        } else {
+            "new layer".into()
+        };
+        blobs.push(OutBlob::Layer {
+            image,
+            index: i,
+            layer: l.clone(),
+        });
     }
-    blobs.push(OutBlob::Bytes { desc: top.clone(), bytes: Arc::new(mbytes) });
+    blobs.push(OutBlob::Bytes {
+        desc: top.clone(),
+        bytes: Arc::new(mbytes),
+    });
     Ok(OutImage {
         top,
         blobs,

@@ -119,7 +119,11 @@ impl ImageRef {
     pub fn parse_output(s: &str) -> Result<ImageRef> {
         if s == "-" {
             // A docker archive streamed to stdout (for `| docker load`).
-            return Ok(ImageRef { transport: Transport::DockerArchive, path: "-".into(), selector: None });
+            return Ok(ImageRef {
+                transport: Transport::DockerArchive,
+                path: "-".into(),
+                selector: None,
+            });
         }
         let (transport, rest) = split_transport(s);
         if rest.is_empty() {

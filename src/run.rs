@@ -5,10 +5,38 @@ use anyhow::Result;
 use regraft::source::Source;
 use regraft::write::{self, OutImage, WriteOptions};
 
+/// `eprintln!`, after clearing the progress line.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        regraft::progress::stop();
+        eprintln!($($t)*);
+    }};
+}
+
+/// `eprint!`, after clearing the progress line.
+macro_rules! say_part {
+    ($($t:tt)*) => {{
+        regraft::progress::stop();
+        eprint!($($t)*);
+    }};
+}
+
 pub fn run(cli: Cli) -> Result<u8> {
     let platform = cli.global.platform()?;
     let max = cli.global.max_layer_size()?;
     let quiet = cli.global.quiet;
+    regraft::progress::set_verbose(cli.global.verbose);
+    // Progress: on a terminal unless -q, or wherever --progress asks; never for --help-like
+    // commands that read no layers.
+    let wants_progress = !quiet
+        && (cli.global.progress || std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        && !matches!(
+            cli.command,
+            Some(Command::Completions { .. }) | Some(Command::Man)
+        );
+    if wants_progress {
+        regraft::progress::start();
+    }
     match cli.command {
         Some(Command::Inspect { image, json }) => {
             let img = Source::open(&cli::input(&image)?)?.image(platform.as_ref())?;
@@ -23,6 +51,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Some(Command::Verify { image, json }) => {
             let src = Source::open(&cli::input(&image)?)?;
             let img = src.image(platform.as_ref())?;
+            regraft::progress::add_total(img.layers.iter().map(|l| l.desc.size).sum());
             let rep = regraft::verify::verify_image(&img, max)?;
             let disagreements = src.dual_format_disagreements()?;
             if json {
@@ -40,7 +69,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             }
             if !disagreements.is_empty() {
                 for d in &disagreements {
-                    eprintln!(
+                    say!(
                         "regraft: manifest.json disagrees with index.json: {}",
                         regraft::sanitize(d)
                     );
@@ -48,7 +77,7 @@ pub fn run(cli: Cli) -> Result<u8> {
                 anyhow::bail!("{}: index.json and manifest.json disagree", img.name);
             }
             if !quiet && !json {
-                eprintln!(
+                say!(
                     "{}: ok ({} layers, {} bytes, {} uncompressed; manifest {}, config {})",
                     regraft::sanitize(&img.name),
                     rep.layers,
@@ -81,13 +110,13 @@ pub fn run(cli: Cli) -> Result<u8> {
                     let name = img.tags.first().cloned();
                     let d = write::write(&out, &OutImage::from_image(&img, name), opts)?;
                     if !quiet {
-                        eprintln!("{} -> {} {}", regraft::sanitize(&img.name), out, d);
+                        say!("{} -> {} {}", regraft::sanitize(&img.name), out, d);
                     }
                 }
             } else {
                 let img = src.image(platform.as_ref())?;
                 for w in &img.warnings {
-                    eprintln!(
+                    say!(
                         "regraft: warning: {}: {}",
                         regraft::sanitize(&img.name),
                         regraft::sanitize(w)
@@ -97,7 +126,7 @@ pub fn run(cli: Cli) -> Result<u8> {
                 let d = write::write(&out, &OutImage::from_image(&img, name), opts)?;
                 write_digestfile(digestfile.as_deref(), &d)?;
                 if !quiet {
-                    eprintln!("{} -> {} {}", regraft::sanitize(&img.name), out, d);
+                    say!("{} -> {} {}", regraft::sanitize(&img.name), out, d);
                 }
             }
             Ok(0)
@@ -113,10 +142,16 @@ pub fn run(cli: Cli) -> Result<u8> {
                 regraft::toolbox::cp::cp_to_tar(&img, &path, max, std::io::stdout().lock())?;
             } else {
                 let opts = regraft::toolbox::cp::CpOptions { preserve_special };
-                let warnings = regraft::toolbox::cp::cp_to_dir(&img, &path, std::path::Path::new(&dest), &opts, max)?;
+                let warnings = regraft::toolbox::cp::cp_to_dir(
+                    &img,
+                    &path,
+                    std::path::Path::new(&dest),
+                    &opts,
+                    max,
+                )?;
                 if !quiet {
                     for w in warnings {
-                        eprintln!("regraft: warning: {}", regraft::sanitize(&w));
+                        say!("regraft: warning: {}", regraft::sanitize(&w));
                     }
                 }
             }
@@ -157,27 +192,54 @@ pub fn run(cli: Cli) -> Result<u8> {
                 .collect::<regraft::Result<Vec<_>>>()?;
             let sde = source_date_epoch()?;
             if sde.is_none() && !quiet {
-                eprintln!("regraft: warning: SOURCE_DATE_EPOCH is not set: the host's mtimes are kept and the output is not reproducible");
+                say!(
+                    "regraft: warning: SOURCE_DATE_EPOCH is not set: the host's mtimes are kept and the output is not reproducible"
+                );
             }
             let opts = regraft::toolbox::add::AddOptions {
-                chown: chown.as_deref().map(regraft::toolbox::parse_chown).transpose()?,
-                chmod: chmod.as_deref().map(regraft::toolbox::parse_chmod).transpose()?,
+                chown: chown
+                    .as_deref()
+                    .map(regraft::toolbox::parse_chown)
+                    .transpose()?,
+                chmod: chmod
+                    .as_deref()
+                    .map(regraft::toolbox::parse_chmod)
+                    .transpose()?,
                 clamp: sde.map(|t| t.max(0) as u64),
             };
             let codec = codec_for(&img, compression.as_deref())?;
             let target = cli::output(&out.output)?;
             let dir = out_dir(&target);
-            let (layer, warnings) = regraft::toolbox::add::add_layer(&img, &specs, &opts, codec, Some(&dir), max)?;
+            let (layer, warnings) =
+                regraft::toolbox::add::add_layer(&img, &specs, &opts, codec, Some(&dir), max)?;
             let created = regraft::mutate::created(&img, sde);
             let dests: Vec<&str> = specs.iter().map(|(_, d)| d.as_str()).collect();
-            let h = regraft::mutate::history_entry(created.as_deref(), format!("regraft add {}", dests.join(" ")), false);
-            let o = regraft::mutate::append(&img, vec![(layer, h)], vec![], &overrides(&config), created, name_for(&img, &out)?)?;
+            let h = regraft::mutate::history_entry(
+                created.as_deref(),
+                format!("regraft add {}", dests.join(" ")),
+                false,
+            );
+            let o = regraft::mutate::append(
+                &img,
+                vec![(layer, h)],
+                vec![],
+                &overrides(&config),
+                created,
+                name_for(&img, &out)?,
+            )?;
             if !quiet {
                 for w in warnings {
-                    eprintln!("regraft: warning: {}", regraft::sanitize(&w));
+                    say!("regraft: warning: {}", regraft::sanitize(&w));
                 }
             }
-            finish_write(&target, &o, &out, max, quiet, &format!("added {} to {}", dests.join(", "), img.name))
+            finish_write(
+                &target,
+                &o,
+                &out,
+                max,
+                quiet,
+                &format!("added {} to {}", dests.join(", "), img.name),
+            )
         }
         Some(Command::Rm {
             image,
@@ -189,11 +251,30 @@ pub fn run(cli: Cli) -> Result<u8> {
             let codec = codec_for(&img, compression.as_deref())?;
             let target = cli::output(&out.output)?;
             let dir = out_dir(&target);
-            let (layer, deleted) = regraft::toolbox::rm::whiteout_layer(&img, &paths, codec, Some(&dir), max)?;
+            let (layer, deleted) =
+                regraft::toolbox::rm::whiteout_layer(&img, &paths, codec, Some(&dir), max)?;
             let created = regraft::mutate::created(&img, source_date_epoch()?);
-            let h = regraft::mutate::history_entry(created.as_deref(), format!("regraft rm {}", deleted.join(" ")), false);
-            let o = regraft::mutate::append(&img, vec![(layer, h)], vec![], &Default::default(), created, name_for(&img, &out)?)?;
-            finish_write(&target, &o, &out, max, quiet, &format!("deleted {} from {}", deleted.join(", "), img.name))
+            let h = regraft::mutate::history_entry(
+                created.as_deref(),
+                format!("regraft rm {}", deleted.join(" ")),
+                false,
+            );
+            let o = regraft::mutate::append(
+                &img,
+                vec![(layer, h)],
+                vec![],
+                &Default::default(),
+                created,
+                name_for(&img, &out)?,
+            )?;
+            finish_write(
+                &target,
+                &o,
+                &out,
+                max,
+                quiet,
+                &format!("deleted {} from {}", deleted.join(", "), img.name),
+            )
         }
         Some(Command::Config { image, out, config }) => {
             let img = Source::open(&cli::input(&image)?)?.image(platform.as_ref())?;
@@ -203,9 +284,132 @@ pub fn run(cli: Cli) -> Result<u8> {
             }
             let target = cli::output(&out.output)?;
             let created = regraft::mutate::created(&img, source_date_epoch()?);
-            let h = regraft::mutate::history_entry(created.as_deref(), "regraft config".into(), true);
-            let o = regraft::mutate::append(&img, vec![], vec![h], &ov, created, name_for(&img, &out)?)?;
-            finish_write(&target, &o, &out, max, quiet, &format!("edited the config of {}", img.name))
+            let h =
+                regraft::mutate::history_entry(created.as_deref(), "regraft config".into(), true);
+            let o = regraft::mutate::append(
+                &img,
+                vec![],
+                vec![h],
+                &ov,
+                created,
+                name_for(&img, &out)?,
+            )?;
+            finish_write(
+                &target,
+                &o,
+                &out,
+                max,
+                quiet,
+                &format!("edited the config of {}", img.name),
+            )
+        }
+        Some(Command::Triage {
+            image,
+            report,
+            old_base,
+            old_base_layers,
+            fail_on,
+            ignore_unfixed,
+            ignore,
+            json,
+        }) => {
+            let res = triage_plan(
+                image,
+                report,
+                old_base,
+                old_base_layers,
+                fail_on,
+                ignore_unfixed,
+                ignore,
+                platform.clone(),
+                max,
+            )
+            .and_then(|p| regraft::triage::triage(&p));
+            match res {
+                Ok(t) => {
+                    if json {
+                        println!("{}", t.json()?);
+                    } else {
+                        print!("{}", t.text());
+                    }
+                    Ok(t.exit_code)
+                }
+                Err(e) => {
+                    if json {
+                        let code = if e.is_usage() { 2 } else { 1 };
+                        println!(
+                            "{}",
+                            serde_json::to_string_pretty(&serde_json::json!({
+                                "schema": regraft::triage::SCHEMA,
+                                "error": e.to_string(),
+                                "exit_code": code,
+                            }))?
+                        );
+                    }
+                    Err(e.into())
+                }
+            }
+        }
+        Some(Command::Packages { image, json }) => {
+            let img = Source::open(&cli::input(&image)?)?.image(platform.as_ref())?;
+            let db = regraft::packages::read_packages(&img, max)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "schema": "regraft.packages/v1",
+                        "image": img.name,
+                        "config_digest": img.config_desc.digest.to_string(),
+                        "databases": db.databases,
+                        "packages": db.packages,
+                        "warnings": db.warnings,
+                    }))?
+                );
+            } else {
+                for p in &db.packages {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        regraft::sanitize(&p.name),
+                        regraft::sanitize(&p.version),
+                        regraft::sanitize(&p.arch),
+                        p.source_layer
+                            .map(|l| l.to_string())
+                            .unwrap_or_else(|| "-".into()),
+                        p.db.name()
+                    );
+                }
+                for w in &db.warnings {
+                    eprintln!("regraft: warning: {}", regraft::sanitize(w));
+                }
+                if db.databases.is_empty() && !quiet {
+                    eprintln!(
+                        "regraft: {}: no package database found",
+                        regraft::sanitize(&img.name)
+                    );
+                }
+            }
+            Ok(0)
+        }
+        Some(Command::Diff {
+            old,
+            new,
+            report,
+            json,
+        }) => {
+            let plan = regraft::diff::DiffPlan {
+                old: cli::input(&old)?,
+                new: cli::input(&new)?,
+                report: report.map(std::path::PathBuf::from),
+                platform: platform.clone(),
+                max_layer_size: max,
+            };
+            let d = regraft::diff::diff(&plan)?;
+            if json {
+                println!("{}", d.json()?);
+            } else {
+                print!("{}", d.text());
+            }
+            Ok(0)
         }
         Some(Command::Completions { shell }) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
@@ -216,6 +420,38 @@ pub fn run(cli: Cli) -> Result<u8> {
             let cmd = <Cli as clap::CommandFactory>::command();
             clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?;
             Ok(0)
+        }
+        Some(Command::Check {
+            image,
+            old_base,
+            old_base_layers,
+            paths,
+            json,
+        }) => {
+            let paths = regraft::graft::dedupe_selections(
+                paths
+                    .iter()
+                    .map(|p| regraft::graft::clean_selection(p))
+                    .collect::<regraft::Result<Vec<_>>>()?,
+            );
+            let (rep, warnings) = regraft::check::gate::check_image(
+                &cli::input(&image)?,
+                old_base.as_deref().map(cli::input).transpose()?,
+                old_base_layers,
+                paths,
+                platform,
+                max,
+            )?;
+            for w in &warnings {
+                eprintln!("regraft: warning: {}", regraft::sanitize(w));
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rep)?);
+            }
+            if !quiet || rep.has_errors() {
+                eprint!("{}", rep.text());
+            }
+            Ok(if rep.has_errors() { 3 } else { 0 })
         }
         None => graft(cli.graft, platform, max, quiet),
     }
@@ -284,16 +520,52 @@ fn graft(
         max_layer_size: max,
         source_date_epoch,
     };
-    let g = regraft::graft::graft(&plan, a.dry_run)?;
-    if !a.dry_run {
-        let d = write::write(&output, &g.image, WriteOptions { max_layer_size: max })?;
+    // The new layer is always built (a dry run too): the checks read the planned result.
+    let mut g = regraft::graft::graft(&plan, false)?;
+    g.summary.dry_run = a.dry_run;
+    let gc = regraft::check::gate::check_graft(&plan, &g)?;
+    if let Some((img, digest)) = gc.merged {
+        g.image = img;
+        g.summary.manifest_digest = digest.to_string();
+        g.summary.layers += 1;
+        if let Some(d) = &g.image.docker {
+            g.summary.config_digest = d.config.to_string();
+        }
+    }
+    let blocked = gc.report.has_errors() && !a.force;
+    if !a.dry_run && !blocked {
+        let d = write::write(
+            &output,
+            &g.image,
+            WriteOptions {
+                max_layer_size: max,
+            },
+        )?;
         write_digestfile(a.digestfile.as_deref(), &d)?;
     }
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&g.summary)?);
+        let mut doc = serde_json::to_value(&g.summary)?;
+        if let Some(o) = doc.as_object_mut() {
+            o.insert("check".into(), serde_json::to_value(&gc.report)?);
+            o.insert("written".into(), (!a.dry_run && !blocked).into());
+        }
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    }
+    if (!gc.report.findings.is_empty() || gc.report.package_database.is_some())
+        && (!quiet || gc.report.has_errors())
+    {
+        eprint!("{}", gc.report.text());
+    }
+    if blocked {
+        eprintln!(
+            "regraft: the result would not run ({} error(s)): nothing written to {}; --force writes it anyway",
+            gc.report.errors,
+            regraft::sanitize(&output.to_string())
+        );
+        return Ok(3);
     }
     if !quiet {
-        eprint!("{}", g.summary.text());
+        say_part!("{}", g.summary.text());
     }
     Ok(0)
 }
@@ -301,7 +573,9 @@ fn graft(
 fn source_date_epoch() -> Result<Option<i64>> {
     match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(v) if !v.is_empty() => Ok(Some(v.trim().parse::<i64>().map_err(|_| {
-            regraft::Error::Usage(format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds"))
+            regraft::Error::Usage(format!(
+                "SOURCE_DATE_EPOCH={v:?} is not a number of seconds"
+            ))
         })?)),
         _ => Ok(None),
     }
@@ -339,7 +613,11 @@ fn out_dir(r: &regraft::reference::ImageRef) -> std::path::PathBuf {
         regraft::reference::Transport::Oci if r.path.is_dir() => r.path.clone(),
         _ => r.path.parent().map(|p| p.to_path_buf()).unwrap_or_default(),
     };
-    let p = if p.as_os_str().is_empty() { ".".into() } else { p };
+    let p = if p.as_os_str().is_empty() {
+        ".".into()
+    } else {
+        p
+    };
     let _ = std::fs::create_dir_all(&p);
     p
 }
@@ -348,10 +626,16 @@ fn out_dir(r: &regraft::reference::ImageRef) -> std::path::PathBuf {
 fn name_for(img: &regraft::image::Image, out: &cli::OutArgs) -> Result<Option<String>> {
     let r = cli::output(&out.output)?;
     match (&out.tag, r.name()) {
-        (Some(t), Some(o)) if t != o => Err(regraft::Error::Usage(format!("--tag {t} and the output's name {o} disagree")).into()),
+        (Some(t), Some(o)) if t != o => Err(regraft::Error::Usage(format!(
+            "--tag {t} and the output's name {o} disagree"
+        ))
+        .into()),
         (Some(t), _) => Ok(Some(t.clone())),
         (None, Some(o)) => Ok(Some(o.to_string())),
-        (None, None) => Ok(img.tags.first().map(|t| regraft::reference::familiar_name(t))),
+        (None, None) => Ok(img
+            .tags
+            .first()
+            .map(|t| regraft::reference::familiar_name(t))),
     }
 }
 
@@ -370,10 +654,59 @@ fn finish_write(
     quiet: bool,
     what: &str,
 ) -> Result<u8> {
-    let d = write::write(target, o, WriteOptions { max_layer_size: max })?;
+    let d = write::write(
+        target,
+        o,
+        WriteOptions {
+            max_layer_size: max,
+        },
+    )?;
     write_digestfile(out.digestfile.as_deref(), &d)?;
     if !quiet {
-        eprintln!("regraft: {}; wrote {}: manifest {}", regraft::sanitize(what), target, d);
+        say!(
+            "regraft: {}; wrote {}: manifest {}",
+            regraft::sanitize(what),
+            target,
+            d
+        );
     }
     Ok(0)
+}
+
+/// `regraft triage`'s arguments, validated into a plan.
+#[allow(clippy::too_many_arguments)]
+fn triage_plan(
+    image: String,
+    report: String,
+    old_base: Option<String>,
+    old_base_layers: Option<usize>,
+    fail_on: Option<String>,
+    ignore_unfixed: bool,
+    ignore: Option<String>,
+    platform: Option<regraft::spec::Platform>,
+    max: u64,
+) -> regraft::Result<regraft::triage::TriagePlan> {
+    use regraft::triage::Severity;
+    let fail_on = fail_on
+        .map(|s| {
+            Severity::parse(&s).ok_or_else(|| {
+                regraft::Error::Usage(format!(
+                    "--fail-on {s:?}: expected UNKNOWN, NEGLIGIBLE, LOW, MEDIUM, HIGH or CRITICAL"
+                ))
+            })
+        })
+        .transpose()?;
+    Ok(regraft::triage::TriagePlan {
+        report: report.into(),
+        image: cli::input(&image)?,
+        image_arg: image,
+        old_base: old_base.as_deref().map(cli::input).transpose()?,
+        old_base_arg: old_base,
+        old_base_layers,
+        platform,
+        max_layer_size: max,
+        ignore_unfixed,
+        ignore_file: ignore.map(Into::into),
+        fail_on,
+    })
 }

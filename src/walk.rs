@@ -212,13 +212,9 @@ impl MergedView {
         &'a self,
         path: &'a [u8],
     ) -> impl Iterator<Item = (&'a Vec<u8>, &'a Node)> + 'a {
+        // The root (an empty path) is every node: `below` is then unbounded.
         let this = self.nodes.get_key_value(path);
-        let rest = if path.is_empty() {
-            None
-        } else {
-            Some(self.nodes.range(below(path)))
-        };
-        this.into_iter().chain(rest.into_iter().flatten())
+        this.into_iter().chain(self.nodes.range(below(path)))
     }
 
     fn remove_tree(&mut self, path: &[u8], keep: &dyn Fn(&Node) -> bool) {

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(skopeo umoci podman buildah mmdebstrap gcc libc6-dev musl-tools python3 tar gzip zstd util-linux)
+packages=(skopeo umoci podman buildah mmdebstrap gcc libc6-dev musl-tools python3 tar gzip zstd util-linux time)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -18,6 +18,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 bash fixtures/build-real.sh
+bash fixtures/build-check.sh
 
 
 cargo test --all-targets

@@ -121,7 +121,7 @@ impl Container {
     }
 
     /// Resolves a name to (path on disk, size, offset).
-    fn locate(&self, name: &str) -> Result<Option<(PathBuf, u64, u64)>> {
+    pub fn locate(&self, name: &str) -> Result<Option<(PathBuf, u64, u64)>> {
         let clean = clean_member(name).ok_or_else(|| {
             Error::format(
                 &self.display,

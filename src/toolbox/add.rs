@@ -22,7 +22,12 @@ pub struct AddOptions {
 }
 
 enum Src {
-    Host { path: PathBuf, kind: Kind, meta: Meta, size: u64 },
+    Host {
+        path: PathBuf,
+        kind: Kind,
+        meta: Meta,
+        size: u64,
+    },
     /// A parent directory the layer must carry.
     Parent(Meta),
 }
@@ -30,8 +35,12 @@ enum Src {
 /// Parses `SRC:DEST`: DEST is after the last `:` (an absolute path in the image).
 pub fn parse_spec(s: &str) -> Result<(PathBuf, String)> {
     match s.rsplit_once(':') {
-        Some((src, dest)) if !src.is_empty() && dest.starts_with('/') => Ok((PathBuf::from(src), dest.to_string())),
-        _ => Err(Error::Usage(format!("{s:?}: expected SRC:DEST with an absolute DEST, e.g. ./bin:/opt/app/bin"))),
+        Some((src, dest)) if !src.is_empty() && dest.starts_with('/') => {
+            Ok((PathBuf::from(src), dest.to_string()))
+        }
+        _ => Err(Error::Usage(format!(
+            "{s:?}: expected SRC:DEST with an absolute DEST, e.g. ./bin:/opt/app/bin"
+        ))),
     }
 }
 
@@ -46,13 +55,31 @@ fn host_meta(m: &std::fs::Metadata, o: &AddOptions) -> Meta {
     }
 }
 
-fn collect(src: &Path, dest: &[u8], o: &AddOptions, out: &mut BTreeMap<Vec<u8>, Src>, warnings: &mut Vec<String>) -> Result<()> {
+fn collect(
+    src: &Path,
+    dest: &[u8],
+    o: &AddOptions,
+    out: &mut BTreeMap<Vec<u8>, Src>,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
     let m = std::fs::symlink_metadata(src).at(src)?;
     let ft = m.file_type();
     let meta = host_meta(&m, o);
     if ft.is_dir() {
-        out.insert(dest.to_vec(), Src::Host { path: src.to_path_buf(), kind: Kind::Dir, meta, size: 0 });
-        let mut names: Vec<_> = std::fs::read_dir(src).at(src)?.map(|e| e.map(|e| e.file_name())).collect::<std::io::Result<_>>().at(src)?;
+        out.insert(
+            dest.to_vec(),
+            Src::Host {
+                path: src.to_path_buf(),
+                kind: Kind::Dir,
+                meta,
+                size: 0,
+            },
+        );
+        let mut names: Vec<_> = std::fs::read_dir(src)
+            .at(src)?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<std::io::Result<_>>()
+            .at(src)?;
         names.sort();
         for n in names {
             let mut d = dest.to_vec();
@@ -62,24 +89,52 @@ fn collect(src: &Path, dest: &[u8], o: &AddOptions, out: &mut BTreeMap<Vec<u8>, 
         }
     } else if ft.is_symlink() {
         let t = std::fs::read_link(src).at(src)?;
-        out.insert(dest.to_vec(), Src::Host { path: src.to_path_buf(), kind: Kind::Symlink(t.as_os_str().as_encoded_bytes().to_vec()), meta, size: 0 });
+        out.insert(
+            dest.to_vec(),
+            Src::Host {
+                path: src.to_path_buf(),
+                kind: Kind::Symlink(t.as_os_str().as_encoded_bytes().to_vec()),
+                meta,
+                size: 0,
+            },
+        );
     } else if ft.is_file() {
-        out.insert(dest.to_vec(), Src::Host { path: src.to_path_buf(), kind: Kind::File, meta, size: m.len() });
+        out.insert(
+            dest.to_vec(),
+            Src::Host {
+                path: src.to_path_buf(),
+                kind: Kind::File,
+                meta,
+                size: m.len(),
+            },
+        );
     } else {
-        warnings.push(format!("{}: not a file, directory or symlink; skipped", src.display()));
+        warnings.push(format!(
+            "{}: not a file, directory or symlink; skipped",
+            src.display()
+        ));
     }
     Ok(())
 }
 
 /// Builds the layer. Returns it and warnings.
-pub fn add_layer(img: &Image, specs: &[(PathBuf, String)], o: &AddOptions, codec: Codec, dir: Option<&Path>, max: u64) -> Result<(Layer, Vec<String>)> {
+pub fn add_layer(
+    img: &Image,
+    specs: &[(PathBuf, String)],
+    o: &AddOptions,
+    codec: Codec,
+    dir: Option<&Path>,
+    max: u64,
+) -> Result<(Layer, Vec<String>)> {
     let view = merged_view(img, max, &[], None)?;
     let mut warnings = Vec::new();
     let mut out: BTreeMap<Vec<u8>, Src> = BTreeMap::new();
     for (src, dest) in specs {
         let clean = crate::graft::clean_selection(dest)?;
         // Land under the image's real directories (merged /usr symlinks followed).
-        let dest = view.resolve_parent(&clean).map_err(|e| Error::Invalid(format!("{dest}: {e}")))?;
+        let dest = view
+            .resolve_parent(&clean)
+            .map_err(|e| Error::Invalid(format!("{dest}: {e}")))?;
         if let Some(n) = view.get(&dest) {
             let is_dir_src = std::fs::symlink_metadata(src).at(src)?.is_dir();
             if is_dir_src && n.kind != Kind::Dir {
@@ -109,7 +164,12 @@ pub fn add_layer(img: &Image, specs: &[(PathBuf, String)], o: &AddOptions, codec
         for (p, s) in &out {
             match s {
                 Src::Parent(meta) => tw.append_header(p, &OutKind::Dir, meta).map_err(io)?,
-                Src::Host { path, kind, meta, size } => {
+                Src::Host {
+                    path,
+                    kind,
+                    meta,
+                    size,
+                } => {
                     write_host(tw, p, path, kind, meta, *size)?;
                 }
             }
@@ -119,14 +179,25 @@ pub fn add_layer(img: &Image, specs: &[(PathBuf, String)], o: &AddOptions, codec
     Ok((layer, warnings))
 }
 
-fn write_host<W: std::io::Write>(tw: &mut TarWriter<W>, p: &[u8], path: &Path, kind: &Kind, meta: &Meta, size: u64) -> Result<()> {
+fn write_host<W: std::io::Write>(
+    tw: &mut TarWriter<W>,
+    p: &[u8],
+    path: &Path,
+    kind: &Kind,
+    meta: &Meta,
+    size: u64,
+) -> Result<()> {
     let io = |e: std::io::Error| Error::Invalid(format!("writing the new layer: {e}"));
-    tw.append_header(p, &OutKind::from_kind(kind, size), meta).map_err(io)?;
+    tw.append_header(p, &OutKind::from_kind(kind, size), meta)
+        .map_err(io)?;
     if *kind == Kind::File && size > 0 {
         let f = std::fs::File::open(path).at(path)?;
         let n = std::io::copy(&mut std::io::Read::take(f, size), tw.data()).map_err(io)?;
         if n != size {
-            return Err(Error::Invalid(format!("{}: changed while being read ({n} of {size} bytes)", path.display())));
+            return Err(Error::Invalid(format!(
+                "{}: changed while being read ({n} of {size} bytes)",
+                path.display()
+            )));
         }
         tw.pad(size).map_err(io)?;
     }

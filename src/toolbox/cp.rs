@@ -11,8 +11,8 @@ use crate::image::Image;
 use crate::tarw::{OutKind, TarWriter};
 use crate::walk::{Kind, MergedView, Node};
 use std::collections::HashMap;
-use std::fs;
 use std::ffi::OsStr;
+use std::fs;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
@@ -37,13 +37,27 @@ struct Selected {
 }
 
 fn select(img: &Image, path: &str, max: u64, spill_dir: &Path) -> Result<Selected> {
-    let sel = crate::graft::clean_selection(path).or_else(|e| if path.trim_matches('/').is_empty() { Ok(vec![]) } else { Err(e) })?;
+    let sel = crate::graft::clean_selection(path).or_else(|e| {
+        if path.trim_matches('/').is_empty() {
+            Ok(vec![])
+        } else {
+            Err(e)
+        }
+    })?;
     let mut spill = Spill::new(spill_dir)?;
     let keep = vec![sel.clone()];
     let mut view = merged_view(img, max, &keep, Some(&mut spill))?;
-    let src = if sel.is_empty() { sel } else { view.resolve_parent(&sel)? };
+    let src = if sel.is_empty() {
+        sel
+    } else {
+        view.resolve_parent(&sel)?
+    };
     if !src.is_empty() && view.get(&src).is_none() {
-        return Err(Error::Invalid(format!("{}: {} does not exist", img.name, crate::sanitize(path))));
+        return Err(Error::Invalid(format!(
+            "{}: {} does not exist",
+            img.name,
+            crate::sanitize(path)
+        )));
     }
     crate::graft::fill_missing(img, max, &mut view, std::slice::from_ref(&src), &mut spill)?;
     Ok(Selected { view, spill, src })
@@ -65,20 +79,31 @@ pub fn cp_to_tar(img: &Image, path: &str, max: u64, w: impl Write) -> Result<()>
     let mut first: HashMap<u64, Vec<u8>> = HashMap::new();
     for (k, n) in s.view.subtree(&s.src) {
         let rel = &k[s.src.len()..];
-        let name = if base.is_empty() { rel.trim_ascii_start().strip_prefix(b"/").unwrap_or(rel).to_vec() } else { [base.as_slice(), rel].concat() };
+        let name = if base.is_empty() {
+            rel.trim_ascii_start()
+                .strip_prefix(b"/")
+                .unwrap_or(rel)
+                .to_vec()
+        } else {
+            [base.as_slice(), rel].concat()
+        };
         if name.is_empty() {
             continue;
         }
         if n.kind == Kind::File {
             if let Some(t) = first.get(&n.inode) {
-                tw.append_header(&name, &OutKind::Hardlink(t), &n.meta).map_err(io)?;
+                tw.append_header(&name, &OutKind::Hardlink(t), &n.meta)
+                    .map_err(io)?;
                 continue;
             }
             first.insert(n.inode, name.clone());
         }
-        tw.append_header(&name, &OutKind::from_kind(&n.kind, n.size), &n.meta).map_err(io)?;
+        tw.append_header(&name, &OutKind::from_kind(&n.kind, n.size), &n.meta)
+            .map_err(io)?;
         if n.kind == Kind::File && n.size > 0 {
-            let d = n.data.ok_or_else(|| Error::Invalid("internal: no data kept".into()))?;
+            let d = n
+                .data
+                .ok_or_else(|| Error::Invalid("internal: no data kept".into()))?;
             s.spill.copy_to(d, tw.data())?;
             tw.pad(n.size).map_err(io)?;
         }
@@ -89,48 +114,88 @@ pub fn cp_to_tar(img: &Image, path: &str, max: u64, w: impl Write) -> Result<()>
 }
 
 /// Copies the selection to a host path. Returns warnings.
-pub fn cp_to_dir(img: &Image, path: &str, dest: &Path, opts: &CpOptions, max: u64) -> Result<Vec<String>> {
+pub fn cp_to_dir(
+    img: &Image,
+    path: &str,
+    dest: &Path,
+    opts: &CpOptions,
+    max: u64,
+) -> Result<Vec<String>> {
     let target: PathBuf = match fs::symlink_metadata(dest) {
         Ok(m) if m.file_type().is_symlink() => {
-            return Err(Error::Invalid(format!("{}: is a symlink; regraft cp never writes through one", dest.display())));
+            return Err(Error::Invalid(format!(
+                "{}: is a symlink; regraft cp never writes through one",
+                dest.display()
+            )));
         }
         Ok(m) if m.is_dir() => {
             let s = crate::graft::clean_selection(path)?;
             dest.join(OsStr::from_bytes(basename(&s)))
         }
-        Ok(_) => return Err(Error::Invalid(format!("{}: exists and is not a directory", dest.display()))),
+        Ok(_) => {
+            return Err(Error::Invalid(format!(
+                "{}: exists and is not a directory",
+                dest.display()
+            )));
+        }
         Err(_) => dest.to_path_buf(),
     };
-    let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = target
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     if !parent.is_dir() {
-        return Err(Error::Invalid(format!("{}: parent directory does not exist", target.display())));
+        return Err(Error::Invalid(format!(
+            "{}: parent directory does not exist",
+            target.display()
+        )));
     }
     let s = select(img, path, max, &std::env::temp_dir())?;
     let mut warnings = Vec::new();
     let mut first: HashMap<u64, PathBuf> = HashMap::new();
     let mut dirs: Vec<(PathBuf, &Node)> = Vec::new();
+    if s.src.is_empty() && !target.is_dir() {
+        // The root has no node of its own.
+        fs::create_dir(&target).at(&target)?;
+    }
     for (k, n) in s.view.subtree(&s.src) {
         let rel = &k[s.src.len()..];
         let rel = rel.strip_prefix(b"/").unwrap_or(rel);
-        let out = if rel.is_empty() { target.clone() } else { target.join(OsStr::from_bytes(rel)) };
+        let out = if rel.is_empty() {
+            target.clone()
+        } else {
+            target.join(OsStr::from_bytes(rel))
+        };
         // Never through a symlink: every existing component below the target must be a real
         // directory (we create them ourselves, in order, so this only trips on a race or on an
         // existing tree that holds links).
         if let Some(p) = out.parent() {
-            if p.starts_with(&target) && fs::symlink_metadata(p).map(|m| !m.is_dir()).unwrap_or(false) {
-                return Err(Error::Invalid(format!("{}: parent is not a directory (a symlink?); refusing", out.display())));
+            if p.starts_with(&target)
+                && fs::symlink_metadata(p)
+                    .map(|m| !m.is_dir())
+                    .unwrap_or(false)
+            {
+                return Err(Error::Invalid(format!(
+                    "{}: parent is not a directory (a symlink?); refusing",
+                    out.display()
+                )));
             }
         }
         if let Ok(m) = fs::symlink_metadata(&out) {
             if m.file_type().is_symlink() {
-                return Err(Error::Invalid(format!("{}: exists as a symlink; regraft cp never writes through one", out.display())));
+                return Err(Error::Invalid(format!(
+                    "{}: exists as a symlink; regraft cp never writes through one",
+                    out.display()
+                )));
             }
         }
         let shown = format!("/{}", String::from_utf8_lossy(k));
         let mut mode = n.meta.mode & 0o7777;
         if !opts.preserve_special && mode & 0o6000 != 0 {
             mode &= !0o6000;
-            warnings.push(format!("{shown}: setuid/setgid cleared (use --preserve-special to keep)"));
+            warnings.push(format!(
+                "{shown}: setuid/setgid cleared (use --preserve-special to keep)"
+            ));
         }
         match &n.kind {
             Kind::Dir => {
@@ -147,13 +212,20 @@ pub fn cp_to_dir(img: &Image, path: &str, dest: &Path, opts: &CpOptions, max: u6
                     continue;
                 }
                 let _ = fs::remove_file(&out);
-                let mut f = fs::OpenOptions::new().write(true).create_new(true).open(&out).at(&out)?;
+                let mut f = fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&out)
+                    .at(&out)?;
                 if let Some(d) = n.data {
                     s.spill.copy_to(d, &mut f)?;
                 } else if n.size > 0 {
-                    return Err(Error::Invalid(format!("internal: no data kept for {shown}")));
+                    return Err(Error::Invalid(format!(
+                        "internal: no data kept for {shown}"
+                    )));
                 }
-                f.set_permissions(fs::Permissions::from_mode(mode)).at(&out)?;
+                f.set_permissions(fs::Permissions::from_mode(mode))
+                    .at(&out)?;
                 let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(n.meta.mtime);
                 f.set_modified(t).at(&out)?;
                 first.insert(n.inode, out);
@@ -163,7 +235,10 @@ pub fn cp_to_dir(img: &Image, path: &str, dest: &Path, opts: &CpOptions, max: u6
                 std::os::unix::fs::symlink(OsStr::from_bytes(t), &out).at(&out)?;
             }
             Kind::Char | Kind::Block | Kind::Fifo => {
-                warnings.push(format!("{shown}: {} not created on the host; skipped", n.kind.name()));
+                warnings.push(format!(
+                    "{shown}: {} not created on the host; skipped",
+                    n.kind.name()
+                ));
             }
         }
     }
@@ -175,7 +250,8 @@ pub fn cp_to_dir(img: &Image, path: &str, dest: &Path, opts: &CpOptions, max: u6
         }
         fs::set_permissions(p, fs::Permissions::from_mode(mode | 0o700)).at(p)?;
         if let Ok(f) = fs::File::open(p) {
-            let _ = f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(n.meta.mtime));
+            let _ = f
+                .set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(n.meta.mtime));
         }
         fs::set_permissions(p, fs::Permissions::from_mode(mode)).at(p)?;
     }

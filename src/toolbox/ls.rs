@@ -47,14 +47,22 @@ fn clean(path: Option<&str>) -> Result<Vec<u8>> {
 pub fn ls(img: &Image, path: Option<&str>, max: u64) -> Result<Vec<LsEntry>> {
     let view = merged_view(img, max, &[], None)?;
     let p = clean(path)?;
-    let p = if p.is_empty() { p } else { view.resolve_parent(&p)? };
+    let p = if p.is_empty() {
+        p
+    } else {
+        view.resolve_parent(&p)?
+    };
     if !p.is_empty() && view.get(&p).is_none() {
-        return Err(Error::Invalid(format!("{}: /{} does not exist", img.name, crate::sanitize_bytes(&p))));
+        return Err(Error::Invalid(format!(
+            "{}: /{} does not exist",
+            img.name,
+            crate::sanitize_bytes(&p)
+        )));
     }
     Ok(view
         .subtree(&p)
         .map(|(k, n)| LsEntry {
-            path: format!("/{}", String::from_utf8_lossy(k)),
+            path: format!("/{}", crate::lossless(k)),
             kind: kind_name(&n.kind).into(),
             mode: super::mode_string(&n.kind, n.meta.mode),
             uid: n.meta.uid,
@@ -62,7 +70,7 @@ pub fn ls(img: &Image, path: Option<&str>, max: u64) -> Result<Vec<LsEntry>> {
             size: if n.kind == Kind::File { n.size } else { 0 },
             mtime: n.meta.mtime,
             link: match &n.kind {
-                Kind::Symlink(t) => Some(String::from_utf8_lossy(t).to_string()),
+                Kind::Symlink(t) => Some(crate::lossless(t)),
                 _ => None,
             },
             layer: n.layer,
@@ -75,19 +83,29 @@ pub fn ls(img: &Image, path: Option<&str>, max: u64) -> Result<Vec<LsEntry>> {
 /// One layer's entries as they are in its tar (whiteouts and opaque markers shown as such).
 pub fn ls_layer(img: &Image, index: usize, max: u64) -> Result<Vec<LsEntry>> {
     let l = img.layers.get(index).ok_or_else(|| {
-        Error::Usage(format!("--layer {index}: {} has {} layers (0 to {})", img.name, img.layers.len(), img.layers.len().saturating_sub(1)))
+        Error::Usage(format!(
+            "--layer {index}: {} has {} layers (0 to {})",
+            img.name,
+            img.layers.len(),
+            img.layers.len().saturating_sub(1)
+        ))
     })?;
     let mut s = LayerStream::open(&img.name, index, l, max)?;
     let what = s.what().to_string();
     let mut out = Vec::new();
     let res: Result<()> = (|| {
         let mut ar = tar::Archive::new(&mut s);
-        for e in ar.entries().map_err(|e| Error::layer(&what, e.to_string()))? {
+        for e in ar
+            .entries()
+            .map_err(|e| Error::layer(&what, e.to_string()))?
+        {
             let mut e = e.map_err(|e| Error::layer(&what, format!("corrupt tar: {e}")))?;
             let le = walk::parse_entry(&mut e).map_err(|x| Error::layer(&what, x.to_string()))?;
-            let path = format!("/{}", String::from_utf8_lossy(&le.path));
+            let path = format!("/{}", crate::lossless(&le.path));
             let (kind, mode, uid, gid, size, mtime, link) = match &le.op {
-                Op::Put { kind, meta, size, .. } => (
+                Op::Put {
+                    kind, meta, size, ..
+                } => (
                     kind_name(kind).to_string(),
                     super::mode_string(kind, meta.mode),
                     meta.uid,
@@ -95,7 +113,7 @@ pub fn ls_layer(img: &Image, index: usize, max: u64) -> Result<Vec<LsEntry>> {
                     *size,
                     meta.mtime,
                     match kind {
-                        Kind::Symlink(t) => Some(String::from_utf8_lossy(t).to_string()),
+                        Kind::Symlink(t) => Some(crate::lossless(t)),
                         _ => None,
                     },
                 ),
@@ -106,7 +124,7 @@ pub fn ls_layer(img: &Image, index: usize, max: u64) -> Result<Vec<LsEntry>> {
                     meta.gid,
                     0,
                     meta.mtime,
-                    Some(format!("/{}", String::from_utf8_lossy(target))),
+                    Some(format!("/{}", crate::lossless(target))),
                 ),
                 Op::Whiteout => ("whiteout".into(), String::new(), 0, 0, 0, 0, None),
                 Op::Opaque => ("opaque".into(), String::new(), 0, 0, 0, 0, None),
@@ -154,9 +172,21 @@ pub fn text(entries: &[LsEntry], long: bool) -> String {
             continue;
         }
         let when = crate::config::rfc3339(e.mtime as i64);
-        let by = e.created_by.as_deref().map(|c| format!("  ({})", z(c))).unwrap_or_default();
-        let mode = if e.mode.is_empty() { e.kind.clone() } else { e.mode.clone() };
-        let _ = writeln!(o, "{:<10} {:>5}/{:<5} {:>10} {} L{} {}{}", mode, e.uid, e.gid, e.size, when, e.layer, name, by);
+        let by = e
+            .created_by
+            .as_deref()
+            .map(|c| format!("  ({})", z(c)))
+            .unwrap_or_default();
+        let mode = if e.mode.is_empty() {
+            e.kind.clone()
+        } else {
+            e.mode.clone()
+        };
+        let _ = writeln!(
+            o,
+            "{:<10} {:>5}/{:<5} {:>10} {} L{} {}{}",
+            mode, e.uid, e.gid, e.size, when, e.layer, name, by
+        );
     }
     o
 }

@@ -22,7 +22,17 @@ pub fn mode_string(kind: &Kind, mode: u32) -> String {
     };
     let mut s = String::with_capacity(10);
     s.push(t);
-    let bits = [(0o400, 'r'), (0o200, 'w'), (0o100, 'x'), (0o040, 'r'), (0o020, 'w'), (0o010, 'x'), (0o004, 'r'), (0o002, 'w'), (0o001, 'x')];
+    let bits = [
+        (0o400, 'r'),
+        (0o200, 'w'),
+        (0o100, 'x'),
+        (0o040, 'r'),
+        (0o020, 'w'),
+        (0o010, 'x'),
+        (0o004, 'r'),
+        (0o002, 'w'),
+        (0o001, 'x'),
+    ];
     for (i, (b, c)) in bits.iter().enumerate() {
         let set = mode & b != 0;
         let special = match i {
@@ -46,7 +56,10 @@ pub fn mode_string(kind: &Kind, mode: u32) -> String {
 /// Parses `UID:GID` (numbers) for `--chown`.
 pub fn parse_chown(s: &str) -> Result<(u64, u64)> {
     let (u, g) = s.split_once(':').unwrap_or((s, s));
-    let n = |x: &str| x.parse::<u64>().map_err(|_| Error::Usage(format!("--chown {s:?}: expected numeric UID[:GID]")));
+    let n = |x: &str| {
+        x.parse::<u64>()
+            .map_err(|_| Error::Usage(format!("--chown {s:?}: expected numeric UID[:GID]")))
+    };
     Ok((n(u)?, n(g)?))
 }
 
@@ -55,12 +68,20 @@ pub fn parse_chmod(s: &str) -> Result<u32> {
     u32::from_str_radix(s.trim_start_matches("0o"), 8)
         .ok()
         .filter(|m| *m <= 0o7777)
-        .ok_or_else(|| Error::Usage(format!("--chmod {s:?}: expected an octal mode such as 0755")))
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "--chmod {s:?}: expected an octal mode such as 0755"
+            ))
+        })
 }
 
 /// Root-owned directory attributes for directories regraft has to invent.
 pub fn default_dir_meta(mtime: u64) -> Meta {
-    Meta { mode: 0o755, mtime, ..Default::default() }
+    Meta {
+        mode: 0o755,
+        mtime,
+        ..Default::default()
+    }
 }
 
 #[cfg(test)]

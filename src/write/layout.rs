@@ -5,13 +5,16 @@
 //! later run can remove what a killed one left.
 
 use super::archive::OCI_LAYOUT;
-use super::{OutImage, WriteOptions, copy_blob, index_annotations, unique_blobs};
+use super::{OutBlob, OutImage, WriteOptions, copy_blob, index_annotations, unique_blobs};
 use crate::error::{Error, IoContext, Result};
+use crate::image::{BlobData, Layer};
+use crate::source::container::Container;
 use crate::source::oci_names::REF_NAME;
 use crate::spec::{self, Index};
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub const TEMP_PREFIX: &str = ".regraft-tmp-";
 
@@ -77,6 +80,9 @@ fn write_blobs(root: &Path, img: &OutImage, opts: WriteOptions) -> Result<()> {
         {
             continue; // content-addressed: already there
         }
+        if link_blob(b, &dir, &dest, opts)? {
+            continue;
+        }
         let tmp = temp_file_in(&dir)?;
         {
             let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file());
@@ -88,6 +94,60 @@ fn write_blobs(root: &Path, img: &OutImage, opts: WriteOptions) -> Result<()> {
     }
     sync_dir(&dir);
     Ok(())
+}
+
+/// Publishes an unchanged layer blob that is already a file on disk (a blob of an input layout,
+/// or the new layer's temporary file) by hard link when the output is on the same filesystem,
+/// so its bytes are never written again. The linked inode is then read once to verify its
+/// size, digest and diff_id (a raw hash only when this run already inflated that blob); a
+/// blob that fails is unlinked and the error returned. `false`: not linkable, copy instead.
+fn link_blob(b: &OutBlob, dir: &Path, dest: &Path, opts: WriteOptions) -> Result<bool> {
+    let OutBlob::Layer {
+        image,
+        index,
+        layer,
+    } = b
+    else {
+        return Ok(false);
+    };
+    let src = match &layer.data {
+        BlobData::Member { container, name } if container.is_dir() => {
+            match container.locate(name)? {
+                Some((p, _, 0)) => p,
+                _ => return Ok(false),
+            }
+        }
+        BlobData::File(p) => p.to_path_buf(),
+        _ => return Ok(false),
+    };
+    let name = format!("{}link-{}", temp_prefix(), b.digest().hex());
+    let tmp = dir.join(&name);
+    let _ = fs::remove_file(&tmp);
+    if fs::hard_link(&src, &tmp).is_err() {
+        return Ok(false); // another filesystem, or links not allowed: copy
+    }
+    let linked = Layer {
+        data: BlobData::Member {
+            container: Arc::new(Container::open_dir(dir)?),
+            name,
+        },
+        ..layer.clone()
+    };
+    let verified = crate::layer::copy_layer(
+        image,
+        *index,
+        &linked,
+        &mut std::io::sink(),
+        opts.max_layer_size,
+    );
+    if let Err(e) = verified {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    // Durable like a copied blob (nearly free for an input blob that is already on disk).
+    File::open(&tmp).and_then(|f| f.sync_all()).at(&tmp)?;
+    fs::rename(&tmp, dest).map_err(|e| Error::io(dest, e))?;
+    Ok(true)
 }
 
 fn is_layout(p: &Path) -> bool {

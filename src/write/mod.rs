@@ -133,7 +133,8 @@ pub fn write(out: &ImageRef, img: &OutImage, opts: WriteOptions) -> Result<Diges
         // Streamed: not atomic (documented); what was written stays written on failure.
         let mut w = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout());
         archive::write_tar(&mut w, img, name.as_deref(), true, opts)?;
-        std::io::Write::flush(&mut w).map_err(|e| Error::Invalid(format!("writing to stdout: {e}")))?;
+        std::io::Write::flush(&mut w)
+            .map_err(|e| Error::Invalid(format!("writing to stdout: {e}")))?;
         return Ok(img.top.digest.clone());
     }
     match out.transport {

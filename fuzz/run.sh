@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs the fuzz targets for a bounded time each: fuzz/run.sh [SECONDS] [TARGET...]
+# (default 60 s, every target). Seeds each corpus from the committed fixtures. Stable Rust
+# only: cargo-fuzz's nightly flags are allowed with RUSTC_BOOTSTRAP=1, and `-s none` skips
+# the sanitizer (which needs nightly's std). A crash fails the run and leaves its input in
+# fuzz/artifacts/TARGET/.
+set -euo pipefail
+cd "$(dirname "$0")"
+secs=${1:-60}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(json layer_walk sniff)
+export RUSTC_BOOTSTRAP=1
+
+if ! command -v cargo-fuzz >/dev/null 2>&1; then
+  cargo install cargo-fuzz --locked --quiet
+fi
+
+seed() {
+  local t=$1 dir=corpus/$1
+  mkdir -p "$dir"
+  [ -n "$(ls -A "$dir")" ] && return 0
+  case $t in
+    json)
+      find ../fixtures -name '*.json' -size -64k -exec cp {} "$dir/" \;
+      for f in ../fixtures/oci/blobs/sha256/* ../fixtures/multi.oci/blobs/sha256/*; do
+        head -c 2 "$f" | grep -q '{' && cp "$f" "$dir/" || true
+      done ;;
+    layer_walk)
+      # Uncompressed layer tars: the blobs of the docker archive fixtures.
+      tmp=$(mktemp -d)
+      tar -xf ../fixtures/vendor-docker25.tar -C "$tmp"
+      for f in "$tmp"/blobs/sha256/*; do
+        head -c 262 "$f" | tail -c 5 | grep -q ustar && cp "$f" "$dir/"
+      done
+      rm -rf "$tmp" ;;
+    sniff)
+      cp ../fixtures/vendor.tar ../fixtures/vendor.tar.gz ../fixtures/vendor-oci.tar \
+         ../fixtures/vendor-legacy.tar ../fixtures/vendor-docker25.tar \
+         ../fixtures/vendor-docker29.tar "$dir/" ;;
+  esac
+}
+
+for t in "${targets[@]}"; do
+  seed "$t"
+  echo "fuzz/run.sh: $t for ${secs}s" >&2
+  cargo fuzz run -s none --release "$t" "corpus/$t" -- \
+    -max_total_time="$secs" -rss_limit_mb=1024 -max_len=1048576 -timeout=20 -print_final_stats=1
+done

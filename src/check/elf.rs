@@ -1,0 +1,373 @@
+//! The few things `check` needs from an ELF file, read by hand from bytes: class, byte order,
+//! type, machine, `PT_INTERP`, and from the dynamic section `DT_NEEDED`, `DT_SONAME`,
+//! `DT_RPATH`, `DT_RUNPATH`, the version needs (`GLIBC_2.34` from `libc.so.6`) and the versions
+//! a library defines. Every offset is bounds-checked; a malformed file is an error, never a
+//! panic.
+
+use crate::error::{Error, Result};
+
+pub const MAGIC: &[u8; 4] = b"\x7fELF";
+
+pub const EM_386: u16 = 3;
+pub const EM_ARM: u16 = 40;
+pub const EM_X86_64: u16 = 62;
+pub const EM_AARCH64: u16 = 183;
+pub const EM_PPC64: u16 = 21;
+pub const EM_S390: u16 = 22;
+pub const EM_RISCV: u16 = 243;
+
+/// One version an object needs from one library.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionNeed {
+    pub file: String,
+    pub version: String,
+    pub weak: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Elf {
+    /// 32 or 64.
+    pub class: u8,
+    pub little_endian: bool,
+    /// ET_EXEC = 2, ET_DYN = 3.
+    pub e_type: u16,
+    pub machine: u16,
+    pub interp: Option<String>,
+    pub needed: Vec<String>,
+    pub soname: Option<String>,
+    pub rpath: Option<String>,
+    pub runpath: Option<String>,
+    pub version_needs: Vec<VersionNeed>,
+    pub version_defs: Vec<String>,
+    /// Has a dynamic section (a static program has none).
+    pub dynamic: bool,
+}
+
+/// The name of a machine, for messages.
+pub fn machine_name(m: u16) -> String {
+    match m {
+        EM_386 => "i386".into(),
+        EM_ARM => "arm".into(),
+        EM_X86_64 => "x86-64".into(),
+        EM_AARCH64 => "aarch64".into(),
+        EM_PPC64 => "ppc64".into(),
+        EM_S390 => "s390".into(),
+        EM_RISCV => "riscv".into(),
+        o => format!("machine {o}"),
+    }
+}
+
+/// The ELF class and machine an OCI architecture runs.
+pub fn expected_machine(arch: &str) -> Option<(u8, u16)> {
+    Some(match arch {
+        "amd64" => (64, EM_X86_64),
+        "arm64" => (64, EM_AARCH64),
+        "386" => (32, EM_386),
+        "arm" => (32, EM_ARM),
+        "ppc64le" => (64, EM_PPC64),
+        "s390x" => (64, EM_S390),
+        "riscv64" => (64, EM_RISCV),
+        _ => return None,
+    })
+}
+
+struct R<'a> {
+    b: &'a [u8],
+    le: bool,
+    is64: bool,
+}
+
+impl R<'_> {
+    fn bytes(&self, off: u64, n: u64) -> Result<&[u8]> {
+        let s = usize::try_from(off).ok();
+        let e = off.checked_add(n).and_then(|e| usize::try_from(e).ok());
+        match (s, e) {
+            (Some(s), Some(e)) if e <= self.b.len() => Ok(&self.b[s..e]),
+            _ => Err(Error::Invalid(format!(
+                "ELF: {n} bytes at offset {off} lie outside the file ({} bytes)",
+                self.b.len()
+            ))),
+        }
+    }
+    fn u16(&self, off: u64) -> Result<u16> {
+        let b = self.bytes(off, 2)?;
+        let a = [b[0], b[1]];
+        Ok(if self.le {
+            u16::from_le_bytes(a)
+        } else {
+            u16::from_be_bytes(a)
+        })
+    }
+    fn u32(&self, off: u64) -> Result<u32> {
+        let b = self.bytes(off, 4)?;
+        let a = [b[0], b[1], b[2], b[3]];
+        Ok(if self.le {
+            u32::from_le_bytes(a)
+        } else {
+            u32::from_be_bytes(a)
+        })
+    }
+    fn u64(&self, off: u64) -> Result<u64> {
+        let b = self.bytes(off, 8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(if self.le {
+            u64::from_le_bytes(a)
+        } else {
+            u64::from_be_bytes(a)
+        })
+    }
+    /// A word: 8 bytes in ELF64, 4 in ELF32.
+    fn word(&self, off: u64) -> Result<u64> {
+        if self.is64 {
+            self.u64(off)
+        } else {
+            self.u32(off).map(u64::from)
+        }
+    }
+    fn cstr(&self, off: u64) -> Result<String> {
+        let s = usize::try_from(off)
+            .ok()
+            .filter(|&s| s < self.b.len())
+            .ok_or_else(|| Error::Invalid(format!("ELF: string at {off} outside the file")))?;
+        let end = self.b[s..]
+            .iter()
+            .position(|&c| c == 0)
+            .map(|p| s + p)
+            .unwrap_or(self.b.len());
+        Ok(String::from_utf8_lossy(&self.b[s..end]).into_owned())
+    }
+}
+
+struct Load {
+    vaddr: u64,
+    offset: u64,
+    filesz: u64,
+}
+
+fn vaddr_to_off(loads: &[Load], v: u64) -> Option<u64> {
+    loads
+        .iter()
+        .find(|l| v >= l.vaddr && v < l.vaddr.saturating_add(l.filesz))
+        .map(|l| v - l.vaddr + l.offset)
+}
+
+const PT_LOAD: u32 = 1;
+const PT_DYNAMIC: u32 = 2;
+const PT_INTERP: u32 = 3;
+const DT_NULL: u64 = 0;
+const DT_NEEDED: u64 = 1;
+const DT_STRTAB: u64 = 5;
+const DT_SONAME: u64 = 14;
+const DT_RPATH: u64 = 15;
+const DT_RUNPATH: u64 = 29;
+const DT_VERDEF: u64 = 0x6fff_fffc;
+const DT_VERDEFNUM: u64 = 0x6fff_fffd;
+const DT_VERNEED: u64 = 0x6fff_fffe;
+const DT_VERNEEDNUM: u64 = 0x6fff_ffff;
+const VER_FLG_BASE: u16 = 1;
+const VER_FLG_WEAK: u16 = 2;
+
+/// Whether `b` starts like an ELF file.
+pub fn is_elf(b: &[u8]) -> bool {
+    b.len() >= 4 && &b[..4] == MAGIC
+}
+
+/// Parses the parts of an ELF file `check` needs.
+pub fn parse(b: &[u8]) -> Result<Elf> {
+    if !is_elf(b) || b.len() < 0x34 {
+        return Err(Error::Invalid("not an ELF file".into()));
+    }
+    let class = match b[4] {
+        1 => 32,
+        2 => 64,
+        c => return Err(Error::Invalid(format!("ELF: unknown class {c}"))),
+    };
+    let le = match b[5] {
+        1 => true,
+        2 => false,
+        d => return Err(Error::Invalid(format!("ELF: unknown byte order {d}"))),
+    };
+    let r = R {
+        b,
+        le,
+        is64: class == 64,
+    };
+    let mut elf = Elf {
+        class,
+        little_endian: le,
+        e_type: r.u16(16)?,
+        machine: r.u16(18)?,
+        ..Default::default()
+    };
+    let (phoff, phentsize, phnum) = if r.is64 {
+        (r.u64(32)?, r.u16(54)?, r.u16(56)?)
+    } else {
+        (u64::from(r.u32(28)?), r.u16(42)?, r.u16(44)?)
+    };
+    let mut loads = Vec::new();
+    let mut dynamic = None;
+    for i in 0..u64::from(phnum) {
+        let ph = phoff + i * u64::from(phentsize);
+        let p_type = r.u32(ph)?;
+        let (offset, vaddr, filesz) = if r.is64 {
+            (r.u64(ph + 8)?, r.u64(ph + 16)?, r.u64(ph + 32)?)
+        } else {
+            (
+                u64::from(r.u32(ph + 4)?),
+                u64::from(r.u32(ph + 8)?),
+                u64::from(r.u32(ph + 16)?),
+            )
+        };
+        match p_type {
+            PT_LOAD => loads.push(Load {
+                vaddr,
+                offset,
+                filesz,
+            }),
+            PT_DYNAMIC => dynamic = Some((offset, filesz)),
+            PT_INTERP => {
+                let s = r.bytes(offset, filesz)?;
+                let end = s.iter().position(|&c| c == 0).unwrap_or(s.len());
+                elf.interp = Some(String::from_utf8_lossy(&s[..end]).into_owned());
+            }
+            _ => {}
+        }
+    }
+    let Some((doff, dsize)) = dynamic else {
+        return Ok(elf);
+    };
+    elf.dynamic = true;
+    let ent = if r.is64 { 16 } else { 8 };
+    let mut tags: Vec<(u64, u64)> = Vec::new();
+    for i in 0..dsize / ent {
+        let o = doff + i * ent;
+        let tag = r.word(o)?;
+        if tag == DT_NULL {
+            break;
+        }
+        let val = r.word(o + ent / 2)?;
+        tags.push((tag, val));
+    }
+    let get = |t: u64| tags.iter().find(|(k, _)| *k == t).map(|(_, v)| *v);
+    let strtab = get(DT_STRTAB)
+        .and_then(|v| vaddr_to_off(&loads, v))
+        .ok_or_else(|| Error::Invalid("ELF: dynamic section without a string table".into()))?;
+    let s = |off: u64| r.cstr(strtab + off);
+    for (t, v) in &tags {
+        match *t {
+            DT_NEEDED => elf.needed.push(s(*v)?),
+            DT_SONAME => elf.soname = Some(s(*v)?),
+            DT_RPATH => elf.rpath = Some(s(*v)?),
+            DT_RUNPATH => elf.runpath = Some(s(*v)?),
+            _ => {}
+        }
+    }
+    if let (Some(v), Some(n)) = (get(DT_VERNEED), get(DT_VERNEEDNUM)) {
+        let mut off = vaddr_to_off(&loads, v)
+            .ok_or_else(|| Error::Invalid("ELF: DT_VERNEED outside the file".into()))?;
+        for _ in 0..n.min(4096) {
+            let cnt = r.u16(off + 2)?;
+            let file = s(u64::from(r.u32(off + 4)?))?;
+            let mut aux = off + u64::from(r.u32(off + 8)?);
+            for _ in 0..cnt {
+                let flags = r.u16(aux + 4)?;
+                let name = s(u64::from(r.u32(aux + 8)?))?;
+                elf.version_needs.push(VersionNeed {
+                    file: file.clone(),
+                    version: name,
+                    weak: flags & VER_FLG_WEAK != 0,
+                });
+                let next = r.u32(aux + 12)?;
+                if next == 0 {
+                    break;
+                }
+                aux += u64::from(next);
+            }
+            let next = r.u32(off + 12)?;
+            if next == 0 {
+                break;
+            }
+            off += u64::from(next);
+        }
+    }
+    if let (Some(v), Some(n)) = (get(DT_VERDEF), get(DT_VERDEFNUM)) {
+        let mut off = vaddr_to_off(&loads, v)
+            .ok_or_else(|| Error::Invalid("ELF: DT_VERDEF outside the file".into()))?;
+        for _ in 0..n.min(4096) {
+            let flags = r.u16(off + 2)?;
+            let aux = off + u64::from(r.u32(off + 12)?);
+            if flags & VER_FLG_BASE == 0 {
+                elf.version_defs.push(s(u64::from(r.u32(aux)?))?);
+            }
+            let next = r.u32(off + 16)?;
+            if next == 0 {
+                break;
+            }
+            off += u64::from(next);
+        }
+    }
+    Ok(elf)
+}
+
+impl Elf {
+    /// A program (has a loader, or is a non-PIE executable) rather than a library.
+    pub fn is_program(&self) -> bool {
+        self.interp.is_some() || self.e_type == 2
+    }
+    /// The libc family the loader names.
+    pub fn libc(&self) -> Option<super::Libc> {
+        let i = self.interp.as_deref()?;
+        if i.contains("ld-musl") {
+            Some(super::Libc::Musl)
+        } else if i.contains("ld-linux") || i.contains("ld64.so") || i.contains("ld.so") {
+            Some(super::Libc::Glibc)
+        } else {
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_running_test_binary() {
+        // The test binary itself is a dynamically linked glibc program on the build host.
+        let b = std::fs::read("/proc/self/exe").unwrap();
+        let e = parse(&b).unwrap();
+        assert!(e.is_program());
+        assert!(e.needed.iter().any(|n| n.starts_with("libc.so")));
+        assert!(
+            e.version_needs
+                .iter()
+                .any(|v| v.version.starts_with("GLIBC_2."))
+        );
+    }
+
+    #[test]
+    fn truncated_files_are_errors_not_panics() {
+        let b = std::fs::read("/proc/self/exe").unwrap();
+        for n in [0, 3, 4, 20, 52, 64, 200, 1000] {
+            let _ = parse(&b[..n.min(b.len())]);
+        }
+        assert!(parse(b"\x7fELF").is_err());
+        assert!(parse(b"#!/bin/sh\n").is_err());
+    }
+
+    #[test]
+    fn libc_defines_glibc_versions() {
+        let p = ["/lib/x86_64-linux-gnu/libc.so.6", "/lib64/libc.so.6"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .expect("the test host has glibc");
+        let e = parse(&std::fs::read(p).unwrap()).unwrap();
+        assert!(
+            e.version_defs
+                .iter()
+                .any(|v| v == "GLIBC_2.2.5" || v == "GLIBC_2.17")
+        );
+        assert_eq!(e.soname.as_deref(), Some("libc.so.6"));
+    }
+}

@@ -1,0 +1,286 @@
+//! The filesystem a check looks at: the merged view of a result's layers, the merged view of
+//! the base part (the layers below the boundary), the raw entries of the application layers,
+//! and the bytes of the files a check reads. Data is kept (in a temporary spill file) only for
+//! files that matter: ELF files and scripts among the application's files, and the system
+//! files (`/etc/passwd`, `/etc/ld.so.cache`, package databases, ...). Libraries that turn out to
+//! be needed are fetched afterwards by streaming only the layers that hold them.
+
+use crate::error::{Error, Result};
+use crate::image::Layer;
+use crate::layer::LayerStream;
+use crate::walk::{self, DataRef, Kind, LayerEntry, MergedView, Op};
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+
+/// What an application layer's entry does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AppOp {
+    Put(Kind),
+    Link,
+    Whiteout,
+    Opaque,
+}
+
+/// One entry of an application layer, by its cleaned tar path.
+#[derive(Clone, Debug)]
+pub struct AppEntry {
+    pub layer: usize,
+    pub path: Vec<u8>,
+    pub op: AppOp,
+}
+
+/// File data kept for a check.
+pub struct Store {
+    file: File,
+    len: u64,
+}
+
+impl Store {
+    fn new() -> Result<Store> {
+        let file = tempfile::tempfile().map_err(|e| Error::Invalid(format!("spill file: {e}")))?;
+        Ok(Store { file, len: 0 })
+    }
+    fn put(&mut self, head: &[u8], rest: &mut impl Read, size: u64) -> Result<DataRef> {
+        let offset = self.len;
+        // Reads move the file position: always append at the end of what was written.
+        (&self.file)
+            .seek(SeekFrom::Start(offset))
+            .map_err(|e| Error::Invalid(format!("spill file: {e}")))?;
+        let mut w = BufWriter::new(&self.file);
+        w.write_all(head)
+            .map_err(|e| Error::Invalid(format!("spill file: {e}")))?;
+        let n = std::io::copy(&mut rest.take(size - head.len() as u64), &mut w)
+            .map_err(|e| Error::Invalid(format!("reading a layer entry: {e}")))?;
+        w.flush()
+            .map_err(|e| Error::Invalid(format!("spill file: {e}")))?;
+        if n + head.len() as u64 != size {
+            return Err(Error::Invalid("layer entry data truncated".into()));
+        }
+        self.len += size;
+        Ok(DataRef { offset, len: size })
+    }
+    pub fn read(&self, d: DataRef) -> Result<Vec<u8>> {
+        let mut f = &self.file;
+        f.seek(SeekFrom::Start(d.offset))
+            .map_err(|e| Error::Invalid(format!("spill file: {e}")))?;
+        let mut v = Vec::with_capacity(usize::try_from(d.len).unwrap_or(0));
+        f.take(d.len)
+            .read_to_end(&mut v)
+            .map_err(|e| Error::Invalid(format!("spill file: {e}")))?;
+        Ok(v)
+    }
+}
+
+/// The layers to look at, and where the application starts.
+pub struct FsInput<'a> {
+    /// For messages.
+    pub name: &'a str,
+    pub layers: &'a [Layer],
+    /// Layers at and above this index are the application's.
+    pub boundary: usize,
+    pub max_layer_size: u64,
+}
+
+pub struct Fs {
+    pub result: MergedView,
+    pub base: MergedView,
+    pub app: Vec<AppEntry>,
+    pub boundary: usize,
+    store: Store,
+    name: String,
+    layers: Vec<Layer>,
+    max: u64,
+}
+
+/// System files whose bytes a check reads, by cleaned tar path.
+pub fn is_system_file(p: &[u8]) -> bool {
+    let s = String::from_utf8_lossy(p);
+    matches!(
+        s.as_ref(),
+        "etc/ld.so.cache"
+            | "etc/ld.so.conf"
+            | "etc/passwd"
+            | "etc/group"
+            | "var/lib/dpkg/status"
+            | "lib/apk/db/installed"
+    ) || s.starts_with("etc/ld.so.conf.d/")
+        || (s.starts_with("etc/ld-musl-") && s.ends_with(".path"))
+        || s.starts_with("var/lib/dpkg/status.d/")
+        || s.starts_with("var/lib/dpkg/info/")
+}
+
+fn stream_layer(
+    name: &str,
+    layers: &[Layer],
+    i: usize,
+    max: u64,
+    mut f: impl FnMut(&mut tar::Entry<'_, &mut LayerStream>, LayerEntry) -> Result<LayerEntry>,
+) -> Result<Vec<LayerEntry>> {
+    let mut s = LayerStream::open(name, i, &layers[i], max)?;
+    let what = s.what().to_string();
+    let mut out = Vec::new();
+    let res: Result<()> = (|| {
+        let mut ar = tar::Archive::new(&mut s);
+        let entries = ar
+            .entries()
+            .map_err(|e| Error::layer(&what, format!("not a tar: {e}")))?;
+        for e in entries {
+            let mut e = e.map_err(|e| Error::layer(&what, format!("corrupt tar: {e}")))?;
+            let le = walk::parse_entry(&mut e).map_err(|x| Error::layer(&what, x.to_string()))?;
+            out.push(f(&mut e, le)?);
+        }
+        Ok(())
+    })();
+    s.finish()?;
+    res?;
+    Ok(out)
+}
+
+impl Fs {
+    /// Reads every layer once, keeping the data of system files and of the application's ELF
+    /// files and scripts.
+    pub fn build(input: &FsInput<'_>) -> Result<Fs> {
+        let mut store = Store::new()?;
+        let mut result = MergedView::new();
+        let mut base = MergedView::new();
+        let mut app = Vec::new();
+        for i in 0..input.layers.len() {
+            let is_app = i >= input.boundary;
+            let entries = stream_layer(
+                input.name,
+                input.layers,
+                i,
+                input.max_layer_size,
+                |e, mut le| {
+                    if let Op::Put {
+                        kind: Kind::File,
+                        size,
+                        data,
+                        ..
+                    } = &mut le.op
+                        && *size > 0
+                    {
+                        if is_system_file(&le.path) {
+                            *data = Some(store.put(&[], e, *size)?);
+                        } else if is_app {
+                            let mut head = [0u8; 4];
+                            let want = (*size).min(4) as usize;
+                            e.read_exact(&mut head[..want])
+                                .map_err(|x| Error::layer(input.name, x.to_string()))?;
+                            if crate::check::elf::is_elf(&head[..want])
+                                || head[..want].starts_with(b"#!")
+                            {
+                                *data = Some(store.put(&head[..want], e, *size)?);
+                            }
+                        }
+                    }
+                    Ok(le)
+                },
+            )?;
+            if is_app {
+                for le in &entries {
+                    let op = match &le.op {
+                        Op::Put { kind, .. } => AppOp::Put(kind.clone()),
+                        Op::Link { .. } => AppOp::Link,
+                        Op::Whiteout => AppOp::Whiteout,
+                        Op::Opaque => AppOp::Opaque,
+                        Op::Skip => continue,
+                    };
+                    app.push(AppEntry {
+                        layer: i,
+                        path: le.path.clone(),
+                        op,
+                    });
+                }
+            } else {
+                base.apply_layer(i, entries.clone())
+                    .map_err(|e| Error::layer(input.name, e.to_string()))?;
+            }
+            result
+                .apply_layer(i, entries)
+                .map_err(|e| Error::layer(input.name, e.to_string()))?;
+        }
+        Ok(Fs {
+            result,
+            base,
+            app,
+            boundary: input.boundary,
+            store,
+            name: input.name.to_string(),
+            layers: input.layers.to_vec(),
+            max: input.max_layer_size,
+        })
+    }
+
+    /// Keeps the data of these result paths (already resolved) where it is not kept yet.
+    pub fn fetch(&mut self, paths: &[Vec<u8>]) -> Result<()> {
+        let mut need: BTreeMap<usize, Vec<Vec<u8>>> = BTreeMap::new();
+        for p in paths {
+            if let Some(n) = self.result.get(p)
+                && n.kind == Kind::File
+                && n.data.is_none()
+                && n.size > 0
+            {
+                need.entry(n.origin.0).or_default().push(n.origin.1.clone());
+            }
+        }
+        for (layer, want) in need {
+            let mut got: HashMap<Vec<u8>, DataRef> = HashMap::new();
+            let store = &mut self.store;
+            stream_layer(&self.name, &self.layers, layer, self.max, |e, le| {
+                if let Op::Put {
+                    kind: Kind::File,
+                    size,
+                    ..
+                } = &le.op
+                    && want.contains(&le.path)
+                {
+                    got.insert(le.path.clone(), store.put(&[], e, *size)?);
+                }
+                Ok(le)
+            })?;
+            for view in [&mut self.result, &mut self.base] {
+                for n in view.nodes.values_mut() {
+                    if n.kind == Kind::File && n.data.is_none() && n.origin.0 == layer {
+                        n.data = got.get(&n.origin.1).copied().or(n.data);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The bytes of a node of either view, if kept.
+    pub fn data(&self, n: &walk::Node) -> Result<Option<Vec<u8>>> {
+        match (n.data, n.size) {
+            (_, 0) if n.kind == Kind::File => Ok(Some(Vec::new())),
+            (Some(d), _) => self.store.read(d).map(Some),
+            (None, _) => Ok(None),
+        }
+    }
+
+    /// The bytes of a result file reached by an absolute or relative path (symlinks followed).
+    pub fn read_result(&self, path: &str) -> Result<Option<Vec<u8>>> {
+        match self.lookup(path) {
+            Some((_, n)) if n.kind == Kind::File => self.data(n),
+            _ => Ok(None),
+        }
+    }
+
+    /// Resolves a path in the result (symlinks inside the root followed) to its node.
+    pub fn lookup(&self, path: &str) -> Option<(Vec<u8>, &walk::Node)> {
+        lookup_in(&self.result, path)
+    }
+}
+
+/// Resolves `path` in `view`, following symlinks inside the root.
+pub fn lookup_in<'a>(view: &'a MergedView, path: &str) -> Option<(Vec<u8>, &'a walk::Node)> {
+    let p = path.trim_start_matches('/');
+    if p.is_empty() {
+        return None;
+    }
+    let r = view.resolve(p.as_bytes(), 0).ok()?;
+    let n = view.get(&r)?;
+    Some((r, n))
+}

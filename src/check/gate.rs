@@ -1,0 +1,152 @@
+//! Where checks meet commands: the check of a planned graft (before anything is written, plus
+//! the package database merge layer in layer mode), and `regraft check IMAGE`.
+
+use super::dbmerge;
+use super::fs::{Fs, FsInput};
+use super::{CheckInput, Report};
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::graft::{GraftPlan, Grafted};
+use crate::image::Layer;
+use crate::reference::ImageRef;
+use crate::source::Source;
+use crate::spec::Platform;
+use crate::write::{OutBlob, OutImage};
+use serde_json::Value;
+
+/// The outcome of checking a planned graft.
+pub struct GraftCheck {
+    pub report: Report,
+    /// The image with the merged package database layer added, and its manifest digest.
+    pub merged: Option<(OutImage, Digest)>,
+}
+
+/// The layers and config of a planned image.
+fn planned(img: &OutImage) -> Result<(Vec<Layer>, Value)> {
+    let cfg_digest = img
+        .docker
+        .as_ref()
+        .map(|d| d.config.clone())
+        .ok_or_else(|| Error::Invalid("the planned image has no config".into()))?;
+    let mut layers = Vec::new();
+    let mut config = None;
+    for b in &img.blobs {
+        match b {
+            OutBlob::Layer { layer, .. } => layers.push(layer.clone()),
+            OutBlob::Bytes { desc, bytes } if desc.digest == cfg_digest => {
+                config = Some(
+                    serde_json::from_slice(bytes)
+                        .map_err(|e| Error::Invalid(format!("planned config: {e}")))?,
+                )
+            }
+            OutBlob::Bytes { .. } => {}
+        }
+    }
+    Ok((
+        layers,
+        config.ok_or_else(|| Error::Invalid("the planned config is missing".into()))?,
+    ))
+}
+
+/// Checks a planned graft (made with `dry_run == false`, so the new layer exists). In layer
+/// mode, when the application layers carry a package database, also plans the merge layer.
+pub fn check_graft(plan: &GraftPlan, g: &Grafted) -> Result<GraftCheck> {
+    let (layers, config) = planned(&g.image)?;
+    let boundary = g.summary.base.layers;
+    let (mut report, fs) = super::check(&CheckInput {
+        name: &g.summary.output,
+        layers: &layers,
+        boundary,
+        paths: &[],
+        config: &config,
+        max_layer_size: plan.max_layer_size,
+    })?;
+    report.application = if g.summary.mode == "path" {
+        g.summary.paths.join(", ")
+    } else {
+        format!(
+            "the vendor's {} application layer(s)",
+            g.summary.grafted_layers.len()
+        )
+    };
+    let mut merged = None;
+    if g.summary.mode == "layer" {
+        let vendor = Source::open(&plan.vendor)?.image(plan.platform.as_ref())?;
+        let n = g.summary.old_base.layers.min(vendor.layers.len());
+        let old = Fs::build(&FsInput {
+            name: &vendor.name,
+            layers: &vendor.layers[..n],
+            boundary: n,
+            max_layer_size: plan.max_layer_size,
+        })?;
+        if let Some(m) = dbmerge::plan(&fs, Some(&old))? {
+            let created = config.get("created").and_then(Value::as_str);
+            let (img, digest) = dbmerge::append_layer(
+                &g.image,
+                &m.tar,
+                "regraft: merged dpkg database (the new base's packages + the vendor's added ones)",
+                created,
+            )?;
+            let mut s = m.summary;
+            if let Some(OutBlob::Layer { layer, .. }) = img
+                .blobs
+                .iter()
+                .rev()
+                .find(|b| matches!(b, OutBlob::Layer { .. }))
+            {
+                s.layer_digest = Some(layer.desc.digest.to_string());
+            }
+            report.package_database = Some(s);
+            merged = Some((img, digest));
+        }
+    }
+    Ok(GraftCheck { report, merged })
+}
+
+/// `regraft check IMAGE`: the application is the layers above the old base (found as the
+/// graft finds it), or the `--path` subtrees.
+pub fn check_image(
+    image: &ImageRef,
+    old_base: Option<ImageRef>,
+    old_base_layers: Option<usize>,
+    paths: Vec<Vec<u8>>,
+    platform: Option<Platform>,
+    max_layer_size: u64,
+) -> Result<(Report, Vec<String>)> {
+    let src = Source::open(image)?;
+    let img = src.image(platform.as_ref())?;
+    let platform = platform.unwrap_or_else(|| img.view.platform.clone());
+    let plan = GraftPlan {
+        vendor: image.clone(),
+        base: image.clone(),
+        old_base,
+        old_base_layers,
+        output: image.clone(),
+        paths: paths.clone(),
+        tag: None,
+        compression: None,
+        overrides: Default::default(),
+        platform: Some(platform.clone()),
+        max_layer_size,
+        source_date_epoch: None,
+    };
+    let mut warnings = Vec::new();
+    let split = crate::graft::find_split(&plan, &src, &img, &platform, &mut warnings)?;
+    let (mut report, _) = super::check(&CheckInput {
+        name: &img.name,
+        layers: &img.layers,
+        boundary: split.layers,
+        paths: &paths,
+        config: &img.config,
+        max_layer_size,
+    })?;
+    if paths.is_empty() {
+        report.application = format!(
+            "the {} layer(s) above the old base ({} layer(s), {})",
+            img.layers.len() - split.layers,
+            split.layers,
+            split.summary.how
+        );
+    }
+    Ok((report, warnings))
+}

@@ -1,0 +1,171 @@
+//! `/etc/ld.so.cache`, as glibc's loader reads it at run time: the new format
+//! (`glibc-ld.so.cache1.1`), standalone or after the old `ld.so-1.7.0` table. glibc never
+//! reads `ld.so.conf` at run time, so this cache is what counts.
+
+use crate::error::{Error, Result};
+
+const NEW_MAGIC: &[u8] = b"glibc-ld.so.cache1.1";
+const OLD_MAGIC: &[u8] = b"ld.so-1.7.0";
+const NEW_HEADER: usize = 48;
+const NEW_ENTRY: usize = 24;
+const OLD_ENTRY: usize = 12;
+
+/// `FLAG_ELF_LIBC6`: an entry for a glibc ELF library.
+const FLAG_ELF_LIBC6: u32 = 0x0003;
+const FLAG_TYPE_MASK: u32 = 0x00ff;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CacheEntry {
+    pub flags: u32,
+    pub name: String,
+    pub path: String,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct LdCache {
+    pub entries: Vec<CacheEntry>,
+}
+
+fn u32_at(b: &[u8], off: usize) -> Result<u32> {
+    b.get(off..off + 4)
+        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+        .ok_or_else(|| Error::Invalid("ld.so.cache: truncated".into()))
+}
+
+fn cstr(b: &[u8], off: usize) -> Result<String> {
+    let s = b
+        .get(off..)
+        .ok_or_else(|| Error::Invalid("ld.so.cache: string outside the file".into()))?;
+    let end = s.iter().position(|&c| c == 0).unwrap_or(s.len());
+    Ok(String::from_utf8_lossy(&s[..end]).into_owned())
+}
+
+/// The architecture bits (`FLAG_X8664_LIB64`, ...) glibc requires for a class and machine.
+pub fn arch_flags(class: u8, machine: u16) -> Option<u32> {
+    use super::elf::*;
+    match (class, machine) {
+        (64, EM_X86_64) => Some(0x0300),
+        (64, EM_AARCH64) => Some(0x0a00),
+        (32, EM_386) | (32, EM_ARM) => Some(0),
+        _ => None,
+    }
+}
+
+impl LdCache {
+    pub fn parse(b: &[u8]) -> Result<LdCache> {
+        let mut start = 0;
+        if b.starts_with(OLD_MAGIC) {
+            let n = u32_at(b, 12)? as usize;
+            start = 16usize.saturating_add(n.saturating_mul(OLD_ENTRY));
+            start = start.saturating_add(7) & !7;
+            if !b.get(start..).is_some_and(|s| s.starts_with(NEW_MAGIC)) {
+                // An old-format-only cache: modern glibc ignores it.
+                return Ok(LdCache::default());
+            }
+        } else if !b.starts_with(NEW_MAGIC) {
+            return Err(Error::Invalid(
+                "ld.so.cache: not a glibc-ld.so.cache1.1 file".into(),
+            ));
+        }
+        let nlibs = u32_at(b, start + 20)? as usize;
+        let mut entries = Vec::new();
+        for i in 0..nlibs {
+            let e = start + NEW_HEADER + i * NEW_ENTRY;
+            let flags = u32_at(b, e)?;
+            let key = u32_at(b, e + 4)? as usize;
+            let value = u32_at(b, e + 8)? as usize;
+            // String offsets count from the start of the new-format part.
+            entries.push(CacheEntry {
+                flags,
+                name: cstr(b, start + key)?,
+                path: cstr(b, start + value)?,
+            });
+        }
+        Ok(LdCache { entries })
+    }
+
+    /// The paths the cache gives for `name`, for a glibc object of this class and machine,
+    /// in the cache's order.
+    pub fn lookup(&self, name: &str, class: u8, machine: u16) -> Vec<&str> {
+        let want = arch_flags(class, machine);
+        self.entries
+            .iter()
+            .filter(|e| e.name == name)
+            .filter(|e| e.flags & FLAG_TYPE_MASK == FLAG_ELF_LIBC6)
+            .filter(|e| match want {
+                Some(a) => e.flags & 0xff00 == a,
+                None => true,
+            })
+            .map(|e| e.path.as_str())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(entries: &[(u32, &str, &str)]) -> Vec<u8> {
+        let mut strings = Vec::new();
+        let strbase = NEW_HEADER + entries.len() * NEW_ENTRY;
+        let mut ents = Vec::new();
+        for (f, n, p) in entries {
+            let k = strbase + strings.len();
+            strings.extend_from_slice(n.as_bytes());
+            strings.push(0);
+            let v = strbase + strings.len();
+            strings.extend_from_slice(p.as_bytes());
+            strings.push(0);
+            ents.push((*f, k as u32, v as u32));
+        }
+        let mut b = NEW_MAGIC.to_vec();
+        b.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+        b.extend_from_slice(&(strings.len() as u32).to_le_bytes());
+        b.resize(NEW_HEADER, 0);
+        for (f, k, v) in ents {
+            b.extend_from_slice(&f.to_le_bytes());
+            b.extend_from_slice(&k.to_le_bytes());
+            b.extend_from_slice(&v.to_le_bytes());
+            b.extend_from_slice(&[0; 12]);
+        }
+        b.extend_from_slice(&strings);
+        b
+    }
+
+    #[test]
+    fn finds_by_name_and_arch() {
+        let b = build(&[
+            (0x0303, "libz.so.1", "/lib/x86_64-linux-gnu/libz.so.1"),
+            (0x0003, "libz.so.1", "/lib/i386-linux-gnu/libz.so.1"),
+            (0x0303, "libc.so.6", "/lib/x86_64-linux-gnu/libc.so.6"),
+        ]);
+        let c = LdCache::parse(&b).unwrap();
+        assert_eq!(c.entries.len(), 3);
+        assert_eq!(
+            c.lookup("libz.so.1", 64, super::super::elf::EM_X86_64),
+            vec!["/lib/x86_64-linux-gnu/libz.so.1"]
+        );
+        assert_eq!(
+            c.lookup("libz.so.1", 32, super::super::elf::EM_386),
+            vec!["/lib/i386-linux-gnu/libz.so.1"]
+        );
+        assert!(c.lookup("libnope.so", 64, 62).is_empty());
+    }
+
+    #[test]
+    fn garbage_and_truncation_are_errors() {
+        assert!(LdCache::parse(b"nonsense").is_err());
+        let b = build(&[(0x0303, "libz.so.1", "/x")]);
+        assert!(LdCache::parse(&b[..60]).is_err());
+    }
+
+    #[test]
+    fn reads_the_hosts_cache() {
+        let b = std::fs::read("/etc/ld.so.cache").expect("the test host has an ld.so.cache");
+        let c = LdCache::parse(&b).unwrap();
+        assert!(
+            !c.lookup("libc.so.6", 64, super::super::elf::EM_X86_64)
+                .is_empty()
+        );
+    }
+}

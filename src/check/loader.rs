@@ -1,0 +1,357 @@
+//! Where the dynamic loader finds a `DT_NEEDED` library, in the order it looks.
+//!
+//! glibc: `DT_RPATH` of the object and then of the program (each only when that object has no
+//! `DT_RUNPATH`), `LD_LIBRARY_PATH`, the object's `DT_RUNPATH` (its direct dependencies only),
+//! `/etc/ld.so.cache`, then the default directories (Debian's multiarch directories, `/lib`,
+//! `/usr/lib`, and `/lib64`, `/usr/lib64` for 64-bit objects as other distributions build it).
+//! `ld.so.conf` is never read at run time: a library only an `ld.so.conf` directory holds, with
+//! a cache that does not list it, is not found (and the finding says to run ldconfig).
+//!
+//! musl: `LD_LIBRARY_PATH`, then the `DT_RUNPATH`/`DT_RPATH` of the object and of the objects
+//! that loaded it, then `/etc/ld-musl-ARCH.path` (lines or `:`-separated), else
+//! `/lib:/usr/local/lib:/usr/lib`. Names `libc.*`, `libpthread.*`, `libm.*`, ... are musl
+//! itself. `$ORIGIN` (and `${ORIGIN}`) is the object's directory; for the program glibc takes it
+//! from `/proc/self/exe`, the real path.
+
+use super::Libc;
+use super::elf::{self, Elf};
+use super::fs::Fs;
+use super::ldcache::LdCache;
+use crate::walk::Kind;
+
+/// An object whose dependencies are being resolved.
+pub struct Object<'a> {
+    /// The path it was loaded from (absolute), as the loader knows it.
+    pub path: String,
+    pub elf: &'a Elf,
+}
+
+/// How a library was found, or what was searched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// The path the loader opens, and the real file (resolved, relative to the root).
+    At {
+        path: String,
+        real: Vec<u8>,
+        via: &'static str,
+    },
+    /// Provided by the C library itself (musl).
+    Libc,
+    /// Not found: the directories searched, and an ld.so.conf directory that has it.
+    Missing {
+        searched: Vec<String>,
+        conf_hit: Option<(String, String)>,
+    },
+}
+
+/// The loader's view of the result image.
+pub struct Loader<'a> {
+    pub fs: &'a Fs,
+    pub ld_library_path: Vec<String>,
+    pub cache: Option<LdCache>,
+    /// ld.so.conf directories and the file that names each.
+    pub conf_dirs: Vec<(String, String)>,
+    pub musl_path: Option<Vec<String>>,
+    pub triplet: &'static str,
+}
+
+pub fn triplet(machine: u16) -> &'static str {
+    match machine {
+        elf::EM_X86_64 => "x86_64-linux-gnu",
+        elf::EM_AARCH64 => "aarch64-linux-gnu",
+        elf::EM_386 => "i386-linux-gnu",
+        elf::EM_ARM => "arm-linux-gnueabihf",
+        elf::EM_PPC64 => "powerpc64le-linux-gnu",
+        elf::EM_S390 => "s390x-linux-gnu",
+        elf::EM_RISCV => "riscv64-linux-gnu",
+        _ => "unknown",
+    }
+}
+
+/// The musl architecture name in `ld-musl-ARCH.so.1` / `ld-musl-ARCH.path`.
+pub fn musl_arch(machine: u16) -> &'static str {
+    match machine {
+        elf::EM_X86_64 => "x86_64",
+        elf::EM_AARCH64 => "aarch64",
+        elf::EM_386 => "i386",
+        elf::EM_ARM => "armhf",
+        elf::EM_PPC64 => "powerpc64le",
+        elf::EM_S390 => "s390x",
+        elf::EM_RISCV => "riscv64",
+        _ => "unknown",
+    }
+}
+
+fn dirname(p: &str) -> String {
+    match p.rfind('/') {
+        Some(0) => "/".into(),
+        Some(i) => p[..i].into(),
+        None => ".".into(),
+    }
+}
+
+/// Splits a path list (`:`-separated; an empty element means the current directory to glibc,
+/// which a container's `/` makes the root) and expands `$ORIGIN` and `$LIB`.
+pub fn expand(list: &str, origin: &str, triplet: &str) -> Vec<String> {
+    list.split(':')
+        .map(|d| {
+            let d = d
+                .replace("${ORIGIN}", origin)
+                .replace("$ORIGIN", origin)
+                .replace("${LIB}", &format!("lib/{triplet}"))
+                .replace("$LIB", &format!("lib/{triplet}"));
+            if d.is_empty() { "/".to_string() } else { d }
+        })
+        .collect()
+}
+
+/// musl's own names: `lib` + one of its libraries + `.`.
+fn is_musl_self(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix("lib") else {
+        return false;
+    };
+    ["c.", "pthread.", "rt.", "m.", "dl.", "util.", "xnet."]
+        .iter()
+        .any(|r| rest.starts_with(r))
+}
+
+impl Loader<'_> {
+    /// The resolved real path of a regular file at `path`, if there is one.
+    pub fn file_at(&self, path: &str) -> Option<Vec<u8>> {
+        match self.fs.lookup(path) {
+            Some((r, n)) if n.kind == Kind::File => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The directory `$ORIGIN` names for an object.
+    pub fn origin(&self, o: &Object<'_>, is_main: bool) -> String {
+        if is_main && let Some((r, _)) = self.fs.lookup(&o.path) {
+            return dirname(&format!("/{}", String::from_utf8_lossy(&r)));
+        }
+        dirname(&o.path)
+    }
+
+    fn try_dirs(
+        &self,
+        dirs: &[String],
+        name: &str,
+        via: &'static str,
+        searched: &mut Vec<String>,
+    ) -> Option<Found> {
+        for d in dirs {
+            let p = format!("{}/{}", d.trim_end_matches('/'), name);
+            searched.push(format!("{d} ({via})"));
+            if let Some(real) = self.file_at(&p) {
+                return Some(Found::At { path: p, real, via });
+            }
+        }
+        None
+    }
+
+    /// Finds `name`, needed by `obj`, which `main` (the program, if obj is not it) loaded.
+    pub fn find(
+        &self,
+        libc: Libc,
+        name: &str,
+        obj: &Object<'_>,
+        main: Option<&Object<'_>>,
+    ) -> Found {
+        let mut searched = Vec::new();
+        if name.contains('/') {
+            let p = if name.starts_with('/') {
+                name.to_string()
+            } else {
+                format!("/{name}")
+            };
+            if let Some(real) = self.file_at(&p) {
+                return Found::At {
+                    path: p,
+                    real,
+                    via: "path",
+                };
+            }
+            return Found::Missing {
+                searched: vec![p],
+                conf_hit: None,
+            };
+        }
+        let t = self.triplet;
+        let origin = self.origin(obj, main.is_none());
+        match libc {
+            Libc::Musl => {
+                if is_musl_self(name) {
+                    return Found::Libc;
+                }
+                if let Some(f) = self.try_dirs(
+                    &self.ld_library_path,
+                    name,
+                    "LD_LIBRARY_PATH",
+                    &mut searched,
+                ) {
+                    return f;
+                }
+                let mut chain = vec![(obj, origin)];
+                if let Some(m) = main {
+                    chain.push((m, self.origin(m, true)));
+                }
+                for (o, org) in chain {
+                    if let Some(rp) = o.elf.runpath.as_deref().or(o.elf.rpath.as_deref()) {
+                        let dirs = expand(rp, &org, t);
+                        if let Some(f) = self.try_dirs(&dirs, name, "RPATH", &mut searched) {
+                            return f;
+                        }
+                    }
+                }
+                let sys = self.musl_path.clone().unwrap_or_else(|| {
+                    vec!["/lib".into(), "/usr/local/lib".into(), "/usr/lib".into()]
+                });
+                if let Some(f) = self.try_dirs(&sys, name, "musl path", &mut searched) {
+                    return f;
+                }
+                Found::Missing {
+                    searched,
+                    conf_hit: None,
+                }
+            }
+            Libc::Glibc => {
+                if obj.elf.runpath.is_none()
+                    && let Some(rp) = &obj.elf.rpath
+                {
+                    let dirs = expand(rp, &origin, t);
+                    if let Some(f) = self.try_dirs(&dirs, name, "DT_RPATH", &mut searched) {
+                        return f;
+                    }
+                }
+                if let Some(m) = main
+                    && m.elf.runpath.is_none()
+                    && let Some(rp) = &m.elf.rpath
+                {
+                    let dirs = expand(rp, &self.origin(m, true), t);
+                    if let Some(f) = self.try_dirs(&dirs, name, "program's DT_RPATH", &mut searched)
+                    {
+                        return f;
+                    }
+                }
+                if let Some(f) = self.try_dirs(
+                    &self.ld_library_path,
+                    name,
+                    "LD_LIBRARY_PATH",
+                    &mut searched,
+                ) {
+                    return f;
+                }
+                if let Some(rp) = &obj.elf.runpath {
+                    let dirs = expand(rp, &origin, t);
+                    if let Some(f) = self.try_dirs(&dirs, name, "DT_RUNPATH", &mut searched) {
+                        return f;
+                    }
+                }
+                if let Some(c) = &self.cache {
+                    searched.push("/etc/ld.so.cache".into());
+                    for p in c.lookup(name, obj.elf.class, obj.elf.machine) {
+                        if let Some(real) = self.file_at(p) {
+                            return Found::At {
+                                path: p.to_string(),
+                                real,
+                                via: "ld.so.cache",
+                            };
+                        }
+                    }
+                }
+                let mut defaults: Vec<String> = vec![
+                    format!("/lib/{t}"),
+                    format!("/usr/lib/{t}"),
+                    "/lib".into(),
+                    "/usr/lib".into(),
+                ];
+                if obj.elf.class == 64 {
+                    defaults.push("/lib64".into());
+                    defaults.push("/usr/lib64".into());
+                }
+                if let Some(f) = self.try_dirs(&defaults, name, "default directory", &mut searched)
+                {
+                    return f;
+                }
+                let conf_hit = self.conf_dirs.iter().find_map(|(d, conf)| {
+                    let p = format!("{}/{}", d.trim_end_matches('/'), name);
+                    self.file_at(&p).map(|_| (p, conf.clone()))
+                });
+                Found::Missing { searched, conf_hit }
+            }
+        }
+    }
+}
+
+/// Parses `ld.so.conf`-style text: directories, and `include` globs (returned separately).
+pub fn parse_ld_so_conf(text: &str) -> (Vec<String>, Vec<String>) {
+    let mut dirs = Vec::new();
+    let mut includes = Vec::new();
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("include")
+            && rest.starts_with(char::is_whitespace)
+        {
+            includes.extend(rest.split_whitespace().map(str::to_string));
+            continue;
+        }
+        if line.starts_with("hwcap") {
+            continue;
+        }
+        dirs.extend(
+            line.split(|c: char| c == ':' || c == ',' || c.is_whitespace())
+                .filter(|d| !d.is_empty())
+                .map(str::to_string),
+        );
+    }
+    (dirs, includes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origin_and_lib_expand() {
+        assert_eq!(
+            expand(
+                "$ORIGIN/../lib:${ORIGIN}/x:/opt/$LIB",
+                "/opt/v/bin",
+                "x86_64-linux-gnu"
+            ),
+            vec![
+                "/opt/v/bin/../lib",
+                "/opt/v/bin/x",
+                "/opt/lib/x86_64-linux-gnu"
+            ]
+        );
+        assert_eq!(expand("", "/o", "t"), vec!["/"]);
+    }
+
+    #[test]
+    fn musl_reserved_names() {
+        for (n, want) in [
+            ("libc.so", true),
+            ("libc.musl-x86_64.so.1", true),
+            ("libpthread.so.0", true),
+            ("libm.so.6", true),
+            ("libcrypto.so.3", false),
+            ("libmagic.so.1", false),
+            ("libvendor.so.1", false),
+        ] {
+            assert_eq!(is_musl_self(n), want, "{n}");
+        }
+    }
+
+    #[test]
+    fn ld_so_conf() {
+        let (d, i) = parse_ld_so_conf(
+            "# comment\ninclude /etc/ld.so.conf.d/*.conf\n/opt/a/lib\n/opt/b:/opt/c # x\nhwcap 0 nosegneg\n",
+        );
+        assert_eq!(d, vec!["/opt/a/lib", "/opt/b", "/opt/c"]);
+        assert_eq!(i, vec!["/etc/ld.so.conf.d/*.conf"]);
+    }
+}

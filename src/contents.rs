@@ -1,0 +1,282 @@
+//! One streaming pass over an image's layers that yields what `packages`, `triage` and `diff`
+//! need to know about its files without unpacking anything to disk: the merged view (by the
+//! rules in `walk`), the sha256 of every regular file's content, the bytes of a few small files
+//! the caller names (package databases), the ELF interpreter of executables, and which layer's
+//! copy of a watched path is visible after each layer.
+//!
+//! Files are keyed by their origin, `(layer, path as written in that layer)`, which is what a
+//! merged-view node carries (a hardlink carries its target's origin), so a lookup never needs to
+//! know how the path was reached.
+
+use crate::digest::{Digest, Hasher};
+use crate::error::{Error, Result};
+use crate::image::Image;
+use crate::layer::LayerStream;
+use crate::walk::{self, Kind, MergedView, Op};
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+
+/// `(layer index, path as written in that layer)`.
+pub type Origin = (usize, Vec<u8>);
+
+/// What an executable needs to run, read from its ELF program headers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Elf {
+    /// An executable (`ET_EXEC`) without `PT_INTERP`.
+    Static,
+    /// A shared object (`ET_DYN`) without `PT_INTERP`: a library (or a static-pie program).
+    SharedObject,
+    /// The program interpreter (`/lib64/ld-linux-x86-64.so.2`, `/lib/ld-musl-x86_64.so.1`).
+    Dynamic(String),
+}
+
+/// What to collect.
+pub struct Wanted<'a> {
+    /// Hash every regular file's content.
+    pub hash: bool,
+    /// Keep the bytes of regular files whose cleaned path this accepts (at most `keep_max` each).
+    pub keep: &'a dyn Fn(&[u8]) -> bool,
+    pub keep_max: u64,
+    /// Probe files with an executable bit in these layers for an ELF interpreter.
+    pub probe_elf: &'a dyn Fn(usize) -> bool,
+    /// Paths whose visible origin is recorded after each layer.
+    pub watch: &'a [&'a [u8]],
+}
+
+/// What one pass found.
+#[derive(Default)]
+pub struct Contents {
+    pub view: MergedView,
+    pub digests: HashMap<Origin, Digest>,
+    pub kept: HashMap<Origin, Vec<u8>>,
+    pub elf: HashMap<Origin, Elf>,
+    /// For each layer, the origin of each watched path visible after it (absent: not there).
+    pub watched: Vec<BTreeMap<Vec<u8>, Origin>>,
+}
+
+impl Contents {
+    /// The kept bytes of the file visible at `path`, if it was kept.
+    pub fn kept_at(&self, path: &[u8]) -> Option<&[u8]> {
+        let n = self.view.get(path)?;
+        self.kept.get(&n.origin).map(Vec::as_slice)
+    }
+    /// The content digest of the regular file visible at `path`, when hashing was asked for.
+    pub fn digest_at(&self, path: &[u8]) -> Option<&Digest> {
+        let n = self.view.get(path)?;
+        self.digests.get(&n.origin)
+    }
+}
+
+/// Reads every layer of `img` once (each verified against its digest and diff_id).
+pub fn read(img: &Image, max_layer_size: u64, want: &Wanted<'_>) -> Result<Contents> {
+    let mut out = Contents::default();
+    for i in 0..img.layers.len() {
+        let r = read_layer(img, i, max_layer_size, want, &out.view)?;
+        out.digests.extend(r.digests);
+        out.kept.extend(r.kept);
+        out.elf.extend(r.elf);
+        out.view
+            .apply_layer(i, r.entries)
+            .map_err(|e| Error::layer(&img.name, e.to_string()))?;
+        let mut w = BTreeMap::new();
+        for p in want.watch {
+            if let Some(n) = out.view.get(p) {
+                w.insert(p.to_vec(), n.origin.clone());
+            }
+        }
+        out.watched.push(w);
+    }
+    Ok(out)
+}
+
+struct LayerRead {
+    entries: Vec<walk::LayerEntry>,
+    digests: Vec<(Origin, Digest)>,
+    kept: Vec<(Origin, Vec<u8>)>,
+    elf: Vec<(Origin, Elf)>,
+}
+
+fn read_layer(
+    img: &Image,
+    i: usize,
+    max: u64,
+    want: &Wanted<'_>,
+    view_before: &MergedView,
+) -> Result<LayerRead> {
+    let mut digests = Vec::new();
+    let mut kept = Vec::new();
+    let mut elfs = Vec::new();
+    let l = &img.layers[i];
+    let mut s = LayerStream::open(&img.name, i, l, max)?;
+    let what = s.what().to_string();
+    let mut entries = Vec::new();
+    let res: Result<()> = (|| {
+        let mut ar = tar::Archive::new(&mut s);
+        let iter = ar
+            .entries()
+            .map_err(|e| Error::layer(&what, format!("not a tar: {e}")))?;
+        for e in iter {
+            let mut e = e.map_err(|e| Error::layer(&what, format!("corrupt tar: {e}")))?;
+            let le = walk::parse_entry(&mut e).map_err(|x| Error::layer(&what, x.to_string()))?;
+            if let Op::Put {
+                kind: Kind::File,
+                size,
+                meta,
+                ..
+            } = &le.op
+            {
+                // A parent that is a symlink in the lower layers (merged /usr) puts the file
+                // elsewhere; the caller's paths are the resolved ones.
+                let resolved = view_before
+                    .resolve_parent(&le.path)
+                    .unwrap_or_else(|_| le.path.clone());
+                let keep = (want.keep)(&le.path) || (want.keep)(&resolved);
+                if keep && *size > want.keep_max {
+                    return Err(Error::layer(
+                        &what,
+                        format!(
+                            "{} is {size} bytes, more than the {} regraft reads of such a file",
+                            crate::sanitize_bytes(&le.path),
+                            want.keep_max
+                        ),
+                    ));
+                }
+                let probe = meta.mode & 0o111 != 0 && (want.probe_elf)(i);
+                if want.hash || keep || probe {
+                    let mut h = Hasher::new();
+                    let mut head: Vec<u8> = Vec::new();
+                    let mut all: Vec<u8> = Vec::new();
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = e
+                            .read(&mut buf)
+                            .map_err(|x| Error::layer(&what, x.to_string()))?;
+                        if n == 0 {
+                            break;
+                        }
+                        h.update(&buf[..n]);
+                        if head.len() < ELF_HEAD {
+                            let k = n.min(ELF_HEAD - head.len());
+                            head.extend_from_slice(&buf[..k]);
+                        }
+                        if keep {
+                            all.extend_from_slice(&buf[..n]);
+                        }
+                        if !want.hash && !keep && head.len() >= ELF_HEAD {
+                            break;
+                        }
+                    }
+                    let key = (i, le.path.clone());
+                    if want.hash {
+                        digests.push((key.clone(), h.finish().0));
+                    }
+                    if keep {
+                        kept.push((key.clone(), all));
+                    }
+                    if probe && let Some(k) = elf_interp(&head) {
+                        elfs.push((key, k));
+                    }
+                }
+            }
+            entries.push(le);
+        }
+        Ok(())
+    })();
+    match res {
+        Ok(()) => s.finish()?,
+        Err(e) => {
+            // The stream's own failure (digest, size, bomb) explains a tar error best.
+            s.finish()?;
+            return Err(e);
+        }
+    }
+    Ok(LayerRead {
+        entries,
+        digests,
+        kept,
+        elf: elfs,
+    })
+}
+
+/// How much of a file the ELF probe reads: program headers and the interpreter string sit
+/// near the start of every executable linkers write.
+const ELF_HEAD: usize = 8192;
+
+/// The ELF interpreter of a 32- or 64-bit, little- or big-endian executable; None when `head`
+/// is no ELF file or its headers lie beyond it.
+pub fn elf_interp(head: &[u8]) -> Option<Elf> {
+    if head.len() < 52 || &head[..4] != b"\x7fELF" {
+        return None;
+    }
+    let is64 = head[4] == 2;
+    let le = head[5] == 1;
+    let u16_at = |o: usize| -> Option<u64> {
+        let b = head.get(o..o + 2)?;
+        Some(if le {
+            u16::from_le_bytes([b[0], b[1]])
+        } else {
+            u16::from_be_bytes([b[0], b[1]])
+        } as u64)
+    };
+    let u32_at = |o: usize| -> Option<u64> {
+        let b: [u8; 4] = head.get(o..o + 4)?.try_into().ok()?;
+        Some(if le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        } as u64)
+    };
+    let u64_at = |o: usize| -> Option<u64> {
+        let b: [u8; 8] = head.get(o..o + 8)?.try_into().ok()?;
+        Some(if le {
+            u64::from_le_bytes(b)
+        } else {
+            u64::from_be_bytes(b)
+        })
+    };
+    let (phoff, phentsize, phnum) = if is64 {
+        (u64_at(0x20)?, u16_at(0x36)?, u16_at(0x38)?)
+    } else {
+        (u32_at(0x1c)?, u16_at(0x2a)?, u16_at(0x2c)?)
+    };
+    for k in 0..phnum {
+        let ph = usize::try_from(phoff + k * phentsize).ok()?;
+        if u32_at(ph)? != 3 {
+            continue; // not PT_INTERP
+        }
+        let (off, size) = if is64 {
+            (u64_at(ph + 8)?, u64_at(ph + 32)?)
+        } else {
+            (u32_at(ph + 4)?, u32_at(ph + 16)?)
+        };
+        let s = head.get(usize::try_from(off).ok()?..usize::try_from(off + size).ok()?)?;
+        let s = s.split(|&b| b == 0).next().unwrap_or_default();
+        return Some(Elf::Dynamic(String::from_utf8_lossy(s).into_owned()));
+    }
+    if u16_at(0x10)? == 3 {
+        Some(Elf::SharedObject)
+    } else {
+        Some(Elf::Static)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn elf_probe_reads_this_test_binary_and_rejects_text() {
+        // The test binary itself is an ELF file of the host; whatever its linking, the probe
+        // must recognise it, and a shell script is no ELF.
+        let exe = std::env::current_exe().unwrap();
+        let mut head = vec![0u8; ELF_HEAD];
+        let mut f = std::fs::File::open(exe).unwrap();
+        let n = f.read(&mut head).unwrap();
+        let got = elf_interp(&head[..n]).expect("an ELF file");
+        if let Elf::Dynamic(i) = got {
+            assert!(i.contains("ld-"), "interpreter {i}");
+        }
+        assert_eq!(elf_interp(b"#!/bin/sh\nexec true\n"), None);
+        assert_eq!(elf_interp(b"\x7fELF"), None);
+    }
+}

@@ -1,0 +1,155 @@
+//! Progress on stderr for long work: bytes of blobs read, layers started, rate and ETA. Off
+//! unless the CLI turns it on (stderr is a terminal, or `--progress`); the counters are plain
+//! atomics bumped once per buffer, so keeping them costs nothing measurable.
+
+use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+static BYTES: AtomicU64 = AtomicU64::new(0);
+static TOTAL: AtomicU64 = AtomicU64::new(0);
+static LAYERS: AtomicU64 = AtomicU64::new(0);
+static VERBOSE: AtomicBool = AtomicBool::new(false);
+
+/// Declares how many blob bytes the command expects to read (for the ETA).
+pub fn add_total(n: u64) {
+    TOTAL.fetch_add(n, Ordering::Relaxed);
+}
+
+/// Counts a layer started.
+pub fn layer_started() {
+    LAYERS.fetch_add(1, Ordering::Relaxed);
+}
+
+pub fn set_verbose(v: bool) {
+    VERBOSE.store(v, Ordering::Relaxed);
+}
+
+/// Prints a line on stderr when `-v` is on.
+pub fn verbose(msg: impl FnOnce() -> String) {
+    if VERBOSE.load(Ordering::Relaxed) {
+        eprintln!("regraft: {}", crate::sanitize(&msg()));
+    }
+}
+
+/// Counts bytes read through it.
+pub struct Counting<R> {
+    pub inner: R,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        BYTES.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+fn human(n: f64) -> String {
+    const U: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = n;
+    let mut i = 0;
+    while v >= 1000.0 && i < U.len() - 1 {
+        v /= 1000.0;
+        i += 1;
+    }
+    format!("{v:.1} {}", U[i])
+}
+
+/// One line of progress.
+pub fn line(bytes: u64, total: u64, layers: u64, elapsed: Duration) -> String {
+    let secs = elapsed.as_secs_f64().max(0.001);
+    let rate = bytes as f64 / secs;
+    let mut s = format!("layers {layers}  {}", human(bytes as f64));
+    if total > 0 {
+        s.push_str(&format!(" / {}", human(total as f64)));
+    }
+    s.push_str(&format!("  {}/s", human(rate)));
+    if total > bytes && rate > 0.0 {
+        s.push_str(&format!(
+            "  ETA {}s",
+            ((total - bytes) as f64 / rate).ceil() as u64
+        ));
+    }
+    s
+}
+
+static ACTIVE: Mutex<Option<Reporter>> = Mutex::new(None);
+
+/// Starts the reporter (once).
+pub fn start() {
+    if let Ok(mut a) = ACTIVE.lock()
+        && a.is_none()
+    {
+        *a = Some(Reporter::start());
+    }
+}
+
+/// Stops the reporter and clears its line, before the command prints anything of its own.
+pub fn stop() {
+    let r = ACTIVE.lock().ok().and_then(|mut a| a.take());
+    drop(r);
+}
+
+/// The reporter thread; stops (and clears its line) when dropped.
+pub struct Reporter {
+    stop: Arc<Mutex<bool>>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Reporter {
+    pub fn start() -> Reporter {
+        let stop = Arc::new(Mutex::new(false));
+        let s = stop.clone();
+        let start = Instant::now();
+        let handle = std::thread::Builder::new()
+            .name("regraft-progress".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(Duration::from_millis(200));
+                    let done = s.lock().map(|g| *g).unwrap_or(true);
+                    let l = line(
+                        BYTES.load(Ordering::Relaxed),
+                        TOTAL.load(Ordering::Relaxed),
+                        LAYERS.load(Ordering::Relaxed),
+                        start.elapsed(),
+                    );
+                    let mut e = io::stderr().lock();
+                    if done {
+                        // Leave the terminal as it was: the command's own output follows.
+                        let _ = write!(e, "\r\x1b[K");
+                        break;
+                    }
+                    let _ = write!(e, "\r\x1b[K{l}");
+                }
+            })
+            .ok();
+        Reporter { stop, handle }
+    }
+}
+
+impl Drop for Reporter {
+    fn drop(&mut self) {
+        if let Ok(mut g) = self.stop.lock() {
+            *g = true;
+        }
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn progress_line() {
+        let l = super::line(
+            50_000_000,
+            100_000_000,
+            2,
+            std::time::Duration::from_secs(1),
+        );
+        assert_eq!(l, "layers 2  50.0 MB / 100.0 MB  50.0 MB/s  ETA 1s");
+    }
+}

@@ -1,0 +1,15 @@
+//! Integration tests: the real binary on real images made by real tools, every output checked
+//! by skopeo, umoci, podman or a chroot. One binary; modules per topic; helpers in `common`.
+//! These tests run as root (chroot, umoci unpack) and need the Debian packages `.ci/run`
+//! installs; the large images come from `fixtures/build-real.sh` (run by `tests/run.sh`).
+
+mod common;
+
+mod bad_input;
+mod faults;
+mod graft;
+mod check;
+mod hostile;
+mod roundtrip;
+mod toolbox;
+mod triage;
