@@ -32,7 +32,9 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 failed check, 4 findings at or above --fai
 
 #[derive(Parser, Debug)]
 #[command(name = "regraft", version, about = ABOUT, after_help = EXAMPLES)]
-#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+// Not `args_conflicts_with_subcommands`: it would refuse global flags before the subcommand
+// (`regraft -q verify X`). main.rs refuses the graft's own flags there instead.
+#[command(subcommand_negates_reqs = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -131,6 +133,12 @@ pub struct GraftArgs {
     /// Print the plan and write nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Leave out entries whose absolute path (or a parent's) matches GLOB (repeatable; `*` and
+    /// `?` stop at `/`, `**` crosses it; a whiteout matches the path it deletes). In layer
+    /// mode, layers that lose entries are rewritten.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
 
     /// Print the summary as JSON on stdout.
     #[arg(long)]

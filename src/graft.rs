@@ -39,6 +39,8 @@ pub struct GraftPlan {
     pub platform: Option<Platform>,
     pub max_layer_size: u64,
     pub source_date_epoch: Option<i64>,
+    /// `--exclude` patterns (both modes).
+    pub exclude: crate::exclude::Excludes,
 }
 
 /// Cleans a `--path`: absolute or relative to the root, `..` resolved lexically and never
@@ -124,6 +126,8 @@ pub struct Summary {
     pub manifest_digest: String,
     pub config_digest: String,
     pub warnings: Vec<String>,
+    /// Layers `--exclude` rewrote (layer mode): index, old and new digest, entries dropped.
+    pub rewritten_layers: Vec<String>,
     pub dry_run: bool,
 }
 
@@ -193,6 +197,9 @@ impl Summary {
                     .collect::<Vec<_>>()
                     .join(", ")
             );
+        }
+        for r in &self.rewritten_layers {
+            let _ = writeln!(o, "  --exclude: {}", z(r));
         }
         for w in &self.warnings {
             let _ = writeln!(o, "  warning: {}", z(w));
@@ -707,7 +714,12 @@ fn ancestors(p: &[u8]) -> Vec<Vec<u8>> {
 }
 
 /// Plans the path-mode layer: (sort key -> (tar path, entry)).
-fn plan_layer(vendor: &MergedView, base: &MergedView, sels: &[Vec<u8>]) -> Result<LayerPlan> {
+fn plan_layer(
+    vendor: &MergedView,
+    base: &MergedView,
+    sels: &[Vec<u8>],
+    exclude: &crate::exclude::Excludes,
+) -> Result<LayerPlan> {
     let mut out: LayerPlan = BTreeMap::new();
     let node_entry = |n: &walk::Node| NewEntry::Node {
         kind: n.kind.clone(),
@@ -799,6 +811,9 @@ fn plan_layer(vendor: &MergedView, base: &MergedView, sels: &[Vec<u8>]) -> Resul
             out.insert(a.clone(), (a.clone(), e));
         }
         for (p, n) in vendor.subtree(&src) {
+            if exclude.excludes(p) {
+                continue;
+            }
             let rel = &p[src.len()..];
             let d = if rel.is_empty() {
                 dst.clone()
@@ -962,10 +977,31 @@ pub fn graft(plan: &GraftPlan, dry_run: bool) -> Result<Grafted> {
         .unwrap_or_default();
     let mut new_layer = None;
     let mut grafted_layers = Vec::new();
+    let mut rewritten_layers: Vec<String> = Vec::new();
     let mode;
     if plan.paths.is_empty() {
         mode = "layer";
         for (i, l) in vendor.layers.iter().enumerate().skip(split.layers) {
+            let l = &match filter_layer(
+                &vendor,
+                i,
+                l,
+                &plan.exclude,
+                &out_dir(&plan.output),
+                plan.max_layer_size,
+                dry_run,
+            )? {
+                Some((new, dropped)) => {
+                    rewritten_layers.push(format!(
+                        "layer {i} ({}) rewritten as {} without {dropped} excluded entr{}",
+                        l.desc.digest,
+                        new.desc.digest,
+                        if dropped == 1 { "y" } else { "ies" }
+                    ));
+                    new
+                }
+                None => l.clone(),
+            };
             grafted_layers.push(l.desc.digest.to_string());
             layers.push(l.clone());
             blobs_layers.push(OutBlob::Layer {
@@ -1012,7 +1048,7 @@ pub fn graft(plan: &GraftPlan, dry_run: bool) -> Result<Grafted> {
         } else {
             merged_view_of_copied(&base, plan.max_layer_size)?
         };
-        let lplan = plan_layer(&vview, &bview, &plan.paths)?;
+        let lplan = plan_layer(&vview, &bview, &plan.paths, &plan.exclude)?;
         let codec = match plan.compression {
             Some(c) => c,
             None => match base.layers.last() {
@@ -1229,7 +1265,97 @@ pub fn graft(plan: &GraftPlan, dry_run: bool) -> Result<Grafted> {
         manifest_digest: top.digest.to_string(),
         config_digest: cdesc.digest.to_string(),
         warnings,
+        rewritten_layers,
         dry_run,
     };
     Ok(Grafted { image, summary })
+}
+
+/// Rewrites a layer without the entries `--exclude` matches (a whiteout by the path it
+/// deletes, a hardlink also when its target goes). None when nothing matches. The new layer
+/// keeps the original's compression.
+fn filter_layer(
+    img: &Image,
+    i: usize,
+    l: &Layer,
+    exclude: &crate::exclude::Excludes,
+    dir: &std::path::Path,
+    max: u64,
+    dry_run: bool,
+) -> Result<Option<(Layer, usize)>> {
+    if exclude.is_empty() {
+        return Ok(None);
+    }
+    // A first pass over the headers: does anything match?
+    let mut hits = 0usize;
+    walk_layer(img, i, max, |_, le| {
+        let hit = match &le.op {
+            Op::Link { target, .. } => exclude.excludes(&le.path) || exclude.excludes(target),
+            Op::Skip => false,
+            _ => exclude.excludes(&le.path),
+        };
+        hits += usize::from(hit);
+        Ok(le)
+    })?;
+    if hits == 0 {
+        return Ok(None);
+    }
+    let codec = Codec::default_for(layer_compression(l)?);
+    let io = |e: std::io::Error| Error::Invalid(format!("rewriting layer {i}: {e}"));
+    let new = crate::mutate::new_layer((!dry_run).then_some(dir), codec, |tw| {
+        let mut s = LayerStream::open(&img.name, i, l, max)?;
+        let what = s.what().to_string();
+        let res: Result<()> = (|| {
+            let mut ar = tar::Archive::new(&mut s);
+            for e in ar
+                .entries()
+                .map_err(|e| Error::layer(&what, e.to_string()))?
+            {
+                let mut e = e.map_err(|e| Error::layer(&what, format!("corrupt tar: {e}")))?;
+                let le =
+                    walk::parse_entry(&mut e).map_err(|x| Error::layer(&what, x.to_string()))?;
+                match &le.op {
+                    Op::Skip => {}
+                    Op::Link { target, meta } => {
+                        if !exclude.excludes(&le.path) && !exclude.excludes(target) {
+                            tw.append_header(&le.path, &OutKind::Hardlink(target), meta)
+                                .map_err(io)?;
+                        }
+                    }
+                    Op::Whiteout | Op::Opaque if exclude.excludes(&le.path) => {}
+                    Op::Whiteout => {
+                        let (d, n) = match le.path.iter().rposition(|&b| b == b'/') {
+                            Some(k) => (&le.path[..k], &le.path[k + 1..]),
+                            None => (&le.path[..0], &le.path[..]),
+                        };
+                        let mut m = join(d, walk::WH_PREFIX);
+                        m.extend_from_slice(n);
+                        tw.append_marker(&m).map_err(io)?;
+                    }
+                    Op::Opaque => tw
+                        .append_marker(&join(&le.path, walk::OPAQUE))
+                        .map_err(io)?,
+                    Op::Put { .. } if exclude.excludes(&le.path) => {}
+                    Op::Put {
+                        kind, meta, size, ..
+                    } => {
+                        tw.append_header(&le.path, &OutKind::from_kind(kind, *size), meta)
+                            .map_err(io)?;
+                        if *kind == Kind::File && *size > 0 {
+                            let n =
+                                std::io::copy(&mut (&mut e).take(*size), tw.data()).map_err(io)?;
+                            if n != *size {
+                                return Err(Error::layer(&what, "entry data truncated"));
+                            }
+                            tw.pad(*size).map_err(io)?;
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })();
+        s.finish()?;
+        res
+    })?;
+    Ok(Some((new, hits)))
 }

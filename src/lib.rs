@@ -12,6 +12,7 @@ pub mod contents;
 pub mod diff;
 pub mod digest;
 pub mod error;
+pub mod exclude;
 pub mod graft;
 pub mod image;
 pub mod inspect;

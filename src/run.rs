@@ -328,9 +328,9 @@ pub fn run(cli: Cli) -> Result<u8> {
             match res {
                 Ok(t) => {
                     if json {
-                        println!("{}", t.json()?);
+                        emit(&format!("{}\n", t.json()?))?;
                     } else {
-                        print!("{}", t.text());
+                        emit(&t.text())?;
                     }
                     Ok(t.exit_code)
                 }
@@ -366,8 +366,11 @@ pub fn run(cli: Cli) -> Result<u8> {
                     }))?
                 );
             } else {
+                let mut out = String::new();
                 for p in &db.packages {
-                    println!(
+                    use std::fmt::Write as _;
+                    let _ = writeln!(
+                        out,
                         "{}\t{}\t{}\t{}\t{}",
                         regraft::sanitize(&p.name),
                         regraft::sanitize(&p.version),
@@ -378,6 +381,7 @@ pub fn run(cli: Cli) -> Result<u8> {
                         p.db.name()
                     );
                 }
+                emit(&out)?;
                 for w in &db.warnings {
                     eprintln!("regraft: warning: {}", regraft::sanitize(w));
                 }
@@ -405,9 +409,9 @@ pub fn run(cli: Cli) -> Result<u8> {
             };
             let d = regraft::diff::diff(&plan)?;
             if json {
-                println!("{}", d.json()?);
+                emit(&format!("{}\n", d.json()?))?;
             } else {
-                print!("{}", d.text());
+                emit(&d.text())?;
             }
             Ok(0)
         }
@@ -519,6 +523,7 @@ fn graft(
         platform,
         max_layer_size: max,
         source_date_epoch,
+        exclude: regraft::exclude::Excludes::new(&a.exclude)?,
     };
     // The new layer is always built (a dry run too): the checks read the planned result.
     let mut g = regraft::graft::graft(&plan, false)?;
@@ -709,4 +714,14 @@ fn triage_plan(
         ignore_file: ignore.map(Into::into),
         fail_on,
     })
+}
+
+/// Writes a command's output to stdout; a reader that went away (`| head`) is no error.
+fn emit(s: &str) -> Result<()> {
+    use std::io::Write as _;
+    let mut o = std::io::stdout().lock();
+    match o.write_all(s.as_bytes()).and_then(|()| o.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
 }

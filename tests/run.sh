@@ -2,7 +2,8 @@
 # Runs every test of regraft on a fresh Debian machine: installs the Debian packages the tests
 # need when any is missing, builds the large real fixtures when missing
 # (fixtures/build-real.sh), then runs the unit, property and integration tests and builds the
-# benchmarks. Needs root (chroot, umoci unpack, apt-get).
+# benchmarks, and fuzzes each target for FUZZ_SECONDS (default 60). Needs root (chroot, umoci
+# unpack, apt-get).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,5 +21,9 @@ fi
 bash fixtures/build-real.sh
 bash fixtures/build-check.sh
 
-
 cargo test --all-targets
+
+# Each fuzz target for a bounded time (FUZZ_SECONDS, default 60; 0 skips): a crash fails.
+if [ "${FUZZ_SECONDS:-60}" -gt 0 ]; then
+  bash fuzz/run.sh "${FUZZ_SECONDS:-60}"
+fi

@@ -129,6 +129,7 @@ pub fn check_image(
         platform: Some(platform.clone()),
         max_layer_size,
         source_date_epoch: None,
+        exclude: Default::default(),
     };
     let mut warnings = Vec::new();
     let split = crate::graft::find_split(&plan, &src, &img, &platform, &mut warnings)?;

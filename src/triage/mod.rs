@@ -309,6 +309,7 @@ pub fn triage(plan: &TriagePlan) -> Result<Triage> {
         platform: Some(platform.clone()),
         max_layer_size: plan.max_layer_size,
         source_date_epoch: None,
+        exclude: Default::default(),
     };
     let old_base = crate::graft::old_base_split(&split_plan, &src, &img, &platform, &mut warnings)?;
     let split = old_base.layers;

@@ -6,9 +6,10 @@
 mod common;
 
 mod bad_input;
+mod check;
+mod exclude;
 mod faults;
 mod graft;
-mod check;
 mod hostile;
 mod roundtrip;
 mod toolbox;
