@@ -3,12 +3,33 @@
 mod cli;
 mod run;
 
-use clap::Parser;
 use regraft::error::exit;
 use std::process::ExitCode;
 
+/// Parses the command line. Global flags (`-q`, `-v`, `--progress`, `--platform`, ...) may come
+/// before a subcommand (`regraft -q verify X`); the graft's own flags may not.
+fn parse() -> Result<cli::Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let mut cmd = cli::Cli::command();
+    let m = cmd.try_get_matches_from_mut(std::env::args_os())?;
+    if let Some((sub, _)) = m.subcommand() {
+        let graft_flag = cmd.get_arguments().find(|a| {
+            !a.is_global_set()
+                && m.value_source(a.get_id().as_str())
+                    == Some(clap::parser::ValueSource::CommandLine)
+        });
+        if let Some(a) = graft_flag {
+            return Err(cmd.error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!("the subcommand '{sub}' cannot be used with '{a}'"),
+            ));
+        }
+    }
+    cli::Cli::from_arg_matches(&m)
+}
+
 fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
+    let cli = match parse() {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() {

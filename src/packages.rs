@@ -104,6 +104,9 @@ impl PackageDb {
     }
 }
 
+/// The records of one database file: (name, arch) -> (package, its stanza's text).
+type Records = BTreeMap<(String, String), (Package, String)>;
+
 /// What `contents::read` must collect for [`from_contents`].
 pub fn wanted_paths(p: &[u8]) -> bool {
     p == DPKG_STATUS
@@ -149,7 +152,7 @@ pub fn from_contents(c: &Contents) -> PackageDb {
         seen_origins.push(final_origin.clone());
         db.databases
             .push(String::from_utf8_lossy(path).into_owned());
-        let parse = |b: &[u8]| -> BTreeMap<(String, String), (Package, String)> {
+        let parse = |b: &[u8]| -> Records {
             let recs = match kind {
                 Db::Apk => parse_apk(b),
                 _ => parse_dpkg(b, kind),
@@ -159,9 +162,8 @@ pub fn from_contents(c: &Contents) -> PackageDb {
                 .collect()
         };
         // The record of each package after each layer that changed the file.
-        let mut cache: HashMap<Origin, BTreeMap<(String, String), (Package, String)>> =
-            HashMap::new();
-        let mut prev: BTreeMap<(String, String), (Package, String)> = BTreeMap::new();
+        let mut cache: HashMap<Origin, Records> = HashMap::new();
+        let mut prev: Records = BTreeMap::new();
         let mut prev_origin: Option<&Origin> = None;
         let mut changed_at: HashMap<(String, String), usize> = HashMap::new();
         for (layer, w) in c.watched.iter().enumerate() {

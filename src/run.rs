@@ -169,12 +169,19 @@ pub fn run(cli: Cli) -> Result<u8> {
                 Some(n) => regraft::toolbox::ls::ls_layer(&img, n, max)?,
                 None => regraft::toolbox::ls::ls(&img, path.as_deref(), max)?,
             };
-            if json {
-                println!("{}", serde_json::to_string_pretty(&entries)?);
+            let text = if json {
+                format!("{}\n", serde_json::to_string_pretty(&entries)?)
             } else {
-                print!("{}", regraft::toolbox::ls::text(&entries, long));
+                regraft::toolbox::ls::text(&entries, long)
+            };
+            // `regraft ls IMAGE | head`: a reader that stops early is no error (print! panics).
+            let mut stdout = std::io::stdout().lock();
+            let written = std::io::Write::write_all(&mut stdout, text.as_bytes())
+                .and_then(|()| std::io::Write::flush(&mut stdout));
+            match written {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+                _ => Ok(0),
             }
-            Ok(0)
         }
         Some(Command::Add {
             image,

@@ -128,6 +128,19 @@ pub fn ls_layer(img: &Image, index: usize, max: u64) -> Result<Vec<LsEntry>> {
                 ),
                 Op::Whiteout => ("whiteout".into(), String::new(), 0, 0, 0, 0, None),
                 Op::Opaque => ("opaque".into(), String::new(), 0, 0, 0, 0, None),
+                // The layer's root entry (`.`, `./`) sets the root's attributes: list it as `/`.
+                Op::Skip if le.path.is_empty() && e.header().entry_type().is_dir() => {
+                    let h = e.header();
+                    (
+                        "dir".into(),
+                        super::mode_string(&Kind::Dir, h.mode().unwrap_or(0) & 0o7777),
+                        h.uid().unwrap_or(0),
+                        h.gid().unwrap_or(0),
+                        0,
+                        h.mtime().unwrap_or(0),
+                        None,
+                    )
+                }
                 Op::Skip => continue,
             };
             out.push(LsEntry {

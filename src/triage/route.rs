@@ -60,13 +60,13 @@ pub fn routes(t: &Triage, plan: &TriagePlan) -> Vec<Route> {
     let mut out = Vec::new();
     let of = |part: Part, fixed: Option<bool>| {
         t.findings.iter().filter(move |f| {
-            f.part == part && fixed.is_none_or(|x| x == !f.fixed_versions.is_empty())
+            f.part == part && fixed.is_none_or(|x| x != f.fixed_versions.is_empty())
         })
     };
     let pkgs = |part: Part, fixed: Option<bool>| -> Vec<String> {
         t.packages
             .iter()
-            .filter(|p| p.part == part && fixed.is_none_or(|x| x == !p.fixed_versions.is_empty()))
+            .filter(|p| p.part == part && fixed.is_none_or(|x| x != p.fixed_versions.is_empty()))
             .map(pkg_line)
             .collect()
     };
