@@ -917,11 +917,10 @@ mod model_tests {
                     continue;
                 }
                 // An opaque marker lives inside its directory: `d/.wh..wh..opq`.
-                if let G::Opq(d) = &o {
-                    if syms.contains(d) {
+                if let G::Opq(d) = &o
+                    && syms.contains(d) {
                         continue;
                     }
-                }
                 match &o {
                     G::Sym(p) => syms.push(p.clone()),
                     // A hardlink to a symlink is a symlink too.

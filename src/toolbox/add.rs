@@ -1,5 +1,5 @@
 //! `add`: local files and directories appended to an image as one new layer (the `docker cp`
-//! + `docker commit` route). A directory's contents go into DEST, as `COPY` does. Ownership is
+//! and `docker commit` route). A directory's contents go into DEST, as `COPY` does. Ownership is
 //! root unless `--chown`; `--chmod` sets every mode; `SOURCE_DATE_EPOCH` clamps mtimes.
 //! Symlinks are copied as links; sockets and device files are skipped with a warning.
 

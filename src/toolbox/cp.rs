@@ -169,8 +169,8 @@ pub fn cp_to_dir(
         // Never through a symlink: every existing component below the target must be a real
         // directory (we create them ourselves, in order, so this only trips on a race or on an
         // existing tree that holds links).
-        if let Some(p) = out.parent() {
-            if p.starts_with(&target)
+        if let Some(p) = out.parent()
+            && p.starts_with(&target)
                 && fs::symlink_metadata(p)
                     .map(|m| !m.is_dir())
                     .unwrap_or(false)
@@ -180,15 +180,13 @@ pub fn cp_to_dir(
                     out.display()
                 )));
             }
-        }
-        if let Ok(m) = fs::symlink_metadata(&out) {
-            if m.file_type().is_symlink() {
+        if let Ok(m) = fs::symlink_metadata(&out)
+            && m.file_type().is_symlink() {
                 return Err(Error::Invalid(format!(
                     "{}: exists as a symlink; regraft cp never writes through one",
                     out.display()
                 )));
             }
-        }
         let shown = format!("/{}", String::from_utf8_lossy(k));
         let mut mode = n.meta.mode & 0o7777;
         if !opts.preserve_special && mode & 0o6000 != 0 {

@@ -29,7 +29,12 @@ fn regraft_env(args: &[&str], env: &[(&str, Option<&str>)]) -> Output {
 
 fn ok_env(args: &[&str], env: &[(&str, Option<&str>)]) -> Output {
     let o = regraft_env(args, env);
-    assert!(o.status.success(), "regraft {args:?} failed ({:?}):\n{}", o.status.code(), String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "regraft {args:?} failed ({:?}):\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr)
+    );
     o
 }
 
@@ -48,7 +53,9 @@ fn small(tag: &str) -> String {
 
 /// `t` with the prefix `from` of every key replaced by `to`.
 fn rekey(t: &BTreeMap<String, Attrs>, from: &str, to: &str) -> BTreeMap<String, Attrs> {
-    t.iter().map(|(k, v)| (format!("{to}{}", &k[from.len()..]), v.clone())).collect()
+    t.iter()
+        .map(|(k, v)| (format!("{to}{}", &k[from.len()..]), v.clone()))
+        .collect()
 }
 
 /// What `cp` promises on the host: setuid/setgid cleared (symlink modes are not compared).
@@ -75,12 +82,20 @@ fn norm_links(mut t: BTreeMap<String, Attrs>) -> BTreeMap<String, Attrs> {
 }
 
 fn special_paths(t: &BTreeMap<String, Attrs>) -> Vec<String> {
-    t.iter().filter(|(_, v)| v.kind == "file" && v.mode & 0o6000 != 0).map(|(k, _)| k.clone()).collect()
+    t.iter()
+        .filter(|(_, v)| v.kind == "file" && v.mode & 0o6000 != 0)
+        .map(|(k, _)| k.clone())
+        .collect()
 }
 
 fn set_mtime(p: &Path, t: i64) {
-    let f = std::fs::File::options().write(true).open(p).or_else(|_| std::fs::File::open(p)).unwrap();
-    f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t as u64)).unwrap();
+    let f = std::fs::File::options()
+        .write(true)
+        .open(p)
+        .or_else(|_| std::fs::File::open(p))
+        .unwrap();
+    f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t as u64))
+        .unwrap();
 }
 
 /// `find ROOT` as `/path TYPE SIZE` (size only for regular files), without the root itself.
@@ -90,7 +105,10 @@ fn find_listing(rootfs: &Path, under: Option<&str>) -> BTreeSet<String> {
         None => rootfs.to_path_buf(),
     };
     let min = if under.is_some() { "0" } else { "1" };
-    let out = tool_ok("find", &[&s(&start), "-mindepth", min, "-printf", "%p\t%y\t%s\n"]);
+    let out = tool_ok(
+        "find",
+        &[&s(&start), "-mindepth", min, "-printf", "%p\t%y\t%s\n"],
+    );
     let prefix = s(rootfs);
     out.lines()
         .map(|l| {
@@ -121,14 +139,24 @@ fn ls_listing(image: &str, path: Option<&str>) -> BTreeSet<String> {
     v.as_array()
         .unwrap()
         .iter()
-        .map(|e| format!("{}\t{}\t{}", e["path"].as_str().unwrap(), e["type"].as_str().unwrap(), e["size"]))
+        .map(|e| {
+            format!(
+                "{}\t{}\t{}",
+                e["path"].as_str().unwrap(),
+                e["type"].as_str().unwrap(),
+                e["size"]
+            )
+        })
         .collect()
 }
 
 fn assert_sets_eq(expected: &BTreeSet<String>, actual: &BTreeSet<String>, what: &str) {
     let missing: Vec<_> = expected.difference(actual).take(10).collect();
     let extra: Vec<_> = actual.difference(expected).take(10).collect();
-    assert!(missing.is_empty() && extra.is_empty(), "{what}: missing {missing:?}, extra {extra:?}");
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{what}: missing {missing:?}, extra {extra:?}"
+    );
 }
 
 /// The layer index each non-empty history entry belongs to -> created_by, from skopeo's view of
@@ -146,7 +174,10 @@ fn created_by_per_layer(r: &str) -> Vec<String> {
 
 /// Layer blob paths of an image in an OCI layout, in manifest order, from skopeo's raw manifest.
 fn layer_blobs(layout: &str, tag: &str) -> Vec<PathBuf> {
-    let raw = tool_ok("skopeo", &["inspect", "--raw", &format!("oci:{layout}:{tag}")]);
+    let raw = tool_ok(
+        "skopeo",
+        &["inspect", "--raw", &format!("oci:{layout}:{tag}")],
+    );
     let m: Value = serde_json::from_str(&raw).unwrap();
     m["layers"]
         .as_array()
@@ -154,7 +185,9 @@ fn layer_blobs(layout: &str, tag: &str) -> Vec<PathBuf> {
         .iter()
         .map(|l| {
             let d = l["digest"].as_str().unwrap();
-            Path::new(layout).join("blobs/sha256").join(d.trim_start_matches("sha256:"))
+            Path::new(layout)
+                .join("blobs/sha256")
+                .join(d.trim_start_matches("sha256:"))
         })
         .collect()
 }
@@ -171,7 +204,10 @@ fn tar_layer_listing(blob: &Path) -> Vec<(String, String, String)> {
         .iter()
         .zip(long)
         .map(|(n, l)| {
-            let clean: Vec<&str> = n.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+            let clean: Vec<&str> = n
+                .split('/')
+                .filter(|c| !c.is_empty() && *c != ".")
+                .collect();
             let path = format!("/{}", clean.join("/"));
             let (parent, base) = path.rsplit_once('/').unwrap();
             let parent = if parent.is_empty() { "/" } else { parent };
@@ -179,7 +215,11 @@ fn tar_layer_listing(blob: &Path) -> Vec<(String, String, String)> {
                 return (parent.to_string(), "opaque".to_string(), String::new());
             }
             if let Some(t) = base.strip_prefix(".wh.") {
-                let p = if parent == "/" { format!("/{t}") } else { format!("{parent}/{t}") };
+                let p = if parent == "/" {
+                    format!("/{t}")
+                } else {
+                    format!("{parent}/{t}")
+                };
                 return (p, "whiteout".to_string(), String::new());
             }
             let kind = match &l[..1] {
@@ -198,14 +238,25 @@ fn tar_layer_listing(blob: &Path) -> Vec<(String, String, String)> {
 }
 
 fn ls_layer_listing(image: &str, n: usize) -> Vec<(String, String, String)> {
-    let v: Value = serde_json::from_str(&regraft_ok(&["ls", "--json", "--layer", &n.to_string(), image])).unwrap();
+    let v: Value = serde_json::from_str(&regraft_ok(&[
+        "ls",
+        "--json",
+        "--layer",
+        &n.to_string(),
+        image,
+    ]))
+    .unwrap();
     v.as_array()
         .unwrap()
         .iter()
         .map(|e| {
             let kind = e["type"].as_str().unwrap().to_string();
             let mode = e["mode"].as_str().unwrap();
-            let mode = if mode.is_empty() { String::new() } else { mode[1..].to_string() };
+            let mode = if mode.is_empty() {
+                String::new()
+            } else {
+                mode[1..].to_string()
+            };
             (e["path"].as_str().unwrap().to_string(), kind, mode)
         })
         .collect()
@@ -228,6 +279,12 @@ fn assert_layer_listing(image: &str, layout: &str, tag: &str) {
     }
 }
 
+/// `unpack` into a fresh directory `dir`.
+fn unpacked(r: &str, dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    unpack(r, dir)
+}
+
 fn sha256_bytes(b: &[u8]) -> String {
     use sha2::Digest;
     format!("sha256:{}", hex::encode(sha2::Sha256::digest(b)))
@@ -236,7 +293,11 @@ fn sha256_bytes(b: &[u8]) -> String {
 /// sha256 of the raw manifest skopeo reads from `r`.
 fn skopeo_manifest_digest(r: &str) -> String {
     let o = tool("skopeo", &["inspect", "--raw", r]);
-    assert!(o.status.success(), "skopeo inspect --raw {r}: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "skopeo inspect --raw {r}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     sha256_bytes(&o.stdout)
 }
 
@@ -247,18 +308,30 @@ fn image_with_device(d: &Path) -> String {
     let layout = d.join("oci");
     tool_ok("cp", &["-a", &fixture("oci"), &s(&layout)]);
     let layer = d.join("dev-layer.tar");
-    let py = "import sys, tarfile, io\n\
-with tarfile.open(sys.argv[1], 'w', format=tarfile.USTAR_FORMAT) as t:\n\
-    def add(name, typ, mode, data=b'', **kw):\n\
-        i = tarfile.TarInfo(name); i.type = typ; i.mode = mode; i.mtime = 1600000000\n\
-        for k, v in kw.items(): setattr(i, k, v)\n\
-        i.size = len(data)\n\
-        t.addfile(i, io.BytesIO(data) if data else None)\n\
-    add('dev/', tarfile.DIRTYPE, 0o755)\n\
-    add('dev/null0', tarfile.CHRTYPE, 0o666, devmajor=1, devminor=3)\n\
-    add('dev/readme.txt', tarfile.REGTYPE, 0o644, b'next to a device\\n')\n";
+    let py = r#"import sys, tarfile, io
+with tarfile.open(sys.argv[1], 'w', format=tarfile.USTAR_FORMAT) as t:
+    def add(name, typ, mode, data=b'', **kw):
+        i = tarfile.TarInfo(name); i.type = typ; i.mode = mode; i.mtime = 1600000000
+        for k, v in kw.items(): setattr(i, k, v)
+        i.size = len(data)
+        t.addfile(i, io.BytesIO(data) if data else None)
+    add('dev/', tarfile.DIRTYPE, 0o755)
+    add('dev/null0', tarfile.CHRTYPE, 0o666, devmajor=1, devminor=3)
+    add('dev/readme.txt', tarfile.REGTYPE, 0o644, b'next to a device\n')
+"#;
     tool_ok("python3", &["-c", py, &s(&layer)]);
-    tool_ok("umoci", &["raw", "add-layer", "--image", &format!("{}:base", layout.display()), "--tag", "withdev", &s(&layer)]);
+    tool_ok(
+        "umoci",
+        &[
+            "raw",
+            "add-layer",
+            "--image",
+            &format!("{}:base", layout.display()),
+            "--tag",
+            "withdev",
+            &s(&layer),
+        ],
+    );
     format!("oci:{}:withdev", layout.display())
 }
 
@@ -268,29 +341,62 @@ with tarfile.open(sys.argv[1], 'w', format=tarfile.USTAR_FORMAT) as t:\n\
 #[test]
 fn cp_small_vendor_matches_umoci_tree() {
     let d = tmp();
-    let rootfs = unpack(&small("vendor"), &d.path().join("u"));
+    let rootfs = unpacked(&small("vendor"), &d.path().join("u"));
     let image = small("vendor");
     let want = norm_links(tree_under(&rootfs, "opt/vendor", false));
-    assert_eq!(special_paths(&want), vec!["opt/vendor/bin/suid-tool".to_string()], "the fixture has one setuid file");
-    assert_eq!(want["opt/vendor/bin/hello"].nlink, 2, "umoci keeps the hardlink");
+    assert_eq!(
+        special_paths(&want),
+        vec!["opt/vendor/bin/suid-tool".to_string()],
+        "the fixture has one setuid file"
+    );
+    assert_eq!(
+        want["opt/vendor/bin/hello"].nlink, 2,
+        "umoci keeps the hardlink"
+    );
 
     // A new DEST becomes a copy of PATH; setuid is cleared, with a warning.
     let out = d.path().join("copy");
     let o = ok_env(&["cp", &format!("{image}:/opt/vendor"), &s(&out)], &[]);
     let err = stderr(&o);
-    assert!(err.contains("suid-tool") && err.contains("setuid"), "no warning about the cleared setuid bit:\n{err}");
+    assert!(
+        err.contains("suid-tool") && err.contains("setuid"),
+        "no warning about the cleared setuid bit:\n{err}"
+    );
     let got = norm_links(tree_under(d.path(), "copy", false));
-    assert_trees_eq(&rekey(&without_special(&want), "opt/vendor", "copy"), &got, "cp /opt/vendor to a new DEST");
+    assert_trees_eq(
+        &rekey(&without_special(&want), "opt/vendor", "copy"),
+        &got,
+        "cp /opt/vendor to a new DEST",
+    );
     let a = std::fs::metadata(out.join("bin/hello")).unwrap();
     let b = std::fs::metadata(out.join("bin/hello-link")).unwrap();
-    assert_eq!((a.ino(), a.nlink()), (b.ino(), 2), "hello and hello-link are one inode");
-    assert_eq!(std::fs::read_link(out.join("bin/greet")).unwrap(), Path::new("hello"));
+    assert_eq!(
+        (a.ino(), a.nlink()),
+        (b.ino(), 2),
+        "hello and hello-link are one inode"
+    );
+    assert_eq!(
+        std::fs::read_link(out.join("bin/greet")).unwrap(),
+        Path::new("hello")
+    );
 
     // --preserve-special keeps the bit and says nothing about it.
     let out2 = d.path().join("special");
-    let o = ok_env(&["cp", "--preserve-special", &format!("{image}:/opt/vendor"), &s(&out2)], &[]);
+    let o = ok_env(
+        &[
+            "cp",
+            "--preserve-special",
+            &format!("{image}:/opt/vendor"),
+            &s(&out2),
+        ],
+        &[],
+    );
     assert!(!stderr(&o).contains("setuid"), "{}", stderr(&o));
-    assert_trees_eq(&rekey(&want, "opt/vendor", "special"), &norm_links(tree_under(d.path(), "special", false)), "cp --preserve-special");
+    assert_trees_eq(
+        &rekey(&want, "opt/vendor", "special"),
+        &norm_links(tree_under(d.path(), "special", false)),
+        "cp --preserve-special",
+    );
 
     // An existing directory DEST receives PATH's basename.
     let ex = d.path().join("existing");
@@ -298,14 +404,26 @@ fn cp_small_vendor_matches_umoci_tree() {
     regraft_ok(&["cp", &format!("{image}:/opt/vendor/bin"), &s(&ex)]);
     assert_eq!(std::fs::read_dir(&ex).unwrap().count(), 1);
     let want_bin = without_special(&norm_links(tree_under(&rootfs, "opt/vendor/bin", false)));
-    assert_trees_eq(&rekey(&want_bin, "opt/vendor/bin", "bin"), &norm_links(tree_under(&ex, "bin", false)), "cp into an existing dir");
+    assert_trees_eq(
+        &rekey(&want_bin, "opt/vendor/bin", "bin"),
+        &norm_links(tree_under(&ex, "bin", false)),
+        "cp into an existing dir",
+    );
 
     // A single file, to a new name and into an existing directory.
-    regraft_ok(&["cp", &format!("{image}:/opt/vendor/etc/app.conf"), &s(&d.path().join("renamed.conf"))]);
+    regraft_ok(&[
+        "cp",
+        &format!("{image}:/opt/vendor/etc/app.conf"),
+        &s(&d.path().join("renamed.conf")),
+    ]);
     regraft_ok(&["cp", &format!("{image}:/opt/vendor/etc/app.conf"), &s(&ex)]);
     let want_conf = &want["opt/vendor/etc/app.conf"];
     for p in [d.path().join("renamed.conf"), ex.join("app.conf")] {
-        let t = tree_under(p.parent().unwrap(), p.file_name().unwrap().to_str().unwrap(), false);
+        let t = tree_under(
+            p.parent().unwrap(),
+            p.file_name().unwrap().to_str().unwrap(),
+            false,
+        );
         assert_eq!(t.values().next().unwrap(), want_conf, "{}", p.display());
     }
 }
@@ -313,18 +431,43 @@ fn cp_small_vendor_matches_umoci_tree() {
 #[test]
 fn cp_to_stdout_is_a_tar_gnu_tar_extracts_to_the_same_tree() {
     let d = tmp();
-    let rootfs = unpack(&small("vendor"), &d.path().join("u"));
-    let o = ok_env(&["cp", &format!("{}:/opt/vendor", fixture("vendor.tar")), "-"], &[]);
+    let rootfs = unpacked(&small("vendor"), &d.path().join("u"));
+    let o = ok_env(
+        &["cp", &format!("{}:/opt/vendor", fixture("vendor.tar")), "-"],
+        &[],
+    );
     let tarfile = d.path().join("vendor.tar");
     std::fs::write(&tarfile, &o.stdout).unwrap();
     let listing = tool_ok("tar", &["-tvf", &s(&tarfile)]);
-    assert!(listing.lines().any(|l| l.starts_with('h') && l.contains("vendor/bin/hello-link link to vendor/bin/hello")), "{listing}");
-    assert!(listing.lines().any(|l| l.starts_with("-rwsr-xr-x") && l.ends_with("vendor/bin/suid-tool")), "the tar keeps setuid:\n{listing}");
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.starts_with('h')
+                && l.contains("vendor/bin/hello-link link to vendor/bin/hello")),
+        "{listing}"
+    );
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.starts_with("-rwsr-xr-x") && l.ends_with("vendor/bin/suid-tool")),
+        "the tar keeps setuid:\n{listing}"
+    );
     let x = d.path().join("x");
     std::fs::create_dir(&x).unwrap();
-    tool_ok("tar", &["-xpf", &s(&tarfile), "-C", &s(&x), "--numeric-owner"]);
-    let want = rekey(&norm_links(tree_under(&rootfs, "opt/vendor", false)), "opt/vendor", "vendor");
-    assert_trees_eq(&want, &norm_links(tree(&x, false)), "GNU tar extraction of `cp IMAGE:/opt/vendor -`");
+    tool_ok(
+        "tar",
+        &["-xpf", &s(&tarfile), "-C", &s(&x), "--numeric-owner"],
+    );
+    let want = rekey(
+        &norm_links(tree_under(&rootfs, "opt/vendor", false)),
+        "opt/vendor",
+        "vendor",
+    );
+    assert_trees_eq(
+        &want,
+        &norm_links(tree(&x, false)),
+        "GNU tar extraction of `cp IMAGE:/opt/vendor -`",
+    );
 }
 
 /// One unpack of the real vendor serves cp (all three input formats), the tar stream and ls.
@@ -332,59 +475,125 @@ fn cp_to_stdout_is_a_tar_gnu_tar_extracts_to_the_same_tree() {
 fn real_vendor_cp_and_ls_match_umoci() {
     let d = tmp();
     let oci = format!("oci:{}:1.0", real("vendor-real.oci"));
-    let rootfs = unpack(&oci, &d.path().join("u"));
+    let rootfs = unpacked(&oci, &d.path().join("u"));
 
     // cp /opt/vendor from the docker archive to a new DEST.
     let want = norm_links(tree_under(&rootfs, "opt/vendor", false));
     assert_eq!(want["opt/vendor/bin/static-app"].nlink, 2);
-    regraft_ok(&["cp", &format!("{}:/opt/vendor", real("vendor-real.tar")), &s(&d.path().join("vendor"))]);
-    assert_trees_eq(&rekey(&want, "opt/vendor", "vendor"), &norm_links(tree_under(d.path(), "vendor", false)), "real cp /opt/vendor");
+    regraft_ok(&[
+        "cp",
+        &format!("{}:/opt/vendor", real("vendor-real.tar")),
+        &s(&d.path().join("vendor")),
+    ]);
+    assert_trees_eq(
+        &rekey(&want, "opt/vendor", "vendor"),
+        &norm_links(tree_under(d.path(), "vendor", false)),
+        "real cp /opt/vendor",
+    );
 
     // cp /bin from the oci-archive into an existing directory: setuid programs (su, mount)
     // are cleared with a warning each; the base's hardlinks (gunzip/uncompress) stay links.
     let want_bin = norm_links(tree_under(&rootfs, "bin", false));
     let specials = special_paths(&want_bin);
     assert!(!specials.is_empty(), "debian's /bin has setuid programs");
-    let hl: Vec<_> = want_bin.iter().filter(|(_, v)| v.nlink == 2).map(|(k, _)| k.clone()).collect();
+    let hl: Vec<_> = want_bin
+        .iter()
+        .filter(|(_, v)| v.nlink == 2)
+        .map(|(k, _)| k.clone())
+        .collect();
     assert!(hl.contains(&"bin/uncompress".to_string()), "{hl:?}");
     let ex = d.path().join("host");
     std::fs::create_dir(&ex).unwrap();
-    let o = ok_env(&["cp", &format!("oci-archive:{}:/bin", real("vendor-real-oci.tar")), &s(&ex)], &[]);
+    let o = ok_env(
+        &[
+            "cp",
+            &format!("oci-archive:{}:/bin", real("vendor-real-oci.tar")),
+            &s(&ex),
+        ],
+        &[],
+    );
     let err = stderr(&o);
     for p in &specials {
-        assert!(err.contains(&format!("/{p}: setuid/setgid cleared")), "no warning for {p}:\n{err}");
+        assert!(
+            err.contains(&format!("/{p}: setuid/setgid cleared")),
+            "no warning for {p}:\n{err}"
+        );
     }
-    assert_trees_eq(&without_special(&want_bin), &norm_links(tree_under(&ex, "bin", false)), "real cp /bin into a dir");
-    let (a, b) = (std::fs::metadata(ex.join("bin/uncompress")).unwrap(), std::fs::metadata(ex.join("bin/gunzip")).unwrap());
+    assert_trees_eq(
+        &without_special(&want_bin),
+        &norm_links(tree_under(&ex, "bin", false)),
+        "real cp /bin into a dir",
+    );
+    let (a, b) = (
+        std::fs::metadata(ex.join("bin/uncompress")).unwrap(),
+        std::fs::metadata(ex.join("bin/gunzip")).unwrap(),
+    );
     assert_eq!(a.ino(), b.ino());
 
     // The tar stream of the layout's /opt/vendor, extracted by GNU tar.
-    let o = ok_env(&["cp", &format!("{}:/opt/vendor", real("vendor-real.oci")), "-"], &[]);
+    let o = ok_env(
+        &[
+            "cp",
+            &format!("{}:/opt/vendor", real("vendor-real.oci")),
+            "-",
+        ],
+        &[],
+    );
     let t = d.path().join("v.tar");
     std::fs::write(&t, &o.stdout).unwrap();
     let x = d.path().join("x");
     std::fs::create_dir(&x).unwrap();
     tool_ok("tar", &["-xpf", &s(&t), "-C", &s(&x), "--numeric-owner"]);
-    assert_trees_eq(&rekey(&want, "opt/vendor", "vendor"), &norm_links(tree(&x, false)), "real cp - | tar -x");
+    assert_trees_eq(
+        &rekey(&want, "opt/vendor", "vendor"),
+        &norm_links(tree(&x, false)),
+        "real cp - | tar -x",
+    );
 
     // ls: the whole merged tree and a subtree equal find on the unpacked image.
-    assert_sets_eq(&find_listing(&rootfs, None), &ls_listing(&real("vendor-real.tar"), None), "ls vs find");
-    assert_sets_eq(&find_listing(&rootfs, Some("opt/vendor")), &ls_listing(&oci, Some("/opt/vendor")), "ls /opt/vendor vs find");
+    assert_sets_eq(
+        &find_listing(&rootfs, None),
+        &ls_listing(&real("vendor-real.tar"), None),
+        "ls vs find",
+    );
+    assert_sets_eq(
+        &find_listing(&rootfs, Some("opt/vendor")),
+        &ls_listing(&oci, Some("/opt/vendor")),
+        "ls /opt/vendor vs find",
+    );
     // The trailing-slash and relative spellings name the same subtree.
-    assert_eq!(ls_listing(&oci, Some("opt/vendor/")), ls_listing(&oci, Some("/opt/vendor")));
+    assert_eq!(
+        ls_listing(&oci, Some("opt/vendor/")),
+        ls_listing(&oci, Some("/opt/vendor"))
+    );
 
     // --long / --json: each entry's layer and the history entry that made it, per skopeo.
     let by = created_by_per_layer(&oci);
     assert_eq!(by.len(), 3);
     let v: Value = serde_json::from_str(&regraft_ok(&["ls", "--json", &oci])).unwrap();
-    let find = |p: &str| v.as_array().unwrap().iter().find(|e| e["path"] == p).unwrap_or_else(|| panic!("{p} not listed")).clone();
-    for (p, layer) in [("/bin/bash", 0), ("/opt/vendor/bin/static-app", 1), ("/opt/vendor/conf", 2), ("/opt/vendor/share/doc/README", 2)] {
+    let find = |p: &str| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["path"] == p)
+            .unwrap_or_else(|| panic!("{p} not listed"))
+            .clone()
+    };
+    for (p, layer) in [
+        ("/bin/bash", 0),
+        ("/opt/vendor/bin/static-app", 1),
+        ("/opt/vendor/conf", 2),
+        ("/opt/vendor/share/doc/README", 2),
+    ] {
         let e = find(p);
         assert_eq!(e["layer"], layer, "{p}");
         assert_eq!(e["created_by"].as_str().unwrap(), by[layer], "{p}");
     }
     let long = regraft_ok(&["ls", "--long", &oci, "/opt/vendor/conf"]);
-    assert!(long.contains(" L2 ") && long.contains(&by[2]) && long.contains("/opt/vendor/conf"), "{long}");
+    assert!(
+        long.contains(" L2 ") && long.contains(&by[2]) && long.contains("/opt/vendor/conf"),
+        "{long}"
+    );
 }
 
 #[test]
@@ -394,9 +603,21 @@ fn cp_never_writes_through_a_symlink() {
     let image = small("vendor");
     let refuse = |src: &str, dest: &Path| {
         let o = regraft(&["cp", &format!("{image}:{src}"), &s(dest)]);
-        assert!(!o.status.success(), "cp {src} {} wrote through a symlink", dest.display());
-        assert!(stderr(&o).contains("symlink"), "unclear refusal: {}", stderr(&o));
-        assert!(snapshot(outside.path()).is_empty(), "something was written outside: {:?}", snapshot(outside.path()));
+        assert!(
+            !o.status.success(),
+            "cp {src} {} wrote through a symlink",
+            dest.display()
+        );
+        assert!(
+            stderr(&o).contains("symlink"),
+            "unclear refusal: {}",
+            stderr(&o)
+        );
+        assert!(
+            snapshot(outside.path()).is_empty(),
+            "something was written outside: {:?}",
+            snapshot(outside.path())
+        );
     };
     // DEST itself is a symlink to a directory outside.
     let link = d.path().join("dest");
@@ -417,7 +638,12 @@ fn cp_never_writes_through_a_symlink() {
     std::fs::create_dir_all(ex3.join("etc")).unwrap();
     std::os::unix::fs::symlink(outside.path().join("app.conf"), ex3.join("etc/app.conf")).unwrap();
     refuse("/opt/vendor/etc", &ex3);
-    assert!(std::fs::symlink_metadata(ex3.join("etc/app.conf")).unwrap().file_type().is_symlink());
+    assert!(
+        std::fs::symlink_metadata(ex3.join("etc/app.conf"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
 }
 
 #[test]
@@ -425,20 +651,38 @@ fn cp_skips_device_nodes_with_a_warning() {
     let d = tmp();
     let image = image_with_device(d.path());
     // umoci agrees the image holds a character device.
-    let rootfs = unpack(&image, &d.path().join("u"));
-    assert!(std::os::unix::fs::FileTypeExt::is_char_device(&std::fs::symlink_metadata(rootfs.join("dev/null0")).unwrap().file_type()));
+    let rootfs = unpacked(&image, &d.path().join("u"));
+    assert!(std::os::unix::fs::FileTypeExt::is_char_device(
+        &std::fs::symlink_metadata(rootfs.join("dev/null0"))
+            .unwrap()
+            .file_type()
+    ));
     let out = d.path().join("devcopy");
     let o = ok_env(&["cp", &format!("{image}:/dev"), &s(&out)], &[]);
     let err = stderr(&o);
-    assert!(err.contains("/dev/null0") && err.contains("skipped"), "no warning for the device:\n{err}");
-    assert!(std::fs::symlink_metadata(out.join("null0")).is_err(), "a device node was created");
-    assert_eq!(std::fs::read_to_string(out.join("readme.txt")).unwrap(), "next to a device\n");
+    assert!(
+        err.contains("/dev/null0") && err.contains("skipped"),
+        "no warning for the device:\n{err}"
+    );
+    assert!(
+        std::fs::symlink_metadata(out.join("null0")).is_err(),
+        "a device node was created"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("readme.txt")).unwrap(),
+        "next to a device\n"
+    );
     // The device alone: nothing is created.
     let single = d.path().join("single");
     let o = regraft(&["cp", &format!("{image}:/dev/null0"), &s(&single)]);
-    assert!(std::fs::symlink_metadata(&single).is_err(), "a device node was created: {}", stderr(&o));
+    assert!(
+        std::fs::symlink_metadata(&single).is_err(),
+        "a device node was created: {}",
+        stderr(&o)
+    );
     // ls reports it, as the layer holds it.
-    let v: Value = serde_json::from_str(&regraft_ok(&["ls", "--json", &image, "/dev/null0"])).unwrap();
+    let v: Value =
+        serde_json::from_str(&regraft_ok(&["ls", "--json", &image, "/dev/null0"])).unwrap();
     assert_eq!(v[0]["type"], "char");
 }
 
@@ -451,9 +695,17 @@ fn add_sources(d: &Path) -> (PathBuf, PathBuf) {
     let app = d.join("src/app");
     std::fs::create_dir_all(app.join("bin")).unwrap();
     std::fs::write(app.join("bin/tool"), "#!/bin/sh\necho tool\n").unwrap();
-    std::fs::set_permissions(app.join("bin/tool"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        app.join("bin/tool"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     std::fs::write(app.join("conf.txt"), "key=value\n").unwrap();
-    std::fs::set_permissions(app.join("conf.txt"), std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(
+        app.join("conf.txt"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
     std::os::unix::fs::symlink("bin/tool", app.join("link")).unwrap();
     for p in ["bin/tool", "conf.txt", "bin", ""] {
         set_mtime(&app.join(p), 1_800_000_000);
@@ -468,36 +720,91 @@ fn add_sources(d: &Path) -> (PathBuf, PathBuf) {
 fn add_lands_files_with_owner_mode_and_clamped_mtimes() {
     let d = tmp();
     let (app, extra) = add_sources(d.path());
-    let base_root = unpack(&small("base"), &d.path().join("ub"));
+    let base_root = unpacked(&small("base"), &d.path().join("ub"));
     let base = tree(&base_root, false);
 
     let out = d.path().join("out.tar");
-    let specs = [format!("{}:/opt/app", app.display()), format!("{}:/etc/extra.txt", extra.display())];
-    ok_env(&["add", &fixture("base.tar"), &specs[0], &specs[1], "-o", &s(&out)], &[("SOURCE_DATE_EPOCH", Some(SDE))]);
-    let root = unpack(&format!("docker-archive:{}", out.display()), &d.path().join("u"));
+    let specs = [
+        format!("{}:/opt/app", app.display()),
+        format!("{}:/etc/extra.txt", extra.display()),
+    ];
+    ok_env(
+        &[
+            "add",
+            &fixture("base.tar"),
+            &specs[0],
+            &specs[1],
+            "-o",
+            &s(&out),
+        ],
+        &[("SOURCE_DATE_EPOCH", Some(SDE))],
+    );
+    let root = unpacked(
+        &format!("docker-archive:{}", out.display()),
+        &d.path().join("u"),
+    );
     let t = tree(&root, false);
     // Everything of the base is unchanged.
-    let kept: BTreeMap<_, _> = t.iter().filter(|(k, _)| base.contains_key(*k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let kept: BTreeMap<_, _> = t
+        .iter()
+        .filter(|(k, _)| base.contains_key(*k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     assert_trees_eq(&base, &kept, "the base under the added layer");
     let e = |p: &str| t.get(p).unwrap_or_else(|| panic!("{p} missing")).clone();
-    assert_eq!(std::fs::read_to_string(root.join("opt/app/bin/tool")).unwrap(), "#!/bin/sh\necho tool\n");
-    assert_eq!(std::fs::read_to_string(root.join("opt/app/conf.txt")).unwrap(), "key=value\n");
-    assert_eq!(std::fs::read_to_string(root.join("etc/extra.txt")).unwrap(), "extra\n");
+    assert_eq!(
+        std::fs::read_to_string(root.join("opt/app/bin/tool")).unwrap(),
+        "#!/bin/sh\necho tool\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("opt/app/conf.txt")).unwrap(),
+        "key=value\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("etc/extra.txt")).unwrap(),
+        "extra\n"
+    );
     assert_eq!(e("opt/app/link").link.as_deref(), Some("bin/tool"));
-    for (p, mode) in [("opt/app", 0o755), ("opt/app/bin", 0o755), ("opt/app/bin/tool", 0o755), ("opt/app/conf.txt", 0o644)] {
+    for (p, mode) in [
+        ("opt/app", 0o755),
+        ("opt/app/bin", 0o755),
+        ("opt/app/bin/tool", 0o755),
+        ("opt/app/conf.txt", 0o644),
+    ] {
         let a = e(p);
-        assert_eq!((a.uid, a.gid, a.mode, a.mtime), (0, 0, mode, SDE_N), "{p}: owner root, host mode, mtime clamped");
+        assert_eq!(
+            (a.uid, a.gid, a.mode, a.mtime),
+            (0, 0, mode, SDE_N),
+            "{p}: owner root, host mode, mtime clamped"
+        );
     }
-    assert_eq!(e("etc/extra.txt").mtime, 1_000_000_000, "an mtime before SOURCE_DATE_EPOCH is kept");
+    assert_eq!(
+        e("etc/extra.txt").mtime,
+        1_000_000_000,
+        "an mtime before SOURCE_DATE_EPOCH is kept"
+    );
     assert_eq!(e("opt").kind, "dir");
 
     // --chown and --chmod apply to every added entry.
     let out2 = d.path().join("out2.tar");
     ok_env(
-        &["add", &fixture("base.tar"), &specs[0], "--chown", "1000:1000", "--chmod", "0640", "-o", &s(&out2)],
+        &[
+            "add",
+            &fixture("base.tar"),
+            &specs[0],
+            "--chown",
+            "1000:1000",
+            "--chmod",
+            "0640",
+            "-o",
+            &s(&out2),
+        ],
         &[("SOURCE_DATE_EPOCH", Some(SDE))],
     );
-    let root2 = unpack(&format!("docker-archive:{}", out2.display()), &d.path().join("u2"));
+    let root2 = unpacked(
+        &format!("docker-archive:{}", out2.display()),
+        &d.path().join("u2"),
+    );
     for (p, a) in tree_under(&root2, "opt/app", false) {
         assert_eq!((a.uid, a.gid), (1000, 1000), "{p}");
         if a.kind != "symlink" {
@@ -512,29 +819,62 @@ fn add_is_reproducible_with_source_date_epoch_and_warns_without() {
     let (app, _) = add_sources(d.path());
     let spec = format!("{}:/opt/app", app.display());
     let (a, b) = (d.path().join("a.tar"), d.path().join("b.tar"));
-    ok_env(&["add", &fixture("base.tar"), &spec, "-o", &s(&a)], &[("SOURCE_DATE_EPOCH", Some(SDE))]);
+    ok_env(
+        &["add", &fixture("base.tar"), &spec, "-o", &s(&a)],
+        &[("SOURCE_DATE_EPOCH", Some(SDE))],
+    );
     // Touch the sources (still after SDE): the output must not change.
     set_mtime(&app.join("conf.txt"), 1_900_000_000);
-    let o = ok_env(&["add", &fixture("base.tar"), &spec, "-o", &s(&b)], &[("SOURCE_DATE_EPOCH", Some(SDE))]);
+    let o = ok_env(
+        &["add", &fixture("base.tar"), &spec, "-o", &s(&b)],
+        &[("SOURCE_DATE_EPOCH", Some(SDE))],
+    );
     assert!(!stderr(&o).contains("reproducible"), "{}", stderr(&o));
-    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap(), "two runs with SOURCE_DATE_EPOCH differ");
+    assert_eq!(
+        std::fs::read(&a).unwrap(),
+        std::fs::read(&b).unwrap(),
+        "two runs with SOURCE_DATE_EPOCH differ"
+    );
 
     // Without it: a warning, and the host's mtimes are kept.
     set_mtime(&app.join("conf.txt"), 1_234_567_890);
     let c = d.path().join("c.tar");
-    let o = ok_env(&["add", &fixture("base.tar"), &spec, "-o", &s(&c)], &[("SOURCE_DATE_EPOCH", None)]);
+    let o = ok_env(
+        &["add", &fixture("base.tar"), &spec, "-o", &s(&c)],
+        &[("SOURCE_DATE_EPOCH", None)],
+    );
     let err = stderr(&o);
-    assert!(err.contains("SOURCE_DATE_EPOCH") && err.contains("not reproducible"), "{err}");
-    let root = unpack(&format!("docker-archive:{}", c.display()), &d.path().join("u"));
-    assert_eq!(std::fs::metadata(root.join("opt/app/conf.txt")).unwrap().mtime(), 1_234_567_890);
-    assert_eq!(std::fs::metadata(root.join("opt/app/bin/tool")).unwrap().mtime(), 1_800_000_000);
+    assert!(
+        err.contains("SOURCE_DATE_EPOCH") && err.contains("not reproducible"),
+        "{err}"
+    );
+    let root = unpacked(
+        &format!("docker-archive:{}", c.display()),
+        &d.path().join("u"),
+    );
+    assert_eq!(
+        std::fs::metadata(root.join("opt/app/conf.txt"))
+            .unwrap()
+            .mtime(),
+        1_234_567_890
+    );
+    assert_eq!(
+        std::fs::metadata(root.join("opt/app/bin/tool"))
+            .unwrap()
+            .mtime(),
+        1_800_000_000
+    );
 }
 
 #[test]
 fn add_static_hello_onto_base_loads_and_runs_in_chroot() {
     let d = tmp();
     let hello = d.path().join("hello");
-    regraft_ok(&["cp", &format!("{}:/opt/vendor/bin/hello", fixture("vendor.tar")), &s(&hello)]);
+    regraft_ok(&[
+        "cp",
+        &format!("{}:/opt/vendor/bin/hello", fixture("vendor.tar")),
+        &s(&hello),
+    ]);
     let out = d.path().join("with-hello.tar");
     let digestfile = d.path().join("digest");
     ok_env(
@@ -555,23 +895,56 @@ fn add_static_hello_onto_base_loads_and_runs_in_chroot() {
     );
     let r = format!("docker-archive:{}", out.display());
     let cfg = skopeo_inspect_config(&r);
-    assert_eq!(cfg["config"]["Entrypoint"], serde_json::json!(["/usr/local/bin/hello"]));
-    assert!(cfg["config"]["Cmd"].is_null(), "--entrypoint clears Cmd: {}", cfg["config"]);
+    assert_eq!(
+        cfg["config"]["Entrypoint"],
+        serde_json::json!(["/usr/local/bin/hello"])
+    );
+    assert!(
+        cfg["config"]["Cmd"].is_null(),
+        "--entrypoint clears Cmd: {}",
+        cfg["config"]
+    );
     assert_eq!(cfg["rootfs"]["diff_ids"].as_array().unwrap().len(), 3);
-    let root = unpack(&r, &d.path().join("u"));
-    assert!(std::fs::symlink_metadata(root.join("bin")).unwrap().file_type().is_symlink(), "the base's /bin symlink survives");
+    let root = unpacked(&r, &d.path().join("u"));
+    assert!(
+        std::fs::symlink_metadata(root.join("bin"))
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the base's /bin symlink survives"
+    );
     assert!(root.join("usr/bin/hello2").is_file());
     let o = chroot_run(&root, &["/usr/local/bin/hello"]);
-    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "hello from vendor", "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "hello from vendor",
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let o = chroot_run(&root, &["/bin/hello2", "--version"]);
-    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "hello from vendor 1.0");
-    let v: Value = serde_json::from_str(&regraft_ok(&["ls", "--json", "--layer", "2", &s(&out)])).unwrap();
-    let paths: Vec<&str> = v.as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap()).collect();
-    assert!(paths.contains(&"/usr/bin/hello2") && paths.contains(&"/usr/local/bin/hello"), "{paths:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "hello from vendor 1.0"
+    );
+    let v: Value =
+        serde_json::from_str(&regraft_ok(&["ls", "--json", "--layer", "2", &s(&out)])).unwrap();
+    let paths: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        paths.contains(&"/usr/bin/hello2") && paths.contains(&"/usr/local/bin/hello"),
+        "{paths:?}"
+    );
     podman_load(&s(&out));
     // The digest file names the manifest of the written image (the docker archive's OCI index).
     let idx = tar_member_json(&s(&out), "index.json");
-    assert_eq!(std::fs::read_to_string(&digestfile).unwrap().trim(), idx["manifests"][0]["digest"].as_str().unwrap());
+    assert_eq!(
+        std::fs::read_to_string(&digestfile).unwrap().trim(),
+        idx["manifests"][0]["digest"].as_str().unwrap()
+    );
 }
 
 fn skopeo_inspect_config(r: &str) -> Value {
@@ -585,21 +958,38 @@ fn skopeo_inspect_config(r: &str) -> Value {
 fn rm_real_deletes_paths_and_nothing_else() {
     let d = tmp();
     let out = format!("oci:{}:trimmed", d.path().join("out").display());
-    let gone = ["/opt/vendor/bin/static-app-hl", "/usr/share/doc", "/bin/uncompress"];
+    let gone = [
+        "/opt/vendor/bin/static-app-hl",
+        "/usr/share/doc",
+        "/bin/uncompress",
+    ];
     let vr = real("vendor-real.tar");
     let mut args = vec!["rm", vr.as_str()];
     args.extend(gone);
     args.extend(["-o", &out]);
     regraft_ok(&args);
 
-    let before = tree(&unpack(&format!("oci:{}:1.0", real("vendor-real.oci")), &d.path().join("u0")), false);
-    let after = tree(&unpack(&out, &d.path().join("u1")), false);
+    let before = tree(
+        &unpacked(
+            &format!("oci:{}:1.0", real("vendor-real.oci")),
+            &d.path().join("u0"),
+        ),
+        false,
+    );
+    let after = tree(&unpacked(&out, &d.path().join("u1")), false);
     let mut want: BTreeMap<String, Attrs> = before
         .iter()
-        .filter(|(k, _)| !gone.iter().any(|g| **k == g[1..] || k.starts_with(&format!("{}/", &g[1..]))))
+        .filter(|(k, _)| {
+            !gone
+                .iter()
+                .any(|g| **k == g[1..] || k.starts_with(&format!("{}/", &g[1..])))
+        })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    assert!(want.len() + 100 < before.len(), "/usr/share/doc holds many entries");
+    assert!(
+        want.len() + 100 < before.len(),
+        "/usr/share/doc holds many entries"
+    );
     // Removing one name of a hardlink pair leaves the other with one link.
     want.get_mut("opt/vendor/bin/static-app").unwrap().nlink = 1;
     want.get_mut("bin/gunzip").unwrap().nlink = 1;
@@ -610,17 +1000,33 @@ fn rm_real_deletes_paths_and_nothing_else() {
     let blobs = layer_blobs(&layout, "trimmed");
     assert_eq!(blobs.len(), 4);
     let listing = tar_layer_listing(&blobs[3]);
-    let whiteouts: BTreeSet<String> = listing.iter().filter(|e| e.1 == "whiteout").map(|e| e.0.clone()).collect();
+    let whiteouts: BTreeSet<String> = listing
+        .iter()
+        .filter(|e| e.1 == "whiteout")
+        .map(|e| e.0.clone())
+        .collect();
     assert_eq!(whiteouts, gone.iter().map(|g| g.to_string()).collect());
     let text = regraft_ok(&["ls", "--layer", "3", &out]);
     for g in gone {
-        assert!(text.lines().any(|l| l == format!("whiteout {g}")), "{g} not shown as a whiteout:\n{text}");
+        assert!(
+            text.lines().any(|l| l == format!("whiteout {g}")),
+            "{g} not shown as a whiteout:\n{text}"
+        );
     }
     assert_layer_listing(&out, &layout, "trimmed");
 
     // A missing path is an error naming it, and nothing is written.
     let missing = d.path().join("missing.tar");
-    let err = regraft_fails(&["rm", &real("vendor-real.tar"), "/opt/vendor/no-such-file", "-o", &s(&missing)], 1);
+    let err = regraft_fails(
+        &[
+            "rm",
+            &real("vendor-real.tar"),
+            "/opt/vendor/no-such-file",
+            "-o",
+            &s(&missing),
+        ],
+        1,
+    );
     assert!(err.contains("/opt/vendor/no-such-file"), "{err}");
     assert!(!missing.exists());
 }
@@ -629,9 +1035,22 @@ fn rm_real_deletes_paths_and_nothing_else() {
 fn rm_small_vendor_in_umoci_view() {
     let d = tmp();
     let out = d.path().join("out.tar");
-    regraft_ok(&["rm", &fixture("vendor.tar"), "/opt/vendor/share", "/opt/vendor/bin/hello", "-o", &s(&out)]);
-    let before = tree(&unpack(&small("vendor"), &d.path().join("u0")), false);
-    let after = tree(&unpack(&format!("docker-archive:{}", out.display()), &d.path().join("u1")), false);
+    regraft_ok(&[
+        "rm",
+        &fixture("vendor.tar"),
+        "/opt/vendor/share",
+        "/opt/vendor/bin/hello",
+        "-o",
+        &s(&out),
+    ]);
+    let before = tree(&unpacked(&small("vendor"), &d.path().join("u0")), false);
+    let after = tree(
+        &unpacked(
+            &format!("docker-archive:{}", out.display()),
+            &d.path().join("u1"),
+        ),
+        false,
+    );
     let mut want: BTreeMap<_, _> = before
         .into_iter()
         .filter(|(k, _)| !k.starts_with("opt/vendor/share") && k != "opt/vendor/bin/hello")
@@ -639,7 +1058,11 @@ fn rm_small_vendor_in_umoci_view() {
     want.get_mut("opt/vendor/bin/hello-link").unwrap().nlink = 1;
     assert_trees_eq(&want, &after, "rm on the small vendor");
     let text = regraft_ok(&["ls", "--layer", "4", &s(&out)]);
-    assert!(text.contains("whiteout /opt/vendor/share\n") && text.contains("whiteout /opt/vendor/bin/hello\n"), "{text}");
+    assert!(
+        text.contains("whiteout /opt/vendor/share\n")
+            && text.contains("whiteout /opt/vendor/bin/hello\n"),
+        "{text}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -649,15 +1072,39 @@ fn rm_small_vendor_in_umoci_view() {
 fn ls_small_vendor_matches_umoci_and_history() {
     let d = tmp();
     let r = small("vendor");
-    let rootfs = unpack(&r, &d.path().join("u"));
-    assert_sets_eq(&find_listing(&rootfs, None), &ls_listing(&fixture("vendor.tar"), None), "ls vs find (small vendor)");
-    assert_sets_eq(&find_listing(&rootfs, Some("opt/vendor/share")), &ls_listing(&r, Some("/opt/vendor/share")), "ls PATH");
+    let rootfs = unpacked(&r, &d.path().join("u"));
+    assert_sets_eq(
+        &find_listing(&rootfs, None),
+        &ls_listing(&fixture("vendor.tar"), None),
+        "ls vs find (small vendor)",
+    );
+    assert_sets_eq(
+        &find_listing(&rootfs, Some("opt/vendor/share")),
+        &ls_listing(&r, Some("/opt/vendor/share")),
+        "ls PATH",
+    );
     let by = created_by_per_layer(&r);
     let long = regraft_ok(&["ls", "--long", &fixture("vendor.tar"), "/opt/vendor"]);
-    let line = |p: &str| long.lines().find(|l| l.contains(&format!(" {p}"))).unwrap_or_else(|| panic!("{p}:\n{long}")).to_string();
-    assert!(line("/opt/vendor/etc/app.conf").contains(&format!(" L2 /opt/vendor/etc/app.conf  ({})", by[2])), "{long}");
-    assert!(line("/opt/vendor/share/new.txt").contains(&format!(" L3 /opt/vendor/share/new.txt  ({})", by[3])), "{long}");
-    assert!(line("/opt/vendor/bin/suid-tool").starts_with("-rwsr-xr-x"), "{long}");
+    let line = |p: &str| {
+        long.lines()
+            .find(|l| l.contains(&format!(" {p}")))
+            .unwrap_or_else(|| panic!("{p}:\n{long}"))
+            .to_string()
+    };
+    assert!(
+        line("/opt/vendor/etc/app.conf")
+            .contains(&format!(" L2 /opt/vendor/etc/app.conf  ({})", by[2])),
+        "{long}"
+    );
+    assert!(
+        line("/opt/vendor/share/new.txt")
+            .contains(&format!(" L3 /opt/vendor/share/new.txt  ({})", by[3])),
+        "{long}"
+    );
+    assert!(
+        line("/opt/vendor/bin/suid-tool").starts_with("-rwsr-xr-x"),
+        "{long}"
+    );
     // A missing PATH is an error naming it.
     let err = regraft_fails(&["ls", &r, "/opt/nothing"], 1);
     assert!(err.contains("/opt/nothing"), "{err}");
@@ -670,7 +1117,11 @@ fn ls_layer_lists_exactly_the_blob_as_gnu_tar_shows_it() {
     assert_layer_listing(&real("vendor-real.oci"), &real("vendor-real.oci"), "1.0");
     // Whiteouts are shown as such in the text listing.
     let text = regraft_ok(&["ls", "--layer", "2", &real("vendor-real.tar")]);
-    for w in ["whiteout /etc/motd", "whiteout /opt/vendor/conf", "whiteout /opt/vendor/share/old/obsolete.txt"] {
+    for w in [
+        "whiteout /etc/motd",
+        "whiteout /opt/vendor/conf",
+        "whiteout /opt/vendor/share/old/obsolete.txt",
+    ] {
         assert!(text.lines().any(|l| l == w), "{w}:\n{text}");
     }
     let err = regraft_fails(&["ls", "--layer", "9", &small("vendor")], 2);
@@ -706,16 +1157,36 @@ fn config_edits_the_runtime_config_and_keeps_every_layer() {
     let before = skopeo_inspect_config(&input);
     let after = skopeo_inspect_config(&out);
     let c = &after["config"];
-    let env: Vec<&str> = c["Env"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    assert!(env.contains(&"FOO=bar") && env.contains(&"VENDOR_HOME=/srv/vendor"), "{env:?}");
+    let env: Vec<&str> = c["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        env.contains(&"FOO=bar") && env.contains(&"VENDOR_HOME=/srv/vendor"),
+        "{env:?}"
+    );
     assert!(!env.contains(&"VENDOR_HOME=/opt/vendor"), "{env:?}");
-    assert!(env.iter().any(|e| e.starts_with("PATH=/opt/vendor/bin:")), "{env:?}");
-    assert_eq!(c["Entrypoint"], serde_json::json!(["/opt/vendor/bin/static-app"]));
-    assert!(c["Cmd"].is_null(), "--entrypoint without --cmd clears Cmd: {c}");
+    assert!(
+        env.iter().any(|e| e.starts_with("PATH=/opt/vendor/bin:")),
+        "{env:?}"
+    );
+    assert_eq!(
+        c["Entrypoint"],
+        serde_json::json!(["/opt/vendor/bin/static-app"])
+    );
+    assert!(
+        c["Cmd"].is_null(),
+        "--entrypoint without --cmd clears Cmd: {c}"
+    );
     assert_eq!(c["User"], "1000:1000");
     assert_eq!(c["WorkingDir"], "/srv");
     assert_eq!(c["Labels"]["org.example.edited"], "yes");
-    assert_eq!(c["Labels"]["org.example.vendor"], "real", "other labels stay");
+    assert_eq!(
+        c["Labels"]["org.example.vendor"], "real",
+        "other labels stay"
+    );
     assert_eq!(after["rootfs"], before["rootfs"]);
     assert_eq!(after["architecture"], before["architecture"]);
     // Layer blobs are the input's, digest for digest.
@@ -774,17 +1245,52 @@ fn digestfile_holds_the_digest_skopeo_hashes() {
                 dest("graft"),
             ],
         ),
-        ("convert", vec!["convert".into(), fixture("vendor.tar"), dest("convert")]),
-        ("add", vec!["add".into(), fixture("base.tar"), format!("{}:/opt/app", app.display()), "-o".into(), dest("add")]),
-        ("rm", vec!["rm".into(), small("vendor"), "/opt/vendor/share".into(), "-o".into(), dest("rm")]),
-        ("config", vec!["config".into(), fixture("vendor.tar"), "--user".into(), "0".into(), "-o".into(), dest("config")]),
+        (
+            "convert",
+            vec!["convert".into(), fixture("vendor.tar"), dest("convert")],
+        ),
+        (
+            "add",
+            vec![
+                "add".into(),
+                fixture("base.tar"),
+                format!("{}:/opt/app", app.display()),
+                "-o".into(),
+                dest("add"),
+            ],
+        ),
+        (
+            "rm",
+            vec![
+                "rm".into(),
+                small("vendor"),
+                "/opt/vendor/share".into(),
+                "-o".into(),
+                dest("rm"),
+            ],
+        ),
+        (
+            "config",
+            vec![
+                "config".into(),
+                fixture("vendor.tar"),
+                "--user".into(),
+                "0".into(),
+                "-o".into(),
+                dest("config"),
+            ],
+        ),
     ];
     for (t, mut args) in runs {
         args.extend(["--digestfile".to_string(), s(&df(t))]);
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
         ok_env(&a, &env);
         let want = skopeo_manifest_digest(&dest(t));
-        assert_eq!(std::fs::read_to_string(df(t)).unwrap().trim(), want, "{t}: --digestfile");
+        assert_eq!(
+            std::fs::read_to_string(df(t)).unwrap().trim(),
+            want,
+            "{t}: --digestfile"
+        );
     }
 }
 
@@ -809,7 +1315,12 @@ fn dash_o_streams_the_same_docker_archive_podman_loads() {
         b.extend(["-o", "-"]);
         let o = ok_env(&b, &env);
         assert!(!o.stdout.is_empty());
-        assert!(o.stdout == std::fs::read(&file).unwrap(), "{name}: -o - differs from -o FILE ({} vs {} bytes)", o.stdout.len(), std::fs::metadata(&file).unwrap().len());
+        assert!(
+            o.stdout == std::fs::read(&file).unwrap(),
+            "{name}: -o - differs from -o FILE ({} vs {} bytes)",
+            o.stdout.len(),
+            std::fs::metadata(&file).unwrap().len()
+        );
         let streamed = d.path().join(format!("{name}-stdout.tar"));
         std::fs::write(&streamed, &o.stdout).unwrap();
         podman_load(&s(&streamed));
@@ -825,7 +1336,10 @@ fn completions_and_man_page() {
     let d = tmp();
     for sh in ["bash", "zsh", "fish"] {
         let out = regraft_ok(&["completions", sh]);
-        assert!(out.len() > 1000 && out.contains("regraft"), "{sh} completions too small");
+        assert!(
+            out.len() > 1000 && out.contains("regraft"),
+            "{sh} completions too small"
+        );
         for sub in ["cp", "add", "rm", "ls", "config"] {
             assert!(out.contains(sub), "{sh} completions lack {sub}");
         }
@@ -834,7 +1348,13 @@ fn completions_and_man_page() {
             std::fs::write(&f, &out).unwrap();
             tool_ok("bash", &["-n", &s(&f)]);
             // Sourcing defines the completion function and registers it.
-            let o = tool_ok("bash", &["-c", &format!("source {} && complete -p regraft", f.display())]);
+            let o = tool_ok(
+                "bash",
+                &[
+                    "-c",
+                    &format!("source {} && complete -p regraft", f.display()),
+                ],
+            );
             assert!(o.contains("regraft"), "{o}");
         }
     }
@@ -842,18 +1362,50 @@ fn completions_and_man_page() {
     assert_eq!(bad.status.code(), Some(2));
 
     let man = regraft_ok(&["man"]);
-    assert!(man.lines().any(|l| l.starts_with(".TH regraft 1")), "no .TH header");
+    assert!(
+        man.lines().any(|l| l.starts_with(".TH regraft 1")),
+        "no .TH header"
+    );
     assert!(man.lines().take(5).any(|l| l.starts_with(".TH")));
-    for sub in ["inspect", "verify", "convert", "cp", "add", "rm", "ls", "config", "completions", "man"] {
-        assert!(man.contains(&format!("regraft\\-{sub}(1)")), "man page does not mention {sub}");
+    for sub in [
+        "inspect",
+        "verify",
+        "convert",
+        "cp",
+        "add",
+        "rm",
+        "ls",
+        "config",
+        "completions",
+        "man",
+    ] {
+        assert!(
+            man.contains(&format!("regraft\\-{sub}(1)")),
+            "man page does not mention {sub}"
+        );
     }
     let f = d.path().join("regraft.1");
     std::fs::write(&f, &man).unwrap();
-    let o = Command::new("groff").args(["-man", "-Tutf8", "-ww", "-z", &s(&f)]).output().unwrap();
-    assert!(o.status.success() && o.stderr.is_empty(), "groff warnings: {}", String::from_utf8_lossy(&o.stderr));
-    let o = Command::new("man").args(["-l", &s(&f)]).env("MANPAGER", "cat").env("MANWIDTH", "100").output().unwrap();
+    let o = Command::new("groff")
+        .args(["-man", "-Tutf8", "-ww", "-z", &s(&f)])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success() && o.stderr.is_empty(),
+        "groff warnings: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = Command::new("man")
+        .args(["-l", &s(&f)])
+        .env("MANPAGER", "cat")
+        .env("MANWIDTH", "100")
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success() && text.contains("NAME") && text.contains("regraft"), "man -l: {text}");
+    assert!(
+        o.status.success() && text.contains("NAME") && text.contains("regraft"),
+        "man -l: {text}"
+    );
 }
 
 #[test]
@@ -861,47 +1413,174 @@ fn progress_on_a_terminal_and_never_in_a_pipe() {
     let img = real("vendor-real.oci");
     let bin = env!("CARGO_BIN_EXE_regraft");
     // A pseudo-terminal: script(1) runs the command with stderr on the pty.
-    let o = tool("script", &["-qec", &format!("{bin} verify {img}"), "/dev/null"]);
+    let o = tool(
+        "script",
+        &["-qec", &format!("{bin} verify {img}"), "/dev/null"],
+    );
     let pty = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{pty}");
-    assert!(pty.contains("MB/s") && pty.contains("layers "), "no progress on the terminal:\n{pty:?}");
-    assert!(pty.contains(": ok ("), "no summary on the terminal:\n{pty:?}");
+    assert!(
+        pty.contains("MB/s") && pty.contains("layers "),
+        "no progress on the terminal:\n{pty:?}"
+    );
+    assert!(
+        pty.contains(": ok ("),
+        "no summary on the terminal:\n{pty:?}"
+    );
     // -q on the terminal: neither progress nor summary.
-    let o = tool("script", &["-qec", &format!("{bin} -q verify {img}"), "/dev/null"]);
+    let o = tool(
+        "script",
+        &["-qec", &format!("{bin} -q verify {img}"), "/dev/null"],
+    );
     let pty = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success() && !pty.contains("MB/s") && !pty.contains("ok ("), "{pty:?}");
+    assert!(
+        o.status.success() && !pty.contains("MB/s") && !pty.contains("ok ("),
+        "{pty:?}"
+    );
 
     // A pipe: the summary, no progress.
     let o = regraft(&["verify", &img]);
     let err = stderr(&o);
     assert!(o.status.success());
-    assert!(!err.contains('\r') && !err.contains("MB/s"), "progress in a pipe: {err:?}");
+    assert!(
+        !err.contains('\r') && !err.contains("MB/s"),
+        "progress in a pipe: {err:?}"
+    );
     assert!(err.contains(": ok ("), "{err}");
     // --progress forces it on.
     let o = regraft(&["--progress", "verify", &img]);
     let err = stderr(&o);
-    assert!(o.status.success() && err.contains("MB/s") && err.contains('\r'), "--progress: {err:?}");
+    assert!(
+        o.status.success() && err.contains("MB/s") && err.contains('\r'),
+        "--progress: {err:?}"
+    );
     // -q: nothing but errors.
     let o = regraft(&["-q", "verify", &img]);
-    assert!(o.status.success() && o.stderr.is_empty() && o.stdout.is_empty(), "-q: {}", stderr(&o));
+    assert!(
+        o.status.success() && o.stderr.is_empty() && o.stdout.is_empty(),
+        "-q: {}",
+        stderr(&o)
+    );
 }
 
 #[test]
 fn exit_codes_ok_error_usage() {
     let d = tmp();
-    assert_eq!(regraft(&["verify", &fixture("vendor.tar")]).status.code(), Some(0));
-    assert_eq!(regraft(&["ls", &fixture("vendor.tar"), "/opt"]).status.code(), Some(0));
+    assert_eq!(
+        regraft(&["verify", &fixture("vendor.tar")]).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        regraft(&["ls", &fixture("vendor.tar"), "/opt"])
+            .status
+            .code(),
+        Some(0)
+    );
     // 1: errors about the world.
     regraft_fails(&["inspect", &s(&d.path().join("missing.tar"))], 1);
-    regraft_fails(&["cp", &format!("{}:/opt/vendor", d.path().join("missing.tar").display()), &s(&d.path().join("x"))], 1);
-    regraft_fails(&["cp", &format!("{}:/no/such/path", fixture("vendor.tar")), &s(&d.path().join("y"))], 1);
+    regraft_fails(
+        &[
+            "cp",
+            &format!("{}:/opt/vendor", d.path().join("missing.tar").display()),
+            &s(&d.path().join("x")),
+        ],
+        1,
+    );
+    regraft_fails(
+        &[
+            "cp",
+            &format!("{}:/no/such/path", fixture("vendor.tar")),
+            &s(&d.path().join("y")),
+        ],
+        1,
+    );
     // 2: usage: a bad flag, a bad reference, a bad argument.
     regraft_fails(&["inspect", "--no-such-flag", &fixture("vendor.tar")], 2);
     regraft_fails(&["ls"], 2);
     regraft_fails(&["inspect", "docker-archive:"], 2);
     regraft_fails(&["cp", &fixture("vendor.tar"), &s(&d.path().join("z"))], 2);
-    regraft_fails(&["add", &fixture("base.tar"), "relative-dest:opt/app", "-o", &s(&d.path().join("o.tar"))], 2);
-    regraft_fails(&["add", &fixture("base.tar"), &format!("{}:/x", fixture("README.md")), "--chmod", "999", "-o", &s(&d.path().join("o.tar"))], 2);
-    regraft_fails(&["add", &fixture("base.tar"), &format!("{}:/x", fixture("README.md")), "--chown", "app", "-o", &s(&d.path().join("o.tar"))], 2);
+    regraft_fails(
+        &[
+            "add",
+            &fixture("base.tar"),
+            "relative-dest:opt/app",
+            "-o",
+            &s(&d.path().join("o.tar")),
+        ],
+        2,
+    );
+    regraft_fails(
+        &[
+            "add",
+            &fixture("base.tar"),
+            &format!("{}:/x", fixture("README.md")),
+            "--chmod",
+            "999",
+            "-o",
+            &s(&d.path().join("o.tar")),
+        ],
+        2,
+    );
+    regraft_fails(
+        &[
+            "add",
+            &fixture("base.tar"),
+            &format!("{}:/x", fixture("README.md")),
+            "--chown",
+            "app",
+            "-o",
+            &s(&d.path().join("o.tar")),
+        ],
+        2,
+    );
     assert!(!d.path().join("o.tar").exists());
+    // Global flags may come before the subcommand; the graft's own flags may not.
+    regraft_ok(&[
+        "-q",
+        "--platform",
+        "linux/amd64",
+        "ls",
+        &fixture("vendor.tar"),
+        "/opt",
+    ]);
+    regraft_ok(&["ls", "-v", &fixture("vendor.tar"), "/opt"]);
+    regraft_fails(
+        &[
+            "--from",
+            &fixture("vendor.tar"),
+            "inspect",
+            &fixture("vendor.tar"),
+        ],
+        2,
+    );
+    regraft_fails(
+        &[
+            "-o",
+            &s(&d.path().join("o.tar")),
+            "ls",
+            &fixture("vendor.tar"),
+        ],
+        2,
+    );
+}
+
+/// Regression: `regraft ls IMAGE | head -1` panicked ("failed printing to stdout: Broken pipe")
+/// when the reader closed the pipe early.
+#[test]
+fn ls_into_a_pipe_closed_early_does_not_panic() {
+    let bin = env!("CARGO_BIN_EXE_regraft");
+    let o = tool(
+        "bash",
+        &[
+            "-c",
+            &format!(
+                "{bin} ls {} | head -1; exit ${{PIPESTATUS[0]}}",
+                real("vendor-real.oci")
+            ),
+        ],
+    );
+    let err = stderr(&o);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "/bin\n");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(o.status.code(), Some(0), "{err}");
 }
