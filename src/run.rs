@@ -101,16 +101,42 @@ pub fn run(cli: Cli) -> Result<u8> {
                 max_layer_size: max,
             };
             if all {
-                let n = src.entries().len();
-                for i in 0..n {
-                    let img = src.image_with(
-                        Some(&regraft::reference::Selector::Nth(i)),
-                        platform.as_ref(),
-                    )?;
-                    let name = img.tags.first().cloned();
-                    let d = write::write(&out, &OutImage::from_image(&img, name), opts)?;
+                // Every entry; an index whole, with every platform image it holds.
+                let sels: Vec<regraft::reference::Selector> = match &src.reference.selector {
+                    Some(sel) => vec![sel.clone()],
+                    None => (0..src.entries().len())
+                        .map(regraft::reference::Selector::Nth)
+                        .collect(),
+                };
+                if sels.len() > 1 && out.transport != regraft::reference::Transport::Oci {
+                    return Err(regraft::Error::Usage(format!(
+                        "convert --all: {} holds {} images; an archive takes one, so write them to an OCI layout (oci:DIR)",
+                        src.container.display(),
+                        sels.len()
+                    ))
+                    .into());
+                }
+                for sel in &sels {
+                    let mut warnings = Vec::new();
+                    let (plan, what) = match src.whole_index(Some(sel), &mut warnings)? {
+                        Some(p) => (
+                            p,
+                            format!("{} (index, every platform)", src.container.display()),
+                        ),
+                        None => {
+                            let img = src.image_with(Some(sel), platform.as_ref())?;
+                            warnings.extend(img.warnings.iter().cloned());
+                            let name = img.tags.first().cloned();
+                            (OutImage::from_image(&img, name), img.name.clone())
+                        }
+                    };
+                    for w in &warnings {
+                        say!("regraft: warning: {}", regraft::sanitize(w));
+                    }
+                    let d = write::write(&out, &plan, opts)?;
+                    write_digestfile(digestfile.as_deref(), &d)?;
                     if !quiet {
-                        say!("{} -> {} {}", regraft::sanitize(&img.name), out, d);
+                        say!("{} -> {} {}", regraft::sanitize(&what), out, d);
                     }
                 }
             } else {

@@ -39,7 +39,7 @@ fn planned(img: &OutImage) -> Result<(Vec<Layer>, Value)> {
                         .map_err(|e| Error::Invalid(format!("planned config: {e}")))?,
                 )
             }
-            OutBlob::Bytes { .. } => {}
+            OutBlob::Bytes { .. } | OutBlob::Raw { .. } => {}
         }
     }
     Ok((

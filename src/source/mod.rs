@@ -161,6 +161,21 @@ impl Source {
         Ok(img)
     }
 
+    /// `convert --all` of an index entry: the whole index, every platform image present.
+    /// None when the entry is a single image.
+    pub fn whole_index(
+        &self,
+        sel: Option<&Selector>,
+        warnings: &mut Vec<String>,
+    ) -> Result<Option<crate::write::OutImage>> {
+        match &self.kind {
+            SourceKind::Oci(i) => {
+                i.whole_index(&self.container, self.format, sel, &self.reference, warnings)
+            }
+            SourceKind::Docker(_) => Ok(None),
+        }
+    }
+
     /// The dual-format check: where both index.json and manifest.json exist, do they agree?
     /// Returns one line per disagreement.
     pub fn dual_format_disagreements(&self) -> Result<Vec<String>> {

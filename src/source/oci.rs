@@ -284,6 +284,117 @@ impl OciIndex {
         load_image(c, format, &mdesc, from_index, tags, r)
     }
 
+    /// Plans copying a whole index (`convert --all`): every platform image whose blobs are
+    /// present (layers verified against their diff_ids as they are copied), attestation and
+    /// other artifact manifests byte for byte. Children written as OCI may change digest, so
+    /// the index is rewritten when any does. None when the selected entry is not an index.
+    pub fn whole_index(
+        &self,
+        c: &Arc<Container>,
+        format: Format,
+        sel: Option<&Selector>,
+        r: &ImageRef,
+        warnings: &mut Vec<String>,
+    ) -> Result<Option<crate::write::OutImage>> {
+        use crate::write::{OutBlob, OutImage};
+        let top = self.select(c, sel)?;
+        if !media::is_index(&top.media_type) {
+            return Ok(None);
+        }
+        let bytes = read_json_blob(c, &top, "image index")?;
+        let idx: Index =
+            spec::parse_json(&bytes, &format!("{}: index {}", c.display(), top.digest))?;
+        let mut blobs = Vec::new();
+        let mut children = Vec::new();
+        let mut changed = top.media_type != media::OCI_INDEX;
+        for d in &idx.manifests {
+            if !c.has(&d.digest.blob_path()) {
+                warnings.push(format!(
+                    "{}: {} ({}) is absent; left out",
+                    c.display(),
+                    d.digest,
+                    d.platform
+                        .as_ref()
+                        .map(|p| p.to_string())
+                        .unwrap_or_else(|| "no platform".into())
+                ));
+                changed = true;
+                continue;
+            }
+            if media::is_index(&d.media_type) {
+                return Err(Error::Unsupported(format!(
+                    "{}: index {} nests another index ({}); copy it with a REF",
+                    c.display(),
+                    top.digest,
+                    d.digest
+                )));
+            }
+            let image = if media::is_manifest(&d.media_type) {
+                load_image(c, format, d, Some(top.digest.clone()), vec![], r).ok()
+            } else {
+                None
+            };
+            match image {
+                Some(img) => {
+                    let oi = OutImage::from_image(&img, None);
+                    let mut desc = d.clone();
+                    if desc.digest != oi.top.digest {
+                        changed = true;
+                    }
+                    desc.media_type = oi.top.media_type.clone();
+                    desc.digest = oi.top.digest.clone();
+                    desc.size = oi.top.size;
+                    blobs.extend(oi.blobs);
+                    children.push(desc);
+                }
+                None => {
+                    // An artifact (attestation): its manifest and what it names, as they are.
+                    let mbytes = read_json_blob(c, d, "manifest")?;
+                    let m: Manifest = spec::parse_json(
+                        &mbytes,
+                        &format!("{}: manifest {}", c.display(), d.digest),
+                    )?;
+                    for b in std::iter::once(&m.config).chain(&m.layers) {
+                        blobs.push(OutBlob::Raw {
+                            desc: b.clone(),
+                            data: BlobData::Member {
+                                container: c.clone(),
+                                name: b.digest.blob_path(),
+                            },
+                        });
+                    }
+                    blobs.push(OutBlob::Bytes {
+                        desc: d.clone(),
+                        bytes: Arc::new(mbytes),
+                    });
+                    children.push(d.clone());
+                }
+            }
+        }
+        let ibytes = if changed {
+            let mut n = idx.clone();
+            n.media_type = Some(media::OCI_INDEX.into());
+            n.manifests = children;
+            spec::to_json(&n)
+        } else {
+            bytes
+        };
+        let mut desc = Descriptor::new(media::OCI_INDEX, Digest::of(&ibytes), ibytes.len() as u64);
+        desc.annotations = top.annotations.clone();
+        desc.annotations.remove(REF_NAME);
+        desc.annotations.remove(CONTAINERD_NAME);
+        blobs.push(OutBlob::Bytes {
+            desc: desc.clone(),
+            bytes: Arc::new(ibytes),
+        });
+        Ok(Some(OutImage {
+            top: desc,
+            blobs,
+            name: Self::names_of(&top).first().cloned(),
+            docker: None,
+        }))
+    }
+
     /// Finds the image whose config has this digest (for the dual-format check).
     pub fn find_by_config(&self, c: &Arc<Container>, config: &Digest) -> Result<Option<Image>> {
         for top in &self.index.manifests {

@@ -29,6 +29,9 @@ pub enum OutBlob {
         index: usize,
         layer: Layer,
     },
+    /// Any other blob of an input (an attestation's manifest or layers): copied byte for
+    /// byte with its digest and size verified.
+    Raw { desc: Descriptor, data: BlobData },
 }
 
 impl OutBlob {
@@ -36,12 +39,14 @@ impl OutBlob {
         match self {
             OutBlob::Bytes { desc, .. } => &desc.digest,
             OutBlob::Layer { layer, .. } => &layer.desc.digest,
+            OutBlob::Raw { desc, .. } => &desc.digest,
         }
     }
     pub fn size(&self) -> u64 {
         match self {
             OutBlob::Bytes { desc, .. } => desc.size,
             OutBlob::Layer { layer, .. } => layer.desc.size,
+            OutBlob::Raw { desc, .. } => desc.size,
         }
     }
     pub fn json(media_type: &str, bytes: Vec<u8>) -> OutBlob {
@@ -231,6 +236,18 @@ fn copy_blob(b: &OutBlob, w: &mut (dyn std::io::Write + Send), opts: WriteOption
                 crate::layer::copy_layer(image, *index, layer, w, opts.max_layer_size)
             }
         },
+        OutBlob::Raw { desc, data } => {
+            let what = format!("blob {}", desc.digest);
+            let raw = crate::layer::open_blob(data)?;
+            let mut r = crate::digest::VerifyingReader::new(
+                raw,
+                desc.digest.clone(),
+                desc.size,
+                what.clone(),
+            );
+            std::io::copy(&mut r, w).map_err(|e| Error::layer(&what, e.to_string()))?;
+            r.finish().map(|_| ())
+        }
     }
 }
 

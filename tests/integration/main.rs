@@ -7,6 +7,7 @@ mod common;
 
 mod bad_input;
 mod check;
+mod convert_all;
 mod exclude;
 mod faults;
 mod graft;
