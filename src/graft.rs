@@ -12,7 +12,7 @@ use crate::image::{BlobData, Image, Layer};
 use crate::layer::{LayerStream, open_blob};
 use crate::reference::{ImageRef, Selector, familiar_name, normalize_name};
 use crate::source::Source;
-use crate::spec::{self, Descriptor, Manifest, Platform, media};
+use crate::spec::{self, Descriptor, Platform};
 use crate::tarw::{OutKind, TarWriter};
 use crate::walk::{self, DataRef, Kind, LayerEntry, MergedView, Meta, Op};
 use crate::write::{OutBlob, OutImage};
@@ -1157,9 +1157,6 @@ pub fn graft(plan: &GraftPlan, dry_run: bool) -> Result<Grafted> {
     } else {
         obj.insert("history".into(), Value::Array(history));
     }
-    let cbytes = serde_json::to_vec(&cfg).map_err(|e| Error::Invalid(format!("config: {e}")))?;
-    let cdesc = Descriptor::new(media::OCI_CONFIG, Digest::of(&cbytes), cbytes.len() as u64);
-
     // The manifest.
     let mut annotations: BTreeMap<String, String> = vendor
         .manifest
@@ -1183,31 +1180,6 @@ pub fn graft(plan: &GraftPlan, dry_run: bool) -> Result<Grafted> {
             .unwrap_or_else(|| base.manifest_digest.clone())
             .to_string(),
     );
-    let manifest = Manifest {
-        schema_version: 2,
-        media_type: Some(media::OCI_MANIFEST.into()),
-        artifact_type: None,
-        config: cdesc.clone(),
-        layers: layers
-            .iter()
-            .map(|l| {
-                let mut d = l.desc.clone();
-                d.media_type = Image::oci_layer_type(&l.desc);
-                d
-            })
-            .collect(),
-        subject: None,
-        annotations,
-        extra: Default::default(),
-    };
-    let mbytes = spec::to_json(&manifest);
-    let mut top = Descriptor::new(
-        media::OCI_MANIFEST,
-        Digest::of(&mbytes),
-        mbytes.len() as u64,
-    );
-    top.platform = Some(base.view.platform.clone());
-
     let tag = match (&plan.tag, plan.output.name()) {
         (Some(t), Some(o)) if t != o => {
             return Err(Error::Usage(format!(
@@ -1219,25 +1191,18 @@ pub fn graft(plan: &GraftPlan, dry_run: bool) -> Result<Grafted> {
         (None, None) => vendor.tags.first().map(|t| familiar_name(t)),
     };
 
-    let mut blobs = vec![OutBlob::Bytes {
-        desc: cdesc.clone(),
-        bytes: Arc::new(cbytes),
-    }];
-    blobs.extend(blobs_layers);
-    blobs.push(OutBlob::Bytes {
-        desc: top.clone(),
-        bytes: Arc::new(mbytes),
-    });
-    let image = OutImage {
-        top: top.clone(),
-        blobs,
-        name: tag.clone(),
-        docker: Some(crate::write::DockerEntry {
-            config: cdesc.digest.clone(),
-            layers: layers.iter().map(|l| l.desc.digest.clone()).collect(),
-            diff_ids: layers.iter().map(|l| l.diff_id.clone()).collect(),
-        }),
-    };
+    let image = crate::mutate::plan_image(
+        &cfg,
+        &layers,
+        blobs_layers,
+        annotations,
+        base.view.platform.clone(),
+        tag.clone(),
+    )?;
+    let (manifest_digest, config_digest) = (
+        image.top.digest.to_string(),
+        image.docker.as_ref().map(|d| d.config.to_string()).unwrap_or_default(),
+    );
     let summary = Summary {
         mode: mode.into(),
         vendor: ImageSummary {
@@ -1262,8 +1227,8 @@ pub fn graft(plan: &GraftPlan, dry_run: bool) -> Result<Grafted> {
         from_vendor: merged.from_vendor,
         tag,
         output: plan.output.to_string(),
-        manifest_digest: top.digest.to_string(),
-        config_digest: cdesc.digest.to_string(),
+        manifest_digest,
+        config_digest,
         warnings,
         rewritten_layers,
         dry_run,

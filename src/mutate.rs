@@ -139,14 +139,37 @@ pub fn append(
     if !history.is_empty() {
         obj.insert("history".into(), Value::Array(history));
     }
-    let cbytes = serde_json::to_vec(&cfg).map_err(|e| Error::Invalid(format!("config: {e}")))?;
+    let blobs = all
+        .iter()
+        .enumerate()
+        .map(|(i, l)| OutBlob::Layer {
+            image: if i < img.layers.len() { img.name.clone() } else { "new layer".into() },
+            index: i,
+            layer: l.clone(),
+        })
+        .collect();
+    plan_image(&cfg, &all, blobs, img.manifest.annotations.clone(), img.view.platform.clone(), name)
+}
+
+/// The written form of an image regraft made: the config's bytes (written once, digested as
+/// written), an OCI manifest over `layers` (Docker media types mapped to their OCI twins), and
+/// every blob to write, `layer_blobs` included.
+pub fn plan_image(
+    config: &Value,
+    layers: &[Layer],
+    layer_blobs: Vec<OutBlob>,
+    annotations: std::collections::BTreeMap<String, String>,
+    platform: crate::spec::Platform,
+    name: Option<String>,
+) -> Result<OutImage> {
+    let cbytes = serde_json::to_vec(config).map_err(|e| Error::Invalid(format!("config: {e}")))?;
     let cdesc = Descriptor::new(media::OCI_CONFIG, Digest::of(&cbytes), cbytes.len() as u64);
     let manifest = Manifest {
         schema_version: 2,
         media_type: Some(media::OCI_MANIFEST.into()),
         artifact_type: None,
         config: cdesc.clone(),
-        layers: all
+        layers: layers
             .iter()
             .map(|l| {
                 let mut d = l.desc.clone();
@@ -155,44 +178,23 @@ pub fn append(
             })
             .collect(),
         subject: None,
-        annotations: img.manifest.annotations.clone(),
+        annotations,
         extra: Default::default(),
     };
     let mbytes = spec::to_json(&manifest);
-    let mut top = Descriptor::new(
-        media::OCI_MANIFEST,
-        Digest::of(&mbytes),
-        mbytes.len() as u64,
-    );
-    top.platform = Some(img.view.platform.clone());
-    let mut blobs = vec![OutBlob::Bytes {
-        desc: cdesc.clone(),
-        bytes: Arc::new(cbytes),
-    }];
-    for (i, l) in all.iter().enumerate() {
-        let image = if i < img.layers.len() {
-            img.name.clone()
-        } else {
-            "new layer".into()
-        };
-        blobs.push(OutBlob::Layer {
-            image,
-            index: i,
-            layer: l.clone(),
-        });
-    }
-    blobs.push(OutBlob::Bytes {
-        desc: top.clone(),
-        bytes: Arc::new(mbytes),
-    });
+    let mut top = Descriptor::new(media::OCI_MANIFEST, Digest::of(&mbytes), mbytes.len() as u64);
+    top.platform = Some(platform);
+    let mut blobs = vec![OutBlob::Bytes { desc: cdesc.clone(), bytes: Arc::new(cbytes) }];
+    blobs.extend(layer_blobs);
+    blobs.push(OutBlob::Bytes { desc: top.clone(), bytes: Arc::new(mbytes) });
     Ok(OutImage {
         top,
         blobs,
         name,
         docker: Some(DockerEntry {
             config: cdesc.digest.clone(),
-            layers: all.iter().map(|l| l.desc.digest.clone()).collect(),
-            diff_ids: all.iter().map(|l| l.diff_id.clone()).collect(),
+            layers: layers.iter().map(|l| l.desc.digest.clone()).collect(),
+            diff_ids: layers.iter().map(|l| l.diff_id.clone()).collect(),
         }),
     })
 }
