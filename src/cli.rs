@@ -106,29 +106,8 @@ pub struct GraftArgs {
     #[arg(long, value_name = "CODEC")]
     pub compression: Option<String>,
 
-    /// Set an environment variable (K=V; replaces in place or appends).
-    #[arg(long, value_name = "K=V")]
-    pub env: Vec<String>,
-
-    /// Entrypoint: a JSON array or one word; clears Cmd unless --cmd is given.
-    #[arg(long, value_name = "ENTRYPOINT")]
-    pub entrypoint: Option<String>,
-
-    /// Cmd: a JSON array or one word.
-    #[arg(long, value_name = "CMD")]
-    pub cmd: Option<String>,
-
-    /// User to run as.
-    #[arg(long, value_name = "USER")]
-    pub user: Option<String>,
-
-    /// Working directory.
-    #[arg(long, value_name = "DIR")]
-    pub workdir: Option<String>,
-
-    /// Set a label (K=V).
-    #[arg(long, value_name = "K=V")]
-    pub label: Vec<String>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
 
     /// Print the plan and write nothing.
     #[arg(long)]
