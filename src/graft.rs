@@ -466,31 +466,11 @@ fn walk_layer(
     max: u64,
     mut f: impl FnMut(&mut tar::Entry<'_, &mut LayerStream>, LayerEntry) -> Result<LayerEntry>,
 ) -> Result<Vec<LayerEntry>> {
-    let l = &img.layers[i];
-    let mut s = LayerStream::open(&img.name, i, l, max)?;
-    let what = s.what().to_string();
     let mut out = Vec::new();
-    let res: Result<()> = (|| {
-        let mut ar = tar::Archive::new(&mut s);
-        let entries = ar
-            .entries()
-            .map_err(|e| Error::layer(&what, format!("not a tar: {e}")))?;
-        for e in entries {
-            let mut e = e.map_err(|e| Error::layer(&what, format!("corrupt tar: {e}")))?;
-            let le = walk::parse_entry(&mut e).map_err(|x| Error::layer(&what, x.to_string()))?;
-            let le = f(&mut e, le)?;
-            out.push(le);
-        }
+    crate::layer::each_entry(&img.name, i, &img.layers[i], max, |e, le| {
+        out.push(f(e, le)?);
         Ok(())
-    })();
-    match res {
-        Ok(()) => s.finish()?,
-        Err(e) => {
-            // The stream's own failure (digest, size, bomb) explains a tar error best.
-            s.finish()?;
-            return Err(e);
-        }
-    }
+    })?;
     Ok(out)
 }
 
@@ -1201,7 +1181,11 @@ pub fn graft(plan: &GraftPlan, dry_run: bool) -> Result<Grafted> {
     )?;
     let (manifest_digest, config_digest) = (
         image.top.digest.to_string(),
-        image.docker.as_ref().map(|d| d.config.to_string()).unwrap_or_default(),
+        image
+            .docker
+            .as_ref()
+            .map(|d| d.config.to_string())
+            .unwrap_or_default(),
     );
     let summary = Summary {
         mode: mode.into(),
@@ -1268,59 +1252,46 @@ fn filter_layer(
     let codec = Codec::default_for(layer_compression(l)?);
     let io = |e: std::io::Error| Error::Invalid(format!("rewriting layer {i}: {e}"));
     let new = crate::mutate::new_layer((!dry_run).then_some(dir), codec, |tw| {
-        let mut s = LayerStream::open(&img.name, i, l, max)?;
-        let what = s.what().to_string();
-        let res: Result<()> = (|| {
-            let mut ar = tar::Archive::new(&mut s);
-            for e in ar
-                .entries()
-                .map_err(|e| Error::layer(&what, e.to_string()))?
-            {
-                let mut e = e.map_err(|e| Error::layer(&what, format!("corrupt tar: {e}")))?;
-                let le =
-                    walk::parse_entry(&mut e).map_err(|x| Error::layer(&what, x.to_string()))?;
-                match &le.op {
-                    Op::Skip => {}
-                    Op::Link { target, meta } => {
-                        if !exclude.excludes(&le.path) && !exclude.excludes(target) {
-                            tw.append_header(&le.path, &OutKind::Hardlink(target), meta)
-                                .map_err(io)?;
-                        }
-                    }
-                    Op::Whiteout | Op::Opaque if exclude.excludes(&le.path) => {}
-                    Op::Whiteout => {
-                        let (d, n) = match le.path.iter().rposition(|&b| b == b'/') {
-                            Some(k) => (&le.path[..k], &le.path[k + 1..]),
-                            None => (&le.path[..0], &le.path[..]),
-                        };
-                        let mut m = join(d, walk::WH_PREFIX);
-                        m.extend_from_slice(n);
-                        tw.append_marker(&m).map_err(io)?;
-                    }
-                    Op::Opaque => tw
-                        .append_marker(&join(&le.path, walk::OPAQUE))
-                        .map_err(io)?,
-                    Op::Put { .. } if exclude.excludes(&le.path) => {}
-                    Op::Put {
-                        kind, meta, size, ..
-                    } => {
-                        tw.append_header(&le.path, &OutKind::from_kind(kind, *size), meta)
+        let what = format!("{}: layer {i}", img.name);
+        crate::layer::each_entry(&img.name, i, l, max, |e, le| {
+            match &le.op {
+                Op::Skip => {}
+                Op::Link { target, meta } => {
+                    if !exclude.excludes(&le.path) && !exclude.excludes(target) {
+                        tw.append_header(&le.path, &OutKind::Hardlink(target), meta)
                             .map_err(io)?;
-                        if *kind == Kind::File && *size > 0 {
-                            let n =
-                                std::io::copy(&mut (&mut e).take(*size), tw.data()).map_err(io)?;
-                            if n != *size {
-                                return Err(Error::layer(&what, "entry data truncated"));
-                            }
-                            tw.pad(*size).map_err(io)?;
+                    }
+                }
+                Op::Whiteout | Op::Opaque if exclude.excludes(&le.path) => {}
+                Op::Whiteout => {
+                    let (d, n) = match le.path.iter().rposition(|&b| b == b'/') {
+                        Some(k) => (&le.path[..k], &le.path[k + 1..]),
+                        None => (&le.path[..0], &le.path[..]),
+                    };
+                    let mut m = join(d, walk::WH_PREFIX);
+                    m.extend_from_slice(n);
+                    tw.append_marker(&m).map_err(io)?;
+                }
+                Op::Opaque => tw
+                    .append_marker(&join(&le.path, walk::OPAQUE))
+                    .map_err(io)?,
+                Op::Put { .. } if exclude.excludes(&le.path) => {}
+                Op::Put {
+                    kind, meta, size, ..
+                } => {
+                    tw.append_header(&le.path, &OutKind::from_kind(kind, *size), meta)
+                        .map_err(io)?;
+                    if *kind == Kind::File && *size > 0 {
+                        let n = std::io::copy(&mut e.take(*size), tw.data()).map_err(io)?;
+                        if n != *size {
+                            return Err(Error::layer(&what, "entry data truncated"));
                         }
+                        tw.pad(*size).map_err(io)?;
                     }
                 }
             }
             Ok(())
-        })();
-        s.finish()?;
-        res
+        })
     })?;
     Ok(Some((new, hits)))
 }

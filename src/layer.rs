@@ -60,6 +60,9 @@ fn open_raw(data: &BlobData) -> Result<Box<dyn Read + Send>> {
 /// The uncompressed tar stream of a layer, verified as it is read.
 pub struct LayerStream {
     rx: Receiver<io::Result<Vec<u8>>>,
+    /// Spent chunks go back to the producer: no 512 KiB zeroing per chunk (3% of a graft's
+    /// instructions in callgrind).
+    recycle: SyncSender<Vec<u8>>,
     cur: Vec<u8>,
     pos: usize,
     hasher: Option<Hasher>,
@@ -94,13 +97,15 @@ impl LayerStream {
                 Some(Hasher::new())
             };
         let (tx, rx) = sync_channel(4);
+        let (recycle, recycled) = sync_channel(6);
         let w = what.clone();
         let producer = std::thread::Builder::new()
             .name("regraft-inflate".into())
-            .spawn(move || produce(dec, tx, max_size, w))
+            .spawn(move || produce(dec, tx, recycled, max_size, w))
             .map_err(|e| Error::layer(&what, format!("cannot start a thread: {e}")))?;
         Ok(LayerStream {
             rx,
+            recycle,
             cur: Vec::new(),
             pos: 0,
             hasher,
@@ -176,12 +181,14 @@ impl Drop for LayerStream {
 fn produce(
     dec: Decoder<VerifyingReader<Box<dyn Read + Send>>>,
     tx: SyncSender<io::Result<Vec<u8>>>,
+    recycled: Receiver<Vec<u8>>,
     max_size: u64,
     what: String,
 ) -> Result<()> {
     let mut limited = LimitedReader::new(dec, max_size);
     loop {
-        let mut buf = vec![0u8; CHUNK];
+        let mut buf = recycled.try_recv().unwrap_or_default();
+        buf.resize(CHUNK, 0);
         let mut n = 0;
         while n < CHUNK {
             match limited.read(&mut buf[n..]) {
@@ -221,7 +228,10 @@ impl Read for LayerStream {
             }
             match self.rx.recv() {
                 Ok(Ok(chunk)) => {
-                    self.cur = chunk;
+                    let spent = std::mem::replace(&mut self.cur, chunk);
+                    if spent.capacity() >= CHUNK {
+                        let _ = self.recycle.try_send(spent);
+                    }
                     self.pos = 0;
                 }
                 Ok(Err(e)) => return Err(e),
@@ -297,18 +307,21 @@ pub fn copy_layer(
         return Ok(());
     }
     let (tx, rx) = sync_channel::<Vec<u8>>(4);
+    let (back, recycled) = sync_channel::<Vec<u8>>(6);
     std::thread::scope(|s| {
         let hasher = s.spawn(move || {
             let mut h = Hasher::new();
             for chunk in rx {
                 h.update(&chunk);
+                let _ = back.try_send(chunk);
             }
             h.finish().0
         });
         let mut limited = LimitedReader::new(&mut dec, max_size);
         let res: Result<()> = (|| {
             loop {
-                let mut buf = vec![0u8; CHUNK];
+                let mut buf = recycled.try_recv().unwrap_or_default();
+                buf.resize(CHUNK, 0);
                 let n = read_full(&mut limited, &mut buf)
                     .map_err(|e| Error::layer(&what, e.to_string()))?;
                 if n == 0 {
@@ -372,4 +385,33 @@ impl<R: Read> Read for TeeReader<'_, R> {
         }
         Ok(n)
     }
+}
+
+/// Streams one layer's tar, verified, handing each entry (header parsed, data unread) to `f`,
+/// which may read the entry's data. When the tar itself fails, the stream's own failure
+/// (digest, size, bomb) is reported if there is one, since it explains the tar error best.
+pub fn each_entry(
+    image: &str,
+    index: usize,
+    layer: &Layer,
+    max_size: u64,
+    mut f: impl FnMut(&mut tar::Entry<'_, &mut LayerStream>, crate::walk::LayerEntry) -> Result<()>,
+) -> Result<()> {
+    let mut s = LayerStream::open(image, index, layer, max_size)?;
+    let what = s.what().to_string();
+    let res: Result<()> = (|| {
+        let mut ar = tar::Archive::new(&mut s);
+        let entries = ar
+            .entries()
+            .map_err(|e| Error::layer(&what, format!("not a tar: {e}")))?;
+        for e in entries {
+            let mut e = e.map_err(|e| Error::layer(&what, format!("corrupt tar: {e}")))?;
+            let le =
+                crate::walk::parse_entry(&mut e).map_err(|x| Error::layer(&what, x.to_string()))?;
+            f(&mut e, le)?;
+        }
+        Ok(())
+    })();
+    s.finish()?;
+    res
 }

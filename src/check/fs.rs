@@ -117,23 +117,11 @@ fn stream_layer(
     max: u64,
     mut f: impl FnMut(&mut tar::Entry<'_, &mut LayerStream>, LayerEntry) -> Result<LayerEntry>,
 ) -> Result<Vec<LayerEntry>> {
-    let mut s = LayerStream::open(name, i, &layers[i], max)?;
-    let what = s.what().to_string();
     let mut out = Vec::new();
-    let res: Result<()> = (|| {
-        let mut ar = tar::Archive::new(&mut s);
-        let entries = ar
-            .entries()
-            .map_err(|e| Error::layer(&what, format!("not a tar: {e}")))?;
-        for e in entries {
-            let mut e = e.map_err(|e| Error::layer(&what, format!("corrupt tar: {e}")))?;
-            let le = walk::parse_entry(&mut e).map_err(|x| Error::layer(&what, x.to_string()))?;
-            out.push(f(&mut e, le)?);
-        }
+    crate::layer::each_entry(name, i, &layers[i], max, |e, le| {
+        out.push(f(e, le)?);
         Ok(())
-    })();
-    s.finish()?;
-    res?;
+    })?;
     Ok(out)
 }
 

@@ -4,7 +4,6 @@
 use crate::error::{Error, Result};
 use crate::graft::merged_view;
 use crate::image::Image;
-use crate::layer::LayerStream;
 use crate::walk::{self, Kind, Op};
 use serde::Serialize;
 
@@ -90,77 +89,65 @@ pub fn ls_layer(img: &Image, index: usize, max: u64) -> Result<Vec<LsEntry>> {
             img.layers.len().saturating_sub(1)
         ))
     })?;
-    let mut s = LayerStream::open(&img.name, index, l, max)?;
-    let what = s.what().to_string();
     let mut out = Vec::new();
-    let res: Result<()> = (|| {
-        let mut ar = tar::Archive::new(&mut s);
-        for e in ar
-            .entries()
-            .map_err(|e| Error::layer(&what, e.to_string()))?
-        {
-            let mut e = e.map_err(|e| Error::layer(&what, format!("corrupt tar: {e}")))?;
-            let le = walk::parse_entry(&mut e).map_err(|x| Error::layer(&what, x.to_string()))?;
-            let path = format!("/{}", crate::lossless(&le.path));
-            let (kind, mode, uid, gid, size, mtime, link) = match &le.op {
-                Op::Put {
-                    kind, meta, size, ..
-                } => (
-                    kind_name(kind).to_string(),
-                    super::mode_string(kind, meta.mode),
-                    meta.uid,
-                    meta.gid,
-                    *size,
-                    meta.mtime,
-                    match kind {
-                        Kind::Symlink(t) => Some(crate::lossless(t)),
-                        _ => None,
-                    },
-                ),
-                Op::Link { target, meta } => (
-                    "hardlink".into(),
-                    super::mode_string(&Kind::File, meta.mode),
-                    meta.uid,
-                    meta.gid,
+    crate::layer::each_entry(&img.name, index, l, max, |e, le| {
+        let path = format!("/{}", crate::lossless(&le.path));
+        let (kind, mode, uid, gid, size, mtime, link) = match &le.op {
+            Op::Put {
+                kind, meta, size, ..
+            } => (
+                kind_name(kind).to_string(),
+                super::mode_string(kind, meta.mode),
+                meta.uid,
+                meta.gid,
+                *size,
+                meta.mtime,
+                match kind {
+                    Kind::Symlink(t) => Some(crate::lossless(t)),
+                    _ => None,
+                },
+            ),
+            Op::Link { target, meta } => (
+                "hardlink".into(),
+                super::mode_string(&Kind::File, meta.mode),
+                meta.uid,
+                meta.gid,
+                0,
+                meta.mtime,
+                Some(format!("/{}", crate::lossless(target))),
+            ),
+            Op::Whiteout => ("whiteout".into(), String::new(), 0, 0, 0, 0, None),
+            Op::Opaque => ("opaque".into(), String::new(), 0, 0, 0, 0, None),
+            // The layer's root entry (`.`, `./`) sets the root's attributes: list it as `/`.
+            Op::Skip if le.path.is_empty() && e.header().entry_type().is_dir() => {
+                let h = e.header();
+                (
+                    "dir".into(),
+                    super::mode_string(&Kind::Dir, h.mode().unwrap_or(0) & 0o7777),
+                    h.uid().unwrap_or(0),
+                    h.gid().unwrap_or(0),
                     0,
-                    meta.mtime,
-                    Some(format!("/{}", crate::lossless(target))),
-                ),
-                Op::Whiteout => ("whiteout".into(), String::new(), 0, 0, 0, 0, None),
-                Op::Opaque => ("opaque".into(), String::new(), 0, 0, 0, 0, None),
-                // The layer's root entry (`.`, `./`) sets the root's attributes: list it as `/`.
-                Op::Skip if le.path.is_empty() && e.header().entry_type().is_dir() => {
-                    let h = e.header();
-                    (
-                        "dir".into(),
-                        super::mode_string(&Kind::Dir, h.mode().unwrap_or(0) & 0o7777),
-                        h.uid().unwrap_or(0),
-                        h.gid().unwrap_or(0),
-                        0,
-                        h.mtime().unwrap_or(0),
-                        None,
-                    )
-                }
-                Op::Skip => continue,
-            };
-            out.push(LsEntry {
-                path,
-                kind,
-                mode,
-                uid,
-                gid,
-                size,
-                mtime,
-                link,
-                layer: index,
-                history_index: l.history,
-                created_by: img.history_of(index).and_then(|h| h.created_by.clone()),
-            });
-        }
+                    h.mtime().unwrap_or(0),
+                    None,
+                )
+            }
+            Op::Skip => return Ok(()),
+        };
+        out.push(LsEntry {
+            path,
+            kind,
+            mode,
+            uid,
+            gid,
+            size,
+            mtime,
+            link,
+            layer: index,
+            history_index: l.history,
+            created_by: img.history_of(index).and_then(|h| h.created_by.clone()),
+        });
         Ok(())
-    })();
-    s.finish()?;
-    res?;
+    })?;
     Ok(out)
 }
 
