@@ -65,7 +65,8 @@ pub fn line(bytes: u64, total: u64, layers: u64, elapsed: Duration) -> String {
     if total > 0 {
         s.push_str(&format!(" / {}", human(total as f64)));
     }
-    s.push_str(&format!("  {}/s", human(rate)));
+    // The rate always in MB/s, so that the unit does not jump about.
+    s.push_str(&format!("  {:.1} MB/s", rate / 1e6));
     if total > bytes && rate > 0.0 {
         s.push_str(&format!(
             "  ETA {}s",
@@ -106,22 +107,23 @@ impl Reporter {
         let handle = std::thread::Builder::new()
             .name("regraft-progress".into())
             .spawn(move || {
+                // A line at once, then every 200 ms: even a short run shows one.
                 loop {
-                    std::thread::sleep(Duration::from_millis(200));
-                    let done = s.lock().map(|g| *g).unwrap_or(true);
                     let l = line(
                         BYTES.load(Ordering::Relaxed),
                         TOTAL.load(Ordering::Relaxed),
                         LAYERS.load(Ordering::Relaxed),
                         start.elapsed(),
                     );
-                    let mut e = io::stderr().lock();
-                    if done {
-                        // Leave the terminal as it was: the command's own output follows.
-                        let _ = write!(e, "\r\x1b[K");
-                        break;
+                    let _ = write!(io::stderr().lock(), "\r\x1b[K{l}");
+                    for _ in 0..10 {
+                        if s.lock().map(|g| *g).unwrap_or(true) {
+                            // Leave the terminal as it was: the command's own output follows.
+                            let _ = write!(io::stderr().lock(), "\r\x1b[K");
+                            return;
+                        }
+                        std::thread::sleep(Duration::from_millis(20));
                     }
-                    let _ = write!(e, "\r\x1b[K{l}");
                 }
             })
             .ok();
