@@ -61,10 +61,13 @@ impl Error {
         }
     }
     pub fn layer(what: impl std::fmt::Display, msg: impl Into<String>) -> Self {
-        Error::Layer {
-            what: what.to_string(),
-            msg: msg.into(),
+        let what = what.to_string();
+        let mut msg = msg.into();
+        // The verifying reader's io errors already name the layer; do not name it twice.
+        if let Some(rest) = msg.strip_prefix(&format!("{what}: ")) {
+            msg = rest.to_string();
         }
+        Error::Layer { what, msg }
     }
     /// True when the error is the user's mistake in how regraft was called (exit 2).
     pub fn is_usage(&self) -> bool {

@@ -143,12 +143,23 @@ pub fn append(
         .iter()
         .enumerate()
         .map(|(i, l)| OutBlob::Layer {
-            image: if i < img.layers.len() { img.name.clone() } else { "new layer".into() },
+            image: if i < img.layers.len() {
+                img.name.clone()
+            } else {
+                "new layer".into()
+            },
             index: i,
             layer: l.clone(),
         })
         .collect();
-    plan_image(&cfg, &all, blobs, img.manifest.annotations.clone(), img.view.platform.clone(), name)
+    plan_image(
+        &cfg,
+        &all,
+        blobs,
+        img.manifest.annotations.clone(),
+        img.view.platform.clone(),
+        name,
+    )
 }
 
 /// The written form of an image regraft made: the config's bytes (written once, digested as
@@ -182,11 +193,21 @@ pub fn plan_image(
         extra: Default::default(),
     };
     let mbytes = spec::to_json(&manifest);
-    let mut top = Descriptor::new(media::OCI_MANIFEST, Digest::of(&mbytes), mbytes.len() as u64);
+    let mut top = Descriptor::new(
+        media::OCI_MANIFEST,
+        Digest::of(&mbytes),
+        mbytes.len() as u64,
+    );
     top.platform = Some(platform);
-    let mut blobs = vec![OutBlob::Bytes { desc: cdesc.clone(), bytes: Arc::new(cbytes) }];
+    let mut blobs = vec![OutBlob::Bytes {
+        desc: cdesc.clone(),
+        bytes: Arc::new(cbytes),
+    }];
     blobs.extend(layer_blobs);
-    blobs.push(OutBlob::Bytes { desc: top.clone(), bytes: Arc::new(mbytes) });
+    blobs.push(OutBlob::Bytes {
+        desc: top.clone(),
+        bytes: Arc::new(mbytes),
+    });
     Ok(OutImage {
         top,
         blobs,

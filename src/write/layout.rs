@@ -212,25 +212,43 @@ fn add_to_layout(
         .at(&lock_path)?;
     lock.lock().at(&lock_path)?;
     clean_stale_temps(path);
-    write_blobs(path, img, opts)?;
-    let ipath = path.join("index.json");
-    let bytes = fs::read(&ipath).at(&ipath)?;
-    let mut index: Index = spec::parse_json(&bytes, &ipath.display().to_string())?;
-    if let Some(n) = name {
-        // A ref that exists moves to the new image.
-        index
+    // After a failure the layout is as it was: the blobs this run added go again. No index
+    // refers to them yet, and the lock keeps other writers out, so every new name is ours.
+    let blob_dir = path.join("blobs/sha256");
+    let before = blob_names(&blob_dir);
+    let result = (|| {
+        write_blobs(path, img, opts)?;
+        let ipath = path.join("index.json");
+        let bytes = fs::read(&ipath).at(&ipath)?;
+        let mut index: Index = spec::parse_json(&bytes, &ipath.display().to_string())?;
+        if let Some(n) = name {
+            // A ref that exists moves to the new image.
+            index
+                .manifests
+                .retain(|d| d.annotations.get(REF_NAME).map(String::as_str) != Some(n));
+        }
+        if !index
             .manifests
-            .retain(|d| d.annotations.get(REF_NAME).map(String::as_str) != Some(n));
+            .iter()
+            .any(|d| d.digest == top.digest && d.annotations == top.annotations)
+        {
+            index.manifests.push(top);
+        }
+        write_file_atomic(path, "index.json", &spec::to_json(&index))?;
+        sync_dir(path);
+        Ok(())
+    })();
+    if result.is_err() {
+        for n in blob_names(&blob_dir).difference(&before) {
+            let _ = fs::remove_file(blob_dir.join(n));
+        }
     }
-    if !index
-        .manifests
-        .iter()
-        .any(|d| d.digest == top.digest && d.annotations == top.annotations)
-    {
-        index.manifests.push(top);
-    }
-    write_file_atomic(path, "index.json", &spec::to_json(&index))?;
-    sync_dir(path);
     drop(lock);
-    Ok(())
+    result
+}
+
+fn blob_names(dir: &Path) -> std::collections::BTreeSet<std::ffi::OsString> {
+    fs::read_dir(dir)
+        .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default()
 }
