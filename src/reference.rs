@@ -69,7 +69,9 @@ fn parse_selector(s: &str) -> Result<Option<Selector>> {
     }
     if let Some(rest) = s.strip_prefix('@') {
         if rest.starts_with("sha256:") || rest.contains(':') {
-            return Ok(Some(Selector::Digest(crate::digest::Digest::parse(rest)?)));
+            return crate::digest::Digest::parse(rest)
+                .map(|d| Some(Selector::Digest(d)))
+                .map_err(|e| Error::Usage(format!("bad image selector {s:?}: {e}")));
         }
         return rest
             .parse::<usize>()

@@ -1,5 +1,5 @@
 //! OCI layout directories. A new layout is built in a temporary directory beside the target
-//! and renamed into place. Into an existing layout, under a lock, blobs go in first (each
+//! and renamed into place. Into an existing layout, under a lock (an flock on the layout directory), blobs go in first (each
 //! written to a temporary file and renamed), and `index.json` is replaced last by rename, so
 //! the images already there are never lost. Temporary names carry the writer's pid so that a
 //! later run can remove what a killed one left.
@@ -203,14 +203,10 @@ fn add_to_layout(
     img: &OutImage,
     opts: WriteOptions,
 ) -> Result<()> {
-    let lock_path = path.join(".regraft.lock");
-    let lock = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .at(&lock_path)?;
-    lock.lock().at(&lock_path)?;
+    // The lock is the layout directory itself (flock on its descriptor): nothing is added
+    // to the layout for it, and it goes with the process however that ends.
+    let lock = File::open(path).at(path)?;
+    lock.lock().at(path)?;
     clean_stale_temps(path);
     // After a failure the layout is as it was: the blobs this run added go again. No index
     // refers to them yet, and the lock keeps other writers out, so every new name is ours.
