@@ -21,9 +21,18 @@ fi
 bash fixtures/build-real.sh
 bash fixtures/build-check.sh
 
-cargo test --all-targets
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --all-targets 2>&1 | tee "$log"
+# The benchmarks must keep building (they run with benches/compare.sh, never as timed tests).
+cargo bench --no-run
 
 # Each fuzz target for a bounded time (FUZZ_SECONDS, default 60; 0 skips): a crash fails.
 if [ "${FUZZ_SECONDS:-60}" -gt 0 ]; then
   bash fuzz/run.sh "${FUZZ_SECONDS:-60}"
 fi
+
+# One closing line for the whole run (cargo prints one per test binary).
+passed=$(grep -o '^test result: [a-z]*\. [0-9]* passed' "$log" | awk '{s+=$4} END {print s+0}')
+failed=$(grep -o '; [0-9]* failed' "$log" | awk '{s+=$2} END {print s+0}')
+echo "tests: $passed passed, $failed failed"
