@@ -814,7 +814,7 @@ fn write_layer<W: Write>(
     w: W,
 ) -> Result<(DiffId, Digest, u64, W)> {
     let io = |e: std::io::Error| Error::Invalid(format!("writing the new layer: {e}"));
-    let blob = HashingWriter::new(w);
+    let blob = BlobSink::new(w, codec.compression != Compression::None);
     let enc = Encoder::new(codec, blob).map_err(io)?;
     let diff = HashingWriter::new(enc);
     let mut tw = TarWriter::new(BufWriter::with_capacity(256 * 1024, diff));
@@ -868,8 +868,51 @@ fn write_layer<W: Write>(
     let diff = buf.into_inner().map_err(|e| io(e.into_error()))?;
     let (enc, diff_id, _) = diff.finish();
     let blob = enc.finish().map_err(io)?;
-    let (w, digest, size) = blob.finish();
+    let (w, digest, size) = blob.finish(&diff_id);
     Ok((DiffId(diff_id), digest, size, w))
+}
+
+/// Where the encoded layer goes: hashed, or, for an uncompressed layer (whose blob digest is
+/// its diff_id, already hashed upstream), only counted, so the bytes are not hashed twice.
+enum BlobSink<W> {
+    Hashing(HashingWriter<W>),
+    Counting(W, u64),
+}
+
+impl<W: Write> BlobSink<W> {
+    fn new(w: W, hash: bool) -> Self {
+        if hash {
+            BlobSink::Hashing(HashingWriter::new(w))
+        } else {
+            BlobSink::Counting(w, 0)
+        }
+    }
+    /// `diff_id`: the digest of the same bytes when they were not hashed here.
+    fn finish(self, diff_id: &Digest) -> (W, Digest, u64) {
+        match self {
+            BlobSink::Hashing(h) => h.finish(),
+            BlobSink::Counting(w, n) => (w, diff_id.clone(), n),
+        }
+    }
+}
+
+impl<W: Write> Write for BlobSink<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            BlobSink::Hashing(h) => h.write(buf),
+            BlobSink::Counting(w, n) => {
+                let k = w.write(buf)?;
+                *n += k as u64;
+                Ok(k)
+            }
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            BlobSink::Hashing(h) => h.flush(),
+            BlobSink::Counting(w, _) => w.flush(),
+        }
+    }
 }
 
 /// The result of planning a graft: the image to write and its summary.

@@ -56,14 +56,17 @@ pub fn deflate_block(level: u32, dict: &[u8], data: &[u8], last: bool) -> io::Re
     Ok(out)
 }
 
+/// A compressed block and the CRC-32 of its input.
+type BlockResult = io::Result<(Vec<u8>, crc32fast::Hasher)>;
+
 struct Job {
     data: Vec<u8>,
     dict: Vec<u8>,
     last: bool,
-    reply: SyncSender<io::Result<(Vec<u8>, crc32fast::Hasher)>>,
+    reply: SyncSender<BlockResult>,
 }
 
-fn compress_job(level: u32, job: &Job) -> io::Result<(Vec<u8>, crc32fast::Hasher)> {
+fn compress_job(level: u32, job: &Job) -> BlockResult {
     let mut crc = crc32fast::Hasher::new();
     crc.update(&job.data);
     Ok((deflate_block(level, &job.dict, &job.data, job.last)?, crc))
@@ -87,7 +90,7 @@ pub struct ParGzWriter<W: Write> {
     dict: Vec<u8>,
     crc: crc32fast::Hasher,
     header_written: bool,
-    pending: VecDeque<Receiver<io::Result<(Vec<u8>, crc32fast::Hasher)>>>,
+    pending: VecDeque<Receiver<BlockResult>>,
     pool: Option<Pool>,
 }
 
@@ -150,7 +153,7 @@ impl<W: Write> ParGzWriter<W> {
         }
     }
 
-    fn write_out(&mut self, block: io::Result<(Vec<u8>, crc32fast::Hasher)>) -> io::Result<()> {
+    fn write_out(&mut self, block: BlockResult) -> io::Result<()> {
         let (bytes, crc) = block?;
         if !self.header_written {
             self.out.write_all(&HEADER)?;
@@ -275,7 +278,7 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             let w = words[(x >> 60) as usize % words.len()];
             out.extend_from_slice(w);
-            if (x >> 33) % 7 == 0 {
+            if (x >> 33).is_multiple_of(7) {
                 out.push((x >> 17) as u8);
             }
         }

@@ -918,9 +918,10 @@ mod model_tests {
                 }
                 // An opaque marker lives inside its directory: `d/.wh..wh..opq`.
                 if let G::Opq(d) = &o
-                    && syms.contains(d) {
-                        continue;
-                    }
+                    && syms.contains(d)
+                {
+                    continue;
+                }
                 match &o {
                     G::Sym(p) => syms.push(p.clone()),
                     // A hardlink to a symlink is a symlink too.

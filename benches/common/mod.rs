@@ -11,9 +11,22 @@ use std::io::Write;
 /// a Debian /usr layer).
 pub fn sample(len: usize) -> Vec<u8> {
     let words: [&[u8]; 16] = [
-        b"layer ", b"digest ", b"sha256 ", b"\n", b"usr/lib/x86_64-linux-gnu/", b"opt/vendor/",
-        b"0x", b"\x7fELF\x02\x01\x01", b"{\"config\":", b"whiteout ", b"\x00\x00\x00\x00",
-        b"regraft ", b"static const char *", b"return 0;\n", b"\xff\xfe", b"    ",
+        b"layer ",
+        b"digest ",
+        b"sha256 ",
+        b"\n",
+        b"usr/lib/x86_64-linux-gnu/",
+        b"opt/vendor/",
+        b"0x",
+        b"\x7fELF\x02\x01\x01",
+        b"{\"config\":",
+        b"whiteout ",
+        b"\x00\x00\x00\x00",
+        b"regraft ",
+        b"static const char *",
+        b"return 0;\n",
+        b"\xff\xfe",
+        b"    ",
     ];
     let mut out = Vec::with_capacity(len + 32);
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -45,8 +58,12 @@ pub fn layer_tar(files: usize, dirs: usize, big: usize) -> Vec<u8> {
         ..meta.clone()
     };
     for d in 0..dirs {
-        tw.append_header(format!("usr/share/d{d:05}").as_bytes(), &OutKind::Dir, &dmeta)
-            .unwrap();
+        tw.append_header(
+            format!("usr/share/d{d:05}").as_bytes(),
+            &OutKind::Dir,
+            &dmeta,
+        )
+        .unwrap();
     }
     let mut off = 0usize;
     for f in 0..files {

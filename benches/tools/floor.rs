@@ -108,7 +108,9 @@ fn cpu_ns() -> u64 {
 /// `--hash MIB`: SHA-256 speed of regraft's own hasher, in MB/s by wall and by CPU time, to
 /// set beside `openssl speed -evp sha256` (which divides by CPU time unless `-elapsed`).
 fn hash_speed(mib: usize) {
-    let data: Vec<u8> = (0..64u32 << 20).map(|i| (i.wrapping_mul(2654435761) >> 11) as u8).collect();
+    let data: Vec<u8> = (0..64u32 << 20)
+        .map(|i| (i.wrapping_mul(2654435761) >> 11) as u8)
+        .collect();
     let mut h = regraft::digest::Hasher::new();
     h.update(&data[..1 << 20]); // warm up
     let (t0, c0) = (std::time::Instant::now(), cpu_ns());
@@ -145,7 +147,9 @@ fn main() -> io::Result<()> {
         tar += t;
     }
     if let Some((path, bytes)) = write {
-        let buf: Vec<u8> = (0..4 << 20).map(|i: u32| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+        let buf: Vec<u8> = (0..4 << 20)
+            .map(|i: u32| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
         let mut f = File::create(&path)?;
         let mut left = bytes;
         while left > 0 {

@@ -171,22 +171,23 @@ pub fn cp_to_dir(
         // existing tree that holds links).
         if let Some(p) = out.parent()
             && p.starts_with(&target)
-                && fs::symlink_metadata(p)
-                    .map(|m| !m.is_dir())
-                    .unwrap_or(false)
-            {
-                return Err(Error::Invalid(format!(
-                    "{}: parent is not a directory (a symlink?); refusing",
-                    out.display()
-                )));
-            }
+            && fs::symlink_metadata(p)
+                .map(|m| !m.is_dir())
+                .unwrap_or(false)
+        {
+            return Err(Error::Invalid(format!(
+                "{}: parent is not a directory (a symlink?); refusing",
+                out.display()
+            )));
+        }
         if let Ok(m) = fs::symlink_metadata(&out)
-            && m.file_type().is_symlink() {
-                return Err(Error::Invalid(format!(
-                    "{}: exists as a symlink; regraft cp never writes through one",
-                    out.display()
-                )));
-            }
+            && m.file_type().is_symlink()
+        {
+            return Err(Error::Invalid(format!(
+                "{}: exists as a symlink; regraft cp never writes through one",
+                out.display()
+            )));
+        }
         let shown = format!("/{}", String::from_utf8_lossy(k));
         let mut mode = n.meta.mode & 0o7777;
         if !opts.preserve_special && mode & 0o6000 != 0 {

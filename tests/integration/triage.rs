@@ -646,7 +646,7 @@ fn packages_name_the_layer_that_last_wrote_each_record() {
                 .unwrap()
                 .to_string();
             let s = s
-                .replace(&format!("Package: tar\n"), "Package: tar\n")
+                .replace(&"Package: tar\n".to_string(), "Package: tar\n")
                 .replacen(&tar_v, "Version: 9.9-1", 1);
             let s = format!(
                 "{s}\nPackage: regraft-test\nStatus: install ok installed\nPriority: optional\nArchitecture: all\nVersion: 1.0-1\nDescription: test\n"

@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: regraft against buildah, the umoci route and skopeo on the same graft
+# jobs, with the floor of each job (benches/tools/floor.rs: read and sha256 every input blob the
+# job needs once, inflate each compressed one once with zlib-rs/libzstd on a second thread and
+# sha256 its tar, write the output's size once and fsync). Prints wall time, CPU time (user+sys)
+# and peak RSS per tool, and the ratios to the floor.
+#
+#   bash benches/compare.sh            # real Debian images + mid + large generated images
+#   bash benches/compare.sh --quick    # real images only (about a minute)
+#   bash benches/compare.sh --no-peers # regraft and the floor only
+#
+# From a clean clone: installs missing Debian packages, builds fixtures/real/ (build-real.sh)
+# and the generated images under fixtures/real/large/ (git-ignored, cached), builds regraft in
+# release mode, runs everything with warm page caches, and writes the table to stdout (and to
+# $WORK/results.md). Needs root (buildah, umoci, apt-get). Peers use a fresh storage root each
+# run, as on a new build host. Numbers from a shared machine are noisy: say so when quoting.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+QUICK=0 PEERS=1
+for a in "$@"; do
+  case $a in
+    --quick) QUICK=1 ;;
+    --no-peers) PEERS=0 ;;
+    *) echo "usage: benches/compare.sh [--quick] [--no-peers]" >&2; exit 2 ;;
+  esac
+done
+
+# --- tools -------------------------------------------------------------------------------------
+packages=(skopeo umoci buildah time openssl python3 mmdebstrap)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "compare.sh: installing ${missing[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+bash fixtures/build-real.sh >&2
+cargo build --release --bin regraft --example floor >&2
+REGRAFT=$ROOT/target/release/regraft
+FLOOR=$ROOT/target/release/examples/floor
+R=$ROOT/fixtures/real
+L=$R/large
+
+# --- generated images: vendor-SIZE = debian-old + one layer with /opt/big -----------------------
+gen_image() { # name scale
+  local name=$1 scale=$2
+  [ -f "$L/$name.done" ] && return 0
+  echo "compare.sh: generating $name (scale $scale) in $L" >&2
+  mkdir -p "$L"
+  local t
+  t=$(mktemp -d "$L/.gen.XXXXXX")
+  python3 benches/tools/gen-rootfs.py "$t/rootfs" "$scale" >&2
+  cp -a "$R/debian-old.oci" "$t/img"
+  umoci insert --image "$t/img:bookworm" "$t/rootfs/opt/big" /opt/big >&2
+  rm -rf "$L/$name.oci" "$L/$name.tar"
+  skopeo copy -q "oci:$t/img:bookworm" "oci:$L/$name.oci:1.0" >&2
+  skopeo copy -q "oci:$t/img:bookworm" "docker-archive:$L/$name.tar:$name:1.0" >&2
+  rm -rf "$t"
+  touch "$L/$name.done"
+}
+if [ $QUICK = 0 ]; then
+  gen_image vendor-mid 0.25
+  gen_image vendor-large 1
+fi
+
+WORK=$(mktemp -d /var/tmp/regraft-bench.XXXXXX)
+trap 'cleanup_peers; rm -rf "$WORK"' EXIT
+RESULTS=$WORK/results.md
+
+cleanup_peers() {
+  if [ -d "$WORK/buildah" ]; then
+    buildah --root "$WORK/buildah/root" --runroot "$WORK/buildah/run" rm -a >/dev/null 2>&1 || true
+    buildah --root "$WORK/buildah/root" --runroot "$WORK/buildah/run" rmi -a -f >/dev/null 2>&1 || true
+    umount -R "$WORK/buildah/root/overlay" 2>/dev/null || true
+    rm -rf "$WORK/buildah"
+  fi
+  rm -rf "$WORK/umoci" "$WORK/out"*
+}
+
+warm() { for f in "$@"; do [ -e "$f" ] && find "$f" -type f -exec cat {} + >/dev/null; done; true; }
+size_of() { du -sb --apparent-size "$1" | cut -f1; }
+
+# time_cmd LABEL CMD...: runs CMD under /usr/bin/time; sets WALL CPU RSS (s, s, MiB).
+time_cmd() {
+  local label=$1; shift
+  sync
+  if ! /usr/bin/time -f "%e %U %S %M" -o "$WORK/time" "$@" >"$WORK/log" 2>&1; then
+    echo "compare.sh: $label failed:" >&2; tail -5 "$WORK/log" >&2
+    WALL=nan CPU=nan RSS=nan; return 0
+  fi
+  read -r WALL U S K < <(tail -1 "$WORK/time")
+  CPU=$(python3 -c "print(f'{$U+$S:.2f}')")
+  RSS=$(python3 -c "print(f'{$K/1024:.0f}')")
+}
+
+row() { # job tool wall cpu rss floor_wall floor_cpu note
+  python3 - "$@" >>"$RESULTS" <<'EOF'
+import sys
+job, tool, w, c, r, fw, fc, note = sys.argv[1:9]
+def ratio(a, b):
+    try:
+        return f"{float(a)/float(b):.2f}x"
+    except (ValueError, ZeroDivisionError):
+        return "-"
+print(f"| {job} | {tool} | {w} | {c} | {r} | {ratio(w, fw)} | {ratio(c, fc)} | {note} |")
+EOF
+}
+
+# job NAME MODE(layer|path) VENDOR BASE OUT_REF [FMT: docker|oci]
+# The vendor's old base is its first layer in every job (debian-old).
+job() {
+  local name=$1 mode=$2 vendor=$3 base=$4 out=$5 fmt=$6
+  local args=(--from "$vendor" --onto "$base" --old-base-layers 1 -o "$out")
+  local vpath=/opt/vendor
+  case $vendor in *large*|*mid*) vpath=/opt/big ;; esac
+  [ "$mode" = path ] && args+=(--path "$vpath")
+  local skip=1; [ "$mode" = path ] && skip=0
+  warm "$vendor" "$base"
+  cleanup_peers
+  time_cmd "regraft $name" "$REGRAFT" "${args[@]}"
+  local rw=$WALL rc=$CPU rr=$RSS
+  local outpath=${out#*:}
+  local outsize
+  outsize=$(size_of "$outpath")
+  "$REGRAFT" verify "$out" >/dev/null || echo "compare.sh: regraft output of $name does not verify" >&2
+  # The floor: the blobs this job must read, and the output's size written once.
+  mapfile -t blobs < <(python3 benches/tools/blobs.py "$vendor" "$skip"; python3 benches/tools/blobs.py "$base")
+  time_cmd "floor $name" "$FLOOR" --write "$WORK/floor.out" "$outsize" "${blobs[@]}"
+  local fw=$WALL fc=$CPU fr=$RSS
+  row "$name" floor "$fw" "$fc" "$fr" "$fw" "$fc" "$(( outsize / 1000000 )) MB out"
+  row "$name" "**regraft**" "$rw" "$rc" "$rr" "$fw" "$fc" ""
+  cleanup_peers
+  [ $PEERS = 1 ] || return 0
+  local tr=docker-archive outref
+  [ "$fmt" = oci ] && tr=oci-archive
+  if [ "$mode" = path ]; then
+    # buildah from a fresh storage root, as on a new build host.
+    local b="buildah --root $WORK/buildah/root --runroot $WORK/buildah/run --storage-driver overlay"
+    local src=docker-archive
+    [ "$fmt" = oci ] && src=oci
+    local vref="$src:$vendor" bref="$src:$base"
+    [ "$fmt" = oci ] && vref="oci:$vendor:1.0" && bref="oci:$base:$(basename "$base" .oci | sed 's/debian-new/trixie/;s/debian-old/bookworm/')"
+    outref="$tr:$WORK/out-buildah.tar:graft:1"
+    time_cmd "buildah $name" bash -c "set -e; v=\$($b from -q $vref); c=\$($b from -q $bref);
+      $b copy --from \$v \$c $vpath $vpath >/dev/null; $b commit -q \$c graft:1 >/dev/null;
+      $b push -q graft:1 $outref"
+    row "$name" buildah "$WALL" "$CPU" "$RSS" "$fw" "$fc" "regraft $(python3 -c "print(f'{$WALL/$rw:.1f}' if '$WALL'!='nan' else '-')")x faster"
+    cleanup_peers
+    # The umoci route: unpack the vendor, insert the path into (a copy of) the base, copy out.
+    mkdir -p "$WORK/umoci"
+    local pre=""
+    if [ "$fmt" = docker ]; then
+      pre="skopeo copy -q docker-archive:$vendor oci:$WORK/umoci/v:1.0; skopeo copy -q docker-archive:$base oci:$WORK/umoci/b:latest;"
+    else
+      cp -a "$vendor" "$WORK/umoci/v"; cp -a "$base" "$WORK/umoci/b"
+      local bt; bt=$(python3 -c "import json;print(json.load(open('$base/index.json'))['manifests'][0]['annotations']['org.opencontainers.image.ref.name'])")
+      skopeo copy -q "oci:$WORK/umoci/b:$bt" "oci:$WORK/umoci/b:latest"
+    fi
+    time_cmd "umoci $name" bash -c "set -e; $pre
+      umoci raw unpack --image $WORK/umoci/v:1.0 $WORK/umoci/root;
+      umoci insert --image $WORK/umoci/b:latest $WORK/umoci/root$vpath $vpath;
+      skopeo copy -q oci:$WORK/umoci/b:latest $tr:$WORK/out-umoci.tar:graft:1"
+    local note="regraft $(python3 -c "print(f'{$WALL/$rw:.1f}' if '$WALL'!='nan' else '-')")x faster"
+    [ "$fmt" = oci ] && note="$note (layout copies untimed)"
+    row "$name" "umoci route" "$WALL" "$CPU" "$RSS" "$fw" "$fc" "$note"
+    cleanup_peers
+  else
+    # No peer rebases offline; skopeo copying the vendor image is the reference for moving it.
+    local vref="docker-archive:$vendor"
+    [ "$fmt" = oci ] && vref="oci:$vendor:1.0"
+    time_cmd "skopeo $name" skopeo copy -q "$vref" "$tr:$WORK/out-skopeo.tar:v:1"
+    row "$name" "skopeo copy (vendor only)" "$WALL" "$CPU" "$RSS" "$fw" "$fc" "reference, not a graft"
+    cleanup_peers
+  fi
+}
+
+{
+  echo "regraft $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo '+dirty'), $(nproc) cores, $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo
+  echo "SHA-256: $("$FLOOR" --hash 2048) | openssl speed -evp sha256 (64 KiB, CPU time): $(openssl speed -evp sha256 -bytes 65536 -seconds 3 2>/dev/null | awk '/^sha256/ {printf "%.0f MB/s", $2/1000}')"
+  echo
+  echo "| job | tool | wall s | CPU s | peak RSS MiB | wall / floor | CPU / floor | note |"
+  echo "|---|---|---|---|---|---|---|---|"
+} >"$RESULTS"
+
+sets=(real)
+[ $QUICK = 0 ] && sets+=(mid large)
+for s in "${sets[@]}"; do
+  if [ "$s" = real ]; then
+    vd=$R/vendor-real.tar vo=$R/vendor-real.oci
+  else
+    vd=$L/vendor-$s.tar vo=$L/vendor-$s.oci
+  fi
+  job "$s layer, docker-save" layer "$vd" "$R/debian-new.tar" "docker-archive:$WORK/out.tar" docker
+  job "$s layer, OCI gzip -> layout" layer "$vo" "$R/debian-new.oci" "oci:$WORK/out.oci" oci
+  job "$s path, docker-save" path "$vd" "$R/debian-new.tar" "docker-archive:$WORK/out.tar" docker
+  job "$s path, OCI gzip" path "$vo" "$R/debian-new.oci" "oci-archive:$WORK/out.tar" oci
+done
+
+cat "$RESULTS"
