@@ -921,7 +921,12 @@ pub struct Grafted {
     pub summary: Summary,
 }
 
-fn out_dir(r: &ImageRef) -> std::path::PathBuf {
+/// Where temporary files for an output go: beside it (so that renames stay on one
+/// filesystem), or the temp directory for stdout.
+pub fn out_dir(r: &ImageRef) -> std::path::PathBuf {
+    if r.path.as_os_str() == "-" {
+        return std::env::temp_dir();
+    }
     let p = match r.transport {
         crate::reference::Transport::Oci if r.path.is_dir() => r.path.clone(),
         _ => r.path.parent().map(|p| p.to_path_buf()).unwrap_or_default(),

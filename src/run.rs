@@ -635,20 +635,9 @@ fn codec_for(img: &regraft::image::Image, flag: Option<&str>) -> Result<regraft:
     })
 }
 
-/// Where temporary files go: beside the output.
+/// Where temporary files go: beside the output, created if missing.
 fn out_dir(r: &regraft::reference::ImageRef) -> std::path::PathBuf {
-    if r.path.as_os_str() == "-" {
-        return std::env::temp_dir();
-    }
-    let p = match r.transport {
-        regraft::reference::Transport::Oci if r.path.is_dir() => r.path.clone(),
-        _ => r.path.parent().map(|p| p.to_path_buf()).unwrap_or_default(),
-    };
-    let p = if p.as_os_str().is_empty() {
-        ".".into()
-    } else {
-        p
-    };
+    let p = regraft::graft::out_dir(r);
     let _ = std::fs::create_dir_all(&p);
     p
 }
