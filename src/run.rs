@@ -245,34 +245,20 @@ pub fn run(cli: Cli) -> Result<u8> {
             let dir = out_dir(&target);
             let (layer, warnings) =
                 regraft::toolbox::add::add_layer(&img, &specs, &opts, codec, Some(&dir), max)?;
-            let created = regraft::mutate::created(&img, sde);
-            let dests: Vec<&str> = specs.iter().map(|(_, d)| d.as_str()).collect();
-            let h = regraft::mutate::history_entry(
-                created.as_deref(),
-                format!("regraft add {}", dests.join(" ")),
-                false,
-            );
-            let o = regraft::mutate::append(
-                &img,
-                vec![(layer, h)],
-                vec![],
-                &overrides(&config),
-                created,
-                name_for(&img, &out)?,
-            )?;
             if !quiet {
                 for w in warnings {
                     say!("regraft: warning: {}", regraft::sanitize(&w));
                 }
             }
-            finish_write(
-                &target,
-                &o,
-                &out,
-                max,
-                quiet,
-                &format!("added {} to {}", dests.join(", "), img.name),
-            )
+            let dests: Vec<&str> = specs.iter().map(|(_, d)| d.as_str()).collect();
+            let edit = Edit {
+                layer: Some(layer),
+                created_by: format!("regraft add {}", dests.join(" ")),
+                overrides: overrides(&config),
+                source_date_epoch: sde,
+                what: format!("added {} to {}", dests.join(", "), img.name),
+            };
+            edit_and_write(&img, edit, &target, &out, max, quiet)
         }
         Some(Command::Rm {
             image,
@@ -286,28 +272,14 @@ pub fn run(cli: Cli) -> Result<u8> {
             let dir = out_dir(&target);
             let (layer, deleted) =
                 regraft::toolbox::rm::whiteout_layer(&img, &paths, codec, Some(&dir), max)?;
-            let created = regraft::mutate::created(&img, source_date_epoch()?);
-            let h = regraft::mutate::history_entry(
-                created.as_deref(),
-                format!("regraft rm {}", deleted.join(" ")),
-                false,
-            );
-            let o = regraft::mutate::append(
-                &img,
-                vec![(layer, h)],
-                vec![],
-                &Default::default(),
-                created,
-                name_for(&img, &out)?,
-            )?;
-            finish_write(
-                &target,
-                &o,
-                &out,
-                max,
-                quiet,
-                &format!("deleted {} from {}", deleted.join(", "), img.name),
-            )
+            let edit = Edit {
+                layer: Some(layer),
+                created_by: format!("regraft rm {}", deleted.join(" ")),
+                overrides: Default::default(),
+                source_date_epoch: source_date_epoch()?,
+                what: format!("deleted {} from {}", deleted.join(", "), img.name),
+            };
+            edit_and_write(&img, edit, &target, &out, max, quiet)
         }
         Some(Command::Config { image, out, config }) => {
             let img = Source::open(&cli::input(&image)?)?.image(platform.as_ref())?;
@@ -316,25 +288,14 @@ pub fn run(cli: Cli) -> Result<u8> {
                 return Err(regraft::Error::Usage("config: nothing to change (give --env, --entrypoint, --cmd, --user, --workdir or --label)".into()).into());
             }
             let target = cli::output(&out.output)?;
-            let created = regraft::mutate::created(&img, source_date_epoch()?);
-            let h =
-                regraft::mutate::history_entry(created.as_deref(), "regraft config".into(), true);
-            let o = regraft::mutate::append(
-                &img,
-                vec![],
-                vec![h],
-                &ov,
-                created,
-                name_for(&img, &out)?,
-            )?;
-            finish_write(
-                &target,
-                &o,
-                &out,
-                max,
-                quiet,
-                &format!("edited the config of {}", img.name),
-            )
+            let edit = Edit {
+                layer: None,
+                created_by: "regraft config".into(),
+                overrides: ov,
+                source_date_epoch: source_date_epoch()?,
+                what: format!("edited the config of {}", img.name),
+            };
+            edit_and_write(&img, edit, &target, &out, max, quiet)
         }
         Some(Command::Triage {
             image,
@@ -739,4 +700,40 @@ fn emit(s: &str) -> Result<()> {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
         _ => Ok(()),
     }
+}
+
+/// One edit of an image by `add`, `rm` or `config`: an optional new layer, its history entry,
+/// config overrides, and what the summary line says.
+struct Edit {
+    layer: Option<regraft::image::Layer>,
+    created_by: String,
+    overrides: regraft::config::Overrides,
+    source_date_epoch: Option<i64>,
+    what: String,
+}
+
+/// Applies an edit (a config-only edit gets an empty-layer history entry) and writes the result.
+fn edit_and_write(
+    img: &regraft::image::Image,
+    e: Edit,
+    target: &regraft::reference::ImageRef,
+    out: &cli::OutArgs,
+    max: u64,
+    quiet: bool,
+) -> Result<u8> {
+    let created = regraft::mutate::created(img, e.source_date_epoch);
+    let h = regraft::mutate::history_entry(created.as_deref(), e.created_by, e.layer.is_none());
+    let (layers, history_only) = match e.layer {
+        Some(l) => (vec![(l, h)], vec![]),
+        None => (vec![], vec![h]),
+    };
+    let o = regraft::mutate::append(
+        img,
+        layers,
+        history_only,
+        &e.overrides,
+        created,
+        name_for(img, out)?,
+    )?;
+    finish_write(target, &o, out, max, quiet, &e.what)
 }
