@@ -4,6 +4,7 @@
 //! layers above its old base unchanged. Either way the config and manifest are new, every
 //! digest recomputed, nothing about the inputs changed.
 
+use crate::check::fs::Fs;
 use crate::compress::{Codec, Compression, Encoder};
 use crate::config::{self, Overrides};
 use crate::digest::{DiffId, Digest, HashingWriter};
@@ -419,16 +420,29 @@ fn is_under(p: &[u8], sel: &[u8]) -> bool {
     p == sel || (p.starts_with(sel) && p.get(sel.len()) == Some(&b'/'))
 }
 
-/// File data of selected entries, kept in a temporary file beside the output.
+/// Where the file data of selected entries is: copied into a temporary file beside the output
+/// (entries of compressed layers), or left where it lies in an uncompressed input layer on
+/// disk (which the walk reads whole and verifies). A `DataRef` addresses either: offsets at and
+/// above `TAR_BASE` fall in the input layers registered with `add_tar`.
 pub struct Spill {
     file: File,
     len: u64,
+    /// (first virtual offset, the layer's tar, the identity of its file when opened).
+    tars: Vec<(u64, crate::layer::TarRange)>,
+    next_tar: u64,
 }
+
+const TAR_BASE: u64 = 1 << 62;
 
 impl Spill {
     pub fn new(dir: &std::path::Path) -> Result<Spill> {
         let file = tempfile::tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
-        Ok(Spill { file, len: 0 })
+        Ok(Spill {
+            file,
+            len: 0,
+            tars: Vec::new(),
+            next_tar: TAR_BASE,
+        })
     }
     fn put(&mut self, r: &mut impl Read, size: u64, what: &str) -> Result<DataRef> {
         let offset = self.len;
@@ -446,7 +460,23 @@ impl Spill {
         self.len += size;
         Ok(DataRef { offset, len: size })
     }
+    /// Registers an uncompressed input layer; returns the virtual offset of its tar's start.
+    fn add_tar(&mut self, r: crate::layer::TarRange) -> u64 {
+        let base = self.next_tar;
+        self.next_tar = base.saturating_add(r.len()).saturating_add(1);
+        self.tars.push((base, r));
+        base
+    }
     pub fn copy_to(&self, d: DataRef, w: &mut impl Write) -> Result<()> {
+        if d.offset >= TAR_BASE {
+            let (base, tar) = self
+                .tars
+                .iter()
+                .rev()
+                .find(|(b, _)| *b <= d.offset)
+                .ok_or_else(|| Error::Invalid("internal: no input layer for a data reference".into()))?;
+            return tar.copy_range(d.offset - base, d.len, w);
+        }
         let mut f = &self.file;
         f.seek(SeekFrom::Start(d.offset))
             .map_err(|e| Error::Invalid(format!("spill: {e}")))?;
@@ -454,6 +484,14 @@ impl Spill {
             .map_err(|e| Error::Invalid(format!("writing layer: {e}")))?;
         if n != d.len {
             return Err(Error::Invalid("spill file shorter than expected".into()));
+        }
+        Ok(())
+    }
+    /// After the data was used: fails if an input file whose data was read where it lies
+    /// changed since it was opened (and verified), so what was copied is what was verified.
+    pub fn check_unchanged(&self) -> Result<()> {
+        for (_, t) in &self.tars {
+            t.check_unchanged()?;
         }
         Ok(())
     }
@@ -484,6 +522,12 @@ pub fn merged_view(
 ) -> Result<MergedView> {
     let mut view = MergedView::new();
     for i in 0..img.layers.len() {
+        // An uncompressed layer on disk: the walk below reads and verifies all of it, and its
+        // files' data is then read where it lies (every file's, so nothing is fetched later).
+        let in_place = match spill.as_deref_mut() {
+            Some(sp) => crate::layer::seekable_tar(&img.layers[i])?.map(|r| sp.add_tar(r)),
+            None => None,
+        };
         let entries = walk_layer(img, i, max, |e, mut le| {
             if let (
                 Some(sp),
@@ -494,103 +538,18 @@ pub fn merged_view(
                     ..
                 },
             ) = (spill.as_deref_mut(), &mut le.op)
-                && keep.iter().any(|k| is_under(&le.path, k))
             {
-                *data = Some(sp.put(e, *size, &format!("{}: layer {i}", img.name))?);
+                if let Some(base) = in_place {
+                    *data = Some(DataRef {
+                        offset: base + e.raw_file_position(),
+                        len: *size,
+                    });
+                } else if keep.iter().any(|k| is_under(&le.path, k)) {
+                    *data = Some(sp.put(e, *size, &format!("{}: layer {i}", img.name))?);
+                }
             }
             Ok(le)
         })?;
-        view.apply_layer(i, entries)
-            .map_err(|e| Error::layer(&img.name, e.to_string()))?;
-    }
-    Ok(view)
-}
-
-/// A byte range of a file (a member of an input tar, or a blob file), readable and seekable.
-struct FileRange {
-    file: File,
-    start: u64,
-    len: u64,
-    pos: u64,
-}
-
-impl Read for FileRange {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let left = self.len.saturating_sub(self.pos);
-        let want = buf.len().min(left.min(usize::MAX as u64) as usize);
-        let n = self.file.read(&mut buf[..want])?;
-        self.pos += n as u64;
-        Ok(n)
-    }
-}
-
-impl Seek for FileRange {
-    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
-        let pos = match to {
-            SeekFrom::Start(p) => Some(p),
-            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
-            SeekFrom::End(d) => self.len.checked_add_signed(d),
-        }
-        .ok_or_else(|| std::io::Error::other("seek before the start of a layer"))?;
-        self.file.seek(SeekFrom::Start(self.start + pos))?;
-        self.pos = pos;
-        Ok(pos)
-    }
-}
-
-/// Opens an uncompressed layer whose blob digest is its diff_id as a seekable file range, so
-/// that its tar headers can be read without its file data; `None` for any other layer.
-fn seekable_tar(l: &Layer) -> Result<Option<FileRange>> {
-    let BlobData::Member { container, name } = &l.data else {
-        return Ok(None);
-    };
-    if l.desc.digest != *l.diff_id.digest() {
-        return Ok(None);
-    }
-    let Some((path, size, start)) = container.locate(name)? else {
-        return Ok(None);
-    };
-    if size != l.desc.size || layer_compression(l)? != Compression::None {
-        return Ok(None);
-    }
-    let mut file = File::open(&path).map_err(|e| Error::io(&path, e))?;
-    file.seek(SeekFrom::Start(start))
-        .map_err(|e| Error::io(&path, e))?;
-    Ok(Some(FileRange {
-        file,
-        start,
-        len: size,
-        pos: 0,
-    }))
-}
-
-/// The merged view of an image whose layers are all copied to the output afterwards (the base
-/// in path mode): uncompressed layers are walked by their tar headers alone, seeking over file
-/// data, so each of their bytes is read (and verified) once, by the copy. Anything the copy
-/// finds wrong fails the graft before the output is published. Compressed layers are streamed
-/// and verified here; the copy then only checks their raw digest (`layer::is_verified`).
-pub fn merged_view_of_copied(img: &Image, max: u64) -> Result<MergedView> {
-    let mut view = MergedView::new();
-    for (i, l) in img.layers.iter().enumerate() {
-        let entries = match seekable_tar(l)? {
-            None => walk_layer(img, i, max, |_, le| Ok(le))?,
-            Some(range) => {
-                let what = format!("{}: layer {i} ({})", img.name, l.desc.digest);
-                let mut ar = tar::Archive::new(range);
-                let entries = ar
-                    .entries_with_seek()
-                    .map_err(|e| Error::layer(&what, format!("not a tar: {e}")))?;
-                let mut out = Vec::new();
-                for e in entries {
-                    let mut e = e.map_err(|e| Error::layer(&what, format!("corrupt tar: {e}")))?;
-                    out.push(
-                        walk::parse_entry(&mut e)
-                            .map_err(|x| Error::layer(&what, x.to_string()))?,
-                    );
-                }
-                out
-            }
-        };
         view.apply_layer(i, entries)
             .map_err(|e| Error::layer(&img.name, e.to_string()))?;
     }
@@ -919,6 +878,9 @@ impl<W: Write> Write for BlobSink<W> {
 pub struct Grafted {
     pub image: OutImage,
     pub summary: Summary,
+    /// Path mode: the result's filesystem as the graft walked it (base + new layer), for the
+    /// check.
+    pub fs: Option<Fs>,
 }
 
 /// Where temporary files for an output go: beside it (so that renames stay on one
@@ -938,9 +900,15 @@ pub fn out_dir(r: &ImageRef) -> std::path::PathBuf {
     }
 }
 
-/// Runs the graft up to the point of writing: everything is read, verified and built; the new
-/// layer (path mode) sits in a temporary file beside the output.
-pub fn graft(plan: &GraftPlan, dry_run: bool) -> Result<Grafted> {
+/// Runs the graft up to the point of writing: everything is read and built; the new layer
+/// (path mode) sits in a temporary file beside the output. `copied`: the result is written
+/// next, a copy that verifies every byte, so the base's uncompressed layers on disk are walked
+/// by their tar headers alone here (each byte is read once, by the copy); otherwise (a dry
+/// run) they are streamed and verified here.
+pub fn graft(plan: &GraftPlan, copied: bool) -> Result<Grafted> {
+    let dry_run = false;
+    let t0 = std::time::Instant::now();
+    let tm = |w: &str| if std::env::var_os("REGRAFT_TIMING").is_some() { eprintln!("  {w} {:?}", t0.elapsed()); };
     let mut warnings = Vec::new();
     let vsrc = Source::open(&plan.vendor)?;
     let vendor = vsrc.image(plan.platform.as_ref())?;
@@ -1004,6 +972,7 @@ pub fn graft(plan: &GraftPlan, dry_run: bool) -> Result<Grafted> {
         .cloned()
         .unwrap_or_default();
     let mut new_layer = None;
+    let mut fs = None;
     let mut grafted_layers = Vec::new();
     let mut rewritten_layers: Vec<String> = Vec::new();
     let mode;
@@ -1046,7 +1015,9 @@ pub fn graft(plan: &GraftPlan, dry_run: bool) -> Result<Grafted> {
         let dir = out_dir(&plan.output);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let mut spill = Spill::new(&dir)?;
+        tm("opened");
         let mut vview = merged_view(&vendor, plan.max_layer_size, &plan.paths, Some(&mut spill))?;
+        tm("vendor view");
         let mut resolved = Vec::new();
         for p in &plan.paths {
             let shown = String::from_utf8_lossy(p).to_string();
@@ -1069,14 +1040,20 @@ pub fn graft(plan: &GraftPlan, dry_run: bool) -> Result<Grafted> {
             &resolved,
             &mut spill,
         )?;
-        // Base layers are copied to the output after this, which verifies every byte; a dry
-        // run copies nothing, so it streams and verifies them here.
-        let bview = if dry_run {
-            merged_view(&base, plan.max_layer_size, &[], None)?
-        } else {
-            merged_view_of_copied(&base, plan.max_layer_size)?
-        };
-        let lplan = plan_layer(&vview, &bview, &plan.paths, &plan.exclude)?;
+        // The base's filesystem, which the check of the result goes on from (so the base is
+        // walked once for both). Compressed layers are streamed and verified, and the copy
+        // then only checks their raw digest (`layer::is_verified`).
+        let mut bfs = Fs::new(
+            &plan.output.to_string(),
+            base.layers.len(),
+            plan.max_layer_size,
+            copied,
+        )?;
+        for l in &base.layers {
+            bfs.add_layer(l)?;
+        }
+        tm("base fs");
+        let lplan = plan_layer(&vview, &bfs.result, &plan.paths, &plan.exclude)?;
         let codec = match plan.compression {
             Some(c) => c,
             None => match base.layers.last() {
@@ -1086,6 +1063,7 @@ pub fn graft(plan: &GraftPlan, dry_run: bool) -> Result<Grafted> {
         };
         let (diff_id, digest, size, data) = if dry_run {
             let (d, g, s, _) = write_layer(&lplan, &spill, codec, std::io::sink())?;
+            spill.check_unchanged()?;
             (d, g, s, BlobData::Bytes(Arc::new(Vec::new())))
         } else {
             let tmp = tempfile::Builder::new()
@@ -1098,6 +1076,7 @@ pub fn graft(plan: &GraftPlan, dry_run: bool) -> Result<Grafted> {
                 .map_err(|e| Error::io(tmp.path(), e))?;
             let (d, g, s, mut w) =
                 write_layer(&lplan, &spill, codec, BufWriter::with_capacity(1 << 20, f))?;
+            spill.check_unchanged()?;
             w.flush().map_err(|e| Error::io(tmp.path(), e))?;
             // Hashed as it was written: copying it out needs only its raw digest checked.
             crate::layer::mark_verified(&g, &d);
@@ -1127,6 +1106,10 @@ pub fn graft(plan: &GraftPlan, dry_run: bool) -> Result<Grafted> {
             index: layers.len(),
             layer: l.clone(),
         });
+        tm("new layer");
+        bfs.add_layer(&l)?;
+        fs = Some(bfs);
+        tm("new layer walked");
         layers.push(l);
         let shown: Vec<String> = plan
             .paths
@@ -1265,7 +1248,11 @@ pub fn graft(plan: &GraftPlan, dry_run: bool) -> Result<Grafted> {
         rewritten_layers,
         dry_run,
     };
-    Ok(Grafted { image, summary })
+    Ok(Grafted {
+        image,
+        summary,
+        fs,
+    })
 }
 
 /// Rewrites a layer without the entries `--exclude` matches (a whiteout by the path it

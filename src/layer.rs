@@ -8,7 +8,7 @@ use crate::digest::{DiffId, Digest, Hasher, VerifyingReader};
 use crate::error::{Error, Result};
 use crate::image::{BlobData, Layer};
 use std::collections::BTreeSet;
-use std::io::{self, BufRead, Read};
+use std::io::{self, Read, Seek};
 use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
@@ -264,48 +264,26 @@ pub fn copy_layer(
     crate::progress::layer_started();
     crate::progress::verbose(|| format!("copying {what}, {} bytes", layer.desc.size));
     let raw = open_blob(&layer.data)?;
+    if is_verified(layer) || layer.desc.digest == *layer.diff_id.digest() {
+        // Inflated and checked earlier in this run, or uncompressed (its raw digest is its
+        // diff_id): the raw digest, checked while copying, proves the diff_id, so the bytes
+        // are only copied and hashed, the hashing on a second core.
+        copy_raw(&what, raw, layer, out)?;
+        mark_verified(&layer.desc.digest, &layer.diff_id);
+        return Ok(());
+    }
     let verifying = VerifyingReader::new(
         raw,
         layer.desc.digest.clone(),
         layer.desc.size,
         what.clone(),
     );
-    let mut tee = TeeReader {
+    let tee = TeeReader {
         inner: verifying,
         out,
         err: None,
     };
-    if is_verified(layer) {
-        // Inflated and checked earlier in this run: the raw digest, checked while copying,
-        // proves these are the same bytes, so the diff_id holds without a second inflate.
-        let mut br = io::BufReader::with_capacity(crate::compress::BUF, &mut tee);
-        let res = (|| -> io::Result<()> {
-            loop {
-                let n = br.fill_buf()?.len();
-                if n == 0 {
-                    return Ok(());
-                }
-                br.consume(n);
-            }
-        })();
-        if let Some(e) = tee.err {
-            return Err(Error::layer(&what, format!("writing: {e}")));
-        }
-        res.map_err(|e| Error::layer(&what, e.to_string()))?;
-        return tee.inner.finish().map(|_| ());
-    }
     let mut dec = decoder(tee, &what)?;
-    if dec.compression() == Compression::None && layer.desc.digest == *layer.diff_id.digest() {
-        // The raw digest is the diff_id: no second hash is needed.
-        io::copy(&mut dec, &mut io::sink()).map_err(|e| Error::layer(&what, e.to_string()))?;
-        let tee = dec.into_inner();
-        if let Some(e) = tee.err {
-            return Err(Error::layer(&what, format!("writing: {e}")));
-        }
-        tee.inner.finish()?;
-        mark_verified(&layer.desc.digest, &layer.diff_id);
-        return Ok(());
-    }
     let (tx, rx) = sync_channel::<Vec<u8>>(4);
     let (back, recycled) = sync_channel::<Vec<u8>>(6);
     std::thread::scope(|s| {
@@ -351,6 +329,76 @@ pub fn copy_layer(
             });
         }
         mark_verified(&layer.desc.digest, &layer.diff_id);
+        Ok(())
+    })
+}
+
+/// Copies a blob's raw bytes into `out` while a second thread hashes them; fails on a size or
+/// digest other than the descriptor's (reading at most one byte past the declared size).
+fn copy_raw(
+    what: &str,
+    raw: Box<dyn Read + Send>,
+    layer: &Layer,
+    out: &mut (dyn io::Write + Send),
+) -> Result<()> {
+    const RAW_CHUNK: usize = 1 << 20;
+    let size = layer.desc.size;
+    let mut capped = raw.take(size.saturating_add(1));
+    let (tx, rx) = sync_channel::<Vec<u8>>(4);
+    let (back, recycled) = sync_channel::<Vec<u8>>(6);
+    std::thread::scope(|s| {
+        let hasher = s.spawn(move || {
+            let mut h = Hasher::new();
+            for chunk in rx {
+                h.update(&chunk);
+                let _ = back.try_send(chunk);
+            }
+            h.finish()
+        });
+        let res: Result<u64> = (|| {
+            let mut total = 0u64;
+            loop {
+                let mut buf = recycled.try_recv().unwrap_or_default();
+                buf.resize(RAW_CHUNK, 0);
+                let n = read_full(&mut capped, &mut buf)
+                    .map_err(|e| Error::layer(what, e.to_string()))?;
+                if n == 0 {
+                    return Ok(total);
+                }
+                total += n as u64;
+                if total > size {
+                    return Err(Error::layer(
+                        what,
+                        format!("more than the {size} bytes declared"),
+                    ));
+                }
+                out.write_all(&buf[..n])
+                    .map_err(|e| Error::layer(what, format!("writing: {e}")))?;
+                buf.truncate(n);
+                if tx.send(buf).is_err() {
+                    return Err(Error::layer(what, "hashing thread stopped"));
+                }
+            }
+        })();
+        drop(tx);
+        let (found, _) = hasher
+            .join()
+            .map_err(|_| Error::layer(what, "hashing thread panicked"))?;
+        let total = res?;
+        if total != size {
+            return Err(Error::SizeMismatch {
+                what: what.to_string(),
+                expected: size,
+                found: total,
+            });
+        }
+        if found != layer.desc.digest {
+            return Err(Error::DigestMismatch {
+                what: what.to_string(),
+                expected: layer.desc.digest.to_string(),
+                found: found.to_string(),
+            });
+        }
         Ok(())
     })
 }
@@ -414,4 +462,228 @@ pub fn each_entry(
     })();
     s.finish()?;
     res
+}
+
+/// An uncompressed layer's tar as a byte range of a file on disk (a member of an input tar, a
+/// blob file of a layout, or a layer file regraft wrote): readable, seekable, and readable at
+/// an offset, so that its headers can be walked without reading its file data.
+pub struct TarRange {
+    file: std::fs::File,
+    path: std::path::PathBuf,
+    start: u64,
+    len: u64,
+    pos: u64,
+    /// The file's identity and change time when opened (see `check_unchanged`).
+    stamp: FileStamp,
+    /// Read-ahead: `buf` holds the tar's bytes from `buf_at`, so that walking the headers of
+    /// many small files costs a read per 64 KiB, not a read and a seek per entry.
+    buf: Vec<u8>,
+    buf_at: u64,
+    /// The next read-ahead: grows while reads follow on, drops after a seek past the buffer.
+    ahead: usize,
+}
+
+const TAR_READ_AHEAD: usize = 64 * 1024;
+const TAR_READ_MIN: usize = 4 * 1024;
+
+/// What changes when a file is written to: ctime cannot be set back by anyone but root.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FileStamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl FileStamp {
+    fn of(m: &std::fs::Metadata) -> FileStamp {
+        use std::os::unix::fs::MetadataExt;
+        FileStamp {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        }
+    }
+}
+
+impl Read for TarRange {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let left = self.len.saturating_sub(self.pos);
+        let want = out.len().min(left.min(usize::MAX as u64) as usize);
+        if want == 0 {
+            return Ok(0);
+        }
+        let in_buf = self.pos >= self.buf_at && self.pos < self.buf_at + self.buf.len() as u64;
+        if !in_buf {
+            if want >= TAR_READ_AHEAD {
+                // Large reads go straight to the caller.
+                let n = self.file.read_at(&mut out[..want], self.start + self.pos)?;
+                self.pos += n as u64;
+                return Ok(n);
+            }
+            self.ahead = if self.pos == self.buf_at + self.buf.len() as u64 {
+                (self.ahead * 2).min(TAR_READ_AHEAD)
+            } else {
+                TAR_READ_MIN
+            };
+            let fill = (self.ahead as u64).min(left) as usize;
+            self.buf.resize(fill, 0);
+            let n = self.file.read_at(&mut self.buf, self.start + self.pos)?;
+            self.buf.truncate(n);
+            self.buf_at = self.pos;
+            if n == 0 {
+                return Ok(0);
+            }
+        }
+        let off = (self.pos - self.buf_at) as usize;
+        let n = want.min(self.buf.len() - off);
+        out[..n].copy_from_slice(&self.buf[off..off + n]);
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl io::Seek for TarRange {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        let pos = match to {
+            io::SeekFrom::Start(p) => Some(p),
+            io::SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            io::SeekFrom::End(d) => self.len.checked_add_signed(d),
+        }
+        .ok_or_else(|| io::Error::other("seek before the start of a layer"))?;
+        self.pos = pos;
+        Ok(pos)
+    }
+}
+
+impl TarRange {
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Fails if the file changed since it was opened.
+    pub fn check_unchanged(&self) -> Result<()> {
+        let m = self.file.metadata().map_err(|e| Error::io(&self.path, e))?;
+        if FileStamp::of(&m) != self.stamp {
+            return Err(Error::Invalid(format!(
+                "{}: the file changed while regraft was reading it",
+                self.path.display()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Copies `len` bytes at `offset` of the tar into `w`.
+    pub fn copy_range(&self, offset: u64, len: u64, w: &mut impl io::Write) -> Result<()> {
+        use std::os::unix::fs::FileExt;
+        let end = offset
+            .checked_add(len)
+            .filter(|e| *e <= self.len)
+            .ok_or_else(|| Error::Invalid(format!("{}: data past the end of a layer", self.path.display())))?;
+        let mut buf = vec![0u8; (end - offset).min(1 << 20) as usize];
+        let mut at = offset;
+        while at < end {
+            let n = buf.len().min((end - at) as usize);
+            self.file
+                .read_exact_at(&mut buf[..n], self.start + at)
+                .map_err(|e| Error::io(&self.path, e))?;
+            w.write_all(&buf[..n])
+                .map_err(|e| Error::Invalid(format!("writing layer: {e}")))?;
+            at += n as u64;
+        }
+        Ok(())
+    }
+
+    /// `len` bytes at `offset` of the tar (a file's data, as `walk_headers` located it).
+    pub fn read_at(&self, offset: u64, len: u64) -> Result<Vec<u8>> {
+        use std::os::unix::fs::FileExt;
+        let end = offset
+            .checked_add(len)
+            .filter(|e| *e <= self.len)
+            .ok_or_else(|| Error::Invalid(format!("{}: data past the end of a layer", self.path.display())))?;
+        let mut v = vec![0u8; usize::try_from(end - offset).unwrap_or(0)];
+        self.file
+            .read_exact_at(&mut v, self.start + offset)
+            .map_err(|e| Error::io(&self.path, e))?;
+        Ok(v)
+    }
+}
+
+/// Opens an uncompressed layer whose blob digest is its diff_id, held in a file on disk, as a
+/// `TarRange`; `None` for any other layer (compressed ones must be streamed).
+pub fn seekable_tar(l: &Layer) -> Result<Option<TarRange>> {
+    if l.desc.digest != *l.diff_id.digest() {
+        return Ok(None);
+    }
+    let (path, size, start) = match &l.data {
+        BlobData::Member { container, name } => match container.locate(name)? {
+            Some(x) => x,
+            None => return Ok(None),
+        },
+        BlobData::File(p) => {
+            let m = std::fs::metadata(&**p).map_err(|e| Error::io(p.to_path_buf(), e))?;
+            (p.to_path_buf(), m.len(), 0)
+        }
+        BlobData::Bytes(_) => return Ok(None),
+    };
+    if size != l.desc.size || crate::graft::layer_compression(l)? != Compression::None {
+        return Ok(None);
+    }
+    let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+    let stamp = FileStamp::of(&file.metadata().map_err(|e| Error::io(&path, e))?);
+    Ok(Some(TarRange {
+        file,
+        path,
+        start,
+        len: size,
+        pos: 0,
+        stamp,
+        buf: Vec::new(),
+        buf_at: 0,
+        ahead: TAR_READ_MIN,
+    }))
+}
+
+/// Walks an uncompressed layer by its tar headers alone, seeking over file data, which is
+/// neither read nor verified here: callers use it only for layers that are copied whole to
+/// the output afterwards, a copy that checks every byte before the output is published.
+/// Each regular file's `data` locates its bytes in the tar (for `TarRange::read_at`).
+pub fn walk_headers(what: &str, range: &mut TarRange) -> Result<Vec<crate::walk::LayerEntry>> {
+    use crate::walk::{DataRef, Kind, Op};
+    range
+        .seek(io::SeekFrom::Start(0))
+        .map_err(|e| Error::layer(what, e.to_string()))?;
+    let mut ar = tar::Archive::new(range);
+    let entries = ar
+        .entries_with_seek()
+        .map_err(|e| Error::layer(what, format!("not a tar: {e}")))?;
+    let mut out = Vec::new();
+    for e in entries {
+        let mut e = e.map_err(|e| Error::layer(what, format!("corrupt tar: {e}")))?;
+        let pos = e.raw_file_position();
+        let mut le =
+            crate::walk::parse_entry(&mut e).map_err(|x| Error::layer(what, x.to_string()))?;
+        if let Op::Put {
+            kind: Kind::File,
+            size,
+            data,
+            ..
+        } = &mut le.op
+        {
+            *data = Some(DataRef {
+                offset: pos,
+                len: *size,
+            });
+        }
+        out.push(le);
+    }
+    Ok(out)
 }

@@ -513,9 +513,11 @@ fn graft(
         exclude: regraft::exclude::Excludes::new(&a.exclude)?,
     };
     // The new layer is always built (a dry run too): the checks read the planned result.
-    let mut g = regraft::graft::graft(&plan, false)?;
+    let t0 = std::time::Instant::now();
+    let mut g = regraft::graft::graft(&plan, !a.dry_run)?;
+    if std::env::var_os("REGRAFT_TIMING").is_some() { eprintln!("graft {:?}", t0.elapsed()); }
     g.summary.dry_run = a.dry_run;
-    let gc = regraft::check::gate::check_graft(&plan, &g)?;
+    let gc = regraft::check::gate::check_graft(&plan, &mut g, !a.dry_run)?;
     if let Some((img, digest)) = gc.merged {
         g.image = img;
         g.summary.manifest_digest = digest.to_string();
@@ -524,6 +526,7 @@ fn graft(
             g.summary.config_digest = d.config.to_string();
         }
     }
+    if std::env::var_os("REGRAFT_TIMING").is_some() { eprintln!("check {:?}", t0.elapsed()); }
     let blocked = gc.report.has_errors() && !a.force;
     if !a.dry_run && !blocked {
         let d = write::write(
@@ -534,6 +537,7 @@ fn graft(
             },
         )?;
         write_digestfile(a.digestfile.as_deref(), &d)?;
+        if std::env::var_os("REGRAFT_TIMING").is_some() { eprintln!("write {:?}", t0.elapsed()); }
     }
     if a.json {
         let mut doc = serde_json::to_value(&g.summary)?;

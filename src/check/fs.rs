@@ -80,6 +80,18 @@ pub struct FsInput<'a> {
     /// Layers at and above this index are the application's.
     pub boundary: usize,
     pub max_layer_size: u64,
+    /// Every layer is copied whole to an output afterwards, a copy that verifies each byte
+    /// before the output is published: uncompressed layers on disk are then walked by their
+    /// headers alone and their files read where they lie, instead of streamed and verified.
+    pub copied: bool,
+}
+
+/// Where a layer's file data is read from.
+enum Src {
+    /// Data kept in the store while the layer was streamed.
+    Store,
+    /// An uncompressed layer on disk: every file's data is read where it lies.
+    Tar(crate::layer::TarRange),
 }
 
 pub struct Fs {
@@ -88,9 +100,11 @@ pub struct Fs {
     pub app: Vec<AppEntry>,
     pub boundary: usize,
     store: Store,
+    srcs: Vec<Src>,
     name: String,
     layers: Vec<Layer>,
     max: u64,
+    copied: bool,
 }
 
 /// System files whose bytes a check reads, by cleaned tar path.
@@ -110,6 +124,14 @@ pub fn is_system_file(p: &[u8]) -> bool {
         || s.starts_with("var/lib/dpkg/info/")
 }
 
+/// A base file that may be a shared library (`lib*.so*`, `ld-*.so*`): streamed layers keep
+/// these when they are ELF, so that the libraries a program needs are there without
+/// streaming the layer a second time.
+fn may_be_library(p: &[u8]) -> bool {
+    let name = p.rsplit(|&b| b == b'/').next().unwrap_or(p);
+    name.windows(3).any(|w| w == b".so")
+}
+
 fn stream_layer(
     name: &str,
     layers: &[Layer],
@@ -126,21 +148,57 @@ fn stream_layer(
 }
 
 impl Fs {
-    /// Reads every layer once, keeping the data of system files and of the application's ELF
-    /// files and scripts.
+    /// An empty filesystem; `add_layer` adds the layers bottom up.
+    pub fn new(name: &str, boundary: usize, max_layer_size: u64, copied: bool) -> Result<Fs> {
+        Ok(Fs {
+            result: MergedView::new(),
+            base: MergedView::new(),
+            app: Vec::new(),
+            boundary,
+            store: Store::new()?,
+            srcs: Vec::new(),
+            name: name.to_string(),
+            layers: Vec::new(),
+            max: max_layer_size,
+            copied,
+        })
+    }
+
+    /// Reads every layer once, keeping the data of system files, of the application's ELF
+    /// files and scripts, and of the base's libraries.
     pub fn build(input: &FsInput<'_>) -> Result<Fs> {
-        let mut store = Store::new()?;
-        let mut result = MergedView::new();
-        let mut base = MergedView::new();
-        let mut app = Vec::new();
-        for i in 0..input.layers.len() {
-            let is_app = i >= input.boundary;
-            let entries = stream_layer(
-                input.name,
-                input.layers,
-                i,
-                input.max_layer_size,
-                |e, mut le| {
+        let mut fs = Fs::new(
+            input.name,
+            input.boundary,
+            input.max_layer_size,
+            input.copied,
+        )?;
+        for l in input.layers {
+            fs.add_layer(l)?;
+        }
+        Ok(fs)
+    }
+
+    /// Adds the next layer (the layers so far are below it).
+    pub fn add_layer(&mut self, layer: &Layer) -> Result<()> {
+        let i = self.layers.len();
+        self.layers.push(layer.clone());
+        let is_app = i >= self.boundary;
+        let seekable = if self.copied {
+            crate::layer::seekable_tar(layer)?
+        } else {
+            None
+        };
+        let (entries, src) = match seekable {
+            Some(mut range) => {
+                let what = format!("{}: layer {i} ({})", self.name, layer.desc.digest);
+                let entries = crate::layer::walk_headers(&what, &mut range)?;
+                (entries, Src::Tar(range))
+            }
+            None => {
+                let store = &mut self.store;
+                let name = self.name.clone();
+                let entries = stream_layer(&name, &self.layers, i, self.max, |e, mut le| {
                     if let Op::Put {
                         kind: Kind::File,
                         size,
@@ -151,54 +209,49 @@ impl Fs {
                     {
                         if is_system_file(&le.path) {
                             *data = Some(store.put(&[], e, *size)?);
-                        } else if is_app {
+                        } else if is_app || may_be_library(&le.path) {
                             let mut head = [0u8; 4];
                             let want = (*size).min(4) as usize;
                             e.read_exact(&mut head[..want])
-                                .map_err(|x| Error::layer(input.name, x.to_string()))?;
-                            if crate::check::elf::is_elf(&head[..want])
-                                || head[..want].starts_with(b"#!")
+                                .map_err(|x| Error::layer(&name, x.to_string()))?;
+                            let head = &head[..want];
+                            if crate::check::elf::is_elf(head)
+                                || (is_app && head.starts_with(b"#!"))
                             {
-                                *data = Some(store.put(&head[..want], e, *size)?);
+                                *data = Some(store.put(head, e, *size)?);
                             }
                         }
                     }
                     Ok(le)
-                },
-            )?;
-            if is_app {
-                for le in &entries {
-                    let op = match &le.op {
-                        Op::Put { kind, .. } => AppOp::Put(kind.clone()),
-                        Op::Link { .. } => AppOp::Link,
-                        Op::Whiteout => AppOp::Whiteout,
-                        Op::Opaque => AppOp::Opaque,
-                        Op::Skip => continue,
-                    };
-                    app.push(AppEntry {
-                        layer: i,
-                        path: le.path.clone(),
-                        op,
-                    });
-                }
-            } else {
-                base.apply_layer(i, entries.clone())
-                    .map_err(|e| Error::layer(input.name, e.to_string()))?;
+                })?;
+                (entries, Src::Store)
             }
-            result
-                .apply_layer(i, entries)
-                .map_err(|e| Error::layer(input.name, e.to_string()))?;
+        };
+        self.srcs.push(src);
+        if is_app {
+            for le in &entries {
+                let op = match &le.op {
+                    Op::Put { kind, .. } => AppOp::Put(kind.clone()),
+                    Op::Link { .. } => AppOp::Link,
+                    Op::Whiteout => AppOp::Whiteout,
+                    Op::Opaque => AppOp::Opaque,
+                    Op::Skip => continue,
+                };
+                self.app.push(AppEntry {
+                    layer: i,
+                    path: le.path.clone(),
+                    op,
+                });
+            }
+        } else {
+            self.base
+                .apply_layer(i, entries.clone())
+                .map_err(|e| Error::layer(&self.name, e.to_string()))?;
         }
-        Ok(Fs {
-            result,
-            base,
-            app,
-            boundary: input.boundary,
-            store,
-            name: input.name.to_string(),
-            layers: input.layers.to_vec(),
-            max: input.max_layer_size,
-        })
+        self.result
+            .apply_layer(i, entries)
+            .map_err(|e| Error::layer(&self.name, e.to_string()))?;
+        Ok(())
     }
 
     /// Keeps the data of these result paths (already resolved) where it is not kept yet.
@@ -243,7 +296,28 @@ impl Fs {
     pub fn data(&self, n: &walk::Node) -> Result<Option<Vec<u8>>> {
         match (n.data, n.size) {
             (_, 0) if n.kind == Kind::File => Ok(Some(Vec::new())),
-            (Some(d), _) => self.store.read(d).map(Some),
+            (Some(d), _) => match self.srcs.get(n.origin.0) {
+                Some(Src::Tar(r)) => r.read_at(d.offset, d.len).map(Some),
+                _ => self.store.read(d).map(Some),
+            },
+            (None, _) => Ok(None),
+        }
+    }
+
+    /// The first `k` bytes (at most) of a node's data, if kept.
+    pub fn head(&self, n: &walk::Node, k: u64) -> Result<Option<Vec<u8>>> {
+        match (n.data, n.size) {
+            (_, 0) if n.kind == Kind::File => Ok(Some(Vec::new())),
+            (Some(d), _) => {
+                let d = DataRef {
+                    offset: d.offset,
+                    len: d.len.min(k),
+                };
+                match self.srcs.get(n.origin.0) {
+                    Some(Src::Tar(r)) => r.read_at(d.offset, d.len).map(Some),
+                    _ => self.store.read(d).map(Some),
+                }
+            }
             (None, _) => Ok(None),
         }
     }

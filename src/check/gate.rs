@@ -50,17 +50,25 @@ fn planned(img: &OutImage) -> Result<(Vec<Layer>, Value)> {
 
 /// Checks a planned graft (made with `dry_run == false`, so the new layer exists). In layer
 /// mode, when the application layers carry a package database, also plans the merge layer.
-pub fn check_graft(plan: &GraftPlan, g: &Grafted) -> Result<GraftCheck> {
+///
+/// `copied`: the result is written next, a copy that verifies every byte it reads, so layers
+/// on disk are walked by their headers alone (false for a dry run: everything is verified
+/// here). The filesystem the graft built (path mode) is used as it is.
+pub fn check_graft(plan: &GraftPlan, g: &mut Grafted, copied: bool) -> Result<GraftCheck> {
     let (layers, config) = planned(&g.image)?;
     let boundary = g.summary.base.layers;
-    let (mut report, fs) = super::check(&CheckInput {
-        name: &g.summary.output,
-        layers: &layers,
-        boundary,
-        paths: &[],
-        config: &config,
-        max_layer_size: plan.max_layer_size,
-    })?;
+    let (mut report, fs) = super::check(
+        &CheckInput {
+            name: &g.summary.output,
+            layers: &layers,
+            boundary,
+            paths: &[],
+            config: &config,
+            max_layer_size: plan.max_layer_size,
+            copied,
+        },
+        g.fs.take(),
+    )?;
     report.application = if g.summary.mode == "path" {
         g.summary.paths.join(", ")
     } else {
@@ -70,7 +78,13 @@ pub fn check_graft(plan: &GraftPlan, g: &Grafted) -> Result<GraftCheck> {
         )
     };
     let mut merged = None;
-    if g.summary.mode == "layer" {
+    // The vendor's old base is read only when its application layers changed the package
+    // database (the merge needs to know which packages the vendor added).
+    let app_dpkg = fs
+        .result
+        .get(b"var/lib/dpkg/status")
+        .is_some_and(|n| n.layer >= boundary);
+    if g.summary.mode == "layer" && app_dpkg {
         let vendor = Source::open(&plan.vendor)?.image(plan.platform.as_ref())?;
         let n = g.summary.old_base.layers.min(vendor.layers.len());
         let old = Fs::build(&FsInput {
@@ -78,6 +92,7 @@ pub fn check_graft(plan: &GraftPlan, g: &Grafted) -> Result<GraftCheck> {
             layers: &vendor.layers[..n],
             boundary: n,
             max_layer_size: plan.max_layer_size,
+            copied: false,
         })?;
         if let Some(m) = dbmerge::plan(&fs, Some(&old))? {
             let created = config.get("created").and_then(Value::as_str);
@@ -140,7 +155,8 @@ pub fn check_image(
         paths: &paths,
         config: &img.config,
         max_layer_size,
-    })?;
+        copied: false,
+    }, None)?;
     if paths.is_empty() {
         report.application = format!(
             "the {} layer(s) above the old base ({} layer(s), {})",

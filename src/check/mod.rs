@@ -161,6 +161,8 @@ pub struct CheckInput<'a> {
     /// The result's full config JSON.
     pub config: &'a Value,
     pub max_layer_size: u64,
+    /// The layers are copied to an output afterwards (see `FsInput::copied`).
+    pub copied: bool,
 }
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -229,13 +231,19 @@ struct AppElf {
 
 /// Runs every check on the result described by `input`. Returns the report and the
 /// filesystem it looked at (the package database merge reuses it).
-pub fn check(input: &CheckInput<'_>) -> Result<(Report, Fs)> {
-    let mut fs = Fs::build(&FsInput {
-        name: input.name,
-        layers: input.layers,
-        boundary: input.boundary,
-        max_layer_size: input.max_layer_size,
-    })?;
+/// `built`: the filesystem of exactly these layers when the caller already walked them (the
+/// graft walks the base and adds its new layer).
+pub fn check(input: &CheckInput<'_>, built: Option<Fs>) -> Result<(Report, Fs)> {
+    let mut fs = match built {
+        Some(fs) => fs,
+        None => Fs::build(&FsInput {
+            name: input.name,
+            layers: input.layers,
+            boundary: input.boundary,
+            max_layer_size: input.max_layer_size,
+            copied: input.copied,
+        })?,
+    };
     let cfg = read_cfg(input.config);
     let mut findings: Vec<Finding> = Vec::new();
     let mut checked = Checked::default();
@@ -282,6 +290,12 @@ pub fn check(input: &CheckInput<'_>) -> Result<(Report, Fs)> {
     for (p, n) in &app_nodes {
         if n.kind != Kind::File {
             continue;
+        }
+        // Files are sniffed first: an uncompressed layer's data is read where it lies, and
+        // only ELF files and scripts are read whole.
+        match fs.head(n, 4)? {
+            Some(h) if elf::is_elf(&h) || h.starts_with(b"#!") => {}
+            _ => continue,
         }
         let Some(d) = fs.data(n)? else { continue };
         if elf::is_elf(&d) {

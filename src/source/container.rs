@@ -255,8 +255,9 @@ fn index_tar(file: &Path, display: &str) -> Result<HashMap<String, TarEntry>> {
     let f = File::open(file).at(file)?;
     let mut ar = tar::Archive::new(std::io::BufReader::new(f));
     let mut out = HashMap::new();
+    // Headers only: member data is seeked over (a docker save is mostly layer bytes).
     let entries = ar
-        .entries()
+        .entries_with_seek()
         .map_err(|e| Error::format(display, format!("not a tar archive: {e}")))?;
     for e in entries {
         let e = e.map_err(|e| Error::format(display, format!("corrupt tar archive: {e}")))?;

@@ -110,7 +110,7 @@ pub fn cp_to_tar(img: &Image, path: &str, max: u64, w: impl Write) -> Result<()>
     }
     let mut w = tw.finish().map_err(io)?;
     w.flush().map_err(io)?;
-    Ok(())
+    s.spill.check_unchanged()
 }
 
 /// Copies the selection to a host path. Returns warnings.
@@ -254,5 +254,6 @@ pub fn cp_to_dir(
         }
         fs::set_permissions(p, fs::Permissions::from_mode(mode)).at(p)?;
     }
+    s.spill.check_unchanged()?;
     Ok(warnings)
 }
