@@ -881,6 +881,9 @@ pub struct Grafted {
     /// Path mode: the result's filesystem as the graft walked it (base + new layer), for the
     /// check.
     pub fs: Option<Fs>,
+    /// The output archive, begun (path mode, archive outputs): finish it with
+    /// `write::finish`.
+    pub session: Option<crate::write::Session>,
 }
 
 /// Where temporary files for an output go: beside it (so that renames stay on one
@@ -973,6 +976,7 @@ pub fn graft(plan: &GraftPlan, copied: bool) -> Result<Grafted> {
         .unwrap_or_default();
     let mut new_layer = None;
     let mut fs = None;
+    let mut session: Option<crate::write::Session> = None;
     let mut grafted_layers = Vec::new();
     let mut rewritten_layers: Vec<String> = Vec::new();
     let mode;
@@ -1014,45 +1018,46 @@ pub fn graft(plan: &GraftPlan, copied: bool) -> Result<Grafted> {
         mode = "path";
         let dir = out_dir(&plan.output);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        // An archive output is built in place: the base's layers are copied into it (and
+        // verified) on a second thread while the vendor is read, and the new layer is written
+        // straight into it.
+        session = if copied {
+            crate::write::begin(&plan.output)?
+        } else {
+            None
+        };
+        let opts = crate::write::WriteOptions {
+            max_layer_size: plan.max_layer_size,
+        };
         let mut spill = Spill::new(&dir)?;
-        tm("opened");
-        let mut vview = merged_view(&vendor, plan.max_layer_size, &plan.paths, Some(&mut spill))?;
-        tm("vendor view");
-        let mut resolved = Vec::new();
-        for p in &plan.paths {
-            let shown = String::from_utf8_lossy(p).to_string();
-            let r = vview
-                .resolve_parent(p)
-                .map_err(|e| Error::Invalid(format!("--path /{shown}: {e}")))?;
-            if vview.get(&r).is_none() {
-                return Err(Error::Invalid(format!(
-                    "--path /{}: not found in the vendor image {}",
-                    crate::sanitize(&shown),
-                    vendor.name
-                )));
-            }
-            resolved.push(r);
-        }
-        fill_missing(
-            &vendor,
-            plan.max_layer_size,
-            &mut vview,
-            &resolved,
-            &mut spill,
-        )?;
-        // The base's filesystem, which the check of the result goes on from (so the base is
-        // walked once for both). Compressed layers are streamed and verified, and the copy
-        // then only checks their raw digest (`layer::is_verified`).
-        let mut bfs = Fs::new(
-            &plan.output.to_string(),
-            base.layers.len(),
-            plan.max_layer_size,
-            copied,
-        )?;
-        for l in &base.layers {
-            bfs.add_layer(l)?;
-        }
-        tm("base fs");
+        let (vview, mut bfs) = std::thread::scope(|sc| -> Result<_> {
+            let base = &base;
+            let pre = session.as_mut().map(|s| {
+                sc.spawn(move || -> Result<()> {
+                    for (i, l) in base.layers.iter().enumerate() {
+                        s.put(
+                            &OutBlob::Layer {
+                                image: base.name.clone(),
+                                index: i,
+                                layer: l.clone(),
+                            },
+                            opts,
+                        )?;
+                    }
+                    Ok(())
+                })
+            });
+            let r = path_mode_views(plan, &vendor, base, &mut spill, copied, &tm);
+            let p = match pre {
+                Some(h) => h
+                    .join()
+                    .unwrap_or_else(|_| Err(Error::Invalid("internal: the copying thread panicked".into()))),
+                None => Ok(()),
+            };
+            let r = r?;
+            p?;
+            Ok(r)
+        })?;
         let lplan = plan_layer(&vview, &bfs.result, &plan.paths, &plan.exclude)?;
         let codec = match plan.compression {
             Some(c) => c,
@@ -1061,27 +1066,32 @@ pub fn graft(plan: &GraftPlan, copied: bool) -> Result<Grafted> {
                 None => Codec::default_for(Compression::Gzip),
             },
         };
-        let (diff_id, digest, size, data) = if dry_run {
-            let (d, g, s, _) = write_layer(&lplan, &spill, codec, std::io::sink())?;
-            spill.check_unchanged()?;
-            (d, g, s, BlobData::Bytes(Arc::new(Vec::new())))
-        } else {
-            let tmp = tempfile::Builder::new()
-                .prefix(".regraft-tmp-layer-")
-                .tempfile_in(&dir)
-                .map_err(|e| Error::io(&dir, e))?;
-            let f = tmp
-                .as_file()
-                .try_clone()
-                .map_err(|e| Error::io(tmp.path(), e))?;
-            let (d, g, s, mut w) =
-                write_layer(&lplan, &spill, codec, BufWriter::with_capacity(1 << 20, f))?;
-            spill.check_unchanged()?;
-            w.flush().map_err(|e| Error::io(tmp.path(), e))?;
-            // Hashed as it was written: copying it out needs only its raw digest checked.
-            crate::layer::mark_verified(&g, &d);
-            (d, g, s, BlobData::File(Arc::new(tmp.into_temp_path())))
+        let (diff_id, digest, size, data) = match session.as_mut() {
+            Some(s) => {
+                let (data, g, n, d) = s.put_new(|w| {
+                    let (d, g, n, _) = write_layer(&lplan, &spill, codec, w)?;
+                    Ok((g, n, d))
+                })?;
+                (d, g, n, data)
+            }
+            None => {
+                let tmp = tempfile::Builder::new()
+                    .prefix(".regraft-tmp-layer-")
+                    .tempfile_in(&dir)
+                    .map_err(|e| Error::io(&dir, e))?;
+                let f = tmp
+                    .as_file()
+                    .try_clone()
+                    .map_err(|e| Error::io(tmp.path(), e))?;
+                let (d, g, n, mut w) =
+                    write_layer(&lplan, &spill, codec, BufWriter::with_capacity(1 << 20, f))?;
+                w.flush().map_err(|e| Error::io(tmp.path(), e))?;
+                (d, g, n, BlobData::File(Arc::new(tmp.into_temp_path())))
+            }
         };
+        spill.check_unchanged()?;
+        // Hashed as it was written: copying it out needs only its raw digest checked.
+        crate::layer::mark_verified(&digest, &diff_id);
         let desc = Descriptor::new(
             spec::oci_layer_type(codec.compression),
             digest.clone(),
@@ -1252,7 +1262,51 @@ pub fn graft(plan: &GraftPlan, copied: bool) -> Result<Grafted> {
         image,
         summary,
         fs,
+        session,
     })
+}
+
+/// Path mode's reading: the vendor's merged view (the selections' data spilled or located)
+/// and the base's filesystem, which the check of the result goes on from (so the base is
+/// walked once for both). Compressed base layers are streamed and verified here, and the copy
+/// then only checks their raw digest (`layer::is_verified`).
+fn path_mode_views(
+    plan: &GraftPlan,
+    vendor: &Image,
+    base: &Image,
+    spill: &mut Spill,
+    copied: bool,
+    tm: &dyn Fn(&str),
+) -> Result<(MergedView, Fs)> {
+    let mut vview = merged_view(vendor, plan.max_layer_size, &plan.paths, Some(&mut *spill))?;
+    tm("vendor view");
+    let mut resolved = Vec::new();
+    for p in &plan.paths {
+        let shown = String::from_utf8_lossy(p).to_string();
+        let r = vview
+            .resolve_parent(p)
+            .map_err(|e| Error::Invalid(format!("--path /{shown}: {e}")))?;
+        if vview.get(&r).is_none() {
+            return Err(Error::Invalid(format!(
+                "--path /{}: not found in the vendor image {}",
+                crate::sanitize(&shown),
+                vendor.name
+            )));
+        }
+        resolved.push(r);
+    }
+    fill_missing(vendor, plan.max_layer_size, &mut vview, &resolved, spill)?;
+    let mut bfs = Fs::new(
+        &plan.output.to_string(),
+        base.layers.len(),
+        plan.max_layer_size,
+        copied,
+    )?;
+    for l in &base.layers {
+        bfs.add_layer(l)?;
+    }
+    tm("base fs");
+    Ok((vview, bfs))
 }
 
 /// Rewrites a layer without the entries `--exclude` matches (a whiteout by the path it

@@ -49,6 +49,13 @@ pub enum BlobData {
     Bytes(Arc<Vec<u8>>),
     /// A file regraft wrote (a new layer), already hashed.
     File(Arc<tempfile::TempPath>),
+    /// `len` bytes at `start` of a file regraft is writing (a new layer written straight into
+    /// the output archive being built), already hashed.
+    Range {
+        path: Arc<tempfile::TempPath>,
+        start: u64,
+        len: u64,
+    },
 }
 
 /// A blob with its descriptor.

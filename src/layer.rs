@@ -54,6 +54,13 @@ fn open_raw(data: &BlobData) -> Result<Box<dyn Read + Send>> {
             let f = std::fs::File::open(&**p).map_err(|e| Error::io(p.to_path_buf(), e))?;
             Ok(Box::new(f))
         }
+        BlobData::Range { path, start, len } => {
+            let mut f =
+                std::fs::File::open(&**path).map_err(|e| Error::io(path.to_path_buf(), e))?;
+            f.seek(io::SeekFrom::Start(*start))
+                .map_err(|e| Error::io(path.to_path_buf(), e))?;
+            Ok(Box::new(f.take(*len)))
+        }
     }
 }
 
@@ -632,6 +639,7 @@ pub fn seekable_tar(l: &Layer) -> Result<Option<TarRange>> {
             let m = std::fs::metadata(&**p).map_err(|e| Error::io(p.to_path_buf(), e))?;
             (p.to_path_buf(), m.len(), 0)
         }
+        BlobData::Range { path, start, len } => (path.to_path_buf(), *len, *start),
         BlobData::Bytes(_) => return Ok(None),
     };
     if size != l.desc.size || crate::graft::layer_compression(l)? != Compression::None {

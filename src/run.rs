@@ -529,13 +529,13 @@ fn graft(
     if std::env::var_os("REGRAFT_TIMING").is_some() { eprintln!("check {:?}", t0.elapsed()); }
     let blocked = gc.report.has_errors() && !a.force;
     if !a.dry_run && !blocked {
-        let d = write::write(
-            &output,
-            &g.image,
-            WriteOptions {
-                max_layer_size: max,
-            },
-        )?;
+        let opts = WriteOptions {
+            max_layer_size: max,
+        };
+        let d = match g.session.take() {
+            Some(s) => write::finish(s, &output, &g.image, opts)?,
+            None => write::write(&output, &g.image, opts)?,
+        };
         write_digestfile(a.digestfile.as_deref(), &d)?;
         if std::env::var_os("REGRAFT_TIMING").is_some() { eprintln!("write {:?}", t0.elapsed()); }
     }

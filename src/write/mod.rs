@@ -6,6 +6,8 @@
 mod archive;
 mod layout;
 
+pub use archive::Session;
+
 use crate::digest::{DiffId, Digest};
 use crate::error::{Error, Result};
 use crate::image::{BlobData, Image, Layer};
@@ -155,6 +157,35 @@ pub fn write(out: &ImageRef, img: &OutImage, opts: WriteOptions) -> Result<Diges
     .map(|_| img.top.digest.clone())
 }
 
+/// Starts building `out` in place when it is an archive file (a graft copies the base's
+/// layers and writes its new layer into it before the image is complete); None otherwise.
+pub fn begin(out: &ImageRef) -> Result<Option<Session>> {
+    if out.path.as_os_str() == "-" {
+        return Ok(None);
+    }
+    match out.transport {
+        Transport::OciArchive | Transport::DockerArchive => Session::begin(&out.path).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// Finishes an archive `begin` started: `img` is the complete image.
+pub fn finish(
+    s: Session,
+    out: &ImageRef,
+    img: &OutImage,
+    opts: WriteOptions,
+) -> Result<Digest> {
+    let name = img.out_name(out);
+    let docker = match out.transport {
+        Transport::DockerArchive => true,
+        Transport::OciArchive => false,
+        _ => return Err(Error::Invalid(format!("internal: {out} is not an archive"))),
+    };
+    s.finish(&out.path, img, name.as_deref(), docker, opts)?;
+    Ok(img.top.digest.clone())
+}
+
 /// index.json annotations for a named image. Docker archives follow Docker: the full
 /// normalised name in `io.containerd.image.name`, the tag alone as the ref name.
 fn index_annotations(
@@ -232,7 +263,10 @@ fn copy_blob(b: &OutBlob, w: &mut (dyn std::io::Write + Send), opts: WriteOption
             index,
             layer,
         } => match &layer.data {
-            BlobData::File(_) | BlobData::Bytes(_) | BlobData::Member { .. } => {
+            BlobData::File(_)
+            | BlobData::Range { .. }
+            | BlobData::Bytes(_)
+            | BlobData::Member { .. } => {
                 crate::layer::copy_layer(image, *index, layer, w, opts.max_layer_size)
             }
         },
@@ -249,6 +283,27 @@ fn copy_blob(b: &OutBlob, w: &mut (dyn std::io::Write + Send), opts: WriteOption
             r.finish().map(|_| ())
         }
     }
+}
+
+/// The blobs of an archive in the order they are written: layers first, in the order the
+/// image lists them (so that a graft can copy the base's layers and write its new layer into
+/// the archive before the rest is known), then the other blobs by digest; no duplicates.
+fn archive_order(img: &OutImage) -> Vec<&OutBlob> {
+    let mut seen = std::collections::HashSet::new();
+    let mut v: Vec<&OutBlob> = img
+        .blobs
+        .iter()
+        .filter(|b| matches!(b, OutBlob::Layer { .. }))
+        .filter(|b| seen.insert(b.digest().clone()))
+        .collect();
+    let mut rest: Vec<&OutBlob> = img
+        .blobs
+        .iter()
+        .filter(|b| seen.insert(b.digest().clone()))
+        .collect();
+    rest.sort_by(|a, b| a.digest().cmp(b.digest()));
+    v.extend(rest);
+    v
 }
 
 /// Blobs in a fixed order with duplicates removed.
