@@ -138,6 +138,91 @@ impl Hasher {
     }
 }
 
+/// Hashes everything written through it on a second thread, so that the writing thread's
+/// work (building a tar, reading file data, the write itself) overlaps with sha256.
+pub struct ParHashingWriter<W> {
+    inner: W,
+    chunk: Vec<u8>,
+    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    recycled: std::sync::mpsc::Receiver<Vec<u8>>,
+    hasher: Option<std::thread::JoinHandle<(Digest, u64)>>,
+}
+
+const PAR_CHUNK: usize = 1 << 20;
+
+impl<W: Write> ParHashingWriter<W> {
+    pub fn new(inner: W) -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+        let (back, recycled) = std::sync::mpsc::sync_channel::<Vec<u8>>(6);
+        let hasher = std::thread::Builder::new()
+            .name("regraft-sha256".into())
+            .spawn(move || {
+                let mut h = Hasher::new();
+                for c in rx {
+                    h.update(&c);
+                    let _ = back.try_send(c);
+                }
+                h.finish()
+            })
+            .ok();
+        ParHashingWriter {
+            inner,
+            chunk: Vec::with_capacity(PAR_CHUNK),
+            tx: Some(tx),
+            recycled,
+            hasher,
+        }
+    }
+
+    fn send(&mut self) -> io::Result<()> {
+        if self.chunk.is_empty() {
+            return Ok(());
+        }
+        let mut next = self.recycled.try_recv().unwrap_or_default();
+        next.clear();
+        next.reserve(PAR_CHUNK);
+        let full = std::mem::replace(&mut self.chunk, next);
+        match &self.tx {
+            Some(tx) if self.hasher.is_some() => tx
+                .send(full)
+                .map_err(|_| io::Error::other("the hashing thread stopped")),
+            _ => Err(io::Error::other("cannot start a hashing thread")),
+        }
+    }
+
+    /// Returns the inner writer, the digest and the number of bytes written.
+    pub fn finish(mut self) -> io::Result<(W, Digest, u64)> {
+        self.send()?;
+        drop(self.tx.take());
+        let (d, n) = self
+            .hasher
+            .take()
+            .ok_or_else(|| io::Error::other("cannot start a hashing thread"))?
+            .join()
+            .map_err(|_| io::Error::other("the hashing thread panicked"))?;
+        Ok((self.inner, d, n))
+    }
+}
+
+impl<W: Write> Write for ParHashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        let mut rest = &buf[..n];
+        while !rest.is_empty() {
+            let k = rest.len().min(PAR_CHUNK - self.chunk.len());
+            self.chunk.extend_from_slice(&rest[..k]);
+            rest = &rest[k..];
+            if self.chunk.len() == PAR_CHUNK {
+                self.send()?;
+            }
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// Hashes everything written through it.
 pub struct HashingWriter<W> {
     inner: W,

@@ -7,7 +7,7 @@
 use crate::check::fs::Fs;
 use crate::compress::{Codec, Compression, Encoder};
 use crate::config::{self, Overrides};
-use crate::digest::{DiffId, Digest, HashingWriter};
+use crate::digest::{DiffId, Digest, HashingWriter, ParHashingWriter};
 use crate::error::{Error, Result};
 use crate::image::{BlobData, Image, Layer};
 use crate::layer::{LayerStream, open_blob};
@@ -775,7 +775,7 @@ fn write_layer<W: Write>(
     let io = |e: std::io::Error| Error::Invalid(format!("writing the new layer: {e}"));
     let blob = BlobSink::new(w, codec.compression != Compression::None);
     let enc = Encoder::new(codec, blob).map_err(io)?;
-    let diff = HashingWriter::new(enc);
+    let diff = ParHashingWriter::new(enc);
     let mut tw = TarWriter::new(BufWriter::with_capacity(256 * 1024, diff));
     // Hardlink groups inside the selection: the first member carries the data.
     let mut group_size: HashMap<u64, usize> = HashMap::new();
@@ -825,7 +825,7 @@ fn write_layer<W: Write>(
     }
     let buf = tw.finish().map_err(io)?;
     let diff = buf.into_inner().map_err(|e| io(e.into_error()))?;
-    let (enc, diff_id, _) = diff.finish();
+    let (enc, diff_id, _) = diff.finish().map_err(io)?;
     let blob = enc.finish().map_err(io)?;
     let (w, digest, size) = blob.finish(&diff_id);
     Ok((DiffId(diff_id), digest, size, w))
@@ -909,9 +909,6 @@ pub fn out_dir(r: &ImageRef) -> std::path::PathBuf {
 /// by their tar headers alone here (each byte is read once, by the copy); otherwise (a dry
 /// run) they are streamed and verified here.
 pub fn graft(plan: &GraftPlan, copied: bool) -> Result<Grafted> {
-    let dry_run = false;
-    let t0 = std::time::Instant::now();
-    let tm = |w: &str| if std::env::var_os("REGRAFT_TIMING").is_some() { eprintln!("  {w} {:?}", t0.elapsed()); };
     let mut warnings = Vec::new();
     let vsrc = Source::open(&plan.vendor)?;
     let vendor = vsrc.image(plan.platform.as_ref())?;
@@ -990,7 +987,7 @@ pub fn graft(plan: &GraftPlan, copied: bool) -> Result<Grafted> {
                 &plan.exclude,
                 &out_dir(&plan.output),
                 plan.max_layer_size,
-                dry_run,
+                false,
             )? {
                 Some((new, dropped)) => {
                     rewritten_layers.push(format!(
@@ -1047,7 +1044,7 @@ pub fn graft(plan: &GraftPlan, copied: bool) -> Result<Grafted> {
                     Ok(())
                 })
             });
-            let r = path_mode_views(plan, &vendor, base, &mut spill, copied, &tm);
+            let r = path_mode_views(plan, &vendor, base, &mut spill, copied);
             let p = match pre {
                 Some(h) => h
                     .join()
@@ -1116,10 +1113,13 @@ pub fn graft(plan: &GraftPlan, copied: bool) -> Result<Grafted> {
             index: layers.len(),
             layer: l.clone(),
         });
-        tm("new layer");
+        // The vendor's view and the plan are done with: free them before the check's view of
+        // the new layer is built (peak memory is one view of the selection, not three).
+        drop(lplan);
+        drop(vview);
+        drop(spill);
         bfs.add_layer(&l)?;
         fs = Some(bfs);
-        tm("new layer walked");
         layers.push(l);
         let shown: Vec<String> = plan
             .paths
@@ -1256,7 +1256,7 @@ pub fn graft(plan: &GraftPlan, copied: bool) -> Result<Grafted> {
         config_digest,
         warnings,
         rewritten_layers,
-        dry_run,
+        dry_run: !copied,
     };
     Ok(Grafted {
         image,
@@ -1276,10 +1276,8 @@ fn path_mode_views(
     base: &Image,
     spill: &mut Spill,
     copied: bool,
-    tm: &dyn Fn(&str),
 ) -> Result<(MergedView, Fs)> {
     let mut vview = merged_view(vendor, plan.max_layer_size, &plan.paths, Some(&mut *spill))?;
-    tm("vendor view");
     let mut resolved = Vec::new();
     for p in &plan.paths {
         let shown = String::from_utf8_lossy(p).to_string();
@@ -1305,7 +1303,6 @@ fn path_mode_views(
     for l in &base.layers {
         bfs.add_layer(l)?;
     }
-    tm("base fs");
     Ok((vview, bfs))
 }
 

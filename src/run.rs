@@ -513,9 +513,7 @@ fn graft(
         exclude: regraft::exclude::Excludes::new(&a.exclude)?,
     };
     // The new layer is always built (a dry run too): the checks read the planned result.
-    let t0 = std::time::Instant::now();
     let mut g = regraft::graft::graft(&plan, !a.dry_run)?;
-    if std::env::var_os("REGRAFT_TIMING").is_some() { eprintln!("graft {:?}", t0.elapsed()); }
     g.summary.dry_run = a.dry_run;
     let gc = regraft::check::gate::check_graft(&plan, &mut g, !a.dry_run)?;
     if let Some((img, digest)) = gc.merged {
@@ -526,7 +524,6 @@ fn graft(
             g.summary.config_digest = d.config.to_string();
         }
     }
-    if std::env::var_os("REGRAFT_TIMING").is_some() { eprintln!("check {:?}", t0.elapsed()); }
     let blocked = gc.report.has_errors() && !a.force;
     if !a.dry_run && !blocked {
         let opts = WriteOptions {
@@ -537,7 +534,6 @@ fn graft(
             None => write::write(&output, &g.image, opts)?,
         };
         write_digestfile(a.digestfile.as_deref(), &d)?;
-        if std::env::var_os("REGRAFT_TIMING").is_some() { eprintln!("write {:?}", t0.elapsed()); }
     }
     if a.json {
         let mut doc = serde_json::to_value(&g.summary)?;
