@@ -474,7 +474,9 @@ impl Spill {
                 .iter()
                 .rev()
                 .find(|(b, _)| *b <= d.offset)
-                .ok_or_else(|| Error::Invalid("internal: no input layer for a data reference".into()))?;
+                .ok_or_else(|| {
+                    Error::Invalid("internal: no input layer for a data reference".into())
+                })?;
             return tar.copy_range(d.offset - base, d.len, w);
         }
         let mut f = &self.file;
@@ -1046,9 +1048,11 @@ pub fn graft(plan: &GraftPlan, copied: bool) -> Result<Grafted> {
             });
             let r = path_mode_views(plan, &vendor, base, &mut spill, copied);
             let p = match pre {
-                Some(h) => h
-                    .join()
-                    .unwrap_or_else(|_| Err(Error::Invalid("internal: the copying thread panicked".into()))),
+                Some(h) => h.join().unwrap_or_else(|_| {
+                    Err(Error::Invalid(
+                        "internal: the copying thread panicked".into(),
+                    ))
+                }),
                 None => Ok(()),
             };
             let r = r?;

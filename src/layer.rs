@@ -594,7 +594,12 @@ impl TarRange {
         let end = offset
             .checked_add(len)
             .filter(|e| *e <= self.len)
-            .ok_or_else(|| Error::Invalid(format!("{}: data past the end of a layer", self.path.display())))?;
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "{}: data past the end of a layer",
+                    self.path.display()
+                ))
+            })?;
         let mut buf = vec![0u8; (end - offset).min(1 << 20) as usize];
         let mut at = offset;
         while at < end {
@@ -615,7 +620,12 @@ impl TarRange {
         let end = offset
             .checked_add(len)
             .filter(|e| *e <= self.len)
-            .ok_or_else(|| Error::Invalid(format!("{}: data past the end of a layer", self.path.display())))?;
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "{}: data past the end of a layer",
+                    self.path.display()
+                ))
+            })?;
         let mut v = vec![0u8; usize::try_from(end - offset).unwrap_or(0)];
         self.file
             .read_exact_at(&mut v, self.start + offset)
@@ -694,4 +704,93 @@ pub fn walk_headers(what: &str, range: &mut TarRange) -> Result<Vec<crate::walk:
         out.push(le);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::Descriptor;
+    use crate::walk::{Kind, Op};
+    use std::sync::Arc;
+
+    fn tar_of(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in files {
+            let mut h = tar::Header::new_ustar();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_entry_type(tar::EntryType::Regular);
+            b.append_data(&mut h, name, &data[..]).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    fn file_layer(bytes: &[u8]) -> (Layer, std::path::PathBuf) {
+        let tmp = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(tmp.path(), bytes).unwrap();
+        let path = tmp.path().to_path_buf();
+        let d = Digest::of(bytes);
+        let layer = Layer {
+            desc: Descriptor::new(crate::spec::media::OCI_LAYER, d.clone(), bytes.len() as u64),
+            diff_id: DiffId(d),
+            data: BlobData::File(Arc::new(tmp.into_temp_path())),
+            history: None,
+        };
+        (layer, path)
+    }
+
+    #[test]
+    fn headers_walk_locates_file_data_and_a_changed_file_is_caught() {
+        // A large file between two small ones: the walk seeks over it.
+        let big: Vec<u8> = (0..300_000u32).map(|i| (i * 7) as u8).collect();
+        let bytes = tar_of(&[
+            ("a.txt", b"first".to_vec()),
+            ("big.bin", big.clone()),
+            ("c.txt", b"third file".to_vec()),
+        ]);
+        let (layer, path) = file_layer(&bytes);
+        let mut r = seekable_tar(&layer)
+            .unwrap()
+            .expect("an uncompressed file layer");
+        let entries = walk_headers("test", &mut r).unwrap();
+        let got: Vec<(String, Vec<u8>)> = entries
+            .iter()
+            .map(|e| match &e.op {
+                Op::Put {
+                    kind: Kind::File,
+                    data: Some(d),
+                    ..
+                } => (
+                    String::from_utf8_lossy(&e.path).to_string(),
+                    r.read_at(d.offset, d.len).unwrap(),
+                ),
+                other => panic!("unexpected entry {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("a.txt".to_string(), b"first".to_vec()),
+                ("big.bin".to_string(), big),
+                ("c.txt".to_string(), b"third file".to_vec()),
+            ]
+        );
+        // Reads past the layer's end are refused.
+        assert!(r.read_at(r.len() - 1, 2).is_err());
+        r.check_unchanged().unwrap();
+        // Writing to the file (even the same bytes) changes its ctime: caught.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&path, &bytes).unwrap();
+        let e = r.check_unchanged().unwrap_err().to_string();
+        assert!(e.contains("changed while regraft was reading it"), "{e}");
+    }
+
+    #[test]
+    fn compressed_or_mismatched_layers_are_not_read_in_place() {
+        let bytes = tar_of(&[("a", b"x".to_vec())]);
+        let (mut layer, _p) = file_layer(&bytes);
+        // A blob digest that is not the diff_id (a compressed layer): streamed, not seeked.
+        layer.desc.digest = Digest::of(b"something else");
+        assert!(seekable_tar(&layer).unwrap().is_none());
+    }
 }

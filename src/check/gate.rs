@@ -148,15 +148,18 @@ pub fn check_image(
     };
     let mut warnings = Vec::new();
     let split = crate::graft::find_split(&plan, &src, &img, &platform, &mut warnings)?;
-    let (mut report, _) = super::check(&CheckInput {
-        name: &img.name,
-        layers: &img.layers,
-        boundary: split.layers,
-        paths: &paths,
-        config: &img.config,
-        max_layer_size,
-        copied: false,
-    }, None)?;
+    let (mut report, _) = super::check(
+        &CheckInput {
+            name: &img.name,
+            layers: &img.layers,
+            boundary: split.layers,
+            paths: &paths,
+            config: &img.config,
+            max_layer_size,
+            copied: false,
+        },
+        None,
+    )?;
     if paths.is_empty() {
         report.application = format!(
             "the {} layer(s) above the old base ({} layer(s), {})",

@@ -2,7 +2,9 @@
 //! (mtime 0, uid/gid 0), layers first in image order, then the other blobs by digest, then the
 //! index files by name; renamed into place once complete and synced.
 
-use super::{OutBlob, OutImage, WriteOptions, archive_order, copy_blob, docker_files, index_annotations};
+use super::{
+    OutBlob, OutImage, WriteOptions, archive_order, copy_blob, docker_files, index_annotations,
+};
 use crate::digest::Digest;
 use crate::error::{Error, IoContext, Result};
 use crate::image::BlobData;

@@ -170,12 +170,7 @@ pub fn begin(out: &ImageRef) -> Result<Option<Session>> {
 }
 
 /// Finishes an archive `begin` started: `img` is the complete image.
-pub fn finish(
-    s: Session,
-    out: &ImageRef,
-    img: &OutImage,
-    opts: WriteOptions,
-) -> Result<Digest> {
+pub fn finish(s: Session, out: &ImageRef, img: &OutImage, opts: WriteOptions) -> Result<Digest> {
     let name = img.out_name(out);
     let docker = match out.transport {
         Transport::DockerArchive => true,

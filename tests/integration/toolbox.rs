@@ -1305,6 +1305,12 @@ fn dash_o_streams_the_same_docker_archive_podman_loads() {
         ("config", vec!["config", &vendor, "--env", "A=b"]),
         ("add", vec!["add", &base, &spec]),
         ("rm", vec!["rm", &vendor, "/opt/vendor/share/new.txt"]),
+        // A path-mode graft to a file builds the archive in place (base layers copied while
+        // the vendor is read, the new layer written straight into it): same bytes as streamed.
+        (
+            "graft",
+            vec!["--from", &vendor, "--onto", &base, "--path", "/opt/vendor"],
+        ),
     ];
     for (name, args) in cases {
         let file = d.path().join(format!("{name}.tar"));
