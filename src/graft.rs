@@ -1060,6 +1060,9 @@ pub fn graft(plan: &GraftPlan, copied: bool) -> Result<Grafted> {
             Ok(r)
         })?;
         let lplan = plan_layer(&vview, &bfs.result, &plan.paths, &plan.exclude)?;
+        // The plan holds all the new layer needs: the vendor's view goes before the layer is
+        // written (peak memory is one view of the selection and the plan).
+        drop(vview);
         let codec = match plan.compression {
             Some(c) => c,
             None => match base.layers.last() {
@@ -1117,10 +1120,8 @@ pub fn graft(plan: &GraftPlan, copied: bool) -> Result<Grafted> {
             index: layers.len(),
             layer: l.clone(),
         });
-        // The vendor's view and the plan are done with: free them before the check's view of
-        // the new layer is built (peak memory is one view of the selection, not three).
+        // The plan is done with: free it before the check's view of the new layer is built.
         drop(lplan);
-        drop(vview);
         drop(spill);
         bfs.add_layer(&l)?;
         fs = Some(bfs);
