@@ -1029,6 +1029,18 @@ pub fn graft(plan: &GraftPlan, copied: bool) -> Result<Grafted> {
             max_layer_size: plan.max_layer_size,
         };
         let mut spill = Spill::new(&dir)?;
+        // A compressed base layer is inflated once, by the check's walk, before it is copied:
+        // the copy then checks only its raw digest. Uncompressed ones are walked by their
+        // headers, beside the copy.
+        let early = if base
+            .layers
+            .iter()
+            .any(|l| l.desc.digest != *l.diff_id.digest())
+        {
+            Some(base_fs(plan, &base, copied)?)
+        } else {
+            None
+        };
         let (vview, mut bfs) = std::thread::scope(|sc| -> Result<_> {
             let base = &base;
             let pre = session.as_mut().map(|s| {
@@ -1046,7 +1058,13 @@ pub fn graft(plan: &GraftPlan, copied: bool) -> Result<Grafted> {
                     Ok(())
                 })
             });
-            let r = path_mode_views(plan, &vendor, base, &mut spill, copied);
+            let r = vendor_view(plan, &vendor, &mut spill).and_then(|v| {
+                let b = match early {
+                    Some(b) => b,
+                    None => base_fs(plan, base, copied)?,
+                };
+                Ok((v, b))
+            });
             let p = match pre {
                 Some(h) => h.join().unwrap_or_else(|_| {
                     Err(Error::Invalid(
@@ -1271,17 +1289,8 @@ pub fn graft(plan: &GraftPlan, copied: bool) -> Result<Grafted> {
     })
 }
 
-/// Path mode's reading: the vendor's merged view (the selections' data spilled or located)
-/// and the base's filesystem, which the check of the result goes on from (so the base is
-/// walked once for both). Compressed base layers are streamed and verified here, and the copy
-/// then only checks their raw digest (`layer::is_verified`).
-fn path_mode_views(
-    plan: &GraftPlan,
-    vendor: &Image,
-    base: &Image,
-    spill: &mut Spill,
-    copied: bool,
-) -> Result<(MergedView, Fs)> {
+/// Path mode's vendor: its merged view, the selections' data spilled or located in place.
+fn vendor_view(plan: &GraftPlan, vendor: &Image, spill: &mut Spill) -> Result<MergedView> {
     let mut vview = merged_view(vendor, plan.max_layer_size, &plan.paths, Some(&mut *spill))?;
     let mut resolved = Vec::new();
     for p in &plan.paths {
@@ -1299,6 +1308,13 @@ fn path_mode_views(
         resolved.push(r);
     }
     fill_missing(vendor, plan.max_layer_size, &mut vview, &resolved, spill)?;
+    Ok(vview)
+}
+
+/// Path mode's base: the filesystem the check of the result goes on from (so the base is
+/// walked once for both). Compressed layers are streamed and verified here, and the copy then
+/// only checks their raw digest (`layer::is_verified`).
+fn base_fs(plan: &GraftPlan, base: &Image, copied: bool) -> Result<Fs> {
     let mut bfs = Fs::new(
         &plan.output.to_string(),
         base.layers.len(),
@@ -1308,7 +1324,7 @@ fn path_mode_views(
     for l in &base.layers {
         bfs.add_layer(l)?;
     }
-    Ok((vview, bfs))
+    Ok(bfs)
 }
 
 /// Rewrites a layer without the entries `--exclude` matches (a whiteout by the path it
