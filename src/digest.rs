@@ -138,23 +138,19 @@ impl Hasher {
     }
 }
 
-/// Hashes everything written through it on a second thread, so that the writing thread's
-/// work (building a tar, reading file data, the write itself) overlaps with sha256.
-pub struct ParHashingWriter<W> {
-    inner: W,
-    chunk: Vec<u8>,
+/// sha256 on a thread of its own, fed owned chunks, which come back for reuse once hashed:
+/// whoever reads or builds the bytes overlaps with hashing them, without copying them again.
+pub struct ParHasher {
     tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
     recycled: std::sync::mpsc::Receiver<Vec<u8>>,
-    hasher: Option<std::thread::JoinHandle<(Digest, u64)>>,
+    handle: Option<std::thread::JoinHandle<(Digest, u64)>>,
 }
 
-const PAR_CHUNK: usize = 1 << 20;
-
-impl<W: Write> ParHashingWriter<W> {
-    pub fn new(inner: W) -> Self {
+impl ParHasher {
+    pub fn new() -> io::Result<ParHasher> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
         let (back, recycled) = std::sync::mpsc::sync_channel::<Vec<u8>>(6);
-        let hasher = std::thread::Builder::new()
+        let handle = std::thread::Builder::new()
             .name("regraft-sha256".into())
             .spawn(move || {
                 let mut h = Hasher::new();
@@ -163,43 +159,83 @@ impl<W: Write> ParHashingWriter<W> {
                     let _ = back.try_send(c);
                 }
                 h.finish()
-            })
-            .ok();
-        ParHashingWriter {
-            inner,
-            chunk: Vec::with_capacity(PAR_CHUNK),
+            })?;
+        Ok(ParHasher {
             tx: Some(tx),
             recycled,
-            hasher,
+            handle: Some(handle),
+        })
+    }
+
+    /// An empty buffer to fill: a hashed chunk back for reuse, or a new one.
+    pub fn buffer(&self) -> Vec<u8> {
+        let mut b = self.recycled.try_recv().unwrap_or_default();
+        b.clear();
+        b
+    }
+
+    /// Hands `chunk` (the next bytes) to the hashing thread.
+    pub fn send(&self, chunk: Vec<u8>) -> io::Result<()> {
+        match &self.tx {
+            Some(tx) => tx
+                .send(chunk)
+                .map_err(|_| io::Error::other("the hashing thread stopped")),
+            None => Err(io::Error::other("the hashing thread stopped")),
         }
+    }
+
+    /// The digest of every chunk sent, and their length.
+    pub fn finish(mut self) -> io::Result<(Digest, u64)> {
+        drop(self.tx.take());
+        self.handle
+            .take()
+            .ok_or_else(|| io::Error::other("the hashing thread stopped"))?
+            .join()
+            .map_err(|_| io::Error::other("the hashing thread panicked"))
+    }
+}
+
+impl Drop for ParHasher {
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Hashes everything written through it on a second thread (`ParHasher`), so that the writing
+/// thread's work (building a tar, reading file data, the write itself) overlaps with sha256.
+pub struct ParHashingWriter<W> {
+    inner: W,
+    chunk: Vec<u8>,
+    hasher: ParHasher,
+}
+
+const PAR_CHUNK: usize = 1 << 20;
+
+impl<W: Write> ParHashingWriter<W> {
+    pub fn new(inner: W) -> io::Result<Self> {
+        Ok(ParHashingWriter {
+            inner,
+            chunk: Vec::with_capacity(PAR_CHUNK),
+            hasher: ParHasher::new()?,
+        })
     }
 
     fn send(&mut self) -> io::Result<()> {
         if self.chunk.is_empty() {
             return Ok(());
         }
-        let mut next = self.recycled.try_recv().unwrap_or_default();
-        next.clear();
-        next.reserve(PAR_CHUNK);
+        let next = self.hasher.buffer();
         let full = std::mem::replace(&mut self.chunk, next);
-        match &self.tx {
-            Some(tx) if self.hasher.is_some() => tx
-                .send(full)
-                .map_err(|_| io::Error::other("the hashing thread stopped")),
-            _ => Err(io::Error::other("cannot start a hashing thread")),
-        }
+        self.hasher.send(full)
     }
 
     /// Returns the inner writer, the digest and the number of bytes written.
     pub fn finish(mut self) -> io::Result<(W, Digest, u64)> {
         self.send()?;
-        drop(self.tx.take());
-        let (d, n) = self
-            .hasher
-            .take()
-            .ok_or_else(|| io::Error::other("cannot start a hashing thread"))?
-            .join()
-            .map_err(|_| io::Error::other("the hashing thread panicked"))?;
+        let (d, n) = self.hasher.finish()?;
         Ok((self.inner, d, n))
     }
 }

@@ -777,7 +777,7 @@ fn write_layer<W: Write>(
     let io = |e: std::io::Error| Error::Invalid(format!("writing the new layer: {e}"));
     let blob = BlobSink::new(w, codec.compression != Compression::None);
     let enc = Encoder::new(codec, blob).map_err(io)?;
-    let diff = ParHashingWriter::new(enc);
+    let diff = ParHashingWriter::new(enc).map_err(io)?;
     let mut tw = TarWriter::new(BufWriter::with_capacity(256 * 1024, diff));
     // Hardlink groups inside the selection: the first member carries the data.
     let mut group_size: HashMap<u64, usize> = HashMap::new();

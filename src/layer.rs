@@ -4,7 +4,7 @@
 //! consumer (tar walking, copying) overlaps with it on a second core.
 
 use crate::compress::{Compression, Decoder, LimitedReader, decoder};
-use crate::digest::{DiffId, Digest, Hasher, VerifyingReader};
+use crate::digest::{DiffId, Digest, Hasher, ParHasher, VerifyingReader};
 use crate::error::{Error, Result};
 use crate::image::{BlobData, Layer};
 use std::collections::BTreeSet;
@@ -291,53 +291,42 @@ pub fn copy_layer(
         err: None,
     };
     let mut dec = decoder(tee, &what)?;
-    let (tx, rx) = sync_channel::<Vec<u8>>(4);
-    let (back, recycled) = sync_channel::<Vec<u8>>(6);
-    std::thread::scope(|s| {
-        let hasher = s.spawn(move || {
-            let mut h = Hasher::new();
-            for chunk in rx {
-                h.update(&chunk);
-                let _ = back.try_send(chunk);
+    let hasher = ParHasher::new().map_err(|e| Error::layer(&what, e.to_string()))?;
+    let mut limited = LimitedReader::new(&mut dec, max_size);
+    let res: Result<()> = (|| {
+        loop {
+            let mut buf = hasher.buffer();
+            buf.resize(CHUNK, 0);
+            let n = read_full(&mut limited, &mut buf)
+                .map_err(|e| Error::layer(&what, e.to_string()))?;
+            if n == 0 {
+                return Ok(());
             }
-            h.finish().0
+            buf.truncate(n);
+            hasher
+                .send(buf)
+                .map_err(|e| Error::layer(&what, e.to_string()))?;
+        }
+    })();
+    let found = hasher
+        .finish()
+        .map_err(|e| Error::layer(&what, e.to_string()));
+    res?;
+    let (found, _) = found?;
+    let tee = dec.into_inner();
+    if let Some(e) = tee.err {
+        return Err(Error::layer(&what, format!("writing: {e}")));
+    }
+    tee.inner.finish()?;
+    if &found != layer.diff_id.digest() {
+        return Err(Error::DiffIdMismatch {
+            what: what.clone(),
+            expected: layer.diff_id.to_string(),
+            found: found.to_string(),
         });
-        let mut limited = LimitedReader::new(&mut dec, max_size);
-        let res: Result<()> = (|| {
-            loop {
-                let mut buf = recycled.try_recv().unwrap_or_default();
-                buf.resize(CHUNK, 0);
-                let n = read_full(&mut limited, &mut buf)
-                    .map_err(|e| Error::layer(&what, e.to_string()))?;
-                if n == 0 {
-                    return Ok(());
-                }
-                buf.truncate(n);
-                if tx.send(buf).is_err() {
-                    return Err(Error::layer(&what, "hashing thread stopped"));
-                }
-            }
-        })();
-        drop(tx);
-        let found = hasher
-            .join()
-            .map_err(|_| Error::layer(&what, "hashing thread panicked"))?;
-        res?;
-        let tee = dec.into_inner();
-        if let Some(e) = tee.err {
-            return Err(Error::layer(&what, format!("writing: {e}")));
-        }
-        tee.inner.finish()?;
-        if &found != layer.diff_id.digest() {
-            return Err(Error::DiffIdMismatch {
-                what: what.clone(),
-                expected: layer.diff_id.to_string(),
-                found: found.to_string(),
-            });
-        }
-        mark_verified(&layer.desc.digest, &layer.diff_id);
-        Ok(())
-    })
+    }
+    mark_verified(&layer.desc.digest, &layer.diff_id);
+    Ok(())
 }
 
 /// Copies a blob's raw bytes into `out` while a second thread hashes them; fails on a size or
@@ -351,63 +340,52 @@ fn copy_raw(
     const RAW_CHUNK: usize = 1 << 20;
     let size = layer.desc.size;
     let mut capped = raw.take(size.saturating_add(1));
-    let (tx, rx) = sync_channel::<Vec<u8>>(4);
-    let (back, recycled) = sync_channel::<Vec<u8>>(6);
-    std::thread::scope(|s| {
-        let hasher = s.spawn(move || {
-            let mut h = Hasher::new();
-            for chunk in rx {
-                h.update(&chunk);
-                let _ = back.try_send(chunk);
+    let hasher = ParHasher::new().map_err(|e| Error::layer(what, e.to_string()))?;
+    let res: Result<()> = (|| {
+        let mut total = 0u64;
+        loop {
+            let mut buf = hasher.buffer();
+            buf.resize(RAW_CHUNK, 0);
+            let n =
+                read_full(&mut capped, &mut buf).map_err(|e| Error::layer(what, e.to_string()))?;
+            if n == 0 {
+                return Ok(());
             }
-            h.finish()
+            total += n as u64;
+            if total > size {
+                return Err(Error::layer(
+                    what,
+                    format!("more than the {size} bytes declared"),
+                ));
+            }
+            out.write_all(&buf[..n])
+                .map_err(|e| Error::layer(what, format!("writing: {e}")))?;
+            buf.truncate(n);
+            hasher
+                .send(buf)
+                .map_err(|e| Error::layer(what, e.to_string()))?;
+        }
+    })();
+    let found = hasher
+        .finish()
+        .map_err(|e| Error::layer(what, e.to_string()));
+    res?;
+    let (found, total) = found?;
+    if total != size {
+        return Err(Error::SizeMismatch {
+            what: what.to_string(),
+            expected: size,
+            found: total,
         });
-        let res: Result<u64> = (|| {
-            let mut total = 0u64;
-            loop {
-                let mut buf = recycled.try_recv().unwrap_or_default();
-                buf.resize(RAW_CHUNK, 0);
-                let n = read_full(&mut capped, &mut buf)
-                    .map_err(|e| Error::layer(what, e.to_string()))?;
-                if n == 0 {
-                    return Ok(total);
-                }
-                total += n as u64;
-                if total > size {
-                    return Err(Error::layer(
-                        what,
-                        format!("more than the {size} bytes declared"),
-                    ));
-                }
-                out.write_all(&buf[..n])
-                    .map_err(|e| Error::layer(what, format!("writing: {e}")))?;
-                buf.truncate(n);
-                if tx.send(buf).is_err() {
-                    return Err(Error::layer(what, "hashing thread stopped"));
-                }
-            }
-        })();
-        drop(tx);
-        let (found, _) = hasher
-            .join()
-            .map_err(|_| Error::layer(what, "hashing thread panicked"))?;
-        let total = res?;
-        if total != size {
-            return Err(Error::SizeMismatch {
-                what: what.to_string(),
-                expected: size,
-                found: total,
-            });
-        }
-        if found != layer.desc.digest {
-            return Err(Error::DigestMismatch {
-                what: what.to_string(),
-                expected: layer.desc.digest.to_string(),
-                found: found.to_string(),
-            });
-        }
-        Ok(())
-    })
+    }
+    if found != layer.desc.digest {
+        return Err(Error::DigestMismatch {
+            what: what.to_string(),
+            expected: layer.desc.digest.to_string(),
+            found: found.to_string(),
+        });
+    }
+    Ok(())
 }
 
 fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
@@ -454,19 +432,7 @@ pub fn each_entry(
 ) -> Result<()> {
     let mut s = LayerStream::open(image, index, layer, max_size)?;
     let what = s.what().to_string();
-    let res: Result<()> = (|| {
-        let mut ar = tar::Archive::new(&mut s);
-        let entries = ar
-            .entries()
-            .map_err(|e| Error::layer(&what, format!("not a tar: {e}")))?;
-        for e in entries {
-            let mut e = e.map_err(|e| Error::layer(&what, format!("corrupt tar: {e}")))?;
-            let le =
-                crate::walk::parse_entry(&mut e).map_err(|x| Error::layer(&what, x.to_string()))?;
-            f(&mut e, le)?;
-        }
-        Ok(())
-    })();
+    let res = parse_entries(&what, tar::Archive::new(&mut s).entries(), &mut f);
     s.finish()?;
     res
 }
@@ -616,20 +582,8 @@ impl TarRange {
 
     /// `len` bytes at `offset` of the tar (a file's data, as `walk_headers` located it).
     pub fn read_at(&self, offset: u64, len: u64) -> Result<Vec<u8>> {
-        use std::os::unix::fs::FileExt;
-        let end = offset
-            .checked_add(len)
-            .filter(|e| *e <= self.len)
-            .ok_or_else(|| {
-                Error::Invalid(format!(
-                    "{}: data past the end of a layer",
-                    self.path.display()
-                ))
-            })?;
-        let mut v = vec![0u8; usize::try_from(end - offset).unwrap_or(0)];
-        self.file
-            .read_exact_at(&mut v, self.start + offset)
-            .map_err(|e| Error::io(&self.path, e))?;
+        let mut v = Vec::with_capacity(usize::try_from(len.min(self.len)).unwrap_or(0));
+        self.copy_range(offset, len, &mut v)?;
         Ok(v)
     }
 }
@@ -680,15 +634,8 @@ pub fn walk_headers(what: &str, range: &mut TarRange) -> Result<Vec<crate::walk:
         .seek(io::SeekFrom::Start(0))
         .map_err(|e| Error::layer(what, e.to_string()))?;
     let mut ar = tar::Archive::new(range);
-    let entries = ar
-        .entries_with_seek()
-        .map_err(|e| Error::layer(what, format!("not a tar: {e}")))?;
     let mut out = Vec::new();
-    for e in entries {
-        let mut e = e.map_err(|e| Error::layer(what, format!("corrupt tar: {e}")))?;
-        let pos = e.raw_file_position();
-        let mut le =
-            crate::walk::parse_entry(&mut e).map_err(|x| Error::layer(what, x.to_string()))?;
+    parse_entries(what, ar.entries_with_seek(), |e, mut le| {
         if let Op::Put {
             kind: Kind::File,
             size,
@@ -697,13 +644,29 @@ pub fn walk_headers(what: &str, range: &mut TarRange) -> Result<Vec<crate::walk:
         } = &mut le.op
         {
             *data = Some(DataRef {
-                offset: pos,
+                offset: e.raw_file_position(),
                 len: *size,
             });
         }
         out.push(le);
-    }
+        Ok(())
+    })?;
     Ok(out)
+}
+
+/// Parses each entry of a tar (streamed or seeked) and hands it to `f` with its data unread.
+fn parse_entries<R: Read>(
+    what: &str,
+    entries: io::Result<tar::Entries<'_, R>>,
+    mut f: impl FnMut(&mut tar::Entry<'_, R>, crate::walk::LayerEntry) -> Result<()>,
+) -> Result<()> {
+    let entries = entries.map_err(|e| Error::layer(what, format!("not a tar: {e}")))?;
+    for e in entries {
+        let mut e = e.map_err(|e| Error::layer(what, format!("corrupt tar: {e}")))?;
+        let le = crate::walk::parse_entry(&mut e).map_err(|x| Error::layer(what, x.to_string()))?;
+        f(&mut e, le)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
