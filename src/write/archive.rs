@@ -3,7 +3,7 @@
 //! index files by name; renamed into place once complete and synced.
 
 use super::{
-    OutBlob, OutImage, WriteOptions, archive_order, copy_blob, docker_files, index_annotations,
+    OutBlob, OutImage, WriteOptions, blob_order, copy_blob, docker_files, index_annotations,
 };
 use crate::digest::Digest;
 use crate::error::{Error, IoContext, Result};
@@ -133,7 +133,7 @@ pub fn write_tar(
     opts: WriteOptions,
 ) -> Result<()> {
     write_head(w)?;
-    for b in archive_order(img) {
+    for b in blob_order(img) {
         write_blob(w, b, opts)?;
     }
     write_tail(w, img, name, docker)
@@ -152,6 +152,7 @@ fn archive_dir(path: &Path) -> Result<std::path::PathBuf> {
     })
 }
 
+/// Writes an archive file: built beside `path`, synced, renamed into place.
 pub fn write_archive(
     path: &Path,
     img: &OutImage,
@@ -159,17 +160,7 @@ pub fn write_archive(
     docker: bool,
     opts: WriteOptions,
 ) -> Result<()> {
-    let dir = archive_dir(path)?;
-    let tmp = super::layout::temp_file_in(&dir)?;
-    {
-        let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file());
-        write_tar(&mut w, img, name, docker, opts)?;
-        w.flush().at(tmp.path())?;
-    }
-    tmp.as_file().sync_all().at(tmp.path())?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    super::layout::sync_dir(&dir);
-    Ok(())
+    Session::begin(path)?.finish(path, img, name, docker, opts)
 }
 
 /// An archive built before its image is complete, in the order `write_tar` writes: a graft
@@ -272,7 +263,7 @@ impl Session {
         docker: bool,
         opts: WriteOptions,
     ) -> Result<()> {
-        let order = archive_order(img);
+        let order = blob_order(img);
         let k = self.written.len();
         let prefix: Vec<&Digest> = order.iter().take(k).map(|b| b.digest()).collect();
         if prefix.len() != k || prefix.iter().zip(&self.written).any(|(a, (b, _))| *a != b) {

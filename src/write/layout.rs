@@ -5,7 +5,7 @@
 //! later run can remove what a killed one left.
 
 use super::archive::OCI_LAYOUT;
-use super::{OutBlob, OutImage, WriteOptions, copy_blob, index_annotations, unique_blobs};
+use super::{OutBlob, OutImage, WriteOptions, blob_order, copy_blob, index_annotations};
 use crate::error::{Error, IoContext, Result};
 use crate::image::{BlobData, Layer};
 use crate::source::container::Container;
@@ -72,7 +72,7 @@ fn write_file_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
 fn write_blobs(root: &Path, img: &OutImage, opts: WriteOptions) -> Result<()> {
     let dir = root.join("blobs/sha256");
     fs::create_dir_all(&dir).at(&dir)?;
-    for b in unique_blobs(img) {
+    for b in blob_order(img) {
         let dest = dir.join(b.digest().hex());
         if let Ok(m) = fs::symlink_metadata(&dest)
             && m.is_file()

@@ -280,10 +280,10 @@ fn copy_blob(b: &OutBlob, w: &mut (dyn std::io::Write + Send), opts: WriteOption
     }
 }
 
-/// The blobs of an archive in the order they are written: layers first, in the order the
-/// image lists them (so that a graft can copy the base's layers and write its new layer into
-/// the archive before the rest is known), then the other blobs by digest; no duplicates.
-fn archive_order(img: &OutImage) -> Vec<&OutBlob> {
+/// The blobs of an image in the order they are written: layers first, in the order the image
+/// lists them (so that a graft can copy the base's layers and write its new layer into an
+/// archive before the rest is known), then the other blobs by digest; no duplicates.
+fn blob_order(img: &OutImage) -> Vec<&OutBlob> {
     let mut seen = std::collections::HashSet::new();
     let mut v: Vec<&OutBlob> = img
         .blobs
@@ -298,17 +298,5 @@ fn archive_order(img: &OutImage) -> Vec<&OutBlob> {
         .collect();
     rest.sort_by(|a, b| a.digest().cmp(b.digest()));
     v.extend(rest);
-    v
-}
-
-/// Blobs in a fixed order with duplicates removed.
-fn unique_blobs(img: &OutImage) -> Vec<&OutBlob> {
-    let mut seen = std::collections::HashSet::new();
-    let mut v: Vec<&OutBlob> = img
-        .blobs
-        .iter()
-        .filter(|b| seen.insert(b.digest().clone()))
-        .collect();
-    v.sort_by(|a, b| a.digest().cmp(b.digest()));
     v
 }
