@@ -294,14 +294,7 @@ impl Fs {
 
     /// The bytes of a node of either view, if kept.
     pub fn data(&self, n: &walk::Node) -> Result<Option<Vec<u8>>> {
-        match (n.data, n.size) {
-            (_, 0) if n.kind == Kind::File => Ok(Some(Vec::new())),
-            (Some(d), _) => match self.srcs.get(n.origin.0) {
-                Some(Src::Tar(r)) => r.read_at(d.offset, d.len).map(Some),
-                _ => self.store.read(d).map(Some),
-            },
-            (None, _) => Ok(None),
-        }
+        self.head(n, u64::MAX)
     }
 
     /// The first `k` bytes (at most) of a node's data, if kept.
