@@ -28,16 +28,7 @@ for a in "$@"; do
 done
 
 # --- tools -------------------------------------------------------------------------------------
-packages=(skopeo umoci buildah time openssl python3 mmdebstrap)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "compare.sh: installing ${missing[*]}" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+bash tests/need-debs.sh skopeo umoci buildah time openssl python3 mmdebstrap
 
 bash fixtures/build-real.sh >&2
 cargo build --release --bin regraft --example floor >&2

@@ -7,16 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(skopeo umoci podman buildah mmdebstrap gcc libc6-dev musl-tools python3 tar gzip zstd util-linux time)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "tests/run.sh: installing ${missing[*]}" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+bash tests/need-debs.sh skopeo umoci podman buildah mmdebstrap gcc libc6-dev musl-tools python3 tar gzip zstd util-linux time
 
 bash fixtures/build-real.sh
 bash fixtures/build-check.sh
