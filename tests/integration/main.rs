@@ -10,6 +10,7 @@ mod check;
 mod convert_all;
 mod exclude;
 mod faults;
+mod golden;
 mod graft;
 mod hostile;
 mod roundtrip;
