@@ -4,7 +4,7 @@
 mod common;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use regraft::digest::{Digest, Hasher};
+use regraft::model::digest::{Digest, Hasher};
 use std::hint::black_box;
 
 fn hashing(c: &mut Criterion) {

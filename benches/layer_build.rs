@@ -4,8 +4,8 @@
 mod common;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use regraft::compress::{Codec, Encoder};
-use regraft::pgzip::ParGzWriter;
+use regraft::codec::compress::{Codec, Encoder};
+use regraft::codec::pgzip::ParGzWriter;
 use std::hint::black_box;
 use std::io::Write;
 

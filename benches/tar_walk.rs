@@ -4,11 +4,12 @@
 mod common;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use regraft::digest::{DiffId, Digest};
-use regraft::image::{BlobData, Layer};
 use regraft::layer::LayerStream;
-use regraft::spec::{Descriptor, media};
-use regraft::walk::{MergedView, parse_entry};
+use regraft::layer::entry::parse_entry;
+use regraft::model::digest::{DiffId, Digest};
+use regraft::model::image::{BlobData, Layer};
+use regraft::model::spec::{Descriptor, media};
+use regraft::view::MergedView;
 use std::hint::black_box;
 use std::io::{Read, Write};
 use std::sync::Arc;

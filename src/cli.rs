@@ -3,8 +3,8 @@
 
 use clap::{Args, Parser, Subcommand};
 use regraft::error::{Error, Result};
-use regraft::reference::ImageRef;
-use regraft::spec::Platform;
+use regraft::model::reference::ImageRef;
+use regraft::model::spec::Platform;
 
 const ABOUT: &str = "Move a vendor's application onto a new base image: daemonless, offline, on image files on disk.";
 

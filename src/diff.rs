@@ -5,15 +5,16 @@
 //! scanner report made from OLD it says which findings NEW no longer carries because the
 //! package was upgraded past the fixed version or removed, and which remain.
 
-use crate::contents::{self, Contents, Wanted};
 use crate::error::{Error, IoContext, Result};
-use crate::image::Image;
+use crate::layer::entry::Kind;
+use crate::model::image::Image;
+use crate::model::reference::ImageRef;
+use crate::model::spec::Platform;
 use crate::packages::{self, Package, PackageDb};
-use crate::reference::ImageRef;
 use crate::source::Source;
-use crate::spec::Platform;
 use crate::triage::{Severity, report};
-use crate::walk::{Kind, Node};
+use crate::view::Node;
+use crate::view::contents::{self, Contents, Wanted};
 use serde::Serialize;
 use serde_json::Value;
 use std::cmp::Ordering;
@@ -499,7 +500,7 @@ impl ImageDiff {
     }
 
     pub fn text(&self) -> String {
-        let z = crate::sanitize;
+        let z = crate::text::sanitize;
         let mut o = String::new();
         let _ = writeln!(
             o,

@@ -1,6 +1,6 @@
 //! `inspect`: what an image is, as a stable JSON document and as text.
 
-use crate::image::Image;
+use crate::model::image::Image;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -52,7 +52,7 @@ pub fn inspect(img: &Image) -> Inspect {
             .manifest
             .media_type
             .clone()
-            .unwrap_or_else(|| crate::spec::media::OCI_MANIFEST.into()),
+            .unwrap_or_else(|| crate::model::spec::media::OCI_MANIFEST.into()),
         index_digest: img.index_digest.as_ref().map(|d| d.to_string()),
         config_digest: img.config_desc.digest.to_string(),
         created: s("created"),
@@ -81,7 +81,7 @@ pub fn inspect(img: &Image) -> Inspect {
 impl Inspect {
     pub fn text(&self) -> String {
         use std::fmt::Write;
-        let z = crate::sanitize;
+        let z = crate::text::sanitize;
         let mut o = String::new();
         let _ = writeln!(o, "image:     {}", z(&self.image));
         let _ = writeln!(o, "format:    {}", self.format);

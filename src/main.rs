@@ -50,11 +50,11 @@ fn main() -> ExitCode {
             regraft::progress::stop();
             eprint!(
                 "regraft: error: {}",
-                regraft::sanitize_lines(&e.to_string())
+                regraft::text::sanitize_lines(&e.to_string())
             );
             let mut src = e.source();
             while let Some(s) = src {
-                eprint!(": {}", regraft::sanitize_lines(&s.to_string()));
+                eprint!(": {}", regraft::text::sanitize_lines(&s.to_string()));
                 src = s.source();
             }
             eprintln!();

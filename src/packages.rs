@@ -11,9 +11,9 @@
 //! install, so the file's layer says nothing about one package. A package's layer is the last
 //! layer after which its own record (its stanza) differs from what the layer below left.
 
-use crate::contents::{self, Contents, Origin, Wanted};
 use crate::error::Result;
-use crate::image::Image;
+use crate::model::image::Image;
+use crate::view::contents::{self, Contents, Origin, Wanted};
 use serde::Serialize;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
@@ -204,7 +204,7 @@ pub fn from_contents(c: &Contents) -> PackageDb {
     let dir = DPKG_STATUS_D;
     let mut any_status_d = false;
     for (path, node) in c.view.subtree(dir) {
-        if path.as_slice() == dir || node.kind != crate::walk::Kind::File {
+        if path.as_slice() == dir || node.kind != crate::layer::entry::Kind::File {
             continue;
         }
         let name = &path[dir.len() + 1..];

@@ -29,7 +29,7 @@ pub fn set_verbose(v: bool) {
 /// Prints a line on stderr when `-v` is on.
 pub fn verbose(msg: impl FnOnce() -> String) {
     if VERBOSE.load(Ordering::Relaxed) {
-        eprintln!("regraft: {}", crate::sanitize(&msg()));
+        eprintln!("regraft: {}", crate::text::sanitize(&msg()));
     }
 }
 

@@ -2,8 +2,8 @@
 
 use crate::cli::{self, Cli, Command};
 use anyhow::Result;
+use regraft::sink::{self, OutImage, WriteOptions};
 use regraft::source::Source;
-use regraft::write::{self, OutImage, WriteOptions};
 
 /// `eprintln!`, after clearing the progress line.
 macro_rules! say {
@@ -71,7 +71,7 @@ pub fn run(cli: Cli) -> Result<u8> {
                 for d in &disagreements {
                     say!(
                         "regraft: manifest.json disagrees with index.json: {}",
-                        regraft::sanitize(d)
+                        regraft::text::sanitize(d)
                     );
                 }
                 anyhow::bail!("{}: index.json and manifest.json disagree", img.name);
@@ -79,7 +79,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             if !quiet && !json {
                 say!(
                     "{}: ok ({} layers, {} bytes, {} uncompressed; manifest {}, config {})",
-                    regraft::sanitize(&img.name),
+                    regraft::text::sanitize(&img.name),
                     rep.layers,
                     rep.compressed_bytes,
                     rep.uncompressed_bytes,
@@ -102,13 +102,13 @@ pub fn run(cli: Cli) -> Result<u8> {
             };
             if all {
                 // Every entry; an index whole, with every platform image it holds.
-                let sels: Vec<regraft::reference::Selector> = match &src.reference.selector {
+                let sels: Vec<regraft::model::reference::Selector> = match &src.reference.selector {
                     Some(sel) => vec![sel.clone()],
                     None => (0..src.entries().len())
-                        .map(regraft::reference::Selector::Nth)
+                        .map(regraft::model::reference::Selector::Nth)
                         .collect(),
                 };
-                if sels.len() > 1 && out.transport != regraft::reference::Transport::Oci {
+                if sels.len() > 1 && out.transport != regraft::model::reference::Transport::Oci {
                     return Err(regraft::Error::Usage(format!(
                         "convert --all: {} holds {} images; an archive takes one, so write them to an OCI layout (oci:DIR)",
                         src.container.display(),
@@ -131,12 +131,12 @@ pub fn run(cli: Cli) -> Result<u8> {
                         }
                     };
                     for w in &warnings {
-                        say!("regraft: warning: {}", regraft::sanitize(w));
+                        say!("regraft: warning: {}", regraft::text::sanitize(w));
                     }
-                    let d = write::write(&out, &plan, opts)?;
+                    let d = sink::write(&out, &plan, opts)?;
                     write_digestfile(digestfile.as_deref(), &d)?;
                     if !quiet {
-                        say!("{} -> {} {}", regraft::sanitize(&what), out, d);
+                        say!("{} -> {} {}", regraft::text::sanitize(&what), out, d);
                     }
                 }
             } else {
@@ -144,15 +144,15 @@ pub fn run(cli: Cli) -> Result<u8> {
                 for w in &img.warnings {
                     say!(
                         "regraft: warning: {}: {}",
-                        regraft::sanitize(&img.name),
-                        regraft::sanitize(w)
+                        regraft::text::sanitize(&img.name),
+                        regraft::text::sanitize(w)
                     );
                 }
                 let name = img.tags.first().cloned();
-                let d = write::write(&out, &OutImage::from_image(&img, name), opts)?;
+                let d = sink::write(&out, &OutImage::from_image(&img, name), opts)?;
                 write_digestfile(digestfile.as_deref(), &d)?;
                 if !quiet {
-                    say!("{} -> {} {}", regraft::sanitize(&img.name), out, d);
+                    say!("{} -> {} {}", regraft::text::sanitize(&img.name), out, d);
                 }
             }
             Ok(0)
@@ -177,7 +177,7 @@ pub fn run(cli: Cli) -> Result<u8> {
                 )?;
                 if !quiet {
                     for w in warnings {
-                        say!("regraft: warning: {}", regraft::sanitize(&w));
+                        say!("regraft: warning: {}", regraft::text::sanitize(&w));
                     }
                 }
             }
@@ -247,7 +247,7 @@ pub fn run(cli: Cli) -> Result<u8> {
                 regraft::toolbox::add::add_layer(&img, &specs, &opts, codec, Some(&dir), max)?;
             if !quiet {
                 for w in warnings {
-                    say!("regraft: warning: {}", regraft::sanitize(&w));
+                    say!("regraft: warning: {}", regraft::text::sanitize(&w));
                 }
             }
             let dests: Vec<&str> = specs.iter().map(|(_, d)| d.as_str()).collect();
@@ -366,9 +366,9 @@ pub fn run(cli: Cli) -> Result<u8> {
                     let _ = writeln!(
                         out,
                         "{}\t{}\t{}\t{}\t{}",
-                        regraft::sanitize(&p.name),
-                        regraft::sanitize(&p.version),
-                        regraft::sanitize(&p.arch),
+                        regraft::text::sanitize(&p.name),
+                        regraft::text::sanitize(&p.version),
+                        regraft::text::sanitize(&p.arch),
                         p.source_layer
                             .map(|l| l.to_string())
                             .unwrap_or_else(|| "-".into()),
@@ -377,12 +377,12 @@ pub fn run(cli: Cli) -> Result<u8> {
                 }
                 emit(&out)?;
                 for w in &db.warnings {
-                    eprintln!("regraft: warning: {}", regraft::sanitize(w));
+                    eprintln!("regraft: warning: {}", regraft::text::sanitize(w));
                 }
                 if db.databases.is_empty() && !quiet {
                     eprintln!(
                         "regraft: {}: no package database found",
-                        regraft::sanitize(&img.name)
+                        regraft::text::sanitize(&img.name)
                     );
                 }
             }
@@ -432,7 +432,7 @@ pub fn run(cli: Cli) -> Result<u8> {
                     .map(|p| regraft::graft::clean_selection(p))
                     .collect::<regraft::Result<Vec<_>>>()?,
             );
-            let (rep, warnings) = regraft::check::gate::check_image(
+            let (rep, warnings) = regraft::graft::gate::check_image(
                 &cli::input(&image)?,
                 old_base.as_deref().map(cli::input).transpose()?,
                 old_base_layers,
@@ -441,7 +441,7 @@ pub fn run(cli: Cli) -> Result<u8> {
                 max,
             )?;
             for w in &warnings {
-                eprintln!("regraft: warning: {}", regraft::sanitize(w));
+                eprintln!("regraft: warning: {}", regraft::text::sanitize(w));
             }
             if json {
                 println!("{}", serde_json::to_string_pretty(&rep)?);
@@ -457,7 +457,7 @@ pub fn run(cli: Cli) -> Result<u8> {
 
 fn graft(
     a: crate::cli::GraftArgs,
-    platform: Option<regraft::spec::Platform>,
+    platform: Option<regraft::model::spec::Platform>,
     max: u64,
     quiet: bool,
 ) -> Result<u8> {
@@ -482,7 +482,7 @@ fn graft(
     let compression = a
         .compression
         .as_deref()
-        .map(regraft::compress::Codec::parse)
+        .map(regraft::codec::compress::Codec::parse)
         .transpose()?;
     let source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(v) if !v.is_empty() => Some(v.trim().parse::<i64>().map_err(|_| {
@@ -510,12 +510,12 @@ fn graft(
         platform,
         max_layer_size: max,
         source_date_epoch,
-        exclude: regraft::exclude::Excludes::new(&a.exclude)?,
+        exclude: regraft::model::glob::Excludes::new(&a.exclude)?,
     };
     // The new layer is always built (a dry run too): the checks read the planned result.
     let mut g = regraft::graft::graft(&plan, !a.dry_run)?;
     g.summary.dry_run = a.dry_run;
-    let gc = regraft::check::gate::check_graft(&plan, &mut g, !a.dry_run)?;
+    let gc = regraft::graft::gate::check_graft(&plan, &mut g, !a.dry_run)?;
     if let Some((img, digest)) = gc.merged {
         g.image = img;
         g.summary.manifest_digest = digest.to_string();
@@ -530,8 +530,8 @@ fn graft(
             max_layer_size: max,
         };
         let d = match g.session.take() {
-            Some(s) => write::finish(s, &output, &g.image, opts)?,
-            None => write::write(&output, &g.image, opts)?,
+            Some(s) => sink::finish(s, &output, &g.image, opts)?,
+            None => sink::write(&output, &g.image, opts)?,
         };
         write_digestfile(a.digestfile.as_deref(), &d)?;
     }
@@ -552,7 +552,7 @@ fn graft(
         eprintln!(
             "regraft: the result would not run ({} error(s)): nothing written to {}; --force writes it anyway",
             gc.report.errors,
-            regraft::sanitize(&output.to_string())
+            regraft::text::sanitize(&output.to_string())
         );
         return Ok(3);
     }
@@ -573,8 +573,8 @@ fn source_date_epoch() -> Result<Option<i64>> {
     }
 }
 
-fn overrides(c: &cli::ConfigArgs) -> regraft::config::Overrides {
-    regraft::config::Overrides {
+fn overrides(c: &cli::ConfigArgs) -> regraft::build::config::Overrides {
+    regraft::build::config::Overrides {
         env: c.env.clone(),
         entrypoint: c.entrypoint.clone(),
         cmd: c.cmd.clone(),
@@ -585,26 +585,29 @@ fn overrides(c: &cli::ConfigArgs) -> regraft::config::Overrides {
 }
 
 /// The compression of a new layer: the flag's, else that of the image's top layer.
-fn codec_for(img: &regraft::image::Image, flag: Option<&str>) -> Result<regraft::compress::Codec> {
-    use regraft::compress::{Codec, Compression};
+fn codec_for(
+    img: &regraft::model::image::Image,
+    flag: Option<&str>,
+) -> Result<regraft::codec::compress::Codec> {
+    use regraft::codec::compress::{Codec, Compression};
     Ok(match flag {
         Some(f) => Codec::parse(f)?,
         None => match img.layers.last() {
-            Some(l) => Codec::default_for(regraft::graft::layer_compression(l)?),
+            Some(l) => Codec::default_for(regraft::layer::layer_compression(l)?),
             None => Codec::default_for(Compression::Gzip),
         },
     })
 }
 
 /// Where temporary files go: beside the output, created if missing.
-fn out_dir(r: &regraft::reference::ImageRef) -> std::path::PathBuf {
+fn out_dir(r: &regraft::model::reference::ImageRef) -> std::path::PathBuf {
     let p = regraft::graft::out_dir(r);
     let _ = std::fs::create_dir_all(&p);
     p
 }
 
 /// The name of an edited image: --tag, else the output's name, else the input's first tag.
-fn name_for(img: &regraft::image::Image, out: &cli::OutArgs) -> Result<Option<String>> {
+fn name_for(img: &regraft::model::image::Image, out: &cli::OutArgs) -> Result<Option<String>> {
     let r = cli::output(&out.output)?;
     match (&out.tag, r.name()) {
         (Some(t), Some(o)) if t != o => Err(regraft::Error::Usage(format!(
@@ -616,11 +619,11 @@ fn name_for(img: &regraft::image::Image, out: &cli::OutArgs) -> Result<Option<St
         (None, None) => Ok(img
             .tags
             .first()
-            .map(|t| regraft::reference::familiar_name(t))),
+            .map(|t| regraft::model::reference::familiar_name(t))),
     }
 }
 
-fn write_digestfile(path: Option<&str>, d: &regraft::digest::Digest) -> Result<()> {
+fn write_digestfile(path: Option<&str>, d: &regraft::model::digest::Digest) -> Result<()> {
     if let Some(p) = path {
         std::fs::write(p, d.to_string()).map_err(|e| regraft::Error::io(p, e))?;
     }
@@ -628,14 +631,14 @@ fn write_digestfile(path: Option<&str>, d: &regraft::digest::Digest) -> Result<(
 }
 
 fn finish_write(
-    target: &regraft::reference::ImageRef,
+    target: &regraft::model::reference::ImageRef,
     o: &OutImage,
     out: &cli::OutArgs,
     max: u64,
     quiet: bool,
     what: &str,
 ) -> Result<u8> {
-    let d = write::write(
+    let d = sink::write(
         target,
         o,
         WriteOptions {
@@ -646,7 +649,7 @@ fn finish_write(
     if !quiet {
         say!(
             "regraft: {}; wrote {}: manifest {}",
-            regraft::sanitize(what),
+            regraft::text::sanitize(what),
             target,
             d
         );
@@ -664,7 +667,7 @@ fn triage_plan(
     fail_on: Option<String>,
     ignore_unfixed: bool,
     ignore: Option<String>,
-    platform: Option<regraft::spec::Platform>,
+    platform: Option<regraft::model::spec::Platform>,
     max: u64,
 ) -> regraft::Result<regraft::triage::TriagePlan> {
     use regraft::triage::Severity;
@@ -705,29 +708,30 @@ fn emit(s: &str) -> Result<()> {
 /// One edit of an image by `add`, `rm` or `config`: an optional new layer, its history entry,
 /// config overrides, and what the summary line says.
 struct Edit {
-    layer: Option<regraft::image::Layer>,
+    layer: Option<regraft::model::image::Layer>,
     created_by: String,
-    overrides: regraft::config::Overrides,
+    overrides: regraft::build::config::Overrides,
     source_date_epoch: Option<i64>,
     what: String,
 }
 
 /// Applies an edit (a config-only edit gets an empty-layer history entry) and writes the result.
 fn edit_and_write(
-    img: &regraft::image::Image,
+    img: &regraft::model::image::Image,
     e: Edit,
-    target: &regraft::reference::ImageRef,
+    target: &regraft::model::reference::ImageRef,
     out: &cli::OutArgs,
     max: u64,
     quiet: bool,
 ) -> Result<u8> {
-    let created = regraft::mutate::created(img, e.source_date_epoch);
-    let h = regraft::mutate::history_entry(created.as_deref(), e.created_by, e.layer.is_none());
+    let created = regraft::build::mutate::created(img, e.source_date_epoch);
+    let h =
+        regraft::build::mutate::history_entry(created.as_deref(), e.created_by, e.layer.is_none());
     let (layers, history_only) = match e.layer {
         Some(l) => (vec![(l, h)], vec![]),
         None => (vec![], vec![h]),
     };
-    let o = regraft::mutate::append(
+    let o = regraft::build::mutate::append(
         img,
         layers,
         history_only,

@@ -2,8 +2,8 @@
 //! mismatch; plus, for dual-format files, whether `manifest.json` agrees with `index.json`.
 
 use crate::error::Result;
-use crate::image::Image;
 use crate::layer::LayerStream;
+use crate::model::image::Image;
 
 #[derive(Debug, Default, serde::Serialize)]
 pub struct Report {

@@ -3,8 +3,8 @@
 
 #![allow(dead_code)]
 
-use regraft::tarw::{OutKind, TarWriter};
-use regraft::walk::Meta;
+use regraft::layer::entry::Meta;
+use regraft::layer::tarw::{OutKind, TarWriter};
 use std::io::Write;
 
 /// Compressible, text-and-binary-like bytes from a fixed LCG (about 3:1 with gzip -6, close to

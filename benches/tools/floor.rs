@@ -111,10 +111,10 @@ fn hash_speed(mib: usize) {
     let data: Vec<u8> = (0..64u32 << 20)
         .map(|i| (i.wrapping_mul(2654435761) >> 11) as u8)
         .collect();
-    let mut h = regraft::digest::Hasher::new();
+    let mut h = regraft::model::digest::Hasher::new();
     h.update(&data[..1 << 20]); // warm up
     let (t0, c0) = (std::time::Instant::now(), cpu_ns());
-    let mut h = regraft::digest::Hasher::new();
+    let mut h = regraft::model::digest::Hasher::new();
     for _ in 0..mib.div_ceil(64) {
         h.update(&data);
     }

@@ -2,7 +2,7 @@
 //! typed view), docker-save manifest.json. Any input must give Ok or Err, never a panic.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use regraft::spec::{self, ConfigView, Index, Manifest};
+use regraft::model::spec::{self, ConfigView, Index, Manifest};
 
 fuzz_target!(|data: &[u8]| {
     let _ = spec::parse_json::<Index>(data, "index");
@@ -11,13 +11,13 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(view) = ConfigView::from_value(&v, "config") {
             let _ = view.platform.to_string();
         }
-        let _ = regraft::config::merge(&v, &v, Some(&v), &Default::default());
+        let _ = regraft::build::config::merge(&v, &v, Some(&v), &Default::default());
     }
     if let Ok(s) = std::str::from_utf8(data) {
-        let _ = regraft::spec::Platform::parse(s);
-        let _ = regraft::reference::ImageRef::parse_input(s);
-        let _ = regraft::reference::ImageRef::parse_output(s);
-        let _ = regraft::config::parse_rfc3339(s);
-        let _ = regraft::reference::normalize_name(s);
+        let _ = regraft::model::spec::Platform::parse(s);
+        let _ = regraft::model::reference::ImageRef::parse_input(s);
+        let _ = regraft::model::reference::ImageRef::parse_output(s);
+        let _ = regraft::build::config::parse_rfc3339(s);
+        let _ = regraft::model::reference::normalize_name(s);
     }
 });

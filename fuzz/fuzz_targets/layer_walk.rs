@@ -2,14 +2,15 @@
 //! opaque markers act on a lower layer), then resolved the way a graft does.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use regraft::walk::{self, MergedView};
+use regraft::layer::entry;
+use regraft::view::MergedView;
 
-fn entries(data: &[u8]) -> Option<Vec<walk::LayerEntry>> {
+fn entries(data: &[u8]) -> Option<Vec<entry::LayerEntry>> {
     let mut ar = tar::Archive::new(data);
     let mut out = Vec::new();
     for e in ar.entries().ok()? {
         let mut e = e.ok()?;
-        match walk::parse_entry(&mut e) {
+        match entry::parse_entry(&mut e) {
             Ok(le) => out.push(le),
             Err(_) => return None,
         }

@@ -2,7 +2,7 @@
 //! gzipped tar: docker save of any generation, OCI archive), then verified.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use regraft::reference::{ImageRef, Transport};
+use regraft::model::reference::{ImageRef, Transport};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(dir) = tempfile::Builder::new().prefix("regraft-fuzz-").tempdir_in("/dev/shm") else { return };
@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(src) = regraft::source::Source::open(&r) {
         let _ = src.entries();
         for i in 0..src.entries().len().min(4) {
-            if let Ok(img) = src.image_with(Some(&regraft::reference::Selector::Nth(i)), None) {
+            if let Ok(img) = src.image_with(Some(&regraft::model::reference::Selector::Nth(i)), None) {
                 let _ = regraft::verify::verify_image(&img, 1 << 24);
             }
         }

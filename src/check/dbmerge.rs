@@ -13,15 +13,15 @@
 //! apk and distroless `status.d` databases are not merged (an apk database is one file whose
 //! format keeps the file lists inline; `status.d` has no shared file to shadow).
 
-use super::fs::Fs;
-use crate::compress::{Codec, Compression, Encoder};
-use crate::digest::{DiffId, Digest};
+use crate::codec::compress::{Codec, Compression, Encoder};
 use crate::error::{Error, Result};
-use crate::image::{BlobData, Layer};
-use crate::spec::{self, Descriptor};
-use crate::tarw::{OutKind, TarWriter};
-use crate::walk::{Kind, Meta};
-use crate::write::{OutBlob, OutImage};
+use crate::layer::entry::{Kind, Meta};
+use crate::layer::tarw::{OutKind, TarWriter};
+use crate::model::digest::{DiffId, Digest};
+use crate::model::image::{BlobData, Layer};
+use crate::model::spec::{self, Descriptor};
+use crate::sink::{OutBlob, OutImage};
+use crate::view::fs::Fs;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -95,7 +95,7 @@ fn stanzas(text: &str) -> Vec<(String, String, bool, String)> {
     out
 }
 
-fn status_of(fs: &Fs, view: &crate::walk::MergedView) -> Result<Option<(Vec<u8>, Meta)>> {
+fn status_of(fs: &Fs, view: &crate::view::MergedView) -> Result<Option<(Vec<u8>, Meta)>> {
     match view.get(b"var/lib/dpkg/status") {
         Some(n) if n.kind == Kind::File => Ok(fs.data(n)?.map(|d| (d, n.meta.clone()))),
         _ => Ok(None),
@@ -362,7 +362,7 @@ pub fn append_layer(
         .push(Value::Object(h));
     let cbytes = serde_json::to_vec(&config).map_err(|e| err(&e.to_string()))?;
     let cdesc = Descriptor::new(
-        crate::spec::media::OCI_CONFIG,
+        crate::model::spec::media::OCI_CONFIG,
         Digest::of(&cbytes),
         cbytes.len() as u64,
     );

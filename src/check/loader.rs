@@ -14,10 +14,10 @@
 //! from `/proc/self/exe`, the real path.
 
 use super::Libc;
-use super::elf::{self, Elf};
-use super::fs::Fs;
-use super::ldcache::LdCache;
-use crate::walk::Kind;
+use crate::formats::elf::{self, Elf};
+use crate::formats::ldcache::LdCache;
+use crate::layer::entry::Kind;
+use crate::view::fs::Fs;
 
 /// An object whose dependencies are being resolved.
 pub struct Object<'a> {

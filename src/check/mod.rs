@@ -17,18 +17,15 @@
 //! what is missing.
 
 pub mod dbmerge;
-pub mod elf;
-pub mod fs;
-pub mod gate;
-pub mod ldcache;
 pub mod loader;
 pub mod pkgs;
-pub mod users;
 
 use crate::error::Result;
-use crate::image::Layer;
-use crate::walk::{Kind, Node};
-use fs::{AppOp, Fs, FsInput};
+use crate::formats::{elf, ldcache, users};
+use crate::layer::entry::Kind;
+use crate::model::image::Layer;
+use crate::view::Node;
+use crate::view::fs::{self, AppOp, Fs, FsInput};
 use loader::{Found, Loader, Object};
 use serde::Serialize;
 use serde_json::Value;
@@ -41,22 +38,7 @@ pub enum Severity {
     Warning,
 }
 
-/// The C library family a program is built for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Libc {
-    Glibc,
-    Musl,
-}
-
-impl Libc {
-    fn name(self) -> &'static str {
-        match self {
-            Libc::Glibc => "glibc",
-            Libc::Musl => "musl",
-        }
-    }
-}
+pub use crate::formats::elf::Libc;
 
 /// One finding: the file, what it needs, what is missing.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -110,7 +92,7 @@ impl Report {
     /// The findings for people, one block per finding, errors first.
     pub fn text(&self) -> String {
         use std::fmt::Write as _;
-        let z = crate::sanitize;
+        let z = crate::text::sanitize;
         let mut o = String::new();
         let _ = writeln!(
             o,

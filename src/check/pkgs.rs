@@ -6,11 +6,12 @@
 //! the application carries an older version of that package (its own database says so), a
 //! warning otherwise.
 
-use super::fs::{AppEntry, AppOp, Fs};
 use super::{Finding, Severity};
 use crate::error::Result;
+use crate::layer::entry::Kind;
 use crate::packages::{self, Db};
-use crate::walk::{Kind, MergedView};
+use crate::view::MergedView;
+use crate::view::fs::{AppEntry, AppOp, Fs};
 use std::collections::{BTreeMap, HashMap};
 
 const INFO: &[u8] = b"var/lib/dpkg/info/";

@@ -5,13 +5,13 @@
 //! layer, or is hashed.
 
 use super::Entry;
-use super::container::Container;
-use crate::compress::{Compression, sniff};
-use crate::digest::{DiffId, Digest, Hasher};
+use crate::codec::compress::{Compression, sniff};
 use crate::error::{Error, Result};
-use crate::image::{BlobData, Format, Image, Layer};
-use crate::reference::{ImageRef, Selector, normalize_name};
-use crate::spec::{self, ConfigView, Descriptor, Manifest, media, oci_layer_type};
+use crate::model::digest::{DiffId, Digest, Hasher};
+use crate::model::image::{BlobData, Format, Image, Layer};
+use crate::model::reference::{ImageRef, Selector, normalize_name};
+use crate::model::spec::{self, ConfigView, Descriptor, Manifest, media, oci_layer_type};
+use crate::store::container::Container;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -34,7 +34,7 @@ pub struct DockerManifest {
 }
 
 fn digest_from_name(name: &str) -> Option<Digest> {
-    let clean = super::container::clean_member(name)?;
+    let clean = crate::store::container::clean_member(name)?;
     let last = clean.rsplit('/').next()?;
     if let Some(hex) = clean.strip_prefix("blobs/sha256/") {
         return Digest::from_hex(hex).ok();
@@ -109,7 +109,7 @@ impl DockerManifest {
                         Error::Usage(format!(
                             "{}: no image named {:?}:\n{}",
                             c.display(),
-                            crate::sanitize(n),
+                            crate::text::sanitize(n),
                             list()
                         ))
                     })
@@ -153,7 +153,7 @@ impl DockerManifest {
     ) -> Result<Image> {
         let e = &self.entries[i];
         let name = match e.repo_tags.first() {
-            Some(t) => format!("{} ({})", r.path.display(), crate::sanitize(t)),
+            Some(t) => format!("{} ({})", r.path.display(), crate::text::sanitize(t)),
             None => format!("{} (@{i})", r.path.display()),
         };
         let cbytes = c.read_small(&e.config, spec::MAX_JSON)?;
@@ -162,7 +162,7 @@ impl DockerManifest {
             && named != cdigest
         {
             return Err(Error::DigestMismatch {
-                what: format!("{name}: config {}", crate::sanitize(&e.config)),
+                what: format!("{name}: config {}", crate::text::sanitize(&e.config)),
                 expected: named.to_string(),
                 found: cdigest.to_string(),
             });
@@ -236,7 +236,7 @@ fn layer_descriptor(
 ) -> Result<Descriptor> {
     let size = c.size_of(path)?.ok_or_else(|| Error::MissingBlob {
         container: c.display().to_string(),
-        name: format!("{} (layer of {name})", crate::sanitize(path)),
+        name: format!("{} (layer of {name})", crate::text::sanitize(path)),
     })?;
     let mut head = [0u8; 8];
     let mut r = c.open(path)?;
@@ -257,7 +257,7 @@ fn layer_descriptor(
         diff_id.digest().clone()
     } else {
         let mut h = Hasher::new();
-        let mut buf = vec![0u8; crate::compress::BUF];
+        let mut buf = vec![0u8; crate::codec::compress::BUF];
         let mut r = c.open(path)?;
         loop {
             let k = r

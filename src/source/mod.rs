@@ -3,27 +3,21 @@
 //! layout's `index.json` wins over `manifest.json` when both exist. Both paths end in the same
 //! `Image` model, every JSON document verified against its descriptor on the way.
 
-pub mod container;
 mod docker;
 mod oci;
 
-/// Annotation keys that name images in index.json.
-pub mod oci_names {
-    pub use super::oci::{CONTAINERD_NAME, REF_NAME};
-}
-
 use crate::error::{Error, Result};
-use crate::image::{Format, Image};
-use crate::reference::{ImageRef, Selector, Transport};
-use crate::spec::Platform;
-use container::Container;
+use crate::model::image::{Format, Image};
+use crate::model::reference::{ImageRef, Selector, Transport};
+use crate::model::spec::Platform;
+use crate::store::container::Container;
 use std::sync::Arc;
 
 /// One image a file offers, for listings and error messages.
 #[derive(Clone, Debug)]
 pub struct Entry {
     pub names: Vec<String>,
-    pub digest: Option<crate::digest::Digest>,
+    pub digest: Option<crate::model::digest::Digest>,
     pub media_type: String,
 }
 
@@ -35,8 +29,8 @@ impl Entry {
             self.names.join(", ")
         };
         match &self.digest {
-            Some(d) => format!("{} @{}", crate::sanitize(&names), d),
-            None => crate::sanitize(&names),
+            Some(d) => format!("{} @{}", crate::text::sanitize(&names), d),
+            None => crate::text::sanitize(&names),
         }
     }
 }
@@ -167,7 +161,7 @@ impl Source {
         &self,
         sel: Option<&Selector>,
         warnings: &mut Vec<String>,
-    ) -> Result<Option<crate::write::OutImage>> {
+    ) -> Result<Option<crate::sink::OutImage>> {
         match &self.kind {
             SourceKind::Oci(i) => {
                 i.whole_index(&self.container, self.format, sel, &self.reference, warnings)
@@ -226,7 +220,7 @@ fn check_supported(img: &Image) -> Result<()> {
         )));
     }
     for (i, l) in img.manifest.layers.iter().enumerate() {
-        if crate::spec::media::is_foreign(&l.media_type) {
+        if crate::model::spec::media::is_foreign(&l.media_type) {
             return Err(Error::Unsupported(format!(
                 "{}: layer {i} ({}) is a foreign/non-distributable layer ({}); regraft cannot copy it faithfully",
                 img.name, l.digest, l.media_type
@@ -242,7 +236,7 @@ fn check_supported(img: &Image) -> Result<()> {
     Ok(())
 }
 
-impl crate::spec::Descriptor {
+impl crate::model::spec::Descriptor {
     fn urls_is_empty(&self) -> bool {
         match self.extra.get("urls") {
             None | Some(serde_json::Value::Null) => true,

@@ -3,16 +3,15 @@
 //! each verified against its descriptor.
 
 use super::Entry;
-use super::container::Container;
-use crate::digest::{DiffId, Digest};
 use crate::error::{Error, Result};
-use crate::image::{BlobData, Format, Image, Layer};
-use crate::reference::{ImageRef, Selector, normalize_name};
-use crate::spec::{self, ConfigView, Descriptor, Index, Manifest, Platform, media};
+use crate::model::digest::{DiffId, Digest};
+use crate::model::image::{BlobData, Format, Image, Layer};
+use crate::model::reference::{ImageRef, Selector, normalize_name};
+use crate::model::spec::{self, ConfigView, Descriptor, Index, Manifest, Platform, media};
+use crate::store::container::Container;
 use std::sync::Arc;
 
-pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
-pub const CONTAINERD_NAME: &str = "io.containerd.image.name";
+use crate::model::spec::annotation::{CONTAINERD_NAME, REF_NAME};
 
 pub struct OciIndex {
     pub index: Index,
@@ -188,7 +187,7 @@ impl OciIndex {
                 Err(Error::Usage(format!(
                     "{}: no image named {:?}; it holds:\n{}",
                     c.display(),
-                    crate::sanitize(n),
+                    crate::text::sanitize(n),
                     list()
                 )))
             }
@@ -295,8 +294,8 @@ impl OciIndex {
         sel: Option<&Selector>,
         r: &ImageRef,
         warnings: &mut Vec<String>,
-    ) -> Result<Option<crate::write::OutImage>> {
-        use crate::write::{OutBlob, OutImage};
+    ) -> Result<Option<crate::sink::OutImage>> {
+        use crate::sink::{OutBlob, OutImage};
         let top = self.select(c, sel)?;
         if !media::is_index(&top.media_type) {
             return Ok(None);
@@ -405,7 +404,7 @@ impl OciIndex {
                 continue;
             };
             let r = ImageRef {
-                transport: crate::reference::Transport::Sniff,
+                transport: crate::model::reference::Transport::Sniff,
                 path: c.display().into(),
                 selector: None,
             };
@@ -428,7 +427,7 @@ pub fn load_image(
     r: &ImageRef,
 ) -> Result<Image> {
     let name = match tags.first() {
-        Some(t) => format!("{} ({})", r.path.display(), crate::sanitize(t)),
+        Some(t) => format!("{} ({})", r.path.display(), crate::text::sanitize(t)),
         None => format!("{} (@{})", r.path.display(), mdesc.digest),
     };
     let mbytes = read_json_blob(c, mdesc, "manifest")?;

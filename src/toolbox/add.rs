@@ -3,12 +3,12 @@
 //! root unless `--chown`; `--chmod` sets every mode; `SOURCE_DATE_EPOCH` clamps mtimes.
 //! Symlinks are copied as links; sockets and device files are skipped with a warning.
 
-use crate::compress::Codec;
+use crate::codec::compress::Codec;
 use crate::error::{Error, IoContext, Result};
 use crate::graft::merged_view;
-use crate::image::{Image, Layer};
-use crate::tarw::{OutKind, TarWriter};
-use crate::walk::{Kind, Meta};
+use crate::layer::entry::{Kind, Meta};
+use crate::layer::tarw::{OutKind, TarWriter};
+use crate::model::image::{Image, Layer};
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -140,7 +140,7 @@ pub fn add_layer(
             if is_dir_src && n.kind != Kind::Dir {
                 return Err(Error::Invalid(format!(
                     "{}: the image has a {} there; a directory cannot replace it",
-                    crate::sanitize_bytes(&dest),
+                    crate::text::sanitize_bytes(&dest),
                     n.kind.name()
                 )));
             }
@@ -160,7 +160,7 @@ pub fn add_layer(
         collect(src, &dest, o, &mut out, &mut warnings)?;
     }
     let io = |e: std::io::Error| Error::Invalid(format!("writing the new layer: {e}"));
-    let layer = crate::mutate::new_layer(dir, codec, |tw| {
+    let layer = crate::build::mutate::new_layer(dir, codec, |tw| {
         for (p, s) in &out {
             match s {
                 Src::Parent(meta) => tw.append_header(p, &OutKind::Dir, meta).map_err(io)?,

@@ -7,9 +7,10 @@
 
 use crate::error::{Error, IoContext, Result};
 use crate::graft::{Spill, merged_view};
-use crate::image::Image;
-use crate::tarw::{OutKind, TarWriter};
-use crate::walk::{Kind, MergedView, Node};
+use crate::layer::entry::Kind;
+use crate::layer::tarw::{OutKind, TarWriter};
+use crate::model::image::Image;
+use crate::view::{MergedView, Node};
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs;
@@ -56,7 +57,7 @@ fn select(img: &Image, path: &str, max: u64, spill_dir: &Path) -> Result<Selecte
         return Err(Error::Invalid(format!(
             "{}: {} does not exist",
             img.name,
-            crate::sanitize(path)
+            crate::text::sanitize(path)
         )));
     }
     crate::graft::fill_missing(img, max, &mut view, std::slice::from_ref(&src), &mut spill)?;

@@ -3,8 +3,8 @@
 
 use crate::error::{Error, Result};
 use crate::graft::merged_view;
-use crate::image::Image;
-use crate::walk::{self, Kind, Op};
+use crate::layer::entry::{self, Kind, Op};
+use crate::model::image::Image;
 use serde::Serialize;
 
 #[derive(Serialize, Debug, Clone)]
@@ -38,7 +38,7 @@ fn kind_name(k: &Kind) -> &'static str {
 fn clean(path: Option<&str>) -> Result<Vec<u8>> {
     match path {
         None => Ok(vec![]),
-        Some(p) => Ok(walk::clean_path(p.as_bytes())?.unwrap_or_default()),
+        Some(p) => Ok(entry::clean_path(p.as_bytes())?.unwrap_or_default()),
     }
 }
 
@@ -55,13 +55,13 @@ pub fn ls(img: &Image, path: Option<&str>, max: u64) -> Result<Vec<LsEntry>> {
         return Err(Error::Invalid(format!(
             "{}: /{} does not exist",
             img.name,
-            crate::sanitize_bytes(&p)
+            crate::text::sanitize_bytes(&p)
         )));
     }
     Ok(view
         .subtree(&p)
         .map(|(k, n)| LsEntry {
-            path: format!("/{}", crate::lossless(k)),
+            path: format!("/{}", crate::text::lossless(k)),
             kind: kind_name(&n.kind).into(),
             mode: super::mode_string(&n.kind, n.meta.mode),
             uid: n.meta.uid,
@@ -69,7 +69,7 @@ pub fn ls(img: &Image, path: Option<&str>, max: u64) -> Result<Vec<LsEntry>> {
             size: if n.kind == Kind::File { n.size } else { 0 },
             mtime: n.meta.mtime,
             link: match &n.kind {
-                Kind::Symlink(t) => Some(crate::lossless(t)),
+                Kind::Symlink(t) => Some(crate::text::lossless(t)),
                 _ => None,
             },
             layer: n.layer,
@@ -91,7 +91,7 @@ pub fn ls_layer(img: &Image, index: usize, max: u64) -> Result<Vec<LsEntry>> {
     })?;
     let mut out = Vec::new();
     crate::layer::each_entry(&img.name, index, l, max, |e, le| {
-        let path = format!("/{}", crate::lossless(&le.path));
+        let path = format!("/{}", crate::text::lossless(&le.path));
         let (kind, mode, uid, gid, size, mtime, link) = match &le.op {
             Op::Put {
                 kind, meta, size, ..
@@ -103,7 +103,7 @@ pub fn ls_layer(img: &Image, index: usize, max: u64) -> Result<Vec<LsEntry>> {
                 *size,
                 meta.mtime,
                 match kind {
-                    Kind::Symlink(t) => Some(crate::lossless(t)),
+                    Kind::Symlink(t) => Some(crate::text::lossless(t)),
                     _ => None,
                 },
             ),
@@ -114,7 +114,7 @@ pub fn ls_layer(img: &Image, index: usize, max: u64) -> Result<Vec<LsEntry>> {
                 meta.gid,
                 0,
                 meta.mtime,
-                Some(format!("/{}", crate::lossless(target))),
+                Some(format!("/{}", crate::text::lossless(target))),
             ),
             Op::Whiteout => ("whiteout".into(), String::new(), 0, 0, 0, 0, None),
             Op::Opaque => ("opaque".into(), String::new(), 0, 0, 0, 0, None),
@@ -154,7 +154,7 @@ pub fn ls_layer(img: &Image, index: usize, max: u64) -> Result<Vec<LsEntry>> {
 /// Text listing: paths, or with `long` the attributes, layer and history entry too.
 pub fn text(entries: &[LsEntry], long: bool) -> String {
     use std::fmt::Write;
-    let z = crate::sanitize;
+    let z = crate::text::sanitize;
     let mut o = String::new();
     for e in entries {
         let name = match &e.link {
@@ -171,7 +171,7 @@ pub fn text(entries: &[LsEntry], long: bool) -> String {
             let _ = writeln!(o, "{tag}{name}");
             continue;
         }
-        let when = crate::config::rfc3339(e.mtime as i64);
+        let when = crate::build::config::rfc3339(e.mtime as i64);
         let by = e
             .created_by
             .as_deref()

@@ -8,7 +8,7 @@ pub mod ls;
 pub mod rm;
 
 use crate::error::{Error, Result};
-use crate::walk::{Kind, Meta};
+use crate::layer::entry::{Kind, Meta};
 
 /// `drwxr-xr-x`-style mode string.
 pub fn mode_string(kind: &Kind, mode: u32) -> String {

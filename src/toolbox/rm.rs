@@ -1,12 +1,13 @@
 //! `rm`: one layer of whiteouts deleting paths from an image. Parent directories carry their
 //! current attributes so that applying the layer changes nothing else.
 
-use crate::compress::Codec;
+use crate::codec::compress::Codec;
 use crate::error::{Error, Result};
 use crate::graft::{clean_selection, merged_view};
-use crate::image::{Image, Layer};
-use crate::tarw::OutKind;
-use crate::walk::{Kind, MergedView};
+use crate::layer::entry::Kind;
+use crate::layer::tarw::OutKind;
+use crate::model::image::{Image, Layer};
+use crate::view::MergedView;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -29,7 +30,7 @@ pub fn whiteout_layer(
             return Err(Error::Invalid(format!(
                 "{}: {} does not exist",
                 img.name,
-                crate::sanitize(p)
+                crate::text::sanitize(p)
             )));
         }
         targets.push(r);
@@ -40,12 +41,13 @@ pub fn whiteout_layer(
         .iter()
         .map(|t| format!("/{}", String::from_utf8_lossy(t)))
         .collect();
-    let layer = crate::mutate::new_layer(dir, codec, |tw| write_whiteouts(tw, &view, &targets))?;
+    let layer =
+        crate::build::mutate::new_layer(dir, codec, |tw| write_whiteouts(tw, &view, &targets))?;
     Ok((layer, deleted))
 }
 
 fn write_whiteouts<W: std::io::Write>(
-    tw: &mut crate::tarw::TarWriter<W>,
+    tw: &mut crate::layer::tarw::TarWriter<W>,
     view: &MergedView,
     targets: &[Vec<u8>],
 ) -> Result<()> {

@@ -5,8 +5,8 @@
 //! location (`annotations.evidence = primary`, else the first) gives its layer.
 
 use super::report::{Finding, LayerHint, Report, Scanner, Severity, digest_field};
-use crate::digest::DiffId;
 use crate::error::{Error, Result};
+use crate::model::digest::DiffId;
 use serde_json::Value;
 
 fn s<'a>(v: &'a Value, k: &str) -> Option<&'a str> {

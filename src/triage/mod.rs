@@ -14,14 +14,14 @@ pub mod report;
 pub mod route;
 pub mod trivy;
 
-use crate::contents::{self, Elf, Wanted};
 use crate::error::{Error, IoContext, Result};
 use crate::graft::{GraftPlan, OldBaseSummary};
-use crate::image::Image;
+use crate::model::image::Image;
+use crate::model::reference::ImageRef;
+use crate::model::spec::Platform;
 use crate::packages::{self, PackageDb};
-use crate::reference::ImageRef;
 use crate::source::Source;
-use crate::spec::Platform;
+use crate::view::contents::{self, Elf, Wanted};
 pub use report::{Finding, Report, Scanner, Severity};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -198,7 +198,7 @@ pub fn parse_ignore(text: &str, what: &str) -> Result<BTreeMap<String, String>> 
                 format!(
                     "line {}: {} has no reason; write `ID  why it is ignored`",
                     n + 1,
-                    crate::sanitize(id)
+                    crate::text::sanitize(id)
                 ),
             ));
         }
@@ -216,7 +216,7 @@ pub fn check_belongs(report: &Report, img: &Image, warnings: &mut Vec<String>) -
             let at = (0..report.diff_ids.len().max(mine.len()))
                 .find(|&i| report.diff_ids.get(i) != mine.get(i))
                 .unwrap_or(0);
-            let show = |d: Option<&crate::digest::DiffId>| {
+            let show = |d: Option<&crate::model::digest::DiffId>| {
                 d.map(|d| d.to_string()).unwrap_or_else(|| "nothing".into())
             };
             return Err(Error::Invalid(format!(
@@ -256,8 +256,8 @@ fn layer_of(f: &Finding, img: &Image, warnings: &mut Vec<String>) -> Result<Opti
             Some(i) => Ok(Some(i)),
             None => Err(Error::Invalid(format!(
                 "the report places {} ({}) in layer {d}, which {} does not have",
-                crate::sanitize(&f.id),
-                crate::sanitize(&f.package),
+                crate::text::sanitize(&f.id),
+                crate::text::sanitize(&f.package),
                 img.name
             ))),
         };
@@ -269,8 +269,8 @@ fn layer_of(f: &Finding, img: &Image, warnings: &mut Vec<String>) -> Result<Opti
         // A registry blob digest means nothing for an image stored compressed differently.
         warnings.push(format!(
             "{} ({}): layer digest {d} is not a blob of this image (recompressed?); placed by the package database if possible",
-            crate::sanitize(&f.id),
-            crate::sanitize(&f.package)
+            crate::text::sanitize(&f.id),
+            crate::text::sanitize(&f.package)
         ));
     }
     Ok(None)
@@ -566,7 +566,7 @@ fn app_files(c: &contents::Contents, split: usize) -> Vec<AppFile> {
         if n.layer < split {
             continue;
         }
-        if n.kind == crate::walk::Kind::Dir {
+        if n.kind == crate::layer::entry::Kind::Dir {
             dirs.insert(p.clone());
             continue;
         }

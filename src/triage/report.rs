@@ -2,8 +2,8 @@
 //! and fixed versions, a severity and the layer the scanner placed it in. `trivy` and `grype`
 //! fill it from their JSON; everything after parsing works on this model only.
 
-use crate::digest::{DiffId, Digest};
 use crate::error::{Error, Result};
+use crate::model::digest::{DiffId, Digest};
 use serde::Serialize;
 
 /// Severities in order; the names scanners print map onto these case-insensitively.

@@ -217,7 +217,7 @@ pub fn routes(t: &Triage, plan: &TriagePlan) -> Vec<Route> {
 
 /// The triage as text, for a terminal.
 pub fn text(t: &Triage) -> String {
-    let z = crate::sanitize;
+    let z = crate::text::sanitize;
     let mut o = String::new();
     let _ = writeln!(
         o,

@@ -6,8 +6,8 @@
 //! images; `{}` or absent when Trivy cannot tell, as for some language packages).
 
 use super::report::{Finding, LayerHint, Report, Scanner, Severity, digest_field, split_fixed};
-use crate::digest::DiffId;
 use crate::error::{Error, Result};
+use crate::model::digest::DiffId;
 use serde_json::Value;
 
 fn s<'a>(v: &'a Value, k: &str) -> Option<&'a str> {

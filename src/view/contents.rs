@@ -8,11 +8,12 @@
 //! merged-view node carries (a hardlink carries its target's origin), so a lookup never needs to
 //! know how the path was reached.
 
-use crate::digest::{Digest, Hasher};
 use crate::error::{Error, Result};
-use crate::image::Image;
 use crate::layer::LayerStream;
-use crate::walk::{self, Kind, MergedView, Op};
+use crate::layer::entry::{self, Kind, Op};
+use crate::model::digest::{Digest, Hasher};
+use crate::model::image::Image;
+use crate::view::MergedView;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 
@@ -90,7 +91,7 @@ pub fn read(img: &Image, max_layer_size: u64, want: &Wanted<'_>) -> Result<Conte
 }
 
 struct LayerRead {
-    entries: Vec<walk::LayerEntry>,
+    entries: Vec<entry::LayerEntry>,
     digests: Vec<(Origin, Digest)>,
     kept: Vec<(Origin, Vec<u8>)>,
     elf: Vec<(Origin, Elf)>,
@@ -117,7 +118,7 @@ fn read_layer(
             .map_err(|e| Error::layer(&what, format!("not a tar: {e}")))?;
         for e in iter {
             let mut e = e.map_err(|e| Error::layer(&what, format!("corrupt tar: {e}")))?;
-            let le = walk::parse_entry(&mut e).map_err(|x| Error::layer(&what, x.to_string()))?;
+            let le = entry::parse_entry(&mut e).map_err(|x| Error::layer(&what, x.to_string()))?;
             if let Op::Put {
                 kind: Kind::File,
                 size,
@@ -136,7 +137,7 @@ fn read_layer(
                         &what,
                         format!(
                             "{} is {size} bytes, more than the {} regraft reads of such a file",
-                            crate::sanitize_bytes(&le.path),
+                            crate::text::sanitize_bytes(&le.path),
                             want.keep_max
                         ),
                     ));

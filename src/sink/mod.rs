@@ -8,124 +8,14 @@ mod layout;
 
 pub use archive::Session;
 
-use crate::digest::{DiffId, Digest};
 use crate::error::{Error, Result};
-use crate::image::{BlobData, Image, Layer};
-use crate::reference::{ImageRef, Transport, familiar_name, normalize_name, split_tag};
-use crate::spec::{self, Descriptor, media};
-use std::sync::Arc;
+use crate::model::digest::Digest;
+use crate::model::image::BlobData;
+use crate::model::reference::{ImageRef, Transport, familiar_name, normalize_name, split_tag};
+use crate::model::spec::{self};
 
+pub use crate::model::out::{DockerEntry, OutBlob, OutImage};
 pub use layout::clean_stale_temps;
-
-/// A blob to write, and how to check it while copying.
-#[derive(Clone)]
-pub enum OutBlob {
-    /// JSON (or other bytes) regraft holds in memory.
-    Bytes {
-        desc: Descriptor,
-        bytes: Arc<Vec<u8>>,
-    },
-    /// A layer: copied byte for byte with its digest, size and diff_id verified.
-    Layer {
-        image: String,
-        index: usize,
-        layer: Layer,
-    },
-    /// Any other blob of an input (an attestation's manifest or layers): copied byte for
-    /// byte with its digest and size verified.
-    Raw { desc: Descriptor, data: BlobData },
-}
-
-impl OutBlob {
-    pub fn digest(&self) -> &Digest {
-        match self {
-            OutBlob::Bytes { desc, .. } => &desc.digest,
-            OutBlob::Layer { layer, .. } => &layer.desc.digest,
-            OutBlob::Raw { desc, .. } => &desc.digest,
-        }
-    }
-    pub fn size(&self) -> u64 {
-        match self {
-            OutBlob::Bytes { desc, .. } => desc.size,
-            OutBlob::Layer { layer, .. } => layer.desc.size,
-            OutBlob::Raw { desc, .. } => desc.size,
-        }
-    }
-    pub fn json(media_type: &str, bytes: Vec<u8>) -> OutBlob {
-        let desc = Descriptor::new(media_type, Digest::of(&bytes), bytes.len() as u64);
-        OutBlob::Bytes {
-            desc,
-            bytes: Arc::new(bytes),
-        }
-    }
-}
-
-/// What `manifest.json` says about one image of a docker archive.
-#[derive(Clone)]
-pub struct DockerEntry {
-    pub config: Digest,
-    pub layers: Vec<Digest>,
-    pub diff_ids: Vec<DiffId>,
-}
-
-/// One image (or index) to write, with every blob it needs.
-#[derive(Clone)]
-pub struct OutImage {
-    /// The descriptor that goes into index.json (manifest or index; OCI types).
-    pub top: Descriptor,
-    pub blobs: Vec<OutBlob>,
-    /// The name the output gives it (`name:tag` or a plain ref), if any.
-    pub name: Option<String>,
-    /// Docker-archive view (the platform image chosen for manifest.json).
-    pub docker: Option<DockerEntry>,
-}
-
-impl OutImage {
-    /// Plans writing `img` as it is (an OCI manifest: the original bytes when already OCI).
-    pub fn from_image(img: &Image, name: Option<String>) -> OutImage {
-        let (m, mbytes) = img.oci_manifest();
-        let mut blobs = vec![OutBlob::Bytes {
-            desc: Descriptor::new(
-                media::OCI_CONFIG,
-                img.config_desc.digest.clone(),
-                img.config_bytes.len() as u64,
-            ),
-            bytes: img.config_bytes.clone(),
-        }];
-        for (i, l) in img.layers.iter().enumerate() {
-            blobs.push(OutBlob::Layer {
-                image: img.name.clone(),
-                index: i,
-                layer: l.clone(),
-            });
-        }
-        let mut top = Descriptor::new(
-            media::OCI_MANIFEST,
-            Digest::of(&mbytes),
-            mbytes.len() as u64,
-        );
-        top.platform = Some(img.view.platform.clone());
-        blobs.push(OutBlob::Bytes {
-            desc: top.clone(),
-            bytes: mbytes,
-        });
-        OutImage {
-            top,
-            blobs,
-            name,
-            docker: Some(DockerEntry {
-                config: m.config.digest.clone(),
-                layers: m.layers.iter().map(|l| l.digest.clone()).collect(),
-                diff_ids: img.layers.iter().map(|l| l.diff_id.clone()).collect(),
-            }),
-        }
-    }
-
-    /// The tag the output names it by: the output reference's, else `name`.
-    fn out_name(&self, out: &ImageRef) -> Option<String> {
-        out.name().map(str::to_string).or_else(|| self.name.clone())
-    }
-}
 
 /// Options that apply to every write.
 #[derive(Clone, Copy)]
@@ -192,16 +82,16 @@ fn index_annotations(
         if docker {
             let full = normalize_name(n);
             a.insert(
-                crate::source::oci_names::CONTAINERD_NAME.to_string(),
+                crate::model::spec::annotation::CONTAINERD_NAME.to_string(),
                 full.clone(),
             );
             a.insert(
-                crate::source::oci_names::REF_NAME.to_string(),
+                crate::model::spec::annotation::REF_NAME.to_string(),
                 split_tag(&full).1,
             );
         } else {
             a.insert(
-                crate::source::oci_names::REF_NAME.to_string(),
+                crate::model::spec::annotation::REF_NAME.to_string(),
                 n.to_string(),
             );
         }
@@ -268,7 +158,7 @@ fn copy_blob(b: &OutBlob, w: &mut (dyn std::io::Write + Send), opts: WriteOption
         OutBlob::Raw { desc, data } => {
             let what = format!("blob {}", desc.digest);
             let raw = crate::layer::open_blob(data)?;
-            let mut r = crate::digest::VerifyingReader::new(
+            let mut r = crate::model::digest::VerifyingReader::new(
                 raw,
                 desc.digest.clone(),
                 desc.size,

@@ -5,6 +5,24 @@
 //! panic.
 
 use crate::error::{Error, Result};
+use serde::Serialize;
+
+/// The C library family a program is built for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Libc {
+    Glibc,
+    Musl,
+}
+
+impl Libc {
+    pub fn name(self) -> &'static str {
+        match self {
+            Libc::Glibc => "glibc",
+            Libc::Musl => "musl",
+        }
+    }
+}
 
 pub const MAGIC: &[u8; 4] = b"\x7fELF";
 
@@ -316,12 +334,12 @@ impl Elf {
         self.interp.is_some() || self.e_type == 2
     }
     /// The libc family the loader names.
-    pub fn libc(&self) -> Option<super::Libc> {
+    pub fn libc(&self) -> Option<Libc> {
         let i = self.interp.as_deref()?;
         if i.contains("ld-musl") {
-            Some(super::Libc::Musl)
+            Some(Libc::Musl)
         } else if i.contains("ld-linux") || i.contains("ld64.so") || i.contains("ld.so") {
-            Some(super::Libc::Glibc)
+            Some(Libc::Glibc)
         } else {
             None
         }

@@ -4,19 +4,23 @@
 //! layers above its old base unchanged. Either way the config and manifest are new, every
 //! digest recomputed, nothing about the inputs changed.
 
-use crate::check::fs::Fs;
-use crate::compress::{Codec, Compression, Encoder};
-use crate::config::{self, Overrides};
-use crate::digest::{DiffId, Digest, HashingWriter, ParHashingWriter};
+pub mod gate;
+
+use crate::build::config::{self, Overrides};
+use crate::codec::compress::{Codec, Compression, Encoder};
 use crate::error::{Error, Result};
-use crate::image::{BlobData, Image, Layer};
-use crate::layer::{LayerStream, open_blob};
-use crate::reference::{ImageRef, Selector, familiar_name, normalize_name};
+use crate::layer::entry::{self, DataRef, Kind, LayerEntry, Meta, Op};
+use crate::layer::tarw::{OutKind, TarWriter};
+use crate::layer::{LayerStream, layer_compression};
+use crate::model::digest::{DiffId, Digest, HashingWriter, ParHashingWriter};
+use crate::model::image::{BlobData, Image, Layer};
+use crate::model::reference::{ImageRef, Selector, familiar_name, normalize_name};
+use crate::model::spec::{self, Descriptor, Platform};
+use crate::sink::{OutBlob, OutImage};
 use crate::source::Source;
-use crate::spec::{self, Descriptor, Platform};
-use crate::tarw::{OutKind, TarWriter};
-use crate::walk::{self, DataRef, Kind, LayerEntry, MergedView, Meta, Op};
-use crate::write::{OutBlob, OutImage};
+use crate::view;
+use crate::view::MergedView;
+use crate::view::fs::Fs;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -41,7 +45,7 @@ pub struct GraftPlan {
     pub max_layer_size: u64,
     pub source_date_epoch: Option<i64>,
     /// `--exclude` patterns (both modes).
-    pub exclude: crate::exclude::Excludes,
+    pub exclude: crate::model::glob::Excludes,
 }
 
 /// Cleans a `--path`: absolute or relative to the root, `..` resolved lexically and never
@@ -135,7 +139,7 @@ pub struct Summary {
 impl Summary {
     pub fn text(&self) -> String {
         use std::fmt::Write as _;
-        let z = crate::sanitize;
+        let z = crate::text::sanitize;
         let mut o = String::new();
         let verb = if self.dry_run {
             "would graft"
@@ -401,21 +405,6 @@ pub fn old_base_split(
     find_split(plan, vendor_src, vendor, platform, warnings).map(|s| s.summary)
 }
 
-/// Reads the first bytes of a layer blob to tell its real compression.
-pub fn layer_compression(l: &Layer) -> Result<Compression> {
-    let mut r = open_blob(&l.data)?;
-    let mut head = [0u8; 8];
-    let mut n = 0;
-    while n < head.len() {
-        match r.read(&mut head[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) => return Err(Error::layer(&l.desc.digest, e.to_string())),
-        }
-    }
-    crate::compress::sniff(&head[..n], &l.desc.digest.to_string())
-}
-
 fn is_under(p: &[u8], sel: &[u8]) -> bool {
     p == sel || (p.starts_with(sel) && p.get(sel.len()) == Some(&b'/'))
 }
@@ -659,10 +648,10 @@ fn plan_layer(
     vendor: &MergedView,
     base: &MergedView,
     sels: &[Vec<u8>],
-    exclude: &crate::exclude::Excludes,
+    exclude: &crate::model::glob::Excludes,
 ) -> Result<LayerPlan> {
     let mut out: LayerPlan = BTreeMap::new();
-    let node_entry = |n: &walk::Node| NewEntry::Node {
+    let node_entry = |n: &view::Node| NewEntry::Node {
         kind: n.kind.clone(),
         meta: n.meta.clone(),
         size: n.size,
@@ -678,7 +667,7 @@ fn plan_layer(
         let vnode = vendor.get(&src).ok_or_else(|| {
             Error::Invalid(format!(
                 "--path /{}: not found in the vendor image",
-                crate::sanitize(&shown)
+                crate::text::sanitize(&shown)
             ))
         })?;
         // Where it goes in the base: parents resolved through the base's symlinks.
@@ -700,12 +689,12 @@ fn plan_layer(
             }
             (true, Some(true)) => {
                 out.insert(
-                    marker_key(&dst, 0, walk::OPAQUE),
-                    (join(&dst, walk::OPAQUE), NewEntry::Opaque),
+                    marker_key(&dst, 0, entry::OPAQUE),
+                    (join(&dst, entry::OPAQUE), NewEntry::Opaque),
                 );
             }
             (false, Some(true)) => {
-                let mut wh = walk::WH_PREFIX.to_vec();
+                let mut wh = entry::WH_PREFIX.to_vec();
                 wh.extend_from_slice(&name);
                 out.insert(
                     marker_key(&parent, 1, &name),
@@ -884,8 +873,8 @@ pub struct Grafted {
     /// check.
     pub fs: Option<Fs>,
     /// The output archive, begun (path mode, archive outputs): finish it with
-    /// `write::finish`.
-    pub session: Option<crate::write::Session>,
+    /// `sink::finish`.
+    pub session: Option<crate::sink::Session>,
 }
 
 /// Where temporary files for an output go: beside it (so that renames stay on one
@@ -895,7 +884,7 @@ pub fn out_dir(r: &ImageRef) -> std::path::PathBuf {
         return std::env::temp_dir();
     }
     let p = match r.transport {
-        crate::reference::Transport::Oci if r.path.is_dir() => r.path.clone(),
+        crate::model::reference::Transport::Oci if r.path.is_dir() => r.path.clone(),
         _ => r.path.parent().map(|p| p.to_path_buf()).unwrap_or_default(),
     };
     if p.as_os_str().is_empty() {
@@ -975,7 +964,7 @@ pub fn graft(plan: &GraftPlan, copied: bool) -> Result<Grafted> {
         .unwrap_or_default();
     let mut new_layer = None;
     let mut fs = None;
-    let mut session: Option<crate::write::Session> = None;
+    let mut session: Option<crate::sink::Session> = None;
     let mut grafted_layers = Vec::new();
     let mut rewritten_layers: Vec<String> = Vec::new();
     let mode;
@@ -1021,11 +1010,11 @@ pub fn graft(plan: &GraftPlan, copied: bool) -> Result<Grafted> {
         // verified) on a second thread while the vendor is read, and the new layer is written
         // straight into it.
         session = if copied {
-            crate::write::begin(&plan.output)?
+            crate::sink::begin(&plan.output)?
         } else {
             None
         };
-        let opts = crate::write::WriteOptions {
+        let opts = crate::sink::WriteOptions {
             max_layer_size: plan.max_layer_size,
         };
         let mut spill = Spill::new(&dir)?;
@@ -1235,7 +1224,7 @@ pub fn graft(plan: &GraftPlan, copied: bool) -> Result<Grafted> {
         (None, None) => vendor.tags.first().map(|t| familiar_name(t)),
     };
 
-    let image = crate::mutate::plan_image(
+    let image = crate::build::mutate::plan_image(
         &cfg,
         &layers,
         blobs_layers,
@@ -1301,7 +1290,7 @@ fn vendor_view(plan: &GraftPlan, vendor: &Image, spill: &mut Spill) -> Result<Me
         if vview.get(&r).is_none() {
             return Err(Error::Invalid(format!(
                 "--path /{}: not found in the vendor image {}",
-                crate::sanitize(&shown),
+                crate::text::sanitize(&shown),
                 vendor.name
             )));
         }
@@ -1334,7 +1323,7 @@ fn filter_layer(
     img: &Image,
     i: usize,
     l: &Layer,
-    exclude: &crate::exclude::Excludes,
+    exclude: &crate::model::glob::Excludes,
     dir: &std::path::Path,
     max: u64,
     dry_run: bool,
@@ -1358,7 +1347,7 @@ fn filter_layer(
     }
     let codec = Codec::default_for(layer_compression(l)?);
     let io = |e: std::io::Error| Error::Invalid(format!("rewriting layer {i}: {e}"));
-    let new = crate::mutate::new_layer((!dry_run).then_some(dir), codec, |tw| {
+    let new = crate::build::mutate::new_layer((!dry_run).then_some(dir), codec, |tw| {
         let what = format!("{}: layer {i}", img.name);
         crate::layer::each_entry(&img.name, i, l, max, |e, le| {
             match &le.op {
@@ -1375,12 +1364,12 @@ fn filter_layer(
                         Some(k) => (&le.path[..k], &le.path[k + 1..]),
                         None => (&le.path[..0], &le.path[..]),
                     };
-                    let mut m = join(d, walk::WH_PREFIX);
+                    let mut m = join(d, entry::WH_PREFIX);
                     m.extend_from_slice(n);
                     tw.append_marker(&m).map_err(io)?;
                 }
                 Op::Opaque => tw
-                    .append_marker(&join(&le.path, walk::OPAQUE))
+                    .append_marker(&join(&le.path, entry::OPAQUE))
                     .map_err(io)?,
                 Op::Put { .. } if exclude.excludes(&le.path) => {}
                 Op::Put {

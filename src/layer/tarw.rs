@@ -2,7 +2,7 @@
 //! ustar or carries more than it can (long names and link targets, xattrs, sub-second mtimes,
 //! large ids and sizes). Output depends only on the entries given: no clock, no host lookups.
 
-use crate::walk::{Kind, Meta};
+use crate::layer::entry::{Kind, Meta};
 use std::io::{self, Write};
 
 /// What to write for one entry.
@@ -243,9 +243,9 @@ mod tests {
         let mut es = ar.entries().unwrap();
         let mut e = es.next().unwrap().unwrap();
         assert_eq!(e.path_bytes().as_ref(), long.as_bytes());
-        let le = crate::walk::parse_entry(&mut e).unwrap();
+        let le = crate::layer::entry::parse_entry(&mut e).unwrap();
         match le.op {
-            crate::walk::Op::Put { meta: m, size, .. } => {
+            crate::layer::entry::Op::Put { meta: m, size, .. } => {
                 assert_eq!(m, meta);
                 assert_eq!(size, 3);
             }

@@ -7,10 +7,10 @@
 use super::archive::OCI_LAYOUT;
 use super::{OutBlob, OutImage, WriteOptions, blob_order, copy_blob, index_annotations};
 use crate::error::{Error, IoContext, Result};
-use crate::image::{BlobData, Layer};
-use crate::source::container::Container;
-use crate::source::oci_names::REF_NAME;
-use crate::spec::{self, Index};
+use crate::model::image::{BlobData, Layer};
+use crate::model::spec::annotation::REF_NAME;
+use crate::model::spec::{self, Index};
+use crate::store::container::Container;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -198,7 +198,7 @@ pub fn write_layout(
 
 fn add_to_layout(
     path: &Path,
-    top: crate::spec::Descriptor,
+    top: crate::model::spec::Descriptor,
     name: Option<&str>,
     img: &OutImage,
     opts: WriteOptions,

@@ -20,12 +20,12 @@ impl Digest {
                 return Err(Error::Unsupported(format!(
                     "digest algorithm {:?} is not supported (only sha256): {}",
                     alg,
-                    crate::sanitize(s)
+                    crate::text::sanitize(s)
                 )));
             }
             return Err(Error::Invalid(format!(
                 "not a digest: {:?}",
-                crate::sanitize(s)
+                crate::text::sanitize(s)
             )));
         };
         Self::from_hex(hex)
@@ -40,7 +40,7 @@ impl Digest {
         {
             return Err(Error::Invalid(format!(
                 "not a sha256 digest: {:?}",
-                crate::sanitize(hex)
+                crate::text::sanitize(hex)
             )));
         }
         let mut out = [0u8; 32];

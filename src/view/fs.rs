@@ -6,9 +6,11 @@
 //! be needed are fetched afterwards by streaming only the layers that hold them.
 
 use crate::error::{Error, Result};
-use crate::image::Layer;
 use crate::layer::LayerStream;
-use crate::walk::{self, DataRef, Kind, LayerEntry, MergedView, Op};
+use crate::layer::entry::{DataRef, Kind, LayerEntry, Op};
+use crate::model::image::Layer;
+use crate::view;
+use crate::view::MergedView;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
@@ -215,7 +217,7 @@ impl Fs {
                             e.read_exact(&mut head[..want])
                                 .map_err(|x| Error::layer(&name, x.to_string()))?;
                             let head = &head[..want];
-                            if crate::check::elf::is_elf(head)
+                            if crate::formats::elf::is_elf(head)
                                 || (is_app && head.starts_with(b"#!"))
                             {
                                 *data = Some(store.put(head, e, *size)?);
@@ -293,12 +295,12 @@ impl Fs {
     }
 
     /// The bytes of a node of either view, if kept.
-    pub fn data(&self, n: &walk::Node) -> Result<Option<Vec<u8>>> {
+    pub fn data(&self, n: &view::Node) -> Result<Option<Vec<u8>>> {
         self.head(n, u64::MAX)
     }
 
     /// The first `k` bytes (at most) of a node's data, if kept.
-    pub fn head(&self, n: &walk::Node, k: u64) -> Result<Option<Vec<u8>>> {
+    pub fn head(&self, n: &view::Node, k: u64) -> Result<Option<Vec<u8>>> {
         match (n.data, n.size) {
             (_, 0) if n.kind == Kind::File => Ok(Some(Vec::new())),
             (Some(d), _) => {
@@ -324,13 +326,13 @@ impl Fs {
     }
 
     /// Resolves a path in the result (symlinks inside the root followed) to its node.
-    pub fn lookup(&self, path: &str) -> Option<(Vec<u8>, &walk::Node)> {
+    pub fn lookup(&self, path: &str) -> Option<(Vec<u8>, &view::Node)> {
         lookup_in(&self.result, path)
     }
 }
 
 /// Resolves `path` in `view`, following symlinks inside the root.
-pub fn lookup_in<'a>(view: &'a MergedView, path: &str) -> Option<(Vec<u8>, &'a walk::Node)> {
+pub fn lookup_in<'a>(view: &'a MergedView, path: &str) -> Option<(Vec<u8>, &'a view::Node)> {
     let p = path.trim_start_matches('/');
     if p.is_empty() {
         return None;

@@ -20,7 +20,7 @@ pub enum Selector {
     /// `NAME:TAG` or a plain ref name.
     Name(String),
     /// `@sha256:...`
-    Digest(crate::digest::Digest),
+    Digest(crate::model::digest::Digest),
     /// `@N`, counting from 0.
     Nth(usize),
 }
@@ -69,7 +69,7 @@ fn parse_selector(s: &str) -> Result<Option<Selector>> {
     }
     if let Some(rest) = s.strip_prefix('@') {
         if rest.starts_with("sha256:") || rest.contains(':') {
-            return crate::digest::Digest::parse(rest)
+            return crate::model::digest::Digest::parse(rest)
                 .map(|d| Some(Selector::Digest(d)))
                 .map_err(|e| Error::Usage(format!("bad image selector {s:?}: {e}")));
         }

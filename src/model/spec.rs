@@ -3,11 +3,19 @@
 //! document read and written back loses nothing; maps are `BTreeMap` so output is deterministic.
 //! The image config stays a `serde_json::Value` (with `preserve_order`) for the same reason.
 
-use crate::digest::{DiffId, Digest};
 use crate::error::{Error, Result};
+use crate::model::digest::{DiffId, Digest};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+
+/// Annotation keys regraft reads and writes.
+pub mod annotation {
+    /// The OCI ref name (a tag, or a full reference) of an index entry.
+    pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+    /// containerd's full image name of an index entry (Docker 25+ saves).
+    pub const CONTAINERD_NAME: &str = "io.containerd.image.name";
+}
 
 pub mod media {
     pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -300,11 +308,11 @@ impl ConfigView {
 }
 
 /// The conventional OCI equivalent of a layer media type with the given actual compression.
-pub fn oci_layer_type(c: crate::compress::Compression) -> &'static str {
+pub fn oci_layer_type(c: crate::codec::compress::Compression) -> &'static str {
     match c {
-        crate::compress::Compression::None => media::OCI_LAYER,
-        crate::compress::Compression::Gzip => media::OCI_LAYER_GZIP,
-        crate::compress::Compression::Zstd => media::OCI_LAYER_ZSTD,
+        crate::codec::compress::Compression::None => media::OCI_LAYER,
+        crate::codec::compress::Compression::Gzip => media::OCI_LAYER_GZIP,
+        crate::codec::compress::Compression::Zstd => media::OCI_LAYER_ZSTD,
     }
 }
 

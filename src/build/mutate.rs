@@ -2,14 +2,14 @@
 //! and blob hashing into a temporary file; an image with layers appended and its config edited.
 //! Inputs never change: the result is a plan (`OutImage`) the writers turn into files.
 
-use crate::compress::{Codec, Encoder};
-use crate::config::{self, Overrides};
-use crate::digest::{DiffId, Digest, HashingWriter};
+use crate::build::config::{self, Overrides};
+use crate::codec::compress::{Codec, Encoder};
 use crate::error::{Error, Result};
-use crate::image::{BlobData, Image, Layer};
-use crate::spec::{self, Descriptor, Manifest, media};
-use crate::tarw::TarWriter;
-use crate::write::{DockerEntry, OutBlob, OutImage};
+use crate::layer::tarw::TarWriter;
+use crate::model::digest::{DiffId, Digest, HashingWriter};
+use crate::model::image::{BlobData, Image, Layer};
+use crate::model::spec::{self, Descriptor, Manifest, media};
+use crate::sink::{DockerEntry, OutBlob, OutImage};
 use serde_json::Value;
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -170,7 +170,7 @@ pub fn plan_image(
     layers: &[Layer],
     layer_blobs: Vec<OutBlob>,
     annotations: std::collections::BTreeMap<String, String>,
-    platform: crate::spec::Platform,
+    platform: crate::model::spec::Platform,
     name: Option<String>,
 ) -> Result<OutImage> {
     let cbytes = serde_json::to_vec(config).map_err(|e| Error::Invalid(format!("config: {e}")))?;

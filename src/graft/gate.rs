@@ -1,17 +1,17 @@
 //! Where checks meet commands: the check of a planned graft (before anything is written, plus
 //! the package database merge layer in layer mode), and `regraft check IMAGE`.
 
-use super::dbmerge;
-use super::fs::{Fs, FsInput};
-use super::{CheckInput, Report};
-use crate::digest::Digest;
+use crate::check::dbmerge;
+use crate::check::{CheckInput, Report};
 use crate::error::{Error, Result};
 use crate::graft::{GraftPlan, Grafted};
-use crate::image::Layer;
-use crate::reference::ImageRef;
+use crate::model::digest::Digest;
+use crate::model::image::Layer;
+use crate::model::reference::ImageRef;
+use crate::model::spec::Platform;
+use crate::sink::{OutBlob, OutImage};
 use crate::source::Source;
-use crate::spec::Platform;
-use crate::write::{OutBlob, OutImage};
+use crate::view::fs::{Fs, FsInput};
 use serde_json::Value;
 
 /// The outcome of checking a planned graft.
@@ -57,7 +57,7 @@ fn planned(img: &OutImage) -> Result<(Vec<Layer>, Value)> {
 pub fn check_graft(plan: &GraftPlan, g: &mut Grafted, copied: bool) -> Result<GraftCheck> {
     let (layers, config) = planned(&g.image)?;
     let boundary = g.summary.base.layers;
-    let (mut report, fs) = super::check(
+    let (mut report, fs) = crate::check::check(
         &CheckInput {
             name: &g.summary.output,
             layers: &layers,
@@ -148,7 +148,7 @@ pub fn check_image(
     };
     let mut warnings = Vec::new();
     let split = crate::graft::find_split(&plan, &src, &img, &platform, &mut warnings)?;
-    let (mut report, _) = super::check(
+    let (mut report, _) = crate::check::check(
         &CheckInput {
             name: &img.name,
             layers: &img.layers,

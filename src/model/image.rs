@@ -2,10 +2,10 @@
 //! the exact bytes read) and layers, each layer with the descriptor of its blob, its diff_id and
 //! where its bytes live. Mutations build new images; they never change their inputs.
 
-use crate::digest::{DiffId, Digest};
 use crate::error::{Error, Result};
-use crate::source::container::Container;
-use crate::spec::{ConfigView, Descriptor, History, Manifest, media};
+use crate::model::digest::{DiffId, Digest};
+use crate::model::spec::{ConfigView, Descriptor, History, Manifest, media};
+use crate::store::container::Container;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -185,7 +185,7 @@ impl Image {
         for l in &mut m.layers {
             l.media_type = Self::oci_layer_type(l);
         }
-        let bytes = crate::spec::to_json(&m);
+        let bytes = crate::model::spec::to_json(&m);
         (m, Arc::new(bytes))
     }
 }

@@ -5,10 +5,10 @@
 use super::{
     OutBlob, OutImage, WriteOptions, blob_order, copy_blob, docker_files, index_annotations,
 };
-use crate::digest::Digest;
 use crate::error::{Error, IoContext, Result};
-use crate::image::BlobData;
-use crate::spec::{self, Index};
+use crate::model::digest::Digest;
+use crate::model::image::BlobData;
+use crate::model::spec::{self, Index};
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::sync::Arc;

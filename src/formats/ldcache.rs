@@ -142,11 +142,11 @@ mod tests {
         let c = LdCache::parse(&b).unwrap();
         assert_eq!(c.entries.len(), 3);
         assert_eq!(
-            c.lookup("libz.so.1", 64, super::super::elf::EM_X86_64),
+            c.lookup("libz.so.1", 64, crate::formats::elf::EM_X86_64),
             vec!["/lib/x86_64-linux-gnu/libz.so.1"]
         );
         assert_eq!(
-            c.lookup("libz.so.1", 32, super::super::elf::EM_386),
+            c.lookup("libz.so.1", 32, crate::formats::elf::EM_386),
             vec!["/lib/i386-linux-gnu/libz.so.1"]
         );
         assert!(c.lookup("libnope.so", 64, 62).is_empty());
@@ -164,7 +164,7 @@ mod tests {
         let b = std::fs::read("/etc/ld.so.cache").expect("the test host has an ld.so.cache");
         let c = LdCache::parse(&b).unwrap();
         assert!(
-            !c.lookup("libc.so.6", 64, super::super::elf::EM_X86_64)
+            !c.lookup("libc.so.6", 64, crate::formats::elf::EM_X86_64)
                 .is_empty()
         );
     }

@@ -3,10 +3,14 @@
 //! hashed again as a tar to check the diff_id. Inflating runs on its own thread so that the
 //! consumer (tar walking, copying) overlaps with it on a second core.
 
-use crate::compress::{Compression, Decoder, LimitedReader, decoder};
-use crate::digest::{DiffId, Digest, Hasher, ParHasher, VerifyingReader};
+use crate::codec::compress::{Compression, Decoder, LimitedReader, decoder};
 use crate::error::{Error, Result};
-use crate::image::{BlobData, Layer};
+use crate::model::digest::{DiffId, Digest, Hasher, ParHasher, VerifyingReader};
+
+pub mod entry;
+pub mod tarw;
+
+use crate::model::image::{BlobData, Layer};
 use std::collections::BTreeSet;
 use std::io::{self, Read, Seek};
 use std::sync::Mutex;
@@ -428,7 +432,10 @@ pub fn each_entry(
     index: usize,
     layer: &Layer,
     max_size: u64,
-    mut f: impl FnMut(&mut tar::Entry<'_, &mut LayerStream>, crate::walk::LayerEntry) -> Result<()>,
+    mut f: impl FnMut(
+        &mut tar::Entry<'_, &mut LayerStream>,
+        crate::layer::entry::LayerEntry,
+    ) -> Result<()>,
 ) -> Result<()> {
     let mut s = LayerStream::open(image, index, layer, max_size)?;
     let what = s.what().to_string();
@@ -606,7 +613,7 @@ pub fn seekable_tar(l: &Layer) -> Result<Option<TarRange>> {
         BlobData::Range { path, start, len } => (path.to_path_buf(), *len, *start),
         BlobData::Bytes(_) => return Ok(None),
     };
-    if size != l.desc.size || crate::graft::layer_compression(l)? != Compression::None {
+    if size != l.desc.size || crate::layer::layer_compression(l)? != Compression::None {
         return Ok(None);
     }
     let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
@@ -628,8 +635,11 @@ pub fn seekable_tar(l: &Layer) -> Result<Option<TarRange>> {
 /// neither read nor verified here: callers use it only for layers that are copied whole to
 /// the output afterwards, a copy that checks every byte before the output is published.
 /// Each regular file's `data` locates its bytes in the tar (for `TarRange::read_at`).
-pub fn walk_headers(what: &str, range: &mut TarRange) -> Result<Vec<crate::walk::LayerEntry>> {
-    use crate::walk::{DataRef, Kind, Op};
+pub fn walk_headers(
+    what: &str,
+    range: &mut TarRange,
+) -> Result<Vec<crate::layer::entry::LayerEntry>> {
+    use crate::layer::entry::{DataRef, Kind, Op};
     range
         .seek(io::SeekFrom::Start(0))
         .map_err(|e| Error::layer(what, e.to_string()))?;
@@ -658,22 +668,38 @@ pub fn walk_headers(what: &str, range: &mut TarRange) -> Result<Vec<crate::walk:
 fn parse_entries<R: Read>(
     what: &str,
     entries: io::Result<tar::Entries<'_, R>>,
-    mut f: impl FnMut(&mut tar::Entry<'_, R>, crate::walk::LayerEntry) -> Result<()>,
+    mut f: impl FnMut(&mut tar::Entry<'_, R>, crate::layer::entry::LayerEntry) -> Result<()>,
 ) -> Result<()> {
     let entries = entries.map_err(|e| Error::layer(what, format!("not a tar: {e}")))?;
     for e in entries {
         let mut e = e.map_err(|e| Error::layer(what, format!("corrupt tar: {e}")))?;
-        let le = crate::walk::parse_entry(&mut e).map_err(|x| Error::layer(what, x.to_string()))?;
+        let le = crate::layer::entry::parse_entry(&mut e)
+            .map_err(|x| Error::layer(what, x.to_string()))?;
         f(&mut e, le)?;
     }
     Ok(())
 }
 
+/// Reads the first bytes of a layer blob to tell its real compression.
+pub fn layer_compression(l: &Layer) -> Result<Compression> {
+    let mut r = open_blob(&l.data)?;
+    let mut head = [0u8; 8];
+    let mut n = 0;
+    while n < head.len() {
+        match r.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) => return Err(Error::layer(&l.desc.digest, e.to_string())),
+        }
+    }
+    crate::codec::compress::sniff(&head[..n], &l.desc.digest.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::Descriptor;
-    use crate::walk::{Kind, Op};
+    use crate::layer::entry::{Kind, Op};
+    use crate::model::spec::Descriptor;
     use std::sync::Arc;
 
     fn tar_of(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
@@ -694,7 +720,11 @@ mod tests {
         let path = tmp.path().to_path_buf();
         let d = Digest::of(bytes);
         let layer = Layer {
-            desc: Descriptor::new(crate::spec::media::OCI_LAYER, d.clone(), bytes.len() as u64),
+            desc: Descriptor::new(
+                crate::model::spec::media::OCI_LAYER,
+                d.clone(),
+                bytes.len() as u64,
+            ),
             diff_id: DiffId(d),
             data: BlobData::File(Arc::new(tmp.into_temp_path())),
             history: None,

@@ -71,12 +71,12 @@ impl Container {
         let mut f = File::open(path).at(path)?;
         let mut head = [0u8; 4];
         let n = read_up_to(&mut f, &mut head).at(path)?;
-        let comp = crate::compress::sniff(&head[..n], &path.display().to_string())?;
-        let (file, inflated) = if comp == crate::compress::Compression::None {
+        let comp = crate::codec::compress::sniff(&head[..n], &path.display().to_string())?;
+        let (file, inflated) = if comp == crate::codec::compress::Compression::None {
             (path.to_path_buf(), None)
         } else {
             f.seek(SeekFrom::Start(0)).at(path)?;
-            let mut dec = crate::compress::decoder(f, &path.display().to_string())?;
+            let mut dec = crate::codec::compress::decoder(f, &path.display().to_string())?;
             let mut tmp = tempfile::Builder::new()
                 .prefix(".regraft-inflate-")
                 .tempfile()
@@ -125,7 +125,7 @@ impl Container {
         let clean = clean_member(name).ok_or_else(|| {
             Error::format(
                 &self.display,
-                format!("unsafe member name {:?}", crate::sanitize(name)),
+                format!("unsafe member name {:?}", crate::text::sanitize(name)),
             )
         })?;
         match &self.kind {

@@ -232,7 +232,7 @@ pub struct Encoder<W: Write> {
 enum EncoderInner<W: Write> {
     None(W),
     /// Deterministic parallel gzip (`pgzip`): same bytes for any thread count.
-    Gzip(crate::pgzip::ParGzWriter<W>),
+    Gzip(crate::codec::pgzip::ParGzWriter<W>),
     Zstd(zstd::stream::write::Encoder<'static, W>),
 }
 
@@ -240,10 +240,10 @@ impl<W: Write> Encoder<W> {
     pub fn new(codec: Codec, w: W) -> io::Result<Self> {
         let inner = match codec.compression {
             Compression::None => EncoderInner::None(w),
-            Compression::Gzip => EncoderInner::Gzip(crate::pgzip::ParGzWriter::new(
+            Compression::Gzip => EncoderInner::Gzip(crate::codec::pgzip::ParGzWriter::new(
                 w,
                 codec.level as u32,
-                crate::pgzip::default_threads(),
+                crate::codec::pgzip::default_threads(),
             )),
             Compression::Zstd => {
                 let mut e = zstd::stream::write::Encoder::new(w, codec.level)?;

@@ -1,0 +1,8 @@
+//! The merged filesystem of a stack of layers ([`merged`]), the filesystem the check reads
+//! ([`fs`]), and one streaming pass over an image's files ([`contents`]).
+
+pub mod contents;
+pub mod fs;
+pub mod merged;
+
+pub use merged::{MergedView, Node};
