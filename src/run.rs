@@ -500,8 +500,7 @@ fn graft(
     let plan = regraft::graft::GraftPlan {
         vendor,
         base,
-        old_base,
-        old_base_layers: a.old_base_layers,
+        old_base: regraft::oldbase::OldBase::from_flags(old_base, a.old_base_layers),
         output: output.clone(),
         paths,
         tag: a.tag.clone(),

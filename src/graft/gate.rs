@@ -9,6 +9,7 @@ use crate::model::digest::Digest;
 use crate::model::image::Layer;
 use crate::model::reference::ImageRef;
 use crate::model::spec::Platform;
+use crate::oldbase::{OldBase, find_split};
 use crate::sink::{OutBlob, OutImage};
 use crate::source::Source;
 use crate::view::fs::{Fs, FsInput};
@@ -131,23 +132,9 @@ pub fn check_image(
     let src = Source::open(image)?;
     let img = src.image(platform.as_ref())?;
     let platform = platform.unwrap_or_else(|| img.view.platform.clone());
-    let plan = GraftPlan {
-        vendor: image.clone(),
-        base: image.clone(),
-        old_base,
-        old_base_layers,
-        output: image.clone(),
-        paths: paths.clone(),
-        tag: None,
-        compression: None,
-        overrides: Default::default(),
-        platform: Some(platform.clone()),
-        max_layer_size,
-        source_date_epoch: None,
-        exclude: Default::default(),
-    };
+    let given = OldBase::from_flags(old_base, old_base_layers);
     let mut warnings = Vec::new();
-    let split = crate::graft::find_split(&plan, &src, &img, &platform, &mut warnings)?;
+    let split = find_split(&given, &src, &img, &platform, &mut warnings)?;
     let (mut report, _) = crate::check::check(
         &CheckInput {
             name: &img.name,

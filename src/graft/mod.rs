@@ -6,6 +6,9 @@
 
 pub mod gate;
 
+pub use crate::oldbase::OldBaseSummary;
+use crate::oldbase::{OldBase, find_split};
+
 use crate::build::config::{self, Overrides};
 use crate::codec::compress::{Codec, Compression, Encoder};
 use crate::error::{Error, Result};
@@ -14,7 +17,7 @@ use crate::layer::tarw::{OutKind, TarWriter};
 use crate::layer::{LayerStream, layer_compression};
 use crate::model::digest::{DiffId, Digest, HashingWriter, ParHashingWriter};
 use crate::model::image::{BlobData, Image, Layer};
-use crate::model::reference::{ImageRef, Selector, familiar_name, normalize_name};
+use crate::model::reference::{ImageRef, familiar_name, normalize_name};
 use crate::model::spec::{self, Descriptor, Platform};
 use crate::sink::{OutBlob, OutImage};
 use crate::source::Source;
@@ -33,8 +36,8 @@ use std::sync::Arc;
 pub struct GraftPlan {
     pub vendor: ImageRef,
     pub base: ImageRef,
-    pub old_base: Option<ImageRef>,
-    pub old_base_layers: Option<usize>,
+    /// What the user said of the vendor's old base.
+    pub old_base: OldBase,
     pub output: ImageRef,
     /// Cleaned, relative (`opt/vendor`), deduplicated; empty for layer mode.
     pub paths: Vec<Vec<u8>>,
@@ -95,15 +98,6 @@ pub struct ImageSummary {
     pub name: String,
     pub manifest_digest: String,
     pub layers: usize,
-}
-
-#[derive(Serialize, Clone, Debug)]
-pub struct OldBaseSummary {
-    /// `--old-base`, `--old-base-layers`, `annotation` or `guess`.
-    pub how: String,
-    pub layers: usize,
-    pub history_entries: usize,
-    pub name: Option<String>,
 }
 
 #[derive(Serialize, Clone, Debug)]
@@ -229,180 +223,6 @@ impl Summary {
         }
         o
     }
-}
-
-/// The split between the vendor's old base and its application.
-pub(crate) struct Split {
-    pub(crate) layers: usize,
-    history: usize,
-    old_config: Option<Value>,
-    pub(crate) summary: OldBaseSummary,
-}
-
-fn history_entry_matches(a: &spec::History, b: &spec::History) -> bool {
-    a.created_by == b.created_by && a.is_empty_layer() == b.is_empty_layer()
-}
-
-/// The history index just past the entry that made layer `n - 1` (0 if n == 0).
-fn history_after_layer(img: &Image, n: usize) -> usize {
-    if n == 0 {
-        return 0;
-    }
-    match img.layers.get(n - 1).and_then(|l| l.history) {
-        Some(h) => h + 1,
-        None => img.view.history.len(),
-    }
-}
-
-/// Also used by `regraft check` to tell an image's application layers from its base.
-pub(crate) fn find_split(
-    plan: &GraftPlan,
-    vendor_src: &Source,
-    vendor: &Image,
-    platform: &Platform,
-    warnings: &mut Vec<String>,
-) -> Result<Split> {
-    if let Some(r) = &plan.old_base {
-        let old = Source::open(r)?.image(Some(platform))?;
-        let (v, o) = (&vendor.view.diff_ids, &old.view.diff_ids);
-        if o.len() > v.len() {
-            return Err(Error::Invalid(format!(
-                "{} is not the base of {}: it has {} layers, the vendor only {}",
-                old.name,
-                vendor.name,
-                o.len(),
-                v.len()
-            )));
-        }
-        if let Some(i) = (0..o.len()).find(|&i| o[i] != v[i]) {
-            return Err(Error::Invalid(format!(
-                "{} is not the base of {}: they part at layer {i}: old base has {}, vendor has {}",
-                old.name, vendor.name, o[i], v[i]
-            )));
-        }
-        let (vh, oh) = (&vendor.view.history, &old.view.history);
-        if oh.len() > vh.len() || oh.iter().zip(vh).any(|(a, b)| !history_entry_matches(a, b)) {
-            let at = oh
-                .iter()
-                .zip(vh)
-                .position(|(a, b)| !history_entry_matches(a, b))
-                .unwrap_or(vh.len());
-            return Err(Error::Invalid(format!(
-                "{} is not the base of {}: their histories part at entry {at}",
-                old.name, vendor.name
-            )));
-        }
-        let history = if oh.is_empty() {
-            history_after_layer(vendor, o.len())
-        } else {
-            oh.len()
-        };
-        return Ok(Split {
-            layers: o.len(),
-            history,
-            old_config: Some(old.config.clone()),
-            summary: OldBaseSummary {
-                how: "--old-base".into(),
-                layers: o.len(),
-                history_entries: history,
-                name: Some(old.name.clone()),
-            },
-        });
-    }
-    if let Some(n) = plan.old_base_layers {
-        if n > vendor.layers.len() {
-            return Err(Error::Usage(format!(
-                "--old-base-layers {n}: the vendor has only {} layers",
-                vendor.layers.len()
-            )));
-        }
-        let history = history_after_layer(vendor, n);
-        return Ok(Split {
-            layers: n,
-            history,
-            old_config: None,
-            summary: OldBaseSummary {
-                how: "--old-base-layers".into(),
-                layers: n,
-                history_entries: history,
-                name: None,
-            },
-        });
-    }
-    let ann_name = vendor
-        .manifest
-        .annotations
-        .get("org.opencontainers.image.base.name")
-        .cloned();
-    let ann_digest = vendor
-        .manifest
-        .annotations
-        .get("org.opencontainers.image.base.digest")
-        .cloned();
-    let annotated = match (&ann_name, &ann_digest) {
-        (n, Some(d)) => format!("{}@{}", n.as_deref().unwrap_or(""), d),
-        (Some(n), None) => n.clone(),
-        (None, None) => String::new(),
-    };
-    if let Some(d) = ann_digest.as_deref().and_then(|d| Digest::parse(d).ok())
-        && let Ok(old) = vendor_src.image_with(Some(&Selector::Digest(d)), Some(platform))
-    {
-        let o = &old.view.diff_ids;
-        if o.len() <= vendor.view.diff_ids.len() && o[..] == vendor.view.diff_ids[..o.len()] {
-            let history = if old.view.history.is_empty() {
-                history_after_layer(vendor, o.len())
-            } else {
-                old.view.history.len()
-            };
-            return Ok(Split {
-                layers: o.len(),
-                history,
-                old_config: Some(old.config.clone()),
-                summary: OldBaseSummary {
-                    how: "annotation".into(),
-                    layers: o.len(),
-                    history_entries: history,
-                    name: Some(annotated),
-                },
-            });
-        }
-    }
-    let mut msg = "the vendor's old base is a guess: its first layer".to_string();
-    if !annotated.is_empty() {
-        msg.push_str(&format!(
-            " (the vendor names {} as its base, which is not in {})",
-            annotated,
-            vendor_src.container.display()
-        ));
-    }
-    msg.push_str("; give --old-base IMAGE or --old-base-layers N to make it exact");
-    warnings.push(msg);
-    let n = vendor.layers.len().min(1);
-    let history = history_after_layer(vendor, n);
-    Ok(Split {
-        layers: n,
-        history,
-        old_config: None,
-        summary: OldBaseSummary {
-            how: "guess".into(),
-            layers: n,
-            history_entries: history,
-            name: None,
-        },
-    })
-}
-
-/// The old-base split a graft of `plan.vendor` would use (only `plan.old_base` and
-/// `plan.old_base_layers` are read): how many of the vendor's layers belong to its old base,
-/// and why. `warnings` gets the note when the split is a guess. Used by `triage`.
-pub fn old_base_split(
-    plan: &GraftPlan,
-    vendor_src: &Source,
-    vendor: &Image,
-    platform: &Platform,
-    warnings: &mut Vec<String>,
-) -> Result<OldBaseSummary> {
-    find_split(plan, vendor_src, vendor, platform, warnings).map(|s| s.summary)
 }
 
 fn is_under(p: &[u8], sel: &[u8]) -> bool {
@@ -927,7 +747,7 @@ pub fn graft(plan: &GraftPlan, copied: bool) -> Result<Grafted> {
             vendor.name, vendor.view.platform, base.name, base.view.platform
         )));
     }
-    let split = find_split(plan, &vsrc, &vendor, &platform, &mut warnings)?;
+    let split = find_split(&plan.old_base, &vsrc, &vendor, &platform, &mut warnings)?;
     let created = match plan.source_date_epoch {
         Some(t) => Some(config::rfc3339(t)),
         None => config::later(

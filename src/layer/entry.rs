@@ -144,8 +144,7 @@ pub fn classify(path: Vec<u8>) -> Result<(Vec<u8>, Option<Op>)> {
     Ok((path, None))
 }
 
-/// The merged filesystem of a stack of layers.
-
+/// Reads the entry's header into a `LayerEntry` (data untouched). Sparse files are refused.
 pub fn parse_entry<R: std::io::Read>(e: &mut tar::Entry<'_, R>) -> Result<LayerEntry> {
     let raw = e.path_bytes().into_owned();
     let name = || crate::text::sanitize_bytes(&raw);

@@ -4,7 +4,7 @@
 //! another base family, a newer vendor image or a rebuild). `route` writes the advice and
 //! the text; this file does the joining.
 //!
-//! The old base is found exactly as a graft finds it (`graft::old_base_split`). A report
+//! The old base is found exactly as a graft finds it (`oldbase::find_split`). A report
 //! belongs to the image when its diff_ids are the image's (or, when it lists none, its image
 //! ID is the config digest); anything else is an error, since a finding's layer means nothing
 //! against another image.
@@ -15,10 +15,10 @@ pub mod route;
 pub mod trivy;
 
 use crate::error::{Error, IoContext, Result};
-use crate::graft::{GraftPlan, OldBaseSummary};
 use crate::model::image::Image;
 use crate::model::reference::ImageRef;
 use crate::model::spec::Platform;
+use crate::oldbase::{OldBase, OldBaseSummary, find_split};
 use crate::packages::{self, PackageDb};
 use crate::source::Source;
 use crate::view::contents::{self, Elf, Wanted};
@@ -296,22 +296,8 @@ pub fn triage(plan: &TriagePlan) -> Result<Triage> {
         .platform
         .clone()
         .unwrap_or_else(|| img.view.platform.clone());
-    let split_plan = GraftPlan {
-        vendor: plan.image.clone(),
-        base: plan.image.clone(),
-        old_base: plan.old_base.clone(),
-        old_base_layers: plan.old_base_layers,
-        output: plan.image.clone(),
-        paths: vec![],
-        tag: None,
-        compression: None,
-        overrides: Default::default(),
-        platform: Some(platform.clone()),
-        max_layer_size: plan.max_layer_size,
-        source_date_epoch: None,
-        exclude: Default::default(),
-    };
-    let old_base = crate::graft::old_base_split(&split_plan, &src, &img, &platform, &mut warnings)?;
+    let given = OldBase::from_flags(plan.old_base.clone(), plan.old_base_layers);
+    let old_base = find_split(&given, &src, &img, &platform, &mut warnings)?.summary;
     let split = old_base.layers;
     let part_of = |l: Option<usize>| match l {
         Some(i) if i < split => Part::Base,

@@ -38,6 +38,7 @@ pub struct Node {
     pub implicit: bool,
 }
 
+/// The merged filesystem of a stack of layers.
 #[derive(Default, Clone, Debug)]
 pub struct MergedView {
     pub nodes: BTreeMap<Vec<u8>, Node>,
@@ -320,7 +321,6 @@ impl MergedView {
     }
 }
 
-/// Reads the entry's header into a `LayerEntry` (data untouched). Sparse files are refused.
 #[cfg(test)]
 mod tests {
     use super::*;
