@@ -8,7 +8,7 @@
 //! - parsers of files found inside images: [`formats`];
 //! - reading and writing layer tars: [`layer`];
 //! - the merged filesystem of a layer stack: [`view`];
-//! - building new images: [`build`]; sources and sinks: [`source`], [`sink`];
+//! - building new images: [`mutate`]; sources and sinks: [`source`], [`sink`];
 //! - the features: [`oldbase`], [`check`], [`graft`], [`packages`], [`triage`], [`diff`],
 //!   [`toolbox`], [`inspect`], [`verify`].
 //!
@@ -27,7 +27,7 @@ pub mod formats;
 pub mod layer;
 pub mod view;
 
-pub mod build;
+pub mod mutate;
 pub mod sink;
 pub mod source;
 

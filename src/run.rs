@@ -572,8 +572,8 @@ fn source_date_epoch() -> Result<Option<i64>> {
     }
 }
 
-fn overrides(c: &cli::ConfigArgs) -> regraft::build::config::Overrides {
-    regraft::build::config::Overrides {
+fn overrides(c: &cli::ConfigArgs) -> regraft::mutate::config::Overrides {
+    regraft::mutate::config::Overrides {
         env: c.env.clone(),
         entrypoint: c.entrypoint.clone(),
         cmd: c.cmd.clone(),
@@ -709,7 +709,7 @@ fn emit(s: &str) -> Result<()> {
 struct Edit {
     layer: Option<regraft::model::image::Layer>,
     created_by: String,
-    overrides: regraft::build::config::Overrides,
+    overrides: regraft::mutate::config::Overrides,
     source_date_epoch: Option<i64>,
     what: String,
 }
@@ -723,14 +723,13 @@ fn edit_and_write(
     max: u64,
     quiet: bool,
 ) -> Result<u8> {
-    let created = regraft::build::mutate::created(img, e.source_date_epoch);
-    let h =
-        regraft::build::mutate::history_entry(created.as_deref(), e.created_by, e.layer.is_none());
+    let created = regraft::mutate::created(img, e.source_date_epoch);
+    let h = regraft::mutate::history_entry(created.as_deref(), e.created_by, e.layer.is_none());
     let (layers, history_only) = match e.layer {
         Some(l) => (vec![(l, h)], vec![]),
         None => (vec![], vec![h]),
     };
-    let o = regraft::build::mutate::append(
+    let o = regraft::mutate::append(
         img,
         layers,
         history_only,

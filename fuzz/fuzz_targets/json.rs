@@ -11,13 +11,13 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(view) = ConfigView::from_value(&v, "config") {
             let _ = view.platform.to_string();
         }
-        let _ = regraft::build::config::merge(&v, &v, Some(&v), &Default::default());
+        let _ = regraft::mutate::config::merge(&v, &v, Some(&v), &Default::default());
     }
     if let Ok(s) = std::str::from_utf8(data) {
         let _ = regraft::model::spec::Platform::parse(s);
         let _ = regraft::model::reference::ImageRef::parse_input(s);
         let _ = regraft::model::reference::ImageRef::parse_output(s);
-        let _ = regraft::build::config::parse_rfc3339(s);
+        let _ = regraft::mutate::config::parse_rfc3339(s);
         let _ = regraft::model::reference::normalize_name(s);
     }
 });

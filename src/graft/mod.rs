@@ -9,7 +9,6 @@ pub mod gate;
 pub use crate::oldbase::OldBaseSummary;
 use crate::oldbase::{OldBase, find_split};
 
-use crate::build::config::{self, Overrides};
 use crate::codec::compress::{Codec, Compression, Encoder};
 use crate::error::{Error, Result};
 use crate::layer::entry::{self, DataRef, Kind, LayerEntry, Meta, Op};
@@ -17,9 +16,10 @@ use crate::layer::tarw::{OutKind, TarWriter};
 use crate::layer::{LayerStream, layer_compression};
 use crate::model::digest::{DiffId, Digest, HashingWriter, ParHashingWriter};
 use crate::model::image::{BlobData, Image, Layer};
+use crate::model::out::{OutBlob, OutImage};
 use crate::model::reference::{ImageRef, familiar_name, normalize_name};
 use crate::model::spec::{self, Descriptor, Platform};
-use crate::sink::{OutBlob, OutImage};
+use crate::mutate::config::{self, Overrides};
 use crate::source::Source;
 use crate::view;
 use crate::view::MergedView;
@@ -1044,7 +1044,7 @@ pub fn graft(plan: &GraftPlan, copied: bool) -> Result<Grafted> {
         (None, None) => vendor.tags.first().map(|t| familiar_name(t)),
     };
 
-    let image = crate::build::mutate::plan_image(
+    let image = crate::mutate::plan_image(
         &cfg,
         &layers,
         blobs_layers,
@@ -1167,7 +1167,7 @@ fn filter_layer(
     }
     let codec = Codec::default_for(layer_compression(l)?);
     let io = |e: std::io::Error| Error::Invalid(format!("rewriting layer {i}: {e}"));
-    let new = crate::build::mutate::new_layer((!dry_run).then_some(dir), codec, |tw| {
+    let new = crate::mutate::new_layer((!dry_run).then_some(dir), codec, |tw| {
         let what = format!("{}: layer {i}", img.name);
         crate::layer::each_entry(&img.name, i, l, max, |e, le| {
             match &le.op {

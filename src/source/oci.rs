@@ -295,7 +295,7 @@ impl OciIndex {
         r: &ImageRef,
         warnings: &mut Vec<String>,
     ) -> Result<Option<crate::sink::OutImage>> {
-        use crate::sink::{OutBlob, OutImage};
+        use crate::model::out::{OutBlob, OutImage};
         let top = self.select(c, sel)?;
         if !media::is_index(&top.media_type) {
             return Ok(None);

@@ -160,7 +160,7 @@ pub fn add_layer(
         collect(src, &dest, o, &mut out, &mut warnings)?;
     }
     let io = |e: std::io::Error| Error::Invalid(format!("writing the new layer: {e}"));
-    let layer = crate::build::mutate::new_layer(dir, codec, |tw| {
+    let layer = crate::mutate::new_layer(dir, codec, |tw| {
         for (p, s) in &out {
             match s {
                 Src::Parent(meta) => tw.append_header(p, &OutKind::Dir, meta).map_err(io)?,

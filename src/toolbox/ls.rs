@@ -171,7 +171,7 @@ pub fn text(entries: &[LsEntry], long: bool) -> String {
             let _ = writeln!(o, "{tag}{name}");
             continue;
         }
-        let when = crate::build::config::rfc3339(e.mtime as i64);
+        let when = crate::mutate::config::rfc3339(e.mtime as i64);
         let by = e
             .created_by
             .as_deref()

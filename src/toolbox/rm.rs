@@ -41,8 +41,7 @@ pub fn whiteout_layer(
         .iter()
         .map(|t| format!("/{}", String::from_utf8_lossy(t)))
         .collect();
-    let layer =
-        crate::build::mutate::new_layer(dir, codec, |tw| write_whiteouts(tw, &view, &targets))?;
+    let layer = crate::mutate::new_layer(dir, codec, |tw| write_whiteouts(tw, &view, &targets))?;
     Ok((layer, deleted))
 }
 

@@ -2,14 +2,16 @@
 //! and blob hashing into a temporary file; an image with layers appended and its config edited.
 //! Inputs never change: the result is a plan (`OutImage`) the writers turn into files.
 
-use crate::build::config::{self, Overrides};
 use crate::codec::compress::{Codec, Encoder};
+use config::Overrides;
+pub mod config;
+
 use crate::error::{Error, Result};
 use crate::layer::tarw::TarWriter;
 use crate::model::digest::{DiffId, Digest, HashingWriter};
 use crate::model::image::{BlobData, Image, Layer};
+use crate::model::out::{DockerEntry, OutBlob, OutImage};
 use crate::model::spec::{self, Descriptor, Manifest, media};
-use crate::sink::{DockerEntry, OutBlob, OutImage};
 use serde_json::Value;
 use std::io::{BufWriter, Write};
 use std::path::Path;
