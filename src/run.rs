@@ -426,10 +426,10 @@ pub fn run(cli: Cli) -> Result<u8> {
             paths,
             json,
         }) => {
-            let paths = regraft::graft::dedupe_selections(
+            let paths = regraft::model::path::dedupe_selections(
                 paths
                     .iter()
-                    .map(|p| regraft::graft::clean_selection(p))
+                    .map(|p| regraft::model::path::clean_selection(p))
                     .collect::<regraft::Result<Vec<_>>>()?,
             );
             let (rep, warnings) = regraft::graft::gate::check_image(
@@ -473,10 +473,10 @@ fn graft(
     let base = cli::input(&need(&a.onto, "--onto")?)?;
     let output = cli::output(&need(&a.output, "-o/--output")?)?;
     let old_base = a.old_base.as_deref().map(cli::input).transpose()?;
-    let paths = regraft::graft::dedupe_selections(
+    let paths = regraft::model::path::dedupe_selections(
         a.paths
             .iter()
-            .map(|p| regraft::graft::clean_selection(p))
+            .map(|p| regraft::model::path::clean_selection(p))
             .collect::<regraft::Result<Vec<_>>>()?,
     );
     let compression = a

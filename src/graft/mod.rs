@@ -6,14 +6,17 @@
 
 pub mod gate;
 
+use crate::model::path::{ancestors, join};
 pub use crate::oldbase::OldBaseSummary;
 use crate::oldbase::{OldBase, find_split};
+use crate::view::load::{fill_missing, merged_view};
+use crate::view::spill::Spill;
 
 use crate::codec::compress::{Codec, Compression, Encoder};
 use crate::error::{Error, Result};
-use crate::layer::entry::{self, DataRef, Kind, LayerEntry, Meta, Op};
+use crate::layer::entry::{self, DataRef, Kind, Meta, Op};
+use crate::layer::layer_compression;
 use crate::layer::tarw::{OutKind, TarWriter};
-use crate::layer::{LayerStream, layer_compression};
 use crate::model::digest::{DiffId, Digest, HashingWriter, ParHashingWriter};
 use crate::model::image::{BlobData, Image, Layer};
 use crate::model::out::{OutBlob, OutImage};
@@ -27,8 +30,7 @@ use crate::view::fs::Fs;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufWriter, Read, Write};
 use std::sync::Arc;
 
 /// Everything a graft needs, validated.
@@ -49,48 +51,6 @@ pub struct GraftPlan {
     pub source_date_epoch: Option<i64>,
     /// `--exclude` patterns (both modes).
     pub exclude: crate::model::glob::Excludes,
-}
-
-/// Cleans a `--path`: absolute or relative to the root, `..` resolved lexically and never
-/// above the root. The root itself is refused (that is layer mode's job).
-pub fn clean_selection(p: &str) -> Result<Vec<u8>> {
-    let mut parts: Vec<&str> = Vec::new();
-    for c in p.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                if parts.pop().is_none() {
-                    return Err(Error::Usage(format!("--path {p:?} leaves the image root")));
-                }
-            }
-            c => parts.push(c),
-        }
-    }
-    if parts.is_empty() {
-        return Err(Error::Usage(format!(
-            "--path {p:?} selects the whole root; omit --path to move the vendor's layers (layer mode)"
-        )));
-    }
-    if p.contains('\0') {
-        return Err(Error::Usage("--path contains NUL".into()));
-    }
-    Ok(parts.join("/").into_bytes())
-}
-
-/// Drops selections inside other selections.
-pub fn dedupe_selections(mut v: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
-    v.sort();
-    v.dedup();
-    let mut out: Vec<Vec<u8>> = Vec::new();
-    for p in v {
-        if !out
-            .iter()
-            .any(|a| p.starts_with(a) && p.get(a.len()) == Some(&b'/'))
-        {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[derive(Serialize, Clone, Debug)]
@@ -225,196 +185,6 @@ impl Summary {
     }
 }
 
-fn is_under(p: &[u8], sel: &[u8]) -> bool {
-    p == sel || (p.starts_with(sel) && p.get(sel.len()) == Some(&b'/'))
-}
-
-/// Where the file data of selected entries is: copied into a temporary file beside the output
-/// (entries of compressed layers), or left where it lies in an uncompressed input layer on
-/// disk (which the walk reads whole and verifies). A `DataRef` addresses either: offsets at and
-/// above `TAR_BASE` fall in the input layers registered with `add_tar`.
-pub struct Spill {
-    file: File,
-    len: u64,
-    /// (first virtual offset, the layer's tar, the identity of its file when opened).
-    tars: Vec<(u64, crate::layer::TarRange)>,
-    next_tar: u64,
-}
-
-const TAR_BASE: u64 = 1 << 62;
-
-impl Spill {
-    pub fn new(dir: &std::path::Path) -> Result<Spill> {
-        let file = tempfile::tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
-        Ok(Spill {
-            file,
-            len: 0,
-            tars: Vec::new(),
-            next_tar: TAR_BASE,
-        })
-    }
-    fn put(&mut self, r: &mut impl Read, size: u64, what: &str) -> Result<DataRef> {
-        let offset = self.len;
-        let mut w = BufWriter::with_capacity(256 * 1024, &self.file);
-        let n = std::io::copy(&mut r.take(size), &mut w)
-            .map_err(|e| Error::layer(what, e.to_string()))?;
-        w.flush()
-            .map_err(|e| Error::layer(what, format!("spill: {e}")))?;
-        if n != size {
-            return Err(Error::layer(
-                what,
-                format!("entry data truncated: {n} of {size} bytes"),
-            ));
-        }
-        self.len += size;
-        Ok(DataRef { offset, len: size })
-    }
-    /// Registers an uncompressed input layer; returns the virtual offset of its tar's start.
-    fn add_tar(&mut self, r: crate::layer::TarRange) -> u64 {
-        let base = self.next_tar;
-        self.next_tar = base.saturating_add(r.len()).saturating_add(1);
-        self.tars.push((base, r));
-        base
-    }
-    pub fn copy_to(&self, d: DataRef, w: &mut impl Write) -> Result<()> {
-        if d.offset >= TAR_BASE {
-            let (base, tar) = self
-                .tars
-                .iter()
-                .rev()
-                .find(|(b, _)| *b <= d.offset)
-                .ok_or_else(|| {
-                    Error::Invalid("internal: no input layer for a data reference".into())
-                })?;
-            return tar.copy_range(d.offset - base, d.len, w);
-        }
-        let mut f = &self.file;
-        f.seek(SeekFrom::Start(d.offset))
-            .map_err(|e| Error::Invalid(format!("spill: {e}")))?;
-        let n = std::io::copy(&mut f.take(d.len), w)
-            .map_err(|e| Error::Invalid(format!("writing layer: {e}")))?;
-        if n != d.len {
-            return Err(Error::Invalid("spill file shorter than expected".into()));
-        }
-        Ok(())
-    }
-    /// After the data was used: fails if an input file whose data was read where it lies
-    /// changed since it was opened (and verified), so what was copied is what was verified.
-    pub fn check_unchanged(&self) -> Result<()> {
-        for (_, t) in &self.tars {
-            t.check_unchanged()?;
-        }
-        Ok(())
-    }
-}
-
-/// Streams one layer's tar, feeding each entry to `f` (which may read the entry's data).
-fn walk_layer(
-    img: &Image,
-    i: usize,
-    max: u64,
-    mut f: impl FnMut(&mut tar::Entry<'_, &mut LayerStream>, LayerEntry) -> Result<LayerEntry>,
-) -> Result<Vec<LayerEntry>> {
-    let mut out = Vec::new();
-    crate::layer::each_entry(&img.name, i, &img.layers[i], max, |e, le| {
-        out.push(f(e, le)?);
-        Ok(())
-    })?;
-    Ok(out)
-}
-
-/// Builds the merged view of `img`; regular files whose path is under one of `keep` have
-/// their data put in `spill`.
-pub fn merged_view(
-    img: &Image,
-    max: u64,
-    keep: &[Vec<u8>],
-    mut spill: Option<&mut Spill>,
-) -> Result<MergedView> {
-    let mut view = MergedView::new();
-    for i in 0..img.layers.len() {
-        // An uncompressed layer on disk: the walk below reads and verifies all of it, and its
-        // files' data is then read where it lies (every file's, so nothing is fetched later).
-        let in_place = match spill.as_deref_mut() {
-            Some(sp) => crate::layer::seekable_tar(&img.layers[i])?.map(|r| sp.add_tar(r)),
-            None => None,
-        };
-        let entries = walk_layer(img, i, max, |e, mut le| {
-            if let (
-                Some(sp),
-                Op::Put {
-                    kind: Kind::File,
-                    size,
-                    data,
-                    ..
-                },
-            ) = (spill.as_deref_mut(), &mut le.op)
-            {
-                if let Some(base) = in_place {
-                    *data = Some(DataRef {
-                        offset: base + e.raw_file_position(),
-                        len: *size,
-                    });
-                } else if keep.iter().any(|k| is_under(&le.path, k)) {
-                    *data = Some(sp.put(e, *size, &format!("{}: layer {i}", img.name))?);
-                }
-            }
-            Ok(le)
-        })?;
-        view.apply_layer(i, entries)
-            .map_err(|e| Error::layer(&img.name, e.to_string()))?;
-    }
-    Ok(view)
-}
-
-/// Fetches data the first pass did not keep (hardlink targets outside the selection, files
-/// reached through symlinked parents) by streaming only the layers that hold it.
-pub fn fill_missing(
-    img: &Image,
-    max: u64,
-    view: &mut MergedView,
-    sels: &[Vec<u8>],
-    spill: &mut Spill,
-) -> Result<()> {
-    let mut need: BTreeMap<usize, Vec<Vec<u8>>> = BTreeMap::new();
-    for sel in sels {
-        for (_, n) in view.subtree(sel) {
-            if n.kind == Kind::File && n.data.is_none() && n.size > 0 {
-                need.entry(n.origin.0).or_default().push(n.origin.1.clone());
-            }
-        }
-    }
-    for (layer, paths) in need {
-        let mut got: HashMap<Vec<u8>, DataRef> = HashMap::new();
-        walk_layer(img, layer, max, |e, le| {
-            if let Op::Put {
-                kind: Kind::File,
-                size,
-                ..
-            } = &le.op
-                && paths.contains(&le.path)
-            {
-                let d = spill.put(e, *size, &format!("{}: layer {layer}", img.name))?;
-                got.insert(le.path.clone(), d);
-            }
-            Ok(le)
-        })?;
-        for sel in sels {
-            let keys: Vec<Vec<u8>> = view.subtree(sel).map(|(k, _)| k.clone()).collect();
-            for k in keys {
-                if let Some(n) = view.nodes.get_mut(&k)
-                    && n.kind == Kind::File
-                    && n.data.is_none()
-                    && n.origin.0 == layer
-                {
-                    n.data = got.get(&n.origin.1).copied();
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
 /// One entry of the new layer.
 #[derive(Clone, Debug)]
 enum NewEntry {
@@ -442,25 +212,6 @@ fn marker_key(dir: &[u8], tag: u8, name: &[u8]) -> Vec<u8> {
     k.push(tag);
     k.extend_from_slice(name);
     k
-}
-
-fn join(a: &[u8], b: &[u8]) -> Vec<u8> {
-    let mut k = a.to_vec();
-    if !k.is_empty() && !b.is_empty() {
-        k.push(b'/');
-    }
-    k.extend_from_slice(b);
-    k
-}
-
-fn ancestors(p: &[u8]) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    for (i, b) in p.iter().enumerate() {
-        if *b == b'/' {
-            out.push(p[..i].to_vec());
-        }
-    }
-    out
 }
 
 /// Plans the path-mode layer: (sort key -> (tar path, entry)).
@@ -1153,14 +904,14 @@ fn filter_layer(
     }
     // A first pass over the headers: does anything match?
     let mut hits = 0usize;
-    walk_layer(img, i, max, |_, le| {
+    crate::layer::each_entry(&img.name, i, l, max, |_, le| {
         let hit = match &le.op {
             Op::Link { target, .. } => exclude.excludes(&le.path) || exclude.excludes(target),
             Op::Skip => false,
             _ => exclude.excludes(&le.path),
         };
         hits += usize::from(hit);
-        Ok(le)
+        Ok(())
     })?;
     if hits == 0 {
         return Ok(None);

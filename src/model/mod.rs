@@ -5,5 +5,6 @@ pub mod digest;
 pub mod glob;
 pub mod image;
 pub mod out;
+pub mod path;
 pub mod reference;
 pub mod spec;

@@ -5,10 +5,10 @@
 
 use crate::codec::compress::Codec;
 use crate::error::{Error, IoContext, Result};
-use crate::graft::merged_view;
 use crate::layer::entry::{Kind, Meta};
 use crate::layer::tarw::{OutKind, TarWriter};
 use crate::model::image::{Image, Layer};
+use crate::view::load::merged_view;
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -130,7 +130,7 @@ pub fn add_layer(
     let mut warnings = Vec::new();
     let mut out: BTreeMap<Vec<u8>, Src> = BTreeMap::new();
     for (src, dest) in specs {
-        let clean = crate::graft::clean_selection(dest)?;
+        let clean = crate::model::path::clean_selection(dest)?;
         // Land under the image's real directories (merged /usr symlinks followed).
         let dest = view
             .resolve_parent(&clean)

@@ -6,10 +6,11 @@
 //! are kept.
 
 use crate::error::{Error, IoContext, Result};
-use crate::graft::{Spill, merged_view};
 use crate::layer::entry::Kind;
 use crate::layer::tarw::{OutKind, TarWriter};
 use crate::model::image::Image;
+use crate::view::load::merged_view;
+use crate::view::spill::Spill;
 use crate::view::{MergedView, Node};
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -38,7 +39,7 @@ struct Selected {
 }
 
 fn select(img: &Image, path: &str, max: u64, spill_dir: &Path) -> Result<Selected> {
-    let sel = crate::graft::clean_selection(path).or_else(|e| {
+    let sel = crate::model::path::clean_selection(path).or_else(|e| {
         if path.trim_matches('/').is_empty() {
             Ok(vec![])
         } else {
@@ -60,7 +61,7 @@ fn select(img: &Image, path: &str, max: u64, spill_dir: &Path) -> Result<Selecte
             crate::text::sanitize(path)
         )));
     }
-    crate::graft::fill_missing(img, max, &mut view, std::slice::from_ref(&src), &mut spill)?;
+    crate::view::load::fill_missing(img, max, &mut view, std::slice::from_ref(&src), &mut spill)?;
     Ok(Selected { view, spill, src })
 }
 
@@ -130,7 +131,7 @@ pub fn cp_to_dir(
             )));
         }
         Ok(m) if m.is_dir() => {
-            let s = crate::graft::clean_selection(path)?;
+            let s = crate::model::path::clean_selection(path)?;
             dest.join(OsStr::from_bytes(basename(&s)))
         }
         Ok(_) => {

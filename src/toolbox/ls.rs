@@ -2,9 +2,9 @@
 //! each entry comes from.
 
 use crate::error::{Error, Result};
-use crate::graft::merged_view;
 use crate::layer::entry::{self, Kind, Op};
 use crate::model::image::Image;
+use crate::view::load::merged_view;
 use serde::Serialize;
 
 #[derive(Serialize, Debug, Clone)]

@@ -3,11 +3,12 @@
 
 use crate::codec::compress::Codec;
 use crate::error::{Error, Result};
-use crate::graft::{clean_selection, merged_view};
 use crate::layer::entry::Kind;
 use crate::layer::tarw::OutKind;
 use crate::model::image::{Image, Layer};
+use crate::model::path::clean_selection;
 use crate::view::MergedView;
+use crate::view::load::merged_view;
 use std::collections::BTreeMap;
 use std::path::Path;
 

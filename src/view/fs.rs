@@ -5,6 +5,7 @@
 //! files (`/etc/passwd`, `/etc/ld.so.cache`, package databases, ...). Libraries that turn out to
 //! be needed are fetched afterwards by streaming only the layers that hold them.
 
+use super::spill::Spill;
 use crate::error::{Error, Result};
 use crate::layer::LayerStream;
 use crate::layer::entry::{DataRef, Kind, LayerEntry, Op};
@@ -12,8 +13,7 @@ use crate::model::image::Layer;
 use crate::view;
 use crate::view::MergedView;
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::Read;
 
 /// What an application layer's entry does.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,48 +30,6 @@ pub struct AppEntry {
     pub layer: usize,
     pub path: Vec<u8>,
     pub op: AppOp,
-}
-
-/// File data kept for a check.
-pub struct Store {
-    file: File,
-    len: u64,
-}
-
-impl Store {
-    fn new() -> Result<Store> {
-        let file = tempfile::tempfile().map_err(|e| Error::Invalid(format!("spill file: {e}")))?;
-        Ok(Store { file, len: 0 })
-    }
-    fn put(&mut self, head: &[u8], rest: &mut impl Read, size: u64) -> Result<DataRef> {
-        let offset = self.len;
-        // Reads move the file position: always append at the end of what was written.
-        (&self.file)
-            .seek(SeekFrom::Start(offset))
-            .map_err(|e| Error::Invalid(format!("spill file: {e}")))?;
-        let mut w = BufWriter::new(&self.file);
-        w.write_all(head)
-            .map_err(|e| Error::Invalid(format!("spill file: {e}")))?;
-        let n = std::io::copy(&mut rest.take(size - head.len() as u64), &mut w)
-            .map_err(|e| Error::Invalid(format!("reading a layer entry: {e}")))?;
-        w.flush()
-            .map_err(|e| Error::Invalid(format!("spill file: {e}")))?;
-        if n + head.len() as u64 != size {
-            return Err(Error::Invalid("layer entry data truncated".into()));
-        }
-        self.len += size;
-        Ok(DataRef { offset, len: size })
-    }
-    pub fn read(&self, d: DataRef) -> Result<Vec<u8>> {
-        let mut f = &self.file;
-        f.seek(SeekFrom::Start(d.offset))
-            .map_err(|e| Error::Invalid(format!("spill file: {e}")))?;
-        let mut v = Vec::with_capacity(usize::try_from(d.len).unwrap_or(0));
-        f.take(d.len)
-            .read_to_end(&mut v)
-            .map_err(|e| Error::Invalid(format!("spill file: {e}")))?;
-        Ok(v)
-    }
 }
 
 /// The layers to look at, and where the application starts.
@@ -101,7 +59,7 @@ pub struct Fs {
     pub base: MergedView,
     pub app: Vec<AppEntry>,
     pub boundary: usize,
-    store: Store,
+    store: Spill,
     srcs: Vec<Src>,
     name: String,
     layers: Vec<Layer>,
@@ -157,7 +115,7 @@ impl Fs {
             base: MergedView::new(),
             app: Vec::new(),
             boundary,
-            store: Store::new()?,
+            store: Spill::in_temp_dir()?,
             srcs: Vec::new(),
             name: name.to_string(),
             layers: Vec::new(),
@@ -210,7 +168,7 @@ impl Fs {
                         && *size > 0
                     {
                         if is_system_file(&le.path) {
-                            *data = Some(store.put(&[], e, *size)?);
+                            *data = Some(store.put(e, *size, &name)?);
                         } else if is_app || may_be_library(&le.path) {
                             let mut head = [0u8; 4];
                             let want = (*size).min(4) as usize;
@@ -220,7 +178,7 @@ impl Fs {
                             if crate::formats::elf::is_elf(head)
                                 || (is_app && head.starts_with(b"#!"))
                             {
-                                *data = Some(store.put(head, e, *size)?);
+                                *data = Some(store.put_with_head(head, e, *size, &name)?);
                             }
                         }
                     }
@@ -279,7 +237,7 @@ impl Fs {
                 } = &le.op
                     && want.contains(&le.path)
                 {
-                    got.insert(le.path.clone(), store.put(&[], e, *size)?);
+                    got.insert(le.path.clone(), store.put(e, *size, &self.name)?);
                 }
                 Ok(le)
             })?;

@@ -3,6 +3,8 @@
 
 pub mod contents;
 pub mod fs;
+pub mod load;
 pub mod merged;
+pub mod spill;
 
 pub use merged::{MergedView, Node};

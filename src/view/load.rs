@@ -1,0 +1,118 @@
+//! Building an image's merged view from its layers, keeping the data of the files a job needs
+//! in the spill store, and fetching data a first pass did not keep.
+
+use super::MergedView;
+use super::spill::Spill;
+use crate::error::{Error, Result};
+use crate::layer::LayerStream;
+use crate::layer::entry::{DataRef, Kind, LayerEntry, Op};
+use crate::model::image::Image;
+use crate::model::path;
+use std::collections::{BTreeMap, HashMap};
+
+/// Streams one layer's tar, feeding each entry to `f` (which may read the entry's data).
+fn walk_layer(
+    img: &Image,
+    i: usize,
+    max: u64,
+    mut f: impl FnMut(&mut tar::Entry<'_, &mut LayerStream>, LayerEntry) -> Result<LayerEntry>,
+) -> Result<Vec<LayerEntry>> {
+    let mut out = Vec::new();
+    crate::layer::each_entry(&img.name, i, &img.layers[i], max, |e, le| {
+        out.push(f(e, le)?);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Builds the merged view of `img`; regular files whose path is under one of `keep` have
+/// their data put in `spill`.
+pub fn merged_view(
+    img: &Image,
+    max: u64,
+    keep: &[Vec<u8>],
+    mut spill: Option<&mut Spill>,
+) -> Result<MergedView> {
+    let mut view = MergedView::new();
+    for i in 0..img.layers.len() {
+        // An uncompressed layer on disk: the walk below reads and verifies all of it, and its
+        // files' data is then read where it lies (every file's, so nothing is fetched later).
+        let in_place = match spill.as_deref_mut() {
+            Some(sp) => crate::layer::seekable_tar(&img.layers[i])?.map(|r| sp.add_tar(r)),
+            None => None,
+        };
+        let entries = walk_layer(img, i, max, |e, mut le| {
+            if let (
+                Some(sp),
+                Op::Put {
+                    kind: Kind::File,
+                    size,
+                    data,
+                    ..
+                },
+            ) = (spill.as_deref_mut(), &mut le.op)
+            {
+                if let Some(base) = in_place {
+                    *data = Some(DataRef {
+                        offset: base + e.raw_file_position(),
+                        len: *size,
+                    });
+                } else if keep.iter().any(|k| path::is_under(&le.path, k)) {
+                    *data = Some(sp.put(e, *size, &format!("{}: layer {i}", img.name))?);
+                }
+            }
+            Ok(le)
+        })?;
+        view.apply_layer(i, entries)
+            .map_err(|e| Error::layer(&img.name, e.to_string()))?;
+    }
+    Ok(view)
+}
+
+/// Fetches data the first pass did not keep (hardlink targets outside the selection, files
+/// reached through symlinked parents) by streaming only the layers that hold it.
+pub fn fill_missing(
+    img: &Image,
+    max: u64,
+    view: &mut MergedView,
+    sels: &[Vec<u8>],
+    spill: &mut Spill,
+) -> Result<()> {
+    let mut need: BTreeMap<usize, Vec<Vec<u8>>> = BTreeMap::new();
+    for sel in sels {
+        for (_, n) in view.subtree(sel) {
+            if n.kind == Kind::File && n.data.is_none() && n.size > 0 {
+                need.entry(n.origin.0).or_default().push(n.origin.1.clone());
+            }
+        }
+    }
+    for (layer, paths) in need {
+        let mut got: HashMap<Vec<u8>, DataRef> = HashMap::new();
+        walk_layer(img, layer, max, |e, le| {
+            if let Op::Put {
+                kind: Kind::File,
+                size,
+                ..
+            } = &le.op
+                && paths.contains(&le.path)
+            {
+                let d = spill.put(e, *size, &format!("{}: layer {layer}", img.name))?;
+                got.insert(le.path.clone(), d);
+            }
+            Ok(le)
+        })?;
+        for sel in sels {
+            let keys: Vec<Vec<u8>> = view.subtree(sel).map(|(k, _)| k.clone()).collect();
+            for k in keys {
+                if let Some(n) = view.nodes.get_mut(&k)
+                    && n.kind == Kind::File
+                    && n.data.is_none()
+                    && n.origin.0 == layer
+                {
+                    n.data = got.get(&n.origin.1).copied();
+                }
+            }
+        }
+    }
+    Ok(())
+}
