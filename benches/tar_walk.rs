@@ -46,6 +46,7 @@ fn tar_walk(c: &mut Criterion) {
         diff_id: DiffId(Digest::of(&tar)),
         data: BlobData::Bytes(Arc::new(gz)),
         history: None,
+        checked: Default::default(),
     };
     let mut g = c.benchmark_group("layer read");
     g.sample_size(10);

@@ -387,6 +387,7 @@ pub fn append_layer(
         diff_id: diff_id.clone(),
         data: BlobData::Bytes(Arc::new(blob)),
         history: None,
+        checked: Default::default(),
     };
     let mut blobs = Vec::new();
     let mut index = 0;

@@ -18,7 +18,7 @@ use crate::layer::entry::{self, DataRef, Kind, Meta, Op};
 use crate::layer::layer_compression;
 use crate::layer::tarw::{OutKind, TarWriter};
 use crate::model::digest::{DiffId, Digest, HashingWriter, ParHashingWriter};
-use crate::model::image::{BlobData, Image, Layer};
+use crate::model::image::{BlobData, Checked, Image, Layer};
 use crate::model::out::{OutBlob, OutImage};
 use crate::model::reference::{ImageRef, familiar_name, normalize_name};
 use crate::model::spec::{self, Descriptor, Platform};
@@ -672,8 +672,6 @@ pub fn graft(plan: &GraftPlan, copied: bool) -> Result<Grafted> {
             }
         };
         spill.check_unchanged()?;
-        // Hashed as it was written: copying it out needs only its raw digest checked.
-        crate::layer::mark_verified(&digest, &diff_id);
         let desc = Descriptor::new(
             spec::oci_layer_type(codec.compression),
             digest.clone(),
@@ -684,6 +682,8 @@ pub fn graft(plan: &GraftPlan, copied: bool) -> Result<Grafted> {
             diff_id: diff_id.clone(),
             data,
             history: None,
+            // Hashed as it was written: copying it out needs only its raw digest checked.
+            checked: Checked::done(),
         };
         new_layer = Some(NewLayerSummary {
             digest: digest.to_string(),
@@ -873,7 +873,7 @@ fn vendor_view(plan: &GraftPlan, vendor: &Image, spill: &mut Spill) -> Result<Me
 
 /// Path mode's base: the filesystem the check of the result goes on from (so the base is
 /// walked once for both). Compressed layers are streamed and verified here, and the copy then
-/// only checks their raw digest (`layer::is_verified`).
+/// only checks their raw digest (`Layer::checked`).
 fn base_fs(plan: &GraftPlan, base: &Image, copied: bool) -> Result<Fs> {
     let mut bfs = Fs::new(
         &plan.output.to_string(),

@@ -5,15 +5,13 @@
 
 use crate::codec::compress::{Compression, Decoder, LimitedReader, decoder};
 use crate::error::{Error, Result};
-use crate::model::digest::{DiffId, Digest, Hasher, ParHasher, VerifyingReader};
+use crate::model::digest::{DiffId, Hasher, ParHasher, VerifyingReader};
 
 pub mod entry;
 pub mod tarw;
 
-use crate::model::image::{BlobData, Layer};
-use std::collections::BTreeSet;
+use crate::model::image::{BlobData, Checked, Layer};
 use std::io::{self, Read, Seek};
-use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
@@ -21,27 +19,6 @@ use std::thread::JoinHandle;
 pub const DEFAULT_MAX_LAYER_SIZE: u64 = 64 << 30;
 
 const CHUNK: usize = 512 * 1024;
-
-/// (blob digest, diff_id) pairs this process has checked by inflating the blob. A sha256 names
-/// the bytes, so the pair holds wherever those bytes are read again: a later copy of the same
-/// blob (a base layer streamed for the merged view, then copied to the output) only has to
-/// check its raw digest while copying, and each compressed layer is inflated once.
-static VERIFIED: Mutex<BTreeSet<(Digest, DiffId)>> = Mutex::new(BTreeSet::new());
-
-/// Records that `digest`'s bytes were inflated and hashed to `diff_id` (or are the tar itself).
-pub fn mark_verified(digest: &Digest, diff_id: &DiffId) {
-    if let Ok(mut s) = VERIFIED.lock() {
-        s.insert((digest.clone(), diff_id.clone()));
-    }
-}
-
-/// Whether this process has already checked that `layer`'s blob inflates to its diff_id.
-pub fn is_verified(layer: &Layer) -> bool {
-    VERIFIED
-        .lock()
-        .map(|s| s.contains(&(layer.desc.digest.clone(), layer.diff_id.clone())))
-        .unwrap_or(false)
-}
 
 /// Opens a blob's raw bytes.
 pub fn open_blob(data: &BlobData) -> Result<Box<dyn Read + Send>> {
@@ -80,8 +57,8 @@ pub struct LayerStream {
     producer: Option<JoinHandle<Result<()>>>,
     pub compression: Compression,
     what: String,
-    digest: Digest,
     diff_id: DiffId,
+    checked: Checked,
     done: bool,
 }
 
@@ -123,8 +100,8 @@ impl LayerStream {
             producer: Some(producer),
             compression,
             what,
-            digest: layer.desc.digest.clone(),
             diff_id: layer.diff_id.clone(),
+            checked: layer.checked.clone(),
             done: false,
         })
     }
@@ -158,7 +135,7 @@ impl LayerStream {
                 });
             }
         }
-        mark_verified(&self.digest, &self.diff_id);
+        self.checked.mark();
         Ok(())
     }
 
@@ -275,12 +252,12 @@ pub fn copy_layer(
     crate::progress::layer_started();
     crate::progress::verbose(|| format!("copying {what}, {} bytes", layer.desc.size));
     let raw = open_blob(&layer.data)?;
-    if is_verified(layer) || layer.desc.digest == *layer.diff_id.digest() {
+    if layer.checked.is_done() || layer.desc.digest == *layer.diff_id.digest() {
         // Inflated and checked earlier in this run, or uncompressed (its raw digest is its
         // diff_id): the raw digest, checked while copying, proves the diff_id, so the bytes
         // are only copied and hashed, the hashing on a second core.
         copy_raw(&what, raw, layer, out)?;
-        mark_verified(&layer.desc.digest, &layer.diff_id);
+        layer.checked.mark();
         return Ok(());
     }
     let verifying = VerifyingReader::new(
@@ -329,7 +306,7 @@ pub fn copy_layer(
             found: found.to_string(),
         });
     }
-    mark_verified(&layer.desc.digest, &layer.diff_id);
+    layer.checked.mark();
     Ok(())
 }
 
@@ -699,6 +676,7 @@ pub fn layer_compression(l: &Layer) -> Result<Compression> {
 mod tests {
     use super::*;
     use crate::layer::entry::{Kind, Op};
+    use crate::model::digest::Digest;
     use crate::model::spec::Descriptor;
     use std::sync::Arc;
 
@@ -728,6 +706,7 @@ mod tests {
             diff_id: DiffId(d),
             data: BlobData::File(Arc::new(tmp.into_temp_path())),
             history: None,
+            checked: Default::default(),
         };
         (layer, path)
     }

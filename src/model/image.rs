@@ -73,6 +73,31 @@ pub struct Layer {
     pub data: BlobData,
     /// Index into the config's history of the entry that made this layer, if known.
     pub history: Option<usize>,
+    /// Whether the blob was checked against its diff_id in this run.
+    pub checked: Checked,
+}
+
+/// Whether a layer's blob has been inflated and hashed to its diff_id in this run (or was
+/// hashed as regraft wrote it). Clones of a layer share the record, so the reader that checked
+/// a layer tells the writer that later copies the same layer value: the copy then only checks
+/// the raw digest, and each compressed layer is inflated once. A sha256 names the bytes, so the
+/// record holds wherever the layer's bytes are read again.
+#[derive(Clone, Default)]
+pub struct Checked(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Checked {
+    /// A record that says checked already (a layer hashed as it was written).
+    pub fn done() -> Checked {
+        let c = Checked::default();
+        c.mark();
+        c
+    }
+    pub fn mark(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Release);
+    }
+    pub fn is_done(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Acquire)
+    }
 }
 
 #[derive(Clone)]

@@ -61,6 +61,7 @@ pub fn new_layer(
         diff_id: DiffId(diff_id),
         data,
         history: None,
+        checked: Default::default(),
     })
 }
 

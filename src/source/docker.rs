@@ -193,6 +193,7 @@ impl DockerManifest {
                     name: path.clone(),
                 },
                 history: None,
+                checked: Default::default(),
             });
         }
         let config_desc = Descriptor::new(media::OCI_CONFIG, cdigest, cbytes.len() as u64);

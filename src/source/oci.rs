@@ -476,6 +476,7 @@ pub fn load_image(
                 name: d.digest.blob_path(),
             },
             history: None,
+            checked: Default::default(),
         })
         .collect();
     Ok(Image {
