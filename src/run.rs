@@ -512,9 +512,14 @@ fn graft(
         exclude: regraft::model::glob::Excludes::new(&a.exclude)?,
     };
     // The new layer is always built (a dry run too): the checks read the planned result.
-    let mut g = regraft::graft::graft(&plan, !a.dry_run)?;
+    let write = if a.dry_run {
+        regraft::graft::WriteMode::DryRun
+    } else {
+        regraft::graft::WriteMode::Write
+    };
+    let mut g = regraft::graft::graft(&plan, write)?;
     g.summary.dry_run = a.dry_run;
-    let gc = regraft::graft::gate::check_graft(&plan, &mut g, !a.dry_run)?;
+    let gc = regraft::graft::gate::check_graft(&plan, &mut g, write)?;
     if let Some((img, digest)) = gc.merged {
         g.image = img;
         g.summary.manifest_digest = digest.to_string();

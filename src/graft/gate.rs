@@ -4,7 +4,7 @@
 use crate::check::dbmerge;
 use crate::check::{CheckInput, Report};
 use crate::error::{Error, Result};
-use crate::graft::{GraftPlan, Grafted};
+use crate::graft::{GraftPlan, Grafted, WriteMode};
 use crate::model::digest::Digest;
 use crate::model::image::Layer;
 use crate::model::out::{OutBlob, OutImage};
@@ -52,10 +52,11 @@ fn planned(img: &OutImage) -> Result<(Vec<Layer>, Value)> {
 /// Checks a planned graft (made with `dry_run == false`, so the new layer exists). In layer
 /// mode, when the application layers carry a package database, also plans the merge layer.
 ///
-/// `copied`: the result is written next, a copy that verifies every byte it reads, so layers
+/// With `WriteMode::Write` the result is written next, a copy that verifies every byte it reads, so layers
 /// on disk are walked by their headers alone (false for a dry run: everything is verified
 /// here). The filesystem the graft built (path mode) is used as it is.
-pub fn check_graft(plan: &GraftPlan, g: &mut Grafted, copied: bool) -> Result<GraftCheck> {
+pub fn check_graft(plan: &GraftPlan, g: &mut Grafted, write: WriteMode) -> Result<GraftCheck> {
+    let copied = write == WriteMode::Write;
     let (layers, config) = planned(&g.image)?;
     let boundary = g.summary.base.layers;
     let (mut report, fs) = crate::check::check(
@@ -70,7 +71,7 @@ pub fn check_graft(plan: &GraftPlan, g: &mut Grafted, copied: bool) -> Result<Gr
         },
         g.fs.take(),
     )?;
-    report.application = if g.summary.mode == "path" {
+    report.application = if g.summary.mode == crate::graft::GraftMode::Path {
         g.summary.paths.join(", ")
     } else {
         format!(
@@ -85,7 +86,7 @@ pub fn check_graft(plan: &GraftPlan, g: &mut Grafted, copied: bool) -> Result<Gr
         .result
         .get(b"var/lib/dpkg/status")
         .is_some_and(|n| n.layer >= boundary);
-    if g.summary.mode == "layer" && app_dpkg {
+    if g.summary.mode == crate::graft::GraftMode::Layer && app_dpkg {
         let vendor = Source::open(&plan.vendor)?.image(plan.platform.as_ref())?;
         let n = g.summary.old_base.layers.min(vendor.layers.len());
         let old = Fs::build(&FsInput {

@@ -118,3 +118,12 @@ impl OutImage {
         out.name().map(str::to_string).or_else(|| self.name.clone())
     }
 }
+
+/// Whether a planned image is written (by a copy that verifies every byte it reads, so
+/// readers before it may skip what the copy will check) or only planned (a dry run, where
+/// the readers check everything themselves).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteMode {
+    Write,
+    DryRun,
+}

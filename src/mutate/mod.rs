@@ -103,45 +103,18 @@ pub fn append(
 ) -> Result<OutImage> {
     let mut cfg = img.config.clone();
     config::apply_overrides(&mut cfg, ov)?;
-    let obj = cfg
-        .as_object_mut()
-        .ok_or_else(|| Error::Invalid(format!("{}: config is not an object", img.name)))?;
-    match &created {
-        Some(c) => {
-            obj.insert("created".into(), Value::String(c.clone()));
-        }
-        None => {
-            obj.remove("created");
-        }
-    }
-    let mut all: Vec<Layer> = img.layers.clone();
-    let mut history: Vec<Value> = obj
+    let mut history: Vec<Value> = cfg
         .get("history")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
+    let mut all: Vec<Layer> = img.layers.clone();
     for (l, h) in &layers {
         all.push(l.clone());
         history.push(h.clone());
     }
     history.extend(history_only);
-    let rootfs = obj
-        .entry("rootfs")
-        .or_insert_with(|| Value::Object(Default::default()))
-        .as_object_mut()
-        .ok_or_else(|| Error::Invalid(format!("{}: rootfs is not an object", img.name)))?;
-    rootfs.insert("type".into(), Value::String("layers".into()));
-    rootfs.insert(
-        "diff_ids".into(),
-        Value::Array(
-            all.iter()
-                .map(|l| Value::String(l.diff_id.to_string()))
-                .collect(),
-        ),
-    );
-    if !history.is_empty() {
-        obj.insert("history".into(), Value::Array(history));
-    }
+    let cfg = with_layers(cfg, created.as_deref(), &all, history, &img.name)?;
     let blobs = all
         .iter()
         .enumerate()
@@ -163,6 +136,60 @@ pub fn append(
         img.view.platform.clone(),
         name,
     )
+}
+
+/// `cfg` as the config of an image made of `layers`: the one place `created`,
+/// `rootfs.diff_ids` and `history` are written for a new image (the graft, the toolbox's
+/// edits and the package database merge all come here). `created` is set or removed;
+/// `rootfs` keeps any other keys it has; an empty history is left out. `name` is for messages.
+pub fn with_layers(
+    mut cfg: Value,
+    created: Option<&str>,
+    layers: &[Layer],
+    history: Vec<Value>,
+    name: &str,
+) -> Result<Value> {
+    let obj = cfg
+        .as_object_mut()
+        .ok_or_else(|| Error::Invalid(format!("{name}: config is not an object")))?;
+    match created {
+        Some(c) => {
+            obj.insert("created".into(), Value::String(c.to_string()));
+        }
+        None => {
+            obj.remove("created");
+        }
+    }
+    let rootfs = obj
+        .entry("rootfs")
+        .or_insert_with(|| Value::Object(Default::default()))
+        .as_object_mut()
+        .ok_or_else(|| Error::Invalid(format!("{name}: rootfs is not an object")))?;
+    rootfs.insert("type".into(), Value::String("layers".into()));
+    rootfs.insert(
+        "diff_ids".into(),
+        Value::Array(
+            layers
+                .iter()
+                .map(|l| Value::String(l.diff_id.to_string()))
+                .collect(),
+        ),
+    );
+    if history.is_empty() {
+        obj.remove("history");
+    } else {
+        obj.insert("history".into(), Value::Array(history));
+    }
+    Ok(cfg)
+}
+
+/// The compression of a new layer on `img` when none is asked for: that of its top layer
+/// (told by its bytes), gzip for an image without layers.
+pub fn default_codec(img: &Image) -> Result<Codec> {
+    Ok(match img.layers.last() {
+        Some(l) => Codec::default_for(crate::layer::layer_compression(l)?),
+        None => Codec::default_for(crate::codec::compress::Compression::Gzip),
+    })
 }
 
 /// The written form of an image regraft made: the config's bytes (written once, digested as

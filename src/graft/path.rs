@@ -1,0 +1,529 @@
+//! Path mode: the selected subtrees of the vendor's merged view become one new layer over
+//! the base. Each selection replaces what the base has there (an opaque marker over a base
+//! directory, a whiteout where a file goes over one); parents the base has keep its
+//! attributes; symlinked parents resolve in both images; replacing a base file or symlink
+//! with a directory is refused. The layer is deterministic: entries in path order, markers
+//! right after their directory, the first member of a hardlink group carries the data.
+
+use super::{GraftPlan, Inputs, ModeResult, NewLayerSummary, Stack, WriteMode, out_dir};
+use crate::codec::compress::{Codec, Compression, Encoder};
+use crate::error::{Error, Result};
+use crate::layer::entry::{self, DataRef, Kind, Meta};
+use crate::layer::tarw::{OutKind, TarWriter};
+use crate::model::digest::{DiffId, Digest, HashingWriter, ParHashingWriter};
+use crate::model::image::{BlobData, Checked, Image, Layer};
+use crate::model::out::OutBlob;
+use crate::model::path::{ancestors, join};
+use crate::model::spec::{self, Descriptor};
+use crate::view::fs::Fs;
+use crate::view::load::{fill_missing, merged_view};
+use crate::view::spill::Spill;
+use crate::view::{self, MergedView};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufWriter, Write};
+use std::sync::Arc;
+
+/// One entry of the new layer.
+#[derive(Clone, Debug)]
+enum NewEntry {
+    Node {
+        kind: Kind,
+        meta: Meta,
+        size: u64,
+        data: Option<DataRef>,
+        inode: u64,
+    },
+    Opaque,
+    Whiteout,
+}
+
+/// The planned layer: sort key -> (tar path, entry).
+type LayerPlan = BTreeMap<Vec<u8>, (Vec<u8>, NewEntry)>;
+
+/// A sort key that puts markers right after their directory and before its other entries.
+fn marker_key(dir: &[u8], tag: u8, name: &[u8]) -> Vec<u8> {
+    let mut k = dir.to_vec();
+    if !k.is_empty() {
+        k.push(b'/');
+    }
+    k.push(0);
+    k.push(tag);
+    k.extend_from_slice(name);
+    k
+}
+
+/// Plans the path-mode layer: (sort key -> (tar path, entry)).
+fn plan_layer(
+    vendor: &MergedView,
+    base: &MergedView,
+    sels: &[Vec<u8>],
+    exclude: &crate::model::glob::Excludes,
+) -> Result<LayerPlan> {
+    let mut out: LayerPlan = BTreeMap::new();
+    for sel in sels {
+        let shown = String::from_utf8_lossy(sel).to_string();
+        // Where the selection really is in the vendor (a symlinked parent is followed).
+        let src = vendor
+            .resolve_parent(sel)
+            .map_err(|e| Error::Invalid(format!("--path /{shown}: {e}")))?;
+        let vnode = vendor.get(&src).ok_or_else(|| {
+            Error::Invalid(format!(
+                "--path /{}: not found in the vendor image",
+                crate::text::sanitize(&shown)
+            ))
+        })?;
+        // Where it goes in the base: parents resolved through the base's symlinks.
+        let dst = base
+            .resolve_parent(&src)
+            .map_err(|e| Error::Invalid(format!("--path /{shown}: in the base: {e}")))?;
+        plan_marker(&mut out, &shown, vnode, base.get(&dst), &dst)?;
+        plan_parents(&mut out, &shown, vendor, base, &src, &dst)?;
+        for (p, n) in vendor.subtree(&src) {
+            if exclude.excludes(p) {
+                continue;
+            }
+            let rel = &p[src.len()..];
+            let d = if rel.is_empty() {
+                dst.clone()
+            } else {
+                [dst.as_slice(), rel].concat()
+            };
+            out.insert(d.clone(), (d, node_entry(n)));
+        }
+    }
+    Ok(out)
+}
+
+fn node_entry(n: &view::Node) -> NewEntry {
+    NewEntry::Node {
+        kind: n.kind.clone(),
+        meta: n.meta.clone(),
+        size: n.size,
+        data: n.data,
+        inode: n.inode,
+    }
+}
+
+fn refuse_dir_over(shown: &str, what: &str, at: &[u8]) -> Error {
+    Error::Invalid(format!(
+        "--path /{shown}: the vendor has a directory where the base has a {what} (/{}); replacing it with a directory is refused",
+        String::from_utf8_lossy(at)
+    ))
+}
+
+/// The marker that makes the selection replace what the base has at `dst`: an opaque marker
+/// over a base directory, a whiteout where a file goes over a base directory.
+fn plan_marker(
+    out: &mut LayerPlan,
+    shown: &str,
+    vnode: &view::Node,
+    bnode: Option<&view::Node>,
+    dst: &[u8],
+) -> Result<()> {
+    let (parent, name) = match dst.iter().rposition(|&b| b == b'/') {
+        Some(i) => (dst[..i].to_vec(), dst[i + 1..].to_vec()),
+        None => (vec![], dst.to_vec()),
+    };
+    match (vnode.kind == Kind::Dir, bnode.map(|b| b.kind == Kind::Dir)) {
+        (true, Some(false)) => {
+            let what = bnode.map(|b| b.kind.name()).unwrap_or("file");
+            return Err(refuse_dir_over(shown, what, dst));
+        }
+        (true, Some(true)) => {
+            out.insert(
+                marker_key(dst, 0, entry::OPAQUE),
+                (join(dst, entry::OPAQUE), NewEntry::Opaque),
+            );
+        }
+        (false, Some(true)) => {
+            let mut wh = entry::WH_PREFIX.to_vec();
+            wh.extend_from_slice(&name);
+            out.insert(
+                marker_key(&parent, 1, &name),
+                (join(&parent, &wh), NewEntry::Whiteout),
+            );
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The selection's parents: the base's attributes where it has them, else the vendor's.
+fn plan_parents(
+    out: &mut LayerPlan,
+    shown: &str,
+    vendor: &MergedView,
+    base: &MergedView,
+    src: &[u8],
+    dst: &[u8],
+) -> Result<()> {
+    let src_anc = ancestors(src);
+    let dst_anc = ancestors(dst);
+    for (depth, a) in dst_anc.iter().enumerate() {
+        if out.contains_key(a) {
+            continue;
+        }
+        // A parent the base has as a file (or device): the vendor's directory would replace it.
+        if let Some(b) = base.get(a).filter(|n| n.kind != Kind::Dir) {
+            return Err(refuse_dir_over(shown, b.kind.name(), a));
+        }
+        let from_base = base.get(a).filter(|n| n.kind == Kind::Dir);
+        let from_vendor = vendor.get(a).or_else(|| {
+            // Same depth from the leaf in the vendor's own path.
+            let k = src_anc.len().checked_sub(dst_anc.len() - depth)?;
+            vendor.get(&src_anc[k])
+        });
+        let e = match (from_base, from_vendor) {
+            (Some(b), _) => node_entry(b),
+            (None, Some(v)) if v.kind == Kind::Dir => node_entry(v),
+            _ => NewEntry::Node {
+                kind: Kind::Dir,
+                meta: Meta {
+                    mode: 0o755,
+                    ..Default::default()
+                },
+                size: 0,
+                data: None,
+                inode: 0,
+            },
+        };
+        out.insert(a.clone(), (a.clone(), e));
+    }
+    Ok(())
+}
+
+/// What writing a layer found: its diff_id, its blob's digest and size.
+struct LayerDigests {
+    diff_id: DiffId,
+    digest: Digest,
+    size: u64,
+}
+
+/// Writes the planned layer through diff_id hashing, the encoder and blob hashing into `w`.
+fn write_layer<W: Write>(
+    plan: &LayerPlan,
+    spill: &Spill,
+    codec: Codec,
+    w: W,
+) -> Result<(LayerDigests, W)> {
+    let io = |e: std::io::Error| Error::Invalid(format!("writing the new layer: {e}"));
+    let blob = BlobSink::new(w, codec.compression != Compression::None);
+    let enc = Encoder::new(codec, blob).map_err(io)?;
+    let diff = ParHashingWriter::new(enc).map_err(io)?;
+    let mut tw = TarWriter::new(BufWriter::with_capacity(256 * 1024, diff));
+    // Hardlink groups inside the selection: the first member carries the data.
+    let mut group_size: HashMap<u64, usize> = HashMap::new();
+    for (_, e) in plan.values() {
+        if let NewEntry::Node {
+            kind: Kind::File,
+            inode,
+            ..
+        } = e
+        {
+            *group_size.entry(*inode).or_default() += 1;
+        }
+    }
+    let mut first: HashMap<u64, Vec<u8>> = HashMap::new();
+    for (path, e) in plan.values() {
+        match e {
+            NewEntry::Opaque | NewEntry::Whiteout => tw.append_marker(path).map_err(io)?,
+            NewEntry::Node {
+                kind,
+                meta,
+                size,
+                data,
+                inode,
+            } => {
+                if *kind == Kind::File && group_size.get(inode).copied().unwrap_or(0) > 1 {
+                    if let Some(target) = first.get(inode) {
+                        tw.append_header(path, &OutKind::Hardlink(target), meta)
+                            .map_err(io)?;
+                        continue;
+                    }
+                    first.insert(*inode, path.clone());
+                }
+                tw.append_header(path, &OutKind::from_kind(kind, *size), meta)
+                    .map_err(io)?;
+                if *kind == Kind::File && *size > 0 {
+                    let d = data.ok_or_else(|| {
+                        Error::Invalid(format!(
+                            "internal: no data kept for /{}",
+                            String::from_utf8_lossy(path)
+                        ))
+                    })?;
+                    spill.copy_to(d, tw.data())?;
+                    tw.pad(*size).map_err(io)?;
+                }
+            }
+        }
+    }
+    let buf = tw.finish().map_err(io)?;
+    let diff = buf.into_inner().map_err(|e| io(e.into_error()))?;
+    let (enc, diff_id, _) = diff.finish().map_err(io)?;
+    let blob = enc.finish().map_err(io)?;
+    let (w, digest, size) = blob.finish(&diff_id);
+    let digests = LayerDigests {
+        diff_id: DiffId(diff_id),
+        digest,
+        size,
+    };
+    Ok((digests, w))
+}
+
+/// Where the encoded layer goes: hashed, or, for an uncompressed layer (whose blob digest is
+/// its diff_id, already hashed upstream), only counted, so the bytes are not hashed twice.
+enum BlobSink<W> {
+    Hashing(HashingWriter<W>),
+    Counting(W, u64),
+}
+
+impl<W: Write> BlobSink<W> {
+    fn new(w: W, hash: bool) -> Self {
+        if hash {
+            BlobSink::Hashing(HashingWriter::new(w))
+        } else {
+            BlobSink::Counting(w, 0)
+        }
+    }
+    /// `diff_id`: the digest of the same bytes when they were not hashed here.
+    fn finish(self, diff_id: &Digest) -> (W, Digest, u64) {
+        match self {
+            BlobSink::Hashing(h) => h.finish(),
+            BlobSink::Counting(w, n) => (w, diff_id.clone(), n),
+        }
+    }
+}
+
+impl<W: Write> Write for BlobSink<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            BlobSink::Hashing(h) => h.write(buf),
+            BlobSink::Counting(w, n) => {
+                let k = w.write(buf)?;
+                *n += k as u64;
+                Ok(k)
+            }
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            BlobSink::Hashing(h) => h.flush(),
+            BlobSink::Counting(w, _) => w.flush(),
+        }
+    }
+}
+
+/// Path mode's vendor: its merged view, the selections' data spilled or located in place.
+fn vendor_view(plan: &GraftPlan, vendor: &Image, spill: &mut Spill) -> Result<MergedView> {
+    let mut vview = merged_view(vendor, plan.max_layer_size, &plan.paths, Some(&mut *spill))?;
+    let mut resolved = Vec::new();
+    for p in &plan.paths {
+        let shown = String::from_utf8_lossy(p).to_string();
+        let r = vview
+            .resolve_parent(p)
+            .map_err(|e| Error::Invalid(format!("--path /{shown}: {e}")))?;
+        if vview.get(&r).is_none() {
+            return Err(Error::Invalid(format!(
+                "--path /{}: not found in the vendor image {}",
+                crate::text::sanitize(&shown),
+                vendor.name
+            )));
+        }
+        resolved.push(r);
+    }
+    fill_missing(vendor, plan.max_layer_size, &mut vview, &resolved, spill)?;
+    Ok(vview)
+}
+
+/// Path mode's base: the filesystem the check of the result goes on from (so the base is
+/// walked once for both). Compressed layers are streamed and verified here, and the copy then
+/// only checks their raw digest (`Layer::checked`).
+fn base_fs(plan: &GraftPlan, base: &Image, write: WriteMode) -> Result<Fs> {
+    let mut bfs = Fs::new(
+        &plan.output.to_string(),
+        base.layers.len(),
+        plan.max_layer_size,
+        write == WriteMode::Write,
+    )?;
+    for l in &base.layers {
+        bfs.add_layer(l)?;
+    }
+    Ok(bfs)
+}
+
+/// Path mode: the selected subtrees of the vendor's merged view, planned over the base's
+/// view, written as one new layer on top of the base's layers.
+pub(super) fn graft_paths(
+    plan: &GraftPlan,
+    inputs: &Inputs,
+    stack: &mut Stack,
+    write: WriteMode,
+) -> Result<ModeResult> {
+    let dir = out_dir(&plan.output);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    // An archive output is built in place: the base's layers are copied into it (and verified)
+    // on a second thread while the vendor is read, and the new layer is written straight in.
+    let mut session = match write {
+        WriteMode::Write => crate::sink::begin(&plan.output)?,
+        WriteMode::DryRun => None,
+    };
+    let mut spill = Spill::new(&dir)?;
+    let (vview, mut bfs) = read_inputs(plan, inputs, session.as_mut(), &mut spill, write)?;
+    let lplan = plan_layer(&vview, &bfs.result, &plan.paths, &plan.exclude)?;
+    // The plan holds all the new layer needs: the vendor's view goes before the layer is
+    // written (peak memory is one view of the selection and the plan).
+    drop(vview);
+    let codec = match plan.compression {
+        Some(c) => c,
+        None => crate::mutate::default_codec(&inputs.base)?,
+    };
+    let (d, data) = store_layer(&lplan, &spill, codec, session.as_mut(), &dir)?;
+    spill.check_unchanged()?;
+    let desc = Descriptor::new(
+        spec::oci_layer_type(codec.compression),
+        d.digest.clone(),
+        d.size,
+    );
+    let l = Layer {
+        desc,
+        diff_id: d.diff_id.clone(),
+        data,
+        history: None,
+        // Hashed as it was written: copying it out needs only its raw digest checked.
+        checked: Checked::done(),
+    };
+    let new_layer = NewLayerSummary {
+        digest: d.digest.to_string(),
+        diff_id: d.diff_id.to_string(),
+        size: d.size,
+        compression: codec.to_string(),
+        entries: lplan.len(),
+    };
+    // The plan is done with: free it before the check's view of the new layer is built.
+    drop(lplan);
+    drop(spill);
+    bfs.add_layer(&l)?;
+    stack.add("new layer", stack.layers.len(), l);
+    stack.history.push(history_entry(plan, inputs));
+    Ok(ModeResult {
+        new_layer: Some(new_layer),
+        fs: Some(bfs),
+        session,
+        rewritten_layers: Vec::new(),
+    })
+}
+
+/// Reads the vendor's view and the base's filesystem; the base's layers are copied into the
+/// begun archive meanwhile, on a second thread.
+fn read_inputs(
+    plan: &GraftPlan,
+    inputs: &Inputs,
+    session: Option<&mut crate::sink::Session>,
+    spill: &mut Spill,
+    write: WriteMode,
+) -> Result<(MergedView, Fs)> {
+    let base = &inputs.base;
+    // A compressed base layer is inflated once, by the check's walk, before it is copied: the
+    // copy then checks only its raw digest. Uncompressed ones are walked by their headers,
+    // beside the copy.
+    let early = if base
+        .layers
+        .iter()
+        .any(|l| l.desc.digest != *l.diff_id.digest())
+    {
+        Some(base_fs(plan, base, write)?)
+    } else {
+        None
+    };
+    let opts = crate::sink::WriteOptions {
+        max_layer_size: plan.max_layer_size,
+    };
+    std::thread::scope(|sc| -> Result<_> {
+        let pre = session.map(|s| {
+            sc.spawn(move || -> Result<()> {
+                for (i, l) in base.layers.iter().enumerate() {
+                    s.put(
+                        &OutBlob::Layer {
+                            image: base.name.clone(),
+                            index: i,
+                            layer: l.clone(),
+                        },
+                        opts,
+                    )?;
+                }
+                Ok(())
+            })
+        });
+        let r = vendor_view(plan, &inputs.vendor, spill).and_then(|v| {
+            let b = match early {
+                Some(b) => b,
+                None => base_fs(plan, base, write)?,
+            };
+            Ok((v, b))
+        });
+        let p = match pre {
+            Some(h) => h.join().unwrap_or_else(|_| {
+                Err(Error::Invalid(
+                    "internal: the copying thread panicked".into(),
+                ))
+            }),
+            None => Ok(()),
+        };
+        let r = r?;
+        p?;
+        Ok(r)
+    })
+}
+
+/// Writes the planned layer into the begun archive, or into a temporary file in `dir`.
+fn store_layer(
+    lplan: &LayerPlan,
+    spill: &Spill,
+    codec: Codec,
+    session: Option<&mut crate::sink::Session>,
+    dir: &std::path::Path,
+) -> Result<(LayerDigests, BlobData)> {
+    if let Some(s) = session {
+        let (data, _, _, d) = s.put_new(|w| {
+            let (d, _) = write_layer(lplan, spill, codec, w)?;
+            Ok((d.digest.clone(), d.size, d))
+        })?;
+        return Ok((d, data));
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix(".regraft-tmp-layer-")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, e))?;
+    let f = tmp
+        .as_file()
+        .try_clone()
+        .map_err(|e| Error::io(tmp.path(), e))?;
+    let (d, mut w) = write_layer(lplan, spill, codec, BufWriter::with_capacity(1 << 20, f))?;
+    w.flush().map_err(|e| Error::io(tmp.path(), e))?;
+    Ok((d, BlobData::File(Arc::new(tmp.into_temp_path()))))
+}
+
+/// The history entry of the new layer: the paths and the vendor by tag and digest, never a
+/// host path.
+fn history_entry(plan: &GraftPlan, inputs: &Inputs) -> Value {
+    let shown: Vec<String> = plan
+        .paths
+        .iter()
+        .map(|p| format!("/{}", String::from_utf8_lossy(p)))
+        .collect();
+    let mut h = serde_json::Map::new();
+    if let Some(c) = &inputs.created {
+        h.insert("created".into(), Value::String(c.clone()));
+    }
+    h.insert(
+        "created_by".into(),
+        Value::String(format!(
+            "regraft --path {} from {}",
+            shown.join(" --path "),
+            inputs.vendor_ref()
+        )),
+    );
+    h.insert("comment".into(), Value::String("regraft path graft".into()));
+    Value::Object(h)
+}

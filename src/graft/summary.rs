@@ -1,0 +1,183 @@
+//! What a graft did, for the terminal and for `--json`: the inputs, the old-base split, the
+//! layers grafted or written, the config values taken from the vendor, and the output.
+
+use super::{GraftMode, GraftPlan, Inputs, ModeResult, Stack, WriteMode};
+use crate::model::image::Image;
+use crate::model::out::OutImage;
+use crate::oldbase::OldBaseSummary;
+use serde::Serialize;
+
+#[derive(Serialize, Clone, Debug)]
+pub struct ImageSummary {
+    pub name: String,
+    pub manifest_digest: String,
+    pub layers: usize,
+}
+
+#[derive(Serialize, Clone, Debug)]
+pub struct NewLayerSummary {
+    pub digest: String,
+    pub diff_id: String,
+    pub size: u64,
+    pub compression: String,
+    pub entries: usize,
+}
+
+#[derive(Serialize, Clone, Debug)]
+pub struct Summary {
+    pub mode: GraftMode,
+    pub vendor: ImageSummary,
+    pub base: ImageSummary,
+    pub old_base: OldBaseSummary,
+    pub paths: Vec<String>,
+    pub grafted_layers: Vec<String>,
+    pub new_layer: Option<NewLayerSummary>,
+    pub layers: usize,
+    pub from_vendor: Vec<String>,
+    pub tag: Option<String>,
+    pub output: String,
+    pub manifest_digest: String,
+    pub config_digest: String,
+    pub warnings: Vec<String>,
+    /// Layers `--exclude` rewrote (layer mode): index, old and new digest, entries dropped.
+    pub rewritten_layers: Vec<String>,
+    pub dry_run: bool,
+}
+
+impl Summary {
+    /// The summary of a graft whose result is planned as `image`.
+    pub(super) fn new(
+        plan: &GraftPlan,
+        inputs: Inputs,
+        stack: &Stack,
+        done: &ModeResult,
+        from_vendor: Vec<String>,
+        image: &OutImage,
+        write: WriteMode,
+    ) -> Summary {
+        let image_summary = |i: &Image| ImageSummary {
+            name: i.name.clone(),
+            manifest_digest: i.manifest_digest.to_string(),
+            layers: i.layers.len(),
+        };
+        Summary {
+            mode: plan.mode(),
+            vendor: image_summary(&inputs.vendor),
+            base: image_summary(&inputs.base),
+            old_base: inputs.split.summary,
+            paths: plan
+                .paths
+                .iter()
+                .map(|p| format!("/{}", String::from_utf8_lossy(p)))
+                .collect(),
+            grafted_layers: stack.grafted.clone(),
+            new_layer: done.new_layer.clone(),
+            layers: stack.layers.len(),
+            from_vendor,
+            tag: image.name.clone(),
+            output: plan.output.to_string(),
+            manifest_digest: image.top.digest.to_string(),
+            config_digest: image
+                .docker
+                .as_ref()
+                .map(|d| d.config.to_string())
+                .unwrap_or_default(),
+            warnings: inputs.warnings,
+            rewritten_layers: done.rewritten_layers.clone(),
+            dry_run: write == WriteMode::DryRun,
+        }
+    }
+
+    pub fn text(&self) -> String {
+        use std::fmt::Write as _;
+        let z = crate::text::sanitize;
+        let mut o = String::new();
+        let verb = if self.dry_run {
+            "would graft"
+        } else {
+            "grafted"
+        };
+        if self.mode == GraftMode::Path {
+            let _ = writeln!(
+                o,
+                "regraft: {verb} {} from {} onto {}",
+                self.paths
+                    .iter()
+                    .map(|p| z(p))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                z(&self.vendor.name),
+                z(&self.base.name)
+            );
+        } else {
+            let _ = writeln!(
+                o,
+                "regraft: {verb} {} application layer(s) of {} onto {}",
+                self.grafted_layers.len(),
+                z(&self.vendor.name),
+                z(&self.base.name)
+            );
+        }
+        let _ = writeln!(
+            o,
+            "  old base: {} layer(s) of the vendor ({}{})",
+            self.old_base.layers,
+            self.old_base.how,
+            self.old_base
+                .name
+                .as_deref()
+                .map(|n| format!(": {}", z(n)))
+                .unwrap_or_default()
+        );
+        if let Some(l) = &self.new_layer {
+            let _ = writeln!(
+                o,
+                "  new layer: {} ({} entries, {} bytes, {})",
+                l.digest, l.entries, l.size, l.compression
+            );
+        }
+        let _ = writeln!(
+            o,
+            "  layers: {} ({} from the base + {})",
+            self.layers,
+            self.base.layers,
+            self.layers - self.base.layers
+        );
+        if !self.from_vendor.is_empty() {
+            let _ = writeln!(
+                o,
+                "  from the vendor's config: {}",
+                self.from_vendor
+                    .iter()
+                    .map(|p| z(p))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        for r in &self.rewritten_layers {
+            let _ = writeln!(o, "  --exclude: {}", z(r));
+        }
+        for w in &self.warnings {
+            let _ = writeln!(o, "  warning: {}", z(w));
+        }
+        if self.dry_run {
+            let _ = writeln!(
+                o,
+                "  dry run: nothing written (would write {})",
+                z(&self.output)
+            );
+        } else {
+            let _ = writeln!(
+                o,
+                "  wrote {}{}: manifest {}",
+                z(&self.output),
+                self.tag
+                    .as_deref()
+                    .map(|t| format!(" as {}", z(t)))
+                    .unwrap_or_default(),
+                self.manifest_digest
+            );
+        }
+        o
+    }
+}
