@@ -45,6 +45,11 @@ fn open_raw(data: &BlobData) -> Result<Box<dyn Read + Send>> {
     }
 }
 
+/// How messages name layer `index` of the image called `image`.
+pub fn describe(image: &str, index: usize, layer: &Layer) -> String {
+    format!("{image}: layer {index} ({})", layer.desc.digest)
+}
+
 /// The uncompressed tar stream of a layer, verified as it is read.
 pub struct LayerStream {
     rx: Receiver<io::Result<Vec<u8>>>,
@@ -65,7 +70,7 @@ pub struct LayerStream {
 impl LayerStream {
     /// Starts streaming `layer` of the image called `image`.
     pub fn open(image: &str, index: usize, layer: &Layer, max_size: u64) -> Result<LayerStream> {
-        let what = format!("{image}: layer {index} ({})", layer.desc.digest);
+        let what = describe(image, index, layer);
         crate::progress::layer_started();
         crate::progress::verbose(|| format!("reading {what}, {} bytes", layer.desc.size));
         let raw = open_blob(&layer.data)?;
@@ -248,7 +253,7 @@ pub fn copy_layer(
     out: &mut (dyn io::Write + Send),
     max_size: u64,
 ) -> Result<()> {
-    let what = format!("{image}: layer {index} ({})", layer.desc.digest);
+    let what = describe(image, index, layer);
     crate::progress::layer_started();
     crate::progress::verbose(|| format!("copying {what}, {} bytes", layer.desc.size));
     let raw = open_blob(&layer.data)?;
@@ -419,6 +424,26 @@ pub fn each_entry(
     let res = parse_entries(&what, tar::Archive::new(&mut s).entries(), &mut f);
     s.finish()?;
     res
+}
+
+/// `each_entry`, keeping the entry `f` returns for each (`f` may read the entry's data and
+/// note where it is kept).
+pub fn collect_entries(
+    image: &str,
+    index: usize,
+    layer: &Layer,
+    max_size: u64,
+    mut f: impl FnMut(
+        &mut tar::Entry<'_, &mut LayerStream>,
+        crate::layer::entry::LayerEntry,
+    ) -> Result<crate::layer::entry::LayerEntry>,
+) -> Result<Vec<crate::layer::entry::LayerEntry>> {
+    let mut out = Vec::new();
+    each_entry(image, index, layer, max_size, |e, le| {
+        out.push(f(e, le)?);
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 /// An uncompressed layer's tar as a byte range of a file on disk (a member of an input tar, a

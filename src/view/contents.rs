@@ -9,7 +9,6 @@
 //! know how the path was reached.
 
 use crate::error::{Error, Result};
-use crate::layer::LayerStream;
 use crate::layer::entry::{self, Kind, Op};
 use crate::model::digest::{Digest, Hasher};
 use crate::model::image::Image;
@@ -104,99 +103,110 @@ fn read_layer(
     want: &Wanted<'_>,
     view_before: &MergedView,
 ) -> Result<LayerRead> {
-    let mut digests = Vec::new();
-    let mut kept = Vec::new();
-    let mut elfs = Vec::new();
     let l = &img.layers[i];
-    let mut s = LayerStream::open(&img.name, i, l, max)?;
-    let what = s.what().to_string();
-    let mut entries = Vec::new();
-    let res: Result<()> = (|| {
-        let mut ar = tar::Archive::new(&mut s);
-        let iter = ar
-            .entries()
-            .map_err(|e| Error::layer(&what, format!("not a tar: {e}")))?;
-        for e in iter {
-            let mut e = e.map_err(|e| Error::layer(&what, format!("corrupt tar: {e}")))?;
-            let le = entry::parse_entry(&mut e).map_err(|x| Error::layer(&what, x.to_string()))?;
-            if let Op::Put {
-                kind: Kind::File,
-                size,
-                meta,
-                ..
-            } = &le.op
-            {
-                // A parent that is a symlink in the lower layers (merged /usr) puts the file
-                // elsewhere; the caller's paths are the resolved ones.
-                let resolved = view_before
-                    .resolve_parent(&le.path)
-                    .unwrap_or_else(|_| le.path.clone());
-                let keep = (want.keep)(&le.path) || (want.keep)(&resolved);
-                if keep && *size > want.keep_max {
-                    return Err(Error::layer(
-                        &what,
-                        format!(
-                            "{} is {size} bytes, more than the {} regraft reads of such a file",
-                            crate::text::sanitize_bytes(&le.path),
-                            want.keep_max
-                        ),
-                    ));
-                }
-                let probe = meta.mode & 0o111 != 0 && (want.probe_elf)(i);
-                if want.hash || keep || probe {
-                    let mut h = Hasher::new();
-                    let mut head: Vec<u8> = Vec::new();
-                    let mut all: Vec<u8> = Vec::new();
-                    let mut buf = vec![0u8; 64 * 1024];
-                    loop {
-                        let n = e
-                            .read(&mut buf)
-                            .map_err(|x| Error::layer(&what, x.to_string()))?;
-                        if n == 0 {
-                            break;
-                        }
-                        h.update(&buf[..n]);
-                        if head.len() < ELF_HEAD {
-                            let k = n.min(ELF_HEAD - head.len());
-                            head.extend_from_slice(&buf[..k]);
-                        }
-                        if keep {
-                            all.extend_from_slice(&buf[..n]);
-                        }
-                        if !want.hash && !keep && head.len() >= ELF_HEAD {
-                            break;
-                        }
-                    }
-                    let key = (i, le.path.clone());
-                    if want.hash {
-                        digests.push((key.clone(), h.finish().0));
-                    }
-                    if keep {
-                        kept.push((key.clone(), all));
-                    }
-                    if probe && let Some(k) = elf_interp(&head) {
-                        elfs.push((key, k));
-                    }
-                }
+    let what = crate::layer::describe(&img.name, i, l);
+    let mut read = LayerRead {
+        entries: Vec::new(),
+        digests: Vec::new(),
+        kept: Vec::new(),
+        elf: Vec::new(),
+    };
+    crate::layer::each_entry(&img.name, i, l, max, |e, le| {
+        if let Op::Put {
+            kind: Kind::File,
+            size,
+            meta,
+            ..
+        } = &le.op
+        {
+            let file = FileAt {
+                layer: i,
+                path: &le.path,
+                size: *size,
+                mode: meta.mode,
+            };
+            read.file(e, &file, want, view_before, &what)?;
+        }
+        read.entries.push(le);
+        Ok(())
+    })?;
+    Ok(read)
+}
+
+/// A regular file of the layer being read.
+struct FileAt<'a> {
+    layer: usize,
+    path: &'a [u8],
+    size: u64,
+    mode: u32,
+}
+
+impl LayerRead {
+    /// Reads what `want` asks of one regular file: its digest, its bytes, its ELF interpreter.
+    fn file(
+        &mut self,
+        e: &mut impl Read,
+        f: &FileAt<'_>,
+        want: &Wanted<'_>,
+        view_before: &MergedView,
+        what: &str,
+    ) -> Result<()> {
+        // A parent that is a symlink in the lower layers (merged /usr) puts the file
+        // elsewhere; the caller's paths are the resolved ones.
+        let resolved = view_before
+            .resolve_parent(f.path)
+            .unwrap_or_else(|_| f.path.to_vec());
+        let keep = (want.keep)(f.path) || (want.keep)(&resolved);
+        if keep && f.size > want.keep_max {
+            return Err(Error::layer(
+                what,
+                format!(
+                    "{} is {} bytes, more than the {} regraft reads of such a file",
+                    crate::text::sanitize_bytes(f.path),
+                    f.size,
+                    want.keep_max
+                ),
+            ));
+        }
+        let probe = f.mode & 0o111 != 0 && (want.probe_elf)(f.layer);
+        if !(want.hash || keep || probe) {
+            return Ok(());
+        }
+        let mut h = Hasher::new();
+        let mut head: Vec<u8> = Vec::new();
+        let mut all: Vec<u8> = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = e
+                .read(&mut buf)
+                .map_err(|x| Error::layer(what, x.to_string()))?;
+            if n == 0 {
+                break;
             }
-            entries.push(le);
+            h.update(&buf[..n]);
+            if head.len() < ELF_HEAD {
+                let k = n.min(ELF_HEAD - head.len());
+                head.extend_from_slice(&buf[..k]);
+            }
+            if keep {
+                all.extend_from_slice(&buf[..n]);
+            }
+            if !want.hash && !keep && head.len() >= ELF_HEAD {
+                break;
+            }
+        }
+        let key = (f.layer, f.path.to_vec());
+        if want.hash {
+            self.digests.push((key.clone(), h.finish().0));
+        }
+        if keep {
+            self.kept.push((key.clone(), all));
+        }
+        if probe && let Some(k) = elf_interp(&head) {
+            self.elf.push((key, k));
         }
         Ok(())
-    })();
-    match res {
-        Ok(()) => s.finish()?,
-        Err(e) => {
-            // The stream's own failure (digest, size, bomb) explains a tar error best.
-            s.finish()?;
-            return Err(e);
-        }
     }
-    Ok(LayerRead {
-        entries,
-        digests,
-        kept,
-        elf: elfs,
-    })
 }
 
 /// How much of a file the ELF probe reads: program headers and the interpreter string sit

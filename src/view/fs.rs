@@ -7,8 +7,7 @@
 
 use super::spill::Spill;
 use crate::error::{Error, Result};
-use crate::layer::LayerStream;
-use crate::layer::entry::{DataRef, Kind, LayerEntry, Op};
+use crate::layer::entry::{DataRef, Kind, Op};
 use crate::model::image::Layer;
 use crate::view;
 use crate::view::MergedView;
@@ -92,21 +91,6 @@ fn may_be_library(p: &[u8]) -> bool {
     name.windows(3).any(|w| w == b".so")
 }
 
-fn stream_layer(
-    name: &str,
-    layers: &[Layer],
-    i: usize,
-    max: u64,
-    mut f: impl FnMut(&mut tar::Entry<'_, &mut LayerStream>, LayerEntry) -> Result<LayerEntry>,
-) -> Result<Vec<LayerEntry>> {
-    let mut out = Vec::new();
-    crate::layer::each_entry(name, i, &layers[i], max, |e, le| {
-        out.push(f(e, le)?);
-        Ok(())
-    })?;
-    Ok(out)
-}
-
 impl Fs {
     /// An empty filesystem; `add_layer` adds the layers bottom up.
     pub fn new(name: &str, boundary: usize, max_layer_size: u64, copied: bool) -> Result<Fs> {
@@ -158,32 +142,38 @@ impl Fs {
             None => {
                 let store = &mut self.store;
                 let name = self.name.clone();
-                let entries = stream_layer(&name, &self.layers, i, self.max, |e, mut le| {
-                    if let Op::Put {
-                        kind: Kind::File,
-                        size,
-                        data,
-                        ..
-                    } = &mut le.op
-                        && *size > 0
-                    {
-                        if is_system_file(&le.path) {
-                            *data = Some(store.put(e, *size, &name)?);
-                        } else if is_app || may_be_library(&le.path) {
-                            let mut head = [0u8; 4];
-                            let want = (*size).min(4) as usize;
-                            e.read_exact(&mut head[..want])
-                                .map_err(|x| Error::layer(&name, x.to_string()))?;
-                            let head = &head[..want];
-                            if crate::formats::elf::is_elf(head)
-                                || (is_app && head.starts_with(b"#!"))
-                            {
-                                *data = Some(store.put_with_head(head, e, *size, &name)?);
+                let entries = crate::layer::collect_entries(
+                    &name,
+                    i,
+                    &self.layers[i],
+                    self.max,
+                    |e, mut le| {
+                        if let Op::Put {
+                            kind: Kind::File,
+                            size,
+                            data,
+                            ..
+                        } = &mut le.op
+                            && *size > 0
+                        {
+                            if is_system_file(&le.path) {
+                                *data = Some(store.put(e, *size, &name)?);
+                            } else if is_app || may_be_library(&le.path) {
+                                let mut head = [0u8; 4];
+                                let want = (*size).min(4) as usize;
+                                e.read_exact(&mut head[..want])
+                                    .map_err(|x| Error::layer(&name, x.to_string()))?;
+                                let head = &head[..want];
+                                if crate::formats::elf::is_elf(head)
+                                    || (is_app && head.starts_with(b"#!"))
+                                {
+                                    *data = Some(store.put_with_head(head, e, *size, &name)?);
+                                }
                             }
                         }
-                    }
-                    Ok(le)
-                })?;
+                        Ok(le)
+                    },
+                )?;
                 (entries, Src::Store)
             }
         };
@@ -229,18 +219,24 @@ impl Fs {
         for (layer, want) in need {
             let mut got: HashMap<Vec<u8>, DataRef> = HashMap::new();
             let store = &mut self.store;
-            stream_layer(&self.name, &self.layers, layer, self.max, |e, le| {
-                if let Op::Put {
-                    kind: Kind::File,
-                    size,
-                    ..
-                } = &le.op
-                    && want.contains(&le.path)
-                {
-                    got.insert(le.path.clone(), store.put(e, *size, &self.name)?);
-                }
-                Ok(le)
-            })?;
+            crate::layer::collect_entries(
+                &self.name,
+                layer,
+                &self.layers[layer],
+                self.max,
+                |e, le| {
+                    if let Op::Put {
+                        kind: Kind::File,
+                        size,
+                        ..
+                    } = &le.op
+                        && want.contains(&le.path)
+                    {
+                        got.insert(le.path.clone(), store.put(e, *size, &self.name)?);
+                    }
+                    Ok(le)
+                },
+            )?;
             for view in [&mut self.result, &mut self.base] {
                 for n in view.nodes.values_mut() {
                     if n.kind == Kind::File && n.data.is_none() && n.origin.0 == layer {

@@ -4,26 +4,10 @@
 use super::MergedView;
 use super::spill::Spill;
 use crate::error::{Error, Result};
-use crate::layer::LayerStream;
-use crate::layer::entry::{DataRef, Kind, LayerEntry, Op};
+use crate::layer::entry::{DataRef, Kind, Op};
 use crate::model::image::Image;
 use crate::model::path;
 use std::collections::{BTreeMap, HashMap};
-
-/// Streams one layer's tar, feeding each entry to `f` (which may read the entry's data).
-fn walk_layer(
-    img: &Image,
-    i: usize,
-    max: u64,
-    mut f: impl FnMut(&mut tar::Entry<'_, &mut LayerStream>, LayerEntry) -> Result<LayerEntry>,
-) -> Result<Vec<LayerEntry>> {
-    let mut out = Vec::new();
-    crate::layer::each_entry(&img.name, i, &img.layers[i], max, |e, le| {
-        out.push(f(e, le)?);
-        Ok(())
-    })?;
-    Ok(out)
-}
 
 /// Builds the merged view of `img`; regular files whose path is under one of `keep` have
 /// their data put in `spill`.
@@ -41,28 +25,29 @@ pub fn merged_view(
             Some(sp) => crate::layer::seekable_tar(&img.layers[i])?.map(|r| sp.add_tar(r)),
             None => None,
         };
-        let entries = walk_layer(img, i, max, |e, mut le| {
-            if let (
-                Some(sp),
-                Op::Put {
-                    kind: Kind::File,
-                    size,
-                    data,
-                    ..
-                },
-            ) = (spill.as_deref_mut(), &mut le.op)
-            {
-                if let Some(base) = in_place {
-                    *data = Some(DataRef {
-                        offset: base + e.raw_file_position(),
-                        len: *size,
-                    });
-                } else if keep.iter().any(|k| path::is_under(&le.path, k)) {
-                    *data = Some(sp.put(e, *size, &format!("{}: layer {i}", img.name))?);
+        let entries =
+            crate::layer::collect_entries(&img.name, i, &img.layers[i], max, |e, mut le| {
+                if let (
+                    Some(sp),
+                    Op::Put {
+                        kind: Kind::File,
+                        size,
+                        data,
+                        ..
+                    },
+                ) = (spill.as_deref_mut(), &mut le.op)
+                {
+                    if let Some(base) = in_place {
+                        *data = Some(DataRef {
+                            offset: base + e.raw_file_position(),
+                            len: *size,
+                        });
+                    } else if keep.iter().any(|k| path::is_under(&le.path, k)) {
+                        *data = Some(sp.put(e, *size, &format!("{}: layer {i}", img.name))?);
+                    }
                 }
-            }
-            Ok(le)
-        })?;
+                Ok(le)
+            })?;
         view.apply_layer(i, entries)
             .map_err(|e| Error::layer(&img.name, e.to_string()))?;
     }
@@ -88,7 +73,7 @@ pub fn fill_missing(
     }
     for (layer, paths) in need {
         let mut got: HashMap<Vec<u8>, DataRef> = HashMap::new();
-        walk_layer(img, layer, max, |e, le| {
+        crate::layer::collect_entries(&img.name, layer, &img.layers[layer], max, |e, le| {
             if let Op::Put {
                 kind: Kind::File,
                 size,
