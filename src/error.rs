@@ -39,6 +39,28 @@ pub enum Error {
     Format { file: String, msg: String },
     #[error("{what}: {msg}")]
     Layer { what: String, msg: String },
+    /// An io error while doing something that is not one named file (writing the new layer,
+    /// writing to stdout, a spill): `what` says what was being done, the source what failed.
+    #[error("{what}")]
+    While {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Reading or writing a layer's bytes failed; `what` names the layer.
+    #[error("{what}")]
+    LayerIo {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A JSON document could not be read or written; `what` names it.
+    #[error("{what}")]
+    Json {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("{0}")]
     Usage(String),
     #[error("{0}")]
@@ -69,10 +91,63 @@ impl Error {
         }
         Error::Layer { what, msg }
     }
+    /// An io error while doing `what`. An io error that carries one of regraft's own errors
+    /// (a verifying reader's) is that error: it already names what it is about.
+    pub fn io_while(what: impl std::fmt::Display, source: std::io::Error) -> Self {
+        match unwrap_own(source) {
+            Ok(e) => e,
+            Err(source) => Error::While {
+                what: what.to_string(),
+                source,
+            },
+        }
+    }
+    /// An io error reading or writing the layer `what`; as `io_while` for carried errors.
+    pub fn layer_io(what: impl std::fmt::Display, source: std::io::Error) -> Self {
+        match unwrap_own(source) {
+            Ok(e) => e,
+            Err(source) => Error::LayerIo {
+                what: what.to_string(),
+                source,
+            },
+        }
+    }
+    /// A JSON error about the document `what`.
+    pub fn json(what: impl std::fmt::Display, source: serde_json::Error) -> Self {
+        Error::Json {
+            what: what.to_string(),
+            source,
+        }
+    }
+    /// The error and every source below it, joined by `: ` (as `main` prints it), for
+    /// documents that carry an error as one string.
+    pub fn chain(&self) -> String {
+        let mut s = self.to_string();
+        let mut src = std::error::Error::source(self);
+        while let Some(e) = src {
+            s.push_str(": ");
+            s.push_str(&e.to_string());
+            src = e.source();
+        }
+        s
+    }
     /// True when the error is the user's mistake in how regraft was called (exit 2).
     pub fn is_usage(&self) -> bool {
         matches!(self, Error::Usage(_))
     }
+}
+
+/// The regraft error an io error carries, if it carries one; else the io error back.
+fn unwrap_own(e: std::io::Error) -> std::result::Result<Error, std::io::Error> {
+    if e.get_ref().is_some_and(|i| i.is::<Error>()) {
+        let kind = e.kind();
+        match e.into_inner().map(|i| i.downcast::<Error>()) {
+            Some(Ok(own)) => return Ok(*own),
+            Some(Err(other)) => return Err(std::io::Error::new(kind, other)),
+            None => return Err(std::io::Error::from(kind)),
+        }
+    }
+    Err(e)
 }
 
 /// Adds a path to an io::Error.
