@@ -1,6 +1,7 @@
 //! The image model and the values it is made of: digests, the spec's documents, references,
-//! the image (manifest, config, layers), an image planned for writing, and path globs.
+//! the config and its one typed reader, the image (manifest, config, layers), an image planned for writing, and path globs.
 
+pub mod config;
 pub mod digest;
 pub mod glob;
 pub mod image;
