@@ -216,7 +216,7 @@ pub fn find_split(
         msg.push_str(&format!(
             " (the vendor names {} as its base, which is not in {})",
             annotated,
-            vendor_src.container.display()
+            vendor_src.describe()
         ));
     }
     msg.push_str("; give --old-base IMAGE or --old-base-layers N to make it exact");

@@ -111,7 +111,7 @@ pub fn run(cli: Cli) -> Result<u8> {
                 if sels.len() > 1 && out.transport != regraft::model::reference::Transport::Oci {
                     return Err(regraft::Error::Usage(format!(
                         "convert --all: {} holds {} images; an archive takes one, so write them to an OCI layout (oci:DIR)",
-                        src.container.display(),
+                        src.describe(),
                         sels.len()
                     ))
                     .into());
@@ -119,10 +119,7 @@ pub fn run(cli: Cli) -> Result<u8> {
                 for sel in &sels {
                     let mut warnings = Vec::new();
                     let (plan, what) = match src.whole_index(Some(sel), &mut warnings)? {
-                        Some(p) => (
-                            p,
-                            format!("{} (index, every platform)", src.container.display()),
-                        ),
+                        Some(p) => (p, format!("{} (index, every platform)", src.describe())),
                         None => {
                             let img = src.image_with(Some(sel), platform.as_ref())?;
                             warnings.extend(img.warnings.iter().cloned());
@@ -534,7 +531,7 @@ fn graft(
             max_layer_size: max,
         };
         let d = match g.session.take() {
-            Some(s) => sink::finish(s, &output, &g.image, opts)?,
+            Some(s) => s.commit(&g.image)?,
             None => sink::write(&output, &g.image, opts)?,
         };
         write_digestfile(a.digestfile.as_deref(), &d)?;

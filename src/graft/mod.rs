@@ -67,7 +67,7 @@ pub struct Grafted {
     pub fs: Option<Fs>,
     /// The output archive, begun (path mode, archive outputs): finish it with
     /// `sink::finish`.
-    pub session: Option<crate::sink::Session>,
+    pub session: Option<Box<dyn crate::sink::Sink>>,
 }
 
 /// Where temporary files for an output go: beside it (so that renames stay on one
@@ -213,7 +213,7 @@ impl Stack {
 struct ModeResult {
     new_layer: Option<NewLayerSummary>,
     fs: Option<Fs>,
-    session: Option<crate::sink::Session>,
+    session: Option<Box<dyn crate::sink::Sink>>,
     rewritten_layers: Vec<String>,
 }
 

@@ -364,8 +364,11 @@ pub(super) fn graft_paths(
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     // An archive output is built in place: the base's layers are copied into it (and verified)
     // on a second thread while the vendor is read, and the new layer is written straight in.
+    let opts = crate::sink::WriteOptions {
+        max_layer_size: plan.max_layer_size,
+    };
     let mut session = match write {
-        WriteMode::Write => crate::sink::begin(&plan.output)?,
+        WriteMode::Write => crate::sink::begin(&plan.output, opts)?,
         WriteMode::DryRun => None,
     };
     let mut spill = Spill::new(&dir)?;
@@ -419,7 +422,7 @@ pub(super) fn graft_paths(
 fn read_inputs(
     plan: &GraftPlan,
     inputs: &Inputs,
-    session: Option<&mut crate::sink::Session>,
+    session: Option<&mut Box<dyn crate::sink::Sink>>,
     spill: &mut Spill,
     write: WriteMode,
 ) -> Result<(MergedView, Fs)> {
@@ -436,21 +439,15 @@ fn read_inputs(
     } else {
         None
     };
-    let opts = crate::sink::WriteOptions {
-        max_layer_size: plan.max_layer_size,
-    };
     std::thread::scope(|sc| -> Result<_> {
         let pre = session.map(|s| {
             sc.spawn(move || -> Result<()> {
                 for (i, l) in base.layers.iter().enumerate() {
-                    s.put(
-                        &OutBlob::Layer {
-                            image: base.name.clone(),
-                            index: i,
-                            layer: l.clone(),
-                        },
-                        opts,
-                    )?;
+                    s.put(&OutBlob::Layer {
+                        image: base.name.clone(),
+                        index: i,
+                        layer: l.clone(),
+                    })?;
                 }
                 Ok(())
             })
@@ -481,15 +478,15 @@ fn store_layer(
     lplan: &LayerPlan,
     spill: &Spill,
     codec: Codec,
-    session: Option<&mut crate::sink::Session>,
+    session: Option<&mut Box<dyn crate::sink::Sink>>,
     dir: &std::path::Path,
 ) -> Result<(LayerDigests, BlobData)> {
     if let Some(s) = session {
-        let (data, _, _, d) = s.put_new(|w| {
+        let (blob, d) = s.put_new_with(|w| {
             let (d, _) = write_layer(lplan, spill, codec, w)?;
             Ok((d.digest.clone(), d.size, d))
         })?;
-        return Ok((d, data));
+        return Ok((d, blob.data));
     }
     let tmp = tempfile::Builder::new()
         .prefix(".regraft-tmp-layer-")

@@ -29,7 +29,7 @@ pub fn open_blob(data: &BlobData) -> Result<Box<dyn Read + Send>> {
 
 fn open_raw(data: &BlobData) -> Result<Box<dyn Read + Send>> {
     match data {
-        BlobData::Member { container, name } => container.open(name),
+        BlobData::Member { store, name } => store.open(name),
         BlobData::Bytes(b) => Ok(Box::new(io::Cursor::new(b.as_ref().clone()))),
         BlobData::File(p) => {
             let f = std::fs::File::open(&**p).map_err(|e| Error::io(p.to_path_buf(), e))?;
@@ -604,7 +604,7 @@ pub fn seekable_tar(l: &Layer) -> Result<Option<TarRange>> {
         return Ok(None);
     }
     let (path, size, start) = match &l.data {
-        BlobData::Member { container, name } => match container.locate(name)? {
+        BlobData::Member { store, name } => match store.locate(name)? {
             Some(x) => x,
             None => return Ok(None),
         },

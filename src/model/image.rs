@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::model::digest::{DiffId, Digest};
 use crate::model::spec::{ConfigView, Descriptor, History, Manifest, media};
-use crate::store::container::Container;
+use crate::store::BlobStore;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -40,9 +40,10 @@ impl Format {
 /// Where a blob's bytes come from.
 #[derive(Clone)]
 pub enum BlobData {
-    /// A member of an input container, read through a `VerifyingReader`.
+    /// A blob of an input's store (a member of a layout or archive), read through a
+    /// `VerifyingReader`.
     Member {
-        container: Arc<Container>,
+        store: Arc<dyn BlobStore>,
         name: String,
     },
     /// Bytes regraft made (JSON documents).
@@ -120,8 +121,6 @@ pub struct Image {
     pub layers: Vec<Layer>,
     /// Non-fatal findings while reading (fewer history entries than layers, ...).
     pub warnings: Vec<String>,
-    /// The container it was read from.
-    pub container: Option<Arc<Container>>,
 }
 
 impl Image {

@@ -204,6 +204,9 @@ impl Index {
     }
 }
 
+/// The `oci-layout` file of every layout and OCI archive regraft writes.
+pub const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
+
 /// Largest JSON document regraft will parse (manifests, indexes, configs, manifest.json).
 pub const MAX_JSON: u64 = 64 << 20;
 

@@ -1,19 +1,37 @@
-//! OCI archives and docker archives: one tar written beside the target with fixed headers
-//! (mtime 0, uid/gid 0), layers first in image order, then the other blobs by digest, then the
-//! index files by name; renamed into place once complete and synced.
+//! OCI archives and docker archives: one tar with fixed headers (mtime 0, uid/gid 0), layers
+//! first in image order, then the other blobs by digest, then the index files by name. A file
+//! output is built under a temporary name beside the target as blobs are put, then synced and
+//! renamed into place by the commit; the same bytes can be streamed (`stream.rs`).
 
 use super::{
-    OutBlob, OutImage, WriteOptions, blob_order, copy_blob, docker_files, index_annotations,
+    BlobWriter, Naming, NewBlob, OutBlob, OutImage, Sink, WriteOptions, blob_order, copy_blob,
+    docker_files, index_annotations,
 };
 use crate::error::{Error, IoContext, Result};
 use crate::model::digest::Digest;
 use crate::model::image::BlobData;
+use crate::model::reference::ImageRef;
 use crate::model::spec::{self, Index};
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-pub const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
+/// Which archive: an OCI archive, or a docker archive (the OCI layout plus `manifest.json`
+/// and `repositories`, named the way Docker names images).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum ArchiveKind {
+    Oci,
+    Docker,
+}
+
+impl ArchiveKind {
+    fn naming(self) -> Naming {
+        match self {
+            ArchiveKind::Oci => Naming::Oci,
+            ArchiveKind::Docker => Naming::Docker,
+        }
+    }
+}
 
 /// Counts what passes through, so a blob's written length can be checked against its header.
 struct Counting<W> {
@@ -32,20 +50,27 @@ impl<W: Write> Write for Counting<W> {
     }
 }
 
-fn header(name: &str, size: u64, dir: bool) -> Result<tar::Header> {
+/// What a tar header describes: a directory, or a file of `size` bytes.
+#[derive(Clone, Copy)]
+enum Member {
+    Dir,
+    File(u64),
+}
+
+fn header(name: &str, member: Member) -> Result<tar::Header> {
     let mut h = tar::Header::new_ustar();
     h.set_path(name)
-        .map_err(|e| Error::Invalid(format!("tar name {name}: {e}")))?;
-    h.set_size(if dir { 0 } else { size });
-    h.set_mode(if dir { 0o755 } else { 0o644 });
+        .map_err(|e| Error::io_while(format!("tar name {name}"), e))?;
+    let (size, mode, kind) = match member {
+        Member::Dir => (0, 0o755, tar::EntryType::Directory),
+        Member::File(n) => (n, 0o644, tar::EntryType::Regular),
+    };
+    h.set_size(size);
+    h.set_mode(mode);
     h.set_uid(0);
     h.set_gid(0);
     h.set_mtime(0);
-    h.set_entry_type(if dir {
-        tar::EntryType::Directory
-    } else {
-        tar::EntryType::Regular
-    });
+    h.set_entry_type(kind);
     h.set_cksum();
     Ok(h)
 }
@@ -58,20 +83,27 @@ fn pad(w: &mut (impl Write + ?Sized), size: u64) -> std::io::Result<()> {
     Ok(())
 }
 
+fn io(e: std::io::Error) -> Error {
+    Error::io_while("writing archive", e)
+}
+
 /// The two directory entries every archive starts with.
-fn write_head(w: &mut (dyn Write + Send)) -> Result<u64> {
-    let io = |e: std::io::Error| Error::Invalid(format!("writing archive: {e}"));
+pub(super) fn write_head(w: &mut (dyn Write + Send)) -> Result<u64> {
     for d in ["blobs/", "blobs/sha256/"] {
-        w.write_all(header(d, 0, true)?.as_bytes()).map_err(io)?;
+        w.write_all(header(d, Member::Dir)?.as_bytes())
+            .map_err(io)?;
     }
     Ok(1024)
 }
 
 /// One blob: header, verified bytes, padding. Returns the bytes written.
-fn write_blob(w: &mut (dyn Write + Send), b: &OutBlob, opts: WriteOptions) -> Result<u64> {
-    let io = |e: std::io::Error| Error::Invalid(format!("writing archive: {e}"));
+pub(super) fn write_blob(
+    w: &mut (dyn Write + Send),
+    b: &OutBlob,
+    opts: WriteOptions,
+) -> Result<u64> {
     let name = b.digest().blob_path();
-    w.write_all(header(&name, b.size(), false)?.as_bytes())
+    w.write_all(header(&name, Member::File(b.size()))?.as_bytes())
         .map_err(io)?;
     let mut c = Counting {
         inner: &mut *w,
@@ -90,53 +122,39 @@ fn write_blob(w: &mut (dyn Write + Send), b: &OutBlob, opts: WriteOptions) -> Re
 }
 
 /// index.json, oci-layout (and manifest.json, repositories), then the end-of-archive blocks.
-fn write_tail(
+pub(super) fn write_tail(
     w: &mut (dyn Write + Send),
     img: &OutImage,
     name: Option<&str>,
-    docker: bool,
+    kind: ArchiveKind,
 ) -> Result<()> {
-    let io = |e: std::io::Error| Error::Invalid(format!("writing archive: {e}"));
     let mut index = Index::empty();
     let mut top = img.top.clone();
-    top.annotations.extend(index_annotations(name, docker));
+    top.annotations
+        .extend(index_annotations(name, kind.naming()));
     index.manifests.push(top);
     let index_bytes = spec::to_json(&index);
-    let docker_bytes = if docker {
-        Some(docker_files(img, name)?)
-    } else {
-        None
+    let docker_bytes = match kind {
+        ArchiveKind::Docker => Some(docker_files(img, name)?),
+        ArchiveKind::Oci => None,
     };
-    let mut files: Vec<(&str, &[u8])> =
-        vec![("index.json", &index_bytes), ("oci-layout", OCI_LAYOUT)];
+    let mut files: Vec<(&str, &[u8])> = vec![
+        ("index.json", &index_bytes),
+        ("oci-layout", spec::OCI_LAYOUT),
+    ];
     if let Some((m, r)) = &docker_bytes {
         files.push(("manifest.json", m));
         files.push(("repositories", r));
     }
     files.sort_by_key(|f| f.0);
     for (n, bytes) in files {
-        w.write_all(header(n, bytes.len() as u64, false)?.as_bytes())
+        w.write_all(header(n, Member::File(bytes.len() as u64))?.as_bytes())
             .map_err(io)?;
         w.write_all(bytes).map_err(io)?;
         pad(w, bytes.len() as u64).map_err(io)?;
     }
     w.write_all(&[0u8; 1024]).map_err(io)?;
     Ok(())
-}
-
-/// Writes the archive to `w`.
-pub fn write_tar(
-    w: &mut (dyn Write + Send),
-    img: &OutImage,
-    name: Option<&str>,
-    docker: bool,
-    opts: WriteOptions,
-) -> Result<()> {
-    write_head(w)?;
-    for b in blob_order(img) {
-        write_blob(w, b, opts)?;
-    }
-    write_tail(w, img, name, docker)
 }
 
 fn archive_dir(path: &Path) -> Result<std::path::PathBuf> {
@@ -152,22 +170,14 @@ fn archive_dir(path: &Path) -> Result<std::path::PathBuf> {
     })
 }
 
-/// Writes an archive file: built beside `path`, synced, renamed into place.
-pub fn write_archive(
-    path: &Path,
-    img: &OutImage,
-    name: Option<&str>,
-    docker: bool,
+/// An archive file being built, in the order `write_tar` writes: blobs are appended as they
+/// are put (a graft copies the base's layers in while it reads the vendor, then writes its new
+/// layer straight in), and the commit adds the rest. Dropped uncommitted, the temporary file
+/// goes with it.
+pub struct ArchiveSink {
+    out: ImageRef,
+    kind: ArchiveKind,
     opts: WriteOptions,
-) -> Result<()> {
-    Session::begin(path)?.finish(path, img, name, docker, opts)
-}
-
-/// An archive built before its image is complete, in the order `write_tar` writes: a graft
-/// copies the base's layers into it while it reads the vendor, then writes its new layer
-/// straight into it (no temporary layer file copied afterwards), and `finish` adds the rest.
-/// Dropped unfinished (a failed check, an error), the temporary file goes with it.
-pub struct Session {
     file: std::fs::File,
     path: Arc<tempfile::TempPath>,
     dir: std::path::PathBuf,
@@ -176,12 +186,15 @@ pub struct Session {
     written: Vec<(Digest, u64)>,
 }
 
-impl Session {
-    /// Starts an archive to be renamed to `path` when finished.
-    pub fn begin(path: &Path) -> Result<Session> {
-        let dir = archive_dir(path)?;
-        let (file, tpath) = super::layout::temp_file_in(&dir)?.into_parts();
-        let mut s = Session {
+impl ArchiveSink {
+    /// Starts an archive to be renamed to `out`'s path by the commit.
+    pub fn begin(out: ImageRef, kind: ArchiveKind, opts: WriteOptions) -> Result<ArchiveSink> {
+        let dir = archive_dir(&out.path)?;
+        let (file, tpath) = crate::store::temp::temp_file_in(&dir)?.into_parts();
+        let mut s = ArchiveSink {
+            out,
+            kind,
+            opts,
             file,
             path: Arc::new(tpath),
             dir,
@@ -199,52 +212,6 @@ impl Session {
         self.written.iter().find(|(x, _)| x == d).map(|(_, at)| *at)
     }
 
-    /// Appends a blob (verified while copied), unless it is there already.
-    pub fn put(&mut self, b: &OutBlob, opts: WriteOptions) -> Result<()> {
-        if self.has(b.digest()).is_some() {
-            return Ok(());
-        }
-        let mut w = BufWriter::with_capacity(1 << 20, &self.file);
-        let n = write_blob(&mut w, b, opts)?;
-        w.flush().at(&**self.path)?;
-        drop(w);
-        self.written.push((b.digest().clone(), self.pos + 512));
-        self.pos += n;
-        Ok(())
-    }
-
-    /// Appends a blob whose bytes `f` writes and whose digest and size are known only after:
-    /// its header is filled in once they are. Returns where its bytes are, as blob data.
-    pub fn put_new<T>(
-        &mut self,
-        f: impl FnOnce(&mut (dyn Write + Send)) -> Result<(Digest, u64, T)>,
-    ) -> Result<(BlobData, Digest, u64, T)> {
-        use std::os::unix::fs::FileExt;
-        let head_at = self.pos;
-        let start = head_at + 512;
-        let mut w = BufWriter::with_capacity(1 << 20, &self.file);
-        w.write_all(&[0u8; 512]).at(&**self.path)?;
-        let (digest, size, extra) = f(&mut w)?;
-        w.flush().at(&**self.path)?;
-        drop(w);
-        if let Some(at) = self.has(&digest) {
-            // The same bytes are in the archive already: drop this copy.
-            self.file.set_len(head_at).at(&**self.path)?;
-            (&self.file)
-                .seek(SeekFrom::Start(head_at))
-                .at(&**self.path)?;
-            return Ok((self.range(at, size), digest, size, extra));
-        }
-        let h = header(&digest.blob_path(), size, false)?;
-        self.file
-            .write_all_at(h.as_bytes(), head_at)
-            .at(&**self.path)?;
-        pad(&mut &self.file, size).at(&**self.path)?;
-        self.written.push((digest.clone(), start));
-        self.pos = start + size.div_ceil(512) * 512;
-        Ok((self.range(start, size), digest, size, extra))
-    }
-
     fn range(&self, start: u64, len: u64) -> BlobData {
         BlobData::Range {
             path: self.path.clone(),
@@ -253,17 +220,8 @@ impl Session {
         }
     }
 
-    /// Writes what is not in yet (`img`'s blobs in archive order must begin with the ones
-    /// written), the index files and the end, syncs, and renames the archive to `path`.
-    pub fn finish(
-        mut self,
-        path: &Path,
-        img: &OutImage,
-        name: Option<&str>,
-        docker: bool,
-        opts: WriteOptions,
-    ) -> Result<()> {
-        let order = blob_order(img);
+    /// Checks that the blobs written are where `img`'s archive order puts them.
+    fn check_order(&self, order: &[&OutBlob]) -> Result<()> {
         let k = self.written.len();
         let prefix: Vec<&Digest> = order.iter().take(k).map(|b| b.digest()).collect();
         if prefix.len() != k || prefix.iter().zip(&self.written).any(|(a, (b, _))| *a != b) {
@@ -271,20 +229,75 @@ impl Session {
                 "internal: the archive was begun in another order than its image's".into(),
             ));
         }
+        Ok(())
+    }
+}
+
+impl Sink for ArchiveSink {
+    fn put(&mut self, b: &OutBlob) -> Result<()> {
+        if self.has(b.digest()).is_some() {
+            return Ok(());
+        }
+        let mut w = BufWriter::with_capacity(1 << 20, &self.file);
+        let n = write_blob(&mut w, b, self.opts)?;
+        w.flush().at(&**self.path)?;
+        drop(w);
+        self.written.push((b.digest().clone(), self.pos + 512));
+        self.pos += n;
+        Ok(())
+    }
+
+    /// The header is written as zeros first and filled in once the digest and size are known.
+    fn put_new(&mut self, write: &mut BlobWriter<'_>) -> Result<NewBlob> {
+        use std::os::unix::fs::FileExt;
+        let head_at = self.pos;
+        let start = head_at + 512;
+        let mut w = BufWriter::with_capacity(1 << 20, &self.file);
+        w.write_all(&[0u8; 512]).at(&**self.path)?;
+        let (digest, size) = write(&mut w)?;
+        w.flush().at(&**self.path)?;
+        drop(w);
+        if let Some(at) = self.has(&digest) {
+            // The same bytes are in the archive already: drop this copy.
+            self.file.set_len(head_at).at(&**self.path)?;
+            (&self.file)
+                .seek(SeekFrom::Start(head_at))
+                .at(&**self.path)?;
+            let data = self.range(at, size);
+            return Ok(NewBlob { data, digest, size });
+        }
+        let h = header(&digest.blob_path(), Member::File(size))?;
+        self.file
+            .write_all_at(h.as_bytes(), head_at)
+            .at(&**self.path)?;
+        pad(&mut &self.file, size).at(&**self.path)?;
+        self.written.push((digest.clone(), start));
+        self.pos = start + size.div_ceil(512) * 512;
+        let data = self.range(start, size);
+        Ok(NewBlob { data, digest, size })
+    }
+
+    /// Writes what is not in yet (`img`'s blobs in archive order must begin with the ones
+    /// written), the index files and the end, syncs, and renames the archive into place.
+    fn commit(mut self: Box<Self>, img: &OutImage) -> Result<Digest> {
+        let order = blob_order(img);
+        self.check_order(&order)?;
+        let name = img.out_name(&self.out);
         (&self.file)
             .seek(SeekFrom::Start(self.pos))
             .at(&**self.path)?;
         {
             let mut w = BufWriter::with_capacity(1 << 20, &self.file);
-            for b in &order[k..] {
-                self.pos += write_blob(&mut w, b, opts)?;
+            for b in &order[self.written.len()..] {
+                self.pos += write_blob(&mut w, b, self.opts)?;
             }
-            write_tail(&mut w, img, name, docker)?;
+            write_tail(&mut w, img, name.as_deref(), self.kind)?;
             w.flush().at(&**self.path)?;
         }
         self.file.sync_all().at(&**self.path)?;
-        std::fs::rename(&**self.path, path).map_err(|e| Error::io(path, e))?;
-        super::layout::sync_dir(&self.dir);
-        Ok(())
+        let target = &self.out.path;
+        std::fs::rename(&**self.path, target).map_err(|e| Error::io(target, e))?;
+        crate::store::temp::sync_dir(&self.dir);
+        Ok(img.top.digest.clone())
     }
 }

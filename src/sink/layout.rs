@@ -1,99 +1,230 @@
 //! OCI layout directories. A new layout is built in a temporary directory beside the target
-//! and renamed into place. Into an existing layout, under a lock (an flock on the layout directory), blobs go in first (each
-//! written to a temporary file and renamed), and `index.json` is replaced last by rename, so
-//! the images already there are never lost. Temporary names carry the writer's pid so that a
-//! later run can remove what a killed one left.
+//! and renamed into place by the commit. Into an existing layout, under a lock (an flock on
+//! the layout directory, held from open to commit), blobs go in as they are put (each written
+//! to a temporary file and renamed), and `index.json` is replaced last by rename, so the
+//! images already there are never lost; a sink dropped uncommitted removes the blobs it added.
 
-use super::archive::OCI_LAYOUT;
-use super::{OutBlob, OutImage, WriteOptions, blob_order, copy_blob, index_annotations};
+use super::{
+    BlobWriter, Naming, NewBlob, OutBlob, OutImage, Sink, WriteOptions, copy_blob,
+    index_annotations,
+};
 use crate::error::{Error, IoContext, Result};
+use crate::model::digest::Digest;
 use crate::model::image::{BlobData, Layer};
+use crate::model::reference::ImageRef;
 use crate::model::spec::annotation::REF_NAME;
 use crate::model::spec::{self, Index};
 use crate::store::container::Container;
+use crate::store::temp::{self, sync_dir, temp_file_in, temp_prefix, write_file_atomic};
+use std::collections::BTreeSet;
+use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub const TEMP_PREFIX: &str = ".regraft-tmp-";
-
-fn temp_prefix() -> String {
-    format!("{TEMP_PREFIX}{}-", std::process::id())
+/// Where the blobs go until the commit.
+enum Target {
+    /// A new layout, built in a temporary directory beside the target.
+    New {
+        /// Taken by the commit, which renames it into place.
+        staging: Option<tempfile::TempDir>,
+        parent: PathBuf,
+    },
+    /// An existing layout, locked; the blob names it had, so that an uncommitted sink removes
+    /// exactly the ones it added (the lock keeps other writers out, so every new name is ours).
+    Existing {
+        /// Held until the sink is dropped, committed or not.
+        _lock: File,
+        before: BTreeSet<OsString>,
+    },
 }
 
-pub fn temp_file_in(dir: &Path) -> Result<tempfile::NamedTempFile> {
-    clean_stale_temps(dir);
-    tempfile::Builder::new()
-        .prefix(&temp_prefix())
-        .tempfile_in(dir)
-        .at(dir)
+pub struct LayoutSink {
+    out: ImageRef,
+    opts: WriteOptions,
+    target: Target,
+    committed: bool,
 }
 
-/// Removes temporaries left in `dir` by regraft processes that no longer run.
-pub fn clean_stale_temps(dir: &Path) {
-    let Ok(rd) = fs::read_dir(dir) else { return };
-    for e in rd.flatten() {
-        let name = e.file_name().to_string_lossy().to_string();
-        let Some(rest) = name.strip_prefix(TEMP_PREFIX) else {
-            continue;
+fn is_layout(p: &Path) -> bool {
+    p.join("oci-layout").is_file() && p.join("index.json").is_file()
+}
+
+fn blob_names(dir: &Path) -> BTreeSet<OsString> {
+    fs::read_dir(dir)
+        .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default()
+}
+
+impl LayoutSink {
+    pub fn open(out: ImageRef, opts: WriteOptions) -> Result<LayoutSink> {
+        let path = &out.path;
+        let target =
+            if path.exists() && !(path.is_dir() && fs::read_dir(path).at(path)?.next().is_none()) {
+                if !is_layout(path) {
+                    return Err(Error::Usage(format!(
+                        "output {}: exists and is not an OCI layout (no oci-layout and index.json)",
+                        path.display()
+                    )));
+                }
+                // The lock is the layout directory itself (flock on its descriptor): nothing is
+                // added to the layout for it, and it goes with the process however that ends.
+                let lock = File::open(path).at(path)?;
+                lock.lock().at(path)?;
+                temp::clean_stale_temps(path);
+                let before = blob_names(&path.join("blobs/sha256"));
+                Target::Existing {
+                    _lock: lock,
+                    before,
+                }
+            } else {
+                let parent = match path.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                    _ => PathBuf::from("."),
+                };
+                fs::create_dir_all(&parent).at(&parent)?;
+                let staging = temp::temp_dir_in(&parent)?;
+                Target::New {
+                    staging: Some(staging),
+                    parent,
+                }
+            };
+        let sink = LayoutSink {
+            out,
+            opts,
+            target,
+            committed: false,
         };
-        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
-            continue;
-        };
-        if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
-            continue;
+        let dir = sink.blob_dir();
+        fs::create_dir_all(&dir).at(&dir)?;
+        Ok(sink)
+    }
+
+    /// The layout being written: the staging directory, or the existing layout.
+    fn root(&self) -> &Path {
+        match &self.target {
+            Target::New { staging, .. } => staging.as_ref().map_or(&self.out.path, |s| s.path()),
+            Target::Existing { .. } => &self.out.path,
         }
-        let p = e.path();
-        let _ = if p.is_dir() {
-            fs::remove_dir_all(&p)
-        } else {
-            fs::remove_file(&p)
+    }
+
+    fn blob_dir(&self) -> PathBuf {
+        self.root().join("blobs/sha256")
+    }
+
+    /// Replaces index.json: a new layout's holds the image alone; an existing one's keeps
+    /// every image it had (a ref that exists moves to the new image).
+    fn write_index(&self, top: spec::Descriptor, name: Option<&str>) -> Result<()> {
+        let root = self.root();
+        let mut index = match &self.target {
+            Target::New { .. } => {
+                write_file_atomic(root, "oci-layout", spec::OCI_LAYOUT)?;
+                Index::empty()
+            }
+            Target::Existing { .. } => {
+                let ipath = root.join("index.json");
+                let bytes = fs::read(&ipath).at(&ipath)?;
+                spec::parse_json(&bytes, &ipath.display().to_string())?
+            }
         };
+        if let Some(n) = name {
+            index
+                .manifests
+                .retain(|d| d.annotations.get(REF_NAME).map(String::as_str) != Some(n));
+        }
+        if !index
+            .manifests
+            .iter()
+            .any(|d| d.digest == top.digest && d.annotations == top.annotations)
+        {
+            index.manifests.push(top);
+        }
+        write_file_atomic(root, "index.json", &spec::to_json(&index))
     }
 }
 
-/// Best effort: makes a rename in `dir` durable.
-pub fn sync_dir(dir: &Path) {
-    if let Ok(f) = File::open(dir) {
-        let _ = f.sync_all();
-    }
-}
-
-fn write_file_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
-    let tmp = temp_file_in(dir)?;
-    tmp.as_file().write_all(bytes).at(tmp.path())?;
-    tmp.as_file().sync_all().at(tmp.path())?;
-    let dest = dir.join(name);
-    tmp.persist(&dest).map_err(|e| Error::io(&dest, e.error))?;
-    Ok(())
-}
-
-fn write_blobs(root: &Path, img: &OutImage, opts: WriteOptions) -> Result<()> {
-    let dir = root.join("blobs/sha256");
-    fs::create_dir_all(&dir).at(&dir)?;
-    for b in blob_order(img) {
+impl Sink for LayoutSink {
+    fn put(&mut self, b: &OutBlob) -> Result<()> {
+        let dir = self.blob_dir();
         let dest = dir.join(b.digest().hex());
         if let Ok(m) = fs::symlink_metadata(&dest)
             && m.is_file()
             && m.len() == b.size()
         {
-            continue; // content-addressed: already there
+            return Ok(()); // content-addressed: already there
         }
-        if link_blob(b, &dir, &dest, opts)? {
-            continue;
+        if link_blob(b, &dir, &dest, self.opts)? {
+            return Ok(());
         }
         let tmp = temp_file_in(&dir)?;
         {
             let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file());
-            copy_blob(b, &mut w, opts)?;
+            copy_blob(b, &mut w, self.opts)?;
             w.flush().at(tmp.path())?;
         }
         tmp.as_file().sync_all().at(tmp.path())?;
         tmp.persist(&dest).map_err(|e| Error::io(&dest, e.error))?;
+        Ok(())
     }
-    sync_dir(&dir);
-    Ok(())
+
+    fn put_new(&mut self, write: &mut BlobWriter<'_>) -> Result<NewBlob> {
+        let dir = self.blob_dir();
+        let tmp = temp_file_in(&dir)?;
+        let (digest, size) = {
+            let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file());
+            let r = write(&mut w)?;
+            w.flush().at(tmp.path())?;
+            r
+        };
+        tmp.as_file().sync_all().at(tmp.path())?;
+        let dest = dir.join(digest.hex());
+        tmp.persist(&dest).map_err(|e| Error::io(&dest, e.error))?;
+        let data = BlobData::Member {
+            store: Arc::new(Container::open_dir(self.root())?),
+            name: digest.blob_path(),
+        };
+        Ok(NewBlob { data, digest, size })
+    }
+
+    fn commit(mut self: Box<Self>, img: &OutImage) -> Result<Digest> {
+        let name = img.out_name(&self.out);
+        let mut top = img.top.clone();
+        top.annotations
+            .extend(index_annotations(name.as_deref(), Naming::Oci));
+        sync_dir(&self.blob_dir());
+        self.write_index(top, name.as_deref())?;
+        let root = self.root().to_path_buf();
+        sync_dir(&root);
+        if let Target::New { staging, parent } = &mut self.target
+            && let Some(staging) = staging.take()
+        {
+            let built = staging.keep();
+            if let Err(e) = fs::rename(&built, &self.out.path) {
+                let _ = fs::remove_dir_all(&built);
+                return Err(Error::io(&self.out.path, e));
+            }
+            sync_dir(parent);
+        }
+        self.committed = true;
+        Ok(img.top.digest.clone())
+    }
+}
+
+impl Drop for LayoutSink {
+    /// Uncommitted: a new layout's staging directory goes by itself; an existing layout loses
+    /// the blobs this sink added (no index refers to them), then the lock is released.
+    fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        if let Target::Existing { before, .. } = &self.target {
+            let dir = self.blob_dir();
+            for n in blob_names(&dir).difference(before) {
+                let _ = fs::remove_file(dir.join(n));
+            }
+        }
+    }
 }
 
 /// Publishes an unchanged layer blob that is already a file on disk (a blob of an input layout,
@@ -111,12 +242,10 @@ fn link_blob(b: &OutBlob, dir: &Path, dest: &Path, opts: WriteOptions) -> Result
         return Ok(false);
     };
     let src = match &layer.data {
-        BlobData::Member { container, name } if container.is_dir() => {
-            match container.locate(name)? {
-                Some((p, _, 0)) => p,
-                _ => return Ok(false),
-            }
-        }
+        BlobData::Member { store, name } if store.whole_files() => match store.locate(name)? {
+            Some((p, _, 0)) => p,
+            _ => return Ok(false),
+        },
         BlobData::File(p) => p.to_path_buf(),
         _ => return Ok(false),
     };
@@ -128,7 +257,7 @@ fn link_blob(b: &OutBlob, dir: &Path, dest: &Path, opts: WriteOptions) -> Result
     }
     let linked = Layer {
         data: BlobData::Member {
-            container: Arc::new(Container::open_dir(dir)?),
+            store: Arc::new(Container::open_dir(dir)?),
             name,
         },
         ..layer.clone()
@@ -148,103 +277,4 @@ fn link_blob(b: &OutBlob, dir: &Path, dest: &Path, opts: WriteOptions) -> Result
     File::open(&tmp).and_then(|f| f.sync_all()).at(&tmp)?;
     fs::rename(&tmp, dest).map_err(|e| Error::io(dest, e))?;
     Ok(true)
-}
-
-fn is_layout(p: &Path) -> bool {
-    p.join("oci-layout").is_file() && p.join("index.json").is_file()
-}
-
-pub fn write_layout(
-    path: &Path,
-    img: &OutImage,
-    name: Option<&str>,
-    opts: WriteOptions,
-) -> Result<()> {
-    let mut top = img.top.clone();
-    top.annotations.extend(index_annotations(name, false));
-    if path.exists() && !(path.is_dir() && fs::read_dir(path).at(path)?.next().is_none()) {
-        if !is_layout(path) {
-            return Err(Error::Usage(format!(
-                "output {}: exists and is not an OCI layout (no oci-layout and index.json)",
-                path.display()
-            )));
-        }
-        return add_to_layout(path, top, name, img, opts);
-    }
-    // A new layout, built beside the target.
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    fs::create_dir_all(&parent).at(&parent)?;
-    clean_stale_temps(&parent);
-    let tmp = tempfile::Builder::new()
-        .prefix(&temp_prefix())
-        .tempdir_in(&parent)
-        .at(&parent)?;
-    write_blobs(tmp.path(), img, opts)?;
-    let mut index = Index::empty();
-    index.manifests.push(top);
-    write_file_atomic(tmp.path(), "oci-layout", OCI_LAYOUT)?;
-    write_file_atomic(tmp.path(), "index.json", &spec::to_json(&index))?;
-    let built = tmp.keep();
-    if let Err(e) = fs::rename(&built, path) {
-        let _ = fs::remove_dir_all(&built);
-        return Err(Error::io(path, e));
-    }
-    sync_dir(&parent);
-    Ok(())
-}
-
-fn add_to_layout(
-    path: &Path,
-    top: crate::model::spec::Descriptor,
-    name: Option<&str>,
-    img: &OutImage,
-    opts: WriteOptions,
-) -> Result<()> {
-    // The lock is the layout directory itself (flock on its descriptor): nothing is added
-    // to the layout for it, and it goes with the process however that ends.
-    let lock = File::open(path).at(path)?;
-    lock.lock().at(path)?;
-    clean_stale_temps(path);
-    // After a failure the layout is as it was: the blobs this run added go again. No index
-    // refers to them yet, and the lock keeps other writers out, so every new name is ours.
-    let blob_dir = path.join("blobs/sha256");
-    let before = blob_names(&blob_dir);
-    let result = (|| {
-        write_blobs(path, img, opts)?;
-        let ipath = path.join("index.json");
-        let bytes = fs::read(&ipath).at(&ipath)?;
-        let mut index: Index = spec::parse_json(&bytes, &ipath.display().to_string())?;
-        if let Some(n) = name {
-            // A ref that exists moves to the new image.
-            index
-                .manifests
-                .retain(|d| d.annotations.get(REF_NAME).map(String::as_str) != Some(n));
-        }
-        if !index
-            .manifests
-            .iter()
-            .any(|d| d.digest == top.digest && d.annotations == top.annotations)
-        {
-            index.manifests.push(top);
-        }
-        write_file_atomic(path, "index.json", &spec::to_json(&index))?;
-        sync_dir(path);
-        Ok(())
-    })();
-    if result.is_err() {
-        for n in blob_names(&blob_dir).difference(&before) {
-            let _ = fs::remove_file(blob_dir.join(n));
-        }
-    }
-    drop(lock);
-    result
-}
-
-fn blob_names(dir: &Path) -> std::collections::BTreeSet<std::ffi::OsString> {
-    fs::read_dir(dir)
-        .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
-        .unwrap_or_default()
 }

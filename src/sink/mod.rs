@@ -1,21 +1,26 @@
-//! Writing images: an OCI layout (new, or added to an existing one), an OCI archive, or a
-//! docker archive in the dual format Docker 25+ writes (a valid OCI layout plus `manifest.json`
-//! and `repositories`). Every manifest regraft writes is OCI; config and layer bytes are copied
-//! as they are, verified on the way. Targets are replaced atomically: built beside, then renamed.
+//! Writing images. Every output is a `Sink`: an OCI layout (new, or added to an existing one),
+//! an OCI archive, a docker archive in the dual format Docker 25+ writes (a valid OCI layout
+//! plus `manifest.json` and `repositories`), or that docker archive streamed to stdout. Every
+//! manifest regraft writes is OCI; config and layer bytes are copied as they are, verified on
+//! the way. Files are replaced atomically: built beside, then renamed.
+//!
+//! `write` puts a planned image's blobs and commits it; a graft opens the sink itself (`begin`)
+//! to put the base's layers while it still reads the vendor and to write its new layer straight
+//! into the output. A registry is one more `Sink` behind `open`.
 
 mod archive;
 mod layout;
-
-pub use archive::Session;
+mod stream;
 
 use crate::error::{Error, Result};
 use crate::model::digest::Digest;
 use crate::model::image::BlobData;
 use crate::model::reference::{ImageRef, Transport, familiar_name, normalize_name, split_tag};
 use crate::model::spec::{self};
+use std::io::Write;
 
 pub use crate::model::out::{DockerEntry, OutBlob, OutImage};
-pub use layout::clean_stale_temps;
+pub use crate::store::temp::clean_stale_temps;
 
 /// Options that apply to every write.
 #[derive(Clone, Copy)]
@@ -23,80 +28,135 @@ pub struct WriteOptions {
     pub max_layer_size: u64,
 }
 
-/// Writes `img` to `out`. Returns the digest of what index.json now names.
-pub fn write(out: &ImageRef, img: &OutImage, opts: WriteOptions) -> Result<Digest> {
-    let name = img.out_name(out);
-    if out.path.as_os_str() == "-" {
-        // Streamed: not atomic (documented); what was written stays written on failure.
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout());
-        archive::write_tar(&mut w, img, name.as_deref(), true, opts)?;
-        std::io::Write::flush(&mut w)
-            .map_err(|e| Error::Invalid(format!("writing to stdout: {e}")))?;
-        return Ok(img.top.digest.clone());
-    }
-    match out.transport {
-        Transport::Oci => layout::write_layout(&out.path, img, name.as_deref(), opts),
-        Transport::OciArchive => {
-            archive::write_archive(&out.path, img, name.as_deref(), false, opts)
-        }
-        Transport::DockerArchive => {
-            archive::write_archive(&out.path, img, name.as_deref(), true, opts)
-        }
-        Transport::Sniff => Err(Error::Usage(format!("output {out}: unknown format"))),
-    }
-    .map(|_| img.top.digest.clone())
+/// A blob written by `Sink::put_new`: where its bytes can be read again (the check reads the
+/// new layer), its digest and its size.
+pub struct NewBlob {
+    pub data: BlobData,
+    pub digest: Digest,
+    pub size: u64,
 }
 
-/// Starts building `out` in place when it is an archive file (a graft copies the base's
-/// layers and writes its new layer into it before the image is complete); None otherwise.
-pub fn begin(out: &ImageRef) -> Result<Option<Session>> {
+/// Writes the bytes of a blob `put_new` adds; returns their digest and size.
+pub type BlobWriter<'a> = dyn FnMut(&mut (dyn Write + Send)) -> Result<(Digest, u64)> + 'a;
+
+/// Where an image is written. The contract every sink keeps (as umoci's `cas` engine states
+/// its own), and callers rely on:
+/// - `put` adds one blob, its bytes copied and verified against their descriptor on the way
+///   (a layer against its diff_id too, unless this run checked it already). Putting a blob the
+///   sink holds already does nothing: put is idempotent by digest.
+/// - `put_new` adds a blob whose bytes the caller writes and whose digest is known only after
+///   (the new layer, hashed as it is written); the same idempotence holds.
+/// - Nothing is visible at the target before `commit`. `commit` writes what the image still
+///   needs and makes it visible at once: a reader sees the target as it was, or complete with
+///   the image and the name it is given. It returns the digest of what the output now names.
+/// - A sink dropped without `commit` (an error, a check that blocks the write) leaves the
+///   target as it was and removes what it wrote, also in a layout that other images share.
+///
+/// (`-o -` is the documented exception: a stream cannot be taken back.)
+pub trait Sink: Send {
+    fn put(&mut self, blob: &OutBlob) -> Result<()>;
+    fn put_new(&mut self, write: &mut BlobWriter<'_>) -> Result<NewBlob>;
+    fn commit(self: Box<Self>, img: &OutImage) -> Result<Digest>;
+}
+
+impl dyn Sink + '_ {
+    /// `put_new` with a value of the caller's carried out of the writer.
+    pub fn put_new_with<T>(
+        &mut self,
+        f: impl FnOnce(&mut (dyn Write + Send)) -> Result<(Digest, u64, T)>,
+    ) -> Result<(NewBlob, T)> {
+        let mut f = Some(f);
+        let mut extra = None;
+        let blob = self.put_new(&mut |w| {
+            let f = f
+                .take()
+                .ok_or_else(|| Error::Invalid("internal: a blob writer ran twice".into()))?;
+            let (d, n, t) = f(w)?;
+            extra = Some(t);
+            Ok((d, n))
+        })?;
+        let t =
+            extra.ok_or_else(|| Error::Invalid("internal: a blob writer did not run".into()))?;
+        Ok((blob, t))
+    }
+}
+
+/// Opens the sink `out` names.
+pub fn open(out: &ImageRef, opts: WriteOptions) -> Result<Box<dyn Sink>> {
+    if out.path.as_os_str() == "-" {
+        return Ok(Box::new(stream::StreamSink::stdout(out.clone(), opts)));
+    }
+    match out.transport {
+        Transport::Oci => Ok(Box::new(layout::LayoutSink::open(out.clone(), opts)?)),
+        Transport::OciArchive => Ok(Box::new(archive::ArchiveSink::begin(
+            out.clone(),
+            archive::ArchiveKind::Oci,
+            opts,
+        )?)),
+        Transport::DockerArchive => Ok(Box::new(archive::ArchiveSink::begin(
+            out.clone(),
+            archive::ArchiveKind::Docker,
+            opts,
+        )?)),
+        Transport::Sniff => Err(Error::Usage(format!("output {out}: unknown format"))),
+    }
+}
+
+/// Writes `img` to `out`: every blob in archive order, then the commit. Returns the digest of
+/// what the output now names.
+pub fn write(out: &ImageRef, img: &OutImage, opts: WriteOptions) -> Result<Digest> {
+    let mut sink = open(out, opts)?;
+    for b in blob_order(img) {
+        sink.put(b)?;
+    }
+    sink.commit(img)
+}
+
+/// Opens `out` for a graft that puts blobs before its image is complete, when that is what
+/// the output gains from: an archive file is built in place (the base's layers copied in while
+/// the vendor is read, the new layer written straight in). None for the others, which `write`
+/// writes at the end (a layout links the new layer's file; a stream must not start before the
+/// check has passed).
+pub fn begin(out: &ImageRef, opts: WriteOptions) -> Result<Option<Box<dyn Sink>>> {
     if out.path.as_os_str() == "-" {
         return Ok(None);
     }
     match out.transport {
-        Transport::OciArchive | Transport::DockerArchive => Session::begin(&out.path).map(Some),
+        Transport::OciArchive | Transport::DockerArchive => open(out, opts).map(Some),
         _ => Ok(None),
     }
-}
-
-/// Finishes an archive `begin` started: `img` is the complete image.
-pub fn finish(s: Session, out: &ImageRef, img: &OutImage, opts: WriteOptions) -> Result<Digest> {
-    let name = img.out_name(out);
-    let docker = match out.transport {
-        Transport::DockerArchive => true,
-        Transport::OciArchive => false,
-        _ => return Err(Error::Invalid(format!("internal: {out} is not an archive"))),
-    };
-    s.finish(&out.path, img, name.as_deref(), docker, opts)?;
-    Ok(img.top.digest.clone())
 }
 
 /// index.json annotations for a named image. Docker archives follow Docker: the full
 /// normalised name in `io.containerd.image.name`, the tag alone as the ref name.
 fn index_annotations(
     name: Option<&str>,
-    docker: bool,
+    naming: Naming,
 ) -> std::collections::BTreeMap<String, String> {
+    use crate::model::spec::annotation::{CONTAINERD_NAME, REF_NAME};
     let mut a = std::collections::BTreeMap::new();
     if let Some(n) = name {
-        if docker {
-            let full = normalize_name(n);
-            a.insert(
-                crate::model::spec::annotation::CONTAINERD_NAME.to_string(),
-                full.clone(),
-            );
-            a.insert(
-                crate::model::spec::annotation::REF_NAME.to_string(),
-                split_tag(&full).1,
-            );
-        } else {
-            a.insert(
-                crate::model::spec::annotation::REF_NAME.to_string(),
-                n.to_string(),
-            );
+        match naming {
+            Naming::Docker => {
+                let full = normalize_name(n);
+                a.insert(CONTAINERD_NAME.to_string(), full.clone());
+                a.insert(REF_NAME.to_string(), split_tag(&full).1);
+            }
+            Naming::Oci => {
+                a.insert(REF_NAME.to_string(), n.to_string());
+            }
         }
     }
     a
+}
+
+/// How an output names its image in index.json.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Naming {
+    /// As Docker does (docker archives).
+    Docker,
+    /// The name as given, as the ref name (OCI layouts and archives).
+    Oci,
 }
 
 /// `manifest.json` and `repositories` for a docker archive.
@@ -107,22 +167,18 @@ fn docker_files(img: &OutImage, name: Option<&str>) -> Result<(Vec<u8>, Vec<u8>)
         )
     })?;
     #[derive(serde::Serialize)]
-    struct Entry<'a> {
+    struct Entry {
         #[serde(rename = "Config")]
         config: String,
         #[serde(rename = "RepoTags")]
         repo_tags: Vec<String>,
         #[serde(rename = "Layers")]
         layers: Vec<String>,
-        #[serde(skip)]
-        _p: std::marker::PhantomData<&'a ()>,
     }
-    let repo_tags: Vec<String> = name.map(|n| vec![familiar_name(n)]).unwrap_or_default();
     let entry = Entry {
         config: d.config.blob_path(),
-        repo_tags: repo_tags.clone(),
+        repo_tags: name.map(|n| vec![familiar_name(n)]).unwrap_or_default(),
         layers: d.layers.iter().map(Digest::blob_path).collect(),
-        _p: std::marker::PhantomData,
     };
     let manifest = spec::to_json(&vec![entry]);
     let mut repos: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> =
@@ -138,23 +194,16 @@ fn docker_files(img: &OutImage, name: Option<&str>) -> Result<(Vec<u8>, Vec<u8>)
 }
 
 /// The bytes of one blob, streamed into `w` with verification.
-fn copy_blob(b: &OutBlob, w: &mut (dyn std::io::Write + Send), opts: WriteOptions) -> Result<()> {
+fn copy_blob(b: &OutBlob, w: &mut (dyn Write + Send), opts: WriteOptions) -> Result<()> {
     match b {
         OutBlob::Bytes { bytes, .. } => w
             .write_all(bytes)
-            .map_err(|e| Error::layer(b.digest(), format!("writing: {e}"))),
+            .map_err(|e| Error::layer_io(format!("{}: writing", b.digest()), e)),
         OutBlob::Layer {
             image,
             index,
             layer,
-        } => match &layer.data {
-            BlobData::File(_)
-            | BlobData::Range { .. }
-            | BlobData::Bytes(_)
-            | BlobData::Member { .. } => {
-                crate::layer::copy_layer(image, *index, layer, w, opts.max_layer_size)
-            }
-        },
+        } => crate::layer::copy_layer(image, *index, layer, w, opts.max_layer_size),
         OutBlob::Raw { desc, data } => {
             let what = format!("blob {}", desc.digest);
             let raw = crate::layer::open_blob(data)?;
@@ -164,7 +213,7 @@ fn copy_blob(b: &OutBlob, w: &mut (dyn std::io::Write + Send), opts: WriteOption
                 desc.size,
                 what.clone(),
             );
-            std::io::copy(&mut r, w).map_err(|e| Error::layer(&what, e.to_string()))?;
+            std::io::copy(&mut r, w).map_err(|e| Error::layer_io(&what, e))?;
             r.finish().map(|_| ())
         }
     }

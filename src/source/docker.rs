@@ -189,7 +189,7 @@ impl DockerManifest {
                 desc,
                 diff_id: diff_id.clone(),
                 data: BlobData::Member {
-                    container: c.clone(),
+                    store: c.clone(),
                     name: path.clone(),
                 },
                 history: None,
@@ -223,7 +223,6 @@ impl DockerManifest {
             view,
             layers,
             warnings: vec![],
-            container: Some(c.clone()),
         })
     }
 }

@@ -1,17 +1,18 @@
-//! Opening image files. A reference names a file or directory; its content says what it is
-//! (an OCI layout, or a tar holding an OCI layout and/or a docker-save `manifest.json`). An OCI
-//! layout's `index.json` wins over `manifest.json` when both exist. Both paths end in the same
-//! `Image` model, every JSON document verified against its descriptor on the way.
+//! Reading images. A reference is opened as a `Source`, which reads through one backend
+//! (`ImageSource`: image files and directories, `file.rs`, with the docker-save and OCI
+//! readers in `docker.rs` and `oci.rs`) and ends in the one `Image` model, every JSON document
+//! verified against its descriptor on the way. What regraft supports (no Windows images, no
+//! foreign or external layers) and the history linking are checked here once.
 
 mod docker;
+mod file;
 mod oci;
 
 use crate::error::{Error, Result};
-use crate::model::image::{Format, Image};
-use crate::model::reference::{ImageRef, Selector, Transport};
+use crate::model::image::Image;
+use crate::model::out::OutImage;
+use crate::model::reference::{ImageRef, Selector};
 use crate::model::spec::Platform;
-use crate::store::container::Container;
-use std::sync::Arc;
 
 /// One image a file offers, for listings and error messages.
 #[derive(Clone, Debug)]
@@ -35,99 +36,52 @@ impl Entry {
     }
 }
 
-/// An opened image file.
-pub struct Source {
-    pub container: Arc<Container>,
-    pub format: Format,
-    pub reference: ImageRef,
-    kind: SourceKind,
+/// One kind of place images are read from: files and directories today (`file.rs`); a
+/// registry is one more. The contract every backend keeps: each document it returns (index,
+/// manifest, config) was verified against the descriptor that named it before it was parsed;
+/// layer and other blobs come as `BlobData`, verified as they are read; and it applies no
+/// policy of its own: `Source` checks what regraft supports and links history once, for every
+/// backend alike.
+pub trait ImageSource: Send + Sync {
+    /// How messages name what was opened (a path).
+    fn describe(&self) -> &str;
+    /// The images it offers at its top level.
+    fn entries(&self) -> Vec<Entry>;
+    /// One image: by the selector, else the only one (an index narrowed by `platform`).
+    fn image(&self, sel: Option<&Selector>, platform: Option<&Platform>) -> Result<Image>;
+    /// The whole index an entry is, every platform image present (`convert --all`); None
+    /// when the entry is a single image.
+    fn whole_index(
+        &self,
+        sel: Option<&Selector>,
+        warnings: &mut Vec<String>,
+    ) -> Result<Option<OutImage>>;
+    /// Where a source describes its images twice, one line per disagreement.
+    fn dual_format_disagreements(&self) -> Result<Vec<String>>;
 }
 
-enum SourceKind {
-    Oci(oci::OciIndex),
-    Docker(docker::DockerManifest),
+/// An opened image reference.
+pub struct Source {
+    pub reference: ImageRef,
+    backend: Box<dyn ImageSource>,
 }
 
 impl Source {
     pub fn open(r: &ImageRef) -> Result<Source> {
-        let path = &r.path;
-        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-        let container = if meta.is_dir() {
-            if matches!(
-                r.transport,
-                Transport::DockerArchive | Transport::OciArchive
-            ) {
-                return Err(Error::Usage(format!(
-                    "{}: is a directory, not an archive",
-                    path.display()
-                )));
-            }
-            Container::open_dir(path)?
-        } else {
-            if r.transport == Transport::Oci {
-                return Err(Error::Usage(format!(
-                    "{}: oci: needs a layout directory",
-                    path.display()
-                )));
-            }
-            Container::open_tar(path)?
-        };
-        let container = Arc::new(container);
-        let has_layout = container.has("oci-layout") && container.has("index.json");
-        let has_docker = !container.is_dir() && container.has("manifest.json");
-        if has_layout {
-            let index = oci::OciIndex::load(&container)?;
-            let format = if container.is_dir() {
-                Format::OciLayout
-            } else if has_docker {
-                if container.has("repositories") {
-                    Format::Docker25Save
-                } else {
-                    Format::Docker29Save
-                }
-            } else {
-                Format::OciArchive
-            };
-            return Ok(Source {
-                container,
-                format,
-                reference: r.clone(),
-                kind: SourceKind::Oci(index),
-            });
-        }
-        if has_docker {
-            let dm = docker::DockerManifest::load(&container)?;
-            let format = if dm.is_legacy() {
-                Format::LegacyDockerSave
-            } else {
-                Format::DockerArchive
-            };
-            return Ok(Source {
-                container,
-                format,
-                reference: r.clone(),
-                kind: SourceKind::Docker(dm),
-            });
-        }
-        if container.is_dir() {
-            Err(Error::format(
-                path.display(),
-                "not an OCI layout (no oci-layout and index.json)",
-            ))
-        } else {
-            Err(Error::format(
-                path.display(),
-                "not an image archive: it holds neither oci-layout + index.json nor manifest.json",
-            ))
-        }
+        Ok(Source {
+            reference: r.clone(),
+            backend: Box::new(file::FileSource::open(r)?),
+        })
     }
 
-    /// The images this file offers at its top level.
+    /// How messages name what was opened.
+    pub fn describe(&self) -> &str {
+        self.backend.describe()
+    }
+
+    /// The images this source offers at its top level.
     pub fn entries(&self) -> Vec<Entry> {
-        match &self.kind {
-            SourceKind::Oci(i) => i.entries(),
-            SourceKind::Docker(d) => d.entries(),
-        }
+        self.backend.entries()
     }
 
     /// Selects one image: by the reference's selector, else the only one.
@@ -136,12 +90,7 @@ impl Source {
     }
 
     pub fn image_with(&self, sel: Option<&Selector>, platform: Option<&Platform>) -> Result<Image> {
-        let mut img = match &self.kind {
-            SourceKind::Oci(i) => {
-                i.image(&self.container, self.format, sel, platform, &self.reference)?
-            }
-            SourceKind::Docker(d) => d.image(&self.container, self.format, sel, &self.reference)?,
-        };
+        let mut img = self.backend.image(sel, platform)?;
         check_supported(&img)?;
         if let Some(p) = platform
             && !p.matches(&img.view.platform)
@@ -161,54 +110,14 @@ impl Source {
         &self,
         sel: Option<&Selector>,
         warnings: &mut Vec<String>,
-    ) -> Result<Option<crate::sink::OutImage>> {
-        match &self.kind {
-            SourceKind::Oci(i) => {
-                i.whole_index(&self.container, self.format, sel, &self.reference, warnings)
-            }
-            SourceKind::Docker(_) => Ok(None),
-        }
+    ) -> Result<Option<OutImage>> {
+        self.backend.whole_index(sel, warnings)
     }
 
     /// The dual-format check: where both index.json and manifest.json exist, do they agree?
     /// Returns one line per disagreement.
     pub fn dual_format_disagreements(&self) -> Result<Vec<String>> {
-        let SourceKind::Oci(index) = &self.kind else {
-            return Ok(vec![]);
-        };
-        if self.container.is_dir() || !self.container.has("manifest.json") {
-            return Ok(vec![]);
-        }
-        let dm = docker::DockerManifest::load(&self.container)?;
-        let mut out = Vec::new();
-        for (i, e) in dm.entries.iter().enumerate() {
-            let di = dm.image_at(&self.container, self.format, i, &self.reference)?;
-            let oi = index.find_by_config(&self.container, &di.config_desc.digest)?;
-            match oi {
-                None => out.push(format!(
-                    "manifest.json entry {i} ({}) has config {} which no index.json image has",
-                    e.repo_tags.join(", "),
-                    di.config_desc.digest
-                )),
-                Some(oi) => {
-                    let a: Vec<_> = di.layers.iter().map(|l| &l.diff_id).collect();
-                    let b: Vec<_> = oi.layers.iter().map(|l| &l.diff_id).collect();
-                    if a != b {
-                        out.push(format!(
-                            "manifest.json entry {i}: layers differ from index.json's image"
-                        ));
-                    }
-                    let ad: Vec<_> = di.layers.iter().map(|l| &l.desc.digest).collect();
-                    let bd: Vec<_> = oi.layers.iter().map(|l| &l.desc.digest).collect();
-                    if a == b && ad != bd {
-                        out.push(format!(
-                            "manifest.json entry {i}: layer blobs differ from index.json's image"
-                        ));
-                    }
-                }
-            }
-        }
-        Ok(out)
+        self.backend.dual_format_disagreements()
     }
 }
 

@@ -357,7 +357,7 @@ impl OciIndex {
                         blobs.push(OutBlob::Raw {
                             desc: b.clone(),
                             data: BlobData::Member {
-                                container: c.clone(),
+                                store: c.clone(),
                                 name: b.digest.blob_path(),
                             },
                         });
@@ -472,7 +472,7 @@ pub fn load_image(
             desc: d.clone(),
             diff_id: id.clone(),
             data: BlobData::Member {
-                container: c.clone(),
+                store: c.clone(),
                 name: d.digest.blob_path(),
             },
             history: None,
@@ -493,6 +493,5 @@ pub fn load_image(
         view,
         layers,
         warnings: vec![],
-        container: Some(c.clone()),
     })
 }

@@ -1,4 +1,45 @@
-//! The files an image lives in: an OCI layout directory or a tar archive, each member opened on
-//! its own.
+//! The files an image lives in, below the image model: where an input's blobs are read from
+//! (`BlobStore`; an OCI layout directory or a tar archive is a `Container`), and temporaries
+//! with atomic replacement for what regraft writes (`temp`).
 
 pub mod container;
+pub mod temp;
+
+use crate::error::Result;
+use std::io::Read;
+use std::path::PathBuf;
+
+/// Where a blob's bytes lie on local disk: the file, the length, and the offset in the file.
+pub type Located = (PathBuf, u64, u64);
+
+/// Where an input's blobs are read from. The contract every store keeps:
+/// - `open` yields exactly the bytes stored under `name`, unverified: callers check them
+///   against the descriptor that named them (`VerifyingReader`), so a store is never trusted;
+/// - `locate` says where those bytes lie on local disk when they do, so an uncompressed layer
+///   can be read in place and a layout's blob hard-linked; a store with no local files (a
+///   registry) returns None and is read through `open` alone;
+/// - a missing name is `Error::MissingBlob` from `open` and None from `locate`.
+pub trait BlobStore: Send + Sync {
+    /// How messages name the store (its path).
+    fn describe(&self) -> &str;
+    fn open(&self, name: &str) -> Result<Box<dyn Read + Send>>;
+    fn locate(&self, name: &str) -> Result<Option<Located>>;
+    /// True when a located blob is a whole file of its own (a layout's), which may be
+    /// hard-linked into an output on the same filesystem.
+    fn whole_files(&self) -> bool;
+}
+
+impl BlobStore for container::Container {
+    fn describe(&self) -> &str {
+        self.display()
+    }
+    fn open(&self, name: &str) -> Result<Box<dyn Read + Send>> {
+        container::Container::open(self, name)
+    }
+    fn locate(&self, name: &str) -> Result<Option<Located>> {
+        container::Container::locate(self, name)
+    }
+    fn whole_files(&self) -> bool {
+        self.is_dir()
+    }
+}

@@ -1,0 +1,73 @@
+//! Temporaries and atomic replacement: every file regraft writes is built under a temporary
+//! name beside its target, synced, and renamed into place. Temporary names carry the writer's
+//! pid (`.regraft-tmp-<pid>-*`) so that a later run can remove what a killed one left.
+
+use crate::error::{Error, IoContext, Result};
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::Path;
+
+pub const TEMP_PREFIX: &str = ".regraft-tmp-";
+
+/// This process's prefix for temporary names.
+pub fn temp_prefix() -> String {
+    format!("{TEMP_PREFIX}{}-", std::process::id())
+}
+
+/// A temporary file in `dir` (after removing stale ones).
+pub fn temp_file_in(dir: &Path) -> Result<tempfile::NamedTempFile> {
+    clean_stale_temps(dir);
+    tempfile::Builder::new()
+        .prefix(&temp_prefix())
+        .tempfile_in(dir)
+        .at(dir)
+}
+
+/// A temporary directory in `dir` (after removing stale ones).
+pub fn temp_dir_in(dir: &Path) -> Result<tempfile::TempDir> {
+    clean_stale_temps(dir);
+    tempfile::Builder::new()
+        .prefix(&temp_prefix())
+        .tempdir_in(dir)
+        .at(dir)
+}
+
+/// Removes temporaries left in `dir` by regraft processes that no longer run.
+pub fn clean_stale_temps(dir: &Path) {
+    let Ok(rd) = fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        let Some(rest) = name.strip_prefix(TEMP_PREFIX) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let p = e.path();
+        let _ = if p.is_dir() {
+            fs::remove_dir_all(&p)
+        } else {
+            fs::remove_file(&p)
+        };
+    }
+}
+
+/// Best effort: makes a rename in `dir` durable.
+pub fn sync_dir(dir: &Path) {
+    if let Ok(f) = File::open(dir) {
+        let _ = f.sync_all();
+    }
+}
+
+/// Writes `dir/name` atomically: a synced temporary renamed over it.
+pub fn write_file_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+    let tmp = temp_file_in(dir)?;
+    tmp.as_file().write_all(bytes).at(tmp.path())?;
+    tmp.as_file().sync_all().at(tmp.path())?;
+    let dest = dir.join(name);
+    tmp.persist(&dest).map_err(|e| Error::io(&dest, e.error))?;
+    Ok(())
+}
