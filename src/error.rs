@@ -37,6 +37,14 @@ pub enum Error {
     MissingBlob { container: String, name: String },
     #[error("{file}: {msg}")]
     Format { file: String, msg: String },
+    /// A file that is not what it should be, and the error of the parser that said so.
+    #[error("{file}: {msg}")]
+    FormatFrom {
+        file: String,
+        msg: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("{what}: {msg}")]
     Layer { what: String, msg: String },
     /// An io error while doing something that is not one named file (writing the new layer,
@@ -82,6 +90,18 @@ impl Error {
             msg: msg.into(),
         }
     }
+    /// A format error caused by another error (a JSON or tar parser's, an io error).
+    pub fn format_from(
+        file: impl std::fmt::Display,
+        msg: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Error::FormatFrom {
+            file: file.to_string(),
+            msg: msg.into(),
+            source: source.into(),
+        }
+    }
     pub fn layer(what: impl std::fmt::Display, msg: impl Into<String>) -> Self {
         let what = what.to_string();
         let mut msg = msg.into();
@@ -103,9 +123,14 @@ impl Error {
         }
     }
     /// An io error reading or writing the layer `what`; as `io_while` for carried errors.
+    /// An io error that is only a message (a decoder's, a reader's limit) is that message,
+    /// named by the layer once.
     pub fn layer_io(what: impl std::fmt::Display, source: std::io::Error) -> Self {
         match unwrap_own(source) {
             Ok(e) => e,
+            Err(source) if source.raw_os_error().is_none() && source.get_ref().is_some() => {
+                Error::layer(what, source.to_string())
+            }
             Err(source) => Error::LayerIo {
                 what: what.to_string(),
                 source,

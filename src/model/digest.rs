@@ -342,9 +342,9 @@ impl<R: Read> Read for HashingReader<R> {
                     let mut probe = [0u8; 1];
                     return match self.inner.read(&mut probe)? {
                         0 => Ok(0),
-                        _ => Err(io::Error::other(format!(
-                            "{}: more than the {} bytes declared",
-                            self.what, cap
+                        _ => Err(io::Error::other(crate::error::Error::layer(
+                            &self.what,
+                            format!("more than the {cap} bytes declared"),
                         ))),
                     };
                 }
@@ -387,7 +387,7 @@ impl<R: Read> VerifyingReader<R> {
             match self.inner.read(&mut sink) {
                 Ok(0) => break,
                 Ok(_) => {}
-                Err(e) => return Err(Error::layer(&self.what, e.to_string())),
+                Err(e) => return Err(Error::layer_io(&self.what, e)),
             }
         }
         let (r, d, n) = self.inner.finish();

@@ -214,7 +214,7 @@ pub const MAX_JSON: u64 = 64 << 20;
 /// stops deeply nested input.
 pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {
     serde_json::from_slice(bytes)
-        .map_err(|e| Error::format(what, format!("not valid JSON for this document: {e}")))
+        .map_err(|e| Error::format_from(what, "not valid JSON for this document", e))
 }
 
 /// Serializes compactly, in the struct's field order (maps sorted): the bytes regraft writes.
@@ -282,7 +282,7 @@ impl ConfigView {
                         .ok_or_else(|| Error::format(what, "rootfs.diff_ids holds a non-string"))
                         .and_then(|s| {
                             DiffId::parse(s)
-                                .map_err(|e| Error::format(what, format!("rootfs.diff_ids: {e}")))
+                                .map_err(|e| Error::format_from(what, "rootfs.diff_ids", e))
                         })
                 })
                 .collect::<Result<_>>()?,
@@ -291,7 +291,7 @@ impl ConfigView {
         let history = match obj.get("history") {
             None | Some(Value::Null) => vec![],
             Some(h) => serde_json::from_value(h.clone())
-                .map_err(|e| Error::format(what, format!("history: {e}")))?,
+                .map_err(|e| Error::format_from(what, "history", e))?,
         };
         let os_features = obj
             .get("os.features")

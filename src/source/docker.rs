@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::model::digest::{DiffId, Digest, Hasher};
 use crate::model::image::{BlobData, Format, Image, Layer};
 use crate::model::reference::{ImageRef, Selector, normalize_name};
-use crate::model::spec::{self, ConfigView, Descriptor, Manifest, media, oci_layer_type};
+use crate::model::spec::{self, Descriptor, Manifest, media, oci_layer_type};
 use crate::store::container::Container;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -167,19 +167,8 @@ impl DockerManifest {
                 found: cdigest.to_string(),
             });
         }
-        let config: serde_json::Value =
-            spec::parse_json(&cbytes, &format!("{name}: config {}", e.config))?;
-        let view = ConfigView::from_value(&config, &format!("{name}: config {}", e.config))?;
-        if view.diff_ids.len() != e.layers.len() {
-            return Err(Error::format(
-                &name,
-                format!(
-                    "manifest.json lists {} layers but the config's rootfs.diff_ids has {}",
-                    e.layers.len(),
-                    view.diff_ids.len()
-                ),
-            ));
-        }
+        let (config, view) =
+            super::parse_config(&cbytes, &name, &e.config, "manifest.json", e.layers.len())?;
         let mut layers = Vec::new();
         let mut descs = Vec::new();
         for (path, diff_id) in e.layers.iter().zip(&view.diff_ids) {
@@ -245,7 +234,7 @@ fn layer_descriptor(
         match r.read(&mut head[n..]) {
             Ok(0) => break,
             Ok(k) => n += k,
-            Err(e) => return Err(Error::layer(path, e.to_string())),
+            Err(e) => return Err(Error::layer_io(path, e)),
         }
     }
     let comp = sniff(&head[..n], path)?;
@@ -260,9 +249,7 @@ fn layer_descriptor(
         let mut buf = vec![0u8; crate::codec::compress::BUF];
         let mut r = c.open(path)?;
         loop {
-            let k = r
-                .read(&mut buf)
-                .map_err(|e| Error::layer(path, e.to_string()))?;
+            let k = r.read(&mut buf).map_err(|e| Error::layer_io(path, e))?;
             if k == 0 {
                 break;
             }

@@ -121,6 +121,30 @@ impl Source {
     }
 }
 
+/// Parses an image's config and checks that its rootfs.diff_ids count the layers that
+/// `listing` (the manifest, or manifest.json) names.
+fn parse_config(
+    bytes: &[u8],
+    name: &str,
+    config: impl std::fmt::Display,
+    listing: &str,
+    layers: usize,
+) -> Result<(serde_json::Value, crate::model::spec::ConfigView)> {
+    let what = format!("{name}: config {config}");
+    let value: serde_json::Value = crate::model::spec::parse_json(bytes, &what)?;
+    let view = crate::model::spec::ConfigView::from_value(&value, &what)?;
+    if view.diff_ids.len() != layers {
+        return Err(Error::format(
+            name,
+            format!(
+                "{listing} lists {layers} layers but the config's rootfs.diff_ids has {}",
+                view.diff_ids.len()
+            ),
+        ));
+    }
+    Ok((value, view))
+}
+
 fn check_supported(img: &Image) -> Result<()> {
     if img.view.platform.os == "windows" {
         return Err(Error::Unsupported(format!(

@@ -6,8 +6,9 @@ use super::Entry;
 use crate::error::{Error, Result};
 use crate::model::digest::{DiffId, Digest};
 use crate::model::image::{BlobData, Format, Image, Layer};
+use crate::model::out::{OutBlob, OutImage};
 use crate::model::reference::{ImageRef, Selector, normalize_name};
-use crate::model::spec::{self, ConfigView, Descriptor, Index, Manifest, Platform, media};
+use crate::model::spec::{self, Descriptor, Index, Manifest, Platform, media};
 use crate::store::container::Container;
 use std::sync::Arc;
 
@@ -294,8 +295,7 @@ impl OciIndex {
         sel: Option<&Selector>,
         r: &ImageRef,
         warnings: &mut Vec<String>,
-    ) -> Result<Option<crate::sink::OutImage>> {
-        use crate::model::out::{OutBlob, OutImage};
+    ) -> Result<Option<OutImage>> {
         let top = self.select(c, sel)?;
         if !media::is_index(&top.media_type) {
             return Ok(None);
@@ -303,9 +303,11 @@ impl OciIndex {
         let bytes = read_json_blob(c, &top, "image index")?;
         let idx: Index =
             spec::parse_json(&bytes, &format!("{}: index {}", c.display(), top.digest))?;
-        let mut blobs = Vec::new();
-        let mut children = Vec::new();
-        let mut changed = top.media_type != media::OCI_INDEX;
+        let mut plan = IndexCopy {
+            blobs: Vec::new(),
+            children: Vec::new(),
+            changed: top.media_type != media::OCI_INDEX,
+        };
         for d in &idx.manifests {
             if !c.has(&d.digest.blob_path()) {
                 warnings.push(format!(
@@ -317,7 +319,7 @@ impl OciIndex {
                         .map(|p| p.to_string())
                         .unwrap_or_else(|| "no platform".into())
                 ));
-                changed = true;
+                plan.changed = true;
                 continue;
             }
             if media::is_index(&d.media_type) {
@@ -334,42 +336,15 @@ impl OciIndex {
                 None
             };
             match image {
-                Some(img) => {
-                    let oi = OutImage::from_image(&img, None);
-                    let mut desc = d.clone();
-                    if desc.digest != oi.top.digest {
-                        changed = true;
-                    }
-                    desc.media_type = oi.top.media_type.clone();
-                    desc.digest = oi.top.digest.clone();
-                    desc.size = oi.top.size;
-                    blobs.extend(oi.blobs);
-                    children.push(desc);
-                }
-                None => {
-                    // An artifact (attestation): its manifest and what it names, as they are.
-                    let mbytes = read_json_blob(c, d, "manifest")?;
-                    let m: Manifest = spec::parse_json(
-                        &mbytes,
-                        &format!("{}: manifest {}", c.display(), d.digest),
-                    )?;
-                    for b in std::iter::once(&m.config).chain(&m.layers) {
-                        blobs.push(OutBlob::Raw {
-                            desc: b.clone(),
-                            data: BlobData::Member {
-                                store: c.clone(),
-                                name: b.digest.blob_path(),
-                            },
-                        });
-                    }
-                    blobs.push(OutBlob::Bytes {
-                        desc: d.clone(),
-                        bytes: Arc::new(mbytes),
-                    });
-                    children.push(d.clone());
-                }
+                Some(img) => plan.add_image(d, &img),
+                None => plan.add_artifact(c, d)?,
             }
         }
+        let IndexCopy {
+            mut blobs,
+            children,
+            changed,
+        } = plan;
         let ibytes = if changed {
             let mut n = idx.clone();
             n.media_type = Some(media::OCI_INDEX.into());
@@ -417,6 +392,52 @@ impl OciIndex {
     }
 }
 
+/// The blobs and child descriptors of an index being copied whole (`convert --all`), and
+/// whether the index's bytes must be rewritten.
+struct IndexCopy {
+    blobs: Vec<OutBlob>,
+    children: Vec<Descriptor>,
+    changed: bool,
+}
+
+impl IndexCopy {
+    /// A platform image, written as OCI: its descriptor changes when its manifest does.
+    fn add_image(&mut self, d: &Descriptor, img: &Image) {
+        let oi = OutImage::from_image(img, None);
+        let mut desc = d.clone();
+        if desc.digest != oi.top.digest {
+            self.changed = true;
+        }
+        desc.media_type = oi.top.media_type.clone();
+        desc.digest = oi.top.digest.clone();
+        desc.size = oi.top.size;
+        self.blobs.extend(oi.blobs);
+        self.children.push(desc);
+    }
+
+    /// An artifact (attestation): its manifest and what it names, as they are.
+    fn add_artifact(&mut self, c: &Arc<Container>, d: &Descriptor) -> Result<()> {
+        let mbytes = read_json_blob(c, d, "manifest")?;
+        let m: Manifest =
+            spec::parse_json(&mbytes, &format!("{}: manifest {}", c.display(), d.digest))?;
+        for b in std::iter::once(&m.config).chain(&m.layers) {
+            self.blobs.push(OutBlob::Raw {
+                desc: b.clone(),
+                data: BlobData::Member {
+                    store: c.clone(),
+                    name: b.digest.blob_path(),
+                },
+            });
+        }
+        self.blobs.push(OutBlob::Bytes {
+            desc: d.clone(),
+            bytes: Arc::new(mbytes),
+        });
+        self.children.push(d.clone());
+        Ok(())
+    }
+}
+
 /// Loads the manifest and config a descriptor names, and lists the layers.
 pub fn load_image(
     c: &Arc<Container>,
@@ -446,24 +467,13 @@ pub fn load_image(
         )));
     }
     let cbytes = read_json_blob(c, &manifest.config, "image config")?;
-    let config: serde_json::Value = spec::parse_json(
+    let (config, view) = super::parse_config(
         &cbytes,
-        &format!("{name}: config {}", manifest.config.digest),
+        &name,
+        &manifest.config.digest,
+        "manifest",
+        manifest.layers.len(),
     )?;
-    let view = ConfigView::from_value(
-        &config,
-        &format!("{name}: config {}", manifest.config.digest),
-    )?;
-    if view.diff_ids.len() != manifest.layers.len() {
-        return Err(Error::format(
-            &name,
-            format!(
-                "manifest lists {} layers but the config's rootfs.diff_ids has {}",
-                manifest.layers.len(),
-                view.diff_ids.len()
-            ),
-        ));
-    }
     let layers = manifest
         .layers
         .iter()

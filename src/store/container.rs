@@ -82,7 +82,7 @@ impl Container {
                 .tempfile()
                 .map_err(|e| Error::io(std::env::temp_dir(), e))?;
             std::io::copy(&mut dec, tmp.as_file_mut())
-                .map_err(|e| Error::format(path.display(), format!("cannot decompress: {e}")))?;
+                .map_err(|e| Error::format_from(path.display(), "cannot decompress", e))?;
             (tmp.path().to_path_buf(), Some(tmp))
         };
         let entries = index_tar(&file, &path.display().to_string())?;
@@ -195,7 +195,7 @@ impl Container {
         let mut v = Vec::with_capacity(size as usize);
         self.open(name)?
             .read_to_end(&mut v)
-            .map_err(|e| Error::format(&self.display, format!("{name}: {e}")))?;
+            .map_err(|e| Error::format_from(&self.display, name, e))?;
         Ok(v)
     }
 
@@ -258,9 +258,9 @@ fn index_tar(file: &Path, display: &str) -> Result<HashMap<String, TarEntry>> {
     // Headers only: member data is seeked over (a docker save is mostly layer bytes).
     let entries = ar
         .entries_with_seek()
-        .map_err(|e| Error::format(display, format!("not a tar archive: {e}")))?;
+        .map_err(|e| Error::format_from(display, "not a tar archive", e))?;
     for e in entries {
-        let e = e.map_err(|e| Error::format(display, format!("corrupt tar archive: {e}")))?;
+        let e = e.map_err(|e| Error::format_from(display, "corrupt tar archive", e))?;
         let raw = e.path_bytes();
         let name = String::from_utf8_lossy(&raw).to_string();
         let Some(clean) = clean_member(&name) else {
