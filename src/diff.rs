@@ -5,14 +5,14 @@
 //! scanner report made from OLD it says which findings NEW no longer carries because the
 //! package was upgraded past the fixed version or removed, and which remain.
 
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 use crate::layer::entry::Kind;
 use crate::model::image::Image;
 use crate::model::reference::ImageRef;
 use crate::model::spec::Platform;
 use crate::packages::{self, Package, PackageDb};
 use crate::source::Source;
-use crate::triage::{Severity, report};
+use crate::triage::{self, Report, Severity};
 use crate::view::Node;
 use crate::view::contents::{self, Contents, Wanted};
 use serde::Serialize;
@@ -170,10 +170,9 @@ pub fn diff(plan: &DiffPlan) -> Result<ImageDiff> {
     // Read the report first: a report of another image should fail before minutes of reading.
     let rep = match &plan.report {
         Some(p) => {
-            let f = p.display().to_string();
-            let r = report::parse(&std::fs::read(p).at(p)?, &f)?;
-            crate::triage::check_belongs(&r, &old, &mut warnings)?;
-            Some((f, r))
+            let r = triage::parse::read(p)?;
+            triage::check_belongs(&r, &old, &mut warnings)?;
+            Some((p.display().to_string(), r))
         }
         None => None,
     };
@@ -396,7 +395,7 @@ pub fn config_changes(old: &Value, new: &Value) -> Vec<ConfigChange> {
     out
 }
 
-fn findings(file: &str, r: &report::Report, new_db: &PackageDb, new: &Image) -> FindingChanges {
+fn findings(file: &str, r: &Report, new_db: &PackageDb, new: &Image) -> FindingChanges {
     let mut out = FindingChanges {
         report: file.to_string(),
         ..Default::default()
