@@ -426,12 +426,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn dpkg_status_keeps_installed_and_source() {
-        let s = b"Package: libssl3\nStatus: install ok installed\nArchitecture: amd64\nSource: openssl\nVersion: 3.0.11-1~deb12u2\nDescription: x\n more\n\nPackage: gone\nStatus: deinstall ok config-files\nVersion: 1\n\nPackage: libc6\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2.36-9\n";
-        let p = parse_dpkg(s, Db::Dpkg);
-        let got: Vec<_> = p
-            .iter()
+    fn name_version_source(p: &[(Package, String)]) -> Vec<(&str, &str, Option<&str>)> {
+        p.iter()
             .map(|(p, _)| {
                 (
                     p.name.as_str(),
@@ -439,9 +435,15 @@ mod tests {
                     p.source_package.as_deref(),
                 )
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn dpkg_status_keeps_installed_and_source() {
+        let s = b"Package: libssl3\nStatus: install ok installed\nArchitecture: amd64\nSource: openssl\nVersion: 3.0.11-1~deb12u2\nDescription: x\n more\n\nPackage: gone\nStatus: deinstall ok config-files\nVersion: 1\n\nPackage: libc6\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2.36-9\n";
+        let p = parse_dpkg(s, Db::Dpkg);
         assert_eq!(
-            got,
+            name_version_source(&p),
             [
                 ("libssl3", "3.0.11-1~deb12u2", Some("openssl")),
                 ("libc6", "2.36-9", None)
@@ -453,18 +455,8 @@ mod tests {
     fn apk_installed_fields() {
         let s = b"C:Q1abc=\nP:musl\nV:1.2.4-r2\nA:x86_64\no:musl\nF:lib\nR:libc.musl-x86_64.so.1\n\nP:libcrypto3\nV:3.1.4-r1\nA:x86_64\no:openssl\n";
         let p = parse_apk(s);
-        let got: Vec<_> = p
-            .iter()
-            .map(|(p, _)| {
-                (
-                    p.name.as_str(),
-                    p.version.as_str(),
-                    p.source_package.as_deref(),
-                )
-            })
-            .collect();
         assert_eq!(
-            got,
+            name_version_source(&p),
             [
                 ("musl", "1.2.4-r2", None),
                 ("libcrypto3", "3.1.4-r1", Some("openssl"))

@@ -92,9 +92,9 @@ impl<'a> Group<'a> {
 pub fn routes(t: &Triage, how: &Invocation) -> Vec<Route> {
     let group = |part, fix| Group { t, part, fix };
     [
-        graft_onto_updated_base(&group(Part::Base, Fix::Known), t, how),
-        another_base_family(&group(Part::Base, Fix::None), t),
-        newer_vendor_image(&group(Part::Application, Fix::Any), t),
+        graft_onto_updated_base(&group(Part::Base, Fix::Known), how),
+        another_base_family(&group(Part::Base, Fix::None)),
+        newer_vendor_image(&group(Part::Application, Fix::Any)),
         check_by_hand(&group(Part::Unlocated, Fix::Any)),
     ]
     .into_iter()
@@ -102,6 +102,7 @@ pub fn routes(t: &Triage, how: &Invocation) -> Vec<Route> {
     .collect()
 }
 
+/// `s` as one word for a POSIX shell: as it is when that is safe, else single-quoted.
 fn quote(s: &str) -> String {
     if !s.is_empty()
         && s.bytes()
@@ -113,14 +114,14 @@ fn quote(s: &str) -> String {
     }
 }
 
-fn graft_onto_updated_base(g: &Group, t: &Triage, how: &Invocation) -> Option<Route> {
+fn graft_onto_updated_base(g: &Group, how: &Invocation) -> Option<Route> {
     let mut r = g.route(RouteKind::GraftOntoUpdatedBase, |n| format!(
         "{n} finding(s) in the old base have a fixed version: move the application onto an updated base of the same distribution (its current point release or security update), keeping the vendor's layers as they are; then rescan the result and compare."
     ))?;
     let image = quote(how.image);
     let old = match how.old_base {
         Some(o) => format!("--old-base {}", quote(o)),
-        None => format!("--old-base-layers {}", t.old_base.layers),
+        None => format!("--old-base-layers {}", g.t.old_base.layers),
     };
     r.commands = vec![
         format!("regraft --from {image} {old} --onto NEW-BASE -o grafted.tar"),
@@ -132,7 +133,8 @@ fn graft_onto_updated_base(g: &Group, t: &Triage, how: &Invocation) -> Option<Ro
     Some(r)
 }
 
-fn another_base_family(g: &Group, t: &Triage) -> Option<Route> {
+fn another_base_family(g: &Group) -> Option<Route> {
+    let t = g.t;
     g.route(RouteKind::AnotherBaseFamily, |n| {
         let libc = match t.base_libc.as_deref() {
             Some(l) => format!("The base's C library is {l}. "),
@@ -187,14 +189,14 @@ fn linking(files: &[AppFile]) -> String {
     )
 }
 
-fn newer_vendor_image(g: &Group, t: &Triage) -> Option<Route> {
+fn newer_vendor_image(g: &Group) -> Option<Route> {
     let mut r = g.route(RouteKind::NewerVendorImageOrRebuild, |n| format!(
         "{n} finding(s) are in the application's own layers: a new base does not change them. Ask the vendor for a newer image (then graft that), or rebuild the application with the fixed versions."
     ))?;
     extend_new(&mut r.files, g.findings().flat_map(named_files));
     extend_new(
         &mut r.files,
-        t.application_files
+        g.t.application_files
             .iter()
             .filter(|f| f.elf.is_some())
             .map(|f| f.path.clone()),
