@@ -4,115 +4,101 @@
 //! `version`, `type`, `locations[]` with `path` and `layerID`, a diff_id). A package's primary
 //! location (`annotations.evidence = primary`, else the first) gives its layer.
 
-use super::report::{Finding, LayerHint, Report, Scanner, Severity, digest_field};
+use super::report::{
+    Finding, LayerHint, Report, Scanner, Severity, digest_at, digest_field, field, items, text,
+};
 use crate::error::{Error, Result};
 use crate::model::digest::DiffId;
 use serde_json::Value;
 
-fn s<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
-    v.get(k).and_then(Value::as_str).filter(|x| !x.is_empty())
-}
-
+/// Artifact types of OS package databases.
 const OS_TYPES: &[&str] = &["deb", "apk", "rpm", "alpm", "portage"];
 
 pub fn parse(v: &Value, what: &str) -> Result<Report> {
-    let target = v
-        .get("source")
-        .and_then(|x| x.get("target"))
-        .cloned()
-        .unwrap_or(Value::Null);
-    let mut diff_ids = Vec::new();
-    for l in target
-        .get("layers")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let d = s(l, "digest")
-            .ok_or_else(|| Error::format(what, "source.target.layers[]: no digest"))?;
-        diff_ids.push(DiffId(digest_field(
-            d,
-            "source.target.layers[].digest",
-            what,
-        )?));
-    }
-    let image_id = s(&target, "imageID")
-        .map(|d| digest_field(d, "source.target.imageID", what))
-        .transpose()?;
-    let mut findings = Vec::new();
-    for m in v
-        .get("matches")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let vuln = m.get("vulnerability").cloned().unwrap_or(Value::Null);
-        let art = m.get("artifact").cloned().unwrap_or(Value::Null);
-        let (Some(id), Some(name)) = (s(&vuln, "id"), s(&art, "name")) else {
-            return Err(Error::format(
-                what,
-                "a match has no vulnerability.id or artifact.name",
-            ));
-        };
-        let locs: Vec<&Value> = art
-            .get("locations")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .collect();
-        let primary = locs
-            .iter()
-            .find(|l| {
-                l.get("annotations")
-                    .and_then(|a| a.get("evidence"))
-                    .and_then(Value::as_str)
-                    == Some("primary")
-            })
-            .or_else(|| locs.first())
-            .copied();
-        let diff_id = primary
-            .and_then(|l| s(l, "layerID"))
-            .map(|d| digest_field(d, "artifact.locations[].layerID", what).map(DiffId))
-            .transpose()?;
-        let fix = vuln.get("fix").cloned().unwrap_or(Value::Null);
-        let fixed = fix
-            .get("versions")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .filter(|x| !x.is_empty())
-            .map(str::to_string)
-            .collect();
-        let ptype = s(&art, "type").unwrap_or("").to_string();
-        findings.push(Finding {
-            id: id.to_string(),
-            package: name.to_string(),
-            installed: s(&art, "version").unwrap_or("").to_string(),
-            fixed,
-            severity: Severity::from_report(s(&vuln, "severity").unwrap_or("")),
-            layer: LayerHint {
-                diff_id,
-                digest: None,
-            },
-            os_package: OS_TYPES.contains(&ptype.as_str()),
-            pkg_type: ptype,
-            paths: locs
-                .iter()
-                .filter_map(|l| s(l, "path"))
-                .map(|p| p.trim_start_matches('/').to_string())
-                .collect(),
-            title: s(&vuln, "description").map(|d| d.chars().take(120).collect()),
-            status: s(&fix, "state").map(str::to_string),
-        });
-    }
+    let target = field(field(v, "source"), "target");
+    let diff_ids = diff_ids(target, what)?;
+    let image_id = digest_at(target, "imageID", "source.target.imageID", what)?;
+    let findings = items(v, "matches")
+        .map(|m| finding(m, what))
+        .collect::<Result<_>>()?;
     Ok(Report {
         scanner: Scanner::Grype,
         diff_ids,
         image_id,
-        artifact: s(&target, "userInput").map(str::to_string),
+        artifact: text(target, "userInput").map(str::to_string),
         findings,
     })
+}
+
+/// `source.target.layers[].digest`: the image's layers, bottom first.
+fn diff_ids(target: &Value, what: &str) -> Result<Vec<DiffId>> {
+    items(target, "layers")
+        .map(|l| {
+            let d = text(l, "digest")
+                .ok_or_else(|| Error::format(what, "source.target.layers[]: no digest"))?;
+            Ok(DiffId(digest_field(
+                d,
+                "source.target.layers[].digest",
+                what,
+            )?))
+        })
+        .collect()
+}
+
+/// One `matches[]` entry.
+fn finding(m: &Value, what: &str) -> Result<Finding> {
+    let vuln = field(m, "vulnerability");
+    let art = field(m, "artifact");
+    let (Some(id), Some(name)) = (text(vuln, "id"), text(art, "name")) else {
+        return Err(Error::format(
+            what,
+            "a match has no vulnerability.id or artifact.name",
+        ));
+    };
+    let locs: Vec<&Value> = items(art, "locations").collect();
+    let diff_id = match primary(&locs) {
+        Some(l) => digest_at(l, "layerID", "artifact.locations[].layerID", what)?.map(DiffId),
+        None => None,
+    };
+    let fix = field(vuln, "fix");
+    let ptype = text(art, "type").unwrap_or("");
+    Ok(Finding {
+        id: id.to_string(),
+        package: name.to_string(),
+        installed: text(art, "version").unwrap_or("").to_string(),
+        fixed: items(fix, "versions")
+            .filter_map(Value::as_str)
+            .filter(|x| !x.is_empty())
+            .map(str::to_string)
+            .collect(),
+        severity: Severity::from_report(text(vuln, "severity").unwrap_or("")),
+        layer: LayerHint {
+            diff_id,
+            digest: None,
+        },
+        os_package: OS_TYPES.contains(&ptype),
+        pkg_type: ptype.to_string(),
+        paths: locs
+            .iter()
+            .filter_map(|l| text(l, "path"))
+            .map(|p| p.trim_start_matches('/').to_string())
+            .collect(),
+        title: text(vuln, "description").map(|d| d.chars().take(120).collect()),
+        status: text(fix, "state").map(str::to_string),
+    })
+}
+
+/// The package's primary location (`annotations.evidence = primary`), else its first.
+fn primary<'a>(locs: &[&'a Value]) -> Option<&'a Value> {
+    locs.iter()
+        .find(|l| {
+            field(l, "annotations")
+                .get("evidence")
+                .and_then(Value::as_str)
+                == Some("primary")
+        })
+        .or_else(|| locs.first())
+        .copied()
 }
 
 #[cfg(test)]

@@ -1,30 +1,44 @@
 //! Triage: a scanner report joined with the image it was made from. Every finding lands in the
 //! image's old base, its application, or nowhere the report can say, with the layer and
 //! history entry that made it; the groups then get their route (graft onto an updated base,
-//! another base family, a newer vendor image or a rebuild). `route` writes the advice and
-//! the text; this file does the joining.
+//! another base family, a newer vendor image or a rebuild).
 //!
-//! The old base is found exactly as a graft finds it (`oldbase::find_split`). A report
-//! belongs to the image when its diff_ids are the image's (or, when it lists none, its image
-//! ID is the config digest); anything else is an error, since a finding's layer means nothing
-//! against another image.
+//! The floors, bottom up: `report` (the scanner-neutral model and the field readers), the
+//! parsers `trivy` and `grype`, `parse` (which picks one); `document` (the triage as `--json`
+//! prints it); `place` (the report joined to the image), `ignore`, `route` and `text`; this
+//! file runs the phases and tallies the result.
+//!
+//! The old base is found exactly as a graft finds it (`oldbase::find_split`).
 
+pub mod document;
 pub mod grype;
+pub mod ignore;
+pub mod parse;
+pub mod place;
 pub mod report;
 pub mod route;
+pub mod text;
 pub mod trivy;
 
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Result, exit};
 use crate::model::image::Image;
 use crate::model::reference::ImageRef;
 use crate::model::spec::Platform;
 use crate::oldbase::{OldBase, OldBaseSummary, find_split};
 use crate::packages::{self, PackageDb};
 use crate::source::Source;
-use crate::view::contents::{self, Elf, Wanted};
+use crate::view::contents::{self, Contents, Elf, Wanted};
+pub use document::{
+    AppFile, ElfKind, IgnoredFinding, ImageInfo, LayerInfo, LocatedBy, MatchedBy, PackageFindings,
+    Part, ReportInfo, Route, RouteKind, SCHEMA, Triage, TriagedFinding,
+};
+use ignore::{IgnoreList, Unfixed};
+pub use ignore::{parse_ignore, read_ignore_file};
+use place::Evidence;
+pub use place::check_belongs;
 pub use report::{Finding, Report, Scanner, Severity};
-use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::cmp::Reverse;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// `regraft triage`, validated.
@@ -44,389 +58,162 @@ pub struct TriagePlan {
     pub fail_on: Option<Severity>,
 }
 
-/// Which part of the image a finding is in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Part {
-    Base,
-    Application,
-    /// The report gives no layer and the package database does not place the package.
-    Unlocated,
-}
-
-impl Part {
-    pub fn name(self) -> &'static str {
-        match self {
-            Part::Base => "base",
-            Part::Application => "application",
-            Part::Unlocated => "unlocated",
-        }
-    }
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct ImageInfo {
-    pub name: String,
-    pub config_digest: String,
-    pub manifest_digest: String,
-    pub layers: usize,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct ReportInfo {
-    pub file: String,
-    pub scanner: Scanner,
-    pub artifact: Option<String>,
-    /// `diff_ids` or `image_id`: what tied the report to the image.
-    pub matched_by: String,
-    pub findings_in_report: usize,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct LayerInfo {
-    pub index: usize,
-    pub diff_id: String,
-    pub digest: String,
-    pub part: Part,
-    /// The history entry that made the layer.
-    pub created_by: Option<String>,
-    pub comment: Option<String>,
-    pub findings: BTreeMap<Severity, usize>,
-}
-
-/// One finding, counted once per (ID, package, version, layer).
-#[derive(Clone, Debug, Serialize)]
-pub struct TriagedFinding {
-    pub id: String,
-    pub package: String,
-    pub installed_version: String,
-    pub fixed_versions: Vec<String>,
-    pub severity: Severity,
-    pub part: Part,
-    pub layer: Option<usize>,
-    /// `report` (the scanner named the layer); for a finding the report left without one,
-    /// `package-db` (the image's package database placed the package) or `file` (the layer
-    /// that put the file the finding names into the merged filesystem).
-    pub located_by: Option<String>,
-    pub package_type: String,
-    pub os_package: bool,
-    pub paths: Vec<String>,
-    pub title: Option<String>,
-    pub status: Option<String>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct IgnoredFinding {
-    pub id: String,
-    pub package: String,
-    pub installed_version: String,
-    pub severity: Severity,
-    pub part: Part,
-    pub reason: String,
-}
-
-/// Findings of one package version in one part.
-#[derive(Clone, Debug, Serialize)]
-pub struct PackageFindings {
-    pub part: Part,
-    pub package: String,
-    pub installed_version: String,
-    pub fixed_versions: Vec<String>,
-    pub layer: Option<usize>,
-    pub max_severity: Severity,
-    pub ids: Vec<String>,
-}
-
-/// An application file, as the merged filesystem shows it.
-#[derive(Clone, Debug, Serialize)]
-pub struct AppFile {
-    pub path: String,
-    pub layer: usize,
-    /// `static`, `dynamic`, `shared-object` (a library), or absent for a non-ELF file.
-    pub elf: Option<String>,
-    pub interpreter: Option<String>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct Triage {
-    pub schema: &'static str,
-    pub image: ImageInfo,
-    pub report: ReportInfo,
-    pub old_base: OldBaseSummary,
-    pub layers: Vec<LayerInfo>,
-    /// part -> severity -> count, over the findings that remain (not ignored).
-    pub counts: BTreeMap<Part, BTreeMap<Severity, usize>>,
-    pub findings: Vec<TriagedFinding>,
-    pub packages: Vec<PackageFindings>,
-    pub ignored: Vec<IgnoredFinding>,
-    /// Findings left out by --ignore-unfixed.
-    pub unfixed_skipped: usize,
-    /// Findings the report listed more than once (same ID, package, version and layer).
-    pub duplicates_merged: usize,
-    /// The base's C library, from its package database.
-    pub base_libc: Option<String>,
-    pub application_files: Vec<AppFile>,
-    pub routes: Vec<route::Route>,
-    pub fail_on: Option<Severity>,
-    pub failed: bool,
-    pub exit_code: u8,
-    pub warnings: Vec<String>,
-}
-
-pub const SCHEMA: &str = "regraft.triage/v1";
-
-/// Reads `--ignore FILE`: one ID per line followed by its reason; `#` starts a comment line.
-pub fn read_ignore_file(path: &std::path::Path) -> Result<BTreeMap<String, String>> {
-    let text = std::fs::read_to_string(path).at(path)?;
-    parse_ignore(&text, &path.display().to_string())
-}
-
-pub fn parse_ignore(text: &str, what: &str) -> Result<BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (id, reason) = match line.split_once(char::is_whitespace) {
-            Some((id, r)) => (id, r.trim().trim_start_matches('#').trim()),
-            None => (line, ""),
-        };
-        if reason.is_empty() {
-            return Err(Error::format(
-                what,
-                format!(
-                    "line {}: {} has no reason; write `ID  why it is ignored`",
-                    n + 1,
-                    crate::text::sanitize(id)
-                ),
-            ));
-        }
-        out.insert(id.to_string(), reason.to_string());
-    }
-    Ok(out)
-}
-
-/// Checks that `report` was made from `img`; returns what matched.
-pub fn check_belongs(report: &Report, img: &Image, warnings: &mut Vec<String>) -> Result<String> {
-    let config = &img.config_desc.digest;
-    if !report.diff_ids.is_empty() {
-        let mine = &img.view.diff_ids;
-        if report.diff_ids != *mine {
-            let at = (0..report.diff_ids.len().max(mine.len()))
-                .find(|&i| report.diff_ids.get(i) != mine.get(i))
-                .unwrap_or(0);
-            let show = |d: Option<&crate::model::digest::DiffId>| {
-                d.map(|d| d.to_string()).unwrap_or_else(|| "nothing".into())
-            };
-            return Err(Error::Invalid(format!(
-                "the report is not about {}: it lists {} layer(s), the image has {}; at layer {at} the report has {}, the image {}",
-                img.name,
-                report.diff_ids.len(),
-                mine.len(),
-                show(report.diff_ids.get(at)),
-                show(mine.get(at))
-            )));
-        }
-        if let Some(id) = &report.image_id
-            && id != config
-        {
-            warnings.push(format!(
-                "the report's image ID {id} is not the image's config digest {config}; the layers match, so the findings apply"
-            ));
-        }
-        return Ok("diff_ids".into());
-    }
-    match &report.image_id {
-        Some(id) if id == config => Ok("image_id".into()),
-        Some(id) => Err(Error::Invalid(format!(
-            "the report is not about {}: its image ID is {id}, the image's config digest {config}",
-            img.name
-        ))),
-        None => Err(Error::Invalid(
-            "the report names neither the image's layers nor its ID, so it cannot be checked against the image".into(),
-        )),
-    }
-}
-
-/// The layer index a finding's hint names; Err when it names a layer the image lacks.
-fn layer_of(f: &Finding, img: &Image, warnings: &mut Vec<String>) -> Result<Option<usize>> {
-    if let Some(d) = &f.layer.diff_id {
-        return match img.view.diff_ids.iter().position(|x| x == d) {
-            Some(i) => Ok(Some(i)),
-            None => Err(Error::Invalid(format!(
-                "the report places {} ({}) in layer {d}, which {} does not have",
-                crate::text::sanitize(&f.id),
-                crate::text::sanitize(&f.package),
-                img.name
-            ))),
-        };
-    }
-    if let Some(d) = &f.layer.digest {
-        if let Some(i) = img.layers.iter().position(|l| &l.desc.digest == d) {
-            return Ok(Some(i));
-        }
-        // A registry blob digest means nothing for an image stored compressed differently.
-        warnings.push(format!(
-            "{} ({}): layer digest {d} is not a blob of this image (recompressed?); placed by the package database if possible",
-            crate::text::sanitize(&f.id),
-            crate::text::sanitize(&f.package)
-        ));
-    }
-    Ok(None)
+/// The image, its old base and its contents: everything a report is joined with, and the
+/// warnings so far.
+struct Inputs {
+    img: Image,
+    matched_by: MatchedBy,
+    old_base: OldBaseSummary,
+    contents: Contents,
+    packages: PackageDb,
+    warnings: Vec<String>,
 }
 
 /// Runs a triage.
 pub fn triage(plan: &TriagePlan) -> Result<Triage> {
-    let mut warnings = Vec::new();
-    let file = plan.report.display().to_string();
-    let bytes = std::fs::read(&plan.report).at(&plan.report)?;
-    let rep = report::parse(&bytes, &file)?;
+    let rep = parse::read(&plan.report)?;
     let ignore = match &plan.ignore_file {
         Some(p) => read_ignore_file(p)?,
-        None => BTreeMap::new(),
+        None => IgnoreList::new(),
     };
-    let src = Source::open(&plan.image)?;
-    let img = src.image(plan.platform.as_ref())?;
-    for w in &img.warnings {
-        warnings.push(format!("{}: {w}", img.name));
+    let mut inputs = Inputs::read(plan, &rep)?;
+    let placed = Evidence {
+        img: &inputs.img,
+        packages: &inputs.packages,
+        contents: &inputs.contents,
+        split: inputs.old_base.layers,
     }
-    let matched_by = check_belongs(&rep, &img, &mut warnings)?;
-    let platform = plan
-        .platform
-        .clone()
-        .unwrap_or_else(|| img.view.platform.clone());
-    let given = OldBase::from_flags(plan.old_base.clone(), plan.old_base_layers);
-    let old_base = find_split(&given, &src, &img, &platform, &mut warnings)?.summary;
-    let split = old_base.layers;
-    let part_of = |l: Option<usize>| match l {
-        Some(i) if i < split => Part::Base,
-        Some(_) => Part::Application,
-        None => Part::Unlocated,
+    .place(&rep, &mut inputs.warnings)?;
+    let unfixed = if plan.ignore_unfixed {
+        Unfixed::LeaveOut
+    } else {
+        Unfixed::Keep
     };
-
-    // One pass over the layers: package databases, and the ELF kind of application files.
-    let c = contents::read(
-        &img,
-        plan.max_layer_size,
-        &Wanted {
-            hash: false,
-            keep: &packages::wanted_paths,
-            keep_max: packages::MAX_DB_SIZE,
-            probe_elf: &|i| i >= split,
-            watch: packages::WATCH,
+    let kept = ignore::apply(placed.findings, &ignore, unfixed);
+    let mut t = inputs.document(plan, &rep, placed.duplicates, kept);
+    t.routes = route::routes(
+        &t,
+        &route::Invocation {
+            image: &plan.image_arg,
+            old_base: plan.old_base_arg.as_deref(),
+            report: &plan.report,
         },
-    )?;
-    let pkgs = packages::from_contents(&c);
-    warnings.extend(pkgs.warnings.iter().cloned());
+    );
+    Ok(t)
+}
 
-    // Place, deduplicate, ignore.
-    let mut seen: BTreeMap<(String, String, String, Option<usize>), usize> = BTreeMap::new();
-    let mut findings: Vec<TriagedFinding> = Vec::new();
-    let mut ignored = Vec::new();
-    let mut unfixed_skipped = 0;
-    let mut duplicates = 0;
-    for f in &rep.findings {
-        let mut layer = layer_of(f, &img, &mut warnings)?;
-        let mut located_by = layer.map(|_| "report".to_string());
-        if layer.is_none()
-            && f.os_package
-            && let Some(p) = locate_in_db(&pkgs, f)
-        {
-            layer = Some(p);
-            located_by = Some("package-db".into());
+impl Inputs {
+    /// Opens the image, checks that `rep` is about it, finds its old base and reads its
+    /// contents.
+    fn read(plan: &TriagePlan, rep: &Report) -> Result<Inputs> {
+        let mut warnings = Vec::new();
+        let src = Source::open(&plan.image)?;
+        let img = src.image(plan.platform.as_ref())?;
+        for w in &img.warnings {
+            warnings.push(format!("{}: {w}", img.name));
         }
-        if layer.is_none()
-            && let Some(l) = f.paths.iter().find_map(|p| {
-                c.view
-                    .get(p.trim_start_matches('/').as_bytes())
-                    .map(|n| n.layer)
-            })
-        {
-            layer = Some(l);
-            located_by = Some("file".into());
-        }
-        let key = (f.id.clone(), f.package.clone(), f.installed.clone(), layer);
-        if let Some(&k) = seen.get(&key) {
-            // Duplicates across targets (the same jar found twice, OS and language results
-            // naming one package): merge what they add.
-            duplicates += 1;
-            let t: &mut TriagedFinding = &mut findings[k];
-            t.severity = t.severity.max(f.severity);
-            for v in &f.fixed {
-                if !t.fixed_versions.contains(v) {
-                    t.fixed_versions.push(v.clone());
-                }
-            }
-            for p in &f.paths {
-                if !t.paths.contains(p) {
-                    t.paths.push(p.clone());
-                }
-            }
-            continue;
-        }
-        seen.insert(key, findings.len());
-        findings.push(TriagedFinding {
-            id: f.id.clone(),
-            package: f.package.clone(),
-            installed_version: f.installed.clone(),
-            fixed_versions: f.fixed.clone(),
-            severity: f.severity,
-            part: part_of(layer),
-            layer,
-            located_by,
-            package_type: f.pkg_type.clone(),
-            os_package: f.os_package,
-            paths: f.paths.clone(),
-            title: f.title.clone(),
-            status: f.status.clone(),
+        let matched_by = check_belongs(rep, &img, &mut warnings)?;
+        let platform = plan
+            .platform
+            .clone()
+            .unwrap_or_else(|| img.view.platform.clone());
+        let given = OldBase::from_flags(plan.old_base.clone(), plan.old_base_layers);
+        let old_base = find_split(&given, &src, &img, &platform, &mut warnings)?.summary;
+        let split = old_base.layers;
+        // One pass over the layers: package databases, and the ELF kind of application files.
+        let contents = contents::read(
+            &img,
+            plan.max_layer_size,
+            &Wanted {
+                probe_elf: &|i| i >= split,
+                ..packages::wanted()
+            },
+        )?;
+        let packages = packages::from_contents(&contents);
+        warnings.extend(packages.warnings.iter().cloned());
+        Ok(Inputs {
+            img,
+            matched_by,
+            old_base,
+            contents,
+            packages,
+            warnings,
+        })
+    }
+
+    /// The triage document of the kept findings, without its routes.
+    fn document(
+        self,
+        plan: &TriagePlan,
+        rep: &Report,
+        duplicates_merged: usize,
+        kept: ignore::Kept,
+    ) -> Triage {
+        let split = self.old_base.layers;
+        let mut findings = kept.findings;
+        findings.sort_by(|a, b| {
+            (a.part, Reverse(a.severity), &a.package, &a.id).cmp(&(
+                b.part,
+                Reverse(b.severity),
+                &b.package,
+                &b.id,
+            ))
         });
+        let fail_on = plan.fail_on;
+        let failed = fail_on.is_some_and(|t| findings.iter().any(|f| f.severity >= t));
+        let img = &self.img;
+        Triage {
+            schema: SCHEMA,
+            image: ImageInfo {
+                name: img.name.clone(),
+                config_digest: img.config_desc.digest.to_string(),
+                manifest_digest: img.manifest_digest.to_string(),
+                layers: img.layers.len(),
+            },
+            report: ReportInfo {
+                file: plan.report.display().to_string(),
+                scanner: rep.scanner,
+                artifact: rep.artifact.clone(),
+                matched_by: self.matched_by,
+                findings_in_report: rep.findings.len(),
+            },
+            layers: layer_infos(img, split, &findings),
+            counts: counts_by(&findings, |f| Some(f.part)),
+            packages: group_packages(&findings),
+            base_libc: base_libc(&self.packages, split).map(str::to_string),
+            application_files: app_files(&self.contents, split),
+            old_base: self.old_base,
+            findings,
+            ignored: kept.ignored,
+            unfixed_skipped: kept.unfixed_skipped,
+            duplicates_merged,
+            routes: vec![],
+            fail_on,
+            failed,
+            exit_code: if failed { exit::FINDINGS } else { exit::OK },
+            warnings: self.warnings,
+        }
     }
-    findings.retain(|f| {
-        if let Some(reason) = ignore.get(&f.id) {
-            ignored.push(IgnoredFinding {
-                id: f.id.clone(),
-                package: f.package.clone(),
-                installed_version: f.installed_version.clone(),
-                severity: f.severity,
-                part: f.part,
-                reason: reason.clone(),
-            });
-            return false;
-        }
-        if plan.ignore_unfixed && f.fixed_versions.is_empty() {
-            unfixed_skipped += 1;
-            return false;
-        }
-        true
-    });
-    findings.sort_by(|a, b| {
-        (a.part, std::cmp::Reverse(a.severity), &a.package, &a.id).cmp(&(
-            b.part,
-            std::cmp::Reverse(b.severity),
-            &b.package,
-            &b.id,
-        ))
-    });
+}
 
-    let mut counts: BTreeMap<Part, BTreeMap<Severity, usize>> = BTreeMap::new();
-    let mut per_layer: BTreeMap<usize, BTreeMap<Severity, usize>> = BTreeMap::new();
-    for f in &findings {
-        *counts
-            .entry(f.part)
-            .or_default()
-            .entry(f.severity)
-            .or_default() += 1;
-        if let Some(l) = f.layer {
-            *per_layer
-                .entry(l)
-                .or_default()
-                .entry(f.severity)
-                .or_default() += 1;
+/// Findings per key (a part, a layer) and severity; findings without a key are not counted.
+fn counts_by<K: Ord>(
+    findings: &[TriagedFinding],
+    key: impl Fn(&TriagedFinding) -> Option<K>,
+) -> BTreeMap<K, BTreeMap<Severity, usize>> {
+    let mut out: BTreeMap<K, BTreeMap<Severity, usize>> = BTreeMap::new();
+    for f in findings {
+        if let Some(k) = key(f) {
+            *out.entry(k).or_default().entry(f.severity).or_default() += 1;
         }
     }
-    let layers = img
-        .layers
+    out
+}
+
+/// Every layer of the image with its part, its history entry and its findings.
+fn layer_infos(img: &Image, split: usize, findings: &[TriagedFinding]) -> Vec<LayerInfo> {
+    let mut per_layer = counts_by(findings, |f| f.layer);
+    img.layers
         .iter()
         .enumerate()
         .map(|(i, l)| {
@@ -435,109 +222,53 @@ pub fn triage(plan: &TriagePlan) -> Result<Triage> {
                 index: i,
                 diff_id: l.diff_id.to_string(),
                 digest: l.desc.digest.to_string(),
-                part: part_of(Some(i)),
+                part: Part::of(Some(i), split),
                 created_by: h.and_then(|h| h.created_by.clone()),
                 comment: h.and_then(|h| h.comment.clone()),
                 findings: per_layer.remove(&i).unwrap_or_default(),
             }
         })
-        .collect();
-    let packages = group_packages(&findings);
-    let application_files = app_files(&c, split);
-    let fail_on = plan.fail_on;
-    let failed = fail_on.is_some_and(|t| findings.iter().any(|f| f.severity >= t));
-    let mut t = Triage {
-        schema: SCHEMA,
-        image: ImageInfo {
-            name: img.name.clone(),
-            config_digest: img.config_desc.digest.to_string(),
-            manifest_digest: img.manifest_digest.to_string(),
-            layers: img.layers.len(),
-        },
-        report: ReportInfo {
-            file,
-            scanner: rep.scanner,
-            artifact: rep.artifact.clone(),
-            matched_by,
-            findings_in_report: rep.findings.len(),
-        },
-        old_base,
-        layers,
-        counts,
-        findings,
-        packages,
-        ignored,
-        unfixed_skipped,
-        duplicates_merged: duplicates,
-        base_libc: base_libc(&pkgs, split).map(str::to_string),
-        application_files,
-        routes: vec![],
-        fail_on,
-        failed,
-        exit_code: if failed { 4 } else { 0 },
-        warnings,
-    };
-    t.routes = route::routes(&t, plan);
-    Ok(t)
+        .collect()
 }
 
-/// The layer of an OS package the report left unplaced, from the image's package database.
-fn locate_in_db(db: &PackageDb, f: &Finding) -> Option<usize> {
-    db.packages
-        .iter()
-        .find(|p| p.name == f.package && p.version == f.installed)
-        .or_else(|| db.find(&f.package, None))
-        .and_then(|p| p.source_layer)
-}
-
-/// The C library of the base: glibc when `libc6` sits in a base layer, musl for `musl`.
+/// The C library of the base: glibc when `libc6` sits in a base layer, musl for `musl`;
+/// else what the whole image's packages show.
 fn base_libc(db: &PackageDb, split: usize) -> Option<&'static str> {
-    let in_base = |n: &str| {
+    packages::libc_among(
         db.packages
             .iter()
-            .any(|p| p.name == n && p.source_layer.is_some_and(|l| l < split))
-    };
-    if in_base("libc6") {
-        Some("glibc")
-    } else if in_base("musl") {
-        Some("musl")
-    } else {
-        db.libc()
-    }
+            .filter(|p| p.source_layer.is_some_and(|l| l < split)),
+    )
+    .or_else(|| db.libc())
 }
 
 fn group_packages(findings: &[TriagedFinding]) -> Vec<PackageFindings> {
     let mut m: BTreeMap<(Part, String, String, Option<usize>), PackageFindings> = BTreeMap::new();
     for f in findings {
-        let e = m
-            .entry((
-                f.part,
-                f.package.clone(),
-                f.installed_version.clone(),
-                f.layer,
-            ))
-            .or_insert_with(|| PackageFindings {
-                part: f.part,
-                package: f.package.clone(),
-                installed_version: f.installed_version.clone(),
-                fixed_versions: vec![],
-                layer: f.layer,
-                max_severity: f.severity,
-                ids: vec![],
-            });
+        let key = (
+            f.part,
+            f.package.clone(),
+            f.installed_version.clone(),
+            f.layer,
+        );
+        let e = m.entry(key).or_insert_with(|| PackageFindings {
+            part: f.part,
+            package: f.package.clone(),
+            installed_version: f.installed_version.clone(),
+            fixed_versions: vec![],
+            layer: f.layer,
+            max_severity: f.severity,
+            ids: vec![],
+        });
         e.max_severity = e.max_severity.max(f.severity);
         e.ids.push(f.id.clone());
-        for v in &f.fixed_versions {
-            if !e.fixed_versions.contains(v) {
-                e.fixed_versions.push(v.clone());
-            }
-        }
+        document::extend_new(&mut e.fixed_versions, f.fixed_versions.iter().cloned());
     }
     let mut v: Vec<PackageFindings> = m.into_values().collect();
     v.sort_by(|a, b| {
-        (a.part, std::cmp::Reverse(a.max_severity), &a.package).cmp(&(
+        (a.part, Reverse(a.max_severity), &a.package).cmp(&(
             b.part,
-            std::cmp::Reverse(b.max_severity),
+            Reverse(b.max_severity),
             &b.package,
         ))
     });
@@ -545,41 +276,31 @@ fn group_packages(findings: &[TriagedFinding]) -> Vec<PackageFindings> {
 }
 
 /// The files the application layers put in the merged filesystem (directories left out).
-fn app_files(c: &contents::Contents, split: usize) -> Vec<AppFile> {
+fn app_files(c: &Contents, split: usize) -> Vec<AppFile> {
     let mut out = Vec::new();
-    let mut dirs = BTreeSet::new();
     for (p, n) in &c.view.nodes {
-        if n.layer < split {
+        if n.layer < split || n.kind == crate::layer::entry::Kind::Dir {
             continue;
         }
-        if n.kind == crate::layer::entry::Kind::Dir {
-            dirs.insert(p.clone());
-            continue;
-        }
-        let (elf, interp) = match c.elf.get(&n.origin) {
-            Some(Elf::Static) => (Some("static".to_string()), None),
-            Some(Elf::SharedObject) => (Some("shared-object".to_string()), None),
-            Some(Elf::Dynamic(i)) => (Some("dynamic".to_string()), Some(i.clone())),
+        let (elf, interpreter) = match c.elf.get(&n.origin) {
+            Some(Elf::Static) => (Some(ElfKind::Static), None),
+            Some(Elf::SharedObject) => (Some(ElfKind::SharedObject), None),
+            Some(Elf::Dynamic(i)) => (Some(ElfKind::Dynamic), Some(i.clone())),
             None => (None, None),
         };
         out.push(AppFile {
             path: format!("/{}", String::from_utf8_lossy(p)),
             layer: n.layer,
             elf,
-            interpreter: interp,
+            interpreter,
         });
     }
     out
 }
 
 impl Triage {
-    /// The JSON printed for `--json`.
-    pub fn json(&self) -> Result<String> {
-        serde_json::to_string_pretty(self)
-            .map_err(|e| Error::Invalid(format!("serialising the triage: {e}")))
-    }
     pub fn text(&self) -> String {
-        route::text(self)
+        text::text(self)
     }
 }
 
@@ -587,16 +308,52 @@ impl Triage {
 mod tests {
     use super::*;
 
+    fn finding(id: &str, part: Part, layer: Option<usize>, sev: Severity) -> TriagedFinding {
+        TriagedFinding {
+            id: id.into(),
+            package: "p".into(),
+            installed_version: "1".into(),
+            fixed_versions: vec![],
+            severity: sev,
+            part,
+            layer,
+            located_by: None,
+            package_type: String::new(),
+            os_package: true,
+            paths: vec![],
+            title: None,
+            status: None,
+        }
+    }
+
     #[test]
-    fn ignore_file_needs_a_reason_per_id() {
-        let ok = parse_ignore(
-            "# accepted risks\nCVE-2011-3374  apt-key is not used at runtime\n\nGHSA-xxxx-yyyy # dev dependency only\n",
-            "f",
-        )
-        .unwrap();
-        assert_eq!(ok.len(), 2);
-        assert_eq!(ok["GHSA-xxxx-yyyy"], "dev dependency only");
-        let err = parse_ignore("CVE-1 reason\nCVE-2\n", "f").unwrap_err();
-        assert!(err.to_string().contains("line 2"), "{err}");
+    fn counts_per_part_and_per_layer() {
+        let f = [
+            finding("a", Part::Base, Some(0), Severity::High),
+            finding("b", Part::Base, Some(0), Severity::High),
+            finding("c", Part::Application, Some(2), Severity::Low),
+            finding("d", Part::Unlocated, None, Severity::Low),
+        ];
+        let by_part = counts_by(&f, |f| Some(f.part));
+        assert_eq!(by_part[&Part::Base][&Severity::High], 2);
+        assert_eq!(by_part[&Part::Unlocated][&Severity::Low], 1);
+        let by_layer = counts_by(&f, |f| f.layer);
+        assert_eq!(by_layer.len(), 2);
+        assert_eq!(by_layer[&2][&Severity::Low], 1);
+    }
+
+    #[test]
+    fn packages_group_per_part_version_and_layer() {
+        let mut a = finding("CVE-1", Part::Base, Some(0), Severity::Low);
+        a.fixed_versions = vec!["2".into()];
+        let mut b = finding("CVE-2", Part::Base, Some(0), Severity::Critical);
+        b.fixed_versions = vec!["2".into(), "3".into()];
+        let c = finding("CVE-3", Part::Application, Some(1), Severity::High);
+        let g = group_packages(&[a, b, c]);
+        assert_eq!(g.len(), 2);
+        assert_eq!(g[0].ids, ["CVE-1", "CVE-2"]);
+        assert_eq!(g[0].fixed_versions, ["2", "3"]);
+        assert_eq!(g[0].max_severity, Severity::Critical);
+        assert_eq!(g[1].part, Part::Application);
     }
 }

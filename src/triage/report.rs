@@ -1,10 +1,12 @@
 //! The scanner-neutral report model: findings with a vulnerability ID, a package, its installed
 //! and fixed versions, a severity and the layer the scanner placed it in. `trivy` and `grype`
-//! fill it from their JSON; everything after parsing works on this model only.
+//! fill it from their JSON; everything after parsing works on this model only. The field
+//! readers at the end are what both parsers read their JSON with.
 
 use crate::error::{Error, Result};
 use crate::model::digest::{DiffId, Digest};
 use serde::Serialize;
+use serde_json::Value;
 
 /// Severities in order; the names scanners print map onto these case-insensitively.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -106,32 +108,33 @@ pub struct Report {
     pub findings: Vec<Finding>,
 }
 
-/// Reads a Trivy (`trivy image -f json`) or Grype (`grype -o json`) report, told by content.
-pub fn parse(bytes: &[u8], what: &str) -> Result<Report> {
-    let v: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| Error::format(what, format!("not JSON: {e}")))?;
-    if v.is_array() {
-        return Err(Error::format(
-            what,
-            "a bare list of results is Trivy's JSON before SchemaVersion 2, which names no image layers; re-run a current trivy with -f json",
-        ));
-    }
-    let obj = v
-        .as_object()
-        .ok_or_else(|| Error::format(what, "not a JSON object"))?;
-    if obj.contains_key("SchemaVersion") || obj.contains_key("Results") {
-        super::trivy::parse(&v, what)
-    } else if obj.contains_key("matches") {
-        super::grype::parse(&v, what)
-    } else {
-        Err(Error::format(
-            what,
-            "neither a Trivy report (SchemaVersion, Results) nor a Grype report (matches)",
-        ))
-    }
+/// The field `key` of a report object; `Null` when absent, so nested reads need no copies.
+pub(crate) fn field<'a>(v: &'a Value, key: &str) -> &'a Value {
+    static NULL: Value = Value::Null;
+    v.get(key).unwrap_or(&NULL)
+}
+
+/// The string field `key`; an empty string counts as absent, as the scanners write `""` for
+/// what they do not know.
+pub(crate) fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str).filter(|x| !x.is_empty())
+}
+
+/// The items of the array field `key`; none when it is absent or `null`.
+pub(crate) fn items<'a>(v: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
+    v.get(key).and_then(Value::as_array).into_iter().flatten()
+}
+
+/// The `sha256:...` string field `key`, if present; `field` names it in the report on error.
+pub(crate) fn digest_at(v: &Value, key: &str, field: &str, what: &str) -> Result<Option<Digest>> {
+    text(v, key)
+        .map(|d| digest_field(d, field, what))
+        .transpose()
 }
 
 /// Parses `sha256:...` from a report, naming the field on error.
+// The digest's error becomes text: `triage --json` prints an error's Display alone (not its
+// sources), and that document must keep saying what was wrong with the digest.
 pub(crate) fn digest_field(s: &str, field: &str, what: &str) -> Result<Digest> {
     Digest::parse(s).map_err(|e| Error::format(what, format!("{field}: {e}")))
 }

@@ -5,14 +5,13 @@
 //! branches are fixed), `Status`, `Severity` and `Layer` (`DiffID`, and `Digest` for registry
 //! images; `{}` or absent when Trivy cannot tell, as for some language packages).
 
-use super::report::{Finding, LayerHint, Report, Scanner, Severity, digest_field, split_fixed};
+use super::report::{
+    Finding, LayerHint, Report, Scanner, Severity, digest_at, digest_field, field, items,
+    split_fixed, text,
+};
 use crate::error::{Error, Result};
 use crate::model::digest::DiffId;
 use serde_json::Value;
-
-fn s<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
-    v.get(k).and_then(Value::as_str).filter(|x| !x.is_empty())
-}
 
 pub fn parse(v: &Value, what: &str) -> Result<Report> {
     if let Some(n) = v.get("SchemaVersion").and_then(Value::as_u64)
@@ -23,103 +22,119 @@ pub fn parse(v: &Value, what: &str) -> Result<Report> {
             format!("Trivy SchemaVersion {n}: regraft reads SchemaVersion 2"),
         ));
     }
-    let meta = v.get("Metadata").cloned().unwrap_or(Value::Null);
-    let mut diff_ids = Vec::new();
-    for d in meta
-        .get("DiffIDs")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let d = d
-            .as_str()
-            .ok_or_else(|| Error::format(what, "Metadata.DiffIDs: not a string"))?;
-        diff_ids.push(DiffId(digest_field(d, "Metadata.DiffIDs", what)?));
-    }
-    let image_id = s(&meta, "ImageID")
-        .map(|d| digest_field(d, "Metadata.ImageID", what))
-        .transpose()?;
+    let meta = field(v, "Metadata");
+    let diff_ids = diff_ids(meta, what)?;
+    let image_id = digest_at(meta, "ImageID", "Metadata.ImageID", what)?;
     let mut findings = Vec::new();
-    for r in v
-        .get("Results")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let class = s(r, "Class").unwrap_or("");
-        let rtype = s(r, "Type").unwrap_or("").to_string();
-        let target = s(r, "Target").unwrap_or("");
-        // Before Class existed, OS results were told by their Type.
-        let os = class == "os-pkgs"
-            || (class.is_empty()
-                && matches!(
-                    rtype.as_str(),
-                    "debian"
-                        | "ubuntu"
-                        | "alpine"
-                        | "wolfi"
-                        | "chainguard"
-                        | "redhat"
-                        | "centos"
-                        | "rocky"
-                        | "alma"
-                        | "amazon"
-                        | "oracle"
-                        | "photon"
-                        | "suse linux enterprise server"
-                        | "opensuse.leap"
-                        | "cbl-mariner"
-                        | "azurelinux"
-                ));
-        for x in r
-            .get("Vulnerabilities")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let (Some(id), Some(pkg)) = (s(x, "VulnerabilityID"), s(x, "PkgName")) else {
-                return Err(Error::format(
-                    what,
-                    format!("a finding of target {target:?} has no VulnerabilityID or PkgName"),
-                ));
-            };
-            let layer = x.get("Layer").cloned().unwrap_or(Value::Null);
-            let hint = LayerHint {
-                diff_id: s(&layer, "DiffID")
-                    .map(|d| digest_field(d, "Layer.DiffID", what).map(DiffId))
-                    .transpose()?,
-                digest: s(&layer, "Digest")
-                    .map(|d| digest_field(d, "Layer.Digest", what))
-                    .transpose()?,
-            };
-            let mut paths = Vec::new();
-            if let Some(p) = s(x, "PkgPath") {
-                paths.push(p.to_string());
-            } else if !os && !target.is_empty() {
-                paths.push(target.to_string());
-            }
-            findings.push(Finding {
-                id: id.to_string(),
-                package: pkg.to_string(),
-                installed: s(x, "InstalledVersion").unwrap_or("").to_string(),
-                fixed: split_fixed(s(x, "FixedVersion").unwrap_or("")),
-                severity: Severity::from_report(s(x, "Severity").unwrap_or("")),
-                layer: hint,
-                pkg_type: rtype.clone(),
-                os_package: os,
-                paths,
-                title: s(x, "Title").map(str::to_string),
-                status: s(x, "Status").map(str::to_string),
-            });
+    for r in items(v, "Results") {
+        let target = Target::of(r);
+        for x in items(r, "Vulnerabilities") {
+            findings.push(target.finding(x, what)?);
         }
     }
     Ok(Report {
         scanner: Scanner::Trivy,
         diff_ids,
         image_id,
-        artifact: s(v, "ArtifactName").map(str::to_string),
+        artifact: text(v, "ArtifactName").map(str::to_string),
         findings,
     })
+}
+
+/// `Metadata.DiffIDs`: the image's layers, bottom first.
+fn diff_ids(meta: &Value, what: &str) -> Result<Vec<DiffId>> {
+    items(meta, "DiffIDs")
+        .map(|d| {
+            let d = d
+                .as_str()
+                .ok_or_else(|| Error::format(what, "Metadata.DiffIDs: not a string"))?;
+            Ok(DiffId(digest_field(d, "Metadata.DiffIDs", what)?))
+        })
+        .collect()
+}
+
+/// What one `Results[]` entry says about all its findings.
+struct Target<'a> {
+    name: &'a str,
+    /// `Type`: debian, alpine, jar, gobinary, ...
+    kind: &'a str,
+    os: bool,
+}
+
+impl<'a> Target<'a> {
+    fn of(r: &'a Value) -> Target<'a> {
+        let class = text(r, "Class").unwrap_or("");
+        let kind = text(r, "Type").unwrap_or("");
+        Target {
+            name: text(r, "Target").unwrap_or(""),
+            kind,
+            // Before Class existed, OS results were told by their Type.
+            os: class == "os-pkgs" || (class.is_empty() && is_os_type(kind)),
+        }
+    }
+
+    /// One `Vulnerabilities[]` entry of this target.
+    fn finding(&self, x: &Value, what: &str) -> Result<Finding> {
+        let (Some(id), Some(pkg)) = (text(x, "VulnerabilityID"), text(x, "PkgName")) else {
+            return Err(Error::format(
+                what,
+                format!(
+                    "a finding of target {:?} has no VulnerabilityID or PkgName",
+                    self.name
+                ),
+            ));
+        };
+        let layer = field(x, "Layer");
+        let hint = LayerHint {
+            diff_id: digest_at(layer, "DiffID", "Layer.DiffID", what)?.map(DiffId),
+            digest: digest_at(layer, "Digest", "Layer.Digest", what)?,
+        };
+        Ok(Finding {
+            id: id.to_string(),
+            package: pkg.to_string(),
+            installed: text(x, "InstalledVersion").unwrap_or("").to_string(),
+            fixed: split_fixed(text(x, "FixedVersion").unwrap_or("")),
+            severity: Severity::from_report(text(x, "Severity").unwrap_or("")),
+            layer: hint,
+            pkg_type: self.kind.to_string(),
+            os_package: self.os,
+            paths: self.paths(x),
+            title: text(x, "Title").map(str::to_string),
+            status: text(x, "Status").map(str::to_string),
+        })
+    }
+
+    /// The finding's `PkgPath`, else a language package's target (the file it was found in).
+    fn paths(&self, x: &Value) -> Vec<String> {
+        match text(x, "PkgPath") {
+            Some(p) => vec![p.to_string()],
+            None if !self.os && !self.name.is_empty() => vec![self.name.to_string()],
+            None => vec![],
+        }
+    }
+}
+
+/// The result `Type`s of OS package databases.
+fn is_os_type(kind: &str) -> bool {
+    matches!(
+        kind,
+        "debian"
+            | "ubuntu"
+            | "alpine"
+            | "wolfi"
+            | "chainguard"
+            | "redhat"
+            | "centos"
+            | "rocky"
+            | "alma"
+            | "amazon"
+            | "oracle"
+            | "photon"
+            | "suse linux enterprise server"
+            | "opensuse.leap"
+            | "cbl-mariner"
+            | "azurelinux"
+    )
 }
 
 #[cfg(test)]

@@ -1,0 +1,66 @@
+//! A scanner report read from a file: which scanner wrote it is told by its content (Trivy's
+//! `SchemaVersion`/`Results`, Grype's `matches`), then that scanner's parser fills the
+//! scanner-neutral [`Report`]. The one place that picks a parser.
+
+use super::report::Report;
+use super::{grype, trivy};
+use crate::error::{Error, IoContext, Result};
+use std::path::Path;
+
+/// Reads the report at `path`; errors name the file as the user spelled it.
+pub fn read(path: &Path) -> Result<Report> {
+    let bytes = std::fs::read(path).at(path)?;
+    parse(&bytes, &path.display().to_string())
+}
+
+/// Reads a Trivy (`trivy image -f json`) or Grype (`grype -o json`) report, told by content.
+pub fn parse(bytes: &[u8], what: &str) -> Result<Report> {
+    // The JSON error becomes text: `triage --json` prints an error's Display alone (not its
+    // sources), and that document must keep saying why the report is not JSON.
+    let v: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| Error::format(what, format!("not JSON: {e}")))?;
+    if v.is_array() {
+        return Err(Error::format(
+            what,
+            "a bare list of results is Trivy's JSON before SchemaVersion 2, which names no image layers; re-run a current trivy with -f json",
+        ));
+    }
+    let obj = v
+        .as_object()
+        .ok_or_else(|| Error::format(what, "not a JSON object"))?;
+    if obj.contains_key("SchemaVersion") || obj.contains_key("Results") {
+        trivy::parse(&v, what)
+    } else if obj.contains_key("matches") {
+        grype::parse(&v, what)
+    } else {
+        Err(Error::format(
+            what,
+            "neither a Trivy report (SchemaVersion, Results) nor a Grype report (matches)",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::triage::report::Scanner;
+
+    #[test]
+    fn the_scanner_is_told_by_content() {
+        let table: [(&str, Result<Scanner, &str>); 6] = [
+            (r#"{"SchemaVersion": 2, "Results": []}"#, Ok(Scanner::Trivy)),
+            (r#"{"Results": null}"#, Ok(Scanner::Trivy)),
+            (r#"{"matches": []}"#, Ok(Scanner::Grype)),
+            ("[]", Err("a bare list of results")),
+            ("3", Err("r: not a JSON object")),
+            ("{}", Err("neither a Trivy report")),
+        ];
+        for (doc, want) in table {
+            match (parse(doc.as_bytes(), "r"), want) {
+                (Ok(r), Ok(s)) => assert_eq!(r.scanner, s, "{doc}"),
+                (Err(e), Err(w)) => assert!(e.to_string().contains(w), "{doc}: {e}"),
+                (got, _) => panic!("{doc}: {got:?}"),
+            }
+        }
+    }
+}
