@@ -23,6 +23,7 @@ pub mod pkgs;
 use crate::error::Result;
 use crate::formats::{elf, ldcache, users};
 use crate::layer::entry::Kind;
+use crate::model::glob;
 use crate::model::image::Layer;
 use crate::view::Node;
 use crate::view::fs::{self, AppOp, Fs, FsInput};
@@ -787,7 +788,7 @@ fn ld_so_conf_dirs(fs: &Fs) -> Result<Vec<(String, String)>> {
                 .subtree(&rdir)
                 .filter(|(k, _)| k.len() > rdir.len() && !k[rdir.len() + 1..].contains(&b'/'))
                 .map(|(k, _)| String::from_utf8_lossy(&k[rdir.len() + 1..]).into_owned())
-                .filter(|name| glob_name(pat, name))
+                .filter(|name| glob::matches(pat.as_bytes(), name.as_bytes()))
                 .map(|name| format!("{dir}/{name}"))
                 .collect();
             files.sort();
@@ -796,20 +797,6 @@ fn ld_so_conf_dirs(fs: &Fs) -> Result<Vec<(String, String)>> {
         }
     }
     Ok(out)
-}
-
-/// A shell glob over one name (`*` and `?`).
-pub fn glob_name(pat: &str, name: &str) -> bool {
-    fn m(p: &[u8], n: &[u8]) -> bool {
-        match (p.first(), n.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => m(&p[1..], n) || (!n.is_empty() && m(p, &n[1..])),
-            (Some(b'?'), Some(_)) => m(&p[1..], &n[1..]),
-            (Some(a), Some(b)) if a == b => m(&p[1..], &n[1..]),
-            _ => false,
-        }
-    }
-    m(pat.as_bytes(), name.as_bytes())
 }
 
 #[cfg(test)]
@@ -827,13 +814,5 @@ mod tests {
             Some("GLIBC_2.36")
         );
         assert_eq!(newest_version(&defs, "GLIBCXX_3.4"), None);
-    }
-
-    #[test]
-    fn globs() {
-        assert!(glob_name("*.conf", "x.conf"));
-        assert!(!glob_name("*.conf", "x.conf.bak"));
-        assert!(glob_name("a?c", "abc"));
-        assert!(!glob_name("*.conf", ".confx"));
     }
 }
