@@ -346,6 +346,218 @@ mod tests {
         }
     }
 
+    use crate::layer::entry::{LayerEntry, Meta, Op};
+
+    /// A result whose files are `files` and whose symlinks are `links` (path -> target).
+    fn fs_with(files: &[&str], links: &[(&str, &str)]) -> Fs {
+        let mut fs = Fs::new("t", 0, u64::MAX, false).unwrap();
+        let put = |p: &str, kind: Kind| LayerEntry {
+            path: p.as_bytes().to_vec(),
+            op: Op::Put {
+                kind,
+                meta: Meta::default(),
+                size: 0,
+                data: None,
+            },
+        };
+        let mut entries: Vec<LayerEntry> = files.iter().map(|p| put(p, Kind::File)).collect();
+        entries.extend(
+            links
+                .iter()
+                .map(|(p, t)| put(p, Kind::Symlink(t.as_bytes().to_vec()))),
+        );
+        fs.result.apply_layer(0, entries).unwrap();
+        fs
+    }
+
+    fn loader<'a>(fs: &'a Fs, musl_path: Option<Vec<String>>) -> Loader<'a> {
+        Loader {
+            fs,
+            ld_library_path: vec!["/L".into()],
+            cache: None,
+            conf_dirs: vec![("/conf/lib".into(), "/etc/ld.so.conf.d/x.conf".into())],
+            musl_path,
+            triplet: "x86_64-linux-gnu",
+        }
+    }
+
+    fn elf(rpath: Option<&str>, runpath: Option<&str>) -> Elf {
+        Elf {
+            class: 64,
+            machine: elf::EM_X86_64,
+            rpath: rpath.map(str::to_string),
+            runpath: runpath.map(str::to_string),
+            dynamic: true,
+            ..Elf::default()
+        }
+    }
+
+    fn searched(f: Found) -> Vec<String> {
+        match f {
+            Found::Missing { searched, .. } => searched,
+            other => panic!("found: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn glibc_search_order() {
+        let fs = fs_with(&[], &[]);
+        let ld = loader(&fs, None);
+        let (prog, lib) = (elf(Some("/m"), None), elf(Some("/r:$ORIGIN"), None));
+        let main = Object {
+            path: "/app/bin/prog".into(),
+            elf: &prog,
+        };
+        let obj = Object {
+            path: "/app/lib/libx.so".into(),
+            elf: &lib,
+        };
+        let defaults = [
+            "/lib/x86_64-linux-gnu (default directory)",
+            "/usr/lib/x86_64-linux-gnu (default directory)",
+            "/lib (default directory)",
+            "/usr/lib (default directory)",
+            "/lib64 (default directory)",
+            "/usr/lib64 (default directory)",
+        ];
+        let mut want = vec![
+            "/r (DT_RPATH)",
+            "/app/lib (DT_RPATH)",
+            "/m (program's DT_RPATH)",
+            "/L (LD_LIBRARY_PATH)",
+        ];
+        want.extend(defaults);
+        assert_eq!(
+            searched(ld.find(Libc::Glibc, "liby.so", &obj, Some(&main))),
+            want
+        );
+        // DT_RUNPATH turns the object's DT_RPATH off and comes after LD_LIBRARY_PATH.
+        let lib = elf(Some("/r"), Some("/rp"));
+        let obj = Object {
+            path: "/app/lib/libx.so".into(),
+            elf: &lib,
+        };
+        let mut want = vec!["/L (LD_LIBRARY_PATH)", "/rp (DT_RUNPATH)"];
+        want.extend(defaults);
+        assert_eq!(searched(ld.find(Libc::Glibc, "liby.so", &obj, None)), want);
+        // A 32-bit object has no lib64 directories.
+        let lib32 = Elf {
+            class: 32,
+            ..elf(None, None)
+        };
+        let obj = Object {
+            path: "/p".into(),
+            elf: &lib32,
+        };
+        let mut want = vec!["/L (LD_LIBRARY_PATH)"];
+        want.extend(&defaults[..4]);
+        assert_eq!(searched(ld.find(Libc::Glibc, "liby.so", &obj, None)), want);
+    }
+
+    #[test]
+    fn glibc_finds_and_names_the_way() {
+        let fs = fs_with(
+            &[
+                "r/liba.so",
+                "L/libb.so",
+                "usr/lib/libc.so",
+                "conf/lib/libconf.so",
+                "abs/libp.so",
+            ],
+            &[],
+        );
+        let ld = loader(&fs, None);
+        let lib = elf(Some("/r"), None);
+        let obj = Object {
+            path: "/app/prog".into(),
+            elf: &lib,
+        };
+        let via = |name: &str| match ld.find(Libc::Glibc, name, &obj, None) {
+            Found::At { path, real, via } => (path, String::from_utf8(real).unwrap(), via),
+            other => panic!("{name}: {other:?}"),
+        };
+        assert_eq!(
+            via("liba.so"),
+            ("/r/liba.so".into(), "r/liba.so".into(), "DT_RPATH")
+        );
+        assert_eq!(via("libb.so").2, "LD_LIBRARY_PATH");
+        assert_eq!(via("libc.so").2, "default directory");
+        assert_eq!(
+            via("/abs/libp.so"),
+            ("/abs/libp.so".into(), "abs/libp.so".into(), "path")
+        );
+        assert_eq!(via("abs/libp.so").0, "/abs/libp.so");
+        match ld.find(Libc::Glibc, "libconf.so", &obj, None) {
+            Found::Missing { conf_hit, .. } => assert_eq!(
+                conf_hit,
+                Some((
+                    "/conf/lib/libconf.so".into(),
+                    "/etc/ld.so.conf.d/x.conf".into()
+                ))
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            ld.find(Libc::Glibc, "/abs/nope.so", &obj, None),
+            Found::Missing {
+                searched: vec!["/abs/nope.so".into()],
+                conf_hit: None
+            }
+        );
+    }
+
+    #[test]
+    fn musl_search_order() {
+        let fs = fs_with(&["usr/lib/libz.so"], &[]);
+        let ld = loader(&fs, None);
+        let (prog, lib) = (elf(None, Some("/m")), elf(Some("/r"), None));
+        let main = Object {
+            path: "/app/prog".into(),
+            elf: &prog,
+        };
+        let obj = Object {
+            path: "/app/libx.so".into(),
+            elf: &lib,
+        };
+        assert_eq!(ld.find(Libc::Musl, "libc.so", &obj, None), Found::Libc);
+        assert_eq!(
+            searched(ld.find(Libc::Musl, "liby.so", &obj, Some(&main))),
+            vec![
+                "/L (LD_LIBRARY_PATH)",
+                "/r (RPATH)",
+                "/m (RPATH)",
+                "/lib (musl path)",
+                "/usr/local/lib (musl path)",
+                "/usr/lib (musl path)"
+            ]
+        );
+        assert!(matches!(
+            ld.find(Libc::Musl, "libz.so", &obj, None),
+            Found::At {
+                via: "musl path",
+                ..
+            }
+        ));
+        let ld = loader(&fs, Some(vec!["/opt".into()]));
+        assert_eq!(
+            searched(ld.find(Libc::Musl, "liby.so", &obj, None)),
+            vec!["/L (LD_LIBRARY_PATH)", "/r (RPATH)", "/opt (musl path)"]
+        );
+    }
+
+    #[test]
+    fn program_origin_is_its_real_directory() {
+        let fs = fs_with(&["opt/v/bin/prog"], &[("usr/bin/prog", "/opt/v/bin/prog")]);
+        let ld = loader(&fs, None);
+        let e = elf(None, None);
+        let o = Object {
+            path: "/usr/bin/prog".into(),
+            elf: &e,
+        };
+        assert_eq!(ld.origin(&o, true), "/opt/v/bin");
+        assert_eq!(ld.origin(&o, false), "/usr/bin");
+    }
+
     #[test]
     fn ld_so_conf() {
         let (d, i) = parse_ld_so_conf(
