@@ -802,6 +802,218 @@ fn ld_so_conf_dirs(fs: &Fs) -> Result<Vec<(String, String)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::digest::{DiffId, Digest};
+    use crate::model::image::BlobData;
+    use crate::model::spec::{Descriptor, media};
+    use serde_json::json;
+    use std::sync::Arc;
+
+    /// One tar entry of a synthetic layer.
+    enum T<'a> {
+        File(&'a str, u32, &'a str),
+        Dir(&'a str),
+        Symlink(&'a str, &'a str),
+    }
+
+    fn layer(entries: &[T<'_>]) -> Layer {
+        let mut b = tar::Builder::new(Vec::new());
+        for e in entries {
+            let mut h = tar::Header::new_gnu();
+            let (path, data) = match e {
+                T::File(p, mode, data) => {
+                    h.set_entry_type(tar::EntryType::Regular);
+                    h.set_mode(*mode);
+                    (*p, data.as_bytes())
+                }
+                T::Dir(p) => {
+                    h.set_entry_type(tar::EntryType::Directory);
+                    h.set_mode(0o755);
+                    (*p, &b""[..])
+                }
+                T::Symlink(p, target) => {
+                    h.set_entry_type(tar::EntryType::Symlink);
+                    h.set_mode(0o777);
+                    h.set_link_name(target).unwrap();
+                    (*p, &b""[..])
+                }
+            };
+            h.set_path(path).unwrap();
+            h.set_size(data.len() as u64);
+            h.set_cksum();
+            b.append(&h, data).unwrap();
+        }
+        let bytes = b.into_inner().unwrap();
+        let d = Digest::of(&bytes);
+        Layer {
+            desc: Descriptor::new(media::OCI_LAYER, d.clone(), bytes.len() as u64),
+            diff_id: DiffId(d),
+            data: BlobData::Bytes(Arc::new(bytes)),
+            history: None,
+            checked: Default::default(),
+        }
+    }
+
+    fn list(paths: &[&str]) -> String {
+        paths.iter().map(|p| format!("{p}\n")).collect()
+    }
+
+    /// A base with a dpkg database and an application layer that trips every check but the
+    /// ELF ones (the integration tests run those on real programs).
+    fn layers() -> Vec<Layer> {
+        let foo = [
+            "/usr/lib/foo/a",
+            "/usr/lib/foo/b",
+            "/usr/lib/foo/c",
+            "/usr/lib/foo/d",
+        ];
+        let foo_list = list(&foo);
+        let bar_list = list(&["/opt/bar", "/opt/bar/x", "/opt/bar/y", "/opt/baz/z"]);
+        let status = "Package: libfoo\nStatus: install ok installed\nVersion: 1.2\n\n\
+                      Package: libbar\nStatus: install ok installed\nVersion: 2.0\n";
+        let mut base = vec![
+            T::File(
+                "etc/passwd",
+                0o644,
+                "root:x:0:0::/root:/bin/sh\napp:x:1:1::/:/bin/sh\n",
+            ),
+            T::File("etc/group", 0o644, "root:x:0:\n"),
+            T::File("bin/sh", 0o755, "sh"),
+            T::File("usr/bin/env", 0o755, "env"),
+            T::File("usr/bin/tool", 0o644, "not executable"),
+            T::Dir("etc/thing/"),
+            T::Dir("usr/lib/"),
+            T::Symlink("lib", "usr/lib"),
+            T::File("var/lib/dpkg/status", 0o644, status),
+            T::File("var/lib/dpkg/info/libfoo:amd64.list", 0o644, &foo_list),
+            T::File("var/lib/dpkg/info/libbar.list", 0o644, &bar_list),
+            T::File("opt/bar/x", 0o644, "x"),
+            T::File("opt/bar/y", 0o644, "y"),
+            T::File("opt/baz/z", 0o644, "z"),
+        ];
+        base.extend(foo.iter().map(|p| T::File(&p[1..], 0o644, "old")));
+        let mut app = vec![
+            T::File(
+                "var/lib/dpkg/status",
+                0o644,
+                "Package: libfoo\nVersion: 1.0\n",
+            ),
+            T::File("app/run.sh", 0o755, "#!/bin/sh\necho\n"),
+            T::File("app/py.sh", 0o755, "#!/usr/bin/python3 -u\n"),
+            T::File("app/node.sh", 0o755, "#!/usr/bin/env -S node --x\n"),
+            T::File("app/env-ok.sh", 0o755, "#!/usr/bin/env sh\n"),
+            T::File("app/empty.sh", 0o755, "#!\n"),
+            T::File("app/plain.sh", 0o644, "#!/nowhere\n"),
+            T::File("app/data", 0o755, "text"),
+            T::File("app/broken", 0o755, "\x7fELF"),
+            T::File("etc/thing", 0o644, "a file over a directory"),
+            T::Dir("lib/"),
+            T::File("lib/own.so", 0o644, "x"),
+            T::File("opt/bar/.wh.x", 0o644, ""),
+            T::File("opt/baz/.wh..wh..opq", 0o644, ""),
+        ];
+        app.extend(foo.iter().map(|p| T::File(&p[1..], 0o644, "new")));
+        vec![layer(&base), layer(&app)]
+    }
+
+    fn run(layers: &[Layer], paths: &[Vec<u8>], config: &Value) -> Report {
+        let (report, _) = check(
+            &CheckInput {
+                name: "img",
+                layers,
+                boundary: 1,
+                paths,
+                config,
+                max_layer_size: u64::MAX,
+                copied: false,
+            },
+            None,
+        )
+        .unwrap();
+        report
+    }
+
+    fn assert_lines(got: &str, want: &[&str]) {
+        assert_eq!(got.lines().collect::<Vec<_>>(), want, "{got}");
+        assert!(got.ends_with('\n'));
+    }
+
+    #[test]
+    fn every_check_but_elf_on_a_synthetic_image() {
+        let config = json!({
+            "architecture": "amd64",
+            "config": {"Entrypoint": ["/app/missing"], "User": "app:staff",
+                       "Env": ["PATH=/usr/bin:/bin"]}
+        });
+        assert_lines(&run(&layers(), &[], &config).text(), WANT_LAYERS);
+    }
+
+    #[test]
+    fn cmd_through_path_and_working_dir_and_selected_paths() {
+        let layers = layers();
+        let cases: [(Value, &[&str], &[&str]); 3] = [
+            (
+                json!({"config": {"Cmd": ["tool"], "User": "1000:nogroup"}}),
+                &["app"],
+                WANT_APP,
+            ),
+            (
+                json!({"config": {"Cmd": ["app/run.sh"], "WorkingDir": "/", "User": "ghost"}}),
+                &["opt", "lib"],
+                WANT_OPT_LIB,
+            ),
+            (
+                json!({"config": {"Cmd": ["./run.sh"], "WorkingDir": "/app"}}),
+                &["usr/lib/foo"],
+                WANT_FOO,
+            ),
+        ];
+        for (config, paths, want) in cases {
+            let paths: Vec<Vec<u8>> = paths.iter().map(|p| p.as_bytes().to_vec()).collect();
+            let got = run(&layers, &paths, &config).text();
+            assert_lines(&got, want);
+        }
+    }
+
+    #[test]
+    fn ld_so_conf_with_includes() {
+        let conf = layer(&[
+            T::File(
+                "etc/ld.so.conf",
+                0o644,
+                "include /etc/ld.so.conf.d/*.conf\n/opt/a\n",
+            ),
+            T::File("etc/ld.so.conf.d/x.conf", 0o644, "/opt/x\n"),
+            T::File(
+                "etc/ld.so.conf.d/y.conf",
+                0o644,
+                "/opt/y\ninclude ld.so.conf.d/more/?.conf\n",
+            ),
+            T::File("etc/ld.so.conf.d/more/z.conf", 0o644, "/opt/z:/opt/zz\n"),
+            T::File("etc/ld.so.conf.d/more/zz.conf", 0o644, "/opt/no\n"),
+            T::File("etc/ld.so.conf.d/notes.txt", 0o644, "/opt/no\n"),
+        ]);
+        let fs = Fs::build(&FsInput {
+            name: "img",
+            layers: &[conf],
+            boundary: 1,
+            max_layer_size: u64::MAX,
+            copied: false,
+        })
+        .unwrap();
+        let got = ld_so_conf_dirs(&fs).unwrap();
+        let want = [
+            ("/opt/a", "/etc/ld.so.conf"),
+            ("/opt/x", "/etc/ld.so.conf.d/x.conf"),
+            ("/opt/y", "/etc/ld.so.conf.d/y.conf"),
+            ("/opt/z", "/etc/ld.so.conf.d/more/z.conf"),
+            ("/opt/zz", "/etc/ld.so.conf.d/more/z.conf"),
+        ];
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(d, f)| (d.to_string(), f.to_string()))
+            .collect();
+        assert_eq!(got, want);
+    }
 
     #[test]
     fn newest_glibc_version() {
@@ -815,4 +1027,77 @@ mod tests {
         );
         assert_eq!(newest_version(&defs, "GLIBCXX_3.4"), None);
     }
+
+    const WANT_APP: &[&str] = &[
+        "regraft check: 5 error(s), 1 warning(s) in img (/app; 0 ELF file(s), 5 script(s))",
+        "  error[missing-entrypoint] config Cmd",
+        "      needs:   the program tool",
+        "      missing: no executable tool in PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "  error[missing-group] config User",
+        "      needs:   the group nogroup (User 1000:nogroup)",
+        "      missing: /etc/group of the result has no group nogroup",
+        "  error[missing-interpreter] /app/empty.sh",
+        "      needs:   an interpreter on its #! line",
+        "      missing: the #! line is empty",
+        "  error[missing-interpreter] /app/node.sh",
+        "      needs:   the interpreter node (#!/usr/bin/env node, through PATH)",
+        "      missing: no executable node in PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "  error[missing-interpreter] /app/py.sh",
+        "      needs:   the interpreter /usr/bin/python3 (#!)",
+        "      missing: /usr/bin/python3 does not exist in the result or is not executable",
+        "  warning[unreadable-elf] /app/broken",
+        "      needs:   a readable ELF file",
+        "      missing: not an ELF file",
+    ];
+    const WANT_OPT_LIB: &[&str] = &[
+        "regraft check: 2 error(s), 1 warning(s) in img (/opt, /lib; 0 ELF file(s), 0 script(s))",
+        "  error[missing-user] config User",
+        "      needs:   the user ghost (User ghost)",
+        "      missing: /etc/passwd of the result has no user ghost",
+        "  error[type-conflict] /lib",
+        "      needs:   a directory (layer 1)",
+        "      missing: it replaces the base's symlink /lib -> usr/lib, and everything the base has through it",
+        "  warning[shadowed-package] /opt/bar/x",
+        "      needs:   files of the base's package libbar 2.0",
+        "      missing: the application deletes 2 file(s): /opt/bar/x, /opt/baz/z owned by the base's dpkg package libbar 2.0",
+    ];
+    const WANT_FOO: &[&str] = &[
+        "regraft check: 1 error(s), 0 warning(s) in img (/usr/lib/foo; 0 ELF file(s), 0 script(s))",
+        "  error[vendor-package-older] /usr/lib/foo/a",
+        "      needs:   its own libfoo 1.0, older than the base's libfoo 1.2",
+        "      missing: the application replaces 4 file(s): /usr/lib/foo/a, /usr/lib/foo/b, /usr/lib/foo/c and 1 more owned by the base's dpkg package libfoo 1.2",
+    ];
+    const WANT_LAYERS: &[&str] = &[
+        "regraft check: 8 error(s), 2 warning(s) in img (the 1 layer(s) above the base's 1; 0 ELF file(s), 5 script(s))",
+        "  error[missing-entrypoint] config Entrypoint",
+        "      needs:   the program /app/missing",
+        "      missing: /app/missing does not exist in the result or is not executable",
+        "  error[missing-group] config User",
+        "      needs:   the group staff (User app:staff)",
+        "      missing: /etc/group of the result has no group staff",
+        "  error[missing-interpreter] /app/empty.sh",
+        "      needs:   an interpreter on its #! line",
+        "      missing: the #! line is empty",
+        "  error[missing-interpreter] /app/node.sh",
+        "      needs:   the interpreter node (#!/usr/bin/env node, through PATH)",
+        "      missing: no executable node in PATH=/usr/bin:/bin",
+        "  error[missing-interpreter] /app/py.sh",
+        "      needs:   the interpreter /usr/bin/python3 (#!)",
+        "      missing: /usr/bin/python3 does not exist in the result or is not executable",
+        "  error[type-conflict] /etc/thing",
+        "      needs:   a file (layer 1)",
+        "      missing: it replaces the base's directory /etc/thing, and everything the base has through it",
+        "  error[type-conflict] /lib",
+        "      needs:   a directory (layer 1)",
+        "      missing: it replaces the base's symlink /lib -> usr/lib, and everything the base has through it",
+        "  error[vendor-package-older] /usr/lib/foo/a",
+        "      needs:   its own libfoo 1.0, older than the base's libfoo 1.2",
+        "      missing: the application replaces 4 file(s): /usr/lib/foo/a, /usr/lib/foo/b, /usr/lib/foo/c and 1 more owned by the base's dpkg package libfoo 1.2",
+        "  warning[shadowed-package] /opt/bar/x",
+        "      needs:   files of the base's package libbar 2.0",
+        "      missing: the application deletes 2 file(s): /opt/bar/x, /opt/baz/z owned by the base's dpkg package libbar 2.0",
+        "  warning[unreadable-elf] /app/broken",
+        "      needs:   a readable ELF file",
+        "      missing: not an ELF file",
+    ];
 }
