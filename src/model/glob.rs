@@ -232,6 +232,9 @@ mod tests {
             ("/a/**/b", "/a/b", true),
             ("/a/**/b", "/a/x/y/b", true),
             ("/a/**b", "/a/x/b", true),
+            // `**/` matches no directory, or a run that ends in `/`: never a bare name.
+            ("**/", "a", false),
+            ("**/", "a/", true),
             ("/a*", "/ab/c", false),
             ("", "", true),
             ("", "a", false),
