@@ -338,33 +338,6 @@ fn default_dirs(triplet: &str, class: u8) -> Vec<String> {
     dirs
 }
 
-/// Parses `ld.so.conf`-style text: directories, and `include` globs (returned separately).
-pub fn parse_ld_so_conf(text: &str) -> (Vec<String>, Vec<String>) {
-    let mut dirs = Vec::new();
-    let mut includes = Vec::new();
-    for line in text.lines() {
-        let line = line.split('#').next().unwrap_or("").trim();
-        if line.is_empty() {
-            continue;
-        }
-        if let Some(rest) = line.strip_prefix("include")
-            && rest.starts_with(char::is_whitespace)
-        {
-            includes.extend(rest.split_whitespace().map(str::to_string));
-            continue;
-        }
-        if line.starts_with("hwcap") {
-            continue;
-        }
-        dirs.extend(
-            line.split(|c: char| c == ':' || c == ',' || c.is_whitespace())
-                .filter(|d| !d.is_empty())
-                .map(str::to_string),
-        );
-    }
-    (dirs, includes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -401,28 +374,21 @@ mod tests {
         }
     }
 
-    use crate::layer::entry::{LayerEntry, Meta, Op};
+    use crate::check::tests::{T, layer};
+    use crate::view::fs::FsInput;
 
     /// A result whose files are `files` and whose symlinks are `links` (path -> target).
     fn fs_with(files: &[&str], links: &[(&str, &str)]) -> Fs {
-        let mut fs = Fs::new("t", 0, u64::MAX, false).unwrap();
-        let put = |p: &str, kind: Kind| LayerEntry {
-            path: p.as_bytes().to_vec(),
-            op: Op::Put {
-                kind,
-                meta: Meta::default(),
-                size: 0,
-                data: None,
-            },
-        };
-        let mut entries: Vec<LayerEntry> = files.iter().map(|p| put(p, Kind::File)).collect();
-        entries.extend(
-            links
-                .iter()
-                .map(|(p, t)| put(p, Kind::Symlink(t.as_bytes().to_vec()))),
-        );
-        fs.result.apply_layer(0, entries).unwrap();
-        fs
+        let mut entries: Vec<T<'_>> = files.iter().map(|p| T::File(p, 0o644, "")).collect();
+        entries.extend(links.iter().map(|(p, t)| T::Symlink(p, t)));
+        Fs::build(&FsInput {
+            name: "t",
+            layers: &[layer(&entries)],
+            boundary: 1,
+            max_layer_size: u64::MAX,
+            copied: false,
+        })
+        .unwrap()
     }
 
     fn loader<'a>(fs: &'a Fs, musl_path: Option<Vec<String>>) -> Loader<'a> {
@@ -611,14 +577,5 @@ mod tests {
         };
         assert_eq!(ld.origin(&o, Role::Program), "/opt/v/bin");
         assert_eq!(ld.origin(&o, Role::Library), "/usr/bin");
-    }
-
-    #[test]
-    fn ld_so_conf() {
-        let (d, i) = parse_ld_so_conf(
-            "# comment\ninclude /etc/ld.so.conf.d/*.conf\n/opt/a/lib\n/opt/b:/opt/c # x\nhwcap 0 nosegneg\n",
-        );
-        assert_eq!(d, vec!["/opt/a/lib", "/opt/b", "/opt/c"]);
-        assert_eq!(i, vec!["/etc/ld.so.conf.d/*.conf"]);
     }
 }
