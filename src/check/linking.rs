@@ -65,8 +65,9 @@ pub fn check(
             .collect::<Vec<_>>()
     };
     let libs = load_libraries(fs, &needs)?;
-    check_libraries(elves, &needs, &libs, out);
-    check_versions(elves, &needs, &libs, out);
+    let loaded = Loaded { elves, needs, libs };
+    loaded.check_libraries(out);
+    loaded.check_versions(out);
     Ok(())
 }
 
@@ -210,84 +211,84 @@ fn load_libraries(fs: &mut Fs, needs: &[Need]) -> Result<BTreeMap<Vec<u8>, Optio
     Ok(libs)
 }
 
-/// Each library found: an ELF shared object of the class and machine of the file needing it.
-fn check_libraries(
-    elves: &[AppElf],
-    needs: &[Need],
-    libs: &BTreeMap<Vec<u8>, Option<elf::Elf>>,
-    out: &mut Vec<Finding>,
-) {
-    for n in needs {
-        let a = &elves[n.obj];
-        let needs = format!("the library {} (DT_NEEDED)", n.name);
-        match libs.get(&n.real).and_then(Option::as_ref) {
-            None => out.push(Finding::new(
-                E,
-                "bad-library",
-                &a.path,
-                needs,
-                format!("{} is not an ELF shared object", n.path),
-            )),
-            Some(l) if l.class != a.elf.class || l.machine != a.elf.machine => {
-                out.push(Finding::new(
-                    E,
-                    "wrong-machine",
-                    &a.path,
-                    format!(
-                        "the library {} for a {}-bit {} CPU",
-                        n.name,
-                        a.elf.class,
-                        elf::machine_name(a.elf.machine)
-                    ),
-                    format!(
-                        "{} is {}-bit {}",
-                        n.path,
-                        l.class,
-                        elf::machine_name(l.machine)
-                    ),
-                ))
-            }
-            Some(_) => {}
-        }
-    }
+/// The ELF files, the libraries they need that were found, and each of those parsed (`None`:
+/// not an ELF file).
+struct Loaded<'e> {
+    elves: &'e [AppElf],
+    needs: Vec<Need>,
+    libs: BTreeMap<Vec<u8>, Option<elf::Elf>>,
 }
 
-/// Every symbol version an ELF file needs is defined by the library that would load.
-fn check_versions(
-    elves: &[AppElf],
-    needs: &[Need],
-    libs: &BTreeMap<Vec<u8>, Option<elf::Elf>>,
-    out: &mut Vec<Finding>,
-) {
-    for a in elves {
-        for vn in &a.elf.version_needs {
-            let Some(n) = needs
-                .iter()
-                .find(|n| elves[n.obj].path == a.path && n.name == vn.file)
-            else {
-                continue; // the library itself is missing: reported above
-            };
-            let Some(Some(l)) = libs.get(&n.real) else {
-                continue;
-            };
-            if l.version_defs.iter().any(|d| d == &vn.version) {
-                continue;
+impl Loaded<'_> {
+    /// Each library found: an ELF shared object of the class and machine of the file needing it.
+    fn check_libraries(&self, out: &mut Vec<Finding>) {
+        for n in &self.needs {
+            let a = &self.elves[n.obj];
+            match self.libs.get(&n.real).and_then(Option::as_ref) {
+                None => out.push(Finding::new(
+                    E,
+                    "bad-library",
+                    &a.path,
+                    format!("the library {} (DT_NEEDED)", n.name),
+                    format!("{} is not an ELF shared object", n.path),
+                )),
+                Some(l) if l.class != a.elf.class || l.machine != a.elf.machine => {
+                    out.push(Finding::new(
+                        E,
+                        "wrong-machine",
+                        &a.path,
+                        format!(
+                            "the library {} for a {}-bit {} CPU",
+                            n.name,
+                            a.elf.class,
+                            elf::machine_name(a.elf.machine)
+                        ),
+                        format!(
+                            "{} is {}-bit {}",
+                            n.path,
+                            l.class,
+                            elf::machine_name(l.machine)
+                        ),
+                    ))
+                }
+                Some(_) => {}
             }
-            let really = if abs(&n.real) == n.path {
-                String::new()
-            } else {
-                format!(" (really {})", abs(&n.real))
-            };
-            let newest = newest_version(&l.version_defs, &vn.version)
-                .map(|v| format!("; the newest it defines is {v}"))
-                .unwrap_or_default();
-            out.push(Finding::new(
-                if vn.weak { W } else { E },
-                "missing-symbol-version",
-                &a.path,
-                format!("{} from {}", vn.version, vn.file),
-                format!("{}{really} does not define {}{newest}", n.path, vn.version),
-            ));
+        }
+    }
+
+    /// Every symbol version an ELF file needs is defined by the library that would load.
+    fn check_versions(&self, out: &mut Vec<Finding>) {
+        for a in self.elves {
+            for vn in &a.elf.version_needs {
+                let Some(n) = self
+                    .needs
+                    .iter()
+                    .find(|n| self.elves[n.obj].path == a.path && n.name == vn.file)
+                else {
+                    continue; // the library itself is missing: reported above
+                };
+                let Some(Some(l)) = self.libs.get(&n.real) else {
+                    continue;
+                };
+                if l.version_defs.iter().any(|d| d == &vn.version) {
+                    continue;
+                }
+                let really = if abs(&n.real) == n.path {
+                    String::new()
+                } else {
+                    format!(" (really {})", abs(&n.real))
+                };
+                let newest = newest_version(&l.version_defs, &vn.version)
+                    .map(|v| format!("; the newest it defines is {v}"))
+                    .unwrap_or_default();
+                out.push(Finding::new(
+                    if vn.weak { W } else { E },
+                    "missing-symbol-version",
+                    &a.path,
+                    format!("{} from {}", vn.version, vn.file),
+                    format!("{}{really} does not define {}{newest}", n.path, vn.version),
+                ));
+            }
         }
     }
 }

@@ -15,6 +15,11 @@
 //! Missing things, wrong machine, libc mismatch, type conflicts and a vendor package older than
 //! the base's are errors; the rest are warnings. Every finding names the file, what it needs and
 //! what is missing.
+//!
+//! `check` runs the phases in order, one file each: `app.rs` finds the application and reads
+//! its ELF files and scripts, `linking.rs` (with `ldconfig.rs` and [`loader`]) the ELF checks,
+//! `programs.rs` interpreters and Entrypoint/Cmd, `user.rs`, `conflicts.rs`, [`pkgs`];
+//! `report.rs` sorts and counts the findings.
 
 pub mod dbmerge;
 pub mod loader;
