@@ -8,7 +8,7 @@ use super::report::{Finding, Severity};
 use crate::error::Result;
 use crate::formats::{elf, ldcache};
 use crate::layer::entry::Kind;
-use crate::model::glob;
+use crate::model::glob::Glob;
 use crate::view::fs::Fs;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -138,12 +138,13 @@ fn included(fs: &Fs, inc: &str) -> Vec<String> {
     if n.kind != Kind::Dir {
         return Vec::new();
     }
+    let glob = Glob::new(pat.as_bytes());
     let mut files: Vec<String> = fs
         .result
         .subtree(&rdir)
         .filter(|(k, _)| k.len() > rdir.len() && !k[rdir.len() + 1..].contains(&b'/'))
         .map(|(k, _)| String::from_utf8_lossy(&k[rdir.len() + 1..]).into_owned())
-        .filter(|name| glob::matches(pat.as_bytes(), name.as_bytes()))
+        .filter(|name| glob.matches(name.as_bytes()))
         .map(|name| format!("{dir}/{name}"))
         .collect();
     files.sort();

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 
 #[derive(Clone, Debug, Default)]
 pub struct Excludes {
-    pats: Vec<Vec<u8>>,
+    pats: Vec<Glob>,
 }
 
 /// One step of a compiled pattern.
@@ -82,9 +82,10 @@ impl Positions {
         }
     }
 
-    /// The positions after reading `c`.
-    fn step(&self, toks: &[Token], c: u8) -> Positions {
-        let mut next = Positions::none(toks.len());
+    /// Sets `next` to the positions after reading `c`.
+    fn step(&self, toks: &[Token], c: u8, next: &mut Positions) {
+        next.at.fill(false);
+        next.inside.fill(false);
         for (i, t) in toks.iter().enumerate() {
             if self.inside[i] {
                 next.inside[i] = true;
@@ -102,25 +103,43 @@ impl Positions {
             }
         }
         next.close(toks);
-        next
     }
 }
 
-/// Whether `text` matches the glob `pat` (see the module doc). The pattern runs as a set of
-/// positions stepped over the text once, so the time is at most pattern x text whatever the
-/// pattern (a backtracking matcher is exponential in the number of stars).
-pub fn matches(pat: &[u8], text: &[u8]) -> bool {
-    let toks = tokens(pat);
-    let mut pos = Positions::none(toks.len());
-    pos.at[0] = true;
-    pos.close(&toks);
-    for &c in text {
-        pos = pos.step(&toks, c);
-        if !pos.any() {
-            return false;
-        }
+/// A compiled glob (see the module doc). It runs as a set of pattern positions stepped over
+/// the text once, so a match takes at most pattern x text steps whatever the pattern (a
+/// backtracking matcher is exponential in the number of stars).
+#[derive(Clone, Debug)]
+pub struct Glob {
+    toks: Vec<Token>,
+}
+
+impl Glob {
+    pub fn new(pat: &[u8]) -> Glob {
+        Glob { toks: tokens(pat) }
     }
-    pos.at[toks.len()]
+
+    /// Whether all of `text` matches.
+    pub fn matches(&self, text: &[u8]) -> bool {
+        let toks = &self.toks;
+        let mut pos = Positions::none(toks.len());
+        let mut next = Positions::none(toks.len());
+        pos.at[0] = true;
+        pos.close(toks);
+        for &c in text {
+            pos.step(toks, c, &mut next);
+            std::mem::swap(&mut pos, &mut next);
+            if !pos.any() {
+                return false;
+            }
+        }
+        pos.at[toks.len()]
+    }
+}
+
+/// Whether `text` matches the glob `pat`.
+pub fn matches(pat: &[u8], text: &[u8]) -> bool {
+    Glob::new(pat).matches(text)
 }
 
 impl Excludes {
@@ -135,7 +154,7 @@ impl Excludes {
             if !p.starts_with(b"/") {
                 p.insert(0, b'/');
             }
-            pats.push(p);
+            pats.push(Glob::new(&p));
         }
         Ok(Excludes { pats })
     }
@@ -161,7 +180,7 @@ impl Excludes {
             .collect();
         ends.push(abs.len());
         ends.iter()
-            .any(|&e| self.pats.iter().any(|p| matches(p, &abs[..e])))
+            .any(|&e| self.pats.iter().any(|p| p.matches(&abs[..e])))
     }
 }
 
