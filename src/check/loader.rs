@@ -115,6 +115,14 @@ fn is_musl_self(name: &str) -> bool {
         .any(|r| rest.starts_with(r))
 }
 
+/// Which object `$ORIGIN` is asked for: glibc takes the program's from `/proc/self/exe` (its
+/// real path, symlinks resolved) and a library's from the path it was loaded by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Program,
+    Library,
+}
+
 impl Loader<'_> {
     /// The resolved real path of a regular file at `path`, if there is one.
     pub fn file_at(&self, path: &str) -> Option<Vec<u8>> {
@@ -125,28 +133,13 @@ impl Loader<'_> {
     }
 
     /// The directory `$ORIGIN` names for an object.
-    pub fn origin(&self, o: &Object<'_>, is_main: bool) -> String {
-        if is_main && let Some((r, _)) = self.fs.lookup(&o.path) {
+    pub fn origin(&self, o: &Object<'_>, role: Role) -> String {
+        if role == Role::Program
+            && let Some((r, _)) = self.fs.lookup(&o.path)
+        {
             return dirname(&format!("/{}", String::from_utf8_lossy(&r)));
         }
         dirname(&o.path)
-    }
-
-    fn try_dirs(
-        &self,
-        dirs: &[String],
-        name: &str,
-        via: &'static str,
-        searched: &mut Vec<String>,
-    ) -> Option<Found> {
-        for d in dirs {
-            let p = format!("{}/{}", d.trim_end_matches('/'), name);
-            searched.push(format!("{d} ({via})"));
-            if let Some(real) = self.file_at(&p) {
-                return Some(Found::At { path: p, real, via });
-            }
-        }
-        None
     }
 
     /// Finds `name`, needed by `obj`, which `main` (the program, if obj is not it) loaded.
@@ -157,157 +150,192 @@ impl Loader<'_> {
         obj: &Object<'_>,
         main: Option<&Object<'_>>,
     ) -> Found {
-        let mut searched = Vec::new();
         if name.contains('/') {
-            let p = if name.starts_with('/') {
-                name.to_string()
-            } else {
-                format!("/{name}")
-            };
-            if let Some(real) = self.file_at(&p) {
-                return Found::At {
-                    path: p,
-                    real,
-                    via: "path",
-                };
-            }
-            return Found::Missing {
+            return self.find_path(name);
+        }
+        let mut s = Search {
+            ld: self,
+            name,
+            searched: Vec::new(),
+        };
+        match libc {
+            Libc::Musl if is_musl_self(name) => Found::Libc,
+            Libc::Musl => s.musl(obj, main).unwrap_or_else(|| s.missing(None)),
+            Libc::Glibc => s
+                .glibc(obj, main)
+                .unwrap_or_else(|| s.missing(self.conf_hit(name))),
+        }
+    }
+
+    /// A name with a `/` is a path, taken from the root.
+    fn find_path(&self, name: &str) -> Found {
+        let p = if name.starts_with('/') {
+            name.to_string()
+        } else {
+            format!("/{name}")
+        };
+        match self.file_at(&p) {
+            Some(real) => Found::At {
+                path: p,
+                real,
+                via: "path",
+            },
+            None => Found::Missing {
                 searched: vec![p],
                 conf_hit: None,
-            };
+            },
         }
-        let t = self.triplet;
-        let origin = self.origin(obj, main.is_none());
-        match libc {
-            Libc::Musl => {
-                if is_musl_self(name) {
-                    return Found::Libc;
-                }
-                if let Some(f) = self.try_dirs(
-                    &self.ld_library_path,
-                    name,
-                    "LD_LIBRARY_PATH",
-                    &mut searched,
-                ) {
-                    return f;
-                }
-                let mut chain = vec![(obj, origin)];
-                if let Some(m) = main {
-                    chain.push((m, self.origin(m, true)));
-                }
-                for (o, org) in chain {
-                    if let Some(rp) = o.elf.runpath.as_deref().or(o.elf.rpath.as_deref()) {
-                        let dirs = expand(rp, &org, t);
-                        if let Some(f) = self.try_dirs(&dirs, name, "RPATH", &mut searched) {
-                            return f;
-                        }
-                    }
-                }
-                let sys = self.musl_path.clone().unwrap_or_else(|| {
-                    vec!["/lib".into(), "/usr/local/lib".into(), "/usr/lib".into()]
-                });
-                if let Some(f) = self.try_dirs(&sys, name, "musl path", &mut searched) {
-                    return f;
-                }
-                Found::Missing {
-                    searched,
-                    conf_hit: None,
-                }
-            }
-            Libc::Glibc => {
-                if obj.elf.runpath.is_none()
-                    && let Some(rp) = &obj.elf.rpath
-                {
-                    let dirs = expand(rp, &origin, t);
-                    if let Some(f) = self.try_dirs(&dirs, name, "DT_RPATH", &mut searched) {
-                        return f;
-                    }
-                }
-                if let Some(m) = main
-                    && m.elf.runpath.is_none()
-                    && let Some(rp) = &m.elf.rpath
-                {
-                    let dirs = expand(rp, &self.origin(m, true), t);
-                    if let Some(f) = self.try_dirs(&dirs, name, "program's DT_RPATH", &mut searched)
-                    {
-                        return f;
-                    }
-                }
-                if let Some(f) = self.try_dirs(
-                    &self.ld_library_path,
-                    name,
-                    "LD_LIBRARY_PATH",
-                    &mut searched,
-                ) {
-                    return f;
-                }
-                if let Some(rp) = &obj.elf.runpath {
-                    let dirs = expand(rp, &origin, t);
-                    if let Some(f) = self.try_dirs(&dirs, name, "DT_RUNPATH", &mut searched) {
-                        return f;
-                    }
-                }
-                if let Some(c) = &self.cache {
-                    searched.push("/etc/ld.so.cache".into());
-                    for p in c.lookup(name, obj.elf.class, obj.elf.machine) {
-                        if let Some(real) = self.file_at(p) {
-                            return Found::At {
-                                path: p.to_string(),
-                                real,
-                                via: "ld.so.cache",
-                            };
-                        }
-                    }
-                }
-                let mut defaults: Vec<String> = vec![
-                    format!("/lib/{t}"),
-                    format!("/usr/lib/{t}"),
-                    "/lib".into(),
-                    "/usr/lib".into(),
-                ];
-                if obj.elf.class == 64 {
-                    defaults.push("/lib64".into());
-                    defaults.push("/usr/lib64".into());
-                }
-                if let Some(f) = self.try_dirs(&defaults, name, "default directory", &mut searched)
-                {
-                    return f;
-                }
-                let conf_hit = self.conf_dirs.iter().find_map(|(d, conf)| {
-                    let p = format!("{}/{}", d.trim_end_matches('/'), name);
-                    self.file_at(&p).map(|_| (p, conf.clone()))
-                });
-                Found::Missing { searched, conf_hit }
-            }
-        }
+    }
+
+    /// An `ld.so.conf` directory that has `name`, with the file that names the directory.
+    fn conf_hit(&self, name: &str) -> Option<(String, String)> {
+        self.conf_dirs.iter().find_map(|(d, conf)| {
+            let p = format!("{}/{}", d.trim_end_matches('/'), name);
+            self.file_at(&p).map(|_| (p, conf.clone()))
+        })
     }
 }
 
-/// Parses `ld.so.conf`-style text: directories, and `include` globs (returned separately).
-pub fn parse_ld_so_conf(text: &str) -> (Vec<String>, Vec<String>) {
-    let mut dirs = Vec::new();
-    let mut includes = Vec::new();
-    for line in text.lines() {
-        let line = line.split('#').next().unwrap_or("").trim();
-        if line.is_empty() {
-            continue;
-        }
-        if let Some(rest) = line.strip_prefix("include")
-            && rest.starts_with(char::is_whitespace)
-        {
-            includes.extend(rest.split_whitespace().map(str::to_string));
-            continue;
-        }
-        if line.starts_with("hwcap") {
-            continue;
-        }
-        dirs.extend(
-            line.split(|c: char| c == ':' || c == ',' || c.is_whitespace())
-                .filter(|d| !d.is_empty())
-                .map(str::to_string),
-        );
+/// `DT_RPATH` as glibc reads it: only for an object without `DT_RUNPATH`.
+fn legacy_rpath(e: &Elf) -> Option<&str> {
+    match e.runpath {
+        None => e.rpath.as_deref(),
+        Some(_) => None,
     }
-    (dirs, includes)
+}
+
+/// One search for one library name, and the places it looked so far.
+struct Search<'l, 'a> {
+    ld: &'l Loader<'a>,
+    name: &'l str,
+    searched: Vec<String>,
+}
+
+impl Search<'_, '_> {
+    /// The first of `dirs` that has the name.
+    fn dirs(&mut self, dirs: &[String], via: &'static str) -> Option<Found> {
+        for d in dirs {
+            let p = format!("{}/{}", d.trim_end_matches('/'), self.name);
+            self.searched.push(format!("{d} ({via})"));
+            if let Some(real) = self.ld.file_at(&p) {
+                return Some(Found::At { path: p, real, via });
+            }
+        }
+        None
+    }
+
+    /// A path list of an object (`DT_RPATH`, `DT_RUNPATH`), `$ORIGIN` being `origin`.
+    fn list(&mut self, list: &str, origin: &str, via: &'static str) -> Option<Found> {
+        let dirs = expand(list, origin, self.ld.triplet);
+        self.dirs(&dirs, via)
+    }
+
+    fn ld_library_path(&mut self) -> Option<Found> {
+        let ld = self.ld;
+        self.dirs(&ld.ld_library_path, "LD_LIBRARY_PATH")
+    }
+
+    fn missing(self, conf_hit: Option<(String, String)>) -> Found {
+        Found::Missing {
+            searched: self.searched,
+            conf_hit,
+        }
+    }
+
+    /// musl: `LD_LIBRARY_PATH`, the run paths of the object and of the program, the system path.
+    fn musl(&mut self, obj: &Object<'_>, main: Option<&Object<'_>>) -> Option<Found> {
+        if let Some(f) = self.ld_library_path() {
+            return Some(f);
+        }
+        let mut chain = vec![(obj, self.ld.origin(obj, role_of(main)))];
+        if let Some(m) = main {
+            chain.push((m, self.ld.origin(m, Role::Program)));
+        }
+        for (o, origin) in chain {
+            if let Some(rp) = o.elf.runpath.as_deref().or(o.elf.rpath.as_deref())
+                && let Some(f) = self.list(rp, &origin, "RPATH")
+            {
+                return Some(f);
+            }
+        }
+        let sys = self
+            .ld
+            .musl_path
+            .clone()
+            .unwrap_or_else(|| vec!["/lib".into(), "/usr/local/lib".into(), "/usr/lib".into()]);
+        self.dirs(&sys, "musl path")
+    }
+
+    /// glibc: the object's and the program's `DT_RPATH`, `LD_LIBRARY_PATH`, the object's
+    /// `DT_RUNPATH`, the cache, the default directories.
+    fn glibc(&mut self, obj: &Object<'_>, main: Option<&Object<'_>>) -> Option<Found> {
+        let ld = self.ld;
+        let origin = ld.origin(obj, role_of(main));
+        if let Some(f) = legacy_rpath(obj.elf).and_then(|rp| self.list(rp, &origin, "DT_RPATH")) {
+            return Some(f);
+        }
+        if let Some(m) = main
+            && let Some(rp) = legacy_rpath(m.elf)
+            && let Some(f) = self.list(rp, &ld.origin(m, Role::Program), "program's DT_RPATH")
+        {
+            return Some(f);
+        }
+        if let Some(f) = self.ld_library_path() {
+            return Some(f);
+        }
+        if let Some(rp) = &obj.elf.runpath
+            && let Some(f) = self.list(rp, &origin, "DT_RUNPATH")
+        {
+            return Some(f);
+        }
+        self.cache(obj.elf).or_else(|| {
+            self.dirs(
+                &default_dirs(ld.triplet, obj.elf.class),
+                "default directory",
+            )
+        })
+    }
+
+    /// `/etc/ld.so.cache`, when the result has one: the first entry for the object's class and
+    /// machine that exists.
+    fn cache(&mut self, e: &Elf) -> Option<Found> {
+        let ld = self.ld;
+        let c = ld.cache.as_ref()?;
+        self.searched.push("/etc/ld.so.cache".into());
+        c.lookup(self.name, e.class, e.machine)
+            .into_iter()
+            .find_map(|p| {
+                ld.file_at(p).map(|real| Found::At {
+                    path: p.to_string(),
+                    real,
+                    via: "ld.so.cache",
+                })
+            })
+    }
+}
+
+/// The object is the program when nothing loaded it.
+fn role_of(main: Option<&Object<'_>>) -> Role {
+    match main {
+        None => Role::Program,
+        Some(_) => Role::Library,
+    }
+}
+
+/// glibc's default directories: Debian's multiarch ones, `/lib`, `/usr/lib`, and for a 64-bit
+/// object `/lib64`, `/usr/lib64`.
+fn default_dirs(triplet: &str, class: u8) -> Vec<String> {
+    let mut dirs: Vec<String> = vec![
+        format!("/lib/{triplet}"),
+        format!("/usr/lib/{triplet}"),
+        "/lib".into(),
+        "/usr/lib".into(),
+    ];
+    if class == 64 {
+        dirs.push("/lib64".into());
+        dirs.push("/usr/lib64".into());
+    }
+    dirs
 }
 
 #[cfg(test)]
@@ -346,12 +374,208 @@ mod tests {
         }
     }
 
+    use crate::check::tests::{T, layer};
+    use crate::view::fs::FsInput;
+
+    /// A result whose files are `files` and whose symlinks are `links` (path -> target).
+    fn fs_with(files: &[&str], links: &[(&str, &str)]) -> Fs {
+        let mut entries: Vec<T<'_>> = files.iter().map(|p| T::File(p, 0o644, "")).collect();
+        entries.extend(links.iter().map(|(p, t)| T::Symlink(p, t)));
+        Fs::build(&FsInput {
+            name: "t",
+            layers: &[layer(&entries)],
+            boundary: 1,
+            max_layer_size: u64::MAX,
+            copied: false,
+        })
+        .unwrap()
+    }
+
+    fn loader<'a>(fs: &'a Fs, musl_path: Option<Vec<String>>) -> Loader<'a> {
+        Loader {
+            fs,
+            ld_library_path: vec!["/L".into()],
+            cache: None,
+            conf_dirs: vec![("/conf/lib".into(), "/etc/ld.so.conf.d/x.conf".into())],
+            musl_path,
+            triplet: "x86_64-linux-gnu",
+        }
+    }
+
+    fn elf(rpath: Option<&str>, runpath: Option<&str>) -> Elf {
+        Elf {
+            class: 64,
+            machine: elf::EM_X86_64,
+            rpath: rpath.map(str::to_string),
+            runpath: runpath.map(str::to_string),
+            dynamic: true,
+            ..Elf::default()
+        }
+    }
+
+    fn searched(f: Found) -> Vec<String> {
+        match f {
+            Found::Missing { searched, .. } => searched,
+            other => panic!("found: {other:?}"),
+        }
+    }
+
     #[test]
-    fn ld_so_conf() {
-        let (d, i) = parse_ld_so_conf(
-            "# comment\ninclude /etc/ld.so.conf.d/*.conf\n/opt/a/lib\n/opt/b:/opt/c # x\nhwcap 0 nosegneg\n",
+    fn glibc_search_order() {
+        let fs = fs_with(&[], &[]);
+        let ld = loader(&fs, None);
+        let (prog, lib) = (elf(Some("/m"), None), elf(Some("/r:$ORIGIN"), None));
+        let main = Object {
+            path: "/app/bin/prog".into(),
+            elf: &prog,
+        };
+        let obj = Object {
+            path: "/app/lib/libx.so".into(),
+            elf: &lib,
+        };
+        let defaults = [
+            "/lib/x86_64-linux-gnu (default directory)",
+            "/usr/lib/x86_64-linux-gnu (default directory)",
+            "/lib (default directory)",
+            "/usr/lib (default directory)",
+            "/lib64 (default directory)",
+            "/usr/lib64 (default directory)",
+        ];
+        let mut want = vec![
+            "/r (DT_RPATH)",
+            "/app/lib (DT_RPATH)",
+            "/m (program's DT_RPATH)",
+            "/L (LD_LIBRARY_PATH)",
+        ];
+        want.extend(defaults);
+        assert_eq!(
+            searched(ld.find(Libc::Glibc, "liby.so", &obj, Some(&main))),
+            want
         );
-        assert_eq!(d, vec!["/opt/a/lib", "/opt/b", "/opt/c"]);
-        assert_eq!(i, vec!["/etc/ld.so.conf.d/*.conf"]);
+        // DT_RUNPATH turns the object's DT_RPATH off and comes after LD_LIBRARY_PATH.
+        let lib = elf(Some("/r"), Some("/rp"));
+        let obj = Object {
+            path: "/app/lib/libx.so".into(),
+            elf: &lib,
+        };
+        let mut want = vec!["/L (LD_LIBRARY_PATH)", "/rp (DT_RUNPATH)"];
+        want.extend(defaults);
+        assert_eq!(searched(ld.find(Libc::Glibc, "liby.so", &obj, None)), want);
+        // A 32-bit object has no lib64 directories.
+        let lib32 = Elf {
+            class: 32,
+            ..elf(None, None)
+        };
+        let obj = Object {
+            path: "/p".into(),
+            elf: &lib32,
+        };
+        let mut want = vec!["/L (LD_LIBRARY_PATH)"];
+        want.extend(&defaults[..4]);
+        assert_eq!(searched(ld.find(Libc::Glibc, "liby.so", &obj, None)), want);
+    }
+
+    #[test]
+    fn glibc_finds_and_names_the_way() {
+        let fs = fs_with(
+            &[
+                "r/liba.so",
+                "L/libb.so",
+                "usr/lib/libc.so",
+                "conf/lib/libconf.so",
+                "abs/libp.so",
+            ],
+            &[],
+        );
+        let ld = loader(&fs, None);
+        let lib = elf(Some("/r"), None);
+        let obj = Object {
+            path: "/app/prog".into(),
+            elf: &lib,
+        };
+        let via = |name: &str| match ld.find(Libc::Glibc, name, &obj, None) {
+            Found::At { path, real, via } => (path, String::from_utf8(real).unwrap(), via),
+            other => panic!("{name}: {other:?}"),
+        };
+        assert_eq!(
+            via("liba.so"),
+            ("/r/liba.so".into(), "r/liba.so".into(), "DT_RPATH")
+        );
+        assert_eq!(via("libb.so").2, "LD_LIBRARY_PATH");
+        assert_eq!(via("libc.so").2, "default directory");
+        assert_eq!(
+            via("/abs/libp.so"),
+            ("/abs/libp.so".into(), "abs/libp.so".into(), "path")
+        );
+        assert_eq!(via("abs/libp.so").0, "/abs/libp.so");
+        match ld.find(Libc::Glibc, "libconf.so", &obj, None) {
+            Found::Missing { conf_hit, .. } => assert_eq!(
+                conf_hit,
+                Some((
+                    "/conf/lib/libconf.so".into(),
+                    "/etc/ld.so.conf.d/x.conf".into()
+                ))
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            ld.find(Libc::Glibc, "/abs/nope.so", &obj, None),
+            Found::Missing {
+                searched: vec!["/abs/nope.so".into()],
+                conf_hit: None
+            }
+        );
+    }
+
+    #[test]
+    fn musl_search_order() {
+        let fs = fs_with(&["usr/lib/libz.so"], &[]);
+        let ld = loader(&fs, None);
+        let (prog, lib) = (elf(None, Some("/m")), elf(Some("/r"), None));
+        let main = Object {
+            path: "/app/prog".into(),
+            elf: &prog,
+        };
+        let obj = Object {
+            path: "/app/libx.so".into(),
+            elf: &lib,
+        };
+        assert_eq!(ld.find(Libc::Musl, "libc.so", &obj, None), Found::Libc);
+        assert_eq!(
+            searched(ld.find(Libc::Musl, "liby.so", &obj, Some(&main))),
+            vec![
+                "/L (LD_LIBRARY_PATH)",
+                "/r (RPATH)",
+                "/m (RPATH)",
+                "/lib (musl path)",
+                "/usr/local/lib (musl path)",
+                "/usr/lib (musl path)"
+            ]
+        );
+        assert!(matches!(
+            ld.find(Libc::Musl, "libz.so", &obj, None),
+            Found::At {
+                via: "musl path",
+                ..
+            }
+        ));
+        let ld = loader(&fs, Some(vec!["/opt".into()]));
+        assert_eq!(
+            searched(ld.find(Libc::Musl, "liby.so", &obj, None)),
+            vec!["/L (LD_LIBRARY_PATH)", "/r (RPATH)", "/opt (musl path)"]
+        );
+    }
+
+    #[test]
+    fn program_origin_is_its_real_directory() {
+        let fs = fs_with(&["opt/v/bin/prog"], &[("usr/bin/prog", "/opt/v/bin/prog")]);
+        let ld = loader(&fs, None);
+        let e = elf(None, None);
+        let o = Object {
+            path: "/usr/bin/prog".into(),
+            elf: &e,
+        };
+        assert_eq!(ld.origin(&o, Role::Program), "/opt/v/bin");
+        assert_eq!(ld.origin(&o, Role::Library), "/usr/bin");
     }
 }

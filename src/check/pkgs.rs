@@ -47,56 +47,88 @@ fn canon(view: &MergedView, p: &str) -> Vec<u8> {
 /// Reads the package database of `view` (the base's, or the result's), only from nodes whose
 /// layer passes `from`.
 pub fn read_db(fs: &Fs, view: &MergedView, from: &dyn Fn(usize) -> bool) -> Result<Owned> {
+    let r = DbReader { fs, view, from };
     let mut o = Owned::default();
-    let data = |p: &[u8]| -> Result<Option<Vec<u8>>> {
-        match view.get(p) {
-            Some(n) if n.kind == Kind::File && from(n.layer) => fs.data(n),
+    r.dpkg(&mut o)?;
+    r.status_d(&mut o)?;
+    r.apk(&mut o)?;
+    Ok(o)
+}
+
+/// Reads one view's package database files.
+struct DbReader<'a> {
+    fs: &'a Fs,
+    view: &'a MergedView,
+    from: &'a dyn Fn(usize) -> bool,
+}
+
+impl DbReader<'_> {
+    /// The bytes of the regular file at `p`, when it comes from a layer that counts.
+    fn data(&self, p: &[u8]) -> Result<Option<Vec<u8>>> {
+        match self.view.get(p) {
+            Some(n) if n.kind == Kind::File && (self.from)(n.layer) => self.fs.data(n),
             _ => Ok(None),
         }
-    };
-    if let Some(b) = data(b"var/lib/dpkg/status")? {
+    }
+
+    /// dpkg: `status`, and each package's files in `info/PACKAGE.list`.
+    fn dpkg(&self, o: &mut Owned) -> Result<()> {
+        let Some(b) = self.data(b"var/lib/dpkg/status")? else {
+            return Ok(());
+        };
         o.db = Some(Db::Dpkg);
         for (p, _) in packages::parse_dpkg(&b, Db::Dpkg) {
             o.versions.insert(p.name, p.version);
         }
-        for (k, n) in view.subtree(b"var/lib/dpkg/info") {
-            if !k.ends_with(b".list") || n.kind != Kind::File || !from(n.layer) {
+        for (k, n) in self.view.subtree(b"var/lib/dpkg/info") {
+            if !k.ends_with(b".list") || n.kind != Kind::File || !(self.from)(n.layer) {
                 continue;
             }
-            let (Some(pkg), Some(b)) = (info_package(k), fs.data(n)?) else {
+            let (Some(pkg), Some(b)) = (info_package(k), self.fs.data(n)?) else {
                 continue;
             };
             for line in String::from_utf8_lossy(&b).lines() {
                 if line.is_empty() || line == "/." {
                     continue;
                 }
-                o.owner.insert(canon(view, line), pkg.clone());
+                o.owner.insert(canon(self.view, line), pkg.clone());
             }
         }
+        Ok(())
     }
-    for (k, n) in view.subtree(b"var/lib/dpkg/status.d") {
-        let Some(name) = k.strip_prefix(STATUS_D) else {
-            continue;
-        };
-        if n.kind != Kind::File || !from(n.layer) || name.contains(&b'/') {
-            continue;
-        }
-        let Some(b) = fs.data(n)? else { continue };
-        if let Some(pkg) = name.strip_suffix(b".md5sums") {
-            let pkg = String::from_utf8_lossy(pkg).into_owned();
-            for line in String::from_utf8_lossy(&b).lines() {
-                if let Some((_, path)) = line.split_once(char::is_whitespace) {
-                    o.owner.insert(canon(view, path.trim()), pkg.clone());
+
+    /// Distroless dpkg: `status.d/NAME` records and `status.d/NAME.md5sums` file lists.
+    fn status_d(&self, o: &mut Owned) -> Result<()> {
+        for (k, n) in self.view.subtree(b"var/lib/dpkg/status.d") {
+            let Some(name) = k.strip_prefix(STATUS_D) else {
+                continue;
+            };
+            if n.kind != Kind::File || !(self.from)(n.layer) || name.contains(&b'/') {
+                continue;
+            }
+            let Some(b) = self.fs.data(n)? else { continue };
+            if let Some(pkg) = name.strip_suffix(b".md5sums") {
+                let pkg = String::from_utf8_lossy(pkg).into_owned();
+                for line in String::from_utf8_lossy(&b).lines() {
+                    if let Some((_, path)) = line.split_once(char::is_whitespace) {
+                        o.owner.insert(canon(self.view, path.trim()), pkg.clone());
+                    }
+                }
+            } else {
+                o.db.get_or_insert(Db::DpkgStatusD);
+                for (p, _) in packages::parse_dpkg(&b, Db::DpkgStatusD) {
+                    o.versions.insert(p.name, p.version);
                 }
             }
-        } else {
-            o.db.get_or_insert(Db::DpkgStatusD);
-            for (p, _) in packages::parse_dpkg(&b, Db::DpkgStatusD) {
-                o.versions.insert(p.name, p.version);
-            }
         }
+        Ok(())
     }
-    if let Some(b) = data(b"lib/apk/db/installed")? {
+
+    /// apk: `installed`, `P:` a package, `F:` a directory, `R:` a file in it.
+    fn apk(&self, o: &mut Owned) -> Result<()> {
+        let Some(b) = self.data(b"lib/apk/db/installed")? else {
+            return Ok(());
+        };
         o.db.get_or_insert(Db::Apk);
         for (p, _) in packages::parse_apk(&b) {
             o.versions.insert(p.name, p.version);
@@ -114,17 +146,24 @@ pub fn read_db(fs: &Fs, view: &MergedView, from: &dyn Fn(usize) -> bool) -> Resu
                 } else {
                     format!("{dir}/{v}")
                 };
-                o.owner.insert(canon(view, &p), pkg.clone());
+                o.owner.insert(canon(self.view, &p), pkg.clone());
             }
         }
+        Ok(())
     }
-    Ok(o)
 }
 
 fn is_db_path(p: &[u8]) -> bool {
     p.starts_with(b"var/lib/dpkg/")
         || p.starts_with(b"lib/apk/db/")
         || p.starts_with(b"var/lib/rpm/")
+}
+
+/// The base's files one package loses to the application.
+#[derive(Default)]
+struct Hits {
+    replaced: Vec<String>,
+    deleted: Vec<String>,
 }
 
 /// One finding per base package whose files the application replaces or deletes.
@@ -136,8 +175,17 @@ pub fn shadowed(fs: &Fs, app: &[AppEntry]) -> Result<Vec<Finding>> {
     }
     // The application's own database: the result's, where an application layer wrote it.
     let vendor = read_db(fs, &fs.result, &|l| l >= boundary)?;
-    // package -> (replaced paths, deleted paths)
-    let mut hits: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
+    let db = base.db.unwrap_or(Db::Dpkg);
+    Ok(hits(fs, &base, app)
+        .into_iter()
+        .map(|(pkg, h)| finding(db, &pkg, h, &base, &vendor))
+        .collect())
+}
+
+/// The base's owned files each application entry replaces (a file, link or symlink over it)
+/// or deletes (a whiteout of it or a parent, an opaque marker of a parent), by package.
+fn hits(fs: &Fs, base: &Owned, app: &[AppEntry]) -> BTreeMap<String, Hits> {
+    let mut hits: BTreeMap<String, Hits> = BTreeMap::new();
     for e in app {
         if is_db_path(&e.path) {
             continue;
@@ -150,96 +198,96 @@ pub fn shadowed(fs: &Fs, app: &[AppEntry]) -> Result<Vec<Finding>> {
             AppOp::Put(Kind::Dir) => {}
             AppOp::Put(_) | AppOp::Link => {
                 if let Some(p) = base.owner.get(&at) {
-                    hits.entry(p.clone()).or_default().0.push(super::abs(&at));
+                    let h = hits.entry(p.clone()).or_default();
+                    h.replaced.push(super::abs(&at));
                 }
             }
-            AppOp::Whiteout => {
-                for (k, p) in &base.owner {
-                    if super::under(k, &at) {
-                        hits.entry(p.clone()).or_default().1.push(super::abs(k));
-                    }
-                }
-            }
-            AppOp::Opaque => {
-                for (k, p) in &base.owner {
-                    if k.starts_with(&at) && k.get(at.len()) == Some(&b'/') {
-                        hits.entry(p.clone()).or_default().1.push(super::abs(k));
-                    }
-                }
-            }
+            AppOp::Whiteout => deleted(&mut hits, base, |k| super::under(k, &at)),
+            AppOp::Opaque => deleted(&mut hits, base, |k| {
+                k.starts_with(&at) && k.get(at.len()) == Some(&b'/')
+            }),
         }
     }
-    let db = base.db.unwrap_or(Db::Dpkg);
-    let mut out = Vec::new();
-    for (pkg, (mut replaced, mut deleted)) in hits {
-        replaced.sort();
-        replaced.dedup();
-        deleted.sort();
-        deleted.dedup();
-        let bver = base
-            .versions
-            .get(&pkg)
-            .cloned()
-            .unwrap_or_else(|| "?".into());
-        let vver = vendor.versions.get(&pkg);
-        let list = |v: &[String]| {
-            let mut s = v.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
-            if v.len() > 3 {
-                s.push_str(&format!(" and {} more", v.len() - 3));
-            }
-            s
-        };
-        let first = replaced
-            .first()
-            .or(deleted.first())
-            .cloned()
-            .unwrap_or_default();
-        let mut what = Vec::new();
-        if !replaced.is_empty() {
-            what.push(format!(
-                "replaces {} file(s): {}",
-                replaced.len(),
-                list(&replaced)
-            ));
+    hits
+}
+
+/// Records the base's owned files `inside` picks as deleted.
+fn deleted(hits: &mut BTreeMap<String, Hits>, base: &Owned, inside: impl Fn(&[u8]) -> bool) {
+    for (k, p) in &base.owner {
+        if inside(k) {
+            hits.entry(p.clone())
+                .or_default()
+                .deleted
+                .push(super::abs(k));
         }
-        if !deleted.is_empty() {
-            what.push(format!(
-                "deletes {} file(s): {}",
-                deleted.len(),
-                list(&deleted)
-            ));
-        }
-        let older = vver.is_some_and(|v| db.compare(v, &bver) == std::cmp::Ordering::Less);
-        let (sev, check, needs) = match vver {
-            Some(v) if older => (
-                Severity::Error,
-                "vendor-package-older",
-                format!("its own {pkg} {v}, older than the base's {pkg} {bver}"),
-            ),
-            Some(v) => (
-                Severity::Warning,
-                "shadowed-package",
-                format!("its own {pkg} {v} (the base has {bver})"),
-            ),
-            None => (
-                Severity::Warning,
-                "shadowed-package",
-                format!("files of the base's package {pkg} {bver}"),
-            ),
-        };
-        out.push(Finding::new(
-            sev,
-            check,
-            &first,
-            needs,
-            format!(
-                "the application {} owned by the base's {} package {pkg} {bver}",
-                what.join("; "),
-                db.name()
-            ),
-        ));
     }
-    Ok(out)
+}
+
+/// The finding for one package: an error when the application carries an older version of
+/// it, a warning otherwise.
+fn finding(db: Db, pkg: &str, mut h: Hits, base: &Owned, vendor: &Owned) -> Finding {
+    for v in [&mut h.replaced, &mut h.deleted] {
+        v.sort();
+        v.dedup();
+    }
+    let bver = base
+        .versions
+        .get(pkg)
+        .cloned()
+        .unwrap_or_else(|| "?".into());
+    let first = h
+        .replaced
+        .first()
+        .or(h.deleted.first())
+        .cloned()
+        .unwrap_or_default();
+    let mut what = Vec::new();
+    if !h.replaced.is_empty() {
+        what.push(format!("replaces {}", some_files(&h.replaced)));
+    }
+    if !h.deleted.is_empty() {
+        what.push(format!("deletes {}", some_files(&h.deleted)));
+    }
+    let vver = vendor.versions.get(pkg);
+    let older = vver.is_some_and(|v| db.compare(v, &bver) == std::cmp::Ordering::Less);
+    let (sev, check, needs) = match vver {
+        Some(v) if older => (
+            Severity::Error,
+            "vendor-package-older",
+            format!("its own {pkg} {v}, older than the base's {pkg} {bver}"),
+        ),
+        Some(v) => (
+            Severity::Warning,
+            "shadowed-package",
+            format!("its own {pkg} {v} (the base has {bver})"),
+        ),
+        None => (
+            Severity::Warning,
+            "shadowed-package",
+            format!("files of the base's package {pkg} {bver}"),
+        ),
+    };
+    Finding::new(
+        sev,
+        check,
+        &first,
+        needs,
+        format!(
+            "the application {} owned by the base's {} package {pkg} {bver}",
+            what.join("; "),
+            db.name()
+        ),
+    )
+}
+
+/// `N file(s): a, b, c and M more`.
+fn some_files(v: &[String]) -> String {
+    let mut s = format!("{} file(s): ", v.len());
+    s.push_str(&v.iter().take(3).cloned().collect::<Vec<_>>().join(", "));
+    if v.len() > 3 {
+        s.push_str(&format!(" and {} more", v.len() - 3));
+    }
+    s
 }
 
 #[cfg(test)]

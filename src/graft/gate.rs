@@ -5,6 +5,7 @@ use crate::check::dbmerge;
 use crate::check::{CheckInput, Report};
 use crate::error::{Error, Result};
 use crate::graft::{GraftPlan, Grafted, WriteMode};
+use crate::model::config::ConfigDoc;
 use crate::model::digest::Digest;
 use crate::model::image::Layer;
 use crate::model::out::{OutBlob, OutImage};
@@ -36,8 +37,7 @@ fn planned(img: &OutImage) -> Result<(Vec<Layer>, Value)> {
             OutBlob::Layer { layer, .. } => layers.push(layer.clone()),
             OutBlob::Bytes { desc, bytes } if desc.digest == cfg_digest => {
                 config = Some(
-                    serde_json::from_slice(bytes)
-                        .map_err(|e| Error::Invalid(format!("planned config: {e}")))?,
+                    serde_json::from_slice(bytes).map_err(|e| Error::json("planned config", e))?,
                 )
             }
             OutBlob::Bytes { .. } | OutBlob::Raw { .. } => {}
@@ -52,9 +52,9 @@ fn planned(img: &OutImage) -> Result<(Vec<Layer>, Value)> {
 /// Checks a planned graft (made with `dry_run == false`, so the new layer exists). In layer
 /// mode, when the application layers carry a package database, also plans the merge layer.
 ///
-/// With `WriteMode::Write` the result is written next, a copy that verifies every byte it reads, so layers
-/// on disk are walked by their headers alone (false for a dry run: everything is verified
-/// here). The filesystem the graft built (path mode) is used as it is.
+/// With `WriteMode::Write` the result is written next, a copy that verifies every byte it
+/// reads, so layers on disk are walked by their headers alone (not for a dry run: everything
+/// is verified here). The filesystem the graft built (path mode) is used as it is.
 pub fn check_graft(plan: &GraftPlan, g: &mut Grafted, write: WriteMode) -> Result<GraftCheck> {
     let copied = write == WriteMode::Write;
     let (layers, config) = planned(&g.image)?;
@@ -87,37 +87,51 @@ pub fn check_graft(plan: &GraftPlan, g: &mut Grafted, write: WriteMode) -> Resul
         .get(b"var/lib/dpkg/status")
         .is_some_and(|n| n.layer >= boundary);
     if g.summary.mode == crate::graft::GraftMode::Layer && app_dpkg {
-        let vendor = Source::open(&plan.vendor)?.image(plan.platform.as_ref())?;
-        let n = g.summary.old_base.layers.min(vendor.layers.len());
-        let old = Fs::build(&FsInput {
-            name: &vendor.name,
-            layers: &vendor.layers[..n],
-            boundary: n,
-            max_layer_size: plan.max_layer_size,
-            copied: false,
-        })?;
-        if let Some(m) = dbmerge::plan(&fs, Some(&old))? {
-            let created = config.get("created").and_then(Value::as_str);
-            let (img, digest) = dbmerge::append_layer(
-                &g.image,
-                &m.tar,
-                "regraft: merged dpkg database (the new base's packages + the vendor's added ones)",
-                created,
-            )?;
-            let mut s = m.summary;
-            if let Some(OutBlob::Layer { layer, .. }) = img
-                .blobs
-                .iter()
-                .rev()
-                .find(|b| matches!(b, OutBlob::Layer { .. }))
-            {
-                s.layer_digest = Some(layer.desc.digest.to_string());
-            }
-            report.package_database = Some(s);
-            merged = Some((img, digest));
+        let created = ConfigDoc::new(&config).top_str("created");
+        if let Some((summary, image)) = merge_package_database(plan, g, &fs, created)? {
+            report.package_database = Some(summary);
+            merged = Some(image);
         }
     }
     Ok(GraftCheck { report, merged })
+}
+
+/// The grafted image with a layer that merges the new base's dpkg database with the packages
+/// the vendor's application layers added, when there is anything to merge.
+fn merge_package_database(
+    plan: &GraftPlan,
+    g: &Grafted,
+    fs: &Fs,
+    created: Option<&str>,
+) -> Result<Option<(dbmerge::MergeSummary, (OutImage, Digest))>> {
+    let vendor = Source::open(&plan.vendor)?.image(plan.platform.as_ref())?;
+    let n = g.summary.old_base.layers.min(vendor.layers.len());
+    let old = Fs::build(&FsInput {
+        name: &vendor.name,
+        layers: &vendor.layers[..n],
+        boundary: n,
+        max_layer_size: plan.max_layer_size,
+        copied: false,
+    })?;
+    let Some(m) = dbmerge::plan(fs, Some(&old))? else {
+        return Ok(None);
+    };
+    let (img, digest) = dbmerge::append_layer(
+        &g.image,
+        &m.tar,
+        "regraft: merged dpkg database (the new base's packages + the vendor's added ones)",
+        created,
+    )?;
+    let mut s = m.summary;
+    if let Some(OutBlob::Layer { layer, .. }) = img
+        .blobs
+        .iter()
+        .rev()
+        .find(|b| matches!(b, OutBlob::Layer { .. }))
+    {
+        s.layer_digest = Some(layer.desc.digest.to_string());
+    }
+    Ok(Some((s, (img, digest))))
 }
 
 /// `regraft check IMAGE`: the application is the layers above the old base (found as the

@@ -1,0 +1,130 @@
+//! What counts as the application in the result, and what the check reads of it: its nodes in
+//! the result, the raw entries of its layers, and its ELF files and scripts (sniffed first,
+//! then read whole).
+
+use super::report::{Checked, Finding, Severity};
+use super::{CheckInput, abs, under};
+use crate::error::Result;
+use crate::formats::elf;
+use crate::layer::entry::Kind;
+use crate::view::Node;
+use crate::view::fs::{AppEntry, Fs};
+
+/// An application ELF file, parsed.
+pub struct AppElf {
+    pub path: String,
+    pub elf: elf::Elf,
+}
+
+/// An application script: its path and its `#!` line (without the `#!`).
+pub struct Script {
+    pub path: String,
+    pub line: Vec<u8>,
+}
+
+/// The application as the check sees it.
+pub struct App {
+    /// Its nodes in the result.
+    pub nodes: Vec<(Vec<u8>, Node)>,
+    /// The raw entries of the layers above the base (under the selections, with `--path`).
+    pub raw: Vec<AppEntry>,
+    pub elves: Vec<AppElf>,
+    pub scripts: Vec<Script>,
+}
+
+impl App {
+    /// Finds the application's nodes and entries and reads its ELF files and scripts; an ELF
+    /// file that does not parse is a warning in `out`.
+    pub fn read(fs: &Fs, input: &CheckInput<'_>, out: &mut Vec<Finding>) -> Result<App> {
+        let sels: Vec<Vec<u8>> = input
+            .paths
+            .iter()
+            .map(|p| fs.result.resolve(p, 0).unwrap_or_else(|_| p.clone()))
+            .collect();
+        let mut app = App {
+            nodes: nodes(fs, input.boundary, &sels),
+            raw: raw_entries(fs, input.paths, &sels),
+            elves: Vec::new(),
+            scripts: Vec::new(),
+        };
+        app.read_programs(fs, out)?;
+        Ok(app)
+    }
+
+    pub fn checked(&self) -> Checked {
+        Checked {
+            elf_files: self.elves.len(),
+            scripts: self.scripts.len(),
+            application_entries: self.nodes.len(),
+        }
+    }
+
+    /// The ELF files and the executable scripts among the application's files.
+    fn read_programs(&mut self, fs: &Fs, out: &mut Vec<Finding>) -> Result<()> {
+        for (p, n) in &self.nodes {
+            if n.kind != Kind::File {
+                continue;
+            }
+            // Files are sniffed first: an uncompressed layer's data is read where it lies, and
+            // only ELF files and scripts are read whole.
+            match fs.head(n, 4)? {
+                Some(h) if elf::is_elf(&h) || h.starts_with(b"#!") => {}
+                _ => continue,
+            }
+            let Some(d) = fs.data(n)? else { continue };
+            if elf::is_elf(&d) {
+                match elf::parse(&d) {
+                    Ok(e) => self.elves.push(AppElf {
+                        path: abs(p),
+                        elf: e,
+                    }),
+                    Err(e) => out.push(Finding::new(
+                        Severity::Warning,
+                        "unreadable-elf",
+                        &abs(p),
+                        "a readable ELF file".into(),
+                        e.chain(),
+                    )),
+                }
+            } else if d.starts_with(b"#!") && n.meta.mode & 0o111 != 0 {
+                let line = d[2..].split(|&b| b == b'\n').next().unwrap_or_default();
+                self.scripts.push(Script {
+                    path: abs(p),
+                    line: line.to_vec(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The application's nodes in the result: those of the layers above the base, or with
+/// `--path` the subtrees of the selections (`sels`, resolved in the result).
+fn nodes(fs: &Fs, boundary: usize, sels: &[Vec<u8>]) -> Vec<(Vec<u8>, Node)> {
+    if sels.is_empty() {
+        return fs
+            .result
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.layer >= boundary)
+            .map(|(k, n)| (k.clone(), n.clone()))
+            .collect();
+    }
+    sels.iter()
+        .flat_map(|s| fs.result.subtree(s))
+        .map(|(k, n)| (k.clone(), n.clone()))
+        .collect()
+}
+
+/// The entries of every layer above the base; with `--path`, those under a selection as given
+/// (`paths`) or as resolved (`sels`).
+fn raw_entries(fs: &Fs, paths: &[Vec<u8>], sels: &[Vec<u8>]) -> Vec<AppEntry> {
+    if paths.is_empty() {
+        return fs.app.clone();
+    }
+    fs.app
+        .iter()
+        .filter(|e| paths.iter().chain(sels).any(|s| under(&e.path, s)))
+        .cloned()
+        .collect()
+}
