@@ -30,32 +30,12 @@ pub fn out_dir(target: &ImageRef) -> std::path::PathBuf {
     p
 }
 
-/// The compression of a new layer: the flag's, else that of the image's top layer.
+/// The compression of a new layer: `--compression`, else the library's default for `img`.
 pub fn codec(img: &Image, flag: Option<&str>) -> Result<Codec> {
-    use regraft::codec::compress::Compression;
     Ok(match flag {
         Some(f) => Codec::parse(f)?,
-        None => match img.layers.last() {
-            Some(l) => Codec::default_for(regraft::layer::layer_compression(l)?),
-            None => Codec::default_for(Compression::Gzip),
-        },
+        None => mutate::default_codec(img)?,
     })
-}
-
-/// The name of an edited image: --tag, else the output's name, else the input's first tag.
-fn name_for(img: &Image, target: &ImageRef, out: &OutArgs) -> Result<Option<String>> {
-    match (&out.tag, target.name()) {
-        (Some(t), Some(o)) if t != o => Err(regraft::Error::Usage(format!(
-            "--tag {t} and the output's name {o} disagree"
-        ))
-        .into()),
-        (Some(t), _) => Ok(Some(t.clone())),
-        (None, Some(o)) => Ok(Some(o.to_string())),
-        (None, None) => Ok(img
-            .tags
-            .first()
-            .map(|t| regraft::model::reference::familiar_name(t))),
-    }
 }
 
 /// Applies an edit (a config-only edit gets an empty-layer history entry) and writes the result
@@ -67,7 +47,7 @@ pub fn write(img: &Image, e: Edit, target: &ImageRef, out: &OutArgs, g: &Globals
         Some(l) => (vec![(l, h)], vec![]),
         None => (vec![], vec![h]),
     };
-    let name = name_for(img, target, out)?;
+    let name = regraft::graft::output_tag(out.tag.as_deref(), target, img)?;
     let o = mutate::append(img, layers, history_only, &e.overrides, created, name)?;
     let opts = WriteOptions {
         max_layer_size: g.max_layer_size,
