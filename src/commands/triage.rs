@@ -24,7 +24,7 @@ pub fn run(a: &TriageArgs, g: &Globals) -> Result<u8> {
     Ok(t.exit_code)
 }
 
-/// The `--json` document of a triage that failed.
+/// The `--json` document of a triage that failed: the whole error chain, as stderr says it.
 fn print_error(e: &regraft::Error) -> Result<()> {
     let code = if e.is_usage() {
         exit::USAGE
@@ -35,7 +35,7 @@ fn print_error(e: &regraft::Error) -> Result<()> {
         "{}",
         serde_json::to_string_pretty(&serde_json::json!({
             "schema": regraft::triage::SCHEMA,
-            "error": e.to_string(),
+            "error": e.chain(),
             "exit_code": code,
         }))?
     );
