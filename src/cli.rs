@@ -576,3 +576,41 @@ pub fn input(s: &str) -> Result<ImageRef> {
 pub fn output(s: &str) -> Result<ImageRef> {
     ImageRef::parse_output(s)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// clap's own consistency checks over the whole definition (ids, groups, conflicts).
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes_take_binary_suffixes() {
+        for (s, want) in [
+            ("0", Some(0)),
+            ("512", Some(512)),
+            ("4k", Some(4 << 10)),
+            ("4KiB", Some(4 << 10)),
+            ("64G", Some(64 << 30)),
+            (" 2MB ", Some(2 << 20)),
+            ("1T", Some(1 << 40)),
+            ("", None),
+            ("G", None),
+            ("12Q", None),
+            ("99999999999T", None),
+        ] {
+            assert_eq!(parse_size(s).ok(), want, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn selections_are_cleaned_and_deduplicated() {
+        let got = selections(&["/opt/vendor/".into(), "opt/vendor".into(), "/opt".into()]);
+        assert_eq!(got.unwrap(), vec![b"opt".to_vec()]);
+        assert!(selections(&["../..".into()]).is_err());
+    }
+}
