@@ -2,9 +2,18 @@
 //! library. No image I/O happens here.
 
 use clap::{Args, Parser, Subcommand};
+use regraft::codec::compress::Codec;
 use regraft::error::{Error, Result};
+use regraft::graft::{GraftPlan, WriteMode};
+use regraft::model::glob::Excludes;
+use regraft::model::path;
 use regraft::model::reference::ImageRef;
 use regraft::model::spec::Platform;
+use regraft::mutate::config::Overrides;
+use regraft::oldbase::OldBase;
+use regraft::toolbox::{self, add, add::AddOptions};
+use regraft::triage::{Severity, TriagePlan};
+use std::path::PathBuf;
 
 const ABOUT: &str = "Move a vendor's application onto a new base image: daemonless, offline, on image files on disk.";
 
@@ -107,7 +116,7 @@ pub struct GraftArgs {
     pub compression: Option<String>,
 
     #[command(flatten)]
-    pub config: ConfigArgs,
+    pub config: OverrideArgs,
 
     /// Print the plan and write nothing.
     #[arg(long)]
@@ -132,9 +141,9 @@ pub struct GraftArgs {
     pub force: bool,
 }
 
-/// Runtime config edits shared by `add` and `config`.
+/// Runtime config edits shared by the graft, `add` and `config`.
 #[derive(Args, Debug, Clone, Default)]
-pub struct ConfigArgs {
+pub struct OverrideArgs {
     /// Set an environment variable (K=V; replaces in place or appends).
     #[arg(long, value_name = "K=V")]
     pub env: Vec<String>,
@@ -172,192 +181,361 @@ pub struct OutArgs {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Show an image's format, tags, platform, digests, layers and runtime config.
-    Inspect {
-        image: String,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Inspect(ImageArgs),
     /// Check every digest, size and diff_id of an image; exit 1 on the first mismatch.
-    Verify {
-        image: String,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Verify(ImageArgs),
     /// Copy an image from any readable format to any writable one.
-    Convert {
-        source: String,
-        dest: String,
-        /// Copy every image of the source (one image at a time into a layout; a docker archive
-        /// takes only one).
-        #[arg(long)]
-        all: bool,
-        /// Write the digest of the written manifest to FILE.
-        #[arg(long, value_name = "FILE")]
-        digestfile: Option<String>,
-    },
+    Convert(ConvertArgs),
     /// Copy a path out of an image's merged filesystem (docker cp semantics; DEST `-` writes a tar).
     #[command(
         after_help = "Example:\n  regraft cp fixtures/vendor.tar:/opt/vendor ./vendor-files\n  regraft cp fixtures/vendor.tar:/opt/vendor - | tar -t"
     )]
-    Cp {
-        /// IMAGE:PATH (split at the last ':' followed by '/').
-        source: String,
-        /// A host path, or `-` for a tar on stdout.
-        dest: String,
-        /// Keep setuid/setgid bits on the host.
-        #[arg(long)]
-        preserve_special: bool,
-    },
+    Cp(CpArgs),
     /// Append local files or directories to an image as one new layer.
     #[command(
         after_help = "Example:\n  SOURCE_DATE_EPOCH=0 regraft add fixtures/base.tar ./app:/opt/app -o with-app.tar"
     )]
-    Add {
-        image: String,
-        /// SRC:DEST pairs (DEST absolute, in the image).
-        #[arg(required = true, value_name = "SRC:DEST")]
-        specs: Vec<String>,
-        #[command(flatten)]
-        out: OutArgs,
-        /// Owner of the added files (numeric UID[:GID]; default 0:0).
-        #[arg(long, value_name = "UID:GID")]
-        chown: Option<String>,
-        /// Mode of every added file and directory (octal).
-        #[arg(long, value_name = "MODE")]
-        chmod: Option<String>,
-        /// Compression of the new layer (default: that of the image's top layer).
-        #[arg(long, value_name = "CODEC")]
-        compression: Option<String>,
-        #[command(flatten)]
-        config: ConfigArgs,
-    },
+    Add(AddArgs),
     /// Delete paths from an image with a whiteout layer.
     #[command(
         after_help = "Example:\n  regraft rm fixtures/vendor.tar /opt/vendor/share/data.txt -o trimmed.tar"
     )]
-    Rm {
-        image: String,
-        #[arg(required = true, value_name = "PATH")]
-        paths: Vec<String>,
-        #[command(flatten)]
-        out: OutArgs,
-        /// Compression of the new layer (default: that of the image's top layer).
-        #[arg(long, value_name = "CODEC")]
-        compression: Option<String>,
-    },
+    Rm(RmArgs),
     /// List an image's merged filesystem (or one layer's entries).
     #[command(
         after_help = "Example:\n  regraft ls fixtures/vendor.tar /opt/vendor --long\n  regraft ls fixtures/vendor.tar --layer 2"
     )]
-    Ls {
-        image: String,
-        path: Option<String>,
-        /// Mode, owner, size, mtime, and the layer and history entry each entry comes from.
-        #[arg(short, long)]
-        long: bool,
-        /// List the entries of this one layer (index as `inspect` shows it), whiteouts as such.
-        #[arg(long, value_name = "N")]
-        layer: Option<usize>,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Ls(LsArgs),
     /// Edit an image's runtime config without touching its layers.
     #[command(
         after_help = "Example:\n  regraft config fixtures/vendor.tar --env LOG_LEVEL=debug --user 1000 -o edited.tar"
     )]
-    Config {
-        image: String,
-        #[command(flatten)]
-        out: OutArgs,
-        #[command(flatten)]
-        config: ConfigArgs,
-    },
+    Config(ConfigArgs),
     /// Check that an image's application will run: ELF loaders, libraries and symbol versions,
     /// script interpreters, Entrypoint/Cmd, User, type conflicts, shadowed OS packages. Exit 3
     /// on any error.
     #[command(
         after_help = "Example:\n  regraft check grafted.tar --old-base debian.tar\n  regraft check grafted.tar --path /opt/vendor --json"
     )]
-    Check {
-        image: String,
-        /// The image IMAGE was built on (its layers are the base; the rest is checked).
-        #[arg(long, value_name = "IMAGE", alias = "old_base")]
-        old_base: Option<String>,
-        /// The number of IMAGE's layers that belong to its base.
-        #[arg(long, value_name = "N", conflicts_with = "old_base")]
-        old_base_layers: Option<usize>,
-        /// Check only these subtrees (repeatable).
-        #[arg(long = "path", value_name = "PATH")]
-        paths: Vec<String>,
-        /// Print the findings as JSON on stdout.
-        #[arg(long)]
-        json: bool,
-    },
+    Check(CheckArgs),
     /// Split a scanner report's findings (Trivy or Grype JSON) into the image's old base and its
     /// application, per severity, package and layer, and print the route for each group.
     #[command(
         after_help = "Example:\n  regraft triage --report trivy.json vendor.tar --old-base oldbase.tar --fail-on HIGH\n\nExit codes: 0 ok, 1 error (also: the report is not about IMAGE), 2 usage, 4 findings at or above --fail-on remain."
     )]
-    Triage {
-        image: String,
-        /// `trivy image -f json` or `grype -o json` output for IMAGE.
-        #[arg(long, value_name = "REPORT")]
-        report: String,
-        /// The image IMAGE was built on (as for a graft).
-        #[arg(long, value_name = "IMAGE", alias = "old_base")]
-        old_base: Option<String>,
-        /// The number of IMAGE's layers that belong to its old base.
-        #[arg(long, value_name = "N", conflicts_with = "old_base")]
-        old_base_layers: Option<usize>,
-        /// Exit 4 when a finding at or above this severity remains (UNKNOWN, NEGLIGIBLE, LOW,
-        /// MEDIUM, HIGH, CRITICAL).
-        #[arg(long, value_name = "SEVERITY")]
-        fail_on: Option<String>,
-        /// Leave out findings with no fixed version.
-        #[arg(long)]
-        ignore_unfixed: bool,
-        /// Vulnerability IDs to ignore, one per line, each followed by its reason.
-        #[arg(long, value_name = "FILE")]
-        ignore: Option<String>,
-        /// Print the whole triage as JSON on stdout (on every exit).
-        #[arg(long)]
-        json: bool,
-    },
+    Triage(TriageArgs),
     /// List the OS packages of an image's package database (dpkg, distroless status.d, apk)
     /// with the layer that last wrote each.
-    Packages {
-        image: String,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Packages(ImageArgs),
     /// Compare two images: packages, files of the merged filesystems, config; with --report
     /// (made from OLD), which findings NEW no longer carries.
-    Diff {
-        old: String,
-        new: String,
-        /// A Trivy or Grype JSON report of OLD.
-        #[arg(long, value_name = "REPORT")]
-        report: Option<String>,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Diff(DiffArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff) on stdout.
     Man,
 }
 
+// The subcommands' own arguments. Their help comes from the `Command` variant; no `///` here,
+// which clap would take for the subcommand's about.
+
+// `inspect`, `verify` and `packages`: an image, and whether to print JSON.
+#[derive(Args, Debug)]
+pub struct ImageArgs {
+    pub image: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ConvertArgs {
+    pub source: String,
+    pub dest: String,
+    /// Copy every image of the source (one image at a time into a layout; a docker archive
+    /// takes only one).
+    #[arg(long)]
+    pub all: bool,
+    /// Write the digest of the written manifest to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub digestfile: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct CpArgs {
+    /// IMAGE:PATH (split at the last ':' followed by '/').
+    pub source: String,
+    /// A host path, or `-` for a tar on stdout.
+    pub dest: String,
+    /// Keep setuid/setgid bits on the host.
+    #[arg(long)]
+    pub preserve_special: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct AddArgs {
+    pub image: String,
+    /// SRC:DEST pairs (DEST absolute, in the image).
+    #[arg(required = true, value_name = "SRC:DEST")]
+    pub specs: Vec<String>,
+    #[command(flatten)]
+    pub out: OutArgs,
+    /// Owner of the added files (numeric UID[:GID]; default 0:0).
+    #[arg(long, value_name = "UID:GID")]
+    pub chown: Option<String>,
+    /// Mode of every added file and directory (octal).
+    #[arg(long, value_name = "MODE")]
+    pub chmod: Option<String>,
+    /// Compression of the new layer (default: that of the image's top layer).
+    #[arg(long, value_name = "CODEC")]
+    pub compression: Option<String>,
+    #[command(flatten)]
+    pub config: OverrideArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct RmArgs {
+    pub image: String,
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<String>,
+    #[command(flatten)]
+    pub out: OutArgs,
+    /// Compression of the new layer (default: that of the image's top layer).
+    #[arg(long, value_name = "CODEC")]
+    pub compression: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct LsArgs {
+    pub image: String,
+    pub path: Option<String>,
+    /// Mode, owner, size, mtime, and the layer and history entry each entry comes from.
+    #[arg(short, long)]
+    pub long: bool,
+    /// List the entries of this one layer (index as `inspect` shows it), whiteouts as such.
+    #[arg(long, value_name = "N")]
+    pub layer: Option<usize>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ConfigArgs {
+    pub image: String,
+    #[command(flatten)]
+    pub out: OutArgs,
+    #[command(flatten)]
+    pub config: OverrideArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    pub image: String,
+    /// The image IMAGE was built on (its layers are the base; the rest is checked).
+    #[arg(long, value_name = "IMAGE", alias = "old_base")]
+    pub old_base: Option<String>,
+    /// The number of IMAGE's layers that belong to its base.
+    #[arg(long, value_name = "N", conflicts_with = "old_base")]
+    pub old_base_layers: Option<usize>,
+    /// Check only these subtrees (repeatable).
+    #[arg(long = "path", value_name = "PATH")]
+    pub paths: Vec<String>,
+    /// Print the findings as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct TriageArgs {
+    pub image: String,
+    /// `trivy image -f json` or `grype -o json` output for IMAGE.
+    #[arg(long, value_name = "REPORT")]
+    pub report: String,
+    /// The image IMAGE was built on (as for a graft).
+    #[arg(long, value_name = "IMAGE", alias = "old_base")]
+    pub old_base: Option<String>,
+    /// The number of IMAGE's layers that belong to its old base.
+    #[arg(long, value_name = "N", conflicts_with = "old_base")]
+    pub old_base_layers: Option<usize>,
+    /// Exit 4 when a finding at or above this severity remains (UNKNOWN, NEGLIGIBLE, LOW,
+    /// MEDIUM, HIGH, CRITICAL).
+    #[arg(long, value_name = "SEVERITY")]
+    pub fail_on: Option<String>,
+    /// Leave out findings with no fixed version.
+    #[arg(long)]
+    pub ignore_unfixed: bool,
+    /// Vulnerability IDs to ignore, one per line, each followed by its reason.
+    #[arg(long, value_name = "FILE")]
+    pub ignore: Option<String>,
+    /// Print the whole triage as JSON on stdout (on every exit).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    pub old: String,
+    pub new: String,
+    /// A Trivy or Grype JSON report of OLD.
+    #[arg(long, value_name = "REPORT")]
+    pub report: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The global flags, validated.
+pub struct Globals {
+    pub platform: Option<Platform>,
+    pub max_layer_size: u64,
+    pub quiet: bool,
+}
+
 impl GlobalArgs {
-    pub fn platform(&self) -> Result<Option<Platform>> {
-        self.platform.as_deref().map(Platform::parse).transpose()
+    pub fn validate(&self) -> Result<Globals> {
+        Ok(Globals {
+            platform: self.platform.as_deref().map(Platform::parse).transpose()?,
+            max_layer_size: parse_size(&self.max_layer_size)?,
+            quiet: self.quiet,
+        })
     }
-    pub fn max_layer_size(&self) -> Result<u64> {
-        parse_size(&self.max_layer_size)
+}
+
+impl GraftArgs {
+    /// The graft these flags ask for, every flag checked (in the order the user reads them:
+    /// the images, then the paths, compression, time and name).
+    pub fn plan(&self, g: &Globals) -> Result<GraftPlan> {
+        if self.from.is_none() && self.onto.is_none() && self.output.is_none() {
+            return Err(Error::Usage("nothing to do: give --from VENDOR --onto BASE -o OUT, or a command (see regraft --help)".into()));
+        }
+        let vendor = input(required(&self.from, "--from")?)?;
+        let base = input(required(&self.onto, "--onto")?)?;
+        let output = output(required(&self.output, "-o/--output")?)?;
+        let old_base = self.old_base.as_deref().map(input).transpose()?;
+        let paths = selections(&self.paths)?;
+        let compression = self.compression.as_deref().map(Codec::parse).transpose()?;
+        let source_date_epoch = source_date_epoch()?;
+        if let Some(t) = &self.tag
+            && (!t.contains(':') || t.ends_with(':'))
+        {
+            return Err(Error::Usage(format!("--tag {t:?}: expected NAME:TAG")));
+        }
+        Ok(GraftPlan {
+            vendor,
+            base,
+            old_base: OldBase::from_flags(old_base, self.old_base_layers),
+            output,
+            paths,
+            tag: self.tag.clone(),
+            compression,
+            overrides: self.config.overrides(),
+            platform: g.platform.clone(),
+            max_layer_size: g.max_layer_size,
+            source_date_epoch,
+            exclude: Excludes::new(&self.exclude)?,
+        })
+    }
+
+    pub fn write_mode(&self) -> WriteMode {
+        if self.dry_run {
+            WriteMode::DryRun
+        } else {
+            WriteMode::Write
+        }
+    }
+}
+
+/// A flag a graft cannot do without.
+fn required<'a>(v: &'a Option<String>, flag: &str) -> Result<&'a str> {
+    v.as_deref()
+        .ok_or_else(|| Error::Usage(format!("a graft needs {flag} (see regraft --help)")))
+}
+
+impl OverrideArgs {
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            env: self.env.clone(),
+            entrypoint: self.entrypoint.clone(),
+            cmd: self.cmd.clone(),
+            user: self.user.clone(),
+            workdir: self.workdir.clone(),
+            labels: self.label.clone(),
+        }
+    }
+}
+
+impl AddArgs {
+    pub fn specs(&self) -> Result<Vec<(PathBuf, String)>> {
+        self.specs.iter().map(|s| add::parse_spec(s)).collect()
+    }
+
+    /// How the added files are written; `source_date_epoch` clamps their mtimes.
+    pub fn options(&self, source_date_epoch: Option<i64>) -> Result<AddOptions> {
+        Ok(AddOptions {
+            chown: self
+                .chown
+                .as_deref()
+                .map(toolbox::parse_chown)
+                .transpose()?,
+            chmod: self
+                .chmod
+                .as_deref()
+                .map(toolbox::parse_chmod)
+                .transpose()?,
+            clamp: source_date_epoch.map(|t| t.max(0) as u64),
+        })
+    }
+}
+
+impl TriageArgs {
+    /// The triage these flags ask for, every flag checked.
+    pub fn plan(&self, g: &Globals) -> Result<TriagePlan> {
+        let fail_on = self
+            .fail_on
+            .as_deref()
+            .map(|s| {
+                Severity::parse(s).ok_or_else(|| {
+                    Error::Usage(format!(
+                        "--fail-on {s:?}: expected UNKNOWN, NEGLIGIBLE, LOW, MEDIUM, HIGH or CRITICAL"
+                    ))
+                })
+            })
+            .transpose()?;
+        Ok(TriagePlan {
+            report: (&self.report).into(),
+            image: input(&self.image)?,
+            image_arg: self.image.clone(),
+            old_base: self.old_base.as_deref().map(input).transpose()?,
+            old_base_arg: self.old_base.clone(),
+            old_base_layers: self.old_base_layers,
+            platform: g.platform.clone(),
+            max_layer_size: g.max_layer_size,
+            ignore_unfixed: self.ignore_unfixed,
+            ignore_file: self.ignore.as_ref().map(Into::into),
+            fail_on,
+        })
+    }
+}
+
+/// `--path` selections: cleaned, relative, deduplicated.
+pub fn selections(paths: &[String]) -> Result<Vec<Vec<u8>>> {
+    let cleaned = paths
+        .iter()
+        .map(|p| path::clean_selection(p))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(path::dedupe_selections(cleaned))
+}
+
+/// `SOURCE_DATE_EPOCH`, when set: the one clock a command that makes an image may read.
+pub fn source_date_epoch() -> Result<Option<i64>> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) if !v.is_empty() => v.trim().parse::<i64>().map(Some).map_err(|_| {
+            Error::Usage(format!(
+                "SOURCE_DATE_EPOCH={v:?} is not a number of seconds"
+            ))
+        }),
+        _ => Ok(None),
     }
 }
 
@@ -397,4 +575,42 @@ pub fn input(s: &str) -> Result<ImageRef> {
 
 pub fn output(s: &str) -> Result<ImageRef> {
     ImageRef::parse_output(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// clap's own consistency checks over the whole definition (ids, groups, conflicts).
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes_take_binary_suffixes() {
+        for (s, want) in [
+            ("0", Some(0)),
+            ("512", Some(512)),
+            ("4k", Some(4 << 10)),
+            ("4KiB", Some(4 << 10)),
+            ("64G", Some(64 << 30)),
+            (" 2MB ", Some(2 << 20)),
+            ("1T", Some(1 << 40)),
+            ("", None),
+            ("G", None),
+            ("12Q", None),
+            ("99999999999T", None),
+        ] {
+            assert_eq!(parse_size(s).ok(), want, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn selections_are_cleaned_and_deduplicated() {
+        let got = selections(&["/opt/vendor/".into(), "opt/vendor".into(), "/opt".into()]);
+        assert_eq!(got.unwrap(), vec![b"opt".to_vec()]);
+        assert!(selections(&["../..".into()]).is_err());
+    }
 }

@@ -1,7 +1,7 @@
 //! The `regraft` binary: parse, run, print the error chain, map to an exit code.
 
 mod cli;
-mod run;
+mod commands;
 
 use regraft::error::exit;
 use std::process::ExitCode;
@@ -31,37 +31,35 @@ fn parse() -> Result<cli::Cli, clap::Error> {
 fn main() -> ExitCode {
     let cli = match parse() {
         Ok(c) => c,
-        Err(e) => {
-            let code = if e.use_stderr() {
-                exit::USAGE
-            } else {
-                exit::OK
-            };
-            let _ = e.print();
-            return ExitCode::from(code);
-        }
+        Err(e) => return usage(&e),
     };
-    match run::run(cli) {
-        Ok(code) => {
-            regraft::progress::stop();
-            ExitCode::from(code)
-        }
-        Err(e) => {
-            regraft::progress::stop();
-            eprint!(
-                "regraft: error: {}",
-                regraft::text::sanitize_lines(&e.to_string())
-            );
-            let mut src = e.source();
-            while let Some(s) = src {
-                eprint!(": {}", regraft::text::sanitize_lines(&s.to_string()));
-                src = s.source();
-            }
-            eprintln!();
-            let usage = e
-                .downcast_ref::<regraft::Error>()
-                .is_some_and(regraft::Error::is_usage);
-            ExitCode::from(if usage { exit::USAGE } else { exit::ERROR })
-        }
+    let result = commands::run(cli);
+    regraft::progress::stop();
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => fail(&e),
     }
+}
+
+/// A command line clap refused (exit 2), or `--help`/`--version` (exit 0).
+fn usage(e: &clap::Error) -> ExitCode {
+    let _ = e.print();
+    ExitCode::from(if e.use_stderr() {
+        exit::USAGE
+    } else {
+        exit::OK
+    })
+}
+
+/// Prints the error and its sources as one chain; exit 2 for a usage error, else 1.
+fn fail(e: &anyhow::Error) -> ExitCode {
+    let chain: Vec<String> = e
+        .chain()
+        .map(|s| regraft::text::sanitize_lines(&s.to_string()))
+        .collect();
+    eprintln!("regraft: error: {}", chain.join(": "));
+    let usage = e
+        .downcast_ref::<regraft::Error>()
+        .is_some_and(regraft::Error::is_usage);
+    ExitCode::from(if usage { exit::USAGE } else { exit::ERROR })
 }

@@ -243,7 +243,7 @@ pub fn graft(plan: &GraftPlan, write: WriteMode) -> Result<Grafted> {
         history,
         &inputs.base.name,
     )?;
-    let tag = output_tag(plan, &inputs.vendor)?;
+    let tag = output_tag(plan.tag.as_deref(), &plan.output, &inputs.vendor)?;
     let image = crate::mutate::plan_image(
         &cfg,
         &stack.layers,
@@ -297,16 +297,17 @@ fn result_annotations(vendor: &Image, base: &Image) -> BTreeMap<String, String> 
     annotations
 }
 
-/// The result's name: `--tag`, else the output reference's, else the vendor's first tag.
-fn output_tag(plan: &GraftPlan, vendor: &Image) -> Result<Option<String>> {
-    Ok(match (&plan.tag, plan.output.name()) {
+/// The result's name: `--tag`, else the output reference's, else the first tag of `img` (the
+/// vendor; for the toolbox's edits, the image edited).
+pub fn output_tag(tag: Option<&str>, output: &ImageRef, img: &Image) -> Result<Option<String>> {
+    Ok(match (tag, output.name()) {
         (Some(t), Some(o)) if t != o => {
             return Err(Error::Usage(format!(
                 "--tag {t} and the output's name {o} disagree"
             )));
         }
-        (Some(t), _) => Some(t.clone()),
+        (Some(t), _) => Some(t.to_string()),
         (None, Some(o)) => Some(o.to_string()),
-        (None, None) => vendor.tags.first().map(|t| familiar_name(t)),
+        (None, None) => img.tags.first().map(|t| familiar_name(t)),
     })
 }

@@ -866,6 +866,93 @@ fn add_is_reproducible_with_source_date_epoch_and_warns_without() {
     );
 }
 
+/// The new layer's compression without `--compression`: that of the image's top layer, gzip
+/// for an image without layers (the rule the graft's new layer follows too).
+#[test]
+fn add_compresses_its_layer_as_the_top_layer_or_gzip_without_layers() {
+    let d = tmp();
+    let f = d.path().join("f");
+    std::fs::write(&f, "x").unwrap();
+    let spec = format!("{}:/f", f.display());
+    let layer_of = |layers: &[Vec<u8>], name: &str| {
+        let input = layout_from_layers(&d.path().join(format!("in-{name}")), layers);
+        let out = format!("oci:{}:x", d.path().join(format!("out-{name}")).display());
+        ok_env(
+            &["add", &input, &spec, "-o", &out],
+            &[("SOURCE_DATE_EPOCH", Some(SDE))],
+        );
+        let m: Value =
+            serde_json::from_str(&tool_ok("skopeo", &["inspect", "--raw", &out])).unwrap();
+        let layers = m["layers"].as_array().unwrap().clone();
+        layers.last().unwrap()["mediaType"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        layer_of(&[], "empty"),
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+    );
+    let top = end_tar(raw_entry(b"a", b'0', b"a", b"", 0o644));
+    assert_eq!(
+        layer_of(&[top], "plain"),
+        "application/vnd.oci.image.layer.v1.tar"
+    );
+}
+
+/// The name of an edited image (here by `config`): `--tag`, else the output's name, else the
+/// input's first tag in its familiar form; `--tag` and an output name that disagree are a usage
+/// error and write nothing (the graft names its result by the same rule).
+#[test]
+fn an_edited_image_is_named_by_tag_else_the_output_else_the_input() {
+    let d = tmp();
+    let repo_tags = |tag: Option<&str>, out: &str| {
+        let vendor = fixture("vendor.tar");
+        let mut args = vec!["config", &vendor, "--user", "1", "-o", out];
+        if let Some(t) = tag {
+            args.extend(["--tag", t]);
+        }
+        regraft_ok(&args);
+        let path = out.trim_start_matches("docker-archive:");
+        let path = path.split(':').next().unwrap();
+        tar_member_json(path, "manifest.json")[0]["RepoTags"].clone()
+    };
+    let at = |n: &str| s(&d.path().join(n));
+    assert_eq!(
+        repo_tags(None, &at("a.tar")),
+        serde_json::json!(["vendor:1.0"])
+    );
+    assert_eq!(
+        repo_tags(Some("a/b:c"), &at("b.tar")),
+        serde_json::json!(["a/b:c"])
+    );
+    let named = format!("docker-archive:{}:n/m:1", at("c.tar"));
+    assert_eq!(repo_tags(None, &named), serde_json::json!(["n/m:1"]));
+    assert_eq!(
+        repo_tags(Some("n/m:1"), &named),
+        serde_json::json!(["n/m:1"])
+    );
+    let clash = format!("docker-archive:{}:b:2", at("d.tar"));
+    let err = regraft_fails(
+        &[
+            "config",
+            &fixture("vendor.tar"),
+            "--user",
+            "1",
+            "--tag",
+            "a:1",
+            "-o",
+            &clash,
+        ],
+        2,
+    );
+    assert!(
+        err.contains("--tag a:1 and the output's name b:2 disagree"),
+        "{err}"
+    );
+    assert!(!d.path().join("d.tar").exists());
+}
+
 #[test]
 fn add_static_hello_onto_base_loads_and_runs_in_chroot() {
     let d = tmp();

@@ -518,6 +518,29 @@ fn a_report_of_another_image_is_an_error_with_json() {
     );
 }
 
+/// Regression: the `--json` error document of `triage` said only the error's first line (a
+/// missing report gave its path, not why it could not be read); it now carries the whole chain,
+/// as stderr prints it.
+#[test]
+fn the_json_error_of_triage_carries_the_cause_as_stderr_does() {
+    let d = tmp();
+    let missing = d.path().join("missing.json").display().to_string();
+    let o = regraft(&[
+        "triage",
+        "--report",
+        &missing,
+        &fixture("vendor.tar"),
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let t: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    let printed = err.trim_end().strip_prefix("regraft: error: ").unwrap();
+    assert_eq!(t["error"], printed, "{t}");
+    assert!(printed.starts_with(&format!("{missing}: ")), "{printed}");
+    assert_eq!(t["exit_code"], 1);
+}
+
 /// `dpkg-query -W` in a chroot of the unpacked image: (name, arch) -> version, installed only.
 fn dpkg_query(rootfs: &Path) -> BTreeMap<(String, String), String> {
     let o = chroot_run(

@@ -1,0 +1,66 @@
+//! The path `add`, `rm` and `config` share: an edit (an optional new layer, its history entry,
+//! config overrides) applied to an image, the result written, its digest file, and the line
+//! that says what was done.
+
+use super::print::write_digestfile;
+use crate::cli::{Globals, OutArgs};
+use anyhow::Result;
+use regraft::codec::compress::Codec;
+use regraft::error::exit;
+use regraft::model::image::{Image, Layer};
+use regraft::model::reference::ImageRef;
+use regraft::mutate::{self, config::Overrides};
+use regraft::sink::{self, WriteOptions};
+
+/// One edit of an image by `add`, `rm` or `config`: an optional new layer, its history entry,
+/// config overrides, and what the summary line says.
+pub struct Edit {
+    pub layer: Option<Layer>,
+    pub created_by: String,
+    pub overrides: Overrides,
+    pub source_date_epoch: Option<i64>,
+    pub what: String,
+}
+
+/// Where temporary files go: beside the output, created if missing.
+pub fn out_dir(target: &ImageRef) -> std::path::PathBuf {
+    let p = regraft::graft::out_dir(target);
+    // A directory that cannot be made fails where the new layer is written, naming it.
+    let _ = std::fs::create_dir_all(&p);
+    p
+}
+
+/// The compression of a new layer: `--compression`, else the library's default for `img`.
+pub fn codec(img: &Image, flag: Option<&str>) -> Result<Codec> {
+    Ok(match flag {
+        Some(f) => Codec::parse(f)?,
+        None => mutate::default_codec(img)?,
+    })
+}
+
+/// Applies an edit (a config-only edit gets an empty-layer history entry) and writes the result
+/// to `target`.
+pub fn write(img: &Image, e: Edit, target: &ImageRef, out: &OutArgs, g: &Globals) -> Result<u8> {
+    let created = mutate::created(img, e.source_date_epoch);
+    let h = mutate::history_entry(created.as_deref(), e.created_by, e.layer.is_none());
+    let (layers, history_only) = match e.layer {
+        Some(l) => (vec![(l, h)], vec![]),
+        None => (vec![], vec![h]),
+    };
+    let name = regraft::graft::output_tag(out.tag.as_deref(), target, img)?;
+    let o = mutate::append(img, layers, history_only, &e.overrides, created, name)?;
+    let opts = WriteOptions {
+        max_layer_size: g.max_layer_size,
+    };
+    let d = sink::write(target, &o, opts)?;
+    write_digestfile(out.digestfile.as_deref(), &d)?;
+    if !g.quiet {
+        say!(
+            "regraft: {}; wrote {}: manifest {}",
+            regraft::text::sanitize(&e.what),
+            target,
+            d
+        );
+    }
+    Ok(exit::OK)
+}

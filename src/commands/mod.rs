@@ -1,0 +1,61 @@
+//! The commands on top: the global flags set up once, then one function per subcommand, each in
+//! its own file, turning its validated arguments into library calls and printing the results.
+
+#[macro_use]
+mod print;
+
+mod add;
+mod check;
+mod config;
+mod convert;
+mod cp;
+mod diff;
+mod docs;
+mod edit;
+mod graft;
+mod inspect;
+mod ls;
+mod packages;
+mod rm;
+mod triage;
+mod verify;
+
+use crate::cli::{Cli, Command};
+use anyhow::Result;
+
+/// Runs the command line; the result is the exit code.
+pub fn run(cli: Cli) -> Result<u8> {
+    let g = cli.global.validate()?;
+    regraft::progress::set_verbose(cli.global.verbose);
+    if wants_progress(&cli) {
+        regraft::progress::start();
+    }
+    match cli.command {
+        Some(Command::Inspect(a)) => inspect::run(&a, &g),
+        Some(Command::Verify(a)) => verify::run(&a, &g),
+        Some(Command::Convert(a)) => convert::run(&a, &g),
+        Some(Command::Cp(a)) => cp::run(&a, &g),
+        Some(Command::Ls(a)) => ls::run(&a, &g),
+        Some(Command::Add(a)) => add::run(&a, &g),
+        Some(Command::Rm(a)) => rm::run(&a, &g),
+        Some(Command::Config(a)) => config::run(&a, &g),
+        Some(Command::Triage(a)) => triage::run(&a, &g),
+        Some(Command::Packages(a)) => packages::run(&a, &g),
+        Some(Command::Diff(a)) => diff::run(&a, &g),
+        Some(Command::Check(a)) => check::run(&a, &g),
+        Some(Command::Completions { shell }) => docs::completions(shell),
+        Some(Command::Man) => docs::man(),
+        None => graft::run(&cli.graft, &g),
+    }
+}
+
+/// Progress: on a terminal unless -q, or wherever --progress asks; never for the commands that
+/// read no layers and print a document (completions, the man page).
+fn wants_progress(cli: &Cli) -> bool {
+    !cli.global.quiet
+        && (cli.global.progress || std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        && !matches!(
+            cli.command,
+            Some(Command::Completions { .. }) | Some(Command::Man)
+        )
+}

@@ -1,0 +1,23 @@
+//! `regraft rm`: paths deleted from an image by one whiteout layer.
+
+use super::edit::{self, Edit};
+use crate::cli::{self, Globals, RmArgs};
+use anyhow::Result;
+use regraft::source::Source;
+use regraft::toolbox::rm::whiteout_layer;
+
+pub fn run(a: &RmArgs, g: &Globals) -> Result<u8> {
+    let img = Source::open(&cli::input(&a.image)?)?.image(g.platform.as_ref())?;
+    let codec = edit::codec(&img, a.compression.as_deref())?;
+    let target = cli::output(&a.out.output)?;
+    let dir = edit::out_dir(&target);
+    let (layer, deleted) = whiteout_layer(&img, &a.paths, codec, Some(&dir), g.max_layer_size)?;
+    let e = Edit {
+        layer: Some(layer),
+        created_by: format!("regraft rm {}", deleted.join(" ")),
+        overrides: Default::default(),
+        source_date_epoch: cli::source_date_epoch()?,
+        what: format!("deleted {} from {}", deleted.join(", "), img.name),
+    };
+    edit::write(&img, e, &target, &a.out, g)
+}
