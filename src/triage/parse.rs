@@ -18,7 +18,7 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<Report> {
     // The JSON error becomes text: `triage --json` prints an error's Display alone (not its
     // sources), and that document must keep saying why the report is not JSON.
     let v: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| Error::format(what, format!("not JSON: {e}")))?;
+        serde_json::from_slice(bytes).map_err(|e| Error::format_from(what, "not JSON", e))?;
     if v.is_array() {
         return Err(Error::format(
             what,
@@ -58,7 +58,7 @@ mod tests {
         for (doc, want) in table {
             match (parse(doc.as_bytes(), "r"), want) {
                 (Ok(r), Ok(s)) => assert_eq!(r.scanner, s, "{doc}"),
-                (Err(e), Err(w)) => assert!(e.to_string().contains(w), "{doc}: {e}"),
+                (Err(e), Err(w)) => assert!(e.chain().contains(w), "{doc}: {}", e.chain()),
                 (got, _) => panic!("{doc}: {got:?}"),
             }
         }

@@ -136,7 +136,7 @@ pub(crate) fn digest_at(v: &Value, key: &str, field: &str, what: &str) -> Result
 // The digest's error becomes text: `triage --json` prints an error's Display alone (not its
 // sources), and that document must keep saying what was wrong with the digest.
 pub(crate) fn digest_field(s: &str, field: &str, what: &str) -> Result<Digest> {
-    Digest::parse(s).map_err(|e| Error::format(what, format!("{field}: {e}")))
+    Digest::parse(s).map_err(|e| Error::format_from(what, field, e))
 }
 
 /// Splits Trivy's `FixedVersion` ("1.2.3, 1.3.1") into versions.
