@@ -374,6 +374,173 @@ mod tests {
         assert!(parse(b"#!/bin/sh\n").is_err());
     }
 
+    /// Lays out a small dynamic ELF by hand: one PT_LOAD over the whole file, PT_INTERP,
+    /// PT_DYNAMIC with the tags `parse` reads, a version need (two entries) and a version
+    /// definition (the base one, which is skipped, and one more).
+    fn synthetic(is64: bool, le: bool) -> Vec<u8> {
+        struct W {
+            b: Vec<u8>,
+            le: bool,
+        }
+        impl W {
+            fn put(&mut self, off: usize, v: u64, n: usize) {
+                let bytes = v.to_le_bytes();
+                for i in 0..n {
+                    self.b[off + if self.le { i } else { n - 1 - i }] = bytes[i];
+                }
+            }
+        }
+        let mut w = W {
+            b: vec![0u8; 0x400],
+            le,
+        };
+        let word = if is64 { 8 } else { 4 };
+        const VADDR: u64 = 0x10000;
+        w.b[..4].copy_from_slice(MAGIC);
+        w.b[4] = if is64 { 2 } else { 1 };
+        w.b[5] = if le { 1 } else { 2 };
+        w.put(16, 3, 2);
+        w.put(18, u64::from(EM_X86_64), 2);
+        let (phoff, phent) = if is64 { (64, 56) } else { (52, 32) };
+        if is64 {
+            w.put(32, phoff as u64, 8);
+            w.put(54, phent as u64, 2);
+            w.put(56, 3, 2);
+        } else {
+            w.put(28, phoff as u64, 4);
+            w.put(42, phent as u64, 2);
+            w.put(44, 3, 2);
+        }
+        let (interp, dynamic, strtab, verneed, verdef) = (0x100, 0x140, 0x200, 0x300, 0x340);
+        for (i, (t, off, size)) in [
+            (PT_LOAD, 0u64, 0x400u64),
+            (PT_INTERP, interp, 25),
+            (PT_DYNAMIC, dynamic, 12 * 2 * word as u64),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let ph = phoff + i * phent;
+            w.put(ph, u64::from(t), 4);
+            let (o, v, f) = if is64 { (8, 16, 32) } else { (4, 8, 16) };
+            w.put(ph + o, off, word);
+            w.put(ph + v, VADDR + off, word);
+            w.put(ph + f, size, word);
+        }
+        w.b[interp as usize..][..24].copy_from_slice(b"/lib/ld-musl-x86_64.so.1");
+        let names =
+            b"\0libc.so.6\0libm.so.6\0libx.so.1\0$ORIGIN\0GLIBC_2.34\0GLIBC_2.2.5\0libx\0V_1\0";
+        w.b[strtab..][..names.len()].copy_from_slice(names);
+        let at = |s: &[u8]| names.windows(s.len()).position(|x| x == s).unwrap() as u64;
+        let tags = [
+            (DT_NEEDED, at(b"libc.so.6")),
+            (DT_NEEDED, at(b"libm.so.6")),
+            (DT_SONAME, at(b"libx.so.1")),
+            (DT_RUNPATH, at(b"$ORIGIN")),
+            (DT_STRTAB, VADDR + strtab as u64),
+            (DT_VERNEED, VADDR + verneed as u64),
+            (DT_VERNEEDNUM, 1),
+            (DT_VERDEF, VADDR + verdef as u64),
+            (DT_VERDEFNUM, 2),
+            (DT_NULL, 0),
+        ];
+        for (i, (t, v)) in tags.into_iter().enumerate() {
+            w.put(dynamic as usize + i * 2 * word, t, word);
+            w.put(dynamic as usize + i * 2 * word + word, v, word);
+        }
+        // Verneed: cnt 2, file, aux at +16; two vernaux 16 bytes apart, the second weak.
+        w.put(verneed + 2, 2, 2);
+        w.put(verneed + 4, at(b"libc.so.6"), 4);
+        w.put(verneed + 8, 16, 4);
+        w.put(verneed + 16 + 8, at(b"GLIBC_2.34"), 4);
+        w.put(verneed + 16 + 12, 16, 4);
+        w.put(verneed + 32 + 4, u64::from(VER_FLG_WEAK), 2);
+        w.put(verneed + 32 + 8, at(b"GLIBC_2.2.5"), 4);
+        // Verdef: the base definition (the file's own name), then V_1; aux right after each.
+        w.put(verdef + 2, u64::from(VER_FLG_BASE), 2);
+        w.put(verdef + 12, 20, 4);
+        w.put(verdef + 16, 28, 4);
+        w.put(verdef + 20, at(b"libx"), 4);
+        w.put(verdef + 28 + 12, 20, 4);
+        w.put(verdef + 28 + 20, at(b"V_1"), 4);
+        w.b
+    }
+
+    #[test]
+    fn every_part_is_read_in_both_classes_and_byte_orders() {
+        for (is64, le) in [(true, true), (false, false), (true, false), (false, true)] {
+            let e = parse(&synthetic(is64, le)).unwrap();
+            let need = |v: &str, weak| VersionNeed {
+                file: "libc.so.6".into(),
+                version: v.into(),
+                weak,
+            };
+            assert_eq!(
+                e,
+                Elf {
+                    class: if is64 { 64 } else { 32 },
+                    little_endian: le,
+                    e_type: 3,
+                    machine: EM_X86_64,
+                    interp: Some("/lib/ld-musl-x86_64.so.1".into()),
+                    needed: vec!["libc.so.6".into(), "libm.so.6".into()],
+                    soname: Some("libx.so.1".into()),
+                    rpath: None,
+                    runpath: Some("$ORIGIN".into()),
+                    version_needs: vec![need("GLIBC_2.34", false), need("GLIBC_2.2.5", true)],
+                    version_defs: vec!["V_1".into()],
+                    dynamic: true,
+                },
+                "is64 {is64}, le {le}"
+            );
+            assert_eq!(e.libc(), Some(Libc::Musl));
+        }
+    }
+
+    #[test]
+    fn malformed_parts_are_named() {
+        let ok = synthetic(true, true);
+        let err = |b: &[u8]| parse(b).unwrap_err().to_string();
+        let with = |at: usize, v: &[u8]| {
+            let mut b = ok.clone();
+            b[at..at + v.len()].copy_from_slice(v);
+            b
+        };
+        // (what is broken, the bytes, the message)
+        let table: Vec<(&str, Vec<u8>, &str)> = vec![
+            ("class", with(4, &[7]), "ELF: unknown class 7"),
+            ("byte order", with(5, &[9]), "ELF: unknown byte order 9"),
+            // The DT_STRTAB entry (the fifth) becomes DT_NULL: no string table.
+            (
+                "string table",
+                with(0x140 + 4 * 16, &[0; 16]),
+                "ELF: dynamic section without a string table",
+            ),
+            // DT_VERNEED (the sixth) points past every PT_LOAD.
+            (
+                "verneed",
+                with(0x140 + 5 * 16 + 8, &[0, 0, 0, 1]),
+                "ELF: DT_VERNEED outside the file",
+            ),
+            (
+                "verdef",
+                with(0x140 + 7 * 16 + 8, &[0, 0, 0, 1]),
+                "ELF: DT_VERDEF outside the file",
+            ),
+            (
+                "interp",
+                with(0x40 + 56 + 32, &[0xff, 0xff]),
+                "ELF: 65535 bytes at offset 256 lie outside the file (1024 bytes)",
+            ),
+        ];
+        for (what, b, msg) in table {
+            assert_eq!(err(&b), msg, "{what}");
+        }
+        // Without PT_DYNAMIC (the third program header becomes PT_NULL): a static program.
+        let e = parse(&with(0x40 + 2 * 56, &[0; 4])).unwrap();
+        assert!(!e.dynamic && e.needed.is_empty() && e.interp.is_some());
+    }
+
     #[test]
     fn libc_defines_glibc_versions() {
         let p = ["/lib/x86_64-linux-gnu/libc.so.6", "/lib64/libc.so.6"]
