@@ -89,6 +89,7 @@ pub fn expected_machine(arch: &str) -> Option<(u8, u16)> {
     })
 }
 
+/// A bounds-checked reader of an ELF file's integers and strings in its byte order.
 struct R<'a> {
     b: &'a [u8],
     le: bool,
@@ -107,41 +108,29 @@ impl R<'_> {
             ))),
         }
     }
-    fn u16(&self, off: u64) -> Result<u16> {
-        let b = self.bytes(off, 2)?;
-        let a = [b[0], b[1]];
+    /// An unsigned integer of `n` (at most 8) bytes in the file's byte order.
+    fn uint(&self, off: u64, n: u64) -> Result<u64> {
+        let b = self.bytes(off, n)?;
+        let push = |acc: u64, &byte: &u8| (acc << 8) | u64::from(byte);
         Ok(if self.le {
-            u16::from_le_bytes(a)
+            b.iter().rev().fold(0, push)
         } else {
-            u16::from_be_bytes(a)
+            b.iter().fold(0, push)
         })
+    }
+    fn u16(&self, off: u64) -> Result<u16> {
+        // Two bytes always fit.
+        self.uint(off, 2).map(|v| v as u16)
     }
     fn u32(&self, off: u64) -> Result<u32> {
-        let b = self.bytes(off, 4)?;
-        let a = [b[0], b[1], b[2], b[3]];
-        Ok(if self.le {
-            u32::from_le_bytes(a)
-        } else {
-            u32::from_be_bytes(a)
-        })
+        self.uint(off, 4).map(|v| v as u32)
     }
     fn u64(&self, off: u64) -> Result<u64> {
-        let b = self.bytes(off, 8)?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(b);
-        Ok(if self.le {
-            u64::from_le_bytes(a)
-        } else {
-            u64::from_be_bytes(a)
-        })
+        self.uint(off, 8)
     }
     /// A word: 8 bytes in ELF64, 4 in ELF32.
     fn word(&self, off: u64) -> Result<u64> {
-        if self.is64 {
-            self.u64(off)
-        } else {
-            self.u32(off).map(u64::from)
-        }
+        self.uint(off, if self.is64 { 8 } else { 4 })
     }
     fn cstr(&self, off: u64) -> Result<String> {
         let s = usize::try_from(off)
@@ -193,6 +182,21 @@ pub fn is_elf(b: &[u8]) -> bool {
 
 /// Parses the parts of an ELF file `check` needs.
 pub fn parse(b: &[u8]) -> Result<Elf> {
+    let (r, mut elf) = header(b)?;
+    let segments = program_headers(&r, &mut elf)?;
+    let Some((doff, dsize)) = segments.dynamic else {
+        return Ok(elf);
+    };
+    elf.dynamic = true;
+    let d = Dynamic::read(&r, &segments.loads, doff, dsize)?;
+    d.names(&mut elf)?;
+    d.version_needs(&mut elf)?;
+    d.version_defs(&mut elf)?;
+    Ok(elf)
+}
+
+/// The ELF header: class, byte order, type and machine; a reader for the rest.
+fn header(b: &[u8]) -> Result<(R<'_>, Elf)> {
     if !is_elf(b) || b.len() < 0x34 {
         return Err(Error::Invalid("not an ELF file".into()));
     }
@@ -211,20 +215,35 @@ pub fn parse(b: &[u8]) -> Result<Elf> {
         le,
         is64: class == 64,
     };
-    let mut elf = Elf {
+    let elf = Elf {
         class,
         little_endian: le,
         e_type: r.u16(16)?,
         machine: r.u16(18)?,
         ..Default::default()
     };
+    Ok((r, elf))
+}
+
+/// What the program headers say besides `PT_INTERP`: the loaded segments (to map addresses
+/// to offsets) and where the dynamic section is.
+struct Segments {
+    loads: Vec<Load>,
+    /// (offset, size) of `PT_DYNAMIC`.
+    dynamic: Option<(u64, u64)>,
+}
+
+/// Reads the program headers; `PT_INTERP` goes straight into `elf`.
+fn program_headers(r: &R, elf: &mut Elf) -> Result<Segments> {
     let (phoff, phentsize, phnum) = if r.is64 {
         (r.u64(32)?, r.u16(54)?, r.u16(56)?)
     } else {
         (u64::from(r.u32(28)?), r.u16(42)?, r.u16(44)?)
     };
-    let mut loads = Vec::new();
-    let mut dynamic = None;
+    let mut out = Segments {
+        loads: Vec::new(),
+        dynamic: None,
+    };
     for i in 0..u64::from(phnum) {
         let ph = phoff + i * u64::from(phentsize);
         let p_type = r.u32(ph)?;
@@ -238,12 +257,12 @@ pub fn parse(b: &[u8]) -> Result<Elf> {
             )
         };
         match p_type {
-            PT_LOAD => loads.push(Load {
+            PT_LOAD => out.loads.push(Load {
                 vaddr,
                 offset,
                 filesz,
             }),
-            PT_DYNAMIC => dynamic = Some((offset, filesz)),
+            PT_DYNAMIC => out.dynamic = Some((offset, filesz)),
             PT_INTERP => {
                 let s = r.bytes(offset, filesz)?;
                 let end = s.iter().position(|&c| c == 0).unwrap_or(s.len());
@@ -252,80 +271,139 @@ pub fn parse(b: &[u8]) -> Result<Elf> {
             _ => {}
         }
     }
-    let Some((doff, dsize)) = dynamic else {
-        return Ok(elf);
-    };
-    elf.dynamic = true;
-    let ent = if r.is64 { 16 } else { 8 };
-    let mut tags: Vec<(u64, u64)> = Vec::new();
-    for i in 0..dsize / ent {
-        let o = doff + i * ent;
-        let tag = r.word(o)?;
-        if tag == DT_NULL {
-            break;
-        }
-        let val = r.word(o + ent / 2)?;
-        tags.push((tag, val));
-    }
-    let get = |t: u64| tags.iter().find(|(k, _)| *k == t).map(|(_, v)| *v);
-    let strtab = get(DT_STRTAB)
-        .and_then(|v| vaddr_to_off(&loads, v))
-        .ok_or_else(|| Error::Invalid("ELF: dynamic section without a string table".into()))?;
-    let s = |off: u64| r.cstr(strtab + off);
-    for (t, v) in &tags {
-        match *t {
-            DT_NEEDED => elf.needed.push(s(*v)?),
-            DT_SONAME => elf.soname = Some(s(*v)?),
-            DT_RPATH => elf.rpath = Some(s(*v)?),
-            DT_RUNPATH => elf.runpath = Some(s(*v)?),
-            _ => {}
-        }
-    }
-    if let (Some(v), Some(n)) = (get(DT_VERNEED), get(DT_VERNEEDNUM)) {
-        let mut off = vaddr_to_off(&loads, v)
-            .ok_or_else(|| Error::Invalid("ELF: DT_VERNEED outside the file".into()))?;
-        for _ in 0..n.min(4096) {
-            let cnt = r.u16(off + 2)?;
-            let file = s(u64::from(r.u32(off + 4)?))?;
-            let mut aux = off + u64::from(r.u32(off + 8)?);
-            for _ in 0..cnt {
-                let flags = r.u16(aux + 4)?;
-                let name = s(u64::from(r.u32(aux + 8)?))?;
-                elf.version_needs.push(VersionNeed {
-                    file: file.clone(),
-                    version: name,
-                    weak: flags & VER_FLG_WEAK != 0,
-                });
-                let next = r.u32(aux + 12)?;
-                if next == 0 {
-                    break;
-                }
-                aux += u64::from(next);
+    Ok(out)
+}
+
+/// The dynamic section: its (tag, value) entries up to `DT_NULL`, and its string table.
+struct Dynamic<'a, 'b> {
+    r: &'a R<'b>,
+    loads: &'a [Load],
+    tags: Vec<(u64, u64)>,
+    strtab: u64,
+}
+
+impl<'a, 'b> Dynamic<'a, 'b> {
+    fn read(r: &'a R<'b>, loads: &'a [Load], off: u64, size: u64) -> Result<Self> {
+        let ent = if r.is64 { 16 } else { 8 };
+        let mut tags: Vec<(u64, u64)> = Vec::new();
+        for i in 0..size / ent {
+            let o = off + i * ent;
+            let tag = r.word(o)?;
+            if tag == DT_NULL {
+                break;
             }
-            let next = r.u32(off + 12)?;
+            tags.push((tag, r.word(o + ent / 2)?));
+        }
+        let mut d = Dynamic {
+            r,
+            loads,
+            tags,
+            strtab: 0,
+        };
+        d.strtab = d
+            .get(DT_STRTAB)
+            .and_then(|v| d.offset(v))
+            .ok_or_else(|| Error::Invalid("ELF: dynamic section without a string table".into()))?;
+        Ok(d)
+    }
+    /// The value of the first entry tagged `t`.
+    fn get(&self, t: u64) -> Option<u64> {
+        self.tags.iter().find(|(k, _)| *k == t).map(|(_, v)| *v)
+    }
+    /// The file offset of a virtual address.
+    fn offset(&self, vaddr: u64) -> Option<u64> {
+        vaddr_to_off(self.loads, vaddr)
+    }
+    /// The string at `off` in the string table.
+    fn str(&self, off: u64) -> Result<String> {
+        self.r.cstr(self.strtab + off)
+    }
+    /// Where the table that `table` points to starts and how many entries `count` says it
+    /// has (at most 4096), when the section has both.
+    fn table(&self, table: u64, count: u64, name: &str) -> Result<Option<(u64, u64)>> {
+        let (Some(v), Some(n)) = (self.get(table), self.get(count)) else {
+            return Ok(None);
+        };
+        let off = self
+            .offset(v)
+            .ok_or_else(|| Error::Invalid(format!("ELF: {name} outside the file")))?;
+        Ok(Some((off, n.min(4096))))
+    }
+
+    /// `DT_NEEDED`, `DT_SONAME`, `DT_RPATH`, `DT_RUNPATH`.
+    fn names(&self, elf: &mut Elf) -> Result<()> {
+        for (t, v) in &self.tags {
+            match *t {
+                DT_NEEDED => elf.needed.push(self.str(*v)?),
+                DT_SONAME => elf.soname = Some(self.str(*v)?),
+                DT_RPATH => elf.rpath = Some(self.str(*v)?),
+                DT_RUNPATH => elf.runpath = Some(self.str(*v)?),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls `f` with the offset of each entry of a chain that starts at `off`: at most `n`
+    /// entries, each linked to the next by the offset (relative, 0 ends the chain) stored at
+    /// `next_at` in it.
+    fn walk(
+        &self,
+        mut off: u64,
+        n: u64,
+        next_at: u64,
+        mut f: impl FnMut(u64) -> Result<()>,
+    ) -> Result<()> {
+        for _ in 0..n {
+            f(off)?;
+            let next = self.r.u32(off + next_at)?;
             if next == 0 {
                 break;
             }
             off += u64::from(next);
         }
+        Ok(())
     }
-    if let (Some(v), Some(n)) = (get(DT_VERDEF), get(DT_VERDEFNUM)) {
-        let mut off = vaddr_to_off(&loads, v)
-            .ok_or_else(|| Error::Invalid("ELF: DT_VERDEF outside the file".into()))?;
-        for _ in 0..n.min(4096) {
+
+    /// The version needs: `Elf_Verneed` entries (one per library), each with its
+    /// `Elf_Vernaux` entries (one per version).
+    fn version_needs(&self, elf: &mut Elf) -> Result<()> {
+        let r = self.r;
+        let Some((first, n)) = self.table(DT_VERNEED, DT_VERNEEDNUM, "DT_VERNEED")? else {
+            return Ok(());
+        };
+        self.walk(first, n, 12, |off| {
+            let cnt = r.u16(off + 2)?;
+            let file = self.str(u64::from(r.u32(off + 4)?))?;
+            let aux = off + u64::from(r.u32(off + 8)?);
+            self.walk(aux, u64::from(cnt), 12, |aux| {
+                let flags = r.u16(aux + 4)?;
+                elf.version_needs.push(VersionNeed {
+                    file: file.clone(),
+                    version: self.str(u64::from(r.u32(aux + 8)?))?,
+                    weak: flags & VER_FLG_WEAK != 0,
+                });
+                Ok(())
+            })
+        })
+    }
+
+    /// The versions the object defines: each `Elf_Verdef`'s first name, but for the base
+    /// definition (the object's own name).
+    fn version_defs(&self, elf: &mut Elf) -> Result<()> {
+        let r = self.r;
+        let Some((first, n)) = self.table(DT_VERDEF, DT_VERDEFNUM, "DT_VERDEF")? else {
+            return Ok(());
+        };
+        self.walk(first, n, 16, |off| {
             let flags = r.u16(off + 2)?;
             let aux = off + u64::from(r.u32(off + 12)?);
             if flags & VER_FLG_BASE == 0 {
-                elf.version_defs.push(s(u64::from(r.u32(aux)?))?);
+                elf.version_defs.push(self.str(u64::from(r.u32(aux)?))?);
             }
-            let next = r.u32(off + 16)?;
-            if next == 0 {
-                break;
-            }
-            off += u64::from(next);
-        }
+            Ok(())
+        })
     }
-    Ok(elf)
 }
 
 impl Elf {
@@ -384,9 +462,8 @@ mod tests {
         }
         impl W {
             fn put(&mut self, off: usize, v: u64, n: usize) {
-                let bytes = v.to_le_bytes();
-                for i in 0..n {
-                    self.b[off + if self.le { i } else { n - 1 - i }] = bytes[i];
+                for (i, byte) in v.to_le_bytes().into_iter().take(n).enumerate() {
+                    self.b[off + if self.le { i } else { n - 1 - i }] = byte;
                 }
             }
         }
