@@ -426,3 +426,129 @@ pub fn append_layer(
     out.docker = Some(d);
     Ok((out, top.digest))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::spec::{Platform, media};
+    use std::collections::BTreeMap;
+
+    /// A planned image as the graft plans one: a config with history and `created`, one layer,
+    /// annotations, a platform and a name.
+    fn planned() -> OutImage {
+        let tar = TarWriter::new(Vec::new()).finish().unwrap();
+        let layer = Layer {
+            desc: Descriptor::new(media::OCI_LAYER, Digest::of(&tar), tar.len() as u64),
+            diff_id: DiffId(Digest::of(&tar)),
+            data: BlobData::Bytes(Arc::new(tar)),
+            history: None,
+            checked: Default::default(),
+        };
+        let config: Value = serde_json::from_str(
+            r#"{"architecture":"amd64","created":"2024-01-02T03:04:05Z","os":"linux",
+                "config":{"Env":["A=1"]},"rootfs":{"type":"layers","diff_ids":[]},
+                "history":[{"created_by":"base"}],"x-unknown":true}"#,
+        )
+        .unwrap();
+        let config = crate::mutate::with_layers(
+            config,
+            Some("2024-01-02T03:04:05Z"),
+            std::slice::from_ref(&layer),
+            vec![serde_json::json!({"created_by": "base"})],
+            "test",
+        )
+        .unwrap();
+        let blobs = vec![OutBlob::Layer {
+            image: "base".into(),
+            index: 0,
+            layer: layer.clone(),
+        }];
+        let platform = Platform {
+            architecture: "amd64".into(),
+            os: "linux".into(),
+            ..Default::default()
+        };
+        let annotations = BTreeMap::from([("a".to_string(), "b".to_string())]);
+        crate::mutate::plan_image(
+            &config,
+            &[layer],
+            blobs,
+            annotations,
+            platform,
+            Some("x:1".into()),
+        )
+        .unwrap()
+    }
+
+    fn bytes_of(img: &OutImage, d: &Digest) -> String {
+        img.blobs
+            .iter()
+            .find_map(|b| match b {
+                OutBlob::Bytes { desc, bytes } if desc.digest == *d => {
+                    Some(String::from_utf8(bytes.to_vec()).unwrap())
+                }
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    /// The package database layer's image, byte for byte: the config gains its diff_id and a
+    /// history entry dated as the image is (nothing else moves), the manifest its descriptor.
+    #[test]
+    fn the_merge_layer_is_appended_as_pinned() {
+        let img = planned();
+        let mut tw = TarWriter::new(Vec::new());
+        tw.append_header(b"var", &OutKind::Dir, &Meta::default())
+            .unwrap();
+        let tar = tw.finish().unwrap();
+        let (out, top) = append_layer(&img, &tar, "merged", Some("2024-01-02T03:04:05Z")).unwrap();
+        assert_eq!(top, out.top.digest);
+        let docker = out.docker.clone().unwrap();
+        let new = docker.layers[1].clone();
+        let diff = docker.diff_ids[1].clone();
+        assert_eq!(docker.layers.len(), 2);
+        assert_eq!(
+            bytes_of(&out, &docker.config),
+            format!(
+                r#"{{"architecture":"amd64","created":"2024-01-02T03:04:05Z","os":"linux","config":{{"Env":["A=1"]}},"rootfs":{{"type":"layers","diff_ids":["{}","{diff}"]}},"history":[{{"created_by":"base"}},{{"created":"2024-01-02T03:04:05Z","created_by":"merged","comment":"regraft: merged package database"}}],"x-unknown":true}}"#,
+                docker.diff_ids[0]
+            )
+        );
+        let cfg_size = bytes_of(&out, &docker.config).len();
+        assert_eq!(
+            bytes_of(&out, &top),
+            format!(
+                r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{}","size":{cfg_size}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{}","size":1024}},{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{new}","size":{}}}],"annotations":{{"a":"b"}}}}"#,
+                docker.config,
+                docker.layers[0],
+                out.blobs[2].size()
+            )
+        );
+        assert_eq!(out.top.platform, img.top.platform);
+        assert_eq!(out.top.media_type, media::OCI_MANIFEST);
+        assert_eq!(out.name.as_deref(), Some("x:1"));
+        let names: Vec<String> = out
+            .blobs
+            .iter()
+            .map(|b| match b {
+                OutBlob::Layer { image, index, .. } => format!("{image} {index}"),
+                b => b.digest().to_string(),
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                docker.config.to_string(),
+                "base 0".into(),
+                "package database 1".into(),
+                top.to_string()
+            ]
+        );
+        // The layer: the tar, gzip-compressed as a new layer is by default.
+        assert_eq!(diff.to_string(), Digest::of(&tar).to_string());
+        assert_eq!(
+            new.to_string(),
+            "sha256:189c34d178cf08dcc8ca637265863a17761b82aee4a22860a1556b3f8b3b17cc"
+        );
+    }
+}

@@ -249,3 +249,121 @@ pub fn plan_image(
         }),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::compress::Compression;
+    use crate::layer::entry::Meta;
+    use crate::layer::tarw::OutKind;
+    use serde_json::json;
+
+    fn fill<W: Write>(tw: &mut TarWriter<W>) -> Result<()> {
+        let meta = Meta {
+            mode: 0o644,
+            ..Default::default()
+        };
+        tw.append_header(b"etc/a", &OutKind::File { size: 3 }, &meta)
+            .unwrap();
+        tw.data().write_all(b"abc").unwrap();
+        tw.pad(3).unwrap();
+        Ok(())
+    }
+
+    fn blob_bytes(l: &Layer) -> Vec<u8> {
+        match &l.data {
+            BlobData::File(p) => std::fs::read(&**p).unwrap(),
+            BlobData::Bytes(b) => b.to_vec(),
+            _ => panic!("unexpected blob data"),
+        }
+    }
+
+    /// A new layer's digests do not depend on where it is written; its blob hashes to its
+    /// digest, and inflates to the tar that hashes to its diff_id (an uncompressed layer's
+    /// digest is its diff_id).
+    #[test]
+    fn new_layers_are_hashed_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut tar = TarWriter::new(Vec::new());
+        fill(&mut tar).unwrap();
+        let tar = tar.finish().unwrap();
+        for c in [Compression::None, Compression::Gzip, Compression::Zstd] {
+            let codec = Codec::default_for(c);
+            let file = new_layer(Some(dir.path()), codec, fill).unwrap();
+            let dry = new_layer(None, codec, fill).unwrap();
+            assert_eq!(file.desc.digest, dry.desc.digest, "{c:?}");
+            assert_eq!(file.desc.size, dry.desc.size);
+            assert_eq!(file.diff_id, dry.diff_id);
+            assert_eq!(file.desc.media_type, spec::oci_layer_type(c));
+            let blob = blob_bytes(&file);
+            assert_eq!(Digest::of(&blob), file.desc.digest);
+            assert_eq!(blob.len() as u64, file.desc.size);
+            let mut back = Vec::new();
+            std::io::Read::read_to_end(
+                &mut crate::codec::compress::decoder(&blob[..], "t").unwrap(),
+                &mut back,
+            )
+            .unwrap();
+            assert_eq!(back, tar);
+            assert_eq!(file.diff_id.to_string(), Digest::of(&tar).to_string());
+            if c == Compression::None {
+                assert_eq!(file.desc.digest, *file.diff_id.digest());
+            }
+        }
+    }
+
+    /// `created` is set or removed, rootfs keeps its other keys, an empty history is left
+    /// out; every other key stays where it was.
+    #[test]
+    fn with_layers_writes_created_diff_ids_and_history() {
+        let layer = new_layer(None, Codec::default_for(Compression::None), fill).unwrap();
+        let d = layer.diff_id.to_string();
+        let cfg = json!({"created":"old","os":"linux","rootfs":{"x":1,"diff_ids":[]},"history":[{"a":1}],"z":0});
+        // (created, history, expected)
+        let table = [
+            (
+                Some("new"),
+                vec![json!({"b":2})],
+                format!(
+                    r#"{{"created":"new","os":"linux","rootfs":{{"x":1,"diff_ids":["{d}"],"type":"layers"}},"history":[{{"b":2}}],"z":0}}"#
+                ),
+            ),
+            (
+                None,
+                vec![],
+                format!(
+                    r#"{{"z":0,"os":"linux","rootfs":{{"x":1,"diff_ids":["{d}"],"type":"layers"}}}}"#
+                ),
+            ),
+        ];
+        for (created, history, want) in table {
+            let out = with_layers(
+                cfg.clone(),
+                created,
+                std::slice::from_ref(&layer),
+                history,
+                "t",
+            )
+            .unwrap();
+            assert_eq!(serde_json::to_string(&out).unwrap(), want);
+        }
+        let no_rootfs = with_layers(json!({"os":"linux"}), None, &[], vec![], "t").unwrap();
+        assert_eq!(
+            serde_json::to_string(&no_rootfs).unwrap(),
+            r#"{"os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#
+        );
+        assert!(with_layers(json!([]), None, &[], vec![], "t").is_err());
+    }
+
+    #[test]
+    fn history_entries() {
+        assert_eq!(
+            serde_json::to_string(&history_entry(Some("t"), "by".into(), true)).unwrap(),
+            r#"{"created":"t","created_by":"by","comment":"regraft","empty_layer":true}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&history_entry(None, "by".into(), false)).unwrap(),
+            r#"{"created_by":"by","comment":"regraft"}"#
+        );
+    }
+}
