@@ -729,18 +729,9 @@ fn edit_and_write(
     quiet: bool,
 ) -> Result<u8> {
     let created = regraft::mutate::created(img, e.source_date_epoch);
-    let h = regraft::mutate::history_entry(created.as_deref(), e.created_by, e.layer.is_none());
-    let (layers, history_only) = match e.layer {
-        Some(l) => (vec![(l, h)], vec![]),
-        None => (vec![], vec![h]),
-    };
-    let o = regraft::mutate::append(
-        img,
-        layers,
-        history_only,
-        &e.overrides,
-        created,
-        name_for(img, out)?,
-    )?;
+    let mut base = regraft::mutate::Base::of_image(img, name_for(img, out)?);
+    regraft::mutate::config::apply_overrides(&mut base.config, &e.overrides)?;
+    let add = regraft::mutate::Addenda::edit(img, e.layer, e.created_by, created);
+    let o = regraft::mutate::append(base, add)?;
     finish_write(target, &o, out, max, quiet, &e.what)
 }

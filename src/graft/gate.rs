@@ -100,7 +100,7 @@ pub fn check_graft(plan: &GraftPlan, g: &mut Grafted, write: WriteMode) -> Resul
             let created = config.get("created").and_then(Value::as_str);
             let (img, digest) = dbmerge::append_layer(
                 &g.image,
-                &m.tar,
+                &m,
                 "regraft: merged dpkg database (the new base's packages + the vendor's added ones)",
                 created,
             )?;

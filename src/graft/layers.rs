@@ -2,7 +2,7 @@
 //! are, same bytes, same digests; their whiteouts then apply to the new base. With
 //! `--exclude`, exactly the layers that lose entries are rewritten (same compression).
 
-use super::{GraftPlan, Inputs, ModeResult, Stack, out_dir};
+use super::{GraftPlan, Inputs, ModeResult, out_dir};
 use crate::codec::compress::Codec;
 use crate::error::{Error, Result};
 use crate::layer::entry::{self, Kind, Op};
@@ -10,20 +10,18 @@ use crate::layer::layer_compression;
 use crate::layer::tarw::OutKind;
 use crate::model::image::{Image, Layer};
 use crate::model::path::join;
+use crate::mutate::{LayerDest, LayerFrom};
 use serde_json::Value;
 use std::io::Read;
 
 /// Layer mode: the vendor's layers past the split, rewritten where `--exclude` drops
 /// entries, then the vendor's history past the old base's.
-pub(super) fn graft_layers(
-    plan: &GraftPlan,
-    inputs: &Inputs,
-    stack: &mut Stack,
-) -> Result<ModeResult> {
+pub(super) fn graft_layers(plan: &GraftPlan, inputs: &Inputs) -> Result<ModeResult> {
     let vendor = &inputs.vendor;
     // Even a dry run writes rewritten layers (to temporary files): the check reads them.
     let dir = out_dir(&plan.output);
     let mut rewritten_layers = Vec::new();
+    let mut layers = Vec::new();
     for (i, l) in vendor.layers.iter().enumerate().skip(inputs.split.layers) {
         let l = match filter_layer(vendor, i, l, &plan.exclude, &dir, plan.max_layer_size)? {
             Some((new, dropped)) => {
@@ -37,14 +35,19 @@ pub(super) fn graft_layers(
             }
             None => l.clone(),
         };
-        stack.add(&vendor.name, i, l);
+        layers.push(LayerFrom {
+            image: vendor.name.clone(),
+            index: i,
+            layer: l,
+        });
     }
-    if let Some(h) = vendor.config.get("history").and_then(Value::as_array) {
-        stack
-            .history
-            .extend(h.iter().skip(inputs.split.history).cloned());
-    }
+    let history = match vendor.config.get("history").and_then(Value::as_array) {
+        Some(h) => h.iter().skip(inputs.split.history).cloned().collect(),
+        None => Vec::new(),
+    };
     Ok(ModeResult {
+        layers,
+        history,
         rewritten_layers,
         ..Default::default()
     })
@@ -80,7 +83,7 @@ fn filter_layer(
     }
     let codec = Codec::default_for(layer_compression(l)?);
     let io = |e: std::io::Error| Error::Invalid(format!("rewriting layer {i}: {e}"));
-    let new = crate::mutate::new_layer(Some(dir), codec, |tw| {
+    let new = crate::mutate::new_layer(LayerDest::TempFileIn(dir), codec, |tw| {
         let what = format!("{}: layer {i}", img.name);
         crate::layer::each_entry(&img.name, i, l, max, |e, le| {
             match &le.op {

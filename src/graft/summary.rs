@@ -1,7 +1,7 @@
 //! What a graft did, for the terminal and for `--json`: the inputs, the old-base split, the
 //! layers grafted or written, the config values taken from the vendor, and the output.
 
-use super::{GraftMode, GraftPlan, Inputs, ModeResult, Stack, WriteMode};
+use super::{GraftMode, GraftPlan, Inputs, ModeResult, WriteMode};
 use crate::model::image::Image;
 use crate::model::out::OutImage;
 use crate::oldbase::OldBaseSummary;
@@ -45,11 +45,12 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// The summary of a graft whose result is planned as `image`.
+    /// The summary of a graft whose result is planned as `image`; `grafted` are the digests
+    /// of the layers put on the base.
     pub(super) fn new(
         plan: &GraftPlan,
         inputs: Inputs,
-        stack: &Stack,
+        grafted: Vec<String>,
         done: &ModeResult,
         from_vendor: Vec<String>,
         image: &OutImage,
@@ -70,9 +71,9 @@ impl Summary {
                 .iter()
                 .map(|p| format!("/{}", String::from_utf8_lossy(p)))
                 .collect(),
-            grafted_layers: stack.grafted.clone(),
+            layers: inputs.base.layers.len() + grafted.len(),
+            grafted_layers: grafted,
             new_layer: done.new_layer.clone(),
-            layers: stack.layers.len(),
             from_vendor,
             tag: image.name.clone(),
             output: plan.output.to_string(),
