@@ -21,6 +21,7 @@ use crate::model::digest::Digest;
 use crate::model::out::OutImage;
 use crate::mutate::{
     Addenda, Base, Created, HistoryKind, LayerDest, LayerFrom, append, history_entry, new_layer,
+    whiteout_path,
 };
 use crate::view::fs::Fs;
 use serde::Serialize;
@@ -348,7 +349,7 @@ impl MergeLayer {
         for (p, f) in &self.info {
             match f {
                 Some(f) => write_file(tw, p, &f.data, &f.kind, &f.meta).map_err(io)?,
-                None => tw.append_marker(&whiteout(p)).map_err(io)?,
+                None => tw.append_marker(&whiteout_path(p)).map_err(io)?,
             }
         }
         Ok(())
@@ -369,18 +370,6 @@ fn write_file<W: Write>(
         tw.pad(data.len() as u64)?;
     }
     Ok(())
-}
-
-/// The whiteout that deletes `p`.
-fn whiteout(p: &[u8]) -> Vec<u8> {
-    let (dir, name) = match p.iter().rposition(|&c| c == b'/') {
-        Some(i) => (&p[..i], &p[i + 1..]),
-        None => (&[][..], p),
-    };
-    let mut wh = dir.to_vec();
-    wh.extend_from_slice(b"/.wh.");
-    wh.extend_from_slice(name);
-    wh
 }
 
 /// Appends the merge layer (gzip-compressed) to a planned image: its diff_id and one history

@@ -12,7 +12,7 @@ use crate::layer::tarw::{OutKind, TarWriter};
 use crate::model::image::Image;
 use crate::model::out::OutBlob;
 use crate::model::path::{ancestors, join};
-use crate::mutate::{HistoryKind, LayerDest, LayerFrom};
+use crate::mutate::{HistoryKind, LayerDest, LayerFrom, whiteout_path};
 use crate::view::fs::Fs;
 use crate::view::load::{fill_missing, merged_view};
 use crate::view::spill::Spill;
@@ -134,11 +134,9 @@ fn plan_marker(
             );
         }
         (false, Some(true)) => {
-            let mut wh = entry::WH_PREFIX.to_vec();
-            wh.extend_from_slice(&name);
             out.insert(
                 marker_key(&parent, 1, &name),
-                (join(&parent, &wh), NewEntry::Whiteout),
+                (whiteout_path(dst), NewEntry::Whiteout),
             );
         }
         _ => {}

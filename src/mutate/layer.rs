@@ -6,9 +6,11 @@
 
 use crate::codec::compress::{Codec, Compression, Encoder};
 use crate::error::{Error, Result};
+use crate::layer::entry;
 use crate::layer::tarw::TarWriter;
 use crate::model::digest::{DiffId, Digest, HashingWriter, ParHashingWriter};
 use crate::model::image::{BlobData, Checked, Layer};
+use crate::model::path::join;
 use crate::model::spec::{self, Descriptor};
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -87,6 +89,17 @@ pub fn new_layer(
         // Hashed as it was written: copying it out needs only its raw digest checked.
         checked: Checked::done(),
     })
+}
+
+/// The whiteout marker that deletes `path` (`dir/.wh.name`).
+pub fn whiteout_path(path: &[u8]) -> Vec<u8> {
+    let (dir, name) = match path.iter().rposition(|&b| b == b'/') {
+        Some(k) => (&path[..k], &path[k + 1..]),
+        None => (&path[..0], path),
+    };
+    let mut m = join(dir, entry::WH_PREFIX);
+    m.extend_from_slice(name);
+    m
 }
 
 /// What writing a layer found: its diff_id, its blob's digest and size.
@@ -195,6 +208,12 @@ mod tests {
     /// A new layer's digests do not depend on where it is written; its blob hashes to its
     /// digest, and inflates to the tar that hashes to its diff_id (an uncompressed layer's
     /// digest is its diff_id).
+    #[test]
+    fn whiteouts_sit_beside_what_they_delete() {
+        assert_eq!(whiteout_path(b"var/lib/x"), b"var/lib/.wh.x");
+        assert_eq!(whiteout_path(b"x"), b".wh.x");
+    }
+
     #[test]
     fn new_layers_are_hashed_as_written() {
         let dir = tempfile::tempdir().unwrap();

@@ -9,7 +9,7 @@ pub mod config;
 pub mod layer;
 
 pub use append::{Addenda, Base, Created, HistoryKind, LayerFrom, append, history_entry};
-pub use layer::{LayerDest, LayerTar, new_layer};
+pub use layer::{LayerDest, LayerTar, new_layer, whiteout_path};
 
 use crate::codec::compress::Codec;
 use crate::error::Result;
