@@ -286,10 +286,10 @@ fn base_info_file(fs: &Fs, p: &[u8], bn: &crate::view::Node) -> Result<InfoFile>
 
 /// The parent directories of what the layer holds, with the base's attributes (`info/` only
 /// when the layer has entries there).
-fn parent_dirs(fs: &Fs, with_info: bool) -> Vec<(&'static [u8], Meta)> {
+fn parent_dirs(fs: &Fs, info: &InfoPlan) -> Vec<(&'static [u8], Meta)> {
     [&b"var"[..], b"var/lib", b"var/lib/dpkg", INFO]
         .into_iter()
-        .filter(|d| with_info || *d != INFO)
+        .filter(|d| !info.files.is_empty() || *d != INFO)
         .map(|d| {
             let meta = fs.base.get(d).map(|n| n.meta.clone()).unwrap_or(Meta {
                 mode: 0o755,
@@ -323,7 +323,7 @@ pub fn plan(fs: &Fs, old_base: Option<&Fs>) -> Result<Option<MergeLayer>> {
         })
         .collect();
     Ok(Some(MergeLayer {
-        dirs: parent_dirs(fs, !info.files.is_empty()),
+        dirs: parent_dirs(fs, &info),
         status: status.into_bytes(),
         status_meta: dbs.meta.clone(),
         summary: MergeSummary {
