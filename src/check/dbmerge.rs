@@ -13,20 +13,20 @@
 //! apk and distroless `status.d` databases are not merged (an apk database is one file whose
 //! format keeps the file lists inline; `status.d` has no shared file to shadow).
 
-use crate::codec::compress::{Codec, Compression, Encoder};
+use crate::codec::compress::{Codec, Compression};
 use crate::error::{Error, Result};
 use crate::layer::entry::{Kind, Meta};
 use crate::layer::tarw::{OutKind, TarWriter};
-use crate::model::digest::{DiffId, Digest};
-use crate::model::image::{BlobData, Layer};
-use crate::model::out::{OutBlob, OutImage};
-use crate::model::spec::{self, Descriptor};
+use crate::model::digest::Digest;
+use crate::model::out::OutImage;
+use crate::mutate::{
+    Addenda, Base, Created, HistoryKind, LayerDest, LayerFrom, append, history_entry, new_layer,
+    whiteout_path,
+};
 use crate::view::fs::Fs;
 use serde::Serialize;
-use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::sync::Arc;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct MergeSummary {
@@ -60,17 +60,46 @@ impl MergeSummary {
     }
 }
 
-/// A planned merge layer: its uncompressed tar and what it does.
+/// The dpkg database, relative to the root.
+const STATUS: &[u8] = b"var/lib/dpkg/status";
+const INFO: &[u8] = b"var/lib/dpkg/info";
+
+/// A planned merge layer: what it holds and what it does.
 pub struct MergeLayer {
-    pub tar: Vec<u8>,
+    /// The parent directories, with the base's attributes.
+    dirs: Vec<(&'static [u8], Meta)>,
+    /// The merged status file and its attributes.
+    status: Vec<u8>,
+    status_meta: Meta,
+    /// `info/` path -> the base's entry to restore, or None for a whiteout.
+    info: BTreeMap<Vec<u8>, Option<InfoFile>>,
     pub summary: MergeSummary,
 }
 
-/// A base `info/` entry to put back: attributes, bytes, type.
-type InfoFile = (Meta, Vec<u8>, Kind);
+/// A base `info/` entry to put back.
+struct InfoFile {
+    meta: Meta,
+    data: Vec<u8>,
+    kind: Kind,
+}
 
-/// A dpkg status file's stanzas: (package, architecture, installed, text).
-fn stanzas(text: &str) -> Vec<(String, String, bool, String)> {
+/// One stanza of a dpkg status file.
+struct Stanza {
+    package: String,
+    architecture: String,
+    /// Neither `not-installed` nor `config-files`.
+    installed: bool,
+    text: String,
+}
+
+impl Stanza {
+    fn key(&self) -> (&str, &str) {
+        (&self.package, &self.architecture)
+    }
+}
+
+/// A dpkg status file's stanzas.
+fn stanzas(text: &str) -> Vec<Stanza> {
     let mut out = Vec::new();
     for para in text.split("\n\n") {
         let para = para.trim_matches('\n');
@@ -84,345 +113,457 @@ fn stanzas(text: &str) -> Vec<(String, String, bool, String)> {
         };
         let status = field("Status:");
         let state = status.split_whitespace().nth(2).unwrap_or("installed");
-        let installed = state != "not-installed" && state != "config-files";
-        out.push((
-            field("Package:"),
-            field("Architecture:"),
-            installed,
-            para.to_string(),
-        ));
+        out.push(Stanza {
+            package: field("Package:"),
+            architecture: field("Architecture:"),
+            installed: state != "not-installed" && state != "config-files",
+            text: para.to_string(),
+        });
     }
     out
 }
 
 fn status_of(fs: &Fs, view: &crate::view::MergedView) -> Result<Option<(Vec<u8>, Meta)>> {
-    match view.get(b"var/lib/dpkg/status") {
+    match view.get(STATUS) {
         Some(n) if n.kind == Kind::File => Ok(fs.data(n)?.map(|d| (d, n.meta.clone()))),
         _ => Ok(None),
     }
+}
+
+/// The status files a merge starts from.
+struct Databases {
+    base: Vec<Stanza>,
+    vendor: Vec<Stanza>,
+    /// (package, architecture) installed in the vendor's old base, when known.
+    old: Option<BTreeSet<(String, String)>>,
+    /// The merged file's attributes: the base's, dated as the later of the two files.
+    meta: Meta,
+}
+
+impl Databases {
+    /// None when the application layers carry no dpkg database over a base that has one.
+    fn read(fs: &Fs, old_base: Option<&Fs>) -> Result<Option<Databases>> {
+        let Some(rn) = fs.result.get(STATUS) else {
+            return Ok(None);
+        };
+        if rn.layer < fs.boundary {
+            return Ok(None);
+        }
+        let (Some((base_bytes, mut meta)), Some((vendor_bytes, _))) =
+            (status_of(fs, &fs.base)?, status_of(fs, &fs.result)?)
+        else {
+            return Ok(None);
+        };
+        meta.mtime = meta.mtime.max(rn.meta.mtime);
+        meta.pax_mtime = None;
+        let old = match old_base {
+            Some(o) => status_of(o, &o.result)?.map(|(d, _)| {
+                stanzas(&String::from_utf8_lossy(&d))
+                    .into_iter()
+                    .filter(|s| s.installed)
+                    .map(|s| (s.package, s.architecture))
+                    .collect()
+            }),
+            None => None,
+        };
+        Ok(Some(Databases {
+            base: stanzas(&String::from_utf8_lossy(&base_bytes)),
+            vendor: stanzas(&String::from_utf8_lossy(&vendor_bytes)),
+            old,
+            meta,
+        }))
+    }
+
+    /// The vendor's stanzas the merged file keeps: the installed packages it added (not in
+    /// its old base; without one, not in the new base), and those it changed that the new
+    /// base lacks entirely (their `info/*.list` the application layers wrote).
+    fn vendor_kept(&self, fs: &Fs) -> Vec<&Stanza> {
+        let base_names: BTreeSet<&str> = self.base.iter().map(|s| s.package.as_str()).collect();
+        let touched: BTreeSet<String> = fs
+            .result
+            .subtree(INFO)
+            .filter(|(k, n)| n.layer >= fs.boundary && k.ends_with(b".list"))
+            .filter_map(|(k, _)| super::pkgs::info_package(k))
+            .collect();
+        self.vendor
+            .iter()
+            .filter(|s| s.installed)
+            .filter(|s| {
+                let in_base = base_names.contains(s.package.as_str());
+                let added = match &self.old {
+                    Some(o) => !o.contains(&(s.package.clone(), s.architecture.clone())),
+                    None => !in_base,
+                };
+                added || (!in_base && touched.contains(&s.package))
+            })
+            .collect()
+    }
+}
+
+/// The merged status file: the base's stanzas but those the vendor's kept ones replace, then
+/// the vendor's kept ones. Also the number of installed base packages it lists.
+fn merged_status(base: &[Stanza], kept: &[&Stanza]) -> (String, usize) {
+    let replaced: BTreeSet<(&str, &str)> = kept.iter().map(|s| s.key()).collect();
+    let mut merged = String::new();
+    let mut base_count = 0;
+    for s in base.iter().filter(|s| !replaced.contains(&s.key())) {
+        base_count += usize::from(s.installed);
+        merged.push_str(&s.text);
+        merged.push_str("\n\n");
+    }
+    for s in kept {
+        merged.push_str(&s.text);
+        merged.push_str("\n\n");
+    }
+    (merged, base_count)
+}
+
+/// The `info/` entries of the merge layer, and how many restore and remove.
+struct InfoPlan {
+    files: BTreeMap<Vec<u8>, Option<InfoFile>>,
+    restored: usize,
+    removed: usize,
+}
+
+/// `info/` files: the base's, except for the packages whose vendor record is kept (`kept`):
+/// a base file the application layers replaced or deleted is restored, a file only they
+/// wrote is whited out.
+fn plan_info(fs: &Fs, kept: &BTreeSet<&str>) -> Result<InfoPlan> {
+    let mut plan = InfoPlan {
+        files: BTreeMap::new(),
+        restored: 0,
+        removed: 0,
+    };
+    let paths: BTreeSet<&Vec<u8>> = fs
+        .base
+        .subtree(INFO)
+        .chain(fs.result.subtree(INFO))
+        .map(|(k, _)| k)
+        .collect();
+    for p in paths {
+        let Some(pkg) = super::pkgs::info_package(p) else {
+            continue;
+        };
+        if kept.contains(pkg.as_str()) {
+            continue;
+        }
+        // Whether the result's entry is the application layers' (None: there is none).
+        let from_app = fs.result.get(p).map(|r| r.layer >= fs.boundary);
+        match (fs.base.get(p), from_app) {
+            (Some(_), Some(false)) => {}
+            (Some(bn), _) => {
+                plan.files
+                    .insert(p.clone(), Some(base_info_file(fs, p, bn)?));
+                plan.restored += 1;
+            }
+            (None, Some(true)) => {
+                plan.files.insert(p.clone(), None);
+                plan.removed += 1;
+            }
+            (None, _) => {}
+        }
+    }
+    Ok(plan)
+}
+
+/// A base `info/` entry with its bytes.
+fn base_info_file(fs: &Fs, p: &[u8], bn: &crate::view::Node) -> Result<InfoFile> {
+    let data = match bn.kind {
+        Kind::File => fs.data(bn)?.ok_or_else(|| {
+            Error::Invalid(format!(
+                "internal: no data kept for the base's {}",
+                String::from_utf8_lossy(p)
+            ))
+        })?,
+        _ => Vec::new(),
+    };
+    Ok(InfoFile {
+        meta: bn.meta.clone(),
+        data,
+        kind: bn.kind.clone(),
+    })
+}
+
+/// The parent directories of what the layer holds, with the base's attributes (`info/` only
+/// when the layer has entries there).
+fn parent_dirs(fs: &Fs, info: &InfoPlan) -> Vec<(&'static [u8], Meta)> {
+    [&b"var"[..], b"var/lib", b"var/lib/dpkg", INFO]
+        .into_iter()
+        .filter(|d| !info.files.is_empty() || *d != INFO)
+        .map(|d| {
+            let meta = fs.base.get(d).map(|n| n.meta.clone()).unwrap_or(Meta {
+                mode: 0o755,
+                ..Default::default()
+            });
+            (d, meta)
+        })
+        .collect()
 }
 
 /// Plans the merge layer, or None when the application layers carry no dpkg database over a
 /// base that has one. `old_base` is the vendor's old base (its status file), when known; else
 /// "added" means "not in the new base".
 pub fn plan(fs: &Fs, old_base: Option<&Fs>) -> Result<Option<MergeLayer>> {
-    let b = fs.boundary;
-    let Some(rn) = fs.result.get(b"var/lib/dpkg/status") else {
+    let Some(dbs) = Databases::read(fs, old_base)? else {
         return Ok(None);
     };
-    if rn.layer < b {
-        return Ok(None);
-    }
-    let (Some((base_bytes, base_meta)), Some((vendor_bytes, _))) =
-        (status_of(fs, &fs.base)?, status_of(fs, &fs.result)?)
-    else {
-        return Ok(None);
-    };
-    let base_text = String::from_utf8_lossy(&base_bytes).into_owned();
-    let vendor_text = String::from_utf8_lossy(&vendor_bytes).into_owned();
-    let base = stanzas(&base_text);
-    let vendor = stanzas(&vendor_text);
-    let old: Option<BTreeSet<(String, String)>> = match old_base {
-        Some(o) => status_of(o, &o.result)?.map(|(d, _)| {
-            stanzas(&String::from_utf8_lossy(&d))
-                .into_iter()
-                .filter(|s| s.2)
-                .map(|s| (s.0, s.1))
-                .collect()
-        }),
-        None => None,
-    };
-    let base_names: BTreeSet<&str> = base.iter().map(|s| s.0.as_str()).collect();
-    // Packages whose info/*.list the application layers wrote (the vendor touched them).
-    let touched: BTreeSet<String> = fs
-        .result
-        .subtree(b"var/lib/dpkg/info")
-        .filter(|(k, n)| n.layer >= b && k.ends_with(b".list"))
-        .filter_map(|(k, _)| super::pkgs::info_package(k))
-        .collect();
-    let keep_vendor: Vec<&(String, String, bool, String)> = vendor
+    let kept = dbs.vendor_kept(fs);
+    let (status, base_packages) = merged_status(&dbs.base, &kept);
+    let info = plan_info(fs, &kept.iter().map(|s| s.package.as_str()).collect())?;
+    let vendor_packages = kept
         .iter()
-        .filter(|s| s.2)
-        .filter(|s| {
-            let added = match &old {
-                Some(o) => !o.contains(&(s.0.clone(), s.1.clone())),
-                None => !base_names.contains(s.0.as_str()),
-            };
-            added || (!base_names.contains(s.0.as_str()) && touched.contains(&s.0))
+        .map(|s| {
+            let v = s
+                .text
+                .lines()
+                .find_map(|l| l.strip_prefix("Version:"))
+                .unwrap_or("")
+                .trim();
+            format!("{} {v}", s.package)
         })
         .collect();
-    let vendor_keys: BTreeSet<(&str, &str)> = keep_vendor
-        .iter()
-        .map(|s| (s.0.as_str(), s.1.as_str()))
-        .collect();
-    let vendor_names: BTreeSet<&str> = keep_vendor.iter().map(|s| s.0.as_str()).collect();
-    let mut merged = String::new();
-    let mut base_count = 0;
-    for s in &base {
-        if vendor_keys.contains(&(s.0.as_str(), s.1.as_str())) {
-            continue;
-        }
-        base_count += usize::from(s.2);
-        merged.push_str(&s.3);
-        merged.push_str("\n\n");
-    }
-    for s in &keep_vendor {
-        merged.push_str(&s.3);
-        merged.push_str("\n\n");
-    }
-
-    // info/ files: the base's, except for the packages whose vendor record is kept.
-    // path -> the base's entry to restore, or None for a whiteout.
-    let mut files: BTreeMap<Vec<u8>, Option<InfoFile>> = BTreeMap::new();
-    let mut paths: BTreeSet<Vec<u8>> = BTreeSet::new();
-    paths.extend(
-        fs.base
-            .subtree(b"var/lib/dpkg/info")
-            .map(|(k, _)| k.clone()),
-    );
-    paths.extend(
-        fs.result
-            .subtree(b"var/lib/dpkg/info")
-            .map(|(k, _)| k.clone()),
-    );
-    let (mut restored, mut removed) = (0, 0);
-    for p in paths {
-        let Some(pkg) = super::pkgs::info_package(&p) else {
-            continue;
-        };
-        if vendor_names.contains(pkg.as_str()) {
-            continue;
-        }
-        let r = fs.result.get(&p);
-        match fs.base.get(&p) {
-            Some(bn) => {
-                if r.is_some_and(|r| r.layer < b) {
-                    continue;
-                }
-                let data = match bn.kind {
-                    Kind::File => fs.data(bn)?.ok_or_else(|| {
-                        Error::Invalid(format!(
-                            "internal: no data kept for the base's {}",
-                            String::from_utf8_lossy(&p)
-                        ))
-                    })?,
-                    _ => Vec::new(),
-                };
-                files.insert(p, Some((bn.meta.clone(), data, bn.kind.clone())));
-                restored += 1;
-            }
-            None => {
-                if r.is_some_and(|r| r.layer >= b) {
-                    files.insert(p, None);
-                    removed += 1;
-                }
-            }
-        }
-    }
-
-    // The tar: parent directories with the base's attributes, the status file, info files.
-    let io = |e: std::io::Error| Error::Invalid(format!("writing the package database layer: {e}"));
-    let mut tw = TarWriter::new(Vec::new());
-    for d in [
-        &b"var"[..],
-        b"var/lib",
-        b"var/lib/dpkg",
-        b"var/lib/dpkg/info",
-    ] {
-        let meta = fs.base.get(d).map(|n| n.meta.clone()).unwrap_or(Meta {
-            mode: 0o755,
-            ..Default::default()
-        });
-        if d == b"var/lib/dpkg/info" && files.is_empty() {
-            continue;
-        }
-        tw.append_header(d, &OutKind::Dir, &meta).map_err(io)?;
-    }
-    let status = merged.into_bytes();
-    let mut smeta = base_meta;
-    smeta.mtime = smeta.mtime.max(rn.meta.mtime);
-    smeta.pax_mtime = None;
-    tw.append_header(
-        b"var/lib/dpkg/status",
-        &OutKind::File {
-            size: status.len() as u64,
-        },
-        &smeta,
-    )
-    .map_err(io)?;
-    tw.data().write_all(&status).map_err(io)?;
-    tw.pad(status.len() as u64).map_err(io)?;
-    for (p, f) in &files {
-        match f {
-            Some((meta, data, kind)) => {
-                tw.append_header(p, &OutKind::from_kind(kind, data.len() as u64), meta)
-                    .map_err(io)?;
-                if *kind == Kind::File {
-                    tw.data().write_all(data).map_err(io)?;
-                    tw.pad(data.len() as u64).map_err(io)?;
-                }
-            }
-            None => {
-                let (dir, name) = match p.iter().rposition(|&c| c == b'/') {
-                    Some(i) => (&p[..i], &p[i + 1..]),
-                    None => (&[][..], &p[..]),
-                };
-                let mut wh = dir.to_vec();
-                wh.extend_from_slice(b"/.wh.");
-                wh.extend_from_slice(name);
-                tw.append_marker(&wh).map_err(io)?;
-            }
-        }
-    }
-    let tar = tw.finish().map_err(io)?;
     Ok(Some(MergeLayer {
-        tar,
+        dirs: parent_dirs(fs, &info),
+        status: status.into_bytes(),
+        status_meta: dbs.meta.clone(),
         summary: MergeSummary {
-            base_packages: base_count,
-            vendor_packages: keep_vendor
-                .iter()
-                .map(|s| {
-                    let v =
-                        s.3.lines()
-                            .find_map(|l| l.strip_prefix("Version:"))
-                            .unwrap_or("")
-                            .trim();
-                    format!("{} {v}", s.0)
-                })
-                .collect(),
-            restored_info_files: restored,
-            removed_info_files: removed,
+            base_packages,
+            vendor_packages,
+            restored_info_files: info.restored,
+            removed_info_files: info.removed,
             layer_digest: None,
         },
+        info: info.files,
     }))
 }
 
-/// Appends an uncompressed layer tar (gzip-compressed here) to a planned image: new config
-/// (diff_ids, one history entry), new manifest, new top descriptor, docker entry.
+impl MergeLayer {
+    /// The layer's entries: parent directories, the status file, the `info/` files and
+    /// whiteouts.
+    fn write<W: Write>(&self, tw: &mut TarWriter<W>) -> Result<()> {
+        let io = |e: std::io::Error| Error::io_while("writing the package database layer", e);
+        for (d, meta) in &self.dirs {
+            tw.append_header(d, &OutKind::Dir, meta).map_err(io)?;
+        }
+        write_file(tw, STATUS, &self.status, &Kind::File, &self.status_meta).map_err(io)?;
+        for (p, f) in &self.info {
+            match f {
+                Some(f) => write_file(tw, p, &f.data, &f.kind, &f.meta).map_err(io)?,
+                None => tw.append_marker(&whiteout_path(p)).map_err(io)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One entry with its bytes (a file's; other kinds have none).
+fn write_file<W: Write>(
+    tw: &mut TarWriter<W>,
+    p: &[u8],
+    data: &[u8],
+    kind: &Kind,
+    meta: &Meta,
+) -> std::io::Result<()> {
+    tw.append_header(p, &OutKind::from_kind(kind, data.len() as u64), meta)?;
+    if *kind == Kind::File {
+        tw.data().write_all(data)?;
+        tw.pad(data.len() as u64)?;
+    }
+    Ok(())
+}
+
+/// Appends the merge layer (gzip-compressed) to a planned image: its diff_id and one history
+/// entry dated as the image is. Returns the new image and its manifest's digest.
 pub fn append_layer(
     img: &OutImage,
-    tar: &[u8],
+    layer: &MergeLayer,
     created_by: &str,
     created: Option<&str>,
 ) -> Result<(OutImage, Digest)> {
-    let err = |m: &str| Error::Invalid(format!("adding the package database layer: {m}"));
-    let codec = Codec::default_for(Compression::Gzip);
-    let mut enc = Encoder::new(codec, Vec::new()).map_err(|e| err(&e.to_string()))?;
-    enc.write_all(tar).map_err(|e| err(&e.to_string()))?;
-    let blob = enc.finish().map_err(|e| err(&e.to_string()))?;
-    let diff_id = DiffId(Digest::of(tar));
-    let digest = Digest::of(&blob);
-    let desc = Descriptor::new(
-        spec::oci_layer_type(Compression::Gzip),
-        digest.clone(),
-        blob.len() as u64,
-    );
-    let docker = img
-        .docker
-        .clone()
-        .ok_or_else(|| err("the image has no config entry"))?;
-
-    let mut out = img.clone();
-    let mut config: Option<Value> = None;
-    let mut manifest: Option<Value> = None;
-    for b in &img.blobs {
-        if let OutBlob::Bytes { desc, bytes } = b {
-            if desc.digest == docker.config {
-                config = serde_json::from_slice(bytes).ok();
-            } else if desc.digest == img.top.digest {
-                manifest = serde_json::from_slice(bytes).ok();
-            }
-        }
-    }
-    let (mut config, mut manifest) = (
-        config.ok_or_else(|| err("config not found"))?,
-        manifest.ok_or_else(|| err("manifest not found"))?,
-    );
-    let diffs = config
-        .pointer_mut("/rootfs/diff_ids")
-        .and_then(Value::as_array_mut)
-        .ok_or_else(|| err("config has no rootfs.diff_ids"))?;
-    diffs.push(Value::String(diff_id.to_string()));
-    let obj = config
-        .as_object_mut()
-        .ok_or_else(|| err("config is not an object"))?;
-    let mut h = serde_json::Map::new();
-    if let Some(c) = created {
-        h.insert("created".into(), Value::String(c.into()));
-    }
-    h.insert("created_by".into(), Value::String(created_by.into()));
-    h.insert(
-        "comment".into(),
-        Value::String("regraft: merged package database".into()),
-    );
-    obj.entry("history")
-        .or_insert_with(|| Value::Array(Vec::new()))
-        .as_array_mut()
-        .ok_or_else(|| err("config history is not an array"))?
-        .push(Value::Object(h));
-    let cbytes = serde_json::to_vec(&config).map_err(|e| err(&e.to_string()))?;
-    let cdesc = Descriptor::new(
-        crate::model::spec::media::OCI_CONFIG,
-        Digest::of(&cbytes),
-        cbytes.len() as u64,
-    );
-    let mobj = manifest
-        .as_object_mut()
-        .ok_or_else(|| err("manifest is not an object"))?;
-    mobj.insert(
-        "config".into(),
-        serde_json::to_value(&cdesc).map_err(|e| err(&e.to_string()))?,
-    );
-    mobj.get_mut("layers")
-        .and_then(Value::as_array_mut)
-        .ok_or_else(|| err("manifest has no layers"))?
-        .push(serde_json::to_value(&desc).map_err(|e| err(&e.to_string()))?);
-    let mbytes = serde_json::to_vec(&manifest).map_err(|e| err(&e.to_string()))?;
-    let mut top = img.top.clone();
-    top.digest = Digest::of(&mbytes);
-    top.size = mbytes.len() as u64;
-
-    let layer = Layer {
-        desc,
-        diff_id: diff_id.clone(),
-        data: BlobData::Bytes(Arc::new(blob)),
-        history: None,
-        checked: Default::default(),
+    let new = new_layer(
+        LayerDest::Memory,
+        Codec::default_for(Compression::Gzip),
+        |tw| layer.write(tw),
+    )?;
+    let base = Base::of_planned(img)?;
+    let add = Addenda {
+        layers: vec![LayerFrom {
+            image: "package database".into(),
+            index: base.layers.len(),
+            layer: new,
+        }],
+        history: vec![history_entry(
+            created,
+            created_by.into(),
+            "regraft: merged package database",
+            HistoryKind::Layer,
+        )],
+        // The graft dated the image it plans; the layer added to it does not move the date.
+        created: Created::Keep,
     };
-    let mut blobs = Vec::new();
-    let mut index = 0;
-    for b in &img.blobs {
-        match b {
-            OutBlob::Bytes { desc, .. } if desc.digest == docker.config => {
-                blobs.push(OutBlob::Bytes {
-                    desc: cdesc.clone(),
-                    bytes: Arc::new(cbytes.clone()),
-                })
-            }
-            OutBlob::Bytes { desc, .. } if desc.digest == img.top.digest => {
-                blobs.push(OutBlob::Layer {
-                    image: "package database".into(),
-                    index,
-                    layer: layer.clone(),
-                });
-                blobs.push(OutBlob::Bytes {
-                    desc: top.clone(),
-                    bytes: Arc::new(mbytes.clone()),
-                });
-            }
-            OutBlob::Layer { .. } => {
-                index += 1;
-                blobs.push(b.clone());
-            }
-            other => blobs.push(other.clone()),
-        }
+    let out = append(base, add)?;
+    let top = out.top.digest.clone();
+    Ok((out, top))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::compress::Encoder;
+    use crate::model::digest::DiffId;
+    use crate::model::image::{BlobData, Layer};
+    use crate::model::out::OutBlob;
+    use crate::model::spec::{Descriptor, Platform, media};
+    use serde_json::Value;
+    use std::sync::Arc;
+
+    /// A planned image as the graft plans one: a config with history and `created`, one layer,
+    /// annotations, a platform and a name.
+    fn planned() -> OutImage {
+        let tar = TarWriter::new(Vec::new()).finish().unwrap();
+        let layer = Layer {
+            desc: Descriptor::new(media::OCI_LAYER, Digest::of(&tar), tar.len() as u64),
+            diff_id: DiffId(Digest::of(&tar)),
+            data: BlobData::Bytes(Arc::new(tar)),
+            history: None,
+            checked: Default::default(),
+        };
+        let config: Value = serde_json::from_str(
+            r#"{"architecture":"amd64","created":"2024-01-02T03:04:05Z","os":"linux",
+                "config":{"Env":["A=1"]},"rootfs":{"type":"layers","diff_ids":[]},
+                "history":[{"created_by":"base"}],"x-unknown":true}"#,
+        )
+        .unwrap();
+        let platform = Platform {
+            architecture: "amd64".into(),
+            os: "linux".into(),
+            ..Default::default()
+        };
+        let base = Base {
+            config,
+            layers: vec![LayerFrom {
+                image: "base".into(),
+                index: 0,
+                layer,
+            }],
+            annotations: BTreeMap::from([("a".to_string(), "b".to_string())]),
+            platform: Some(platform),
+            name: Some("x:1".into()),
+            what: "test".into(),
+        };
+        let nothing = Addenda {
+            layers: vec![],
+            history: vec![],
+            created: Created::Set(Some("2024-01-02T03:04:05Z".into())),
+        };
+        append(base, nothing).unwrap()
     }
-    out.blobs = blobs;
-    out.top = top.clone();
-    let mut d = docker;
-    d.config = cdesc.digest.clone();
-    d.layers.push(layer.desc.digest.clone());
-    d.diff_ids.push(diff_id);
-    out.docker = Some(d);
-    Ok((out, top.digest))
+
+    /// `tar` compressed as the merge layer is.
+    fn gzip(tar: &[u8]) -> Vec<u8> {
+        let mut e = Encoder::new(Codec::default_for(Compression::Gzip), Vec::new()).unwrap();
+        e.write_all(tar).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn bytes_of(img: &OutImage, d: &Digest) -> String {
+        img.blobs
+            .iter()
+            .find_map(|b| match b {
+                OutBlob::Bytes { desc, bytes } if desc.digest == *d => {
+                    Some(String::from_utf8(bytes.to_vec()).unwrap())
+                }
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    /// The package database layer's image, byte for byte: the config gains its diff_id and a
+    /// history entry dated as the image is (nothing else moves), the manifest its descriptor.
+    #[test]
+    fn the_merge_layer_is_appended_as_pinned() {
+        let img = planned();
+        // The layer: the directory, the status file.
+        let layer = MergeLayer {
+            dirs: vec![(b"var", Meta::default())],
+            status: b"Package: a\n\n".to_vec(),
+            status_meta: Meta::default(),
+            info: BTreeMap::new(),
+            summary: MergeSummary {
+                base_packages: 0,
+                vendor_packages: vec![],
+                restored_info_files: 0,
+                removed_info_files: 0,
+                layer_digest: None,
+            },
+        };
+        let mut tw = TarWriter::new(Vec::new());
+        tw.append_header(b"var", &OutKind::Dir, &Meta::default())
+            .unwrap();
+        let tar_of_var = tw.finish().unwrap();
+        let mut tw = TarWriter::new(Vec::new());
+        tw.append_header(b"var", &OutKind::Dir, &Meta::default())
+            .unwrap();
+        write_file(
+            &mut tw,
+            STATUS,
+            &layer.status,
+            &Kind::File,
+            &Meta::default(),
+        )
+        .unwrap();
+        let tar = tw.finish().unwrap();
+        let (out, top) =
+            append_layer(&img, &layer, "merged", Some("2024-01-02T03:04:05Z")).unwrap();
+        assert_eq!(top, out.top.digest);
+        let docker = out.docker.clone().unwrap();
+        let new = docker.layers[1].clone();
+        let diff = docker.diff_ids[1].clone();
+        assert_eq!(docker.layers.len(), 2);
+        assert_eq!(
+            bytes_of(&out, &docker.config),
+            format!(
+                r#"{{"architecture":"amd64","created":"2024-01-02T03:04:05Z","os":"linux","config":{{"Env":["A=1"]}},"rootfs":{{"type":"layers","diff_ids":["{}","{diff}"]}},"history":[{{"created_by":"base"}},{{"created":"2024-01-02T03:04:05Z","created_by":"merged","comment":"regraft: merged package database"}}],"x-unknown":true}}"#,
+                docker.diff_ids[0]
+            )
+        );
+        let cfg_size = bytes_of(&out, &docker.config).len();
+        assert_eq!(
+            bytes_of(&out, &top),
+            format!(
+                r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{}","size":{cfg_size}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{}","size":1024}},{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{new}","size":{}}}],"annotations":{{"a":"b"}}}}"#,
+                docker.config,
+                docker.layers[0],
+                out.blobs[2].size()
+            )
+        );
+        assert_eq!(out.top.platform, img.top.platform);
+        assert_eq!(out.top.media_type, media::OCI_MANIFEST);
+        assert_eq!(out.name.as_deref(), Some("x:1"));
+        let names: Vec<String> = out
+            .blobs
+            .iter()
+            .map(|b| match b {
+                OutBlob::Layer { image, index, .. } => format!("{image} {index}"),
+                b => b.digest().to_string(),
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                docker.config.to_string(),
+                "base 0".into(),
+                "package database 1".into(),
+                top.to_string()
+            ]
+        );
+        // The layer: the tar, gzip-compressed as a new layer is by default.
+        assert_eq!(diff.to_string(), Digest::of(&tar).to_string());
+        assert_eq!(new, Digest::of(&gzip(&tar)));
+        // The compression as pinned before the merge layer went through the layer builder.
+        assert_eq!(
+            Digest::of(&gzip(&tar_of_var)).to_string(),
+            "sha256:189c34d178cf08dcc8ca637265863a17761b82aee4a22860a1556b3f8b3b17cc"
+        );
+    }
 }

@@ -42,13 +42,11 @@ pub fn codec(img: &Image, flag: Option<&str>) -> Result<Codec> {
 /// to `target`.
 pub fn write(img: &Image, e: Edit, target: &ImageRef, out: &OutArgs, g: &Globals) -> Result<u8> {
     let created = mutate::created(img, e.source_date_epoch);
-    let h = mutate::history_entry(created.as_deref(), e.created_by, e.layer.is_none());
-    let (layers, history_only) = match e.layer {
-        Some(l) => (vec![(l, h)], vec![]),
-        None => (vec![], vec![h]),
-    };
     let name = regraft::graft::output_tag(out.tag.as_deref(), target, img)?;
-    let o = mutate::append(img, layers, history_only, &e.overrides, created, name)?;
+    let mut base = mutate::Base::of_image(img, name);
+    mutate::config::apply_overrides(&mut base.config, &e.overrides)?;
+    let add = mutate::Addenda::edit(img, e.layer, e.created_by, created);
+    let o = mutate::append(base, add)?;
     let opts = WriteOptions {
         max_layer_size: g.max_layer_size,
     };

@@ -89,6 +89,7 @@ pub fn expected_machine(arch: &str) -> Option<(u8, u16)> {
     })
 }
 
+/// A bounds-checked reader of an ELF file's integers and strings in its byte order.
 struct R<'a> {
     b: &'a [u8],
     le: bool,
@@ -107,41 +108,29 @@ impl R<'_> {
             ))),
         }
     }
-    fn u16(&self, off: u64) -> Result<u16> {
-        let b = self.bytes(off, 2)?;
-        let a = [b[0], b[1]];
+    /// An unsigned integer of `n` (at most 8) bytes in the file's byte order.
+    fn uint(&self, off: u64, n: u64) -> Result<u64> {
+        let b = self.bytes(off, n)?;
+        let push = |acc: u64, &byte: &u8| (acc << 8) | u64::from(byte);
         Ok(if self.le {
-            u16::from_le_bytes(a)
+            b.iter().rev().fold(0, push)
         } else {
-            u16::from_be_bytes(a)
+            b.iter().fold(0, push)
         })
+    }
+    fn u16(&self, off: u64) -> Result<u16> {
+        // Two bytes always fit.
+        self.uint(off, 2).map(|v| v as u16)
     }
     fn u32(&self, off: u64) -> Result<u32> {
-        let b = self.bytes(off, 4)?;
-        let a = [b[0], b[1], b[2], b[3]];
-        Ok(if self.le {
-            u32::from_le_bytes(a)
-        } else {
-            u32::from_be_bytes(a)
-        })
+        self.uint(off, 4).map(|v| v as u32)
     }
     fn u64(&self, off: u64) -> Result<u64> {
-        let b = self.bytes(off, 8)?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(b);
-        Ok(if self.le {
-            u64::from_le_bytes(a)
-        } else {
-            u64::from_be_bytes(a)
-        })
+        self.uint(off, 8)
     }
     /// A word: 8 bytes in ELF64, 4 in ELF32.
     fn word(&self, off: u64) -> Result<u64> {
-        if self.is64 {
-            self.u64(off)
-        } else {
-            self.u32(off).map(u64::from)
-        }
+        self.uint(off, if self.is64 { 8 } else { 4 })
     }
     fn cstr(&self, off: u64) -> Result<String> {
         let s = usize::try_from(off)
@@ -193,6 +182,21 @@ pub fn is_elf(b: &[u8]) -> bool {
 
 /// Parses the parts of an ELF file `check` needs.
 pub fn parse(b: &[u8]) -> Result<Elf> {
+    let (r, mut elf) = header(b)?;
+    let segments = program_headers(&r, &mut elf)?;
+    let Some((doff, dsize)) = segments.dynamic else {
+        return Ok(elf);
+    };
+    elf.dynamic = true;
+    let d = Dynamic::read(&r, &segments.loads, doff, dsize)?;
+    d.names(&mut elf)?;
+    d.version_needs(&mut elf)?;
+    d.version_defs(&mut elf)?;
+    Ok(elf)
+}
+
+/// The ELF header: class, byte order, type and machine; a reader for the rest.
+fn header(b: &[u8]) -> Result<(R<'_>, Elf)> {
     if !is_elf(b) || b.len() < 0x34 {
         return Err(Error::Invalid("not an ELF file".into()));
     }
@@ -211,20 +215,35 @@ pub fn parse(b: &[u8]) -> Result<Elf> {
         le,
         is64: class == 64,
     };
-    let mut elf = Elf {
+    let elf = Elf {
         class,
         little_endian: le,
         e_type: r.u16(16)?,
         machine: r.u16(18)?,
         ..Default::default()
     };
+    Ok((r, elf))
+}
+
+/// What the program headers say besides `PT_INTERP`: the loaded segments (to map addresses
+/// to offsets) and where the dynamic section is.
+struct Segments {
+    loads: Vec<Load>,
+    /// (offset, size) of `PT_DYNAMIC`.
+    dynamic: Option<(u64, u64)>,
+}
+
+/// Reads the program headers; `PT_INTERP` goes straight into `elf`.
+fn program_headers(r: &R, elf: &mut Elf) -> Result<Segments> {
     let (phoff, phentsize, phnum) = if r.is64 {
         (r.u64(32)?, r.u16(54)?, r.u16(56)?)
     } else {
         (u64::from(r.u32(28)?), r.u16(42)?, r.u16(44)?)
     };
-    let mut loads = Vec::new();
-    let mut dynamic = None;
+    let mut out = Segments {
+        loads: Vec::new(),
+        dynamic: None,
+    };
     for i in 0..u64::from(phnum) {
         let ph = phoff + i * u64::from(phentsize);
         let p_type = r.u32(ph)?;
@@ -238,12 +257,12 @@ pub fn parse(b: &[u8]) -> Result<Elf> {
             )
         };
         match p_type {
-            PT_LOAD => loads.push(Load {
+            PT_LOAD => out.loads.push(Load {
                 vaddr,
                 offset,
                 filesz,
             }),
-            PT_DYNAMIC => dynamic = Some((offset, filesz)),
+            PT_DYNAMIC => out.dynamic = Some((offset, filesz)),
             PT_INTERP => {
                 let s = r.bytes(offset, filesz)?;
                 let end = s.iter().position(|&c| c == 0).unwrap_or(s.len());
@@ -252,80 +271,139 @@ pub fn parse(b: &[u8]) -> Result<Elf> {
             _ => {}
         }
     }
-    let Some((doff, dsize)) = dynamic else {
-        return Ok(elf);
-    };
-    elf.dynamic = true;
-    let ent = if r.is64 { 16 } else { 8 };
-    let mut tags: Vec<(u64, u64)> = Vec::new();
-    for i in 0..dsize / ent {
-        let o = doff + i * ent;
-        let tag = r.word(o)?;
-        if tag == DT_NULL {
-            break;
-        }
-        let val = r.word(o + ent / 2)?;
-        tags.push((tag, val));
-    }
-    let get = |t: u64| tags.iter().find(|(k, _)| *k == t).map(|(_, v)| *v);
-    let strtab = get(DT_STRTAB)
-        .and_then(|v| vaddr_to_off(&loads, v))
-        .ok_or_else(|| Error::Invalid("ELF: dynamic section without a string table".into()))?;
-    let s = |off: u64| r.cstr(strtab + off);
-    for (t, v) in &tags {
-        match *t {
-            DT_NEEDED => elf.needed.push(s(*v)?),
-            DT_SONAME => elf.soname = Some(s(*v)?),
-            DT_RPATH => elf.rpath = Some(s(*v)?),
-            DT_RUNPATH => elf.runpath = Some(s(*v)?),
-            _ => {}
-        }
-    }
-    if let (Some(v), Some(n)) = (get(DT_VERNEED), get(DT_VERNEEDNUM)) {
-        let mut off = vaddr_to_off(&loads, v)
-            .ok_or_else(|| Error::Invalid("ELF: DT_VERNEED outside the file".into()))?;
-        for _ in 0..n.min(4096) {
-            let cnt = r.u16(off + 2)?;
-            let file = s(u64::from(r.u32(off + 4)?))?;
-            let mut aux = off + u64::from(r.u32(off + 8)?);
-            for _ in 0..cnt {
-                let flags = r.u16(aux + 4)?;
-                let name = s(u64::from(r.u32(aux + 8)?))?;
-                elf.version_needs.push(VersionNeed {
-                    file: file.clone(),
-                    version: name,
-                    weak: flags & VER_FLG_WEAK != 0,
-                });
-                let next = r.u32(aux + 12)?;
-                if next == 0 {
-                    break;
-                }
-                aux += u64::from(next);
+    Ok(out)
+}
+
+/// The dynamic section: its (tag, value) entries up to `DT_NULL`, and its string table.
+struct Dynamic<'a, 'b> {
+    r: &'a R<'b>,
+    loads: &'a [Load],
+    tags: Vec<(u64, u64)>,
+    strtab: u64,
+}
+
+impl<'a, 'b> Dynamic<'a, 'b> {
+    fn read(r: &'a R<'b>, loads: &'a [Load], off: u64, size: u64) -> Result<Self> {
+        let ent = if r.is64 { 16 } else { 8 };
+        let mut tags: Vec<(u64, u64)> = Vec::new();
+        for i in 0..size / ent {
+            let o = off + i * ent;
+            let tag = r.word(o)?;
+            if tag == DT_NULL {
+                break;
             }
-            let next = r.u32(off + 12)?;
+            tags.push((tag, r.word(o + ent / 2)?));
+        }
+        let mut d = Dynamic {
+            r,
+            loads,
+            tags,
+            strtab: 0,
+        };
+        d.strtab = d
+            .get(DT_STRTAB)
+            .and_then(|v| d.offset(v))
+            .ok_or_else(|| Error::Invalid("ELF: dynamic section without a string table".into()))?;
+        Ok(d)
+    }
+    /// The value of the first entry tagged `t`.
+    fn get(&self, t: u64) -> Option<u64> {
+        self.tags.iter().find(|(k, _)| *k == t).map(|(_, v)| *v)
+    }
+    /// The file offset of a virtual address.
+    fn offset(&self, vaddr: u64) -> Option<u64> {
+        vaddr_to_off(self.loads, vaddr)
+    }
+    /// The string at `off` in the string table.
+    fn str(&self, off: u64) -> Result<String> {
+        self.r.cstr(self.strtab + off)
+    }
+    /// Where the table that `table` points to starts and how many entries `count` says it
+    /// has (at most 4096), when the section has both.
+    fn table(&self, table: u64, count: u64, name: &str) -> Result<Option<(u64, u64)>> {
+        let (Some(v), Some(n)) = (self.get(table), self.get(count)) else {
+            return Ok(None);
+        };
+        let off = self
+            .offset(v)
+            .ok_or_else(|| Error::Invalid(format!("ELF: {name} outside the file")))?;
+        Ok(Some((off, n.min(4096))))
+    }
+
+    /// `DT_NEEDED`, `DT_SONAME`, `DT_RPATH`, `DT_RUNPATH`.
+    fn names(&self, elf: &mut Elf) -> Result<()> {
+        for (t, v) in &self.tags {
+            match *t {
+                DT_NEEDED => elf.needed.push(self.str(*v)?),
+                DT_SONAME => elf.soname = Some(self.str(*v)?),
+                DT_RPATH => elf.rpath = Some(self.str(*v)?),
+                DT_RUNPATH => elf.runpath = Some(self.str(*v)?),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls `f` with the offset of each entry of a chain that starts at `off`: at most `n`
+    /// entries, each linked to the next by the offset (relative, 0 ends the chain) stored at
+    /// `next_at` in it.
+    fn walk(
+        &self,
+        mut off: u64,
+        n: u64,
+        next_at: u64,
+        mut f: impl FnMut(u64) -> Result<()>,
+    ) -> Result<()> {
+        for _ in 0..n {
+            f(off)?;
+            let next = self.r.u32(off + next_at)?;
             if next == 0 {
                 break;
             }
             off += u64::from(next);
         }
+        Ok(())
     }
-    if let (Some(v), Some(n)) = (get(DT_VERDEF), get(DT_VERDEFNUM)) {
-        let mut off = vaddr_to_off(&loads, v)
-            .ok_or_else(|| Error::Invalid("ELF: DT_VERDEF outside the file".into()))?;
-        for _ in 0..n.min(4096) {
+
+    /// The version needs: `Elf_Verneed` entries (one per library), each with its
+    /// `Elf_Vernaux` entries (one per version).
+    fn version_needs(&self, elf: &mut Elf) -> Result<()> {
+        let r = self.r;
+        let Some((first, n)) = self.table(DT_VERNEED, DT_VERNEEDNUM, "DT_VERNEED")? else {
+            return Ok(());
+        };
+        self.walk(first, n, 12, |off| {
+            let cnt = r.u16(off + 2)?;
+            let file = self.str(u64::from(r.u32(off + 4)?))?;
+            let aux = off + u64::from(r.u32(off + 8)?);
+            self.walk(aux, u64::from(cnt), 12, |aux| {
+                let flags = r.u16(aux + 4)?;
+                elf.version_needs.push(VersionNeed {
+                    file: file.clone(),
+                    version: self.str(u64::from(r.u32(aux + 8)?))?,
+                    weak: flags & VER_FLG_WEAK != 0,
+                });
+                Ok(())
+            })
+        })
+    }
+
+    /// The versions the object defines: each `Elf_Verdef`'s first name, but for the base
+    /// definition (the object's own name).
+    fn version_defs(&self, elf: &mut Elf) -> Result<()> {
+        let r = self.r;
+        let Some((first, n)) = self.table(DT_VERDEF, DT_VERDEFNUM, "DT_VERDEF")? else {
+            return Ok(());
+        };
+        self.walk(first, n, 16, |off| {
             let flags = r.u16(off + 2)?;
             let aux = off + u64::from(r.u32(off + 12)?);
             if flags & VER_FLG_BASE == 0 {
-                elf.version_defs.push(s(u64::from(r.u32(aux)?))?);
+                elf.version_defs.push(self.str(u64::from(r.u32(aux)?))?);
             }
-            let next = r.u32(off + 16)?;
-            if next == 0 {
-                break;
-            }
-            off += u64::from(next);
-        }
+            Ok(())
+        })
     }
-    Ok(elf)
 }
 
 impl Elf {
@@ -372,6 +450,172 @@ mod tests {
         }
         assert!(parse(b"\x7fELF").is_err());
         assert!(parse(b"#!/bin/sh\n").is_err());
+    }
+
+    /// Lays out a small dynamic ELF by hand: one PT_LOAD over the whole file, PT_INTERP,
+    /// PT_DYNAMIC with the tags `parse` reads, a version need (two entries) and a version
+    /// definition (the base one, which is skipped, and one more).
+    fn synthetic(is64: bool, le: bool) -> Vec<u8> {
+        struct W {
+            b: Vec<u8>,
+            le: bool,
+        }
+        impl W {
+            fn put(&mut self, off: usize, v: u64, n: usize) {
+                for (i, byte) in v.to_le_bytes().into_iter().take(n).enumerate() {
+                    self.b[off + if self.le { i } else { n - 1 - i }] = byte;
+                }
+            }
+        }
+        let mut w = W {
+            b: vec![0u8; 0x400],
+            le,
+        };
+        let word = if is64 { 8 } else { 4 };
+        const VADDR: u64 = 0x10000;
+        w.b[..4].copy_from_slice(MAGIC);
+        w.b[4] = if is64 { 2 } else { 1 };
+        w.b[5] = if le { 1 } else { 2 };
+        w.put(16, 3, 2);
+        w.put(18, u64::from(EM_X86_64), 2);
+        let (phoff, phent) = if is64 { (64, 56) } else { (52, 32) };
+        if is64 {
+            w.put(32, phoff as u64, 8);
+            w.put(54, phent as u64, 2);
+            w.put(56, 3, 2);
+        } else {
+            w.put(28, phoff as u64, 4);
+            w.put(42, phent as u64, 2);
+            w.put(44, 3, 2);
+        }
+        let (interp, dynamic, strtab, verneed, verdef) = (0x100, 0x140, 0x200, 0x300, 0x340);
+        for (i, (t, off, size)) in [
+            (PT_LOAD, 0u64, 0x400u64),
+            (PT_INTERP, interp, 25),
+            (PT_DYNAMIC, dynamic, 12 * 2 * word as u64),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let ph = phoff + i * phent;
+            w.put(ph, u64::from(t), 4);
+            let (o, v, f) = if is64 { (8, 16, 32) } else { (4, 8, 16) };
+            w.put(ph + o, off, word);
+            w.put(ph + v, VADDR + off, word);
+            w.put(ph + f, size, word);
+        }
+        w.b[interp as usize..][..24].copy_from_slice(b"/lib/ld-musl-x86_64.so.1");
+        let names =
+            b"\0libc.so.6\0libm.so.6\0libx.so.1\0$ORIGIN\0GLIBC_2.34\0GLIBC_2.2.5\0libx\0V_1\0";
+        w.b[strtab..][..names.len()].copy_from_slice(names);
+        let at = |s: &[u8]| names.windows(s.len()).position(|x| x == s).unwrap() as u64;
+        let tags = [
+            (DT_NEEDED, at(b"libc.so.6")),
+            (DT_NEEDED, at(b"libm.so.6")),
+            (DT_SONAME, at(b"libx.so.1")),
+            (DT_RUNPATH, at(b"$ORIGIN")),
+            (DT_STRTAB, VADDR + strtab as u64),
+            (DT_VERNEED, VADDR + verneed as u64),
+            (DT_VERNEEDNUM, 1),
+            (DT_VERDEF, VADDR + verdef as u64),
+            (DT_VERDEFNUM, 2),
+            (DT_NULL, 0),
+        ];
+        for (i, (t, v)) in tags.into_iter().enumerate() {
+            w.put(dynamic as usize + i * 2 * word, t, word);
+            w.put(dynamic as usize + i * 2 * word + word, v, word);
+        }
+        // Verneed: cnt 2, file, aux at +16; two vernaux 16 bytes apart, the second weak.
+        w.put(verneed + 2, 2, 2);
+        w.put(verneed + 4, at(b"libc.so.6"), 4);
+        w.put(verneed + 8, 16, 4);
+        w.put(verneed + 16 + 8, at(b"GLIBC_2.34"), 4);
+        w.put(verneed + 16 + 12, 16, 4);
+        w.put(verneed + 32 + 4, u64::from(VER_FLG_WEAK), 2);
+        w.put(verneed + 32 + 8, at(b"GLIBC_2.2.5"), 4);
+        // Verdef: the base definition (the file's own name), then V_1; aux right after each.
+        w.put(verdef + 2, u64::from(VER_FLG_BASE), 2);
+        w.put(verdef + 12, 20, 4);
+        w.put(verdef + 16, 28, 4);
+        w.put(verdef + 20, at(b"libx"), 4);
+        w.put(verdef + 28 + 12, 20, 4);
+        w.put(verdef + 28 + 20, at(b"V_1"), 4);
+        w.b
+    }
+
+    #[test]
+    fn every_part_is_read_in_both_classes_and_byte_orders() {
+        for (is64, le) in [(true, true), (false, false), (true, false), (false, true)] {
+            let e = parse(&synthetic(is64, le)).unwrap();
+            let need = |v: &str, weak| VersionNeed {
+                file: "libc.so.6".into(),
+                version: v.into(),
+                weak,
+            };
+            assert_eq!(
+                e,
+                Elf {
+                    class: if is64 { 64 } else { 32 },
+                    little_endian: le,
+                    e_type: 3,
+                    machine: EM_X86_64,
+                    interp: Some("/lib/ld-musl-x86_64.so.1".into()),
+                    needed: vec!["libc.so.6".into(), "libm.so.6".into()],
+                    soname: Some("libx.so.1".into()),
+                    rpath: None,
+                    runpath: Some("$ORIGIN".into()),
+                    version_needs: vec![need("GLIBC_2.34", false), need("GLIBC_2.2.5", true)],
+                    version_defs: vec!["V_1".into()],
+                    dynamic: true,
+                },
+                "is64 {is64}, le {le}"
+            );
+            assert_eq!(e.libc(), Some(Libc::Musl));
+        }
+    }
+
+    #[test]
+    fn malformed_parts_are_named() {
+        let ok = synthetic(true, true);
+        let err = |b: &[u8]| parse(b).unwrap_err().to_string();
+        let with = |at: usize, v: &[u8]| {
+            let mut b = ok.clone();
+            b[at..at + v.len()].copy_from_slice(v);
+            b
+        };
+        // (what is broken, the bytes, the message)
+        let table: Vec<(&str, Vec<u8>, &str)> = vec![
+            ("class", with(4, &[7]), "ELF: unknown class 7"),
+            ("byte order", with(5, &[9]), "ELF: unknown byte order 9"),
+            // The DT_STRTAB entry (the fifth) becomes DT_NULL: no string table.
+            (
+                "string table",
+                with(0x140 + 4 * 16, &[0; 16]),
+                "ELF: dynamic section without a string table",
+            ),
+            // DT_VERNEED (the sixth) points past every PT_LOAD.
+            (
+                "verneed",
+                with(0x140 + 5 * 16 + 8, &[0, 0, 0, 1]),
+                "ELF: DT_VERNEED outside the file",
+            ),
+            (
+                "verdef",
+                with(0x140 + 7 * 16 + 8, &[0, 0, 0, 1]),
+                "ELF: DT_VERDEF outside the file",
+            ),
+            (
+                "interp",
+                with(0x40 + 56 + 32, &[0xff, 0xff]),
+                "ELF: 65535 bytes at offset 256 lie outside the file (1024 bytes)",
+            ),
+        ];
+        for (what, b, msg) in table {
+            assert_eq!(err(&b), msg, "{what}");
+        }
+        // Without PT_DYNAMIC (the third program header becomes PT_NULL): a static program.
+        let e = parse(&with(0x40 + 2 * 56, &[0; 4])).unwrap();
+        assert!(!e.dynamic && e.needed.is_empty() && e.interp.is_some());
     }
 
     #[test]

@@ -118,7 +118,7 @@ fn merge_package_database(
     };
     let (img, digest) = dbmerge::append_layer(
         &g.image,
-        &m.tar,
+        &m,
         "regraft: merged dpkg database (the new base's packages + the vendor's added ones)",
         created,
     )?;

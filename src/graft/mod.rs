@@ -16,11 +16,12 @@ pub use summary::{ImageSummary, NewLayerSummary, Summary};
 
 use crate::codec::compress::Codec;
 use crate::error::{Error, Result};
-use crate::model::image::{Image, Layer};
-use crate::model::out::{OutBlob, OutImage};
+use crate::model::image::Image;
+use crate::model::out::OutImage;
 use crate::model::reference::{ImageRef, familiar_name, normalize_name};
 use crate::model::spec::Platform;
 use crate::mutate::config::{self, Overrides};
+use crate::mutate::{Addenda, Base, Created, LayerFrom};
 use crate::oldbase::{OldBase, Split, find_split};
 use crate::source::Source;
 use crate::view::fs::Fs;
@@ -167,50 +168,13 @@ impl Inputs {
     }
 }
 
-/// The result's layers as they are gathered: the base's, then the grafted ones, each with
-/// the blob to write, and the history that goes with them.
-struct Stack {
-    layers: Vec<Layer>,
-    blobs: Vec<OutBlob>,
-    history: Vec<Value>,
-    /// Digests of the layers added on top of the base.
-    grafted: Vec<String>,
-}
-
-impl Stack {
-    fn of_base(base: &Image) -> Stack {
-        let mut s = Stack {
-            layers: Vec::new(),
-            blobs: Vec::new(),
-            history: base
-                .config
-                .get("history")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default(),
-            grafted: Vec::new(),
-        };
-        for (i, l) in base.layers.iter().enumerate() {
-            s.add(&base.name, i, l.clone());
-        }
-        s.grafted.clear();
-        s
-    }
-    /// Adds `layer`, index `index` of the image called `image` (for messages).
-    fn add(&mut self, image: &str, index: usize, layer: Layer) {
-        self.grafted.push(layer.desc.digest.to_string());
-        self.blobs.push(OutBlob::Layer {
-            image: image.to_string(),
-            index,
-            layer: layer.clone(),
-        });
-        self.layers.push(layer);
-    }
-}
-
-/// What a mode adds besides layers.
+/// What a mode adds on top of the base.
 #[derive(Default)]
 struct ModeResult {
+    /// The layers grafted, in order, each with what its blob is called.
+    layers: Vec<LayerFrom>,
+    /// The history entries that follow the base's.
+    history: Vec<Value>,
     new_layer: Option<NewLayerSummary>,
     fs: Option<Fs>,
     session: Option<Box<dyn crate::sink::Sink>>,
@@ -224,10 +188,9 @@ struct ModeResult {
 /// streams and verifies them here.
 pub fn graft(plan: &GraftPlan, write: WriteMode) -> Result<Grafted> {
     let inputs = Inputs::read(plan)?;
-    let mut stack = Stack::of_base(&inputs.base);
-    let done = match plan.mode() {
-        GraftMode::Layer => layers::graft_layers(plan, &inputs, &mut stack)?,
-        GraftMode::Path => path::graft_paths(plan, &inputs, &mut stack, write)?,
+    let mut done = match plan.mode() {
+        GraftMode::Layer => layers::graft_layers(plan, &inputs)?,
+        GraftMode::Path => path::graft_paths(plan, &inputs, write)?,
     };
     let merged = config::merge(
         &inputs.base.config,
@@ -235,27 +198,33 @@ pub fn graft(plan: &GraftPlan, write: WriteMode) -> Result<Grafted> {
         inputs.split.old_config.as_ref(),
         &plan.overrides,
     )?;
-    let history = std::mem::take(&mut stack.history);
-    let cfg = crate::mutate::with_layers(
-        merged.config,
-        inputs.created.as_deref(),
-        &stack.layers,
-        history,
-        &inputs.base.name,
-    )?;
-    let tag = output_tag(plan.tag.as_deref(), &plan.output, &inputs.vendor)?;
-    let image = crate::mutate::plan_image(
-        &cfg,
-        &stack.layers,
-        std::mem::take(&mut stack.blobs),
-        result_annotations(&inputs.vendor, &inputs.base),
-        inputs.base.view.platform.clone(),
-        tag,
+    // The base as the result starts from: its layers and history, the merged config, the
+    // vendor's annotations.
+    let base = Base {
+        config: merged.config,
+        annotations: result_annotations(&inputs.vendor, &inputs.base),
+        ..Base::of_image(
+            &inputs.base,
+            output_tag(plan.tag.as_deref(), &plan.output, &inputs.vendor)?,
+        )
+    };
+    let grafted: Vec<String> = done
+        .layers
+        .iter()
+        .map(|l| l.layer.desc.digest.to_string())
+        .collect();
+    let image = crate::mutate::append(
+        base,
+        Addenda {
+            layers: std::mem::take(&mut done.layers),
+            history: std::mem::take(&mut done.history),
+            created: Created::Set(inputs.created.clone()),
+        },
     )?;
     let summary = Summary::new(
         plan,
         inputs,
-        &stack,
+        grafted,
         &done,
         merged.from_vendor,
         &image,

@@ -5,24 +5,21 @@
 //! with a directory is refused. The layer is deterministic: entries in path order, markers
 //! right after their directory, the first member of a hardlink group carries the data.
 
-use super::{GraftPlan, Inputs, ModeResult, NewLayerSummary, Stack, WriteMode, out_dir};
-use crate::codec::compress::{Codec, Compression, Encoder};
+use super::{GraftPlan, Inputs, ModeResult, NewLayerSummary, WriteMode, out_dir};
 use crate::error::{Error, Result};
 use crate::layer::entry::{self, DataRef, Kind, Meta};
 use crate::layer::tarw::{OutKind, TarWriter};
-use crate::model::digest::{DiffId, Digest, HashingWriter, ParHashingWriter};
-use crate::model::image::{BlobData, Checked, Image, Layer};
+use crate::model::image::Image;
 use crate::model::out::OutBlob;
 use crate::model::path::{ancestors, join};
-use crate::model::spec::{self, Descriptor};
+use crate::mutate::{HistoryKind, LayerDest, LayerFrom, whiteout_path};
 use crate::view::fs::Fs;
 use crate::view::load::{fill_missing, merged_view};
 use crate::view::spill::Spill;
 use crate::view::{self, MergedView};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufWriter, Write};
-use std::sync::Arc;
+use std::io::Write;
 
 /// One entry of the new layer.
 #[derive(Clone, Debug)]
@@ -137,11 +134,9 @@ fn plan_marker(
             );
         }
         (false, Some(true)) => {
-            let mut wh = entry::WH_PREFIX.to_vec();
-            wh.extend_from_slice(&name);
             out.insert(
                 marker_key(&parent, 1, &name),
-                (join(&parent, &wh), NewEntry::Whiteout),
+                (whiteout_path(dst), NewEntry::Whiteout),
             );
         }
         _ => {}
@@ -193,26 +188,10 @@ fn plan_parents(
     Ok(())
 }
 
-/// What writing a layer found: its diff_id, its blob's digest and size.
-struct LayerDigests {
-    diff_id: DiffId,
-    digest: Digest,
-    size: u64,
-}
-
-/// Writes the planned layer through diff_id hashing, the encoder and blob hashing into `w`.
-fn write_layer<W: Write>(
-    plan: &LayerPlan,
-    spill: &Spill,
-    codec: Codec,
-    w: W,
-) -> Result<(LayerDigests, W)> {
-    let io = |e: std::io::Error| Error::Invalid(format!("writing the new layer: {e}"));
-    let blob = BlobSink::new(w, codec.compression != Compression::None);
-    let enc = Encoder::new(codec, blob).map_err(io)?;
-    let diff = ParHashingWriter::new(enc).map_err(io)?;
-    let mut tw = TarWriter::new(BufWriter::with_capacity(256 * 1024, diff));
-    // Hardlink groups inside the selection: the first member carries the data.
+/// Writes the planned layer's entries. Hardlink groups inside the selection: the first member
+/// carries the data, the others link to it.
+fn write_entries<W: Write>(tw: &mut TarWriter<W>, plan: &LayerPlan, spill: &Spill) -> Result<()> {
+    let io = |e: std::io::Error| Error::io_while("writing the new layer", e);
     let mut group_size: HashMap<u64, usize> = HashMap::new();
     for (_, e) in plan.values() {
         if let NewEntry::Node {
@@ -258,60 +237,7 @@ fn write_layer<W: Write>(
             }
         }
     }
-    let buf = tw.finish().map_err(io)?;
-    let diff = buf.into_inner().map_err(|e| io(e.into_error()))?;
-    let (enc, diff_id, _) = diff.finish().map_err(io)?;
-    let blob = enc.finish().map_err(io)?;
-    let (w, digest, size) = blob.finish(&diff_id);
-    let digests = LayerDigests {
-        diff_id: DiffId(diff_id),
-        digest,
-        size,
-    };
-    Ok((digests, w))
-}
-
-/// Where the encoded layer goes: hashed, or, for an uncompressed layer (whose blob digest is
-/// its diff_id, already hashed upstream), only counted, so the bytes are not hashed twice.
-enum BlobSink<W> {
-    Hashing(HashingWriter<W>),
-    Counting(W, u64),
-}
-
-impl<W: Write> BlobSink<W> {
-    fn new(w: W, hash: bool) -> Self {
-        if hash {
-            BlobSink::Hashing(HashingWriter::new(w))
-        } else {
-            BlobSink::Counting(w, 0)
-        }
-    }
-    /// `diff_id`: the digest of the same bytes when they were not hashed here.
-    fn finish(self, diff_id: &Digest) -> (W, Digest, u64) {
-        match self {
-            BlobSink::Hashing(h) => h.finish(),
-            BlobSink::Counting(w, n) => (w, diff_id.clone(), n),
-        }
-    }
-}
-
-impl<W: Write> Write for BlobSink<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self {
-            BlobSink::Hashing(h) => h.write(buf),
-            BlobSink::Counting(w, n) => {
-                let k = w.write(buf)?;
-                *n += k as u64;
-                Ok(k)
-            }
-        }
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            BlobSink::Hashing(h) => h.flush(),
-            BlobSink::Counting(w, _) => w.flush(),
-        }
-    }
+    Ok(())
 }
 
 /// Path mode's vendor: its merged view, the selections' data spilled or located in place.
@@ -357,7 +283,6 @@ fn base_fs(plan: &GraftPlan, base: &Image, write: WriteMode) -> Result<Fs> {
 pub(super) fn graft_paths(
     plan: &GraftPlan,
     inputs: &Inputs,
-    stack: &mut Stack,
     write: WriteMode,
 ) -> Result<ModeResult> {
     let dir = out_dir(&plan.output);
@@ -381,25 +306,16 @@ pub(super) fn graft_paths(
         Some(c) => c,
         None => crate::mutate::default_codec(&inputs.base)?,
     };
-    let (d, data) = store_layer(&lplan, &spill, codec, session.as_mut(), &dir)?;
-    spill.check_unchanged()?;
-    let desc = Descriptor::new(
-        spec::oci_layer_type(codec.compression),
-        d.digest.clone(),
-        d.size,
-    );
-    let l = Layer {
-        desc,
-        diff_id: d.diff_id.clone(),
-        data,
-        history: None,
-        // Hashed as it was written: copying it out needs only its raw digest checked.
-        checked: Checked::done(),
+    let dest = match session.as_mut() {
+        Some(s) => LayerDest::Sink(s.as_mut()),
+        None => LayerDest::TempFileIn(&dir),
     };
+    let l = crate::mutate::new_layer(dest, codec, |tw| write_entries(tw, &lplan, &spill))?;
+    spill.check_unchanged()?;
     let new_layer = NewLayerSummary {
-        digest: d.digest.to_string(),
-        diff_id: d.diff_id.to_string(),
-        size: d.size,
+        digest: l.desc.digest.to_string(),
+        diff_id: l.diff_id.to_string(),
+        size: l.desc.size,
         compression: codec.to_string(),
         entries: lplan.len(),
     };
@@ -407,9 +323,13 @@ pub(super) fn graft_paths(
     drop(lplan);
     drop(spill);
     bfs.add_layer(&l)?;
-    stack.add("new layer", stack.layers.len(), l);
-    stack.history.push(history_entry(plan, inputs));
     Ok(ModeResult {
+        layers: vec![LayerFrom {
+            image: "new layer".into(),
+            index: inputs.base.layers.len(),
+            layer: l,
+        }],
+        history: vec![history_entry(plan, inputs)],
         new_layer: Some(new_layer),
         fs: Some(bfs),
         session,
@@ -473,34 +393,6 @@ fn read_inputs(
     })
 }
 
-/// Writes the planned layer into the begun archive, or into a temporary file in `dir`.
-fn store_layer(
-    lplan: &LayerPlan,
-    spill: &Spill,
-    codec: Codec,
-    session: Option<&mut Box<dyn crate::sink::Sink>>,
-    dir: &std::path::Path,
-) -> Result<(LayerDigests, BlobData)> {
-    if let Some(s) = session {
-        let (blob, d) = s.put_new_with(|w| {
-            let (d, _) = write_layer(lplan, spill, codec, w)?;
-            Ok((d.digest.clone(), d.size, d))
-        })?;
-        return Ok((d, blob.data));
-    }
-    let tmp = tempfile::Builder::new()
-        .prefix(".regraft-tmp-layer-")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
-    let f = tmp
-        .as_file()
-        .try_clone()
-        .map_err(|e| Error::io(tmp.path(), e))?;
-    let (d, mut w) = write_layer(lplan, spill, codec, BufWriter::with_capacity(1 << 20, f))?;
-    w.flush().map_err(|e| Error::io(tmp.path(), e))?;
-    Ok((d, BlobData::File(Arc::new(tmp.into_temp_path()))))
-}
-
 /// The history entry of the new layer: the paths and the vendor by tag and digest, never a
 /// host path.
 fn history_entry(plan: &GraftPlan, inputs: &Inputs) -> Value {
@@ -509,18 +401,14 @@ fn history_entry(plan: &GraftPlan, inputs: &Inputs) -> Value {
         .iter()
         .map(|p| format!("/{}", String::from_utf8_lossy(p)))
         .collect();
-    let mut h = serde_json::Map::new();
-    if let Some(c) = &inputs.created {
-        h.insert("created".into(), Value::String(c.clone()));
-    }
-    h.insert(
-        "created_by".into(),
-        Value::String(format!(
+    crate::mutate::history_entry(
+        inputs.created.as_deref(),
+        format!(
             "regraft --path {} from {}",
             shown.join(" --path "),
             inputs.vendor_ref()
-        )),
-    );
-    h.insert("comment".into(), Value::String("regraft path graft".into()));
-    Value::Object(h)
+        ),
+        "regraft path graft",
+        HistoryKind::Layer,
+    )
 }

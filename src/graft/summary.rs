@@ -1,7 +1,7 @@
 //! What a graft did, for the terminal and for `--json`: the inputs, the old-base split, the
 //! layers grafted or written, the config values taken from the vendor, and the output.
 
-use super::{GraftMode, GraftPlan, Inputs, ModeResult, Stack, WriteMode};
+use super::{GraftMode, GraftPlan, Inputs, ModeResult, WriteMode};
 use crate::model::image::Image;
 use crate::model::out::OutImage;
 use crate::oldbase::OldBaseSummary;
@@ -45,11 +45,12 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// The summary of a graft whose result is planned as `image`.
+    /// The summary of a graft whose result is planned as `image`; `grafted` are the digests
+    /// of the layers put on the base.
     pub(super) fn new(
         plan: &GraftPlan,
         inputs: Inputs,
-        stack: &Stack,
+        grafted: Vec<String>,
         done: &ModeResult,
         from_vendor: Vec<String>,
         image: &OutImage,
@@ -70,9 +71,9 @@ impl Summary {
                 .iter()
                 .map(|p| format!("/{}", String::from_utf8_lossy(p)))
                 .collect(),
-            grafted_layers: stack.grafted.clone(),
+            layers: inputs.base.layers.len() + grafted.len(),
+            grafted_layers: grafted,
             new_layer: done.new_layer.clone(),
-            layers: stack.layers.len(),
             from_vendor,
             tag: image.name.clone(),
             output: plan.output.to_string(),
@@ -88,36 +89,12 @@ impl Summary {
         }
     }
 
+    /// The summary for a terminal: what was grafted onto what, the old base, the layers,
+    /// the config values from the vendor, `--exclude`'s rewrites, warnings, what was written.
     pub fn text(&self) -> String {
         use std::fmt::Write as _;
         let z = crate::text::sanitize;
-        let mut o = String::new();
-        let verb = if self.dry_run {
-            "would graft"
-        } else {
-            "grafted"
-        };
-        if self.mode == GraftMode::Path {
-            let _ = writeln!(
-                o,
-                "regraft: {verb} {} from {} onto {}",
-                self.paths
-                    .iter()
-                    .map(|p| z(p))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                z(&self.vendor.name),
-                z(&self.base.name)
-            );
-        } else {
-            let _ = writeln!(
-                o,
-                "regraft: {verb} {} application layer(s) of {} onto {}",
-                self.grafted_layers.len(),
-                z(&self.vendor.name),
-                z(&self.base.name)
-            );
-        }
+        let mut o = self.headline();
         let _ = writeln!(
             o,
             "  old base: {} layer(s) of the vendor ({}{})",
@@ -147,11 +124,7 @@ impl Summary {
             let _ = writeln!(
                 o,
                 "  from the vendor's config: {}",
-                self.from_vendor
-                    .iter()
-                    .map(|p| z(p))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                shown_list(&self.from_vendor)
             );
         }
         for r in &self.rewritten_layers {
@@ -160,24 +133,60 @@ impl Summary {
         for w in &self.warnings {
             let _ = writeln!(o, "  warning: {}", z(w));
         }
-        if self.dry_run {
-            let _ = writeln!(
-                o,
-                "  dry run: nothing written (would write {})",
-                z(&self.output)
-            );
+        o.push_str(&self.outcome());
+        o
+    }
+
+    /// The first line: what was (or would be) grafted onto what.
+    fn headline(&self) -> String {
+        let z = crate::text::sanitize;
+        let verb = if self.dry_run {
+            "would graft"
         } else {
-            let _ = writeln!(
-                o,
-                "  wrote {}{}: manifest {}",
+            "grafted"
+        };
+        // Path mode names the paths taken from the vendor, layer mode the layers of it.
+        let (what, from) = match self.mode {
+            GraftMode::Path => (shown_list(&self.paths), " from"),
+            GraftMode::Layer => (
+                format!("{} application layer(s) of", self.grafted_layers.len()),
+                "",
+            ),
+        };
+        format!(
+            "regraft: {verb} {what}{from} {} onto {}\n",
+            z(&self.vendor.name),
+            z(&self.base.name)
+        )
+    }
+
+    /// The last line: what was written, or would be.
+    fn outcome(&self) -> String {
+        let z = crate::text::sanitize;
+        if self.dry_run {
+            format!(
+                "  dry run: nothing written (would write {})\n",
+                z(&self.output)
+            )
+        } else {
+            format!(
+                "  wrote {}{}: manifest {}\n",
                 z(&self.output),
                 self.tag
                     .as_deref()
                     .map(|t| format!(" as {}", z(t)))
                     .unwrap_or_default(),
                 self.manifest_digest
-            );
+            )
         }
-        o
     }
+}
+
+/// `items`, each made safe for a terminal, joined by `, `.
+fn shown_list(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|p| crate::text::sanitize(p))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

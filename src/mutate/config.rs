@@ -5,6 +5,7 @@
 //! written down for the summary.
 
 use crate::error::{Error, Result};
+use crate::model::config::{env_of, labels_of};
 use serde_json::{Map, Value};
 
 /// User overrides, applied after the merge.
@@ -29,32 +30,6 @@ impl Overrides {
     }
 }
 
-fn env_list(cfg: Option<&Map<String, Value>>) -> Vec<(String, String)> {
-    cfg.and_then(|c| c.get("Env"))
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(|s| match s.split_once('=') {
-                    Some((k, v)) => (k.to_string(), v.to_string()),
-                    None => (s.to_string(), String::new()),
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn labels(cfg: Option<&Map<String, Value>>) -> Vec<(String, String)> {
-    cfg.and_then(|c| c.get("Labels"))
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 fn get<'a>(v: &'a [(String, String)], k: &str) -> Option<&'a str> {
     v.iter().find(|(x, _)| x == k).map(|(_, v)| v.as_str())
 }
@@ -64,6 +39,43 @@ fn set(v: &mut Vec<(String, String)>, k: &str, val: &str) {
         Some(e) => e.1 = val.to_string(),
         None => v.push((k.to_string(), val.to_string())),
     }
+}
+
+/// The rule Env and Labels share: BASE's entries, then each of VENDOR's whose value differs
+/// from OLD's (every one when OLD is unknown) and from BASE's. Returns the entries and the
+/// names taken from VENDOR, in VENDOR's order.
+fn take_vendor<'a>(
+    base: &[(String, String)],
+    vendor: impl Iterator<Item = &'a (String, String)>,
+    old: Option<&[(String, String)]>,
+) -> (Vec<(String, String)>, Vec<String>) {
+    let mut out = base.to_vec();
+    let mut taken = Vec::new();
+    for (k, v) in vendor {
+        let differs = old.is_none_or(|o| get(o, k) != Some(v.as_str()));
+        if differs && get(base, k) != Some(v.as_str()) {
+            set(&mut out, k, v);
+            taken.push(k.clone());
+        }
+    }
+    (out, taken)
+}
+
+/// `Env` as the config writes it: `KEY=VALUE` strings.
+fn env_value(env: &[(String, String)]) -> Value {
+    Value::Array(
+        env.iter()
+            .map(|(k, v)| Value::String(format!("{k}={v}")))
+            .collect(),
+    )
+}
+
+/// `Labels` as the config writes it: an object of strings.
+fn labels_value(labels: Vec<(String, String)>) -> Map<String, Value> {
+    labels
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect()
 }
 
 /// PATH = VENDOR's entries that BASE's PATH lacks, then BASE's PATH.
@@ -144,20 +156,15 @@ pub fn merge(base: &Value, vendor: &Value, old: Option<&Value>, ov: &Overrides) 
     }
 
     // Env: BASE's, then VENDOR's values that differ from OLD's (all when OLD is unknown).
-    let benv = env_list(bcfg);
-    let venv = env_list(vcfg);
-    let oenv = env_list(ocfg);
-    let mut env = benv.clone();
-    for (k, v) in &venv {
-        if k == "PATH" {
-            continue;
-        }
-        let differs = old.is_none() || get(&oenv, k) != Some(v.as_str());
-        if differs && get(&benv, k) != Some(v.as_str()) {
-            set(&mut env, k, v);
-            from_vendor.push(format!("Env {k}"));
-        }
-    }
+    let benv = env_of(bcfg);
+    let venv = env_of(vcfg);
+    let oenv = old.map(|_| env_of(ocfg));
+    let (mut env, taken) = take_vendor(
+        &benv,
+        venv.iter().filter(|(k, _)| k != "PATH"),
+        oenv.as_deref(),
+    );
+    from_vendor.extend(taken.iter().map(|k| format!("Env {k}")));
     let path = merge_path(get(&venv, "PATH"), get(&benv, "PATH"));
     if let Some(p) = &path {
         if get(&benv, "PATH") != Some(p.as_str()) {
@@ -166,33 +173,15 @@ pub fn merge(base: &Value, vendor: &Value, old: Option<&Value>, ov: &Overrides) 
         set(&mut env, "PATH", p);
     }
     // Labels: the same rule.
-    let blab = labels(bcfg);
-    let vlab = labels(vcfg);
-    let olab = labels(ocfg);
-    let mut lab = blab.clone();
-    for (k, v) in &vlab {
-        let differs = old.is_none() || get(&olab, k) != Some(v.as_str());
-        if differs && get(&blab, k) != Some(v.as_str()) {
-            set(&mut lab, k, v);
-            from_vendor.push(format!("Label {k}"));
-        }
-    }
+    let olab = old.map(|_| labels_of(ocfg));
+    let (lab, taken) = take_vendor(&labels_of(bcfg), labels_of(vcfg).iter(), olab.as_deref());
+    from_vendor.extend(taken.iter().map(|k| format!("Label {k}")));
 
     if !env.is_empty() || cfg.contains_key("Env") {
-        cfg.insert(
-            "Env".into(),
-            Value::Array(
-                env.iter()
-                    .map(|(k, v)| Value::String(format!("{k}={v}")))
-                    .collect(),
-            ),
-        );
+        cfg.insert("Env".into(), env_value(&env));
     }
     if !lab.is_empty() || cfg.contains_key("Labels") {
-        let mut m = Map::new();
-        for (k, v) in lab {
-            m.insert(k, Value::String(v));
-        }
+        let m = labels_value(lab);
         cfg.insert(
             "Labels".into(),
             if m.is_empty() {
@@ -223,8 +212,8 @@ pub fn apply_overrides(config: &mut Value, ov: &Overrides) -> Result<()> {
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
-    let mut env = env_list(Some(&cfg));
-    let mut lab = labels(Some(&cfg));
+    let mut env = env_of(Some(&cfg));
+    let mut lab = labels_of(Some(&cfg));
     for e in &ov.env {
         let (k, v) = kv(e, "--env")?;
         set(&mut env, &k, &v);
@@ -250,21 +239,10 @@ pub fn apply_overrides(config: &mut Value, ov: &Overrides) -> Result<()> {
         cfg.insert("WorkingDir".into(), Value::String(w.clone()));
     }
     if !ov.env.is_empty() {
-        cfg.insert(
-            "Env".into(),
-            Value::Array(
-                env.iter()
-                    .map(|(k, v)| Value::String(format!("{k}={v}")))
-                    .collect(),
-            ),
-        );
+        cfg.insert("Env".into(), env_value(&env));
     }
     if !ov.labels.is_empty() {
-        let mut m = Map::new();
-        for (k, v) in lab {
-            m.insert(k, Value::String(v));
-        }
-        cfg.insert("Labels".into(), Value::Object(m));
+        cfg.insert("Labels".into(), Value::Object(labels_value(lab)));
     }
     obj.insert("config".into(), Value::Object(cfg));
     Ok(())

@@ -8,6 +8,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::layer::entry::{Kind, Meta};
 use crate::layer::tarw::{OutKind, TarWriter};
 use crate::model::image::{Image, Layer};
+use crate::mutate::LayerDest;
 use crate::view::load::merged_view;
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -160,7 +161,7 @@ pub fn add_layer(
         collect(src, &dest, o, &mut out, &mut warnings)?;
     }
     let io = |e: std::io::Error| Error::Invalid(format!("writing the new layer: {e}"));
-    let layer = crate::mutate::new_layer(dir, codec, |tw| {
+    let layer = crate::mutate::new_layer(LayerDest::temp_file_or_discard(dir), codec, |tw| {
         for (p, s) in &out {
             match s {
                 Src::Parent(meta) => tw.append_header(p, &OutKind::Dir, meta).map_err(io)?,

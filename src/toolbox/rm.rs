@@ -7,6 +7,7 @@ use crate::layer::entry::Kind;
 use crate::layer::tarw::OutKind;
 use crate::model::image::{Image, Layer};
 use crate::model::path::clean_selection;
+use crate::mutate::LayerDest;
 use crate::view::MergedView;
 use crate::view::load::merged_view;
 use std::collections::BTreeMap;
@@ -42,7 +43,9 @@ pub fn whiteout_layer(
         .iter()
         .map(|t| format!("/{}", String::from_utf8_lossy(t)))
         .collect();
-    let layer = crate::mutate::new_layer(dir, codec, |tw| write_whiteouts(tw, &view, &targets))?;
+    let layer = crate::mutate::new_layer(LayerDest::temp_file_or_discard(dir), codec, |tw| {
+        write_whiteouts(tw, &view, &targets)
+    })?;
     Ok((layer, deleted))
 }
 
