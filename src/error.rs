@@ -69,6 +69,14 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// Something failed while doing `what`, for the reason its source gives (an error of
+    /// regraft's own from a lower step, or a parser's).
+    #[error("{what}")]
+    Context {
+        what: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("{0}")]
     Usage(String),
     #[error("{0}")]
@@ -135,6 +143,16 @@ impl Error {
                 what: what.to_string(),
                 source,
             },
+        }
+    }
+    /// `source` happened while doing `what`.
+    pub fn context(
+        what: impl std::fmt::Display,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Error::Context {
+            what: what.to_string(),
+            source: source.into(),
         }
     }
     /// A JSON error about the document `what`.

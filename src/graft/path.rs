@@ -63,7 +63,7 @@ fn plan_layer(
         // Where the selection really is in the vendor (a symlinked parent is followed).
         let src = vendor
             .resolve_parent(sel)
-            .map_err(|e| Error::Invalid(format!("--path /{shown}: {e}")))?;
+            .map_err(|e| Error::context(format!("--path /{shown}"), e))?;
         let vnode = vendor.get(&src).ok_or_else(|| {
             Error::Invalid(format!(
                 "--path /{}: not found in the vendor image",
@@ -73,7 +73,7 @@ fn plan_layer(
         // Where it goes in the base: parents resolved through the base's symlinks.
         let dst = base
             .resolve_parent(&src)
-            .map_err(|e| Error::Invalid(format!("--path /{shown}: in the base: {e}")))?;
+            .map_err(|e| Error::context(format!("--path /{shown}: in the base"), e))?;
         plan_marker(&mut out, &shown, vnode, base.get(&dst), &dst)?;
         plan_parents(&mut out, &shown, vendor, base, &src, &dst)?;
         for (p, n) in vendor.subtree(&src) {
@@ -248,7 +248,7 @@ fn vendor_view(plan: &GraftPlan, vendor: &Image, spill: &mut Spill) -> Result<Me
         let shown = String::from_utf8_lossy(p).to_string();
         let r = vview
             .resolve_parent(p)
-            .map_err(|e| Error::Invalid(format!("--path /{shown}: {e}")))?;
+            .map_err(|e| Error::context(format!("--path /{shown}"), e))?;
         if vview.get(&r).is_none() {
             return Err(Error::Invalid(format!(
                 "--path /{}: not found in the vendor image {}",

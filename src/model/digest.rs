@@ -44,8 +44,7 @@ impl Digest {
             )));
         }
         let mut out = [0u8; 32];
-        hex::decode_to_slice(hex, &mut out)
-            .map_err(|e| Error::Invalid(format!("bad digest hex: {e}")))?;
+        hex::decode_to_slice(hex, &mut out).map_err(|e| Error::context("bad digest hex", e))?;
         Ok(Digest(out))
     }
 

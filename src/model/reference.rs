@@ -71,7 +71,7 @@ fn parse_selector(s: &str) -> Result<Option<Selector>> {
         if rest.starts_with("sha256:") || rest.contains(':') {
             return crate::model::digest::Digest::parse(rest)
                 .map(|d| Some(Selector::Digest(d)))
-                .map_err(|e| Error::Usage(format!("bad image selector {s:?}: {e}")));
+                .map_err(|e| Error::Usage(format!("bad image selector {s:?}: {}", e.chain())));
         }
         return rest
             .parse::<usize>()
