@@ -67,6 +67,14 @@ pub enum Error {
     Unsupported(String),
     #[error("{0}")]
     Invalid(String),
+    /// One of regraft's own errors, about something inside `what` (an image, a layer, a path
+    /// given by the user): `what` says where, the source what went wrong there.
+    #[error("{what}")]
+    Within {
+        what: String,
+        #[source]
+        source: Box<Error>,
+    },
 }
 
 impl Error {
@@ -110,6 +118,13 @@ impl Error {
                 what: what.to_string(),
                 source,
             },
+        }
+    }
+    /// `source`, which happened inside `what`.
+    pub fn within(what: impl std::fmt::Display, source: Error) -> Self {
+        Error::Within {
+            what: what.to_string(),
+            source: Box::new(source),
         }
     }
     /// A JSON error about the document `what`.

@@ -342,9 +342,10 @@ impl<R: Read> Read for HashingReader<R> {
                     let mut probe = [0u8; 1];
                     return match self.inner.read(&mut probe)? {
                         0 => Ok(0),
-                        _ => Err(io::Error::other(format!(
-                            "{}: more than the {} bytes declared",
-                            self.what, cap
+                        // Carries the error itself: whoever wraps it need not name the blob.
+                        _ => Err(io::Error::other(Error::layer(
+                            &self.what,
+                            format!("more than the {cap} bytes declared"),
                         ))),
                     };
                 }
