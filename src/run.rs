@@ -335,7 +335,7 @@ pub fn run(cli: Cli) -> Result<u8> {
                             "{}",
                             serde_json::to_string_pretty(&serde_json::json!({
                                 "schema": regraft::triage::SCHEMA,
-                                "error": e.to_string(),
+                                "error": e.chain(),
                                 "exit_code": code,
                             }))?
                         );
