@@ -143,8 +143,8 @@ pub struct CheckInput<'a> {
     /// The result's full config JSON.
     pub config: &'a Value,
     pub max_layer_size: u64,
-    /// The layers are copied to an output afterwards (see `FsInput::copied`).
-    pub copied: bool,
+    /// Who verifies the layers on disk (see `fs::Verify`).
+    pub verify: fs::Verify,
 }
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -223,7 +223,7 @@ pub fn check(input: &CheckInput<'_>, built: Option<Fs>) -> Result<(Report, Fs)> 
             layers: input.layers,
             boundary: input.boundary,
             max_layer_size: input.max_layer_size,
-            copied: input.copied,
+            verify: input.verify,
         })?,
     };
     let cfg = read_cfg(input.config);

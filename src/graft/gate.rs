@@ -12,7 +12,7 @@ use crate::model::reference::ImageRef;
 use crate::model::spec::Platform;
 use crate::oldbase::{OldBase, find_split};
 use crate::source::Source;
-use crate::view::fs::{Fs, FsInput};
+use crate::view::fs::{Fs, FsInput, Verify};
 use serde_json::Value;
 
 /// The outcome of checking a planned graft.
@@ -56,7 +56,6 @@ fn planned(img: &OutImage) -> Result<(Vec<Layer>, Value)> {
 /// on disk are walked by their headers alone (false for a dry run: everything is verified
 /// here). The filesystem the graft built (path mode) is used as it is.
 pub fn check_graft(plan: &GraftPlan, g: &mut Grafted, write: WriteMode) -> Result<GraftCheck> {
-    let copied = write == WriteMode::Write;
     let (layers, config) = planned(&g.image)?;
     let boundary = g.summary.base.layers;
     let (mut report, fs) = crate::check::check(
@@ -67,7 +66,7 @@ pub fn check_graft(plan: &GraftPlan, g: &mut Grafted, write: WriteMode) -> Resul
             paths: &[],
             config: &config,
             max_layer_size: plan.max_layer_size,
-            copied,
+            verify: write.into(),
         },
         g.fs.take(),
     )?;
@@ -94,7 +93,7 @@ pub fn check_graft(plan: &GraftPlan, g: &mut Grafted, write: WriteMode) -> Resul
             layers: &vendor.layers[..n],
             boundary: n,
             max_layer_size: plan.max_layer_size,
-            copied: false,
+            verify: Verify::Here,
         })?;
         if let Some(m) = dbmerge::plan(&fs, Some(&old))? {
             let created = config.get("created").and_then(Value::as_str);
@@ -144,7 +143,7 @@ pub fn check_image(
             paths: &paths,
             config: &img.config,
             max_layer_size,
-            copied: false,
+            verify: Verify::Here,
         },
         None,
     )?;
