@@ -198,7 +198,12 @@ pub fn run(cli: Cli) -> Result<u8> {
             let text = if json {
                 format!("{}\n", serde_json::to_string_pretty(&entries)?)
             } else {
-                regraft::toolbox::ls::text(&entries, long)
+                let listing = if long {
+                    regraft::toolbox::ls::Listing::Long
+                } else {
+                    regraft::toolbox::ls::Listing::Paths
+                };
+                regraft::toolbox::ls::text(&entries, listing)
             };
             // `regraft ls IMAGE | head`: a reader that stops early is no error (print! panics).
             let mut stdout = std::io::stdout().lock();
