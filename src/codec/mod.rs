@@ -1,6 +1,6 @@
 //! Compression: gzip, zstd or none, told by magic bytes; encoders and decoders, and the
 //! deterministic parallel gzip writer for new layers. Both writers feed their compressor fixed
-//! blocks ([`Blocked`]).
+//! blocks (`Blocked`).
 
 pub mod compress;
 pub mod pgzip;

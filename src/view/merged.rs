@@ -1,6 +1,6 @@
 //! The merged filesystem of a stack of layers: the node store and the queries over it. How a
-//! layer is applied (whiteouts, opaque directories, hardlinks) is written down in [`apply`],
-//! how paths are resolved through symlinks inside the root in [`resolve`]. Pure code over
+//! layer is applied (whiteouts, opaque directories, hardlinks) is written down in `apply`,
+//! how paths are resolved through symlinks inside the root in `resolve`. Pure code over
 //! parsed tar entries; file data stays wherever the caller put it.
 
 use crate::error::{Error, Result};
