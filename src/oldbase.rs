@@ -97,6 +97,46 @@ fn history_after_layer(img: &Image, n: usize) -> usize {
     }
 }
 
+impl Split {
+    /// The split at `layers` layers and `history` history entries, found as `how` says.
+    fn new(
+        how: SplitHow,
+        layers: usize,
+        history: usize,
+        old: Option<&Image>,
+        name: Option<String>,
+    ) -> Split {
+        Split {
+            layers,
+            history,
+            old_config: old.map(|o| o.config.clone()),
+            summary: OldBaseSummary {
+                how,
+                layers,
+                history_entries: history,
+                name,
+            },
+        }
+    }
+
+    /// The split at `old`'s layers, where `old` is known to be the vendor's base.
+    fn at_base(how: SplitHow, vendor: &Image, old: &Image, name: String) -> Split {
+        let layers = old.view.diff_ids.len();
+        // An old base without history: the vendor's own history says where its layers end.
+        let history = if old.view.history.is_empty() {
+            history_after_layer(vendor, layers)
+        } else {
+            old.view.history.len()
+        };
+        Split::new(how, layers, history, Some(old), Some(name))
+    }
+
+    /// The split at the vendor's first `n` layers, the old base image unknown.
+    fn at_layer(how: SplitHow, vendor: &Image, n: usize) -> Split {
+        Split::new(how, n, history_after_layer(vendor, n), None, None)
+    }
+}
+
 /// Finds the split of `vendor` (read from `vendor_src`, which may also hold the image its base
 /// annotation names) as `given` says. `warnings` gets the note when the split is a guess.
 pub fn find_split(
@@ -106,83 +146,71 @@ pub fn find_split(
     platform: &Platform,
     warnings: &mut Vec<String>,
 ) -> Result<Split> {
-    if let OldBase::Image(r) = given {
-        let old = Source::open(r)?.image(Some(platform))?;
-        let (v, o) = (&vendor.view.diff_ids, &old.view.diff_ids);
-        if o.len() > v.len() {
-            return Err(Error::Invalid(format!(
-                "{} is not the base of {}: it has {} layers, the vendor only {}",
-                old.name,
-                vendor.name,
-                o.len(),
-                v.len()
-            )));
+    match given {
+        OldBase::Image(r) => {
+            let old = Source::open(r)?.image(Some(platform))?;
+            check_is_base(vendor, &old)?;
+            let name = old.name.clone();
+            Ok(Split::at_base(SplitHow::OldBase, vendor, &old, name))
         }
-        if let Some(i) = (0..o.len()).find(|&i| o[i] != v[i]) {
-            return Err(Error::Invalid(format!(
-                "{} is not the base of {}: they part at layer {i}: old base has {}, vendor has {}",
-                old.name, vendor.name, o[i], v[i]
-            )));
+        OldBase::Layers(n) => {
+            if *n > vendor.layers.len() {
+                return Err(Error::Usage(format!(
+                    "--old-base-layers {n}: the vendor has only {} layers",
+                    vendor.layers.len()
+                )));
+            }
+            Ok(Split::at_layer(SplitHow::OldBaseLayers, vendor, *n))
         }
-        let (vh, oh) = (&vendor.view.history, &old.view.history);
-        if oh.len() > vh.len() || oh.iter().zip(vh).any(|(a, b)| !history_entry_matches(a, b)) {
-            let at = oh
-                .iter()
-                .zip(vh)
-                .position(|(a, b)| !history_entry_matches(a, b))
-                .unwrap_or(vh.len());
-            return Err(Error::Invalid(format!(
-                "{} is not the base of {}: their histories part at entry {at}",
-                old.name, vendor.name
-            )));
-        }
-        let history = if oh.is_empty() {
-            history_after_layer(vendor, o.len())
-        } else {
-            oh.len()
-        };
-        return Ok(Split {
-            layers: o.len(),
-            history,
-            old_config: Some(old.config.clone()),
-            summary: OldBaseSummary {
-                how: SplitHow::OldBase,
-                layers: o.len(),
-                history_entries: history,
-                name: Some(old.name.clone()),
-            },
-        });
+        OldBase::Find => Ok(annotated_or_guess(vendor_src, vendor, platform, warnings)),
     }
-    if let OldBase::Layers(n) = *given {
-        if n > vendor.layers.len() {
-            return Err(Error::Usage(format!(
-                "--old-base-layers {n}: the vendor has only {} layers",
-                vendor.layers.len()
-            )));
-        }
-        let history = history_after_layer(vendor, n);
-        return Ok(Split {
-            layers: n,
-            history,
-            old_config: None,
-            summary: OldBaseSummary {
-                how: SplitHow::OldBaseLayers,
-                layers: n,
-                history_entries: history,
-                name: None,
-            },
-        });
+}
+
+/// Fails unless `old` is the base of `vendor`: its diff_ids a prefix of the vendor's and its
+/// history entries the first of the vendor's.
+fn check_is_base(vendor: &Image, old: &Image) -> Result<()> {
+    let (v, o) = (&vendor.view.diff_ids, &old.view.diff_ids);
+    if o.len() > v.len() {
+        return Err(Error::Invalid(format!(
+            "{} is not the base of {}: it has {} layers, the vendor only {}",
+            old.name,
+            vendor.name,
+            o.len(),
+            v.len()
+        )));
     }
-    let ann_name = vendor
-        .manifest
-        .annotations
-        .get("org.opencontainers.image.base.name")
-        .cloned();
-    let ann_digest = vendor
-        .manifest
-        .annotations
-        .get("org.opencontainers.image.base.digest")
-        .cloned();
+    if let Some(i) = (0..o.len()).find(|&i| o[i] != v[i]) {
+        return Err(Error::Invalid(format!(
+            "{} is not the base of {}: they part at layer {i}: old base has {}, vendor has {}",
+            old.name, vendor.name, o[i], v[i]
+        )));
+    }
+    let (vh, oh) = (&vendor.view.history, &old.view.history);
+    if oh.len() > vh.len() || oh.iter().zip(vh).any(|(a, b)| !history_entry_matches(a, b)) {
+        let at = oh
+            .iter()
+            .zip(vh)
+            .position(|(a, b)| !history_entry_matches(a, b))
+            .unwrap_or(vh.len());
+        return Err(Error::Invalid(format!(
+            "{} is not the base of {}: their histories part at entry {at}",
+            old.name, vendor.name
+        )));
+    }
+    Ok(())
+}
+
+/// Nothing given: the image the vendor's base annotation names, when `vendor_src` holds it
+/// and it is the vendor's base; else the guess (the vendor's first layer), with a warning.
+fn annotated_or_guess(
+    vendor_src: &Source,
+    vendor: &Image,
+    platform: &Platform,
+    warnings: &mut Vec<String>,
+) -> Split {
+    let annotation = |key: &str| vendor.manifest.annotations.get(key).cloned();
+    let ann_name = annotation("org.opencontainers.image.base.name");
+    let ann_digest = annotation("org.opencontainers.image.base.digest");
     let annotated = match (&ann_name, &ann_digest) {
         (n, Some(d)) => format!("{}@{}", n.as_deref().unwrap_or(""), d),
         (Some(n), None) => n.clone(),
@@ -193,22 +221,7 @@ pub fn find_split(
     {
         let o = &old.view.diff_ids;
         if o.len() <= vendor.view.diff_ids.len() && o[..] == vendor.view.diff_ids[..o.len()] {
-            let history = if old.view.history.is_empty() {
-                history_after_layer(vendor, o.len())
-            } else {
-                old.view.history.len()
-            };
-            return Ok(Split {
-                layers: o.len(),
-                history,
-                old_config: Some(old.config.clone()),
-                summary: OldBaseSummary {
-                    how: SplitHow::Annotation,
-                    layers: o.len(),
-                    history_entries: history,
-                    name: Some(annotated),
-                },
-            });
+            return Split::at_base(SplitHow::Annotation, vendor, &old, annotated);
         }
     }
     let mut msg = "the vendor's old base is a guess: its first layer".to_string();
@@ -221,17 +234,5 @@ pub fn find_split(
     }
     msg.push_str("; give --old-base IMAGE or --old-base-layers N to make it exact");
     warnings.push(msg);
-    let n = vendor.layers.len().min(1);
-    let history = history_after_layer(vendor, n);
-    Ok(Split {
-        layers: n,
-        history,
-        old_config: None,
-        summary: OldBaseSummary {
-            how: SplitHow::Guess,
-            layers: n,
-            history_entries: history,
-            name: None,
-        },
-    })
+    Split::at_layer(SplitHow::Guess, vendor, vendor.layers.len().min(1))
 }

@@ -23,21 +23,19 @@ pub fn sanitize_lines(s: &str) -> String {
 /// Raw bytes as text: valid UTF-8 as it is, each invalid byte as `\xNN` (for JSON and
 /// listings; terminal output still goes through `sanitize`).
 pub fn lossless(b: &[u8]) -> String {
-    let mut out = String::new();
-    for chunk in b.utf8_chunks() {
-        out.push_str(chunk.valid());
-        for x in chunk.invalid() {
-            out.push_str(&format!("\\x{x:02x}"));
-        }
-    }
-    out
+    escape_invalid(b, |s, out| out.push_str(s))
 }
 
 /// `sanitize` for raw bytes (tar names need not be UTF-8).
 pub fn sanitize_bytes(b: &[u8]) -> String {
+    escape_invalid(b, |s, out| out.push_str(&sanitize(s)))
+}
+
+/// Raw bytes as text: each valid UTF-8 run as `valid` writes it, each invalid byte as `\xNN`.
+fn escape_invalid(b: &[u8], valid: impl Fn(&str, &mut String)) -> String {
     let mut out = String::new();
     for chunk in b.utf8_chunks() {
-        out.push_str(&sanitize(chunk.valid()));
+        valid(chunk.valid(), &mut out);
         for x in chunk.invalid() {
             out.push_str(&format!("\\x{x:02x}"));
         }
@@ -51,5 +49,7 @@ mod tests {
     fn sanitize_strips_escapes() {
         assert_eq!(super::sanitize("a\x1b[31mb\n"), "a\\u{1b}[31mb\\n");
         assert_eq!(super::sanitize_bytes(b"x\xffy"), "x\\xffy");
+        assert_eq!(super::sanitize_bytes(b"\x1b\xff"), "\\u{1b}\\xff");
+        assert_eq!(super::lossless(b"\x1b\xffe\xcc\x81"), "\x1b\\xffe\u{301}");
     }
 }

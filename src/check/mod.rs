@@ -56,8 +56,8 @@ pub struct CheckInput<'a> {
     /// The result's full config JSON.
     pub config: &'a Value,
     pub max_layer_size: u64,
-    /// The layers are copied to an output afterwards (see `FsInput::copied`).
-    pub copied: bool,
+    /// Who verifies the layers on disk (see `fs::Verify`).
+    pub verify: crate::view::fs::Verify,
 }
 
 impl CheckInput<'_> {
@@ -100,7 +100,7 @@ pub fn check(input: &CheckInput<'_>, built: Option<Fs>) -> Result<(Report, Fs)> 
             layers: input.layers,
             boundary: input.boundary,
             max_layer_size: input.max_layer_size,
-            copied: input.copied,
+            verify: input.verify,
         })?,
     };
     let config = ConfigDoc::new(input.config);

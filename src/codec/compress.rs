@@ -2,6 +2,7 @@
 //! (every member of a multi-member stream) and zstd; encoders that give the same bytes for the
 //! same input by feeding the compressor fixed-size chunks.
 
+use super::{Blocked, write_blocked};
 use crate::error::{Error, Result};
 use std::io::{self, BufRead, BufReader, Read, Write};
 
@@ -85,15 +86,13 @@ impl<R: Read> Read for Decoder<R> {
 /// Wraps a raw blob stream in the decoder its magic bytes call for.
 pub fn decoder<R: Read>(raw: R, what: &str) -> Result<Decoder<R>> {
     let mut br = BufReader::with_capacity(BUF, raw);
-    let head = br
-        .fill_buf()
-        .map_err(|e| Error::layer(what, e.to_string()))?;
+    let head = br.fill_buf().map_err(|e| Error::layer_io(what, e))?;
     Ok(match sniff(head, what)? {
         Compression::None => Decoder::None(br),
         Compression::Gzip => Decoder::Gzip(Box::new(flate2::bufread::MultiGzDecoder::new(br))),
         Compression::Zstd => Decoder::Zstd(Box::new(
             zstd::stream::read::Decoder::with_buffer(br)
-                .map_err(|e| Error::layer(what, format!("zstd: {e}")))?,
+                .map_err(|e| Error::layer_io(format!("{what}: zstd"), e))?,
         )),
     })
 }
@@ -279,19 +278,21 @@ impl<W: Write> Encoder<W> {
     }
 }
 
+impl<W: Write> Blocked for Encoder<W> {
+    const BLOCK: usize = ENCODE_CHUNK;
+    fn block(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+    fn block_full(&mut self) -> io::Result<()> {
+        self.write_chunk(ENCODE_CHUNK)?;
+        self.buf.clear();
+        Ok(())
+    }
+}
+
 impl<W: Write> Write for Encoder<W> {
-    fn write(&mut self, mut data: &[u8]) -> io::Result<usize> {
-        let total = data.len();
-        while !data.is_empty() {
-            let take = (ENCODE_CHUNK - self.buf.len()).min(data.len());
-            self.buf.extend_from_slice(&data[..take]);
-            data = &data[take..];
-            if self.buf.len() == ENCODE_CHUNK {
-                self.write_chunk(ENCODE_CHUNK)?;
-                self.buf.clear();
-            }
-        }
-        Ok(total)
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        write_blocked(self, data)
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())

@@ -12,6 +12,7 @@
 //! any number of threads, and a golden-digest test pins it at 1 and 2 threads. gzp's `Gzip` is
 //! not deterministic and needs C zlib (see `reference/deps.md`), hence this module.
 
+use super::{Blocked, write_blocked};
 use flate2::{Compress, FlushCompress, Status};
 use std::collections::VecDeque;
 use std::io::{self, Write};
@@ -26,16 +27,24 @@ const DICT: usize = 32 * 1024;
 /// flate2's gzip header: no mtime, no name, XFL 0, OS 255 (unknown); reproducible.
 const HEADER: [u8; 10] = [0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 0xff];
 
-/// Compresses one block as raw deflate. `last` ends the deflate stream.
-pub fn deflate_block(level: u32, dict: &[u8], data: &[u8], last: bool) -> io::Result<Vec<u8>> {
+/// How a block ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flush {
+    /// More blocks follow: a sync flush ends the block on a byte boundary.
+    Sync,
+    /// The last block: it ends the deflate stream.
+    Finish,
+}
+
+/// Compresses one block as raw deflate.
+pub fn deflate_block(level: u32, dict: &[u8], data: &[u8], end: Flush) -> io::Result<Vec<u8>> {
     let mut c = Compress::new(flate2::Compression::new(level), false);
     if !dict.is_empty() {
         c.set_dictionary(dict).map_err(io::Error::other)?;
     }
-    let flush = if last {
-        FlushCompress::Finish
-    } else {
-        FlushCompress::Sync
+    let flush = match end {
+        Flush::Sync => FlushCompress::Sync,
+        Flush::Finish => FlushCompress::Finish,
     };
     // Above deflate's worst case (stored blocks: 5 bytes per 16 KiB plus framing), so one call
     // does it all; the loop is only a safety net and is itself deterministic.
@@ -49,7 +58,7 @@ pub fn deflate_block(level: u32, dict: &[u8], data: &[u8], last: bool) -> io::Re
         let room_left = out.len() < out.capacity();
         match st {
             Status::StreamEnd => break,
-            _ if !last && all_in && room_left => break,
+            _ if end == Flush::Sync && all_in && room_left => break,
             _ => out.reserve(64 * 1024),
         }
     }
@@ -62,14 +71,14 @@ type BlockResult = io::Result<(Vec<u8>, crc32fast::Hasher)>;
 struct Job {
     data: Vec<u8>,
     dict: Vec<u8>,
-    last: bool,
+    end: Flush,
     reply: SyncSender<BlockResult>,
 }
 
 fn compress_job(level: u32, job: &Job) -> BlockResult {
     let mut crc = crc32fast::Hasher::new();
     crc.update(&job.data);
-    Ok((deflate_block(level, &job.dict, &job.data, job.last)?, crc))
+    Ok((deflate_block(level, &job.dict, &job.data, job.end)?, crc))
 }
 
 /// The number of threads to compress with: the machine's cores, at most 8.
@@ -174,7 +183,7 @@ impl<W: Write> ParGzWriter<W> {
     }
 
     /// Hands the buffered block to a worker (or compresses it here with one thread).
-    fn submit(&mut self, last: bool) -> io::Result<()> {
+    fn submit(&mut self, end: Flush) -> io::Result<()> {
         let data = std::mem::replace(&mut self.buf, Vec::with_capacity(BLOCK));
         let dict = std::mem::take(&mut self.dict);
         self.dict = data[data.len().saturating_sub(DICT)..].to_vec();
@@ -182,10 +191,10 @@ impl<W: Write> ParGzWriter<W> {
         let job = Job {
             data,
             dict,
-            last,
+            end,
             reply,
         };
-        if self.threads == 1 || (last && self.pool.is_none()) {
+        if self.threads == 1 || (end == Flush::Finish && self.pool.is_none()) {
             // One block in all (or one thread): no pool needed.
             let r = compress_job(self.level, &job);
             self.drain_all()?;
@@ -217,7 +226,7 @@ impl<W: Write> ParGzWriter<W> {
 
     /// Compresses what is left, writes the trailer and returns the inner writer.
     pub fn finish(mut self) -> io::Result<W> {
-        self.submit(true)?;
+        self.submit(Flush::Finish)?;
         self.drain_all()?;
         let crc = std::mem::take(&mut self.crc);
         let len = crc.total_len();
@@ -230,18 +239,19 @@ impl<W: Write> ParGzWriter<W> {
     }
 }
 
+impl<W: Write> Blocked for ParGzWriter<W> {
+    const BLOCK: usize = BLOCK;
+    fn block(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+    fn block_full(&mut self) -> io::Result<()> {
+        self.submit(Flush::Sync)
+    }
+}
+
 impl<W: Write> Write for ParGzWriter<W> {
-    fn write(&mut self, mut data: &[u8]) -> io::Result<usize> {
-        let total = data.len();
-        while !data.is_empty() {
-            let take = (BLOCK - self.buf.len()).min(data.len());
-            self.buf.extend_from_slice(&data[..take]);
-            data = &data[take..];
-            if self.buf.len() == BLOCK {
-                self.submit(false)?;
-            }
-        }
-        Ok(total)
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        write_blocked(self, data)
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())

@@ -16,7 +16,12 @@ pub fn run(a: &LsArgs, g: &Globals) -> Result<u8> {
     let text = if a.json {
         format!("{}\n", serde_json::to_string_pretty(&entries)?)
     } else {
-        ls::text(&entries, a.long)
+        let listing = if a.long {
+            ls::Listing::Long
+        } else {
+            ls::Listing::Paths
+        };
+        ls::text(&entries, listing)
     };
     // `regraft ls IMAGE | head`: a reader that stops early is no error.
     emit(&text)?;

@@ -13,7 +13,7 @@ use crate::model::reference::ImageRef;
 use crate::model::spec::Platform;
 use crate::oldbase::{OldBase, find_split};
 use crate::source::Source;
-use crate::view::fs::{Fs, FsInput};
+use crate::view::fs::{Fs, FsInput, Verify};
 use serde_json::Value;
 
 /// The outcome of checking a planned graft.
@@ -56,7 +56,6 @@ fn planned(img: &OutImage) -> Result<(Vec<Layer>, Value)> {
 /// reads, so layers on disk are walked by their headers alone (not for a dry run: everything
 /// is verified here). The filesystem the graft built (path mode) is used as it is.
 pub fn check_graft(plan: &GraftPlan, g: &mut Grafted, write: WriteMode) -> Result<GraftCheck> {
-    let copied = write == WriteMode::Write;
     let (layers, config) = planned(&g.image)?;
     let boundary = g.summary.base.layers;
     let (mut report, fs) = crate::check::check(
@@ -67,7 +66,7 @@ pub fn check_graft(plan: &GraftPlan, g: &mut Grafted, write: WriteMode) -> Resul
             paths: &[],
             config: &config,
             max_layer_size: plan.max_layer_size,
-            copied,
+            verify: write.into(),
         },
         g.fs.take(),
     )?;
@@ -111,7 +110,7 @@ fn merge_package_database(
         layers: &vendor.layers[..n],
         boundary: n,
         max_layer_size: plan.max_layer_size,
-        copied: false,
+        verify: Verify::Here,
     })?;
     let Some(m) = dbmerge::plan(fs, Some(&old))? else {
         return Ok(None);
@@ -158,7 +157,7 @@ pub fn check_image(
             paths: &paths,
             config: &img.config,
             max_layer_size,
-            copied: false,
+            verify: Verify::Here,
         },
         None,
     )?;

@@ -270,7 +270,7 @@ fn base_fs(plan: &GraftPlan, base: &Image, write: WriteMode) -> Result<Fs> {
         &plan.output.to_string(),
         base.layers.len(),
         plan.max_layer_size,
-        write == WriteMode::Write,
+        write.into(),
     )?;
     for l in &base.layers {
         bfs.add_layer(l)?;

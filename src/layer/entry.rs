@@ -147,64 +147,18 @@ pub fn classify(path: Vec<u8>) -> Result<(Vec<u8>, Option<Op>)> {
 /// Reads the entry's header into a `LayerEntry` (data untouched). Sparse files are refused.
 pub fn parse_entry<R: std::io::Read>(e: &mut tar::Entry<'_, R>) -> Result<LayerEntry> {
     let raw = e.path_bytes().into_owned();
-    let name = || crate::text::sanitize_bytes(&raw);
-    let h = e.header();
-    let et = h.entry_type();
-    let mut meta = Meta {
-        mode: h
-            .mode()
-            .map_err(|x| Error::Invalid(format!("{}: bad mode: {x}", name())))?
-            & 0o7777,
-        uid: h.uid().unwrap_or(0),
-        gid: h.gid().unwrap_or(0),
-        mtime: h.mtime().unwrap_or(0),
-        pax_mtime: None,
-        uname: h.username_bytes().map(<[u8]>::to_vec).unwrap_or_default(),
-        gname: h.groupname_bytes().map(<[u8]>::to_vec).unwrap_or_default(),
-        xattrs: vec![],
-        dev_major: h.device_major().ok().flatten().unwrap_or(0),
-        dev_minor: h.device_minor().ok().flatten().unwrap_or(0),
-    };
+    let mut meta = header_meta(e.header(), &raw)?;
     if let Some(exts) = e
         .pax_extensions()
-        .map_err(|x| Error::Invalid(format!("{}: bad PAX header: {x}", name())))?
+        .map_err(|x| Error::io_while(format!("{}: bad PAX header", shown(&raw)), x))?
     {
         for ext in exts {
             let ext =
-                ext.map_err(|x| Error::Invalid(format!("{}: bad PAX record: {x}", name())))?;
+                ext.map_err(|x| Error::io_while(format!("{}: bad PAX record", shown(&raw)), x))?;
             let key = ext
                 .key()
-                .map_err(|_| Error::Invalid(format!("{}: PAX key is not UTF-8", name())))?;
-            let val = ext.value_bytes();
-            if let Some(x) = key.strip_prefix("SCHILY.xattr.") {
-                meta.xattrs.push((x.to_string(), val.to_vec()));
-            } else if key == "mtime" {
-                let s = String::from_utf8_lossy(val).to_string();
-                if let Some(secs) = s.split('.').next().and_then(|v| v.parse::<u64>().ok()) {
-                    meta.mtime = secs;
-                }
-                meta.pax_mtime = Some(s);
-            } else if key == "uid" || key == "gid" {
-                let v = std::str::from_utf8(val)
-                    .ok()
-                    .and_then(|v| v.parse::<u64>().ok());
-                if let Some(v) = v {
-                    if key == "uid" {
-                        meta.uid = v
-                    } else {
-                        meta.gid = v
-                    }
-                }
-            } else if key == "uname" {
-                meta.uname = val.to_vec();
-            } else if key == "gname" {
-                meta.gname = val.to_vec();
-            } else if key.starts_with("GNU.sparse") {
-                return Err(Error::Unsupported(format!(
-                    "{}: sparse files are not supported",
-                    name()
-                )));
-            }
+                .map_err(|_| Error::Invalid(format!("{}: PAX key is not UTF-8", shown(&raw))))?;
+            apply_pax(&mut meta, key, ext.value_bytes(), &raw)?;
         }
     }
     meta.xattrs.sort();
@@ -216,78 +170,114 @@ pub fn parse_entry<R: std::io::Read>(e: &mut tar::Entry<'_, R>) -> Result<LayerE
         });
     };
     let (path, special) = classify(path)?;
-    if let Some(op) = special {
-        return Ok(LayerEntry { path, op });
+    let op = match special {
+        Some(op) => op,
+        None => entry_op(e, meta, &raw)?,
+    };
+    Ok(LayerEntry { path, op })
+}
+
+/// A tar name as messages show it.
+fn shown(raw: &[u8]) -> String {
+    crate::text::sanitize_bytes(raw)
+}
+
+/// The attributes a ustar header carries (PAX records may override them).
+fn header_meta(h: &tar::Header, raw: &[u8]) -> Result<Meta> {
+    let mode = h
+        .mode()
+        .map_err(|x| Error::io_while(format!("{}: bad mode", shown(raw)), x))?;
+    Ok(Meta {
+        mode: mode & 0o7777,
+        uid: h.uid().unwrap_or(0),
+        gid: h.gid().unwrap_or(0),
+        mtime: h.mtime().unwrap_or(0),
+        pax_mtime: None,
+        uname: h.username_bytes().map(<[u8]>::to_vec).unwrap_or_default(),
+        gname: h.groupname_bytes().map(<[u8]>::to_vec).unwrap_or_default(),
+        xattrs: vec![],
+        dev_major: h.device_major().ok().flatten().unwrap_or(0),
+        dev_minor: h.device_minor().ok().flatten().unwrap_or(0),
+    })
+}
+
+/// Applies one PAX record to the entry's attributes: xattrs, the exact mtime, large ids and
+/// long user and group names. Sparse-file records are refused; others are ignored.
+fn apply_pax(meta: &mut Meta, key: &str, val: &[u8], raw: &[u8]) -> Result<()> {
+    let number = || {
+        std::str::from_utf8(val)
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    if let Some(x) = key.strip_prefix("SCHILY.xattr.") {
+        meta.xattrs.push((x.to_string(), val.to_vec()));
+    } else if key.starts_with("GNU.sparse") {
+        return Err(sparse(raw));
     }
+    match key {
+        "mtime" => {
+            let s = String::from_utf8_lossy(val).to_string();
+            if let Some(secs) = s.split('.').next().and_then(|v| v.parse::<u64>().ok()) {
+                meta.mtime = secs;
+            }
+            meta.pax_mtime = Some(s);
+        }
+        "uid" => meta.uid = number().unwrap_or(meta.uid),
+        "gid" => meta.gid = number().unwrap_or(meta.gid),
+        "uname" => meta.uname = val.to_vec(),
+        "gname" => meta.gname = val.to_vec(),
+        _ => {}
+    }
+    Ok(())
+}
+
+fn sparse(raw: &[u8]) -> Error {
+    Error::Unsupported(format!("{}: sparse files are not supported", shown(raw)))
+}
+
+/// What a plain (not whiteout or opaque) entry does, by its tar entry type.
+fn entry_op<R: std::io::Read>(e: &tar::Entry<'_, R>, meta: Meta, raw: &[u8]) -> Result<Op> {
+    let put = |kind: Kind, meta: Meta, size: u64| Op::Put {
+        kind,
+        meta,
+        size,
+        data: None,
+    };
     let link = || -> Result<Vec<u8>> {
         e.link_name_bytes()
             .map(|c| c.into_owned())
-            .ok_or_else(|| Error::Invalid(format!("{}: link without a target", name())))
+            .ok_or_else(|| Error::Invalid(format!("{}: link without a target", shown(raw))))
     };
-    let op = match et {
-        tar::EntryType::Regular | tar::EntryType::Continuous => Op::Put {
-            kind: Kind::File,
-            meta,
-            size: e.size(),
-            data: None,
-        },
-        tar::EntryType::Directory => Op::Put {
-            kind: Kind::Dir,
-            meta,
-            size: 0,
-            data: None,
-        },
+    Ok(match e.header().entry_type() {
+        tar::EntryType::Regular | tar::EntryType::Continuous => put(Kind::File, meta, e.size()),
+        tar::EntryType::Directory => put(Kind::Dir, meta, 0),
         tar::EntryType::Symlink => {
             let t = link()?;
             if t.is_empty() || t.contains(&0) {
-                return Err(Error::Invalid(format!("{}: bad symlink target", name())));
+                return Err(Error::Invalid(format!(
+                    "{}: bad symlink target",
+                    shown(raw)
+                )));
             }
-            Op::Put {
-                kind: Kind::Symlink(t),
-                meta,
-                size: 0,
-                data: None,
-            }
+            put(Kind::Symlink(t), meta, 0)
         }
         tar::EntryType::Link => {
-            let t = link()?;
-            let target = clean_path(&t)?
-                .ok_or_else(|| Error::Invalid(format!("{}: hardlink to the root", name())))?;
+            let target = clean_path(&link()?)?
+                .ok_or_else(|| Error::Invalid(format!("{}: hardlink to the root", shown(raw))))?;
             Op::Link { target, meta }
         }
-        tar::EntryType::Char => Op::Put {
-            kind: Kind::Char,
-            meta,
-            size: 0,
-            data: None,
-        },
-        tar::EntryType::Block => Op::Put {
-            kind: Kind::Block,
-            meta,
-            size: 0,
-            data: None,
-        },
-        tar::EntryType::Fifo => Op::Put {
-            kind: Kind::Fifo,
-            meta,
-            size: 0,
-            data: None,
-        },
-        tar::EntryType::GNUSparse => {
-            return Err(Error::Unsupported(format!(
-                "{}: sparse files are not supported",
-                name()
-            )));
-        }
+        tar::EntryType::Char => put(Kind::Char, meta, 0),
+        tar::EntryType::Block => put(Kind::Block, meta, 0),
+        tar::EntryType::Fifo => put(Kind::Fifo, meta, 0),
+        tar::EntryType::GNUSparse => return Err(sparse(raw)),
         other => {
             return Err(Error::Unsupported(format!(
                 "{}: unsupported tar entry type {:?}",
-                name(),
+                shown(raw),
                 other
             )));
         }
-    };
-    Ok(LayerEntry { path, op })
+    })
 }
 
 #[cfg(test)]
@@ -304,5 +294,145 @@ mod tests {
         assert!(c("a/../b").is_err());
         assert!(c("").is_err());
         assert!(classify(b"a/.wh.".to_vec()).is_err());
+    }
+
+    /// Parses every entry of a tar built by `build`.
+    fn parse_all(build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<Result<LayerEntry>> {
+        let mut b = tar::Builder::new(Vec::new());
+        build(&mut b);
+        let bytes = b.into_inner().unwrap();
+        let mut ar = tar::Archive::new(&bytes[..]);
+        ar.entries()
+            .unwrap()
+            .map(|e| parse_entry(&mut e.unwrap()))
+            .collect()
+    }
+
+    /// A header with the names exactly as given (the tar crate's setters clean them).
+    fn header(name: &str, t: tar::EntryType, link: Option<&str>) -> tar::Header {
+        // The tar crate reads sparse entries only from GNU headers.
+        let mut h = if t == tar::EntryType::GNUSparse {
+            tar::Header::new_gnu()
+        } else {
+            tar::Header::new_ustar()
+        };
+        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        if let Some(l) = link {
+            h.as_old_mut().linkname[..l.len()].copy_from_slice(l.as_bytes());
+        }
+        if let Some(gnu) = h.as_gnu_mut() {
+            gnu.set_real_size(0);
+        }
+        h.set_entry_type(t);
+        h.set_mode(0o100755);
+        h.set_size(0);
+        h.set_cksum();
+        h
+    }
+
+    #[test]
+    fn pax_records_override_the_ustar_fields_and_sparse_files_are_refused() {
+        let got = parse_all(|b| {
+            b.append_pax_extensions([
+                ("uid", &b"4000000"[..]),
+                ("gid", b"not a number"),
+                ("uname", b"a-rather-long-user-name-beyond-32-bytes"),
+                ("gname", b"g"),
+                ("mtime", b"1700000000.25"),
+                ("SCHILY.xattr.user.b", b"2"),
+                ("SCHILY.xattr.user.a", b"1"),
+                ("comment", b"ignored"),
+            ])
+            .unwrap();
+            let h = header("f", tar::EntryType::Regular, None);
+            b.append(&h, &[][..]).unwrap();
+            b.append_pax_extensions([("GNU.sparse.major", &b"1"[..])])
+                .unwrap();
+            b.append(&h, &[][..]).unwrap();
+        });
+        let Ok(LayerEntry {
+            op: Op::Put { meta, .. },
+            ..
+        }) = &got[0]
+        else {
+            panic!("{got:?}")
+        };
+        assert_eq!((meta.mode, meta.uid, meta.gid), (0o755, 4_000_000, 0));
+        assert_eq!(meta.uname, b"a-rather-long-user-name-beyond-32-bytes");
+        assert_eq!(meta.gname, b"g");
+        assert_eq!(meta.mtime, 1_700_000_000);
+        assert_eq!(meta.pax_mtime.as_deref(), Some("1700000000.25"));
+        assert_eq!(
+            meta.xattrs,
+            [
+                ("user.a".into(), b"1".to_vec()),
+                ("user.b".into(), b"2".to_vec())
+            ]
+        );
+        let e = got[1].as_ref().unwrap_err();
+        assert!(matches!(e, Error::Unsupported(_)), "{e}");
+    }
+
+    #[test]
+    fn entry_types() {
+        use tar::EntryType as T;
+        let got = parse_all(|b| {
+            for (name, t, link) in [
+                ("./", T::Directory, None),
+                ("d/", T::Directory, None),
+                ("c", T::Char, None),
+                ("k", T::Block, None),
+                ("p", T::Fifo, None),
+                ("s", T::Symlink, Some("../t")),
+                ("h", T::Link, Some("./d/../x")),
+                ("d/.wh.gone", T::Regular, None),
+                ("d/.wh..wh..opq", T::Regular, None),
+                ("d/.wh..wh.plnk", T::Regular, None),
+                ("bad-symlink", T::Symlink, Some("")),
+                ("link-to-root", T::Link, Some("./")),
+                ("sparse", T::GNUSparse, None),
+                ("volume", T::new(b'V'), None),
+            ] {
+                b.append(&header(name, t, link), &[][..]).unwrap();
+            }
+        });
+        let shown: Vec<String> = got
+            .iter()
+            .map(|r| match r {
+                Ok(e) => {
+                    let p = String::from_utf8_lossy(&e.path).to_string();
+                    match &e.op {
+                        Op::Put { kind, size, .. } => format!("{p} {} {size}", kind.name()),
+                        Op::Link { target, .. } => {
+                            format!("{p} link {}", String::from_utf8_lossy(target))
+                        }
+                        op => format!("{p} {op:?}"),
+                    }
+                }
+                Err(e) => format!("error: {e}"),
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                " Skip",
+                "d directory 0",
+                "c character device 0",
+                "k block device 0",
+                "p fifo 0",
+                "s symlink 0",
+                "error: tar entry \"./d/../x\" has a '..' component",
+                "d/gone Whiteout",
+                "d Opaque",
+                "d/.wh..wh.plnk Skip",
+                "error: bad-symlink: link without a target",
+                "error: link-to-root: hardlink to the root",
+                "error: sparse: sparse files are not supported",
+                &format!(
+                    "error: volume: unsupported tar entry type {:?}",
+                    T::new(b'V')
+                ),
+            ]
+        );
     }
 }

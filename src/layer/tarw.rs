@@ -32,6 +32,21 @@ impl<'a> OutKind<'a> {
     }
 }
 
+impl OutKind<'_> {
+    /// The header's entry type, size and link target.
+    fn header_fields(&self) -> (tar::EntryType, u64, Option<&[u8]>) {
+        match self {
+            OutKind::File { size } => (tar::EntryType::Regular, *size, None),
+            OutKind::Dir => (tar::EntryType::Directory, 0, None),
+            OutKind::Symlink(t) => (tar::EntryType::Symlink, 0, Some(t)),
+            OutKind::Hardlink(t) => (tar::EntryType::Link, 0, Some(t)),
+            OutKind::Char => (tar::EntryType::Char, 0, None),
+            OutKind::Block => (tar::EntryType::Block, 0, None),
+            OutKind::Fifo => (tar::EntryType::Fifo, 0, None),
+        }
+    }
+}
+
 pub struct TarWriter<W: Write> {
     w: W,
 }
@@ -60,6 +75,43 @@ fn fits_octal(v: u64, width: usize) -> bool {
     v < 1u64 << (3 * (width - 1))
 }
 
+/// The PAX records an entry needs: every value that does not fit its ustar field or carries
+/// more than it can (the exact mtime, xattrs).
+fn pax_overflow(pax: &mut Vec<u8>, full: &[u8], link: Option<&[u8]>, size: u64, meta: &Meta) {
+    let ascii = |b: &[u8]| b.iter().all(|c| c.is_ascii() && *c != 0);
+    if full.len() > 100 || !ascii(full) {
+        pax_record(pax, "path", full);
+    }
+    if let Some(t) = link
+        && (t.len() > 100 || !ascii(t))
+    {
+        pax_record(pax, "linkpath", t);
+    }
+    if !fits_octal(size, 12) {
+        pax_record(pax, "size", size.to_string().as_bytes());
+    }
+    if !fits_octal(meta.uid, 8) {
+        pax_record(pax, "uid", meta.uid.to_string().as_bytes());
+    }
+    if !fits_octal(meta.gid, 8) {
+        pax_record(pax, "gid", meta.gid.to_string().as_bytes());
+    }
+    if let Some(m) = &meta.pax_mtime {
+        pax_record(pax, "mtime", m.as_bytes());
+    } else if !fits_octal(meta.mtime, 12) {
+        pax_record(pax, "mtime", meta.mtime.to_string().as_bytes());
+    }
+    if meta.uname.len() > 32 {
+        pax_record(pax, "uname", &meta.uname);
+    }
+    if meta.gname.len() > 32 {
+        pax_record(pax, "gname", &meta.gname);
+    }
+    for (k, v) in &meta.xattrs {
+        pax_record(pax, &format!("SCHILY.xattr.{k}"), v);
+    }
+}
+
 fn set_name_field(field: &mut [u8], v: &[u8]) {
     let n = v.len().min(field.len());
     field[..n].copy_from_slice(&v[..n]);
@@ -81,53 +133,14 @@ impl<W: Write> TarWriter<W> {
         pax: &mut Vec<u8>,
     ) -> io::Result<[u8; 512]> {
         let mut h = tar::Header::new_ustar();
-        let (etype, size, link): (tar::EntryType, u64, Option<&[u8]>) = match kind {
-            OutKind::File { size } => (tar::EntryType::Regular, *size, None),
-            OutKind::Dir => (tar::EntryType::Directory, 0, None),
-            OutKind::Symlink(t) => (tar::EntryType::Symlink, 0, Some(t)),
-            OutKind::Hardlink(t) => (tar::EntryType::Link, 0, Some(t)),
-            OutKind::Char => (tar::EntryType::Char, 0, None),
-            OutKind::Block => (tar::EntryType::Block, 0, None),
-            OutKind::Fifo => (tar::EntryType::Fifo, 0, None),
-        };
+        let (etype, size, link) = kind.header_fields();
         h.set_entry_type(etype);
         // Names: ustar's 100-byte field (a directory gets its trailing slash); longer ones in PAX.
         let mut full = name.to_vec();
         if matches!(kind, OutKind::Dir) {
             full.push(b'/');
         }
-        let ascii = |b: &[u8]| b.iter().all(|c| c.is_ascii() && *c != 0);
-        if full.len() > 100 || !ascii(&full) {
-            pax_record(pax, "path", &full);
-        }
-        if let Some(t) = link
-            && (t.len() > 100 || !ascii(t))
-        {
-            pax_record(pax, "linkpath", t);
-        }
-        if !fits_octal(size, 12) {
-            pax_record(pax, "size", size.to_string().as_bytes());
-        }
-        if !fits_octal(meta.uid, 8) {
-            pax_record(pax, "uid", meta.uid.to_string().as_bytes());
-        }
-        if !fits_octal(meta.gid, 8) {
-            pax_record(pax, "gid", meta.gid.to_string().as_bytes());
-        }
-        if let Some(m) = &meta.pax_mtime {
-            pax_record(pax, "mtime", m.as_bytes());
-        } else if !fits_octal(meta.mtime, 12) {
-            pax_record(pax, "mtime", meta.mtime.to_string().as_bytes());
-        }
-        if meta.uname.len() > 32 {
-            pax_record(pax, "uname", &meta.uname);
-        }
-        if meta.gname.len() > 32 {
-            pax_record(pax, "gname", &meta.gname);
-        }
-        for (k, v) in &meta.xattrs {
-            pax_record(pax, &format!("SCHILY.xattr.{k}"), v);
-        }
+        pax_overflow(pax, &full, link, size, meta);
         {
             let old = h.as_old_mut();
             set_name_field(&mut old.name, &full);
@@ -144,8 +157,8 @@ impl<W: Write> TarWriter<W> {
         } else {
             0
         });
-        {
-            let u = h.as_ustar_mut().expect("ustar header");
+        // Always a ustar header (`new_ustar` above).
+        if let Some(u) = h.as_ustar_mut() {
             set_name_field(&mut u.uname, &meta.uname);
             set_name_field(&mut u.gname, &meta.gname);
         }

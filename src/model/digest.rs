@@ -341,7 +341,8 @@ impl<R: Read> Read for HashingReader<R> {
                     let mut probe = [0u8; 1];
                     return match self.inner.read(&mut probe)? {
                         0 => Ok(0),
-                        _ => Err(io::Error::other(crate::error::Error::layer(
+                        // Carries the error itself: whoever wraps it need not name the blob.
+                        _ => Err(io::Error::other(Error::layer(
                             &self.what,
                             format!("more than the {cap} bytes declared"),
                         ))),

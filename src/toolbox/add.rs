@@ -135,7 +135,7 @@ pub fn add_layer(
         // Land under the image's real directories (merged /usr symlinks followed).
         let dest = view
             .resolve_parent(&clean)
-            .map_err(|e| Error::Invalid(format!("{dest}: {e}")))?;
+            .map_err(|e| Error::context(dest, e))?;
         if let Some(n) = view.get(&dest) {
             let is_dir_src = std::fs::symlink_metadata(src).at(src)?.is_dir();
             if is_dir_src && n.kind != Kind::Dir {
@@ -147,24 +147,20 @@ pub fn add_layer(
             }
         }
         // Parents: the image's attributes where it has them, else root 0755.
-        for (i, b) in dest.iter().enumerate() {
-            if *b == b'/' {
-                let a = dest[..i].to_vec();
-                let meta = view
-                    .get(&a)
-                    .filter(|n| n.kind == Kind::Dir)
-                    .map(|n| n.meta.clone())
-                    .unwrap_or_else(|| super::default_dir_meta(o.clamp.unwrap_or(0)));
-                out.entry(a).or_insert(Src::Parent(meta));
-            }
+        for a in crate::model::path::ancestors(&dest) {
+            let meta = view
+                .get(&a)
+                .filter(|n| n.kind == Kind::Dir)
+                .map(|n| n.meta.clone())
+                .unwrap_or_else(|| super::default_dir_meta(o.clamp.unwrap_or(0)));
+            out.entry(a).or_insert(Src::Parent(meta));
         }
         collect(src, &dest, o, &mut out, &mut warnings)?;
     }
-    let io = |e: std::io::Error| Error::Invalid(format!("writing the new layer: {e}"));
     let layer = crate::mutate::new_layer(LayerDest::temp_file_or_discard(dir), codec, |tw| {
         for (p, s) in &out {
             match s {
-                Src::Parent(meta) => tw.append_header(p, &OutKind::Dir, meta).map_err(io)?,
+                Src::Parent(meta) => tw.append_header(p, &OutKind::Dir, meta).map_err(writing)?,
                 Src::Host {
                     path,
                     kind,
@@ -188,19 +184,22 @@ fn write_host<W: std::io::Write>(
     meta: &Meta,
     size: u64,
 ) -> Result<()> {
-    let io = |e: std::io::Error| Error::Invalid(format!("writing the new layer: {e}"));
     tw.append_header(p, &OutKind::from_kind(kind, size), meta)
-        .map_err(io)?;
+        .map_err(writing)?;
     if *kind == Kind::File && size > 0 {
         let f = std::fs::File::open(path).at(path)?;
-        let n = std::io::copy(&mut std::io::Read::take(f, size), tw.data()).map_err(io)?;
+        let n = std::io::copy(&mut std::io::Read::take(f, size), tw.data()).map_err(writing)?;
         if n != size {
             return Err(Error::Invalid(format!(
                 "{}: changed while being read ({n} of {size} bytes)",
                 path.display()
             )));
         }
-        tw.pad(size).map_err(io)?;
+        tw.pad(size).map_err(writing)?;
     }
     Ok(())
+}
+
+fn writing(e: std::io::Error) -> Error {
+    Error::io_while("writing the new layer", e)
 }

@@ -6,7 +6,7 @@
 //! are kept.
 
 use crate::error::{Error, IoContext, Result};
-use crate::layer::entry::Kind;
+use crate::layer::entry::{Kind, split_parent};
 use crate::layer::tarw::{OutKind, TarWriter};
 use crate::model::image::Image;
 use crate::view::load::merged_view;
@@ -54,28 +54,19 @@ fn select(img: &Image, path: &str, max: u64, spill_dir: &Path) -> Result<Selecte
     } else {
         view.resolve_parent(&sel)?
     };
-    if !src.is_empty() && view.get(&src).is_none() {
-        return Err(Error::Invalid(format!(
-            "{}: {} does not exist",
-            img.name,
-            crate::text::sanitize(path)
-        )));
-    }
+    super::must_exist(img, &view, &src, &crate::text::sanitize(path))?;
     crate::view::load::fill_missing(img, max, &mut view, std::slice::from_ref(&src), &mut spill)?;
     Ok(Selected { view, spill, src })
 }
 
 fn basename(p: &[u8]) -> &[u8] {
-    match p.iter().rposition(|&b| b == b'/') {
-        Some(i) => &p[i + 1..],
-        None => p,
-    }
+    split_parent(p).1
 }
 
 /// Writes the selection as a tar (PATH's basename as its top entry) to `w`.
 pub fn cp_to_tar(img: &Image, path: &str, max: u64, w: impl Write) -> Result<()> {
     let s = select(img, path, max, &std::env::temp_dir())?;
-    let io = |e: std::io::Error| Error::Invalid(format!("writing the tar: {e}"));
+    let io = |e: std::io::Error| Error::io_while("writing the tar", e);
     let mut tw = TarWriter::new(std::io::BufWriter::new(w));
     let base = basename(&s.src).to_vec();
     let mut first: HashMap<u64, Vec<u8>> = HashMap::new();
@@ -123,6 +114,39 @@ pub fn cp_to_dir(
     opts: &CpOptions,
     max: u64,
 ) -> Result<Vec<String>> {
+    let target = host_target(dest, path)?;
+    let s = select(img, path, max, &std::env::temp_dir())?;
+    if s.src.is_empty() && !target.is_dir() {
+        // The root has no node of its own.
+        fs::create_dir(&target).at(&target)?;
+    }
+    let mut w = HostWriter {
+        target: &target,
+        opts,
+        spill: &s.spill,
+        warnings: Vec::new(),
+        first: HashMap::new(),
+        dirs: Vec::new(),
+    };
+    for (k, n) in s.view.subtree(&s.src) {
+        let rel = &k[s.src.len()..];
+        let rel = rel.strip_prefix(b"/").unwrap_or(rel);
+        let out = if rel.is_empty() {
+            target.clone()
+        } else {
+            target.join(OsStr::from_bytes(rel))
+        };
+        w.write(k, n, out)?;
+    }
+    w.finish_dirs()?;
+    s.spill.check_unchanged()?;
+    Ok(w.warnings)
+}
+
+/// Where on the host the selection goes: `dest` itself when it is new, PATH's basename inside
+/// it when it is a directory. Never a symlink, never over a file, never into a missing
+/// directory.
+fn host_target(dest: &Path, path: &str) -> Result<PathBuf> {
     let target: PathBuf = match fs::symlink_metadata(dest) {
         Ok(m) if m.file_type().is_symlink() => {
             return Err(Error::Invalid(format!(
@@ -152,27 +176,70 @@ pub fn cp_to_dir(
             target.display()
         )));
     }
-    let s = select(img, path, max, &std::env::temp_dir())?;
-    let mut warnings = Vec::new();
-    let mut first: HashMap<u64, PathBuf> = HashMap::new();
-    let mut dirs: Vec<(PathBuf, &Node)> = Vec::new();
-    if s.src.is_empty() && !target.is_dir() {
-        // The root has no node of its own.
-        fs::create_dir(&target).at(&target)?;
+    Ok(target)
+}
+
+/// The mode a node gets on the host: setuid and setgid cleared unless `--preserve-special`.
+fn host_mode(mode: u32, opts: &CpOptions) -> u32 {
+    let mode = mode & 0o7777;
+    if opts.preserve_special {
+        mode
+    } else {
+        mode & !0o6000
     }
-    for (k, n) in s.view.subtree(&s.src) {
-        let rel = &k[s.src.len()..];
-        let rel = rel.strip_prefix(b"/").unwrap_or(rel);
-        let out = if rel.is_empty() {
-            target.clone()
-        } else {
-            target.join(OsStr::from_bytes(rel))
-        };
-        // Never through a symlink: every existing component below the target must be a real
-        // directory (we create them ourselves, in order, so this only trips on a race or on an
-        // existing tree that holds links).
+}
+
+/// Writes the nodes of a selection under `target`, in path order.
+struct HostWriter<'a> {
+    target: &'a Path,
+    opts: &'a CpOptions,
+    spill: &'a Spill,
+    warnings: Vec<String>,
+    /// The first path written for each hardlink group.
+    first: HashMap<u64, PathBuf>,
+    /// Directories get their modes and mtimes last (`finish_dirs`).
+    dirs: Vec<(PathBuf, &'a Node)>,
+}
+
+impl<'a> HostWriter<'a> {
+    /// Writes node `n` (image path `k`) at `out`.
+    fn write(&mut self, k: &[u8], n: &'a Node, out: PathBuf) -> Result<()> {
+        self.refuse_links(&out)?;
+        let shown = format!("/{}", String::from_utf8_lossy(k));
+        let mode = host_mode(n.meta.mode, self.opts);
+        if mode != n.meta.mode & 0o7777 {
+            self.warnings.push(format!(
+                "{shown}: setuid/setgid cleared (use --preserve-special to keep)"
+            ));
+        }
+        match &n.kind {
+            Kind::Dir => {
+                if !out.is_dir() {
+                    fs::create_dir(&out).at(&out)?;
+                }
+                self.dirs.push((out, n));
+            }
+            Kind::File => self.write_file(n, out, mode, &shown)?,
+            Kind::Symlink(t) => {
+                let _ = fs::remove_file(&out);
+                std::os::unix::fs::symlink(OsStr::from_bytes(t), &out).at(&out)?;
+            }
+            Kind::Char | Kind::Block | Kind::Fifo => {
+                self.warnings.push(format!(
+                    "{shown}: {} not created on the host; skipped",
+                    n.kind.name()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Never through a symlink: every existing component below the target must be a real
+    /// directory (we create them ourselves, in order, so this only trips on a race or on an
+    /// existing tree that holds links), and `out` itself no symlink.
+    fn refuse_links(&self, out: &Path) -> Result<()> {
         if let Some(p) = out.parent()
-            && p.starts_with(&target)
+            && p.starts_with(self.target)
             && fs::symlink_metadata(p)
                 .map(|m| !m.is_dir())
                 .unwrap_or(false)
@@ -182,7 +249,7 @@ pub fn cp_to_dir(
                 out.display()
             )));
         }
-        if let Ok(m) = fs::symlink_metadata(&out)
+        if let Ok(m) = fs::symlink_metadata(out)
             && m.file_type().is_symlink()
         {
             return Err(Error::Invalid(format!(
@@ -190,72 +257,50 @@ pub fn cp_to_dir(
                 out.display()
             )));
         }
-        let shown = format!("/{}", String::from_utf8_lossy(k));
-        let mut mode = n.meta.mode & 0o7777;
-        if !opts.preserve_special && mode & 0o6000 != 0 {
-            mode &= !0o6000;
-            warnings.push(format!(
-                "{shown}: setuid/setgid cleared (use --preserve-special to keep)"
-            ));
-        }
-        match &n.kind {
-            Kind::Dir => {
-                if !out.is_dir() {
-                    fs::create_dir(&out).at(&out)?;
-                }
-                dirs.push((out, n));
-                continue;
-            }
-            Kind::File => {
-                if let Some(t) = first.get(&n.inode) {
-                    let _ = fs::remove_file(&out);
-                    fs::hard_link(t, &out).at(&out)?;
-                    continue;
-                }
-                let _ = fs::remove_file(&out);
-                let mut f = fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .open(&out)
-                    .at(&out)?;
-                if let Some(d) = n.data {
-                    s.spill.copy_to(d, &mut f)?;
-                } else if n.size > 0 {
-                    return Err(Error::Invalid(format!(
-                        "internal: no data kept for {shown}"
-                    )));
-                }
-                f.set_permissions(fs::Permissions::from_mode(mode))
-                    .at(&out)?;
-                let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(n.meta.mtime);
-                f.set_modified(t).at(&out)?;
-                first.insert(n.inode, out);
-            }
-            Kind::Symlink(t) => {
-                let _ = fs::remove_file(&out);
-                std::os::unix::fs::symlink(OsStr::from_bytes(t), &out).at(&out)?;
-            }
-            Kind::Char | Kind::Block | Kind::Fifo => {
-                warnings.push(format!(
-                    "{shown}: {} not created on the host; skipped",
-                    n.kind.name()
-                ));
-            }
-        }
+        Ok(())
     }
-    // Directory modes and mtimes last, deepest first, so that filling them does not undo it.
-    for (p, n) in dirs.iter().rev() {
-        let mut mode = n.meta.mode & 0o7777;
-        if !opts.preserve_special {
-            mode &= !0o6000;
+
+    /// A regular file: a hardlink to the group's first path, or a new file with the node's
+    /// data, mode and mtime.
+    fn write_file(&mut self, n: &Node, out: PathBuf, mode: u32, shown: &str) -> Result<()> {
+        let _ = fs::remove_file(&out);
+        if let Some(t) = self.first.get(&n.inode) {
+            fs::hard_link(t, &out).at(&out)?;
+            return Ok(());
         }
-        fs::set_permissions(p, fs::Permissions::from_mode(mode | 0o700)).at(p)?;
-        if let Ok(f) = fs::File::open(p) {
-            let _ = f
-                .set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(n.meta.mtime));
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&out)
+            .at(&out)?;
+        if let Some(d) = n.data {
+            self.spill.copy_to(d, &mut f)?;
+        } else if n.size > 0 {
+            return Err(Error::Invalid(format!(
+                "internal: no data kept for {shown}"
+            )));
         }
-        fs::set_permissions(p, fs::Permissions::from_mode(mode)).at(p)?;
+        f.set_permissions(fs::Permissions::from_mode(mode))
+            .at(&out)?;
+        f.set_modified(mtime(n)).at(&out)?;
+        self.first.insert(n.inode, out);
+        Ok(())
     }
-    s.spill.check_unchanged()?;
-    Ok(warnings)
+
+    /// Directory modes and mtimes last, deepest first, so that filling them does not undo it.
+    fn finish_dirs(&self) -> Result<()> {
+        for (p, n) in self.dirs.iter().rev() {
+            let mode = host_mode(n.meta.mode, self.opts);
+            fs::set_permissions(p, fs::Permissions::from_mode(mode | 0o700)).at(p)?;
+            if let Ok(f) = fs::File::open(p) {
+                let _ = f.set_modified(mtime(n));
+            }
+            fs::set_permissions(p, fs::Permissions::from_mode(mode)).at(p)?;
+        }
+        Ok(())
+    }
+}
+
+fn mtime(n: &Node) -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + std::time::Duration::from_secs(n.meta.mtime)
 }

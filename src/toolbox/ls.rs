@@ -2,7 +2,7 @@
 //! each entry comes from.
 
 use crate::error::{Error, Result};
-use crate::layer::entry::{self, Kind, Op};
+use crate::layer::entry::{self, Kind, Meta, Op};
 use crate::model::image::Image;
 use crate::view::load::merged_view;
 use serde::Serialize;
@@ -24,6 +24,15 @@ pub struct LsEntry {
     pub created_by: Option<String>,
 }
 
+/// How `text` lists entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Listing {
+    /// Paths only, whiteouts and opaque markers tagged as such.
+    Paths,
+    /// Attributes, layer and history entry too (`--long`).
+    Long,
+}
+
 fn kind_name(k: &Kind) -> &'static str {
     match k {
         Kind::File => "file",
@@ -32,6 +41,64 @@ fn kind_name(k: &Kind) -> &'static str {
         Kind::Char => "char",
         Kind::Block => "block",
         Kind::Fifo => "fifo",
+    }
+}
+
+/// An entry's own attributes, as listed.
+struct Attrs {
+    kind: String,
+    mode: String,
+    uid: u64,
+    gid: u64,
+    size: u64,
+    mtime: u64,
+    link: Option<String>,
+}
+
+impl Attrs {
+    fn of(kind: &Kind, meta: &Meta, size: u64) -> Attrs {
+        Attrs {
+            kind: kind_name(kind).into(),
+            mode: super::mode_string(kind, meta.mode),
+            uid: meta.uid,
+            gid: meta.gid,
+            size,
+            mtime: meta.mtime,
+            link: match kind {
+                Kind::Symlink(t) => Some(crate::text::lossless(t)),
+                _ => None,
+            },
+        }
+    }
+
+    /// A whiteout or opaque marker: no attributes of its own.
+    fn marker(kind: &str) -> Attrs {
+        Attrs {
+            kind: kind.into(),
+            mode: String::new(),
+            uid: 0,
+            gid: 0,
+            size: 0,
+            mtime: 0,
+            link: None,
+        }
+    }
+
+    /// The listing's row: these attributes at `path`, from layer `layer` of `img`.
+    fn row(self, path: String, img: &Image, layer: usize) -> LsEntry {
+        LsEntry {
+            path,
+            kind: self.kind,
+            mode: self.mode,
+            uid: self.uid,
+            gid: self.gid,
+            size: self.size,
+            mtime: self.mtime,
+            link: self.link,
+            layer,
+            history_index: img.layers.get(layer).and_then(|l| l.history),
+            created_by: img.history_of(layer).and_then(|h| h.created_by.clone()),
+        }
     }
 }
 
@@ -51,30 +118,17 @@ pub fn ls(img: &Image, path: Option<&str>, max: u64) -> Result<Vec<LsEntry>> {
     } else {
         view.resolve_parent(&p)?
     };
-    if !p.is_empty() && view.get(&p).is_none() {
-        return Err(Error::Invalid(format!(
-            "{}: /{} does not exist",
-            img.name,
-            crate::text::sanitize_bytes(&p)
-        )));
-    }
+    let shown = format!("/{}", crate::text::sanitize_bytes(&p));
+    super::must_exist(img, &view, &p, &shown)?;
     Ok(view
         .subtree(&p)
-        .map(|(k, n)| LsEntry {
-            path: format!("/{}", crate::text::lossless(k)),
-            kind: kind_name(&n.kind).into(),
-            mode: super::mode_string(&n.kind, n.meta.mode),
-            uid: n.meta.uid,
-            gid: n.meta.gid,
-            size: if n.kind == Kind::File { n.size } else { 0 },
-            mtime: n.meta.mtime,
-            link: match &n.kind {
-                Kind::Symlink(t) => Some(crate::text::lossless(t)),
-                _ => None,
-            },
-            layer: n.layer,
-            history_index: img.layers.get(n.layer).and_then(|l| l.history),
-            created_by: img.history_of(n.layer).and_then(|h| h.created_by.clone()),
+        .map(|(k, n)| {
+            let size = if n.kind == Kind::File { n.size } else { 0 };
+            Attrs::of(&n.kind, &n.meta, size).row(
+                format!("/{}", crate::text::lossless(k)),
+                img,
+                n.layer,
+            )
         })
         .collect())
 }
@@ -91,68 +145,42 @@ pub fn ls_layer(img: &Image, index: usize, max: u64) -> Result<Vec<LsEntry>> {
     })?;
     let mut out = Vec::new();
     crate::layer::each_entry(&img.name, index, l, max, |e, le| {
-        let path = format!("/{}", crate::text::lossless(&le.path));
-        let (kind, mode, uid, gid, size, mtime, link) = match &le.op {
+        let attrs = match &le.op {
             Op::Put {
                 kind, meta, size, ..
-            } => (
-                kind_name(kind).to_string(),
-                super::mode_string(kind, meta.mode),
-                meta.uid,
-                meta.gid,
-                *size,
-                meta.mtime,
-                match kind {
-                    Kind::Symlink(t) => Some(crate::text::lossless(t)),
-                    _ => None,
-                },
-            ),
-            Op::Link { target, meta } => (
-                "hardlink".into(),
-                super::mode_string(&Kind::File, meta.mode),
-                meta.uid,
-                meta.gid,
-                0,
-                meta.mtime,
-                Some(format!("/{}", crate::text::lossless(target))),
-            ),
-            Op::Whiteout => ("whiteout".into(), String::new(), 0, 0, 0, 0, None),
-            Op::Opaque => ("opaque".into(), String::new(), 0, 0, 0, 0, None),
+            } => Attrs::of(kind, meta, *size),
+            Op::Link { target, meta } => Attrs {
+                kind: "hardlink".into(),
+                link: Some(format!("/{}", crate::text::lossless(target))),
+                ..Attrs::of(&Kind::File, meta, 0)
+            },
+            Op::Whiteout => Attrs::marker("whiteout"),
+            Op::Opaque => Attrs::marker("opaque"),
             // The layer's root entry (`.`, `./`) sets the root's attributes: list it as `/`.
             Op::Skip if le.path.is_empty() && e.header().entry_type().is_dir() => {
-                let h = e.header();
-                (
-                    "dir".into(),
-                    super::mode_string(&Kind::Dir, h.mode().unwrap_or(0) & 0o7777),
-                    h.uid().unwrap_or(0),
-                    h.gid().unwrap_or(0),
-                    0,
-                    h.mtime().unwrap_or(0),
-                    None,
-                )
+                Attrs::of(&Kind::Dir, &root_meta(e.header()), 0)
             }
             Op::Skip => return Ok(()),
         };
-        out.push(LsEntry {
-            path,
-            kind,
-            mode,
-            uid,
-            gid,
-            size,
-            mtime,
-            link,
-            layer: index,
-            history_index: l.history,
-            created_by: img.history_of(index).and_then(|h| h.created_by.clone()),
-        });
+        out.push(attrs.row(format!("/{}", crate::text::lossless(&le.path)), img, index));
         Ok(())
     })?;
     Ok(out)
 }
 
-/// Text listing: paths, or with `long` the attributes, layer and history entry too.
-pub fn text(entries: &[LsEntry], long: bool) -> String {
+/// The attributes a layer's root entry gives the root.
+fn root_meta(h: &tar::Header) -> Meta {
+    Meta {
+        mode: h.mode().unwrap_or(0) & 0o7777,
+        uid: h.uid().unwrap_or(0),
+        gid: h.gid().unwrap_or(0),
+        mtime: h.mtime().unwrap_or(0),
+        ..Default::default()
+    }
+}
+
+/// Text listing: paths, or in a long listing the attributes, layer and history entry too.
+pub fn text(entries: &[LsEntry], listing: Listing) -> String {
     use std::fmt::Write;
     let z = crate::text::sanitize;
     let mut o = String::new();
@@ -162,7 +190,7 @@ pub fn text(entries: &[LsEntry], long: bool) -> String {
             Some(l) if e.kind == "hardlink" => format!("{} link to {}", z(&e.path), z(l)),
             _ => z(&e.path),
         };
-        if !long {
+        if listing == Listing::Paths {
             let tag = match e.kind.as_str() {
                 "whiteout" => "whiteout ",
                 "opaque" => "opaque ",

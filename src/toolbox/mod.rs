@@ -9,6 +9,8 @@ pub mod rm;
 
 use crate::error::{Error, Result};
 use crate::layer::entry::{Kind, Meta};
+use crate::model::image::Image;
+use crate::view::MergedView;
 
 /// `drwxr-xr-x`-style mode string.
 pub fn mode_string(kind: &Kind, mode: u32) -> String {
@@ -73,6 +75,18 @@ pub fn parse_chmod(s: &str) -> Result<u32> {
                 "--chmod {s:?}: expected an octal mode such as 0755"
             ))
         })
+}
+
+/// Fails unless the view has something at `p` (the root is always there); `shown` is how the
+/// message names the path.
+fn must_exist(img: &Image, view: &MergedView, p: &[u8], shown: &str) -> Result<()> {
+    if !p.is_empty() && view.get(p).is_none() {
+        return Err(Error::Invalid(format!(
+            "{}: {shown} does not exist",
+            img.name
+        )));
+    }
+    Ok(())
 }
 
 /// Root-owned directory attributes for directories regraft has to invent.

@@ -3,10 +3,10 @@
 
 use crate::codec::compress::Codec;
 use crate::error::{Error, Result};
-use crate::layer::entry::Kind;
+use crate::layer::entry::{Kind, WH_PREFIX, split_parent};
 use crate::layer::tarw::OutKind;
 use crate::model::image::{Image, Layer};
-use crate::model::path::clean_selection;
+use crate::model::path::{self, clean_selection};
 use crate::mutate::LayerDest;
 use crate::view::MergedView;
 use crate::view::load::merged_view;
@@ -25,16 +25,8 @@ pub fn whiteout_layer(
     let mut targets = Vec::new();
     for p in paths {
         let c = clean_selection(p)?;
-        let r = view
-            .resolve_parent(&c)
-            .map_err(|e| Error::Invalid(format!("{p}: {e}")))?;
-        if view.get(&r).is_none() {
-            return Err(Error::Invalid(format!(
-                "{}: {} does not exist",
-                img.name,
-                crate::text::sanitize(p)
-            )));
-        }
+        let r = view.resolve_parent(&c).map_err(|e| Error::context(p, e))?;
+        super::must_exist(img, &view, &r, &crate::text::sanitize(p))?;
         targets.push(r);
     }
     targets.sort();
@@ -49,57 +41,47 @@ pub fn whiteout_layer(
     Ok((layer, deleted))
 }
 
+/// What the whiteout layer holds at a path.
+enum Out {
+    /// A parent directory, with its current attributes.
+    Parent,
+    /// The whiteout marker of a deleted path.
+    Whiteout,
+}
+
 fn write_whiteouts<W: std::io::Write>(
     tw: &mut crate::layer::tarw::TarWriter<W>,
     view: &MergedView,
     targets: &[Vec<u8>],
 ) -> Result<()> {
-    let io = |e: std::io::Error| Error::Invalid(format!("writing the whiteout layer: {e}"));
     // Sort key: parents before their markers.
-    let mut out: BTreeMap<Vec<u8>, (Vec<u8>, bool)> = BTreeMap::new();
+    let mut out: BTreeMap<Vec<u8>, (Vec<u8>, Out)> = BTreeMap::new();
     for t in targets {
-        let (parent, name) = match t.iter().rposition(|&b| b == b'/') {
-            Some(i) => (t[..i].to_vec(), t[i + 1..].to_vec()),
-            None => (vec![], t.clone()),
-        };
-        for (i, b) in t.iter().enumerate() {
-            if *b == b'/' {
-                let a = t[..i].to_vec();
-                out.insert(a.clone(), (a, false));
-            }
+        let (parent, name) = split_parent(t);
+        for a in path::ancestors(t) {
+            out.insert(a.clone(), (a, Out::Parent));
         }
-        let mut key = parent.clone();
-        if !key.is_empty() {
-            key.push(b'/');
-        }
-        key.push(0);
-        key.extend_from_slice(&name);
-        let mut wh = parent.clone();
-        if !wh.is_empty() {
-            wh.push(b'/');
-        }
-        wh.extend_from_slice(b".wh.");
-        wh.extend_from_slice(&name);
-        out.insert(key, (wh, true));
+        let key = path::join(parent, &[&[0u8][..], name].concat());
+        let wh = path::join(parent, &[WH_PREFIX, name].concat());
+        out.insert(key, (wh, Out::Whiteout));
     }
     // A whiteout inside a deleted directory is redundant (and Docker chokes on both in one layer).
-    let keep: Vec<(Vec<u8>, bool)> = out
-        .into_values()
-        .filter(|(p, _)| {
-            !targets
-                .iter()
-                .any(|t| p.starts_with(t) && p.get(t.len()) == Some(&b'/'))
-        })
-        .collect();
-    for (p, marker) in keep {
-        if marker {
-            tw.append_marker(&p).map_err(io)?;
-        } else {
-            let n = view.get(&p).filter(|n| n.kind == Kind::Dir);
-            let meta = n
-                .map(|n| n.meta.clone())
-                .unwrap_or_else(|| super::default_dir_meta(0));
-            tw.append_header(&p, &OutKind::Dir, &meta).map_err(io)?;
+    let keep = out.into_values().filter(|(p, _)| {
+        !targets
+            .iter()
+            .any(|t| p.starts_with(t) && p.get(t.len()) == Some(&b'/'))
+    });
+    let io = |e: std::io::Error| Error::io_while("writing the whiteout layer", e);
+    for (p, what) in keep {
+        match what {
+            Out::Whiteout => tw.append_marker(&p).map_err(io)?,
+            Out::Parent => {
+                let n = view.get(&p).filter(|n| n.kind == Kind::Dir);
+                let meta = n
+                    .map(|n| n.meta.clone())
+                    .unwrap_or_else(|| super::default_dir_meta(0));
+                tw.append_header(&p, &OutKind::Dir, &meta).map_err(io)?;
+            }
         }
     }
     Ok(())

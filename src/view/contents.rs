@@ -1,8 +1,8 @@
 //! One streaming pass over an image's layers that yields what `packages`, `triage` and `diff`
 //! need to know about its files without unpacking anything to disk: the merged view (by the
-//! rules in `walk`), the sha256 of every regular file's content, the bytes of a few small files
-//! the caller names (package databases), the ELF interpreter of executables, and which layer's
-//! copy of a watched path is visible after each layer.
+//! rules in `view::merged`), the sha256 of every regular file's content, the bytes of a few
+//! small files the caller names (package databases), the ELF interpreter of executables, and
+//! which layer's copy of a watched path is visible after each layer.
 //!
 //! Files are keyed by their origin, `(layer, path as written in that layer)`, which is what a
 //! merged-view node carries (a hardlink carries its target's origin), so a lookup never needs to
@@ -77,7 +77,7 @@ pub fn read(img: &Image, max_layer_size: u64, want: &Wanted<'_>) -> Result<Conte
         out.elf.extend(r.elf);
         out.view
             .apply_layer(i, r.entries)
-            .map_err(|e| Error::layer(&img.name, e.to_string()))?;
+            .map_err(|e| Error::context(&img.name, e))?;
         let mut w = BTreeMap::new();
         for p in want.watch {
             if let Some(n) = out.view.get(p) {
@@ -177,9 +177,7 @@ impl LayerRead {
         let mut all: Vec<u8> = Vec::new();
         let mut buf = vec![0u8; 64 * 1024];
         loop {
-            let n = e
-                .read(&mut buf)
-                .map_err(|x| Error::layer(what, x.to_string()))?;
+            let n = e.read(&mut buf).map_err(|x| Error::layer_io(what, x))?;
             if n == 0 {
                 break;
             }
@@ -221,30 +219,19 @@ pub fn elf_interp(head: &[u8]) -> Option<Elf> {
     }
     let is64 = head[4] == 2;
     let le = head[5] == 1;
-    let u16_at = |o: usize| -> Option<u64> {
-        let b = head.get(o..o + 2)?;
+    // An unsigned field of `n` bytes at `o`, in the file's byte order.
+    let uint_at = |o: usize, n: usize| -> Option<u64> {
+        let b = head.get(o..o.checked_add(n)?)?;
+        let big_endian = |acc: u64, &x: &u8| acc << 8 | u64::from(x);
         Some(if le {
-            u16::from_le_bytes([b[0], b[1]])
+            b.iter().rev().fold(0, big_endian)
         } else {
-            u16::from_be_bytes([b[0], b[1]])
-        } as u64)
-    };
-    let u32_at = |o: usize| -> Option<u64> {
-        let b: [u8; 4] = head.get(o..o + 4)?.try_into().ok()?;
-        Some(if le {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        } as u64)
-    };
-    let u64_at = |o: usize| -> Option<u64> {
-        let b: [u8; 8] = head.get(o..o + 8)?.try_into().ok()?;
-        Some(if le {
-            u64::from_le_bytes(b)
-        } else {
-            u64::from_be_bytes(b)
+            b.iter().fold(0, big_endian)
         })
     };
+    let u16_at = |o: usize| uint_at(o, 2);
+    let u32_at = |o: usize| uint_at(o, 4);
+    let u64_at = |o: usize| uint_at(o, 8);
     let (phoff, phentsize, phnum) = if is64 {
         (u64_at(0x20)?, u16_at(0x36)?, u16_at(0x38)?)
     } else {
@@ -289,5 +276,28 @@ mod tests {
         }
         assert_eq!(elf_interp(b"#!/bin/sh\nexec true\n"), None);
         assert_eq!(elf_interp(b"\x7fELF"), None);
+    }
+
+    #[test]
+    fn elf_probe_reads_32_bit_big_endian_headers() {
+        // An ELF32 MSB executable: one PT_INTERP program header at 52, the name at 100.
+        let mut h = vec![0u8; 128];
+        h[..4].copy_from_slice(b"\x7fELF");
+        h[4] = 1; // ELFCLASS32
+        h[5] = 2; // ELFDATA2MSB
+        h[0x10..0x12].copy_from_slice(&2u16.to_be_bytes()); // ET_EXEC
+        h[0x1c..0x20].copy_from_slice(&52u32.to_be_bytes()); // e_phoff
+        h[0x2a..0x2c].copy_from_slice(&32u16.to_be_bytes()); // e_phentsize
+        h[0x2c..0x2e].copy_from_slice(&1u16.to_be_bytes()); // e_phnum
+        h[52..56].copy_from_slice(&3u32.to_be_bytes()); // PT_INTERP
+        h[56..60].copy_from_slice(&100u32.to_be_bytes()); // p_offset
+        h[68..72].copy_from_slice(&12u32.to_be_bytes()); // p_filesz
+        h[100..112].copy_from_slice(b"/lib/ld.so\0\0");
+        assert_eq!(elf_interp(&h), Some(Elf::Dynamic("/lib/ld.so".into())));
+        // Without the program header: a static executable; as ET_DYN, a shared object.
+        h[52..56].copy_from_slice(&1u32.to_be_bytes());
+        assert_eq!(elf_interp(&h), Some(Elf::Static));
+        h[0x10..0x12].copy_from_slice(&3u16.to_be_bytes());
+        assert_eq!(elf_interp(&h), Some(Elf::SharedObject));
     }
 }

@@ -5,13 +5,15 @@
 //! files (`/etc/passwd`, `/etc/ld.so.cache`, package databases, ...). Libraries that turn out to
 //! be needed are fetched afterwards by streaming only the layers that hold them.
 
+use super::load::{fill_node, missing_data, spill_files};
 use super::spill::Spill;
 use crate::error::{Error, Result};
-use crate::layer::entry::{DataRef, Kind, Op};
+use crate::layer::entry::{DataRef, Kind, LayerEntry, Op};
+use crate::layer::{TarRange, collect_entries, describe, seekable_tar, walk_headers};
 use crate::model::image::Layer;
+use crate::model::out::WriteMode;
 use crate::view;
 use crate::view::MergedView;
-use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 
 /// What an application layer's entry does.
@@ -31,6 +33,27 @@ pub struct AppEntry {
     pub op: AppOp,
 }
 
+/// Who verifies the bytes of an uncompressed layer that lies in a file on disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verify {
+    /// The walk here: every layer is streamed and verified.
+    Here,
+    /// The copy to an output that follows, which verifies every byte before the output is
+    /// published: such layers are walked by their headers alone and their files read where
+    /// they lie, instead of streamed and verified.
+    ByCopy,
+}
+
+impl From<WriteMode> for Verify {
+    /// A graft that writes its result copies every layer afterwards; a dry run copies none.
+    fn from(w: WriteMode) -> Verify {
+        match w {
+            WriteMode::Write => Verify::ByCopy,
+            WriteMode::DryRun => Verify::Here,
+        }
+    }
+}
+
 /// The layers to look at, and where the application starts.
 pub struct FsInput<'a> {
     /// For messages.
@@ -39,18 +62,16 @@ pub struct FsInput<'a> {
     /// Layers at and above this index are the application's.
     pub boundary: usize,
     pub max_layer_size: u64,
-    /// Every layer is copied whole to an output afterwards, a copy that verifies each byte
-    /// before the output is published: uncompressed layers on disk are then walked by their
-    /// headers alone and their files read where they lie, instead of streamed and verified.
-    pub copied: bool,
+    pub verify: Verify,
 }
 
-/// Where a layer's file data is read from.
-enum Src {
-    /// Data kept in the store while the layer was streamed.
-    Store,
-    /// An uncompressed layer on disk: every file's data is read where it lies.
-    Tar(crate::layer::TarRange),
+/// Which part of the image a layer belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Part {
+    /// The base, below the boundary.
+    Base,
+    /// The application, at and above the boundary.
+    App,
 }
 
 pub struct Fs {
@@ -58,12 +79,13 @@ pub struct Fs {
     pub base: MergedView,
     pub app: Vec<AppEntry>,
     pub boundary: usize,
+    /// Kept data: copied while a layer was streamed, or located in an uncompressed layer on
+    /// disk that was walked by its headers.
     store: Spill,
-    srcs: Vec<Src>,
     name: String,
     layers: Vec<Layer>,
     max: u64,
-    copied: bool,
+    verify: Verify,
 }
 
 /// System files whose bytes a check reads, by cleaned tar path.
@@ -93,18 +115,17 @@ fn may_be_library(p: &[u8]) -> bool {
 
 impl Fs {
     /// An empty filesystem; `add_layer` adds the layers bottom up.
-    pub fn new(name: &str, boundary: usize, max_layer_size: u64, copied: bool) -> Result<Fs> {
+    pub fn new(name: &str, boundary: usize, max_layer_size: u64, verify: Verify) -> Result<Fs> {
         Ok(Fs {
             result: MergedView::new(),
             base: MergedView::new(),
             app: Vec::new(),
             boundary,
             store: Spill::in_temp_dir()?,
-            srcs: Vec::new(),
             name: name.to_string(),
             layers: Vec::new(),
             max: max_layer_size,
-            copied,
+            verify,
         })
     }
 
@@ -115,7 +136,7 @@ impl Fs {
             input.name,
             input.boundary,
             input.max_layer_size,
-            input.copied,
+            input.verify,
         )?;
         for l in input.layers {
             fs.add_layer(l)?;
@@ -127,121 +148,99 @@ impl Fs {
     pub fn add_layer(&mut self, layer: &Layer) -> Result<()> {
         let i = self.layers.len();
         self.layers.push(layer.clone());
-        let is_app = i >= self.boundary;
-        let seekable = if self.copied {
-            crate::layer::seekable_tar(layer)?
+        let part = if i >= self.boundary {
+            Part::App
         } else {
-            None
+            Part::Base
         };
-        let (entries, src) = match seekable {
-            Some(mut range) => {
-                let what = format!("{}: layer {i} ({})", self.name, layer.desc.digest);
-                let entries = crate::layer::walk_headers(&what, &mut range)?;
-                (entries, Src::Tar(range))
-            }
-            None => {
-                let store = &mut self.store;
-                let name = self.name.clone();
-                let entries = crate::layer::collect_entries(
-                    &name,
-                    i,
-                    &self.layers[i],
-                    self.max,
-                    |e, mut le| {
-                        if let Op::Put {
-                            kind: Kind::File,
-                            size,
-                            data,
-                            ..
-                        } = &mut le.op
-                            && *size > 0
-                        {
-                            if is_system_file(&le.path) {
-                                *data = Some(store.put(e, *size, &name)?);
-                            } else if is_app || may_be_library(&le.path) {
-                                let mut head = [0u8; 4];
-                                let want = (*size).min(4) as usize;
-                                e.read_exact(&mut head[..want])
-                                    .map_err(|x| Error::layer(&name, x.to_string()))?;
-                                let head = &head[..want];
-                                if crate::formats::elf::is_elf(head)
-                                    || (is_app && head.starts_with(b"#!"))
-                                {
-                                    *data = Some(store.put_with_head(head, e, *size, &name)?);
-                                }
-                            }
-                        }
-                        Ok(le)
-                    },
-                )?;
-                (entries, Src::Store)
-            }
+        let in_place = match self.verify {
+            Verify::ByCopy => seekable_tar(layer)?,
+            Verify::Here => None,
         };
-        self.srcs.push(src);
-        if is_app {
-            for le in &entries {
-                let op = match &le.op {
-                    Op::Put { kind, .. } => AppOp::Put(kind.clone()),
-                    Op::Link { .. } => AppOp::Link,
-                    Op::Whiteout => AppOp::Whiteout,
-                    Op::Opaque => AppOp::Opaque,
-                    Op::Skip => continue,
-                };
-                self.app.push(AppEntry {
-                    layer: i,
-                    path: le.path.clone(),
-                    op,
-                });
-            }
-        } else {
-            self.base
+        let entries = match in_place {
+            Some(range) => self.walk_in_place(i, range)?,
+            None => self.stream_keeping(i, part)?,
+        };
+        match part {
+            Part::App => self.note_app_entries(i, &entries),
+            Part::Base => self
+                .base
                 .apply_layer(i, entries.clone())
-                .map_err(|e| Error::layer(&self.name, e.to_string()))?;
+                .map_err(|e| Error::context(&self.name, e))?,
         }
         self.result
             .apply_layer(i, entries)
-            .map_err(|e| Error::layer(&self.name, e.to_string()))?;
-        Ok(())
+            .map_err(|e| Error::context(&self.name, e))
+    }
+
+    /// Walks an uncompressed layer on disk by its headers; every file's data is then read
+    /// where it lies.
+    fn walk_in_place(&mut self, i: usize, mut range: TarRange) -> Result<Vec<LayerEntry>> {
+        let what = describe(&self.name, i, &self.layers[i]);
+        let mut entries = walk_headers(&what, &mut range)?;
+        let base = self.store.add_tar(range);
+        for le in &mut entries {
+            if let Op::Put { data: Some(d), .. } = &mut le.op {
+                d.offset += base;
+            }
+        }
+        Ok(entries)
+    }
+
+    /// Streams layer `i`, keeping the data of the files a check reads.
+    fn stream_keeping(&mut self, i: usize, part: Part) -> Result<Vec<LayerEntry>> {
+        let store = &mut self.store;
+        let name = self.name.as_str();
+        collect_entries(name, i, &self.layers[i], self.max, |e, mut le| {
+            if let Op::Put {
+                kind: Kind::File,
+                size,
+                data,
+                ..
+            } = &mut le.op
+                && *size > 0
+            {
+                *data = keep(store, e, &le.path, *size, part, name)?;
+            }
+            Ok(le)
+        })
+    }
+
+    /// The application's entries as they are in its layers (the check looks at what each
+    /// layer does, not only at the result).
+    fn note_app_entries(&mut self, i: usize, entries: &[LayerEntry]) {
+        for le in entries {
+            let op = match &le.op {
+                Op::Put { kind, .. } => AppOp::Put(kind.clone()),
+                Op::Link { .. } => AppOp::Link,
+                Op::Whiteout => AppOp::Whiteout,
+                Op::Opaque => AppOp::Opaque,
+                Op::Skip => continue,
+            };
+            self.app.push(AppEntry {
+                layer: i,
+                path: le.path.clone(),
+                op,
+            });
+        }
     }
 
     /// Keeps the data of these result paths (already resolved) where it is not kept yet.
     pub fn fetch(&mut self, paths: &[Vec<u8>]) -> Result<()> {
-        let mut need: BTreeMap<usize, Vec<Vec<u8>>> = BTreeMap::new();
-        for p in paths {
-            if let Some(n) = self.result.get(p)
-                && n.kind == Kind::File
-                && n.data.is_none()
-                && n.size > 0
-            {
-                need.entry(n.origin.0).or_default().push(n.origin.1.clone());
-            }
-        }
+        let need = missing_data(paths.iter().filter_map(|p| self.result.get(p)));
         for (layer, want) in need {
-            let mut got: HashMap<Vec<u8>, DataRef> = HashMap::new();
-            let store = &mut self.store;
-            crate::layer::collect_entries(
+            let got = spill_files(
                 &self.name,
                 layer,
                 &self.layers[layer],
                 self.max,
-                |e, le| {
-                    if let Op::Put {
-                        kind: Kind::File,
-                        size,
-                        ..
-                    } = &le.op
-                        && want.contains(&le.path)
-                    {
-                        got.insert(le.path.clone(), store.put(e, *size, &self.name)?);
-                    }
-                    Ok(le)
-                },
+                &want,
+                &mut self.store,
+                &self.name,
             )?;
             for view in [&mut self.result, &mut self.base] {
                 for n in view.nodes.values_mut() {
-                    if n.kind == Kind::File && n.data.is_none() && n.origin.0 == layer {
-                        n.data = got.get(&n.origin.1).copied().or(n.data);
-                    }
+                    fill_node(n, layer, &got);
                 }
             }
         }
@@ -257,16 +256,13 @@ impl Fs {
     pub fn head(&self, n: &view::Node, k: u64) -> Result<Option<Vec<u8>>> {
         match (n.data, n.size) {
             (_, 0) if n.kind == Kind::File => Ok(Some(Vec::new())),
-            (Some(d), _) => {
-                let d = DataRef {
+            (Some(d), _) => self
+                .store
+                .read(DataRef {
                     offset: d.offset,
                     len: d.len.min(k),
-                };
-                match self.srcs.get(n.origin.0) {
-                    Some(Src::Tar(r)) => r.read_at(d.offset, d.len).map(Some),
-                    _ => self.store.read(d).map(Some),
-                }
-            }
+                })
+                .map(Some),
             (None, _) => Ok(None),
         }
     }
@@ -294,4 +290,33 @@ pub fn lookup_in<'a>(view: &'a MergedView, path: &str) -> Option<(Vec<u8>, &'a v
     let r = view.resolve(p.as_bytes(), 0).ok()?;
     let n = view.get(&r)?;
     Some((r, n))
+}
+
+/// Keeps a streamed file's data in `store` when a check reads it: system files always; ELF
+/// files of the application and the base's libraries; the application's scripts. `what`
+/// names the image in errors.
+fn keep(
+    store: &mut Spill,
+    e: &mut impl Read,
+    path: &[u8],
+    size: u64,
+    part: Part,
+    what: &str,
+) -> Result<Option<DataRef>> {
+    if is_system_file(path) {
+        return store.put(e, size, what).map(Some);
+    }
+    let is_app = part == Part::App;
+    if !is_app && !may_be_library(path) {
+        return Ok(None);
+    }
+    let mut head = [0u8; 4];
+    let want = size.min(4) as usize;
+    e.read_exact(&mut head[..want])
+        .map_err(|x| Error::layer_io(what, x))?;
+    let head = &head[..want];
+    if crate::formats::elf::is_elf(head) || (is_app && head.starts_with(b"#!")) {
+        return store.put_with_head(head, e, size, what).map(Some);
+    }
+    Ok(None)
 }

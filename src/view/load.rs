@@ -1,11 +1,12 @@
 //! Building an image's merged view from its layers, keeping the data of the files a job needs
-//! in the spill store, and fetching data a first pass did not keep.
+//! in the spill store, and fetching data a first pass did not keep (the one way to do so: the
+//! check's filesystem fetches through it too).
 
-use super::MergedView;
 use super::spill::Spill;
+use super::{MergedView, Node};
 use crate::error::{Error, Result};
 use crate::layer::entry::{DataRef, Kind, Op};
-use crate::model::image::Image;
+use crate::model::image::{Image, Layer};
 use crate::model::path;
 use std::collections::{BTreeMap, HashMap};
 
@@ -49,7 +50,7 @@ pub fn merged_view(
                 Ok(le)
             })?;
         view.apply_layer(i, entries)
-            .map_err(|e| Error::layer(&img.name, e.to_string()))?;
+            .map_err(|e| Error::context(&img.name, e))?;
     }
     Ok(view)
 }
@@ -63,41 +64,77 @@ pub fn fill_missing(
     sels: &[Vec<u8>],
     spill: &mut Spill,
 ) -> Result<()> {
-    let mut need: BTreeMap<usize, Vec<Vec<u8>>> = BTreeMap::new();
-    for sel in sels {
-        for (_, n) in view.subtree(sel) {
-            if n.kind == Kind::File && n.data.is_none() && n.size > 0 {
-                need.entry(n.origin.0).or_default().push(n.origin.1.clone());
-            }
-        }
-    }
+    let need = missing_data(
+        sels.iter()
+            .flat_map(|sel| view.subtree(sel).map(|(_, n)| n)),
+    );
     for (layer, paths) in need {
-        let mut got: HashMap<Vec<u8>, DataRef> = HashMap::new();
-        crate::layer::collect_entries(&img.name, layer, &img.layers[layer], max, |e, le| {
-            if let Op::Put {
-                kind: Kind::File,
-                size,
-                ..
-            } = &le.op
-                && paths.contains(&le.path)
-            {
-                let d = spill.put(e, *size, &format!("{}: layer {layer}", img.name))?;
-                got.insert(le.path.clone(), d);
-            }
-            Ok(le)
-        })?;
+        let what = format!("{}: layer {layer}", img.name);
+        let got = spill_files(
+            &img.name,
+            layer,
+            &img.layers[layer],
+            max,
+            &paths,
+            spill,
+            &what,
+        )?;
         for sel in sels {
             let keys: Vec<Vec<u8>> = view.subtree(sel).map(|(k, _)| k.clone()).collect();
             for k in keys {
-                if let Some(n) = view.nodes.get_mut(&k)
-                    && n.kind == Kind::File
-                    && n.data.is_none()
-                    && n.origin.0 == layer
-                {
-                    n.data = got.get(&n.origin.1).copied();
+                if let Some(n) = view.nodes.get_mut(&k) {
+                    fill_node(n, layer, &got);
                 }
             }
         }
     }
     Ok(())
+}
+
+/// The regular files among `nodes` whose data is not kept: for each layer that holds some,
+/// their paths as written in that layer.
+pub(crate) fn missing_data<'a>(
+    nodes: impl Iterator<Item = &'a Node>,
+) -> BTreeMap<usize, Vec<Vec<u8>>> {
+    let mut need: BTreeMap<usize, Vec<Vec<u8>>> = BTreeMap::new();
+    for n in nodes {
+        if n.kind == Kind::File && n.data.is_none() && n.size > 0 {
+            need.entry(n.origin.0).or_default().push(n.origin.1.clone());
+        }
+    }
+    need
+}
+
+/// Streams layer `index` of the image called `image` once and puts the data of its regular
+/// files `paths` (as written in the layer) in `spill`; `what` names the layer in spill errors.
+pub(crate) fn spill_files(
+    image: &str,
+    index: usize,
+    layer: &Layer,
+    max: u64,
+    paths: &[Vec<u8>],
+    spill: &mut Spill,
+    what: &str,
+) -> Result<HashMap<Vec<u8>, DataRef>> {
+    let mut got: HashMap<Vec<u8>, DataRef> = HashMap::new();
+    crate::layer::each_entry(image, index, layer, max, |e, le| {
+        if let Op::Put {
+            kind: Kind::File,
+            size,
+            ..
+        } = &le.op
+            && paths.contains(&le.path)
+        {
+            got.insert(le.path.clone(), spill.put(e, *size, what)?);
+        }
+        Ok(())
+    })?;
+    Ok(got)
+}
+
+/// Points a node of layer `layer` whose data was missing at the data `spill_files` got.
+pub(crate) fn fill_node(n: &mut Node, layer: usize, got: &HashMap<Vec<u8>, DataRef>) {
+    if n.kind == Kind::File && n.data.is_none() && n.origin.0 == layer {
+        n.data = got.get(&n.origin.1).copied();
+    }
 }

@@ -1,7 +1,8 @@
 //! The one spill store: where the file data a job keeps lives while it works. Data of
 //! compressed layers is copied into a temporary file (beside the output, or in the temporary
 //! directory); data of an uncompressed input layer on disk stays where it lies and is read in
-//! place, guarded against the file changing meanwhile.
+//! place, guarded against the file changing meanwhile. The merged views of the toolbox and the
+//! graft and the check's filesystem all keep their data here.
 
 use crate::error::{Error, Result};
 use crate::layer::entry::DataRef;
@@ -10,12 +11,13 @@ use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 
 /// Where the file data of selected entries is: copied into a temporary file beside the output
 /// (entries of compressed layers), or left where it lies in an uncompressed input layer on
-/// disk (which the walk reads whole and verifies). A `DataRef` addresses either: offsets at and
-/// above `TAR_BASE` fall in the input layers registered with `add_tar`.
+/// disk (which the walk reads whole and verifies, or the copy to the output does). A `DataRef`
+/// addresses either: offsets at and above `TAR_BASE` fall in the input layers registered with
+/// `add_tar`.
 pub struct Spill {
     file: File,
     len: u64,
-    /// (first virtual offset, the layer's tar, the identity of its file when opened).
+    /// (first virtual offset, the layer's tar, which knows its file's identity when opened).
     tars: Vec<(u64, crate::layer::TarRange)>,
     next_tar: u64,
 }
@@ -50,19 +52,15 @@ impl Spill {
         what: &str,
     ) -> Result<DataRef> {
         let offset = self.len;
+        let spill = |e: std::io::Error| Error::layer_io(format!("{what}: spill"), e);
         // Reads move the file position: always append at the end of what was written.
-        (&self.file)
-            .seek(SeekFrom::Start(offset))
-            .map_err(|e| Error::layer(what, format!("spill: {e}")))?;
+        (&self.file).seek(SeekFrom::Start(offset)).map_err(spill)?;
         let mut w = BufWriter::with_capacity(256 * 1024, &self.file);
-        w.write_all(head)
-            .map_err(|e| Error::layer(what, format!("spill: {e}")))?;
+        w.write_all(head).map_err(spill)?;
         let rest = size.saturating_sub(head.len() as u64);
         let n = head.len() as u64
-            + std::io::copy(&mut r.take(rest), &mut w)
-                .map_err(|e| Error::layer(what, e.to_string()))?;
-        w.flush()
-            .map_err(|e| Error::layer(what, format!("spill: {e}")))?;
+            + std::io::copy(&mut r.take(rest), &mut w).map_err(|e| Error::layer_io(what, e))?;
+        w.flush().map_err(spill)?;
         if n != size {
             return Err(Error::layer(
                 what,
@@ -93,9 +91,9 @@ impl Spill {
         }
         let mut f = &self.file;
         f.seek(SeekFrom::Start(d.offset))
-            .map_err(|e| Error::Invalid(format!("spill: {e}")))?;
+            .map_err(|e| Error::io_while("spill", e))?;
         let n = std::io::copy(&mut f.take(d.len), w)
-            .map_err(|e| Error::Invalid(format!("writing layer: {e}")))?;
+            .map_err(|e| Error::io_while("writing layer", e))?;
         if n != d.len {
             return Err(Error::Invalid("spill file shorter than expected".into()));
         }

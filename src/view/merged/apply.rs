@@ -1,0 +1,549 @@
+//! Applying one layer's entries to the merged view, by the image-spec rules:
+//! 1. Names are cleaned (`./`, `//`, `.` and a leading `/` dropped); a `..` component, an empty
+//!    name or a NUL is an error; the root itself is skipped (`layer::entry` does this).
+//! 2. Opaque markers (`D/.wh..wh..opq`) act first: they hide every lower child of `D`, whatever
+//!    their position in the layer. Other `.wh..wh.*` meta entries are skipped.
+//! 3. Whiteouts (`D/.wh.X`) act next and only on lower layers: `D/X` and its subtree go.
+//!    A whiteout whose parent is not a directory below (umoci writes `f/.wh.x` right after
+//!    turning directory `f` into a file) simply finds nothing to delete.
+//! 4. Entries are then added in tar order. A directory over a directory merges attributes and
+//!    keeps the children; anything else replaces what was there, subtree included. Missing
+//!    parents are created as implicit directories; a parent that is a symlink resolving inside
+//!    the root is followed (as extraction would), one that is a file is an error.
+//! 5. A hardlink takes the content of its target as the view holds it at that moment (lower
+//!    layer or earlier in this layer), so a target replaced later keeps the old content in the
+//!    link; a link to nothing, to a directory or to a later entry is an error.
+
+use super::{MergedView, Node};
+use crate::error::{Error, Result};
+use crate::layer::entry::{DataRef, Kind, LayerEntry, Meta, Op, split_parent};
+
+/// What a `Put` entry adds.
+struct Put {
+    kind: Kind,
+    meta: Meta,
+    size: u64,
+    data: Option<DataRef>,
+}
+
+impl MergedView {
+    /// Applies one layer's entries (in tar order) on top of the view.
+    pub fn apply_layer(&mut self, layer: usize, entries: Vec<LayerEntry>) -> Result<()> {
+        self.hide_below_opaque_dirs(layer, &entries);
+        self.apply_whiteouts(layer, &entries);
+        for LayerEntry { path, op } in entries {
+            self.add_entry(layer, &path, op).map_err(|e| {
+                Error::context(
+                    format!("layer {layer}: {}", crate::text::sanitize_bytes(&path)),
+                    e,
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Rule 2: opaque directories hide their lower children.
+    fn hide_below_opaque_dirs(&mut self, layer: usize, entries: &[LayerEntry]) {
+        for e in entries {
+            if let Op::Opaque = e.op {
+                // A lower path that is no directory has no children to hide.
+                let Ok(dir) = self.resolve(&e.path, 0) else {
+                    continue;
+                };
+                self.remove_children(&dir, &|n| n.layer == layer);
+            }
+        }
+    }
+
+    /// Rule 3: whiteouts hide lower paths.
+    fn apply_whiteouts(&mut self, layer: usize, entries: &[LayerEntry]) {
+        for e in entries {
+            if let Op::Whiteout = e.op {
+                let Ok(p) = self.resolve_parent(&e.path) else {
+                    continue;
+                };
+                self.remove_tree(&p, &|n| n.layer == layer);
+            }
+        }
+    }
+
+    /// Rules 4 and 5: one entry, in tar order.
+    fn add_entry(&mut self, layer: usize, path: &[u8], op: Op) -> Result<()> {
+        match op {
+            Op::Skip | Op::Whiteout => Ok(()),
+            Op::Opaque => {
+                let dir = self.resolve(path, 0)?;
+                self.ensure_dirs(&dir, layer)
+            }
+            Op::Put {
+                kind,
+                meta,
+                size,
+                data,
+            } => self.put(
+                layer,
+                path,
+                Put {
+                    kind,
+                    meta,
+                    size,
+                    data,
+                },
+            ),
+            // A hardlink's own header carries no attributes of its own in practice: the link
+            // takes its target's.
+            Op::Link { target, meta: _ } => self.link(layer, path, &target),
+        }
+    }
+
+    /// Adds or replaces `path`: a directory over a directory keeps its children, anything
+    /// else replaces what was there with its subtree.
+    fn put(&mut self, layer: usize, path: &[u8], put: Put) -> Result<()> {
+        let p = self.resolve_parent(path)?;
+        self.ensure_dirs(split_parent(&p).0, layer)?;
+        let is_dir = put.kind == Kind::Dir;
+        match self.nodes.get(&p).map(|n| n.kind == Kind::Dir) {
+            Some(true) if is_dir => {}
+            Some(_) => self.remove_tree(&p, &|_| false),
+            None => {}
+        }
+        let inode = self.inode();
+        self.nodes.insert(
+            p,
+            Node {
+                kind: put.kind,
+                meta: put.meta,
+                size: put.size,
+                layer,
+                origin: (layer, path.to_vec()),
+                data: put.data,
+                inode,
+                implicit: false,
+            },
+        );
+        Ok(())
+    }
+
+    /// A hardlink at `path` to `target` as the view holds it now: it shares the target's
+    /// content and inode.
+    fn link(&mut self, layer: usize, path: &[u8], target: &[u8]) -> Result<()> {
+        let p = self.resolve_parent(path)?;
+        let t = self.resolve_parent(target)?;
+        let Some(tn) = self.nodes.get(&t).cloned() else {
+            return Err(Error::Invalid(format!(
+                "hardlink to {:?}, which does not exist (at this point of the layer)",
+                crate::text::sanitize_bytes(target)
+            )));
+        };
+        if tn.kind == Kind::Dir {
+            return Err(Error::Invalid("hardlink to a directory".into()));
+        }
+        if p == t {
+            return Ok(());
+        }
+        self.ensure_dirs(split_parent(&p).0, layer)?;
+        if self.nodes.contains_key(&p) {
+            self.remove_tree(&p, &|_| false);
+        }
+        let node = Node {
+            layer,
+            implicit: false,
+            ..tn
+        };
+        self.nodes.insert(p, node);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layer::entry::classify;
+
+    fn put(p: &str, kind: Kind) -> LayerEntry {
+        LayerEntry {
+            path: p.as_bytes().to_vec(),
+            op: Op::Put {
+                kind,
+                meta: Meta::default(),
+                size: 0,
+                data: None,
+            },
+        }
+    }
+    fn file(p: &str, off: u64) -> LayerEntry {
+        LayerEntry {
+            path: p.as_bytes().to_vec(),
+            op: Op::Put {
+                kind: Kind::File,
+                meta: Meta::default(),
+                size: 1,
+                data: Some(DataRef {
+                    offset: off,
+                    len: 1,
+                }),
+            },
+        }
+    }
+    fn special(p: &str) -> LayerEntry {
+        let (path, op) = classify(p.as_bytes().to_vec()).unwrap();
+        LayerEntry {
+            path,
+            op: op.unwrap(),
+        }
+    }
+    fn link(p: &str, t: &str) -> LayerEntry {
+        LayerEntry {
+            path: p.as_bytes().to_vec(),
+            op: Op::Link {
+                target: t.as_bytes().to_vec(),
+                meta: Meta::default(),
+            },
+        }
+    }
+    fn paths(v: &MergedView) -> Vec<String> {
+        v.nodes
+            .keys()
+            .map(|k| String::from_utf8_lossy(k).to_string())
+            .collect()
+    }
+
+    #[test]
+    fn whiteouts_opaque_and_replacement() {
+        let mut v = MergedView::new();
+        v.apply_layer(
+            0,
+            vec![
+                put("a", Kind::Dir),
+                file("a/x", 0),
+                file("a/y", 1),
+                put("b", Kind::Dir),
+                file("b/z", 2),
+                file("c", 3),
+            ],
+        )
+        .unwrap();
+        // Opaque after its sibling in the same layer still applies first; whiteout of c.
+        v.apply_layer(
+            1,
+            vec![
+                file("a/new", 4),
+                special("a/.wh..wh..opq"),
+                special(".wh.c"),
+                put("c", Kind::Dir),
+                file("c/in", 5),
+            ],
+        )
+        .unwrap();
+        assert_eq!(paths(&v), ["a", "a/new", "b", "b/z", "c", "c/in"]);
+        // A file replaces a directory with its subtree.
+        v.apply_layer(2, vec![file("b", 6)]).unwrap();
+        assert_eq!(paths(&v), ["a", "a/new", "b", "c", "c/in"]);
+        assert_eq!(v.get(b"b").unwrap().kind, Kind::File);
+    }
+
+    #[test]
+    fn whiteout_under_new_file_as_umoci_writes_it() {
+        let mut v = MergedView::new();
+        v.apply_layer(0, vec![put("conf", Kind::Dir), file("conf/a.conf", 0)])
+            .unwrap();
+        v.apply_layer(1, vec![file("conf", 1), special("conf/.wh.a.conf")])
+            .unwrap();
+        assert_eq!(paths(&v), ["conf"]);
+        assert_eq!(v.get(b"conf").unwrap().kind, Kind::File);
+    }
+
+    #[test]
+    fn hardlinks_keep_content_when_target_is_replaced() {
+        let mut v = MergedView::new();
+        v.apply_layer(0, vec![file("t", 10)]).unwrap();
+        v.apply_layer(1, vec![link("l", "t"), file("t", 20)])
+            .unwrap();
+        assert_eq!(
+            v.get(b"l").unwrap().data,
+            Some(DataRef { offset: 10, len: 1 })
+        );
+        assert_eq!(
+            v.get(b"t").unwrap().data,
+            Some(DataRef { offset: 20, len: 1 })
+        );
+        assert!(
+            v.clone()
+                .apply_layer(2, vec![link("m", "nothing")])
+                .is_err()
+        );
+        assert!(
+            v.clone()
+                .apply_layer(2, vec![put("d", Kind::Dir), link("m", "d")])
+                .is_err()
+        );
+        assert!(
+            v.clone()
+                .apply_layer(2, vec![link("m", "later"), file("later", 1)])
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn entries_through_symlinked_parents() {
+        let mut v = MergedView::new();
+        v.apply_layer(
+            0,
+            vec![
+                put("usr", Kind::Dir),
+                put("usr/lib", Kind::Dir),
+                put("lib", Kind::Symlink(b"usr/lib".to_vec())),
+            ],
+        )
+        .unwrap();
+        v.apply_layer(1, vec![file("lib/x.so", 0)]).unwrap();
+        assert!(v.get(b"usr/lib/x.so").is_some());
+        // A symlink leaving the root is clamped at the root, as in a chroot.
+        v.apply_layer(
+            2,
+            vec![
+                put("esc", Kind::Symlink(b"../../../../tmp".to_vec())),
+                file("esc/f", 1),
+            ],
+        )
+        .unwrap();
+        assert!(v.get(b"tmp/f").is_some());
+        // A loop is an error, not a hang.
+        let mut w = MergedView::new();
+        w.apply_layer(
+            0,
+            vec![
+                put("a", Kind::Symlink(b"b".to_vec())),
+                put("b", Kind::Symlink(b"a".to_vec())),
+            ],
+        )
+        .unwrap();
+        assert!(w.apply_layer(1, vec![file("a/x", 0)]).is_err());
+        // A file parent is an error.
+        let mut f = MergedView::new();
+        f.apply_layer(0, vec![file("f", 0)]).unwrap();
+        assert!(f.apply_layer(1, vec![file("f/x", 0)]).is_err());
+    }
+}
+
+/// The merged view against a plain model: a HashMap and loops, no ranges and no symlinked
+/// parents, over random layer stacks of files, directories, symlinks, hardlinks, whiteouts and
+/// opaque markers.
+#[cfg(test)]
+mod model_tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    #[derive(Clone, Debug)]
+    enum G {
+        File(String, u64),
+        Dir(String),
+        Sym(String),
+        Wh(String),
+        Opq(String),
+        Link(String, String),
+    }
+
+    #[derive(Clone, Debug, PartialEq)]
+    enum M {
+        File(u64),
+        Dir,
+        Sym,
+    }
+
+    fn path() -> impl Strategy<Value = String> {
+        prop::collection::vec(prop::sample::select(vec!["a", "b", "c"]), 1..4)
+            .prop_map(|v| v.join("/"))
+    }
+
+    fn op() -> impl Strategy<Value = G> {
+        prop_oneof![
+            3 => (path(), 0u64..1000).prop_map(|(p, c)| G::File(p, c)),
+            2 => path().prop_map(G::Dir),
+            1 => path().prop_map(G::Sym),
+            2 => path().prop_map(G::Wh),
+            1 => path().prop_map(G::Opq),
+            1 => (path(), path()).prop_map(|(p, t)| G::Link(p, t)),
+        ]
+    }
+
+    fn parent(p: &str) -> Option<&str> {
+        p.rsplit_once('/').map(|(d, _)| d)
+    }
+
+    fn under(p: &str, d: &str) -> bool {
+        p.starts_with(&format!("{d}/"))
+    }
+
+    /// The model; returns Err on what extraction refuses.
+    fn model(layers: &[Vec<G>]) -> Result<HashMap<String, M>, ()> {
+        let mut st: HashMap<String, (M, usize)> = HashMap::new();
+        for (li, ops) in layers.iter().enumerate() {
+            for o in ops {
+                if let G::Opq(d) = o {
+                    st.retain(|k, v| !(under(k, d) && v.1 < li));
+                }
+            }
+            for o in ops {
+                if let G::Wh(p) = o {
+                    st.retain(|k, v| !((k == p || under(k, p)) && v.1 < li));
+                }
+            }
+            for o in ops {
+                let (p, m) = match o {
+                    G::File(p, c) => (p.clone(), M::File(*c)),
+                    G::Dir(p) => (p.clone(), M::Dir),
+                    G::Sym(p) => (p.clone(), M::Sym),
+                    G::Link(p, t) => match st.get(t) {
+                        None | Some((M::Dir, _)) => return Err(()),
+                        Some((m, _)) => {
+                            if p == t {
+                                continue;
+                            }
+                            (p.clone(), m.clone())
+                        }
+                    },
+                    G::Wh(_) => continue,
+                    G::Opq(d) => (d.clone(), M::Dir),
+                };
+                // Parents must be directories (created when missing).
+                let mut anc = Vec::new();
+                let mut cur = parent(&p);
+                while let Some(a) = cur {
+                    anc.push(a.to_string());
+                    cur = parent(a);
+                }
+                for a in anc.iter().rev() {
+                    match st.get(a) {
+                        None => {
+                            st.insert(a.clone(), (M::Dir, li));
+                        }
+                        Some((M::Dir, _)) => {}
+                        Some(_) => return Err(()),
+                    }
+                }
+                if let G::Opq(_) = o {
+                    if !matches!(st.get(&p), Some((M::Dir, _))) {
+                        if st.contains_key(&p) {
+                            return Err(());
+                        }
+                        st.insert(p, (M::Dir, li));
+                    }
+                    continue;
+                }
+                let both_dirs = m == M::Dir && matches!(st.get(&p), Some((M::Dir, _)));
+                if !both_dirs {
+                    st.retain(|k, _| !(k == &p || under(k, &p)));
+                }
+                st.insert(p, (m, li));
+            }
+        }
+        Ok(st.into_iter().map(|(k, v)| (k, v.0)).collect())
+    }
+
+    /// Drops ops the model does not cover: anything under a symlink (extraction follows it).
+    fn sanitize_layers(layers: Vec<Vec<G>>) -> Vec<Vec<G>> {
+        let mut syms: Vec<String> = Vec::new();
+        let mut out = Vec::new();
+        for ops in layers {
+            let mut keep = Vec::new();
+            for o in ops {
+                let paths: Vec<&String> = match &o {
+                    G::Link(p, t) => vec![p, t],
+                    G::File(p, _) | G::Dir(p) | G::Sym(p) | G::Wh(p) | G::Opq(p) => vec![p],
+                };
+                if paths.iter().any(|p| syms.iter().any(|s| under(p, s))) {
+                    continue;
+                }
+                // An opaque marker lives inside its directory: `d/.wh..wh..opq`.
+                if let G::Opq(d) = &o
+                    && syms.contains(d)
+                {
+                    continue;
+                }
+                match &o {
+                    G::Sym(p) => syms.push(p.clone()),
+                    // A hardlink to a symlink is a symlink too.
+                    G::Link(p, t) if syms.contains(t) => syms.push(p.clone()),
+                    _ => {}
+                }
+                keep.push(o);
+            }
+            out.push(keep);
+        }
+        out
+    }
+
+    fn to_entries(ops: &[G]) -> Vec<LayerEntry> {
+        ops.iter()
+            .map(|o| {
+                let put = |p: &str, kind: Kind, c: u64| LayerEntry {
+                    path: p.as_bytes().to_vec(),
+                    op: Op::Put {
+                        kind,
+                        meta: Meta::default(),
+                        size: 1,
+                        data: Some(DataRef { offset: c, len: 1 }),
+                    },
+                };
+                match o {
+                    G::File(p, c) => put(p, Kind::File, *c),
+                    G::Dir(p) => put(p, Kind::Dir, 0),
+                    G::Sym(p) => put(p, Kind::Symlink(b"/nowhere".to_vec()), 0),
+                    G::Wh(p) => LayerEntry {
+                        path: p.as_bytes().to_vec(),
+                        op: Op::Whiteout,
+                    },
+                    G::Opq(p) => LayerEntry {
+                        path: p.as_bytes().to_vec(),
+                        op: Op::Opaque,
+                    },
+                    G::Link(p, t) => LayerEntry {
+                        path: p.as_bytes().to_vec(),
+                        op: Op::Link {
+                            target: t.as_bytes().to_vec(),
+                            meta: Meta::default(),
+                        },
+                    },
+                }
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn merged_view_matches_model(layers in prop::collection::vec(prop::collection::vec(op(), 0..8), 1..5)) {
+            let layers = sanitize_layers(layers);
+            let want = model(&layers);
+            let mut v = MergedView::new();
+            let mut got = Ok(());
+            for (i, ops) in layers.iter().enumerate() {
+                got = v.apply_layer(i, to_entries(ops));
+                if got.is_err() {
+                    break;
+                }
+            }
+            match (want, got) {
+                (Err(()), Err(_)) => {}
+                (Ok(w), Ok(())) => {
+                    let g: HashMap<String, M> = v
+                        .nodes
+                        .iter()
+                        .map(|(k, n)| {
+                            let m = match &n.kind {
+                                Kind::File => M::File(n.data.map(|d| d.offset).unwrap_or(u64::MAX)),
+                                Kind::Dir => M::Dir,
+                                _ => M::Sym,
+                            };
+                            (String::from_utf8(k.clone()).unwrap(), m)
+                        })
+                        .collect();
+                    prop_assert_eq!(g, w);
+                }
+                (w, g) => prop_assert!(false, "model {:?} vs view {:?}", w.is_ok(), g),
+            }
+        }
+    }
+}
