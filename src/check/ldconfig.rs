@@ -216,7 +216,7 @@ mod tests {
             layers: &[conf],
             boundary: 1,
             max_layer_size: u64::MAX,
-            copied: false,
+            verify: crate::view::fs::Verify::Here,
         })
         .unwrap();
         let got = ld_so_conf_dirs(&fs).unwrap();

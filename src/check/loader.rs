@@ -386,7 +386,7 @@ mod tests {
             layers: &[layer(&entries)],
             boundary: 1,
             max_layer_size: u64::MAX,
-            copied: false,
+            verify: crate::view::fs::Verify::Here,
         })
         .unwrap()
     }

@@ -244,7 +244,7 @@ mod tests {
                 paths,
                 config,
                 max_layer_size: u64::MAX,
-                copied: false,
+                verify: crate::view::fs::Verify::Here,
             },
             None,
         )
