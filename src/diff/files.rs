@@ -40,14 +40,7 @@ pub struct FileChanges {
 fn entry(path: &[u8], n: &Node, c: &Contents) -> FileEntry {
     FileEntry {
         path: format!("/{}", String::from_utf8_lossy(path)),
-        kind: match n.kind {
-            Kind::File => "file",
-            Kind::Dir => "dir",
-            Kind::Symlink(_) => "symlink",
-            Kind::Char => "char",
-            Kind::Block => "block",
-            Kind::Fifo => "fifo",
-        },
+        kind: n.kind.short_name(),
         mode: format!("{:04o}", n.meta.mode & 0o7777),
         uid: n.meta.uid,
         gid: n.meta.gid,

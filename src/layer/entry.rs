@@ -32,6 +32,19 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The short name listings and documents use (`ls --json`, `diff`).
+    pub fn short_name(&self) -> &'static str {
+        match self {
+            Kind::File => "file",
+            Kind::Dir => "dir",
+            Kind::Symlink(_) => "symlink",
+            Kind::Char => "char",
+            Kind::Block => "block",
+            Kind::Fifo => "fifo",
+        }
+    }
+
+    /// The name messages use.
     pub fn name(&self) -> &'static str {
         match self {
             Kind::File => "file",

@@ -33,17 +33,6 @@ pub enum Listing {
     Long,
 }
 
-fn kind_name(k: &Kind) -> &'static str {
-    match k {
-        Kind::File => "file",
-        Kind::Dir => "dir",
-        Kind::Symlink(_) => "symlink",
-        Kind::Char => "char",
-        Kind::Block => "block",
-        Kind::Fifo => "fifo",
-    }
-}
-
 /// An entry's own attributes, as listed.
 struct Attrs {
     kind: String,
@@ -58,7 +47,7 @@ struct Attrs {
 impl Attrs {
     fn of(kind: &Kind, meta: &Meta, size: u64) -> Attrs {
         Attrs {
-            kind: kind_name(kind).into(),
+            kind: kind.short_name().into(),
             mode: super::mode_string(kind, meta.mode),
             uid: meta.uid,
             gid: meta.gid,
