@@ -3,14 +3,15 @@
 //!
 //! The modules stand in floors; each imports only from the floors below it (ARCHITECTURE.md):
 //! - foundation: [`error`], [`text`], [`progress`];
-//! - bytes: [`codec`] (compression), [`store`] (the files an image lives in);
-//! - the image model and paths: [`model`];
-//! - parsers of files found inside images: [`formats`];
+//! - bytes: [`codec`] (compression), [`store`] (where blobs are read from, temporaries);
+//! - the image model and paths: [`model`]; parsers of files found inside images: [`formats`];
 //! - reading and writing layer tars: [`layer`];
 //! - the merged filesystem of a layer stack: [`view`];
-//! - building new images: [`mutate`]; sources and sinks: [`source`], [`sink`];
-//! - the features: [`oldbase`], [`check`], [`graft`], [`packages`], [`triage`], [`diff`],
-//!   [`toolbox`], [`inspect`], [`verify`].
+//! - images in and out: [`source`] (`ImageSource` backends), [`sink`] (`Sink`), and building
+//!   new images: [`mutate`];
+//! - the old base's split: [`oldbase`];
+//! - the features: [`packages`], [`check`], [`graft`], [`triage`], [`diff`], [`toolbox`],
+//!   [`inspect`], [`verify`].
 //!
 //! The CLI in `main.rs`/`cli.rs`/`commands/` is a thin shell over it.
 
