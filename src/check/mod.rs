@@ -83,10 +83,7 @@ fn abs(p: &[u8]) -> String {
     format!("/{}", String::from_utf8_lossy(p))
 }
 
-/// Whether `p` is `sel` or inside it.
-fn under(p: &[u8], sel: &[u8]) -> bool {
-    p == sel || (p.starts_with(sel) && p.get(sel.len()) == Some(&b'/'))
-}
+use crate::model::path::is_under as under;
 
 /// Runs every check on the result described by `input`. Returns the report and the
 /// filesystem it looked at (the package database merge reuses it).

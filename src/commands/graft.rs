@@ -65,7 +65,7 @@ fn write_result(g: &mut Grafted, plan: &GraftPlan, a: &GraftArgs) -> Result<()> 
     let opts = WriteOptions {
         max_layer_size: plan.max_layer_size,
     };
-    let d = match g.session.take() {
+    let d = match g.sink.take() {
         Some(s) => s.commit(&g.image)?,
         None => sink::write(&plan.output, &g.image, opts)?,
     };

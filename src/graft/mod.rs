@@ -66,9 +66,9 @@ pub struct Grafted {
     /// Path mode: the result's filesystem as the graft walked it (base + new layer), for the
     /// check.
     pub fs: Option<Fs>,
-    /// The output archive, begun (path mode, archive outputs): finish it with
-    /// `sink::finish`.
-    pub session: Option<Box<dyn crate::sink::Sink>>,
+    /// The output, begun (path mode, when `sink::begin` opens one): the base's layers and the
+    /// new layer are in it already; `Sink::commit` finishes it.
+    pub sink: Option<Box<dyn crate::sink::Sink>>,
 }
 
 /// Where temporary files for an output go: beside it (so that renames stay on one
@@ -77,14 +77,9 @@ pub fn out_dir(r: &ImageRef) -> std::path::PathBuf {
     if r.path.as_os_str() == "-" {
         return std::env::temp_dir();
     }
-    let p = match r.transport {
+    match r.transport {
         crate::model::reference::Transport::Oci if r.path.is_dir() => r.path.clone(),
-        _ => r.path.parent().map(|p| p.to_path_buf()).unwrap_or_default(),
-    };
-    if p.as_os_str().is_empty() {
-        ".".into()
-    } else {
-        p
+        _ => crate::store::temp::parent_dir(&r.path),
     }
 }
 
@@ -177,12 +172,12 @@ struct ModeResult {
     history: Vec<Value>,
     new_layer: Option<NewLayerSummary>,
     fs: Option<Fs>,
-    session: Option<Box<dyn crate::sink::Sink>>,
+    sink: Option<Box<dyn crate::sink::Sink>>,
     rewritten_layers: Vec<String>,
 }
 
 /// Runs the graft up to the point of writing: everything is read and built; the new layer
-/// (path mode) sits in a temporary file beside the output. With `WriteMode::Write` the result
+/// (path mode) is in the begun output, or in a temporary file beside it. With `WriteMode::Write` the result
 /// is written next, a copy that verifies every byte, so the base's uncompressed layers on disk
 /// are walked by their tar headers alone here (each byte is read once, by the copy); a dry run
 /// streams and verifies them here.
@@ -234,7 +229,7 @@ pub fn graft(plan: &GraftPlan, write: WriteMode) -> Result<Grafted> {
         image,
         summary,
         fs: done.fs,
-        session: done.session,
+        sink: done.sink,
     })
 }
 

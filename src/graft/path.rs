@@ -292,12 +292,12 @@ pub(super) fn graft_paths(
     let opts = crate::sink::WriteOptions {
         max_layer_size: plan.max_layer_size,
     };
-    let mut session = match write {
+    let mut sink = match write {
         WriteMode::Write => crate::sink::begin(&plan.output, opts)?,
         WriteMode::DryRun => None,
     };
     let mut spill = Spill::new(&dir)?;
-    let (vview, mut bfs) = read_inputs(plan, inputs, session.as_mut(), &mut spill, write)?;
+    let (vview, mut bfs) = read_inputs(plan, inputs, sink.as_mut(), &mut spill, write)?;
     let lplan = plan_layer(&vview, &bfs.result, &plan.paths, &plan.exclude)?;
     // The plan holds all the new layer needs: the vendor's view goes before the layer is
     // written (peak memory is one view of the selection and the plan).
@@ -306,7 +306,7 @@ pub(super) fn graft_paths(
         Some(c) => c,
         None => crate::mutate::default_codec(&inputs.base)?,
     };
-    let dest = match session.as_mut() {
+    let dest = match sink.as_mut() {
         Some(s) => LayerDest::Sink(s.as_mut()),
         None => LayerDest::TempFileIn(&dir),
     };
@@ -332,7 +332,7 @@ pub(super) fn graft_paths(
         history: vec![history_entry(plan, inputs)],
         new_layer: Some(new_layer),
         fs: Some(bfs),
-        session,
+        sink,
         rewritten_layers: Vec::new(),
     })
 }
@@ -342,7 +342,7 @@ pub(super) fn graft_paths(
 fn read_inputs(
     plan: &GraftPlan,
     inputs: &Inputs,
-    session: Option<&mut Box<dyn crate::sink::Sink>>,
+    sink: Option<&mut Box<dyn crate::sink::Sink>>,
     spill: &mut Spill,
     write: WriteMode,
 ) -> Result<(MergedView, Fs)> {
@@ -360,7 +360,7 @@ fn read_inputs(
         None
     };
     std::thread::scope(|sc| -> Result<_> {
-        let pre = session.map(|s| {
+        let pre = sink.map(|s| {
             sc.spawn(move || -> Result<()> {
                 for (i, l) in base.layers.iter().enumerate() {
                     s.put(&OutBlob::Layer {

@@ -57,11 +57,13 @@ fn copy_inflating(
     };
     let mut dec = decoder(tee, what)?;
     let mut limited = LimitedReader::new(&mut dec, max_size);
-    let (found, _) = hash_chunks(what, &mut limited, CHUNK, |_| Ok(()))?;
+    let hashed = hash_chunks(what, &mut limited, CHUNK, |_| Ok(()));
     let tee = dec.into_inner();
+    // A failed write into the output (a full disk) stops the read too: report the write.
     if let Some(e) = tee.err {
         return Err(Error::layer_io(format!("{what}: writing"), e));
     }
+    let (found, _) = hashed?;
     tee.inner.finish()?;
     if &found != layer.diff_id.digest() {
         return Err(Error::DiffIdMismatch {

@@ -173,7 +173,7 @@ impl<W: Write> TarWriter<W> {
     }
 
     /// Writes one entry's header(s); the caller then writes exactly `size` data bytes for a file
-    /// and calls `finish_data`.
+    /// and calls `pad`.
     pub fn append_header(
         &mut self,
         name: &[u8],

@@ -165,11 +165,6 @@ impl Image {
             .and_then(|h| self.view.history.get(h))
     }
 
-    /// The config's typed reader.
-    pub fn config_doc(&self) -> crate::model::config::ConfigDoc<'_> {
-        crate::model::config::ConfigDoc::new(&self.config)
-    }
-
     pub fn config_obj(&self) -> Option<&serde_json::Map<String, Value>> {
         self.config.get("config").and_then(Value::as_object)
     }

@@ -51,17 +51,14 @@ pub fn new_layer(
 ) -> Result<Layer> {
     let (d, data) = match dest {
         LayerDest::Sink(sink) => {
-            let (blob, d) = sink.put_new_with(|w| {
+            let (data, d) = sink.put_new_with(|w| {
                 let d = encode(Box::new(w), codec, fill)?;
                 Ok((d.digest.clone(), d.size, d))
             })?;
-            (d, blob.data)
+            (d, data)
         }
         LayerDest::TempFileIn(dir) => {
-            let tmp = tempfile::Builder::new()
-                .prefix(".regraft-tmp-layer-")
-                .tempfile_in(dir)
-                .map_err(|e| Error::io(dir, e))?;
+            let tmp = crate::store::temp::temp_file_in(dir)?;
             let f = tmp
                 .as_file()
                 .try_clone()

@@ -4,8 +4,8 @@
 //! renamed into place by the commit; the same bytes can be streamed (`stream.rs`).
 
 use super::{
-    BlobWriter, Naming, NewBlob, OutBlob, OutImage, Sink, WriteOptions, blob_order, copy_blob,
-    docker_files, index_annotations,
+    BlobWriter, Naming, OutBlob, OutImage, Sink, WriteOptions, blob_order, copy_blob, docker_files,
+    index_annotations,
 };
 use crate::error::{Error, IoContext, Result};
 use crate::model::digest::Digest;
@@ -164,13 +164,10 @@ fn archive_dir(path: &Path) -> Result<std::path::PathBuf> {
             path.display()
         )));
     }
-    Ok(match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    })
+    Ok(crate::store::temp::parent_dir(path))
 }
 
-/// An archive file being built, in the order `write_tar` writes: blobs are appended as they
+/// An archive file being built, in archive order: blobs are appended as they
 /// are put (a graft copies the base's layers in while it reads the vendor, then writes its new
 /// layer straight in), and the commit adds the rest. Dropped uncommitted, the temporary file
 /// goes with it.
@@ -248,7 +245,7 @@ impl Sink for ArchiveSink {
     }
 
     /// The header is written as zeros first and filled in once the digest and size are known.
-    fn put_new(&mut self, write: &mut BlobWriter<'_>) -> Result<NewBlob> {
+    fn put_new(&mut self, write: &mut BlobWriter<'_>) -> Result<BlobData> {
         use std::os::unix::fs::FileExt;
         let head_at = self.pos;
         let start = head_at + 512;
@@ -263,8 +260,7 @@ impl Sink for ArchiveSink {
             (&self.file)
                 .seek(SeekFrom::Start(head_at))
                 .at(&**self.path)?;
-            let data = self.range(at, size);
-            return Ok(NewBlob { data, digest, size });
+            return Ok(self.range(at, size));
         }
         let h = header(&digest.blob_path(), Member::File(size))?;
         self.file
@@ -273,8 +269,7 @@ impl Sink for ArchiveSink {
         pad(&mut &self.file, size).at(&**self.path)?;
         self.written.push((digest.clone(), start));
         self.pos = start + size.div_ceil(512) * 512;
-        let data = self.range(start, size);
-        Ok(NewBlob { data, digest, size })
+        Ok(self.range(start, size))
     }
 
     /// Writes what is not in yet (`img`'s blobs in archive order must begin with the ones

@@ -5,7 +5,7 @@
 //! images already there are never lost; a sink dropped uncommitted removes the blobs it added.
 
 use super::{
-    BlobWriter, Naming, NewBlob, OutBlob, OutImage, Sink, WriteOptions, copy_blob,
+    BlobWriter, Naming, OutBlob, OutImage, Sink, WriteOptions, blob_order, copy_blob,
     index_annotations,
 };
 use crate::error::{Error, IoContext, Result};
@@ -79,10 +79,7 @@ impl LayoutSink {
                     before,
                 }
             } else {
-                let parent = match path.parent() {
-                    Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-                    _ => PathBuf::from("."),
-                };
+                let parent = temp::parent_dir(path);
                 fs::create_dir_all(&parent).at(&parent)?;
                 let staging = temp::temp_dir_in(&parent)?;
                 Target::New {
@@ -168,10 +165,10 @@ impl Sink for LayoutSink {
         Ok(())
     }
 
-    fn put_new(&mut self, write: &mut BlobWriter<'_>) -> Result<NewBlob> {
+    fn put_new(&mut self, write: &mut BlobWriter<'_>) -> Result<BlobData> {
         let dir = self.blob_dir();
         let tmp = temp_file_in(&dir)?;
-        let (digest, size) = {
+        let (digest, _size) = {
             let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file());
             let r = write(&mut w)?;
             w.flush().at(tmp.path())?;
@@ -180,14 +177,19 @@ impl Sink for LayoutSink {
         tmp.as_file().sync_all().at(tmp.path())?;
         let dest = dir.join(digest.hex());
         tmp.persist(&dest).map_err(|e| Error::io(&dest, e.error))?;
-        let data = BlobData::Member {
+        Ok(BlobData::Member {
             store: Arc::new(Container::open_dir(self.root())?),
             name: digest.blob_path(),
-        };
-        Ok(NewBlob { data, digest, size })
+        })
     }
 
+    /// Puts what is not in yet (the config, the manifest, layers the caller did not put; a
+    /// blob already there is only looked at), then replaces index.json and, for a new layout,
+    /// renames it into place.
     fn commit(mut self: Box<Self>, img: &OutImage) -> Result<Digest> {
+        for b in blob_order(img) {
+            self.put(b)?;
+        }
         let name = img.out_name(&self.out);
         let mut top = img.top.clone();
         top.annotations

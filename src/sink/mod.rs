@@ -20,20 +20,11 @@ use crate::model::spec::{self};
 use std::io::Write;
 
 pub use crate::model::out::{DockerEntry, OutBlob, OutImage};
-pub use crate::store::temp::clean_stale_temps;
 
 /// Options that apply to every write.
 #[derive(Clone, Copy)]
 pub struct WriteOptions {
     pub max_layer_size: u64,
-}
-
-/// A blob written by `Sink::put_new`: where its bytes can be read again (the check reads the
-/// new layer), its digest and its size.
-pub struct NewBlob {
-    pub data: BlobData,
-    pub digest: Digest,
-    pub size: u64,
 }
 
 /// Writes the bytes of a blob `put_new` adds; returns their digest and size.
@@ -45,7 +36,9 @@ pub type BlobWriter<'a> = dyn FnMut(&mut (dyn Write + Send)) -> Result<(Digest, 
 ///   (a layer against its diff_id too, unless this run checked it already). Putting a blob the
 ///   sink holds already does nothing: put is idempotent by digest.
 /// - `put_new` adds a blob whose bytes the caller writes and whose digest is known only after
-///   (the new layer, hashed as it is written); the same idempotence holds.
+///   (the new layer, hashed as it is written); the same idempotence holds. It returns where
+///   the bytes can be read again until the commit (the check reads the new layer). A sink
+///   that cannot write such a blob in place keeps the default: a temporary file, then `put`.
 /// - Nothing is visible at the target before `commit`. `commit` writes what the image still
 ///   needs and makes it visible at once: a reader sees the target as it was, or complete with
 ///   the image and the name it is given. It returns the digest of what the output now names.
@@ -55,7 +48,22 @@ pub type BlobWriter<'a> = dyn FnMut(&mut (dyn Write + Send)) -> Result<(Digest, 
 /// (`-o -` is the documented exception: a stream cannot be taken back.)
 pub trait Sink: Send {
     fn put(&mut self, blob: &OutBlob) -> Result<()>;
-    fn put_new(&mut self, write: &mut BlobWriter<'_>) -> Result<NewBlob>;
+    fn put_new(&mut self, write: &mut BlobWriter<'_>) -> Result<BlobData> {
+        let tmp = crate::store::temp::temp_file_in(&std::env::temp_dir())?;
+        let f = tmp
+            .as_file()
+            .try_clone()
+            .map_err(|e| Error::io(tmp.path(), e))?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+        let (digest, size) = write(&mut w)?;
+        w.flush().map_err(|e| Error::io(tmp.path(), e))?;
+        let data = BlobData::File(std::sync::Arc::new(tmp.into_temp_path()));
+        self.put(&OutBlob::Raw {
+            desc: crate::model::spec::Descriptor::new("", digest, size),
+            data: data.clone(),
+        })?;
+        Ok(data)
+    }
     fn commit(self: Box<Self>, img: &OutImage) -> Result<Digest>;
 }
 
@@ -64,7 +72,7 @@ impl dyn Sink + '_ {
     pub fn put_new_with<T>(
         &mut self,
         f: impl FnOnce(&mut (dyn Write + Send)) -> Result<(Digest, u64, T)>,
-    ) -> Result<(NewBlob, T)> {
+    ) -> Result<(BlobData, T)> {
         let mut f = Some(f);
         let mut extra = None;
         let blob = self.put_new(&mut |w| {
@@ -112,19 +120,15 @@ pub fn write(out: &ImageRef, img: &OutImage, opts: WriteOptions) -> Result<Diges
     sink.commit(img)
 }
 
-/// Opens `out` for a graft that puts blobs before its image is complete, when that is what
-/// the output gains from: an archive file is built in place (the base's layers copied in while
-/// the vendor is read, the new layer written straight in). None for the others, which `write`
-/// writes at the end (a layout links the new layer's file; a stream must not start before the
-/// check has passed).
+/// Opens `out` for a graft that puts blobs before its image is complete (the base's layers
+/// while the vendor is read, then the new layer written straight in), for every output whose
+/// puts stay invisible until the commit: archives and layouts. None for a stream, which must
+/// not start before the check has passed: `write` writes it at the end.
 pub fn begin(out: &ImageRef, opts: WriteOptions) -> Result<Option<Box<dyn Sink>>> {
     if out.path.as_os_str() == "-" {
         return Ok(None);
     }
-    match out.transport {
-        Transport::OciArchive | Transport::DockerArchive => open(out, opts).map(Some),
-        _ => Ok(None),
-    }
+    open(out, opts).map(Some)
 }
 
 /// index.json annotations for a named image. Docker archives follow Docker: the full
@@ -238,4 +242,57 @@ fn blob_order(img: &OutImage) -> Vec<&OutBlob> {
     rest.sort_by(|a, b| a.digest().cmp(b.digest()));
     v.extend(rest);
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records what is put, as a sink that cannot write a blob in place would receive it.
+    #[derive(Default)]
+    struct Recorder {
+        put: Vec<(Digest, u64, Vec<u8>)>,
+    }
+
+    impl Sink for Recorder {
+        fn put(&mut self, blob: &OutBlob) -> Result<()> {
+            let OutBlob::Raw { desc, data } = blob else {
+                panic!("put_new's default puts a raw blob");
+            };
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut crate::layer::open_blob(data)?, &mut bytes)
+                .map_err(|e| Error::io_while("reading", e))?;
+            self.put.push((desc.digest.clone(), desc.size, bytes));
+            Ok(())
+        }
+        fn commit(self: Box<Self>, img: &OutImage) -> Result<Digest> {
+            Ok(img.top.digest.clone())
+        }
+    }
+
+    #[test]
+    fn put_new_by_default_writes_a_temporary_file_and_puts_it() {
+        let mut r = Recorder::default();
+        let sink: &mut dyn Sink = &mut r;
+        let (data, extra) = sink
+            .put_new_with(|w| {
+                w.write_all(b"new layer bytes")
+                    .map_err(|e| Error::io_while("test", e))?;
+                Ok((Digest::of(b"new layer bytes"), 15, 7))
+            })
+            .unwrap();
+        assert_eq!(extra, 7);
+        let mut again = Vec::new();
+        std::io::Read::read_to_end(&mut crate::layer::open_blob(&data).unwrap(), &mut again)
+            .unwrap();
+        assert_eq!(again, b"new layer bytes");
+        assert_eq!(
+            r.put,
+            vec![(
+                Digest::of(b"new layer bytes"),
+                15,
+                b"new layer bytes".to_vec()
+            )]
+        );
+    }
 }

@@ -178,8 +178,3 @@ impl crate::model::spec::Descriptor {
         }
     }
 }
-
-/// Opens one image from a reference string.
-pub fn open_image(r: &ImageRef, platform: Option<&Platform>) -> Result<Image> {
-    Source::open(r)?.image(platform)
-}

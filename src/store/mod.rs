@@ -20,8 +20,6 @@ pub type Located = (PathBuf, u64, u64);
 ///   registry) returns None and is read through `open` alone;
 /// - a missing name is `Error::MissingBlob` from `open` and None from `locate`.
 pub trait BlobStore: Send + Sync {
-    /// How messages name the store (its path).
-    fn describe(&self) -> &str;
     fn open(&self, name: &str) -> Result<Box<dyn Read + Send>>;
     fn locate(&self, name: &str) -> Result<Option<Located>>;
     /// True when a located blob is a whole file of its own (a layout's), which may be
@@ -30,9 +28,6 @@ pub trait BlobStore: Send + Sync {
 }
 
 impl BlobStore for container::Container {
-    fn describe(&self) -> &str {
-        self.display()
-    }
     fn open(&self, name: &str) -> Result<Box<dyn Read + Send>> {
         container::Container::open(self, name)
     }

@@ -1,6 +1,8 @@
-//! Temporaries and atomic replacement: every file regraft writes is built under a temporary
-//! name beside its target, synced, and renamed into place. Temporary names carry the writer's
-//! pid (`.regraft-tmp-<pid>-*`) so that a later run can remove what a killed one left.
+//! Temporaries and atomic replacement: every image output (archive, layout, `index.json`) is
+//! built under a temporary name beside its target, synced, and renamed into place, and so is
+//! every temporary layer. Temporary names carry the writer's pid (`.regraft-tmp-<pid>-*`) so
+//! that a later run can remove what a killed one left. (`--digestfile` and `cp`'s files on the
+//! host are plain writes.)
 
 use crate::error::{Error, IoContext, Result};
 use std::fs::{self, File};
@@ -12,6 +14,14 @@ pub const TEMP_PREFIX: &str = ".regraft-tmp-";
 /// This process's prefix for temporary names.
 pub fn temp_prefix() -> String {
     format!("{TEMP_PREFIX}{}-", std::process::id())
+}
+
+/// The directory a path's file lives in (`.` for a bare name).
+pub fn parent_dir(path: &Path) -> std::path::PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    }
 }
 
 /// A temporary file in `dir` (after removing stale ones).
