@@ -322,7 +322,8 @@ pub fn parse_rfc3339(s: &str) -> Option<(i64, u32)> {
     }
     let off = match &s[i..] {
         "Z" | "z" => 0,
-        t if t.len() == 6 => {
+        // ASCII only: the offset is sliced by byte position.
+        t if t.len() == 6 && t.is_ascii() => {
             let sign = if t.starts_with('-') { -1 } else { 1 };
             sign * (t[1..3].parse::<i64>().ok()? * 3600 + t[4..6].parse::<i64>().ok()? * 60)
         }
@@ -413,5 +414,9 @@ mod tests {
             Some("2021-01-01T00:00:00Z")
         );
         assert!(parse_rfc3339("yesterday").is_none());
+        // Regression (found by fuzzing the JSON target): a six-byte offset holding a multi-byte
+        // character panicked on a slice inside the character; an image's `created` is untrusted.
+        assert!(parse_rfc3339("2026-11-28T09:20:40\u{1f5}}\u{1}").is_none());
+        assert!(parse_rfc3339("2026-11-28T0920409204\u{1f5}}\u{1}").is_none());
     }
 }
