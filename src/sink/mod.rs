@@ -4,7 +4,7 @@
 //! manifest regraft writes is OCI; config and layer bytes are copied as they are, verified on
 //! the way. Files are replaced atomically: built beside, then renamed.
 //!
-//! `write` puts a planned image's blobs and commits it; a graft opens the sink itself (`begin`)
+//! `write` opens a sink and commits the planned image (a commit puts every blob not in yet); a
 //! to put the base's layers while it still reads the vendor and to write its new layer straight
 //! into the output. A registry is one more `Sink` behind `open`.
 
@@ -110,14 +110,10 @@ pub fn open(out: &ImageRef, opts: WriteOptions) -> Result<Box<dyn Sink>> {
     }
 }
 
-/// Writes `img` to `out`: every blob in archive order, then the commit. Returns the digest of
-/// what the output now names.
+/// Writes `img` to `out`: the commit of a sink nothing was put into puts every blob in archive
+/// order. Returns the digest of what the output now names.
 pub fn write(out: &ImageRef, img: &OutImage, opts: WriteOptions) -> Result<Digest> {
-    let mut sink = open(out, opts)?;
-    for b in blob_order(img) {
-        sink.put(b)?;
-    }
-    sink.commit(img)
+    open(out, opts)?.commit(img)
 }
 
 /// Opens `out` for a graft that puts blobs before its image is complete (the base's layers
