@@ -5,8 +5,8 @@
 //! the way. Files are replaced atomically: built beside, then renamed.
 //!
 //! `write` opens a sink and commits the planned image (a commit puts every blob not in yet); a
-//! to put the base's layers while it still reads the vendor and to write its new layer straight
-//! into the output. A registry is one more `Sink` behind `open`.
+//! graft opens the sink itself (`begin`) to put the base's layers while it still reads the
+//! vendor and to write its new layer straight into the output. A registry is one more `Sink` behind `open`.
 
 mod archive;
 mod layout;
