@@ -6,7 +6,8 @@
 //!
 //! `write` opens a sink and commits the planned image (a commit puts every blob not in yet); a
 //! graft opens the sink itself (`begin`) to put the base's layers while it still reads the
-//! vendor and to write its new layer straight into the output. A registry is one more `Sink` behind `open`.
+//! vendor and to write its new layer straight into the output. A registry is one more `Sink`
+//! behind `open`.
 
 mod archive;
 mod layout;
