@@ -149,8 +149,12 @@ pub fn merge(base: &Value, vendor: &Value, old: Option<&Value>, ov: &Overrides) 
     let vcfg = vendor.get("config").and_then(Value::as_object);
     let ocfg = old.and_then(|o| o.get("config")).and_then(Value::as_object);
     let mut cfg = vcfg.cloned().unwrap_or_default();
-    for k in cfg.keys() {
-        if k != "Env" && k != "Labels" && !cfg[k].is_null() {
+    // Docker's builder records the parent image's ID here: it names the vendor's build, not
+    // this image.
+    cfg.remove("Image");
+    for (k, v) in &cfg {
+        let same = bcfg.and_then(|b| b.get(k)).is_some_and(|b| b == v);
+        if k != "Env" && k != "Labels" && !is_empty_value(v) && !same {
             from_vendor.push(k.clone());
         }
     }
@@ -197,6 +201,19 @@ pub fn merge(base: &Value, vendor: &Value, old: Option<&Value>, ov: &Overrides) 
         config: out,
         from_vendor,
     })
+}
+
+/// Docker writes every config field, unset ones as `null`, `""`, `false` or `{}`: those are
+/// defaults, not something the vendor chose.
+fn is_empty_value(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        Value::Number(_) => false,
+    }
 }
 
 /// Applies `--env`, `--label`, `--entrypoint`, `--cmd`, `--user` and `--workdir` to a config.
@@ -395,6 +412,20 @@ mod tests {
         assert_eq!(m.config["config"]["Entrypoint"], json!(["/bin/sh"]));
         assert_eq!(m.config["config"]["Cmd"], Value::Null);
         assert_eq!(m.config["config"]["Env"][3], "APP=2");
+    }
+
+    /// What `docker build` writes for a vendor: every field, unset ones empty, and `Image` naming
+    /// the parent it was built on. Only what the vendor set is listed; `Image` is dropped.
+    #[test]
+    fn docker_defaults_are_not_changes() {
+        let base = json!({"config":{"Env":["PATH=/usr/bin:/bin"],"Cmd":["bash"],"User":""}});
+        let vendor = json!({"config":{"Hostname":"","Domainname":"","User":"","AttachStdin":false,
+            "Tty":false,"Env":["PATH=/usr/bin:/bin"],"Cmd":["bash"],"Image":"sha256:0123abcd",
+            "Volumes":null,"WorkingDir":"","Entrypoint":["/app"],"OnBuild":null,"Labels":null}});
+        let m = merge(&base, &vendor, None, &Overrides::default()).unwrap();
+        assert_eq!(m.from_vendor, vec!["Entrypoint".to_string()]);
+        assert!(m.config["config"].get("Image").is_none());
+        assert_eq!(m.config["config"]["Entrypoint"], json!(["/app"]));
     }
 
     #[test]
