@@ -21,12 +21,19 @@ use std::sync::Arc;
 pub struct DockerEntry {
     #[serde(rename = "Config")]
     pub config: String,
-    #[serde(rename = "RepoTags", default)]
+    /// `null` when Docker saved the image by ID (`docker save $(docker images -q ...)`).
+    #[serde(rename = "RepoTags", default, deserialize_with = "null_as_empty")]
     pub repo_tags: Vec<String>,
     #[serde(rename = "Layers", default)]
     pub layers: Vec<String>,
     #[serde(rename = "LayerSources", default)]
     pub layer_sources: Option<BTreeMap<String, Descriptor>>,
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<String>, D::Error> {
+    Ok(Option::<Vec<String>>::deserialize(d)?.unwrap_or_default())
 }
 
 pub struct DockerManifest {
