@@ -106,7 +106,8 @@ pub struct GraftArgs {
     #[arg(long, value_name = "N", conflicts_with = "old_base")]
     pub old_base_layers: Option<usize>,
 
-    /// Name of the result (NAME:TAG); default: the vendor's first tag.
+    /// Name of the result (NAME:TAG); default: the vendor's first tag + "-regraft" (vend/app:1 ->
+    /// vend/app:1-regraft), so loading the result never moves the vendor's own tag
     #[arg(long, value_name = "NAME:TAG")]
     pub tag: Option<String>,
 
@@ -170,7 +171,8 @@ pub struct OutArgs {
     /// Where to write the result (`-`: a docker archive on stdout, not atomic).
     #[arg(short, long, value_name = "OUTPUT")]
     pub output: String,
-    /// Name of the result (NAME:TAG); default: the input's first tag.
+    /// Name of the result (NAME:TAG); default: the input's first tag + "-regraft", so loading the
+    /// result never moves the input's own tag
     #[arg(long, value_name = "NAME:TAG")]
     pub tag: Option<String>,
     /// Write the digest of the written manifest to FILE.
@@ -411,7 +413,16 @@ impl GraftArgs {
         }
         let vendor = input(required(&self.from, "--from")?)?;
         let base = input(required(&self.onto, "--onto")?)?;
-        let output = output(required(&self.output, "-o/--output")?)?;
+        let inputs = [
+            ("--from", self.from.as_deref()),
+            ("--onto", self.onto.as_deref()),
+        ];
+        let inputs: Vec<(&str, &str)> = inputs
+            .into_iter()
+            .chain([("--old-base", self.old_base.as_deref())])
+            .filter_map(|(f, v)| Some((f, v?)))
+            .collect();
+        let output = output(required(&self.output, "-o/--output")?, &inputs)?;
         let old_base = self.old_base.as_deref().map(input).transpose()?;
         let paths = selections(&self.paths)?;
         let compression = self.compression.as_deref().map(Codec::parse).transpose()?;
@@ -573,8 +584,32 @@ pub fn input(s: &str) -> Result<ImageRef> {
     ImageRef::parse_input(s)
 }
 
-pub fn output(s: &str) -> Result<ImageRef> {
-    ImageRef::parse_output(s)
+/// The output reference `s`, refused when it names the same file as one of `inputs` (flag,
+/// reference): the result would replace an image while it is read. A layout directory may hold
+/// many images, so only files are compared.
+pub fn output(s: &str, inputs: &[(&str, &str)]) -> Result<ImageRef> {
+    let out = ImageRef::parse_output(s)?;
+    let Some(o) = file_id(&out.path) else {
+        return Ok(out);
+    };
+    for (flag, i) in inputs {
+        if file_id(&input(i)?.path) == Some(o) {
+            return Err(Error::Usage(format!(
+                "-o {}: the same file as {flag} {}: the result would replace an image it is read \
+                 from; write to another path",
+                regraft::text::sanitize(&out.path.display().to_string()),
+                regraft::text::sanitize(i),
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// (device, inode) of an existing regular file.
+fn file_id(p: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(p).ok()?;
+    m.is_file().then(|| (m.dev(), m.ino()))
 }
 
 #[cfg(test)]

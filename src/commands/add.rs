@@ -18,7 +18,7 @@ pub fn run(a: &AddArgs, g: &Globals) -> Result<u8> {
     }
     let opts = a.options(sde)?;
     let codec = edit::codec(&img, a.compression.as_deref())?;
-    let target = cli::output(&a.out.output)?;
+    let target = cli::output(&a.out.output, &[("IMAGE", &a.image)])?;
     let dir = edit::out_dir(&target);
     let (layer, warnings) = add_layer(&img, &specs, &opts, codec, Some(&dir), g.max_layer_size)?;
     if !g.quiet {

@@ -14,7 +14,7 @@ pub fn run(a: &ConfigArgs, g: &Globals) -> Result<u8> {
         )
         .into());
     }
-    let target = cli::output(&a.out.output)?;
+    let target = cli::output(&a.out.output, &[("IMAGE", &a.image)])?;
     let e = Edit {
         layer: None,
         created_by: "regraft config".into(),

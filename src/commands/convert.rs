@@ -13,7 +13,7 @@ use regraft::text::sanitize;
 
 pub fn run(a: &ConvertArgs, g: &Globals) -> Result<u8> {
     let src = Source::open(&cli::input(&a.source)?)?;
-    let out = cli::output(&a.dest)?;
+    let out = cli::output(&a.dest, &[("SOURCE", &a.source)])?;
     if a.all {
         convert_all(&src, &out, a, g)?;
     } else {

@@ -18,7 +18,7 @@ use crate::codec::compress::Codec;
 use crate::error::{Error, Result};
 use crate::model::image::Image;
 use crate::model::out::OutImage;
-use crate::model::reference::{ImageRef, familiar_name, normalize_name};
+use crate::model::reference::{ImageRef, familiar_name, normalize_name, split_tag};
 use crate::model::spec::Platform;
 use crate::mutate::config::{self, Overrides};
 use crate::mutate::{Addenda, Base, Created, LayerFrom};
@@ -261,8 +261,20 @@ fn result_annotations(vendor: &Image, base: &Image) -> BTreeMap<String, String> 
     annotations
 }
 
+/// The suffix a default name gets, so that loading the result never moves the input's own tag.
+pub const DEFAULT_TAG_SUFFIX: &str = "-regraft";
+
+/// The default name of a changed image: the input's first tag with `-regraft` appended
+/// (`vend/app:1` -> `vend/app:1-regraft`), shortened to a tag's 128 characters.
+pub fn derived_tag(name: &str) -> String {
+    let (repo, tag) = split_tag(&familiar_name(name));
+    let keep = 128 - DEFAULT_TAG_SUFFIX.len();
+    let tag: String = tag.chars().take(keep).collect();
+    format!("{repo}:{tag}{DEFAULT_TAG_SUFFIX}")
+}
+
 /// The result's name: `--tag`, else the output reference's, else the first tag of `img` (the
-/// vendor; for the toolbox's edits, the image edited).
+/// vendor; for the toolbox's edits, the image edited) with `-regraft` appended.
 pub fn output_tag(tag: Option<&str>, output: &ImageRef, img: &Image) -> Result<Option<String>> {
     Ok(match (tag, output.name()) {
         (Some(t), Some(o)) if t != o => {
@@ -272,6 +284,25 @@ pub fn output_tag(tag: Option<&str>, output: &ImageRef, img: &Image) -> Result<O
         }
         (Some(t), _) => Some(t.to_string()),
         (None, Some(o)) => Some(o.to_string()),
-        (None, None) => img.tags.first().map(|t| familiar_name(t)),
+        (None, None) => img.tags.first().map(|t| derived_tag(t)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_names_never_reuse_the_input_tag() {
+        assert_eq!(derived_tag("vend/app:1"), "vend/app:1-regraft");
+        assert_eq!(derived_tag("docker.io/library/app"), "app:latest-regraft");
+        assert_eq!(
+            derived_tag("127.0.0.1:5000/a/b:v2"),
+            "127.0.0.1:5000/a/b:v2-regraft"
+        );
+        let long = format!("x:{}", "t".repeat(128));
+        let d = derived_tag(&long);
+        assert_eq!(d.len(), "x:".len() + 128);
+        assert!(d.ends_with("-regraft"));
+    }
 }

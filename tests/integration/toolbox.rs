@@ -901,7 +901,8 @@ fn add_compresses_its_layer_as_the_top_layer_or_gzip_without_layers() {
 }
 
 /// The name of an edited image (here by `config`): `--tag`, else the output's name, else the
-/// input's first tag in its familiar form; `--tag` and an output name that disagree are a usage
+/// input's first tag in its familiar form with `-regraft` appended (so that loading the edited
+/// image never moves the input's tag); `--tag` and an output name that disagree are a usage
 /// error and write nothing (the graft names its result by the same rule).
 #[test]
 fn an_edited_image_is_named_by_tag_else_the_output_else_the_input() {
@@ -920,7 +921,7 @@ fn an_edited_image_is_named_by_tag_else_the_output_else_the_input() {
     let at = |n: &str| s(&d.path().join(n));
     assert_eq!(
         repo_tags(None, &at("a.tar")),
-        serde_json::json!(["vendor:1.0"])
+        serde_json::json!(["vendor:1.0-regraft"])
     );
     assert_eq!(
         repo_tags(Some("a/b:c"), &at("b.tar")),
