@@ -164,7 +164,16 @@ fn archive_dir(path: &Path) -> Result<std::path::PathBuf> {
             path.display()
         )));
     }
-    Ok(crate::store::temp::parent_dir(path))
+    crate::store::temp::check_output_parent(path)?;
+    let dir = crate::store::temp::parent_dir(path);
+    if !dir.is_dir() {
+        return Err(Error::Usage(format!(
+            "output {}: directory {} does not exist",
+            crate::text::sanitize(&path.display().to_string()),
+            crate::text::sanitize(&dir.display().to_string()),
+        )));
+    }
+    Ok(dir)
 }
 
 /// An archive file being built, in archive order: blobs are appended as they

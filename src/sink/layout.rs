@@ -79,6 +79,7 @@ impl LayoutSink {
                     before,
                 }
             } else {
+                temp::check_output_parent(path)?;
                 let parent = temp::parent_dir(path);
                 fs::create_dir_all(&parent).at(&parent)?;
                 let staging = temp::temp_dir_in(&parent)?;

@@ -2,11 +2,14 @@
 //! built under a temporary name beside its target, synced, and renamed into place, and so is
 //! every temporary layer. Temporary names carry the writer's pid (`.regraft-tmp-<pid>-*`) so
 //! that a later run can remove what a killed one left. (`--digestfile` and `cp`'s files on the
-//! host are plain writes.)
+//! host are plain writes.) Temporaries are created with the modes a plain `create` would give
+//! (0666 and 0777 less the umask), not tempfile's private 0600, so that what is renamed into place
+//! is readable as `cp` would have made it.
 
 use crate::error::{Error, IoContext, Result};
 use std::fs::{self, File};
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 pub const TEMP_PREFIX: &str = ".regraft-tmp-";
@@ -24,20 +27,62 @@ pub fn parent_dir(path: &Path) -> std::path::PathBuf {
     }
 }
 
-/// A temporary file in `dir` (after removing stale ones).
+/// The process's umask, read once from `/proc/self/status` (the `umask` call would change it
+/// while other threads create files); 022 where the kernel does not say.
+pub fn umask() -> u32 {
+    static MASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *MASK.get_or_init(|| {
+        fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                let line = s.lines().find(|l| l.starts_with("Umask:"))?;
+                u32::from_str_radix(line["Umask:".len()..].trim(), 8).ok()
+            })
+            .unwrap_or(0o022)
+    })
+}
+
+/// Checks that nothing but missing directories stands between an output path and the
+/// filesystem: its nearest existing ancestor must be a directory (`-o file.tar/x.tar`, where
+/// `file.tar` is a file, is named as such instead of failing with `File exists`).
+pub fn check_output_parent(path: &Path) -> Result<()> {
+    for a in path.ancestors().skip(1) {
+        if a.as_os_str().is_empty() {
+            return Ok(());
+        }
+        match fs::metadata(a) {
+            Ok(m) if m.is_dir() => return Ok(()),
+            Ok(_) => {
+                return Err(Error::Usage(format!(
+                    "output {}: {} is not a directory",
+                    crate::text::sanitize(&path.display().to_string()),
+                    crate::text::sanitize(&a.display().to_string()),
+                )));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) if e.raw_os_error() == Some(20) => continue, // ENOTDIR: a file further up
+            Err(e) => return Err(Error::io(a, e)),
+        }
+    }
+    Ok(())
+}
+
+/// A temporary file in `dir` (after removing stale ones), mode 0666 less the umask.
 pub fn temp_file_in(dir: &Path) -> Result<tempfile::NamedTempFile> {
     clean_stale_temps(dir);
     tempfile::Builder::new()
         .prefix(&temp_prefix())
+        .permissions(fs::Permissions::from_mode(0o666 & !umask()))
         .tempfile_in(dir)
         .at(dir)
 }
 
-/// A temporary directory in `dir` (after removing stale ones).
+/// A temporary directory in `dir` (after removing stale ones), mode 0777 less the umask.
 pub fn temp_dir_in(dir: &Path) -> Result<tempfile::TempDir> {
     clean_stale_temps(dir);
     tempfile::Builder::new()
         .prefix(&temp_prefix())
+        .permissions(fs::Permissions::from_mode(0o777 & !umask()))
         .tempdir_in(dir)
         .at(dir)
 }
