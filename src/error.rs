@@ -193,6 +193,31 @@ fn unwrap_own(e: std::io::Error) -> std::result::Result<Error, std::io::Error> {
     Err(e)
 }
 
+/// The tar crate's error, without the header bytes it quotes: "numeric field was not a number:
+/// <the field> when getting <what> for <the entry's name>" copies raw bytes of the input into
+/// the message (a text file given as an image would have its lines printed). The quoted parts
+/// are dropped, the rest kept.
+pub fn quiet_tar(e: std::io::Error) -> std::io::Error {
+    let msg = e.to_string();
+    let quiet = [
+        "numeric field was not a number",
+        "numeric field did not have utf-8 text",
+    ]
+    .into_iter()
+    .find(|p| msg.starts_with(p))
+    .map(|p| match msg.rsplit_once(" when getting ") {
+        Some((_, what)) => {
+            let field = what.split(" for ").next().unwrap_or(what);
+            format!("{p} (the header's {field} field)")
+        }
+        None => p.to_string(),
+    });
+    match quiet {
+        Some(q) => std::io::Error::new(e.kind(), q),
+        None => e,
+    }
+}
+
 /// Adds a path to an io::Error.
 pub trait IoContext<T> {
     fn at(self, path: impl Into<PathBuf>) -> Result<T>;

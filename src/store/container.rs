@@ -251,8 +251,45 @@ fn resolve_link(from: &str, target: &str) -> Option<String> {
     }
 }
 
+/// Whether a 512-byte block is a tar header: its checksum field (octal) equals the sum of its
+/// bytes with that field counted as spaces. An all-zero block (an empty archive) is not.
+fn tar_header_ok(b: &[u8; 512]) -> bool {
+    let field = &b[148..156];
+    let text: String = field
+        .iter()
+        .map(|&c| c as char)
+        .filter(|c| !matches!(c, ' ' | '\0'))
+        .collect();
+    let Ok(want) = u32::from_str_radix(&text, 8) else {
+        return false;
+    };
+    let sum: u32 = b
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                u32::from(c)
+            }
+        })
+        .sum();
+    sum == want
+}
+
 fn index_tar(file: &Path, display: &str) -> Result<HashMap<String, TarEntry>> {
-    let f = File::open(file).at(file)?;
+    let mut f = File::open(file).at(file)?;
+    let mut head = [0u8; 512];
+    let n = read_up_to(&mut f, &mut head).at(file)?;
+    if n < 512 || !tar_header_ok(&head) {
+        return Err(Error::format(
+            display,
+            "not an image: not a tar archive (its first 512 bytes are not a tar header) and not \
+             an OCI layout directory; regraft reads docker-archive and oci-archive tars, plain \
+             or compressed, and OCI layout directories",
+        ));
+    }
+    f.seek(SeekFrom::Start(0)).at(file)?;
     let mut ar = tar::Archive::new(std::io::BufReader::new(f));
     let mut out = HashMap::new();
     // Headers only: member data is seeked over (a docker save is mostly layer bytes).
@@ -260,7 +297,9 @@ fn index_tar(file: &Path, display: &str) -> Result<HashMap<String, TarEntry>> {
         .entries_with_seek()
         .map_err(|e| Error::format_from(display, "not a tar archive", e))?;
     for e in entries {
-        let e = e.map_err(|e| Error::format_from(display, "corrupt tar archive", e))?;
+        let e = e.map_err(|e| {
+            Error::format_from(display, "corrupt tar archive", crate::error::quiet_tar(e))
+        })?;
         let raw = e.path_bytes();
         let name = String::from_utf8_lossy(&raw).to_string();
         let Some(clean) = clean_member(&name) else {
