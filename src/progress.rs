@@ -11,6 +11,8 @@ static BYTES: AtomicU64 = AtomicU64::new(0);
 static TOTAL: AtomicU64 = AtomicU64::new(0);
 static LAYERS: AtomicU64 = AtomicU64::new(0);
 static VERBOSE: AtomicBool = AtomicBool::new(false);
+static QUIET: AtomicBool = AtomicBool::new(false);
+static WARNED: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// Declares how many blob bytes the command expects to read (for the ETA).
 pub fn add_total(n: u64) {
@@ -24,6 +26,23 @@ pub fn layer_started() {
 
 pub fn set_verbose(v: bool) {
     VERBOSE.store(v, Ordering::Relaxed);
+}
+
+pub fn set_quiet(q: bool) {
+    QUIET.store(q, Ordering::Relaxed);
+}
+
+/// A warning from deep in the work (a layer read leniently), printed on stderr once however
+/// often the same layer is read, unless `-q`.
+pub fn warn_once(msg: String) {
+    let mut seen = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+    if seen.contains(&msg) {
+        return;
+    }
+    if !QUIET.load(Ordering::Relaxed) {
+        eprintln!("regraft: warning: {}", crate::text::sanitize(&msg));
+    }
+    seen.push(msg);
 }
 
 /// Prints a line on stderr when `-v` is on.

@@ -27,6 +27,7 @@ use anyhow::Result;
 pub fn run(cli: Cli) -> Result<u8> {
     let g = cli.global.validate()?;
     regraft::progress::set_verbose(cli.global.verbose);
+    regraft::progress::set_quiet(cli.global.quiet);
     if wants_progress(&cli) {
         regraft::progress::start();
     }

@@ -30,6 +30,12 @@ pub struct LayerStream {
     diff_id: DiffId,
     checked: Checked,
     done: bool,
+    /// Bytes handed out so far (padding aside).
+    total: u64,
+    /// Whether a stream that ends inside a 512-byte block is completed with zeros.
+    pad: bool,
+    pad_left: usize,
+    eof_at: Option<u64>,
 }
 
 impl LayerStream {
@@ -73,11 +79,39 @@ impl LayerStream {
             diff_id: layer.diff_id.clone(),
             checked: layer.checked.clone(),
             done: false,
+            total: 0,
+            pad: false,
+            pad_left: 0,
+            eof_at: None,
         })
     }
 
     pub fn what(&self) -> &str {
         &self.what
+    }
+
+    /// For a tar reader: a stream that ends inside a 512-byte block reads as if the block were
+    /// completed with zeros (the zeros are not hashed), so that a layer whose last entry lacks
+    /// its padding can be read; `ended_inside_block` then says where the real stream ended.
+    pub fn pad_last_block(&mut self) {
+        self.pad = true;
+    }
+
+    /// Where the stream ended when it ended inside a 512-byte block (`pad_last_block`).
+    pub fn ended_inside_block(&self) -> Option<u64> {
+        self.eof_at
+    }
+
+    /// The end of the stream: nothing, or the zeros `pad_last_block` asks for.
+    fn at_end(&mut self, out: &mut [u8]) -> usize {
+        if self.pad && self.eof_at.is_none() && self.total % 512 != 0 {
+            self.eof_at = Some(self.total);
+            self.pad_left = 512 - (self.total % 512) as usize;
+        }
+        let n = self.pad_left.min(out.len());
+        out[..n].fill(0);
+        self.pad_left -= n;
+        n
     }
 
     /// Reads what is left, then checks the blob's size and digest and the diff_id.
@@ -179,7 +213,7 @@ impl Read for LayerStream {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         while self.pos == self.cur.len() {
             if self.done {
-                return Ok(0);
+                return Ok(self.at_end(out));
             }
             match self.rx.recv() {
                 Ok(Ok(chunk)) => {
@@ -192,7 +226,7 @@ impl Read for LayerStream {
                 Ok(Err(e)) => return Err(e),
                 Err(_) => {
                     self.done = true;
-                    return Ok(0);
+                    return Ok(self.at_end(out));
                 }
             }
         }
@@ -202,6 +236,7 @@ impl Read for LayerStream {
             h.update(&out[..n]);
         }
         self.pos += n;
+        self.total += n as u64;
         Ok(n)
     }
 }
