@@ -178,7 +178,7 @@ fn missing_library(
             &a.path,
             needs,
             format!(
-                "{p} is only reachable through {conf}, and /etc/ld.so.cache does not list it (glibc reads only the cache at run time): run ldconfig in the image"
+                "{p} is only reachable through {conf}, and /etc/ld.so.cache does not list it (glibc reads only the cache at run time): run ldconfig in the image, by `RUN ldconfig` in a Dockerfile FROM the result, or without a daemon: `regraft cp IMAGE:/ ROOT && ldconfig -r ROOT && regraft add IMAGE ROOT/etc/ld.so.cache:/etc/ld.so.cache -o OUT` (or graft the vendor's regenerated /etc/ld.so.cache with --path)"
             ),
         ),
         None => Finding::new(

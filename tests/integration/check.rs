@@ -345,6 +345,33 @@ fn ld_library_path_from_the_image_env_finds_the_library() {
     assert!(err.contains("libldp.so.1"), "{err}");
 }
 
+/// The hint's daemonless recipe, as a user would type it: copy the image's files out, let the
+/// host's ldconfig regenerate the cache there, add the cache to the image; then the check passes
+/// and the program runs.
+fn follow_the_ldconfig_hint(image: &str, dir: &Path) {
+    let root = dir.join("hint-root");
+    regraft_ok(&["cp", &format!("{image}:/"), &root.display().to_string()]);
+    tool_ok("ldconfig", &["-r", &root.display().to_string()]);
+    let fixed = dir.join("hint-fixed.tar").display().to_string();
+    let cache = format!(
+        "{}:/etc/ld.so.cache",
+        root.join("etc/ld.so.cache").display()
+    );
+    regraft_ok(&["add", image, &cache, "-o", &fixed]);
+    let out = regraft(&["check", &fixed, "--path", "/opt/cache", "--json"]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{doc:#}");
+    assert!(
+        findings(&doc, "library-not-in-ld-so-cache").is_empty(),
+        "{doc:#}"
+    );
+    let root = unpack_in(
+        &format!("docker-archive:{fixed}"),
+        &dir.join("hint-unpacked"),
+    );
+    runs(&root, &["/opt/cache/bin/cache-app"]);
+}
+
 #[test]
 fn ld_so_cache_decides_not_ld_so_conf() {
     let d = tmp();
@@ -385,6 +412,7 @@ fn ld_so_cache_decides_not_ld_so_conf() {
     );
     let err = fails(&root, &["/opt/cache/bin/cache-app"]);
     assert!(err.contains("libcached.so.1"), "{err}");
+    follow_the_ldconfig_hint(&out, d.path());
 
     // With the vendor's regenerated /etc/ld.so.cache grafted too: found through the cache.
     let out2 = d.path().join("cache.tar").display().to_string();
