@@ -149,6 +149,11 @@ pub fn check_image(
     let given = OldBase::from_flags(old_base, old_base_layers);
     let mut warnings = Vec::new();
     let split = find_split(&given, &src, &img, &platform, &mut warnings)?;
+    if !paths.is_empty() && matches!(given, OldBase::Find) {
+        // The selected paths are the application: the old base only tells which base packages
+        // they replace, and a guess there needs no warning.
+        warnings.clear();
+    }
     let (mut report, _) = crate::check::check(
         &CheckInput {
             name: &img.name,
