@@ -104,7 +104,7 @@ impl LayerStream {
 
     /// The end of the stream: nothing, or the zeros `pad_last_block` asks for.
     fn at_end(&mut self, out: &mut [u8]) -> usize {
-        if self.pad && self.eof_at.is_none() && self.total % 512 != 0 {
+        if self.pad && self.eof_at.is_none() && !self.total.is_multiple_of(512) {
             self.eof_at = Some(self.total);
             self.pad_left = 512 - (self.total % 512) as usize;
         }

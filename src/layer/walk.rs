@@ -119,7 +119,7 @@ pub fn walk_headers(what: &str, range: &mut TarRange) -> Result<Vec<LayerEntry>>
         out.push(le);
         Ok(())
     });
-    let ragged = len % 512 != 0;
+    let ragged = !len.is_multiple_of(512);
     match (last_end, ragged) {
         (Err(_), true) => Err(truncated(what, len)),
         (Ok(Some(end)), _) if ragged || end > len => unpadded_end(what, end, len),
