@@ -7,13 +7,24 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash tests/need-debs.sh skopeo umoci podman buildah mmdebstrap gcc libc6-dev musl-tools python3 tar gzip zstd util-linux time
+bash tests/need-debs.sh skopeo umoci podman buildah mmdebstrap gcc libc6-dev musl-tools python3 tar gzip zstd util-linux time docker.io
 
 bash fixtures/build-real.sh
 bash fixtures/build-check.sh
 
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# A private Docker daemon (tests/dockerd.sh) for the tests that use Docker as the oracle and for
+# the images fixtures/build-docker.sh builds with it; stopped however this script ends.
+dockerd_dir=$(mktemp -d /tmp/regraft-dockerd.XXXXXX)
+trap 'rm -f "$log"; bash tests/dockerd.sh stop "$dockerd_dir"; rm -rf "$dockerd_dir" || true' EXIT
+docker_note=""
+if host=$(bash tests/dockerd.sh start "$dockerd_dir" 2>"$dockerd_dir/why"); then
+  export REGRAFT_TEST_DOCKER_HOST=$host
+  DOCKER_HOST=$host bash fixtures/build-docker.sh
+else
+  docker_note="DOCKER COULD NOT START: the Docker tests were SKIPPED ($(tr '\n' ' ' <"$dockerd_dir/why"))"
+  printf '\n*** %s ***\n\n' "$docker_note" >&2
+fi
 cargo test --all-targets 2>&1 | tee "$log"
 # The benchmarks must keep building (they run with benches/compare.sh, never as timed tests).
 cargo bench --no-run
@@ -27,3 +38,6 @@ fi
 passed=$(grep -o '^test result: [a-z]*\. [0-9]* passed' "$log" | awk '{s+=$4} END {print s+0}')
 failed=$(grep -o '; [0-9]* failed' "$log" | awk '{s+=$2} END {print s+0}')
 echo "tests: $passed passed, $failed failed"
+if [ -n "$docker_note" ]; then
+  printf '*** %s ***\n' "$docker_note"
+fi

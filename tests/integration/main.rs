@@ -8,6 +8,7 @@ mod common;
 mod bad_input;
 mod check;
 mod convert_all;
+mod docker;
 mod edges;
 mod exclude;
 mod faults;

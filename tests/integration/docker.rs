@@ -1,0 +1,442 @@
+//! Docker as the oracle: vendor images built by `docker build` and saved by `docker save`
+//! (fixtures/build-docker.sh), grafted by regraft, then `docker load`ed, `docker run` with no
+//! network, `docker inspect`ed and `docker history`ed, and saved back by Docker to compare
+//! digests. The daemon is the private one tests/run.sh starts (tests/dockerd.sh) and names in
+//! REGRAFT_TEST_DOCKER_HOST; without it these tests say SKIPPED on stderr and tests/run.sh says
+//! so loudly at the end (REGRAFT_REQUIRE_DOCKER=1 makes a missing daemon a failure).
+
+use crate::common::*;
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+pub struct Docker {
+    host: String,
+    /// Images this test loaded, removed when it ends.
+    loaded: std::cell::RefCell<Vec<String>>,
+}
+
+/// The test daemon, or None (with a loud line) when there is none.
+pub fn docker(test: &str) -> Option<Docker> {
+    match std::env::var("REGRAFT_TEST_DOCKER_HOST") {
+        Ok(host) if !host.is_empty() => Some(Docker {
+            host,
+            loaded: Default::default(),
+        }),
+        _ => {
+            assert!(
+                std::env::var_os("REGRAFT_REQUIRE_DOCKER").is_none(),
+                "{test}: REGRAFT_REQUIRE_DOCKER is set but REGRAFT_TEST_DOCKER_HOST is not"
+            );
+            eprintln!(
+                "SKIPPED {test}: no Docker daemon (REGRAFT_TEST_DOCKER_HOST unset; tests/run.sh \
+                 starts one with tests/dockerd.sh)"
+            );
+            None
+        }
+    }
+}
+
+impl Docker {
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("docker");
+        c.env("DOCKER_HOST", &self.host).args(args);
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("run docker")
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "docker {args:?} failed: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// `docker run -i --rm --network none IMAGE ARGS...` with `stdin`; returns stdout.
+    pub fn run_image(&self, image: &str, args: &[&str], stdin: &str) -> String {
+        let mut all = vec!["run", "-i", "--rm", "--network", "none", image];
+        all.extend(args);
+        let mut child = self
+            .cmd(&all)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin.as_bytes()).unwrap();
+        let o = child.wait_with_output().unwrap();
+        assert!(
+            o.status.success(),
+            "docker {all:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// `docker load -i ARCHIVE`; returns what Docker says it loaded (name or image ID).
+    pub fn load(&self, archive: &str) -> String {
+        let out = self.ok(&["load", "-i", archive]);
+        let loaded = out
+            .lines()
+            .rev()
+            .find_map(|l| {
+                l.strip_prefix("Loaded image: ")
+                    .or_else(|| l.strip_prefix("Loaded image ID: "))
+            })
+            .unwrap_or_else(|| panic!("docker load said: {out}"))
+            .trim()
+            .to_string();
+        self.loaded.borrow_mut().push(loaded.clone());
+        loaded
+    }
+
+    pub fn inspect(&self, image: &str) -> Value {
+        let out = self.ok(&["image", "inspect", image]);
+        serde_json::from_str::<Value>(&out).unwrap()[0].clone()
+    }
+
+    /// `docker history`, oldest entry first, as created_by strings.
+    pub fn history(&self, image: &str) -> Vec<String> {
+        let out = self.ok(&[
+            "history",
+            "--no-trunc",
+            "--format",
+            "{{json .CreatedBy}}",
+            image,
+        ]);
+        let mut h: Vec<String> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        h.reverse();
+        h
+    }
+}
+
+impl Drop for Docker {
+    fn drop(&mut self) {
+        for i in self.loaded.borrow().iter() {
+            let _ = self.run(&["rmi", "-f", i]);
+        }
+    }
+}
+
+/// An image from fixtures/build-docker.sh.
+fn built(name: &str) -> String {
+    let dir = root().join("fixtures/real/docker");
+    assert!(
+        dir.join(".complete").exists(),
+        "{} is missing: run `bash fixtures/build-docker.sh` (tests/run.sh does)",
+        dir.display()
+    );
+    dir.join(name).display().to_string()
+}
+
+/// A graft with `--json`; asserts exit 0 and returns the summary.
+fn graft(args: &[&str]) -> Value {
+    let mut a = args.to_vec();
+    a.push("--json");
+    serde_json::from_str(&regraft_ok(&a)).unwrap()
+}
+
+/// The config JSON of the single image in a regraft-written archive.
+fn written_config(archive: &str, digest: &str) -> Value {
+    tar_member_json(
+        archive,
+        &format!("blobs/sha256/{}", &digest["sha256:".len()..]),
+    )
+}
+
+/// The runtime fields a user relies on, as `docker inspect` shows them, equal what regraft
+/// wrote (Docker reads the config: any loss or mangling shows here).
+fn assert_config_as_written(d: &Docker, image: &str, config: &Value) {
+    let got = &d.inspect(image)["Config"];
+    let want = &config["config"];
+    for k in [
+        "Env",
+        "Entrypoint",
+        "Cmd",
+        "User",
+        "WorkingDir",
+        "Healthcheck",
+        "Labels",
+        "ExposedPorts",
+        "Volumes",
+        "OnBuild",
+        "StopSignal",
+    ] {
+        let w = want.get(k).cloned().unwrap_or(Value::Null);
+        let g = got.get(k).cloned().unwrap_or(Value::Null);
+        let empty = |v: &Value| v.is_null() || v == "" || v == &serde_json::json!([]);
+        if empty(&w) && empty(&g) {
+            continue;
+        }
+        assert_eq!(g, w, "{k}: docker inspect vs the written config");
+    }
+}
+
+/// `docker save` of a loaded result, read back by regraft: Docker keeps the config (its image
+/// ID is regraft's config digest) and every layer's diff_id. The manifest digest is not kept:
+/// Docker 20.10 saves the legacy format (no manifest of its own; regraft synthesises one with
+/// Docker's media types), so a result's manifest digest and Docker's differ by design.
+fn assert_round_trip(d: &Docker, image: &str, written: &Value, dir: &Path) {
+    let saved = dir.join("saved.tar").display().to_string();
+    d.ok(&["save", "-o", &saved, image]);
+    let back = inspect_json(&saved, &[]);
+    assert!(back["config_digest"].is_string(), "{back:#}");
+    assert_eq!(back["config_digest"], written["config_digest"], "{back:#}");
+    let ours = inspect_json(
+        &written["output"]
+            .as_str()
+            .unwrap()
+            .replace("docker-archive:", ""),
+        &[],
+    );
+    let ids = |v: &Value| -> Vec<Value> {
+        v["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["diff_id"].clone())
+            .collect()
+    };
+    assert_eq!(ids(&back), ids(&ours));
+}
+
+/// Path mode on a multi-stage C build: the program lands on trixie, runs in Docker there (on
+/// trixie's glibc, not the vendor's 2.36), and Docker shows the base's history then regraft's.
+#[test]
+fn a_grafted_program_runs_in_docker() {
+    let Some(d) = docker("a_grafted_program_runs_in_docker") else {
+        return;
+    };
+    let t = tmp();
+    let out = t.path().join("hello.tar").display().to_string();
+    let s = graft(&[
+        "--from",
+        &built("cbuild.tar"),
+        "--onto",
+        &real("debian-new.tar"),
+        "--path",
+        "/usr/local/bin/hello",
+        "--tag",
+        "regraft-test/hello:1",
+        "-o",
+        &out,
+    ]);
+    assert_eq!(d.load(&out), "regraft-test/hello:1");
+    let said = d.run_image("regraft-test/hello:1", &["world"], "");
+    assert!(
+        said.starts_with("hello from the vendor build world (glibc "),
+        "{said}"
+    );
+    assert!(
+        !said.contains("glibc 2.36"),
+        "ran on the vendor's glibc: {said}"
+    );
+    let config = written_config(&out, s["config_digest"].as_str().unwrap());
+    assert_config_as_written(&d, "regraft-test/hello:1", &config);
+    let id = d.inspect("regraft-test/hello:1")["Id"].clone();
+    assert_eq!(
+        id, s["config_digest"],
+        "Docker's image ID is the config digest"
+    );
+    let h = d.history("regraft-test/hello:1");
+    let base = d_history_of(&real("debian-new.tar"));
+    assert_eq!(h[..base.len()], base[..]);
+    assert!(h.last().unwrap().contains("regraft"), "{h:?}");
+    assert_round_trip(&d, "regraft-test/hello:1", &s, t.path());
+}
+
+/// The created_by strings of an image's history, as regraft reads them.
+fn d_history_of(image: &str) -> Vec<String> {
+    let cfg = inspect_json(image, &[]);
+    cfg["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["created_by"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+/// Layer mode on a service saved by image ID: its user, files owned by that user, ENTRYPOINT
+/// script and every config field Docker has survive the rebase; the summary lists exactly what
+/// the Dockerfile set (no Docker defaults, no stale Image); the result is untagged as the input
+/// was; Docker runs it as the vendor's user; the history is the base's, then the vendor's own.
+#[test]
+fn a_rebased_service_keeps_its_user_and_config_in_docker() {
+    let Some(d) = docker("a_rebased_service_keeps_its_user_and_config_in_docker") else {
+        return;
+    };
+    let t = tmp();
+    let out = t.path().join("svc.tar").display().to_string();
+    let s = graft(&[
+        "--from",
+        &built("service-byid.tar"),
+        "--onto",
+        &real("debian-new.tar"),
+        "--old-base",
+        &real("debian-old.tar"),
+        "-o",
+        &out,
+    ]);
+    let mut taken: Vec<&str> = s["from_vendor"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    taken.sort();
+    assert_eq!(
+        taken,
+        [
+            "Cmd",
+            "Entrypoint",
+            "Env SVC_HOME",
+            "Env SVC_PORT",
+            "ExposedPorts",
+            "Healthcheck",
+            "Label org.example.role",
+            "Label org.example.vendor",
+            "OnBuild",
+            "StopSignal",
+            "User",
+            "Volumes",
+            "WorkingDir"
+        ]
+    );
+    assert_eq!(s["tag"], Value::Null);
+    let config = written_config(&out, s["config_digest"].as_str().unwrap());
+    assert!(
+        config["config"].get("Image").is_none(),
+        "stale Image kept: {config:#}"
+    );
+    let id = d.load(&out);
+    assert_eq!(id, s["config_digest"].as_str().unwrap());
+    let said = d.run_image(&id, &[], "");
+    assert_eq!(
+        said,
+        "user=svc uid=1001 cwd=/opt/svc home=/opt/svc args=serve\nconfig=mode=production\n"
+    );
+    assert_config_as_written(&d, &id, &config);
+    let h = d.history(&id);
+    let base = d_history_of(&real("debian-new.tar"));
+    let vendor = d_history_of(&built("service-byid.tar"));
+    let old = d_history_of(&real("debian-old.tar"));
+    assert_eq!(h, [&base[..], &vendor[old.len()..]].concat());
+    assert!(h.iter().any(|c| c.contains("useradd")) && h.last().unwrap().contains("CMD"));
+    assert_round_trip(&d, &id, &s, t.path());
+
+    // A toolbox edit of the result, through Docker too.
+    let edited = t.path().join("root.tar").display().to_string();
+    regraft_ok(&[
+        "config",
+        &out,
+        "--user",
+        "root",
+        "--tag",
+        "regraft-test/svc-root:1",
+        "-o",
+        &edited,
+    ]);
+    d.load(&edited);
+    let said = d.run_image("regraft-test/svc-root:1", &["x"], "");
+    assert!(said.starts_with("user=root uid=0 cwd=/opt/svc"), "{said}");
+}
+
+/// Layer mode on an apt-installed tool: jq and its libraries move onto trixie and run there.
+/// `--exclude /var/lib/apt/lists` drops the apt-lists cleanup's whiteouts, which the check
+/// otherwise reports as deleting apt's files.
+#[test]
+fn a_rebased_apt_tool_runs_in_docker_from_each_output_form() {
+    let Some(d) = docker("a_rebased_apt_tool_runs_in_docker_from_each_output_form") else {
+        return;
+    };
+    let t = tmp();
+    let out = t.path().join("tool.tar").display().to_string();
+    let common = [
+        "--from",
+        &built("tool.tar"),
+        "--onto",
+        &real("debian-new.tar"),
+        "--old-base",
+        &real("debian-old.tar"),
+        "--exclude",
+        "/var/lib/apt/lists",
+        "--tag",
+        "regraft-test/jq:1",
+    ];
+    let s = graft(&[&common[..], &["-o", &out]].concat());
+    assert_eq!(d.load(&out), "regraft-test/jq:1");
+    let said = d.run_image("regraft-test/jq:1", &[".a.b"], r#"{"a":{"b":42}}"#);
+    assert_eq!(said, "42\n");
+    let config = written_config(&out, s["config_digest"].as_str().unwrap());
+    assert_config_as_written(&d, "regraft-test/jq:1", &config);
+    assert_round_trip(&d, "regraft-test/jq:1", &s, t.path());
+
+    // oci-archive: pure OCI (no manifest.json). Docker 25+ loads such archives; Debian's Docker
+    // 20.10 reads only manifest.json and refuses them: either way is Docker's, asserted as such.
+    let oci = t.path().join("tool-oci.tar").display().to_string();
+    graft(&[&common[..], &["-o", &format!("oci-archive:{oci}")]].concat());
+    let o = d.run(&["load", "-i", &oci]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    if o.status.success() {
+        d.loaded.borrow_mut().push("regraft-test/jq:1".into());
+        assert_eq!(d.run_image("regraft-test/jq:1", &["-n", "6*7"], ""), "42\n");
+    } else {
+        assert!(err.contains("json: no such file"), "{err}");
+        eprintln!(
+            "note: this Docker does not load oci-archive outputs: {}",
+            err.trim()
+        );
+    }
+}
+
+/// One `docker save` of several images: each is picked by name or by index.
+#[test]
+fn one_of_several_saved_images_is_grafted() {
+    let Some(d) = docker("one_of_several_saved_images_is_grafted") else {
+        return;
+    };
+    let t = tmp();
+    let several = built("several.tar");
+    let err = regraft_fails(&["inspect", &several], 2);
+    assert!(err.contains("holds 3 images"), "{err}");
+    // Docker writes them in its own order: the listing says which index is which.
+    let index = err
+        .lines()
+        .find(|l| l.contains("vendor-cbuild:1"))
+        .and_then(|l| l.trim().split(':').next())
+        .unwrap_or_else(|| panic!("{err}"))
+        .to_string();
+    for (pick, tag) in [
+        ("vendor-cbuild:1", "regraft-test/pick-name:1"),
+        (index.as_str(), "regraft-test/pick-index:1"),
+    ] {
+        let out = t.path().join("pick.tar").display().to_string();
+        graft(&[
+            "--from",
+            &format!("{several}:{pick}"),
+            "--onto",
+            &real("debian-new.tar"),
+            "--path",
+            "/usr/local/bin/hello",
+            "--tag",
+            tag,
+            "-o",
+            &out,
+        ]);
+        d.load(&out);
+        assert!(
+            d.run_image(tag, &[], "")
+                .starts_with("hello from the vendor build (glibc")
+        );
+    }
+}
