@@ -420,3 +420,64 @@ fn check_with_paths_does_not_warn_about_the_old_base() {
     let o = regraft(&["check", &fixture("vendor.tar")]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("guess"));
 }
+
+/// The README's examples that need only the committed fixtures run, in order, in a fresh
+/// directory, as a newcomer would type them (the `fixtures/real/` ones need the images
+/// tests/run.sh builds, and the README says so).
+#[test]
+fn the_readme_examples_run_in_order() {
+    let d = tmp();
+    std::os::unix::fs::symlink(root().join("fixtures"), d.path().join("fixtures")).unwrap();
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let bin = Path::new(env!("CARGO_BIN_EXE_regraft"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut ran = 0;
+    for line in readme.lines() {
+        let Some(cmd) = line.trim_start().strip_prefix("$ ") else {
+            continue;
+        };
+        if !cmd.contains("regraft") || cmd.contains("fixtures/real") || cmd.contains("NEW-BASE") {
+            continue;
+        }
+        let o = Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .current_dir(d.path())
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "README: {cmd}\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        ran += 1;
+    }
+    // The first command, as the README's opening block gives it (through cargo there).
+    let first = readme
+        .lines()
+        .find(|l| l.starts_with("cargo run --release -- "))
+        .unwrap();
+    let args: Vec<&str> = first["cargo run --release -- ".len()..]
+        .split(' ')
+        .collect();
+    let o = Command::new(env!("CARGO_BIN_EXE_regraft"))
+        .args(&args)
+        .current_dir(d.path())
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{first}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(d.path().join("fixed.tar").exists());
+    assert!(ran >= 6, "only {ran} README examples found");
+}
