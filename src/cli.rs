@@ -343,6 +343,11 @@ pub struct CheckArgs {
     /// Check only these subtrees (repeatable).
     #[arg(long = "path", value_name = "PATH")]
     pub paths: Vec<String>,
+    /// The vendor's own image: findings it has too are pre-existing (warnings, never errors).
+    /// Its application is the --path subtrees, else its top layers that are IMAGE's
+    /// application layers (a rebase).
+    #[arg(long, value_name = "IMAGE")]
+    pub baseline: Option<String>,
     /// Print the findings as JSON on stdout.
     #[arg(long)]
     pub json: bool,

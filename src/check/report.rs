@@ -21,6 +21,9 @@ pub struct Finding {
     pub path: String,
     pub needs: String,
     pub missing: String,
+    /// The vendor's own image (the baseline) has this finding too: the graft did not cause it,
+    /// so it is a warning, never an error.
+    pub pre_existing: bool,
 }
 
 impl Finding {
@@ -37,7 +40,14 @@ impl Finding {
             path: path.into(),
             needs,
             missing,
+            pre_existing: false,
         }
+    }
+
+    /// What makes two findings the same one in two images: the check, the file and what it
+    /// needs (what is missing names search paths, which differ between bases).
+    fn key(&self) -> (&str, &str, &str) {
+        (&self.check, &self.path, &self.needs)
     }
 }
 
@@ -55,7 +65,12 @@ pub struct Report {
     pub application: String,
     pub checked: Checked,
     pub errors: usize,
+    /// Warnings, the pre-existing findings among them.
     pub warnings: usize,
+    /// Findings the baseline has too (counted among the warnings).
+    pub pre_existing: usize,
+    /// The image whose findings count as pre-existing, when there was one.
+    pub baseline: Option<String>,
     pub findings: Vec<Finding>,
     /// Set when a graft adds a merged package database layer.
     pub package_database: Option<dbmerge::MergeSummary>,
@@ -67,23 +82,46 @@ impl Report {
         image: &str,
         application: String,
         checked: Checked,
-        mut findings: Vec<Finding>,
+        findings: Vec<Finding>,
     ) -> Report {
-        findings.sort();
-        findings.dedup();
-        let errors = findings
-            .iter()
-            .filter(|f| f.severity == Severity::Error)
-            .count();
-        Report {
+        let mut r = Report {
             image: image.to_string(),
             application,
             checked,
-            errors,
-            warnings: findings.len() - errors,
+            errors: 0,
+            warnings: 0,
+            pre_existing: 0,
+            baseline: None,
             findings,
             package_database: None,
+        };
+        r.recount();
+        r
+    }
+
+    /// Sorts (errors first), drops duplicates and counts.
+    fn recount(&mut self) {
+        self.findings.sort();
+        self.findings.dedup();
+        let count = |p: &dyn Fn(&Finding) -> bool| self.findings.iter().filter(|f| p(f)).count();
+        self.errors = count(&|f| f.severity == Severity::Error);
+        self.warnings = self.findings.len() - self.errors;
+        self.pre_existing = count(&|f| f.pre_existing);
+    }
+
+    /// Marks the findings `baseline` (the application as it stands in the vendor's own image)
+    /// has too as pre-existing: warnings, never errors. Only what the graft broke stays an error.
+    pub fn compare_with(&mut self, baseline: &Report) {
+        let known: std::collections::BTreeSet<_> =
+            baseline.findings.iter().map(Finding::key).collect();
+        for f in &mut self.findings {
+            if known.contains(&f.key()) {
+                f.pre_existing = true;
+                f.severity = Severity::Warning;
+            }
         }
+        self.baseline = Some(baseline.image.clone());
+        self.recount();
     }
 
     pub fn has_errors(&self) -> bool {
@@ -105,12 +143,25 @@ impl Report {
             self.checked.elf_files,
             self.checked.scripts
         );
+        if let Some(b) = self.baseline.as_ref().filter(|_| self.pre_existing > 0) {
+            let _ = writeln!(
+                o,
+                "  {} finding(s) pre-existing: the application has them in {} too (warnings)",
+                self.pre_existing,
+                z(b)
+            );
+        }
         for f in &self.findings {
             let sev = match f.severity {
                 Severity::Error => "error",
                 Severity::Warning => "warning",
             };
-            let _ = writeln!(o, "  {sev}[{}] {}", f.check, z(&f.path));
+            let pre = if f.pre_existing {
+                " (pre-existing)"
+            } else {
+                ""
+            };
+            let _ = writeln!(o, "  {sev}[{}] {}{pre}", f.check, z(&f.path));
             let _ = writeln!(o, "      needs:   {}", z(&f.needs));
             let _ = writeln!(o, "      missing: {}", z(&f.missing));
         }
@@ -118,5 +169,54 @@ impl Report {
             let _ = writeln!(o, "  {}", z(&m.text()));
         }
         o
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(sev: Severity, check: &str, path: &str, needs: &str, missing: &str) -> Finding {
+        Finding::new(sev, check, path, needs.into(), missing.into())
+    }
+
+    #[test]
+    fn only_what_the_baseline_lacks_stays_an_error() {
+        let e = Severity::Error;
+        let mut r = Report::new(
+            "result",
+            "app".into(),
+            Checked::default(),
+            vec![
+                f(e, "missing-library", "/a", "libatm.so.1", "searched /x"),
+                f(e, "missing-library", "/b", "libnew.so.1", "searched /x"),
+                f(e, "missing-interpreter", "/c", "python", "gone"),
+            ],
+        );
+        let base = Report::new(
+            "vendor",
+            "app".into(),
+            Checked::default(),
+            vec![
+                // Same check, file and need; another search path: the same finding.
+                f(e, "missing-library", "/a", "libatm.so.1", "searched /y"),
+                // Another need: not the same.
+                f(e, "missing-interpreter", "/c", "perl", "gone"),
+            ],
+        );
+        r.compare_with(&base);
+        assert_eq!((r.errors, r.warnings, r.pre_existing), (2, 1, 1));
+        let pre: Vec<_> = r.findings.iter().filter(|f| f.pre_existing).collect();
+        assert_eq!(pre.len(), 1);
+        assert_eq!(
+            (pre[0].path.as_str(), pre[0].severity),
+            ("/a", Severity::Warning)
+        );
+        let text = r.text();
+        assert!(
+            text.contains("warning[missing-library] /a (pre-existing)"),
+            "{text}"
+        );
+        assert!(text.contains("1 finding(s) pre-existing"), "{text}");
     }
 }

@@ -3,18 +3,20 @@
 use crate::cli::{self, CheckArgs, Globals};
 use anyhow::Result;
 use regraft::error::exit;
+use regraft::graft::gate::CheckImage;
 use regraft::text::sanitize;
 
 pub fn run(a: &CheckArgs, g: &Globals) -> Result<u8> {
     let paths = cli::selections(&a.paths)?;
-    let (rep, warnings) = regraft::graft::gate::check_image(
-        &cli::input(&a.image)?,
-        a.old_base.as_deref().map(cli::input).transpose()?,
-        a.old_base_layers,
+    let (rep, warnings) = regraft::graft::gate::check_image(&CheckImage {
+        image: cli::input(&a.image)?,
+        old_base: a.old_base.as_deref().map(cli::input).transpose()?,
+        old_base_layers: a.old_base_layers,
         paths,
-        g.platform.clone(),
-        g.max_layer_size,
-    )?;
+        platform: g.platform.clone(),
+        max_layer_size: g.max_layer_size,
+        baseline: a.baseline.as_deref().map(cli::input).transpose()?,
+    })?;
     for w in &warnings {
         eprintln!("regraft: warning: {}", sanitize(w));
     }

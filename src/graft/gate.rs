@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::graft::{GraftPlan, Grafted, WriteMode};
 use crate::model::config::ConfigDoc;
 use crate::model::digest::Digest;
-use crate::model::image::Layer;
+use crate::model::image::{Image, Layer};
 use crate::model::out::{OutBlob, OutImage};
 use crate::model::reference::ImageRef;
 use crate::model::spec::Platform;
@@ -70,6 +70,8 @@ pub fn check_graft(plan: &GraftPlan, g: &mut Grafted, write: WriteMode) -> Resul
         },
         g.fs.take(),
     )?;
+    let vendor = Source::open(&plan.vendor)?.image(plan.platform.as_ref())?;
+    report.compare_with(&baseline(plan, g, &vendor)?);
     report.application = if g.summary.mode == crate::graft::GraftMode::Path {
         g.summary.paths.join(", ")
     } else {
@@ -87,7 +89,7 @@ pub fn check_graft(plan: &GraftPlan, g: &mut Grafted, write: WriteMode) -> Resul
         .is_some_and(|n| n.layer >= boundary);
     if g.summary.mode == crate::graft::GraftMode::Layer && app_dpkg {
         let created = ConfigDoc::new(&config).top_str("created");
-        if let Some((summary, image)) = merge_package_database(plan, g, &fs, created)? {
+        if let Some((summary, image)) = merge_package_database(plan, g, &vendor, &fs, created)? {
             report.package_database = Some(summary);
             merged = Some(image);
         }
@@ -95,15 +97,33 @@ pub fn check_graft(plan: &GraftPlan, g: &mut Grafted, write: WriteMode) -> Resul
     Ok(GraftCheck { report, merged })
 }
 
+/// The baseline: the check of the application as it stands in the vendor's own image (the
+/// same paths, or the layers above its old base, on its old base, with its own config).
+fn baseline(plan: &GraftPlan, g: &Grafted, vendor: &Image) -> Result<Report> {
+    let (report, _) = crate::check::check(
+        &CheckInput {
+            name: &vendor.name,
+            layers: &vendor.layers,
+            boundary: g.summary.old_base.layers.min(vendor.layers.len()),
+            paths: &plan.paths,
+            config: &vendor.config,
+            max_layer_size: plan.max_layer_size,
+            verify: Verify::Here,
+        },
+        None,
+    )?;
+    Ok(report)
+}
+
 /// The grafted image with a layer that merges the new base's dpkg database with the packages
 /// the vendor's application layers added, when there is anything to merge.
 fn merge_package_database(
     plan: &GraftPlan,
     g: &Grafted,
+    vendor: &Image,
     fs: &Fs,
     created: Option<&str>,
 ) -> Result<Option<(dbmerge::MergeSummary, (OutImage, Digest))>> {
-    let vendor = Source::open(&plan.vendor)?.image(plan.platform.as_ref())?;
     let n = g.summary.old_base.layers.min(vendor.layers.len());
     let old = Fs::build(&FsInput {
         name: &vendor.name,
@@ -135,15 +155,20 @@ fn merge_package_database(
 
 /// `regraft check IMAGE`: the application is the layers above the old base (found as the
 /// graft finds it), or the `--path` subtrees.
-pub fn check_image(
-    image: &ImageRef,
-    old_base: Option<ImageRef>,
-    old_base_layers: Option<usize>,
-    paths: Vec<Vec<u8>>,
-    platform: Option<Platform>,
-    max_layer_size: u64,
-) -> Result<(Report, Vec<String>)> {
-    let src = Source::open(image)?;
+///
+/// With `baseline` (the vendor's own image), the findings it has too are pre-existing
+/// ([`Report::compare_with`]); see [`baseline_boundary`] for what its application is.
+pub fn check_image(req: &CheckImage) -> Result<(Report, Vec<String>)> {
+    let CheckImage {
+        image,
+        old_base,
+        old_base_layers,
+        paths,
+        platform,
+        max_layer_size,
+        ..
+    } = req.clone();
+    let src = Source::open(&image)?;
     let img = src.image(platform.as_ref())?;
     let platform = platform.unwrap_or_else(|| img.view.platform.clone());
     let given = OldBase::from_flags(old_base, old_base_layers);
@@ -174,5 +199,98 @@ pub fn check_image(
             split.summary.how
         );
     }
+    if let Some(b) = &req.baseline {
+        report.compare_with(&check_baseline(req, b, &img.layers[split.layers..])?);
+    }
     Ok((report, warnings))
+}
+
+/// What `regraft check` is asked.
+#[derive(Clone, Debug)]
+pub struct CheckImage {
+    pub image: ImageRef,
+    pub old_base: Option<ImageRef>,
+    pub old_base_layers: Option<usize>,
+    /// Cleaned, relative; empty: the layers above the old base.
+    pub paths: Vec<Vec<u8>>,
+    pub platform: Option<Platform>,
+    pub max_layer_size: u64,
+    /// `--baseline`: the image whose findings are pre-existing.
+    pub baseline: Option<ImageRef>,
+}
+
+/// The check of the baseline image `r`, whose application is `req.paths` or the layers it
+/// shares with the checked image's application (`app`).
+fn check_baseline(req: &CheckImage, r: &ImageRef, app: &[Layer]) -> Result<Report> {
+    let img = Source::open(r)?.image(req.platform.as_ref())?;
+    let boundary = baseline_boundary(&img.layers, app, !req.paths.is_empty()).ok_or_else(|| {
+        Error::Usage(format!(
+            "--baseline {r}: its top layers are not the checked image's application layers \
+             (a path-mode graft?); say what the application is with --path"
+        ))
+    })?;
+    let (report, _) = crate::check::check(
+        &CheckInput {
+            name: &img.name,
+            layers: &img.layers,
+            boundary,
+            paths: &req.paths,
+            config: &img.config,
+            max_layer_size: req.max_layer_size,
+            verify: Verify::Here,
+        },
+        None,
+    )?;
+    Ok(report)
+}
+
+/// Where the baseline's application starts: below the top layers it shares with the checked
+/// image's application layers `app` (a rebase keeps them byte for byte); else, with `--path`
+/// (`paths`), above its first layer (the paths are the application; the base only says which
+/// packages they shadow).
+fn baseline_boundary(layers: &[Layer], app: &[Layer], paths: bool) -> Option<usize> {
+    let n = app.len();
+    let shared = n > 0
+        && n <= layers.len()
+        && layers[layers.len() - n..]
+            .iter()
+            .zip(app)
+            .all(|(a, b)| a.diff_id == b.diff_id);
+    match (shared, paths) {
+        (true, _) => Some(layers.len() - n),
+        (false, true) => Some(1.min(layers.len())),
+        (false, false) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::digest::{DiffId, Digest};
+    use crate::model::image::BlobData;
+    use crate::model::spec::{Descriptor, media};
+    use std::sync::Arc;
+
+    fn l(n: u8) -> Layer {
+        let d = Digest::of(&[n]);
+        Layer {
+            desc: Descriptor::new(media::OCI_LAYER, d.clone(), 1),
+            diff_id: DiffId(d),
+            data: BlobData::Bytes(Arc::new(vec![n])),
+            history: None,
+            checked: Default::default(),
+        }
+    }
+
+    #[test]
+    fn the_baselines_application_is_the_layers_a_rebase_kept() {
+        let vendor = [l(1), l(2), l(3), l(4)];
+        // A rebase: the result's application layers are the vendor's top ones.
+        assert_eq!(baseline_boundary(&vendor, &[l(3), l(4)], false), Some(2));
+        assert_eq!(baseline_boundary(&vendor, &[l(3), l(4)], true), Some(2));
+        // A path-mode graft's new layer: only --path says what the application is.
+        assert_eq!(baseline_boundary(&vendor, &[l(9)], false), None);
+        assert_eq!(baseline_boundary(&vendor, &[l(9)], true), Some(1));
+        assert_eq!(baseline_boundary(&vendor, &[], false), None);
+    }
 }

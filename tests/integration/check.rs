@@ -432,37 +432,71 @@ fn ld_so_cache_decides_not_ld_so_conf() {
     );
 }
 
+/// The vendor's own image lacks the script's interpreter too (the vendor image has no python3):
+/// the graft did not break it, so the finding is a pre-existing warning and the graft writes.
 #[test]
-fn script_whose_interpreter_is_missing() {
+fn script_whose_interpreter_is_missing_in_the_vendor_too_is_pre_existing() {
     let d = tmp();
     let out = d.path().join("out.tar").display().to_string();
-    let (doc, root) = fails_then_forced(
-        &[
-            "--from",
-            &oci("vendor-libs.oci", "1.0"),
-            "--onto",
-            &real("debian-new.tar"),
-            "--path",
-            "/opt/scripts",
-            "--user",
-            "root",
-            "--entrypoint",
-            "/opt/scripts/hello.sh",
-            "-o",
-            &out,
-        ],
+    let vendor = oci("vendor-libs.oci", "1.0");
+    let (code, doc, err) = graft_json(&[
+        "--from",
+        &vendor,
+        "--onto",
+        &real("debian-new.tar"),
+        "--path",
+        "/opt/scripts",
+        "--user",
+        "root",
+        "--entrypoint",
+        "/opt/scripts/hello.sh",
+        "-o",
         &out,
-        d.path(),
-    );
-    assert_eq!(errors(&doc), 1, "{doc:#}");
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(errors(&doc), 0, "{doc:#}");
     let m = findings(&doc, "missing-interpreter");
     assert_eq!(m[0]["path"], "/opt/scripts/needs-python");
+    assert_eq!(m[0]["severity"], "warning");
+    assert_eq!(m[0]["pre_existing"], true);
     assert!(m[0]["needs"].as_str().unwrap().contains("/usr/bin/python3"));
+    assert!(
+        err.contains("warning[missing-interpreter] /opt/scripts/needs-python (pre-existing)"),
+        "{err}"
+    );
+    // What chroot shows: broken in the vendor's image and in the result alike.
+    fails(
+        &unpack_in(&vendor, &d.path().join("vendor")),
+        &["/opt/scripts/needs-python"],
+    );
+    let root = unpack_in(&format!("docker-archive:{out}"), &d.path().join("out"));
     fails(&root, &["/opt/scripts/needs-python"]);
     assert_eq!(
         runs(&root, &["/opt/scripts/hello.sh"]).trim(),
         "hello.sh ok"
     );
+    // `regraft check --baseline` of the written result says the same; without it, an error.
+    let o = regraft(&[
+        "check",
+        &out,
+        "--path",
+        "/opt/scripts",
+        "--baseline",
+        &vendor,
+        "--json",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let c: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (c["errors"].as_u64(), c["pre_existing"].as_u64()),
+        (Some(0), Some(1))
+    );
+    regraft_fails(&["check", &out, "--path", "/opt/scripts"], 3);
 }
 
 #[test]
