@@ -184,7 +184,14 @@ mod tests {
             "/usr/lib/foo/d",
         ];
         let foo_list = list(&foo);
-        let bar_list = list(&["/opt/bar", "/opt/bar/x", "/opt/bar/y", "/opt/baz/z"]);
+        // The apt-lists cleanup deletes a directory libbar ships empty: not a shadowed file.
+        let bar_list = list(&[
+            "/opt/bar",
+            "/opt/bar/x",
+            "/opt/bar/y",
+            "/opt/baz/z",
+            "/var/lib/apt/lists/partial",
+        ]);
         let status = "Package: libfoo\nStatus: install ok installed\nVersion: 1.2\n\n\
                       Package: libbar\nStatus: install ok installed\nVersion: 2.0\n";
         let mut base = vec![
@@ -206,6 +213,7 @@ mod tests {
             T::File("opt/bar/x", 0o644, "x"),
             T::File("opt/bar/y", 0o644, "y"),
             T::File("opt/baz/z", 0o644, "z"),
+            T::Dir("var/lib/apt/lists/partial/"),
         ];
         base.extend(foo.iter().map(|p| T::File(&p[1..], 0o644, "old")));
         let mut app = vec![
@@ -227,6 +235,7 @@ mod tests {
             T::File("lib/own.so", 0o644, "x"),
             T::File("opt/bar/.wh.x", 0o644, ""),
             T::File("opt/baz/.wh..wh..opq", 0o644, ""),
+            T::File("var/lib/apt/lists/.wh.partial", 0o644, ""),
         ];
         app.extend(foo.iter().map(|p| T::File(&p[1..], 0o644, "new")));
         vec![layer(&base), layer(&app)]

@@ -202,8 +202,8 @@ fn hits(fs: &Fs, base: &Owned, app: &[AppEntry]) -> BTreeMap<String, Hits> {
                     h.replaced.push(super::abs(&at));
                 }
             }
-            AppOp::Whiteout => deleted(&mut hits, base, |k| super::under(k, &at)),
-            AppOp::Opaque => deleted(&mut hits, base, |k| {
+            AppOp::Whiteout => deleted(&mut hits, fs, base, |k| super::under(k, &at)),
+            AppOp::Opaque => deleted(&mut hits, fs, base, |k| {
                 k.starts_with(&at) && k.get(at.len()) == Some(&b'/')
             }),
         }
@@ -212,9 +212,22 @@ fn hits(fs: &Fs, base: &Owned, app: &[AppEntry]) -> BTreeMap<String, Hits> {
 }
 
 /// Records the base's owned files `inside` picks as deleted.
-fn deleted(hits: &mut BTreeMap<String, Hits>, base: &Owned, inside: impl Fn(&[u8]) -> bool) {
+///
+/// A directory counts only through the packaged files in it: deleting one that holds none
+/// (apt's `/var/lib/apt/lists/partial` and `/var/cache/apt/archives/partial`, which the
+/// `rm -rf /var/lib/apt/lists/*` idiom of every apt-based Dockerfile deletes) removes nothing a
+/// package ships. dpkg lists such directories only as places for run-time state; `dpkg
+/// --verify` and `apk audit` check files, not directories, and apk's database names no
+/// directory as a file.
+fn deleted(
+    hits: &mut BTreeMap<String, Hits>,
+    fs: &Fs,
+    base: &Owned,
+    inside: impl Fn(&[u8]) -> bool,
+) {
     for (k, p) in &base.owner {
-        if inside(k) {
+        let dir = fs.base.get(k).is_some_and(|n| n.kind == Kind::Dir);
+        if inside(k) && !dir {
             hits.entry(p.clone())
                 .or_default()
                 .deleted
