@@ -2,6 +2,7 @@
 //! library. No image I/O happens here.
 
 use clap::{Args, Parser, Subcommand};
+use regraft::check::accept::Accepts;
 use regraft::codec::compress::Codec;
 use regraft::error::{Error, Result};
 use regraft::graft::{GraftPlan, WriteMode};
@@ -137,7 +138,17 @@ pub struct GraftArgs {
     #[arg(long, value_name = "FILE")]
     pub digestfile: Option<String>,
 
-    /// Write the result even when its checks find errors (exit 0 instead of 3).
+    /// Accept the findings of CHECK (on paths matching PATH-GLOB, the whole path: `*` and `?`
+    /// stop at `/`, `**` crosses it): listed as accepted, they block nothing (repeatable).
+    #[arg(long, value_name = "CHECK[:PATH-GLOB]")]
+    pub accept: Vec<String>,
+
+    /// Accept the findings FILE lists, one CHECK[:PATH-GLOB] a line (`#` starts a comment).
+    #[arg(long, value_name = "FILE")]
+    pub accept_file: Option<String>,
+
+    /// Write the result even when its checks find errors (exit 0 instead of 3); --accept
+    /// passes one finding at a time.
     #[arg(long)]
     pub force: bool,
 }
@@ -348,6 +359,15 @@ pub struct CheckArgs {
     /// application layers (a rebase).
     #[arg(long, value_name = "IMAGE")]
     pub baseline: Option<String>,
+
+    /// Accept the findings of CHECK (on paths matching PATH-GLOB, the whole path: `*` and `?`
+    /// stop at `/`, `**` crosses it): listed as accepted, they block nothing (repeatable).
+    #[arg(long, value_name = "CHECK[:PATH-GLOB]")]
+    pub accept: Vec<String>,
+
+    /// Accept the findings FILE lists, one CHECK[:PATH-GLOB] a line (`#` starts a comment).
+    #[arg(long, value_name = "FILE")]
+    pub accept_file: Option<String>,
     /// Print the findings as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -450,6 +470,7 @@ impl GraftArgs {
             max_layer_size: g.max_layer_size,
             source_date_epoch,
             exclude: Excludes::new(&self.exclude)?,
+            accepts: accepts(&self.accept, self.accept_file.as_deref())?,
         })
     }
 
@@ -460,6 +481,16 @@ impl GraftArgs {
             WriteMode::Write
         }
     }
+}
+
+/// The rules of `--accept` and `--accept-file`.
+pub fn accepts(flags: &[String], file: Option<&str>) -> Result<Accepts> {
+    let text = file
+        .map(|f| {
+            std::fs::read_to_string(f).map_err(|e| Error::Usage(format!("--accept-file {f}: {e}")))
+        })
+        .transpose()?;
+    Accepts::new(flags, file.zip(text.as_deref()))
 }
 
 /// A flag a graft cannot do without.

@@ -21,6 +21,7 @@
 //! `programs.rs` interpreters and Entrypoint/Cmd, `user.rs`, `conflicts.rs`, [`pkgs`];
 //! `report.rs` sorts and counts the findings.
 
+pub mod accept;
 pub mod dbmerge;
 pub mod loader;
 pub mod pkgs;
@@ -274,6 +275,33 @@ mod tests {
     }
 
     #[test]
+    fn an_accept_rule_passes_its_finding_and_no_other() {
+        let config = json!({"config": {"Entrypoint": ["/app/missing"], "User": "app:staff"}});
+        let mut r = run(&layers(), &[], &config);
+        let before = (r.errors, r.warnings);
+        r.accept(&accept::Accepts::new(&["missing-interpreter:/app/n*.sh".into()], None).unwrap());
+        assert_eq!(
+            (r.errors, r.warnings, r.accepted),
+            (before.0 - 1, before.1, 1)
+        );
+        let got: Vec<_> = r.findings.iter().filter(|f| f.accepted.is_some()).collect();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].path, "/app/node.sh");
+        assert_eq!(got[0].pass, None);
+        let text = r.text();
+        assert!(text.contains(", 1 accepted in img"), "{text}");
+        let line =
+            "  error[missing-interpreter] /app/node.sh (accepted: missing-interpreter:/app/n*.sh)";
+        assert!(text.contains(line), "{text}");
+        // Every finding names a check a rule may name.
+        assert!(
+            r.findings
+                .iter()
+                .all(|f| accept::CHECKS.contains(&f.check.as_str()))
+        );
+    }
+
+    #[test]
     fn cmd_through_path_and_working_dir_and_selected_paths() {
         let layers = layers();
         let cases: [(Value, &[&str], &[&str]); 3] = [
@@ -305,18 +333,23 @@ mod tests {
         "  error[missing-entrypoint] config Cmd",
         "      needs:   the program tool",
         "      missing: no executable tool in PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "      pass:    --accept 'missing-entrypoint:config Cmd'",
         "  error[missing-group] config User",
         "      needs:   the group nogroup (User 1000:nogroup)",
         "      missing: /etc/group of the result has no group nogroup",
+        "      pass:    --accept 'missing-group:config User'",
         "  error[missing-interpreter] /app/empty.sh",
         "      needs:   an interpreter on its #! line",
         "      missing: the #! line is empty",
+        "      pass:    --accept missing-interpreter:/app/empty.sh",
         "  error[missing-interpreter] /app/node.sh",
         "      needs:   the interpreter node (#!/usr/bin/env node, through PATH)",
         "      missing: no executable node in PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "      pass:    --accept missing-interpreter:/app/node.sh",
         "  error[missing-interpreter] /app/py.sh",
         "      needs:   the interpreter /usr/bin/python3 (#!)",
         "      missing: /usr/bin/python3 does not exist in the result or is not executable",
+        "      pass:    --accept missing-interpreter:/app/py.sh",
         "  warning[unreadable-elf] /app/broken",
         "      needs:   a readable ELF file",
         "      missing: not an ELF file",
@@ -326,9 +359,11 @@ mod tests {
         "  error[missing-user] config User",
         "      needs:   the user ghost (User ghost)",
         "      missing: /etc/passwd of the result has no user ghost",
+        "      pass:    --accept 'missing-user:config User'",
         "  error[type-conflict] /lib",
         "      needs:   a directory (layer 1)",
         "      missing: it replaces the base's symlink /lib -> usr/lib, and everything the base has through it",
+        "      pass:    --accept type-conflict:/lib",
         "  warning[shadowed-package] /opt/bar/x",
         "      needs:   files of the base's package libbar 2.0",
         "      missing: the application deletes 2 file(s): /opt/bar/x, /opt/baz/z owned by the base's dpkg package libbar 2.0",
@@ -338,33 +373,42 @@ mod tests {
         "  error[vendor-package-older] /usr/lib/foo/a",
         "      needs:   its own libfoo 1.0, older than the base's libfoo 1.2",
         "      missing: the application replaces 4 file(s): /usr/lib/foo/a, /usr/lib/foo/b, /usr/lib/foo/c and 1 more owned by the base's dpkg package libfoo 1.2",
+        "      pass:    --accept vendor-package-older:/usr/lib/foo/a",
     ];
     const WANT_LAYERS: &[&str] = &[
         "regraft check: 8 error(s), 2 warning(s) in img (the 1 layer(s) above the base's 1; 0 ELF file(s), 5 script(s))",
         "  error[missing-entrypoint] config Entrypoint",
         "      needs:   the program /app/missing",
         "      missing: /app/missing does not exist in the result or is not executable",
+        "      pass:    --accept 'missing-entrypoint:config Entrypoint'",
         "  error[missing-group] config User",
         "      needs:   the group staff (User app:staff)",
         "      missing: /etc/group of the result has no group staff",
+        "      pass:    --accept 'missing-group:config User'",
         "  error[missing-interpreter] /app/empty.sh",
         "      needs:   an interpreter on its #! line",
         "      missing: the #! line is empty",
+        "      pass:    --accept missing-interpreter:/app/empty.sh",
         "  error[missing-interpreter] /app/node.sh",
         "      needs:   the interpreter node (#!/usr/bin/env node, through PATH)",
         "      missing: no executable node in PATH=/usr/bin:/bin",
+        "      pass:    --accept missing-interpreter:/app/node.sh",
         "  error[missing-interpreter] /app/py.sh",
         "      needs:   the interpreter /usr/bin/python3 (#!)",
         "      missing: /usr/bin/python3 does not exist in the result or is not executable",
+        "      pass:    --accept missing-interpreter:/app/py.sh",
         "  error[type-conflict] /etc/thing",
         "      needs:   a file (layer 1)",
         "      missing: it replaces the base's directory /etc/thing, and everything the base has through it",
+        "      pass:    --accept type-conflict:/etc/thing",
         "  error[type-conflict] /lib",
         "      needs:   a directory (layer 1)",
         "      missing: it replaces the base's symlink /lib -> usr/lib, and everything the base has through it",
+        "      pass:    --accept type-conflict:/lib",
         "  error[vendor-package-older] /usr/lib/foo/a",
         "      needs:   its own libfoo 1.0, older than the base's libfoo 1.2",
         "      missing: the application replaces 4 file(s): /usr/lib/foo/a, /usr/lib/foo/b, /usr/lib/foo/c and 1 more owned by the base's dpkg package libfoo 1.2",
+        "      pass:    --accept vendor-package-older:/usr/lib/foo/a",
         "  warning[shadowed-package] /opt/bar/x",
         "      needs:   files of the base's package libbar 2.0",
         "      missing: the application deletes 2 file(s): /opt/bar/x, /opt/baz/z owned by the base's dpkg package libbar 2.0",

@@ -24,6 +24,10 @@ pub struct Finding {
     /// The vendor's own image (the baseline) has this finding too: the graft did not cause it,
     /// so it is a warning, never an error.
     pub pre_existing: bool,
+    /// The `--accept` rule that accepted this finding: listed, blocking nothing.
+    pub accepted: Option<String>,
+    /// For an error that blocks: the narrowest `--accept` that would pass it.
+    pub pass: Option<String>,
 }
 
 impl Finding {
@@ -41,6 +45,35 @@ impl Finding {
             needs,
             missing,
             pre_existing: false,
+            accepted: None,
+            pass: None,
+        }
+    }
+
+    /// The finding for people: `severity[check] PATH`, what it needs, what is missing, and,
+    /// for an error that blocks, the `--accept` that would pass it.
+    fn write_text(&self, o: &mut String) {
+        use std::fmt::Write as _;
+        let z = crate::text::sanitize;
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let pre = if self.pre_existing {
+            " (pre-existing)"
+        } else {
+            ""
+        };
+        let acc = self
+            .accepted
+            .as_ref()
+            .map(|a| format!(" (accepted: {})", z(a)))
+            .unwrap_or_default();
+        let _ = writeln!(o, "  {sev}[{}] {}{pre}{acc}", self.check, z(&self.path));
+        let _ = writeln!(o, "      needs:   {}", z(&self.needs));
+        let _ = writeln!(o, "      missing: {}", z(&self.missing));
+        if let Some(p) = &self.pass {
+            let _ = writeln!(o, "      pass:    {}", z(p));
         }
     }
 
@@ -64,9 +97,12 @@ pub struct Report {
     /// What counted as the application.
     pub application: String,
     pub checked: Checked,
+    /// Errors that block: neither pre-existing nor accepted.
     pub errors: usize,
-    /// Warnings, the pre-existing findings among them.
+    /// Warnings not accepted, the pre-existing findings among them.
     pub warnings: usize,
+    /// Findings an `--accept` rule accepted (errors and warnings).
+    pub accepted: usize,
     /// Findings the baseline has too (counted among the warnings).
     pub pre_existing: usize,
     /// The image whose findings count as pre-existing, when there was one.
@@ -90,6 +126,7 @@ impl Report {
             checked,
             errors: 0,
             warnings: 0,
+            accepted: 0,
             pre_existing: 0,
             baseline: None,
             findings,
@@ -99,14 +136,28 @@ impl Report {
         r
     }
 
-    /// Sorts (errors first), drops duplicates and counts.
+    /// Sorts (errors first), drops duplicates, counts, and names the narrowest `--accept` for
+    /// each error that blocks.
     fn recount(&mut self) {
         self.findings.sort();
         self.findings.dedup();
         let count = |p: &dyn Fn(&Finding) -> bool| self.findings.iter().filter(|f| p(f)).count();
-        self.errors = count(&|f| f.severity == Severity::Error);
-        self.warnings = self.findings.len() - self.errors;
+        self.accepted = count(&|f| f.accepted.is_some());
+        self.errors = count(&|f| f.severity == Severity::Error && f.accepted.is_none());
+        self.warnings = self.findings.len() - self.errors - self.accepted;
         self.pre_existing = count(&|f| f.pre_existing);
+        for f in &mut self.findings {
+            f.pass = (f.severity == Severity::Error && f.accepted.is_none())
+                .then(|| super::accept::narrowest(&f.check, &f.path));
+        }
+    }
+
+    /// Marks the findings `rules` accept.
+    pub fn accept(&mut self, rules: &super::accept::Accepts) {
+        for f in &mut self.findings {
+            f.accepted = rules.find(&f.check, &f.path).map(str::to_string);
+        }
+        self.recount();
     }
 
     /// Marks the findings `baseline` (the application as it stands in the vendor's own image)
@@ -135,9 +186,14 @@ impl Report {
         let mut o = String::new();
         let _ = writeln!(
             o,
-            "regraft check: {} error(s), {} warning(s) in {} ({}; {} ELF file(s), {} script(s))",
+            "regraft check: {} error(s), {} warning(s){} in {} ({}; {} ELF file(s), {} script(s))",
             self.errors,
             self.warnings,
+            if self.accepted > 0 {
+                format!(", {} accepted", self.accepted)
+            } else {
+                String::new()
+            },
             z(&self.image),
             z(&self.application),
             self.checked.elf_files,
@@ -152,18 +208,7 @@ impl Report {
             );
         }
         for f in &self.findings {
-            let sev = match f.severity {
-                Severity::Error => "error",
-                Severity::Warning => "warning",
-            };
-            let pre = if f.pre_existing {
-                " (pre-existing)"
-            } else {
-                ""
-            };
-            let _ = writeln!(o, "  {sev}[{}] {}{pre}", f.check, z(&f.path));
-            let _ = writeln!(o, "      needs:   {}", z(&f.needs));
-            let _ = writeln!(o, "      missing: {}", z(&f.missing));
+            f.write_text(&mut o);
         }
         if let Some(m) = &self.package_database {
             let _ = writeln!(o, "  {}", z(&m.text()));

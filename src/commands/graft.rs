@@ -29,7 +29,7 @@ pub fn run(a: &GraftArgs, g: &Globals) -> Result<u8> {
     }
     if blocked {
         eprintln!(
-            "regraft: the result would not run ({} error(s)): nothing written to {}; --force writes it anyway",
+            "regraft: the result would not run ({} error(s)): nothing written to {}; each error's --accept (or --exclude of its file) passes it, --force writes it anyway",
             report.errors,
             regraft::text::sanitize(&plan.output.to_string())
         );

@@ -72,6 +72,7 @@ pub fn check_graft(plan: &GraftPlan, g: &mut Grafted, write: WriteMode) -> Resul
     )?;
     let vendor = Source::open(&plan.vendor)?.image(plan.platform.as_ref())?;
     report.compare_with(&baseline(plan, g, &vendor)?);
+    report.accept(&plan.accepts);
     report.application = if g.summary.mode == crate::graft::GraftMode::Path {
         g.summary.paths.join(", ")
     } else {
@@ -202,6 +203,7 @@ pub fn check_image(req: &CheckImage) -> Result<(Report, Vec<String>)> {
     if let Some(b) = &req.baseline {
         report.compare_with(&check_baseline(req, b, &img.layers[split.layers..])?);
     }
+    report.accept(&req.accepts);
     Ok((report, warnings))
 }
 
@@ -217,6 +219,8 @@ pub struct CheckImage {
     pub max_layer_size: u64,
     /// `--baseline`: the image whose findings are pre-existing.
     pub baseline: Option<ImageRef>,
+    /// `--accept` and `--accept-file`.
+    pub accepts: crate::check::accept::Accepts,
 }
 
 /// The check of the baseline image `r`, whose application is `req.paths` or the layers it

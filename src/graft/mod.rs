@@ -57,6 +57,8 @@ pub struct GraftPlan {
     pub source_date_epoch: Option<i64>,
     /// `--exclude` patterns (both modes).
     pub exclude: crate::model::glob::Excludes,
+    /// `--accept` and `--accept-file`: findings that block nothing.
+    pub accepts: crate::check::accept::Accepts,
 }
 
 /// The result of planning a graft: the image to write and its summary.

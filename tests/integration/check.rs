@@ -766,3 +766,71 @@ fn directory_over_the_bases_merged_usr_symlink_is_a_type_conflict() {
     let err = fails(&root, &["/bin/ls", "/"]);
     assert!(err.contains("No such file or directory"), "{err}");
 }
+
+/// `--accept` passes the one finding it names and no other; `--accept-file` reads the same
+/// rules; an accepted finding is still listed. The error's text names the rule.
+#[test]
+fn accept_passes_one_finding_and_no_other() {
+    let d = tmp();
+    let out = d.path().join("out.tar").display().to_string();
+    let args = [
+        "--from",
+        &real("vendor-real.tar"),
+        "--onto",
+        &real("debian-new.tar"),
+        "--path",
+        "/opt/vendor/bin",
+        "-o",
+        &out,
+    ];
+    let err = regraft_fails(&args, 3);
+    assert!(
+        err.contains("pass:    --accept missing-library:/opt/vendor/bin/dyn-app"),
+        "{err}"
+    );
+    // Another path, another check: still refused.
+    for rule in [
+        "missing-library:/opt/vendor/bin/static-app",
+        "missing-loader",
+    ] {
+        regraft_fails(&[&args[..], &["--accept", rule]].concat(), 3);
+        assert!(!Path::new(&out).exists());
+    }
+    let err = regraft_fails(&[&args[..], &["--accept", "missing-libary"]].concat(), 2);
+    assert!(err.contains("unknown check"), "{err}");
+    let (code, doc, err) = graft_json(
+        &[
+            &args[..],
+            &["--accept", "missing-library:/opt/vendor/*/dyn-*"],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(doc["written"], true);
+    assert_eq!(
+        (errors(&doc), doc["check"]["accepted"].as_u64()),
+        (0, Some(1))
+    );
+    let m = findings(&doc, "missing-library");
+    assert_eq!(m[0]["accepted"], "missing-library:/opt/vendor/*/dyn-*");
+    assert!(
+        err.contains("(accepted: missing-library:/opt/vendor/*/dyn-*)"),
+        "{err}"
+    );
+    // The same rule from a file, for `regraft check` of the written result.
+    let file = d.path().join("accepts");
+    std::fs::write(
+        &file,
+        "# libvendor is left behind on purpose\nmissing-library:/opt/vendor/bin/dyn-app # why\n",
+    )
+    .unwrap();
+    let check = ["check", &out, "--old-base", &real("debian-new.tar")];
+    regraft_fails(&check, 3);
+    let o = regraft(&[&check[..], &["--accept-file", &file.display().to_string()]].concat());
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

@@ -379,7 +379,10 @@ fn a_rebased_apt_tool_runs_in_docker_from_each_output_form() {
     let said = d.run_image("regraft-test/jq:1", &[".a.b"], r#"{"a":{"b":42}}"#);
     assert_eq!(said, "42\n");
     let audit = ["--entrypoint", "dpkg", "regraft-test/jq:1", "--audit"];
-    assert_eq!(d.ok(&[&["run", "--rm", "--network", "none"][..], &audit].concat()), "");
+    assert_eq!(
+        d.ok(&[&["run", "--rm", "--network", "none"][..], &audit].concat()),
+        ""
+    );
     let config = written_config(&out, s["config_digest"].as_str().unwrap());
     assert_config_as_written(&d, "regraft-test/jq:1", &config);
     assert_round_trip(&d, "regraft-test/jq:1", &s, t.path());
