@@ -355,8 +355,8 @@ pub struct CheckArgs {
     #[arg(long = "path", value_name = "PATH")]
     pub paths: Vec<String>,
     /// The vendor's own image: findings it has too are pre-existing (warnings, never errors).
-    /// Its application is the --path subtrees, else its top layers that are IMAGE's
-    /// application layers (a rebase).
+    /// Its application is the --path subtrees, else its layers from the first of IMAGE's
+    /// application layers on (a rebase keeps them).
     #[arg(long, value_name = "IMAGE")]
     pub baseline: Option<String>,
 

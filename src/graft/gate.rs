@@ -248,22 +248,18 @@ fn check_baseline(req: &CheckImage, r: &ImageRef, app: &[Layer]) -> Result<Repor
     Ok(report)
 }
 
-/// Where the baseline's application starts: below the top layers it shares with the checked
-/// image's application layers `app` (a rebase keeps them byte for byte); else, with `--path`
-/// (`paths`), above its first layer (the paths are the application; the base only says which
-/// packages they shadow).
+/// Where the baseline's application starts: at the first of the checked image's application
+/// layers `app` it has (a rebase keeps the vendor's layers byte for byte, then may add the
+/// merged package database on top); else, with `--path` (`paths`), above its first layer (the
+/// paths are the application; the base only says which packages they shadow).
 fn baseline_boundary(layers: &[Layer], app: &[Layer], paths: bool) -> Option<usize> {
-    let n = app.len();
-    let shared = n > 0
-        && n <= layers.len()
-        && layers[layers.len() - n..]
-            .iter()
-            .zip(app)
-            .all(|(a, b)| a.diff_id == b.diff_id);
+    let shared = app
+        .iter()
+        .find_map(|a| layers.iter().position(|l| l.diff_id == a.diff_id));
     match (shared, paths) {
-        (true, _) => Some(layers.len() - n),
-        (false, true) => Some(1.min(layers.len())),
-        (false, false) => None,
+        (Some(i), _) => Some(i),
+        (None, true) => Some(1.min(layers.len())),
+        (None, false) => None,
     }
 }
 
@@ -289,9 +285,13 @@ mod tests {
     #[test]
     fn the_baselines_application_is_the_layers_a_rebase_kept() {
         let vendor = [l(1), l(2), l(3), l(4)];
-        // A rebase: the result's application layers are the vendor's top ones.
+        // A rebase: the result's application layers are the vendor's top ones, then perhaps
+        // the merged package database.
         assert_eq!(baseline_boundary(&vendor, &[l(3), l(4)], false), Some(2));
-        assert_eq!(baseline_boundary(&vendor, &[l(3), l(4)], true), Some(2));
+        assert_eq!(
+            baseline_boundary(&vendor, &[l(3), l(4), l(8)], true),
+            Some(2)
+        );
         // A path-mode graft's new layer: only --path says what the application is.
         assert_eq!(baseline_boundary(&vendor, &[l(9)], false), None);
         assert_eq!(baseline_boundary(&vendor, &[l(9)], true), Some(1));

@@ -834,3 +834,57 @@ fn accept_passes_one_finding_and_no_other() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// The findings of a document as comparable rows.
+fn rows(doc: &Value) -> Vec<String> {
+    let f = doc.get("check").unwrap_or(doc)["findings"]
+        .as_array()
+        .unwrap();
+    f.iter()
+        .map(|x| {
+            let k = [
+                "severity",
+                "check",
+                "path",
+                "needs",
+                "pre_existing",
+                "accepted",
+            ];
+            k.map(|k| x[k].to_string()).join(" ")
+        })
+        .collect()
+}
+
+/// One check (issue 14): the graft's gate and `regraft check` of the written result, told the
+/// same inputs (the new base, the vendor as baseline, the paths), give the same findings.
+#[test]
+fn the_grafts_gate_and_regraft_check_of_the_result_agree() {
+    let d = tmp();
+    let apt = oci("vendor-apt.oci", "1.0");
+    let libs = oci("vendor-libs.oci", "1.0");
+    let vendor_real = real("vendor-real.tar");
+    let (new, old) = (real("debian-new.tar"), real("debian-old.tar"));
+    let cases: [(&str, &str, &[&str]); 3] = [
+        (apt.as_str(), "", &["--old-base", &old]),
+        (vendor_real.as_str(), "/opt/vendor/bin", &[]),
+        (libs.as_str(), "/opt/scripts", &["--user", "root"]),
+    ];
+    for (i, (vendor, path, more)) in cases.into_iter().enumerate() {
+        let out = d.path().join(format!("out{i}.tar")).display().to_string();
+        let mut args = vec!["--from", vendor, "--onto", &new, "-o", &out];
+        let mut check = vec!["check", &out, "--old-base", &new];
+        check.extend(["--baseline", vendor, "--json"]);
+        if !path.is_empty() {
+            args.extend(["--path", path]);
+            check.extend(["--path", path]);
+        }
+        args.extend(more);
+        args.push("--force");
+        let (code, gate, err) = graft_json(&args);
+        assert_eq!(code, 0, "{err}");
+        let o = regraft(&check);
+        let checked: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(rows(&gate), rows(&checked), "{vendor} {path}");
+        assert_eq!(o.status.code(), Some(if errors(&gate) > 0 { 3 } else { 0 }));
+    }
+}
