@@ -12,6 +12,7 @@ use crate::model::glob::Glob;
 pub const CHECKS: &[&str] = &[
     "bad-library",
     "libc-mismatch",
+    "library-loaded-first",
     "library-not-in-ld-so-cache",
     "missing-entrypoint",
     "missing-group",

@@ -4,6 +4,7 @@
 //! machine, and the symbol versions needed from the libraries that would load.
 
 use super::app::AppElf;
+use super::graph;
 use super::ldconfig;
 use super::loader::{Found, Loader, Object};
 use super::report::{Finding, Severity};
@@ -50,6 +51,7 @@ pub fn check(
         .next()
         .or(expected.map(|e| e.1))
         .unwrap_or(elf::EM_X86_64);
+    let mut misses = Vec::new();
     let needs = {
         let ld = ldconfig::loader(fs, env, machine, out)?;
         let target = Target {
@@ -58,12 +60,13 @@ pub fn check(
             arch,
             expected,
         };
-        elves
-            .iter()
-            .enumerate()
-            .flat_map(|(i, a)| target.resolve(i, a, out))
-            .collect::<Vec<_>>()
+        let mut needs = Vec::new();
+        for (i, a) in elves.iter().enumerate() {
+            needs.extend(target.resolve(i, a, out, &mut misses));
+        }
+        needs
     };
+    judge_misses(elves, &needs, misses, out);
     let libs = load_libraries(fs, &needs)?;
     let loaded = Loaded { elves, needs, libs };
     loaded.check_libraries(out);
@@ -73,7 +76,14 @@ pub fn check(
 
 impl Target<'_, '_> {
     /// The libraries ELF file `i` needs that were found; what is wrong goes to `out`.
-    fn resolve(&self, i: usize, a: &AppElf, out: &mut Vec<Finding>) -> Vec<Need> {
+    /// Libraries the search did not find go to `misses`, judged once the load graph is known.
+    fn resolve(
+        &self,
+        i: usize,
+        a: &AppElf,
+        out: &mut Vec<Finding>,
+        misses: &mut Vec<Miss>,
+    ) -> Vec<Need> {
         let e = &a.elf;
         if let Some(f) = self.wrong_machine(a) {
             out.push(f);
@@ -101,9 +111,12 @@ impl Target<'_, '_> {
                     path,
                 }),
                 Found::Libc => {}
-                Found::Missing { searched, conf_hit } => {
-                    out.push(missing_library(a, name, searched, conf_hit))
-                }
+                Found::Missing { searched, conf_hit } => misses.push(Miss {
+                    obj: i,
+                    name: name.clone(),
+                    searched,
+                    conf_hit,
+                }),
             }
         }
         needs
@@ -159,6 +172,57 @@ impl Target<'_, '_> {
             format!("the program loader {interp} (PT_INTERP)"),
             format!("{interp} does not exist in the result"),
         ))
+    }
+}
+
+/// A `DT_NEEDED` library the search did not find.
+struct Miss {
+    obj: usize,
+    name: String,
+    searched: Vec<String>,
+    conf_hit: Option<(String, String)>,
+}
+
+/// Judges each miss in the application's load graph ([`graph`]): a soname every program
+/// reaching the library has already loaded is no finding; one a library no program reaches
+/// needs from another application file is a warning that says so; the rest are errors.
+fn judge_misses(elves: &[AppElf], needs: &[Need], misses: Vec<Miss>, out: &mut Vec<Finding>) {
+    let objs: Vec<graph::Obj<'_>> = elves
+        .iter()
+        .map(|a| graph::Obj {
+            path: &a.path,
+            soname: a.elf.soname.as_deref(),
+            program: a.elf.interp.is_some(),
+        })
+        .collect();
+    let edges: Vec<(usize, usize)> = needs
+        .iter()
+        .filter_map(|n| {
+            let real = abs(&n.real);
+            Some((n.obj, elves.iter().position(|a| a.path == real)?))
+        })
+        .collect();
+    for m in misses {
+        let a = &elves[m.obj];
+        match graph::context(&objs, &edges, m.obj, &m.name) {
+            graph::Context::LoadedByEveryProgram => {}
+            graph::Context::Alone { provider } => out.push(Finding::new(
+                W,
+                "library-loaded-first",
+                &a.path,
+                format!("the library {} (DT_NEEDED)", m.name),
+                format!(
+                    "not on its search path; checked alone (no program of the application \
+                     loads it through DT_NEEDED): the application has {} as {provider}, which \
+                     a program that dlopens this library must load first (as the JDK's java \
+                     launcher loads lib/server/libjvm.so)",
+                    m.name
+                ),
+            )),
+            graph::Context::Missing => {
+                out.push(missing_library(a, &m.name, m.searched, m.conf_hit))
+            }
+        }
     }
 }
 

@@ -28,6 +28,7 @@ pub mod pkgs;
 
 mod app;
 mod conflicts;
+mod graph;
 mod ldconfig;
 mod linking;
 mod programs;
