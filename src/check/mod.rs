@@ -10,7 +10,8 @@
 //! - User: the config's user and group exist (numeric ids need not);
 //! - type conflicts: an application entry whose type differs from the base's at that path;
 //! - shadowed OS packages ([`pkgs`]): application entries, whiteouts and opaque markers over
-//!   files the base's package manager owns, with both versions.
+//!   files the base's package manager owns, with both versions;
+//! - runtime ABIs: a Python venv's version against the Python its `home` has in the result.
 //!
 //! Missing things, wrong machine, libc mismatch, type conflicts and a vendor package older than
 //! the base's are errors; the rest are warnings. Every finding names the file, what it needs and
@@ -18,7 +19,8 @@
 //!
 //! `check` runs the phases in order, one file each: `app.rs` finds the application and reads
 //! its ELF files and scripts, `linking.rs` (with `ldconfig.rs` and [`loader`]) the ELF checks,
-//! `programs.rs` interpreters and Entrypoint/Cmd, `user.rs`, `conflicts.rs`, [`pkgs`];
+//! `programs.rs` interpreters and Entrypoint/Cmd, `user.rs`, `conflicts.rs`, [`pkgs`],
+//! `runtimes.rs`;
 //! `report.rs` sorts and counts the findings.
 
 pub mod accept;
@@ -33,6 +35,7 @@ mod ldconfig;
 mod linking;
 mod programs;
 mod report;
+mod runtimes;
 mod user;
 
 pub use crate::formats::elf::Libc;
@@ -114,6 +117,7 @@ pub fn check(input: &CheckInput<'_>, built: Option<Fs>) -> Result<(Report, Fs)> 
     user::check(&fs, config.runtime_str("User").unwrap_or(""), &mut findings)?;
     conflicts::check(&fs, &app.raw, &mut findings);
     findings.extend(pkgs::shadowed(&fs, &app.raw)?);
+    runtimes::check(&fs, &app.nodes, &mut findings)?;
     let report = Report::new(input.name, input.application(), app.checked(), findings);
     Ok((report, fs))
 }

@@ -1,6 +1,7 @@
 //! Parsers of files found inside images, pure and bounded by what they are given: ELF,
-//! `ld.so.cache`, `/etc/passwd` and `/etc/group`.
+//! `ld.so.cache`, `/etc/passwd` and `/etc/group`, a Python venv's `pyvenv.cfg`.
 
 pub mod elf;
 pub mod ldcache;
+pub mod pyvenv;
 pub mod users;

@@ -293,7 +293,8 @@ pub fn lookup_in<'a>(view: &'a MergedView, path: &str) -> Option<(Vec<u8>, &'a v
 }
 
 /// Keeps a streamed file's data in `store` when a check reads it: system files always; ELF
-/// files of the application and the base's libraries; the application's scripts. `what`
+/// files of the application and the base's libraries; the application's scripts and
+/// `pyvenv.cfg` files. `what`
 /// names the image in errors.
 fn keep(
     store: &mut Spill,
@@ -307,6 +308,9 @@ fn keep(
         return store.put(e, size, what).map(Some);
     }
     let is_app = part == Part::App;
+    if is_app && path.ends_with(b"pyvenv.cfg") {
+        return store.put(e, size, what).map(Some); // the runtime check reads it
+    }
     if !is_app && !may_be_library(path) {
         return Ok(None);
     }

@@ -446,3 +446,198 @@ fn one_of_several_saved_images_is_grafted() {
         );
     }
 }
+
+/// An image fixtures/build-docker.sh added in its stamp 2.
+fn built2(name: &str) -> String {
+    let dir = root().join("fixtures/real/docker");
+    assert!(
+        dir.join(".complete-2").exists(),
+        "{}/{name} is missing: run `bash fixtures/build-docker.sh` (tests/run.sh does)",
+        dir.display()
+    );
+    dir.join(name).display().to_string()
+}
+
+/// A graft with `--json` and its exit code, whatever it is.
+fn graft_code(args: &[&str]) -> (i32, Value, String) {
+    let mut a = args.to_vec();
+    a.push("--json");
+    let o = regraft(&a);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    let doc = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {err}"));
+    (o.status.code().unwrap_or(-1), doc, err)
+}
+
+/// `docker run --rm --network none ARGS...` as it ends: (success, stdout + stderr).
+fn d_run(d: &Docker, args: &[&str]) -> (bool, String) {
+    let o = d.run(&[&["run", "--rm", "--network", "none"][..], args].concat());
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (o.status.success(), text)
+}
+
+/// The JDK by path (issue 14): its lib/*.so need the lib/server/libjvm.so the java launcher
+/// loads first. That is no error (a `library-loaded-first` warning each, pre-existing too);
+/// what remains are the optional libraries apt gave the vendor (fonts, sound, images), which
+/// the base lacks, accepted one glob at a time; java runs.
+#[test]
+fn a_jdk_grafted_by_path_runs_and_its_libjvm_needs_are_no_error() {
+    let Some(d) = docker("a_jdk_grafted_by_path_runs_and_its_libjvm_needs_are_no_error") else {
+        return;
+    };
+    let t = tmp();
+    let out = t.path().join("jdk.tar").display().to_string();
+    let java = "/usr/lib/jvm/java-17-openjdk-amd64/bin/java";
+    let args = [
+        "--from",
+        &built2("jdk.tar"),
+        "--onto",
+        &real("debian-new.tar"),
+        "--path",
+        "/usr/lib/jvm",
+        "--entrypoint",
+        java,
+        "--tag",
+        "regraft-test/jdk:1",
+        "-o",
+        &out,
+    ];
+    let (code, doc, err) = graft_code(&args);
+    assert_eq!(code, 3, "{err}");
+    let findings = doc["check"]["findings"].as_array().unwrap();
+    let loaded_first = findings
+        .iter()
+        .filter(|f| f["check"] == "library-loaded-first")
+        .count();
+    assert!(loaded_first >= 10, "{err}");
+    for f in findings.iter().filter(|f| f["severity"] == "error") {
+        assert_eq!(f["check"], "missing-library", "{f:#}");
+        assert!(!f["needs"].as_str().unwrap().contains("libjvm"), "{f:#}");
+    }
+    let accept = "missing-library:/usr/lib/jvm/java-17-openjdk-amd64/lib/*.so";
+    let (code, doc, err) = graft_code(&[&args[..], &["--accept", accept]].concat());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(doc["check"]["errors"], 0, "{err}");
+    assert_eq!(d.load(&out), "regraft-test/jdk:1");
+    let (ok, said) = d_run(&d, &["regraft-test/jdk:1", "-version"]);
+    assert!(ok && said.contains("openjdk version \"17"), "{said}");
+    // `regraft check` of the result alone (no baseline) agrees: no libjvm error.
+    let o = regraft(&[
+        "check",
+        &out,
+        "--old-base",
+        &real("debian-new.tar"),
+        "--json",
+    ]);
+    let c: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let errs = c["findings"].as_array().unwrap().iter();
+    assert!(
+        errs.filter(|f| f["severity"] == "error")
+            .all(|f| !f["needs"].as_str().unwrap().contains("libjvm"))
+    );
+}
+
+/// A Python 3.11 venv grafted onto a base whose Python is 3.13 (issue 14): refused, naming
+/// both versions; forced, the venv's module is not found, as the check said. The venv's
+/// script whose #! names an interpreter the vendor image never had is a pre-existing warning.
+#[test]
+fn a_venv_onto_a_newer_python_is_refused_and_fails_when_forced() {
+    let Some(d) = docker("a_venv_onto_a_newer_python_is_refused_and_fails_when_forced") else {
+        return;
+    };
+    let t = tmp();
+    let out = t.path().join("venv.tar").display().to_string();
+    let args = [
+        "--from",
+        &built2("pyvenv.tar"),
+        "--onto",
+        &built2("pybase.tar"),
+        "--path",
+        "/opt/venv",
+        "--tag",
+        "regraft-test/venv:1",
+        "-o",
+        &out,
+    ];
+    let (code, doc, err) = graft_code(&args);
+    assert_eq!(code, 3, "{err}");
+    assert!(!Path::new(&out).exists());
+    let f = doc["check"]["findings"].as_array().unwrap();
+    let venv: Vec<_> = f
+        .iter()
+        .filter(|f| f["check"] == "python-venv-version")
+        .collect();
+    assert_eq!(venv.len(), 1, "{err}");
+    assert_eq!(venv[0]["severity"], "error");
+    assert_eq!(venv[0]["path"], "/opt/venv/pyvenv.cfg");
+    assert!(venv[0]["needs"].as_str().unwrap().contains("3.11"), "{err}");
+    assert!(
+        venv[0]["missing"].as_str().unwrap().contains("3.13"),
+        "{err}"
+    );
+    let example = f
+        .iter()
+        .find(|f| f["path"] == "/opt/venv/bin/example.py")
+        .unwrap();
+    assert_eq!(
+        (&example["severity"], &example["pre_existing"]),
+        (&Value::from("warning"), &Value::from(true))
+    );
+    assert_eq!(doc["check"]["errors"], 1, "{err}");
+
+    // What Docker shows: the vendor's venv runs its module; the forced result cannot.
+    assert_eq!(d.load(&built2("pyvenv.tar")), "vendor-pyvenv:1");
+    let (ok, said) = d_run(&d, &["vendor-pyvenv:1"]);
+    assert!(ok && said.contains("hello from the venv"), "{said}");
+    graft(&[&args[..], &["--force"]].concat());
+    assert_eq!(d.load(&out), "regraft-test/venv:1");
+    let (ok, said) = d_run(&d, &["regraft-test/venv:1"]);
+    assert!(!ok && said.contains("ModuleNotFoundError"), "{said}");
+    let (ok, _) = d_run(
+        &d,
+        &[
+            "--entrypoint",
+            "/opt/venv/bin/example.py",
+            "vendor-pyvenv:1",
+        ],
+    );
+    assert!(!ok, "the vendor's own example script ran");
+}
+
+/// A service whose user only the vendor's /etc/passwd has, grafted by path (issue 14):
+/// refused with missing-user; Docker refuses to start the forced result too.
+#[test]
+fn a_vendor_only_service_user_is_refused() {
+    let Some(d) = docker("a_vendor_only_service_user_is_refused") else {
+        return;
+    };
+    let t = tmp();
+    let out = t.path().join("svc.tar").display().to_string();
+    let args = [
+        "--from",
+        &built("service.tar"),
+        "--onto",
+        &real("debian-new.tar"),
+        "--path",
+        "/opt/svc",
+        "--tag",
+        "regraft-test/svc-path:1",
+        "-o",
+        &out,
+    ];
+    let (code, doc, err) = graft_code(&args);
+    assert_eq!(code, 3, "{err}");
+    let f = doc["check"]["findings"].as_array().unwrap();
+    assert!(
+        f.iter()
+            .any(|f| f["check"] == "missing-user" && f["severity"] == "error"),
+        "{err}"
+    );
+    graft(&[&args[..], &["--force"]].concat());
+    assert_eq!(d.load(&out), "regraft-test/svc-path:1");
+    let (ok, said) = d_run(&d, &["regraft-test/svc-path:1"]);
+    assert!(!ok && said.contains("svc"), "{said}");
+}
