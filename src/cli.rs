@@ -304,6 +304,8 @@ pub struct AddArgs {
     pub compression: Option<String>,
     #[command(flatten)]
     pub config: OverrideArgs,
+    #[command(flatten)]
+    pub gate: GateArgs,
 }
 
 #[derive(Args, Debug)]
@@ -340,6 +342,24 @@ pub struct ConfigArgs {
     pub out: OutArgs,
     #[command(flatten)]
     pub config: OverrideArgs,
+    #[command(flatten)]
+    pub gate: GateArgs,
+}
+
+/// The check gate of `config` and `add`: what passes a finding of the user and entrypoint
+/// checks.
+#[derive(Args, Debug, Clone, Default)]
+pub struct GateArgs {
+    /// Accept the findings of CHECK (on paths matching PATH-GLOB; `config User`, `config
+    /// Entrypoint`, `config Cmd`): listed as accepted, they block nothing (repeatable).
+    #[arg(long, value_name = "CHECK[:PATH-GLOB]")]
+    pub accept: Vec<String>,
+    /// Accept the findings FILE lists, one CHECK[:PATH-GLOB] a line (`#` starts a comment).
+    #[arg(long, value_name = "FILE")]
+    pub accept_file: Option<String>,
+    /// Write the result even when the user or entrypoint check finds errors (exit 0, not 3).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Args, Debug)]

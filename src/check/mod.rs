@@ -122,6 +122,43 @@ pub fn check(input: &CheckInput<'_>, built: Option<Fs>) -> Result<(Report, Fs)> 
     Ok((report, fs))
 }
 
+/// The config's checks alone, the ones `regraft config` and `add` gate on: the user and group
+/// exist, the Entrypoint/Cmd program exists, for `config` (the full config JSON) over the
+/// filesystem of `layers`, with `baseline` (the config before the edit) marking what was
+/// already so as pre-existing.
+pub fn check_config(
+    input: &CheckInput<'_>,
+    baseline: &Value,
+    accepts: &accept::Accepts,
+) -> Result<Report> {
+    let fs = Fs::build(&FsInput {
+        name: input.name,
+        layers: input.layers,
+        boundary: input.layers.len(),
+        max_layer_size: input.max_layer_size,
+        verify: input.verify,
+    })?;
+    let run = |config: &Value| -> Result<Vec<Finding>> {
+        let config = ConfigDoc::new(config);
+        let mut findings = Vec::new();
+        Programs::new(&fs, &config.env_vars()).check_entrypoint(config, &mut findings);
+        user::check(&fs, config.runtime_str("User").unwrap_or(""), &mut findings)?;
+        Ok(findings)
+    };
+    let checked = Checked::default();
+    let what = "the config's User, Entrypoint and Cmd".to_string();
+    let mut report = Report::new(
+        input.name,
+        what.clone(),
+        checked.clone(),
+        run(input.config)?,
+    );
+    report.compare_with(&Report::new(input.name, what, checked, run(baseline)?));
+    report.baseline = Some(format!("{} before the edit", input.name));
+    report.accept(accepts);
+    Ok(report)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,6 +32,7 @@ pub fn run(a: &AddArgs, g: &Globals) -> Result<u8> {
         created_by: format!("regraft add {}", dests.join(" ")),
         overrides: a.config.overrides(),
         source_date_epoch: sde,
+        gate: Some(a.gate.clone()),
         what: format!("added {} to {}", dests.join(", "), img.name),
     };
     edit::write(&img, e, &target, &a.out, g)

@@ -20,6 +20,7 @@ pub fn run(a: &ConfigArgs, g: &Globals) -> Result<u8> {
         created_by: "regraft config".into(),
         overrides,
         source_date_epoch: cli::source_date_epoch()?,
+        gate: Some(a.gate.clone()),
         what: format!("edited the config of {}", img.name),
     };
     edit::write(&img, e, &target, &a.out, g)

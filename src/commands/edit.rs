@@ -3,7 +3,7 @@
 //! that says what was done.
 
 use super::print::write_digestfile;
-use crate::cli::{Globals, OutArgs};
+use crate::cli::{self, GateArgs, Globals, OutArgs};
 use anyhow::Result;
 use regraft::codec::compress::Codec;
 use regraft::error::exit;
@@ -20,6 +20,8 @@ pub struct Edit {
     pub overrides: Overrides,
     pub source_date_epoch: Option<i64>,
     pub what: String,
+    /// `config` and `add`: the user and entrypoint checks gate the write (`rm`: none).
+    pub gate: Option<GateArgs>,
 }
 
 /// Where temporary files go: beside the output, created if missing.
@@ -38,6 +40,46 @@ pub fn codec(img: &Image, flag: Option<&str>) -> Result<Codec> {
     })
 }
 
+/// Whether the edit touches what the config checks read: the user, the program and how it is
+/// found (Entrypoint, Cmd, WorkingDir, Env's PATH).
+fn gated(o: &Overrides) -> bool {
+    o.user.is_some()
+        || o.entrypoint.is_some()
+        || o.cmd.is_some()
+        || o.workdir.is_some()
+        || !o.env.is_empty()
+}
+
+/// Runs the user and entrypoint checks on the edited image (`config`, plus the new layer);
+/// prints the findings; false when an error blocks the write.
+fn passes(
+    img: &Image,
+    layer: Option<&Layer>,
+    config: &serde_json::Value,
+    gate: &GateArgs,
+    g: &Globals,
+) -> Result<bool> {
+    let mut layers = img.layers.clone();
+    layers.extend(layer.cloned());
+    let report = regraft::check::check_config(
+        &regraft::check::CheckInput {
+            name: &img.name,
+            layers: &layers,
+            boundary: layers.len(),
+            paths: &[],
+            config,
+            max_layer_size: g.max_layer_size,
+            verify: regraft::view::fs::Verify::Here,
+        },
+        &img.config,
+        &cli::accepts(&gate.accept, gate.accept_file.as_deref())?,
+    )?;
+    if !report.findings.is_empty() && (!g.quiet || report.has_errors()) {
+        eprint!("{}", report.text());
+    }
+    Ok(!report.has_errors() || gate.force)
+}
+
 /// Applies an edit (a config-only edit gets an empty-layer history entry) and writes the result
 /// to `target`.
 pub fn write(img: &Image, e: Edit, target: &ImageRef, out: &OutArgs, g: &Globals) -> Result<u8> {
@@ -45,6 +87,16 @@ pub fn write(img: &Image, e: Edit, target: &ImageRef, out: &OutArgs, g: &Globals
     let name = regraft::graft::output_tag(out.tag.as_deref(), target, img)?;
     let mut base = mutate::Base::of_image(img, name);
     mutate::config::apply_overrides(&mut base.config, &e.overrides)?;
+    if let Some(gate) = &e.gate
+        && gated(&e.overrides)
+        && !passes(img, e.layer.as_ref(), &base.config, gate, g)?
+    {
+        eprintln!(
+            "regraft: the result would not run: nothing written to {}; each error's --accept passes it, --force writes it anyway",
+            regraft::text::sanitize(&target.to_string())
+        );
+        return Ok(exit::CHECK_FAILED);
+    }
     let add = mutate::Addenda::edit(img, e.layer, e.created_by, created);
     let o = mutate::append(base, add)?;
     let opts = WriteOptions {

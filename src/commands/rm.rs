@@ -18,6 +18,7 @@ pub fn run(a: &RmArgs, g: &Globals) -> Result<u8> {
         overrides: Default::default(),
         source_date_epoch: cli::source_date_epoch()?,
         what: format!("deleted {} from {}", deleted.join(", "), img.name),
+        gate: None,
     };
     edit::write(&img, e, &target, &a.out, g)
 }

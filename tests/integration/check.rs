@@ -888,3 +888,41 @@ fn the_grafts_gate_and_regraft_check_of_the_result_agree() {
         assert_eq!(o.status.code(), Some(if errors(&gate) > 0 { 3 } else { 0 }));
     }
 }
+
+/// `regraft config` and `add` gate on the user and entrypoint checks as the graft does (issue
+/// 14): exit 3 and nothing written, `--accept` passes the one finding, `--force` writes.
+#[test]
+fn config_and_add_gate_on_the_user_and_the_entrypoint() {
+    let d = tmp();
+    let out = d.path().join("out.tar").display().to_string();
+    let base = real("debian-new.tar");
+    let cfg = ["config", &base, "--user", "nosuchuser", "-o", &out];
+    let err = regraft_fails(&cfg, 3);
+    assert!(err.contains("error[missing-user] config User"), "{err}");
+    assert!(
+        err.contains("pass:    --accept 'missing-user:config User'"),
+        "{err}"
+    );
+    assert!(!Path::new(&out).exists());
+    regraft_fails(&[&cfg[..], &["--accept", "missing-group"]].concat(), 3);
+    regraft_ok(&[&cfg[..], &["--accept", "missing-user:config User"]].concat());
+    std::fs::remove_file(&out).unwrap();
+    regraft_ok(&[&cfg[..], &["--force"]].concat());
+    std::fs::remove_file(&out).unwrap();
+
+    // add: the entrypoint may be the file it adds; one it does not add is refused.
+    let script = d.path().join("run.sh");
+    std::fs::write(&script, "#!/bin/sh\necho ok\n").unwrap();
+    let spec = format!("{}:/opt/x/run.sh", script.display());
+    let add = ["add", &base, &spec, "--chmod", "755", "-o", &out];
+    regraft_ok(&[&add[..], &["--entrypoint", "/opt/x/run.sh"]].concat());
+    std::fs::remove_file(&out).unwrap();
+    let err = regraft_fails(&[&add[..], &["--entrypoint", "/opt/x/nope"]].concat(), 3);
+    assert!(
+        err.contains("error[missing-entrypoint] config Entrypoint"),
+        "{err}"
+    );
+    assert!(!Path::new(&out).exists());
+    // A label alone is not gated.
+    regraft_ok(&["config", &base, "--label", "a=b", "-o", &out]);
+}
