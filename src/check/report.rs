@@ -179,6 +179,27 @@ impl Report {
         self.errors > 0
     }
 
+    /// One line for a check that blocks nothing: that it passed, and what it covered.
+    pub fn passed(&self) -> String {
+        let mut notes = vec![format!("{} warning(s)", self.warnings)];
+        if self.pre_existing > 0 {
+            notes.push(format!("{} pre-existing", self.pre_existing));
+        }
+        if self.accepted > 0 {
+            notes.push(format!("{} accepted", self.accepted));
+        }
+        format!(
+            "check passed ({}): {}; {} ELF file(s), {} script(s), {} entries: loaders, libraries, \
+             symbol versions, interpreters, Entrypoint/Cmd, user, type conflicts, shadowed \
+             packages, Python venvs",
+            notes.join(", "),
+            crate::text::sanitize(&self.application),
+            self.checked.elf_files,
+            self.checked.scripts,
+            self.checked.application_entries
+        )
+    }
+
     /// The findings for people, one block per finding, errors first.
     pub fn text(&self) -> String {
         use std::fmt::Write as _;

@@ -37,6 +37,9 @@ pub fn run(a: &GraftArgs, g: &Globals) -> Result<u8> {
     }
     if !g.quiet {
         say_part!("{}", grafted.summary.text());
+        if !report.has_errors() {
+            say_part!("  {}\n", report.passed());
+        }
     }
     Ok(exit::OK)
 }
