@@ -21,6 +21,7 @@ pub const CHECKS: &[&str] = &[
     "missing-loader",
     "missing-symbol-version",
     "missing-user",
+    "python-extension-abi",
     "python-venv-version",
     "shadowed-package",
     "type-conflict",

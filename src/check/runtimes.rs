@@ -1,8 +1,10 @@
 //! Runtime ABI checks: what an application built for one language runtime needs of the runtime
 //! the result gives it. A Python venv's `pyvenv.cfg` names the Python that made it (`version`)
 //! and where it runs from (`home`); its packages live in `lib/pythonX.Y/site-packages`, which
-//! only a Python X.Y searches, so the result's `home` must have that `pythonX.Y`. Each finding
-//! names both versions.
+//! only a Python X.Y searches, so the result's `home` must have that `pythonX.Y`. A compiled
+//! extension module's ABI tag (`_x.cpython-311-x86_64-linux-gnu.so`) names the one Python that
+//! imports it: the result must have that `pythonX.Y` in `/usr/bin`, `/usr/local/bin` or a venv's
+//! `home`. Each finding names both versions.
 
 use super::abs;
 use super::report::{Finding, Severity};
@@ -12,8 +14,9 @@ use crate::layer::entry::Kind;
 use crate::view::Node;
 use crate::view::fs::{Fs, lookup_in};
 
-/// Checks every `pyvenv.cfg` among the application's nodes.
+/// Checks every `pyvenv.cfg` and compiled extension module among the application's nodes.
 pub fn check(fs: &Fs, nodes: &[(Vec<u8>, Node)], out: &mut Vec<Finding>) -> Result<()> {
+    let mut homes = vec!["/usr/bin".to_string(), "/usr/local/bin".to_string()];
     for (p, n) in nodes {
         let name_ok = p == b"pyvenv.cfg" || p.ends_with(b"/pyvenv.cfg");
         if n.kind != Kind::File || !name_ok {
@@ -24,8 +27,59 @@ pub fn check(fs: &Fs, nodes: &[(Vec<u8>, Node)], out: &mut Vec<Finding>) -> Resu
         if let Some(f) = venv_version(fs, &abs(p), &cfg) {
             out.push(f);
         }
+        homes.extend(cfg.home);
     }
+    extensions(fs, nodes, &homes, out);
     Ok(())
+}
+
+/// `3.11` of an extension module's name `NAME.cpython-311[-PLATFORM].so`.
+fn abi_tag(name: &[u8]) -> Option<String> {
+    let name = std::str::from_utf8(name).ok()?.strip_suffix(".so")?;
+    let tag = name.rsplit_once(".cpython-")?.1;
+    let digits: String = tag.chars().take_while(char::is_ascii_digit).collect();
+    let (major, minor) = digits.split_at_checked(1)?;
+    (!minor.is_empty() && matches!(tag[digits.len()..].chars().next(), None | Some('-')))
+        .then(|| format!("{major}.{minor}"))
+}
+
+/// One finding per Python version the application's extension modules are built for and the
+/// result has in none of `homes`.
+fn extensions(fs: &Fs, nodes: &[(Vec<u8>, Node)], homes: &[String], out: &mut Vec<Finding>) {
+    let mut by_version: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for (p, n) in nodes {
+        let name = p.rsplit(|&b| b == b'/').next().unwrap_or(p);
+        if n.kind == Kind::File
+            && let Some(v) = abi_tag(name)
+        {
+            by_version.entry(v).or_default().push(abs(p));
+        }
+    }
+    let have: std::collections::BTreeSet<String> =
+        homes.iter().flat_map(|h| pythons_in(fs, h)).collect();
+    for (v, files) in by_version {
+        if have.contains(&v) {
+            continue;
+        }
+        let has = if have.is_empty() {
+            "the result has no Python in /usr/bin, /usr/local/bin or a venv's home".to_string()
+        } else {
+            let list: Vec<&str> = have.iter().map(String::as_str).collect();
+            format!("the result has Python {} only", list.join(", "))
+        };
+        out.push(Finding::new(
+            Severity::Error,
+            "python-extension-abi",
+            &files[0],
+            format!(
+                "Python {v} ({} extension module(s) built for cpython-{}, the first {})",
+                files.len(),
+                v.replace('.', ""),
+                files[0]
+            ),
+            format!("{has}: no Python but {v} imports them"),
+        ));
+    }
 }
 
 /// The `pythonX.Y` names (`X.Y`) in directory `dir` of the result.
@@ -81,4 +135,24 @@ fn venv_version(fs: &Fs, path: &str, cfg: &pyvenv::PyVenv) -> Option<Finding> {
         ),
         missing,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abi_tags_of_extension_module_names() {
+        let cases: [(&str, Option<&str>); 6] = [
+            ("_ssl.cpython-311-x86_64-linux-gnu.so", Some("3.11")),
+            ("_x.cpython-39.so", Some("3.9")),
+            ("_x.abi3.so", None),
+            ("_x.cpython-3.so", None),
+            ("_x.cpython-311d.so", None),
+            ("libfoo.so", None),
+        ];
+        for (name, want) in cases {
+            assert_eq!(abi_tag(name.as_bytes()).as_deref(), want, "{name}");
+        }
+    }
 }

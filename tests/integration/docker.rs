@@ -641,3 +641,58 @@ fn a_vendor_only_service_user_is_refused() {
     let (ok, said) = d_run(&d, &["regraft-test/svc-path:1"]);
     assert!(!ok && said.contains("svc"), "{said}");
 }
+
+/// Compiled extension modules built for Python 3.11, grafted onto a base whose Python is 3.13
+/// (issue 14): refused with one python-extension-abi finding naming both versions; forced,
+/// 3.13 does not import them (`_crypt`, which 3.13 no longer ships itself), where the
+/// vendor's 3.11 does.
+#[test]
+fn extension_modules_for_another_python_are_refused() {
+    let Some(d) = docker("extension_modules_for_another_python_are_refused") else {
+        return;
+    };
+    let t = tmp();
+    let out = t.path().join("ext.tar").display().to_string();
+    let dir = "/usr/lib/python3.11/lib-dynload";
+    let args = [
+        "--from",
+        &built2("pyvenv.tar"),
+        "--onto",
+        &built2("pybase.tar"),
+        "--path",
+        dir,
+        "--entrypoint",
+        "python3",
+        "--tag",
+        "regraft-test/ext:1",
+        "-o",
+        &out,
+    ];
+    let (code, doc, err) = graft_code(&args);
+    assert_eq!(code, 3, "{err}");
+    let f = doc["check"]["findings"].as_array().unwrap();
+    let abi: Vec<_> = f
+        .iter()
+        .filter(|f| f["check"] == "python-extension-abi")
+        .collect();
+    assert_eq!(abi.len(), 1, "{err}");
+    assert!(
+        abi[0]["needs"].as_str().unwrap().contains("Python 3.11"),
+        "{err}"
+    );
+    assert!(
+        abi[0]["missing"].as_str().unwrap().contains("3.13"),
+        "{err}"
+    );
+    let import = format!("import sys; sys.path.insert(0, '{dir}'); import _crypt; print('ok')");
+    assert_eq!(d.load(&built2("pyvenv.tar")), "vendor-pyvenv:1");
+    let (ok, said) = d_run(
+        &d,
+        &["--entrypoint", "python3", "vendor-pyvenv:1", "-c", &import],
+    );
+    assert!(ok && said.contains("ok"), "{said}");
+    graft(&[&args[..], &["--force"]].concat());
+    assert_eq!(d.load(&out), "regraft-test/ext:1");
+    let (ok, said) = d_run(&d, &["regraft-test/ext:1", "-c", &import]);
+    assert!(!ok && said.contains("ModuleNotFoundError"), "{said}");
+}
