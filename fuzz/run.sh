@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(json layer_walk sniff)
+[ ${#targets[@]} -gt 0 ] || targets=(json layer_walk sniff dpkg_status apk_db users pyvenv accept_rules)
 export RUSTC_BOOTSTRAP=1
 
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
@@ -38,6 +38,18 @@ seed() {
       cp ../fixtures/vendor.tar ../fixtures/vendor.tar.gz ../fixtures/vendor-oci.tar \
          ../fixtures/vendor-legacy.tar ../fixtures/vendor-docker25.tar \
          ../fixtures/vendor-docker29.tar "$dir/" ;;
+    dpkg_status)
+      printf 'Package: libc6\nStatus: install ok installed\nVersion: 2.36-9+deb12u4\n\nPackage: apt\nVersion: 1:2.6.1~rc1\n' >"$dir/status"
+      printf '/.\n/usr\n/usr/lib/x86_64-linux-gnu/libc.so.6\nlibzstd1:amd64.list\n' >"$dir/list" ;;
+    apk_db)
+      printf 'P:musl\nV:1.2.4-r2\nF:lib\nR:ld-musl-x86_64.so.1\n\nP:busybox\nV:1.36.1_p2-r0\n' >"$dir/installed" ;;
+    users)
+      printf 'root:x:0:0:root:/root:/bin/sh\nsvc:x:1001:1001::/opt/svc:/usr/sbin/nologin\n' >"$dir/passwd"
+      printf 'svc:svc\n1000:nogroup\n' >"$dir/user" ;;
+    pyvenv)
+      printf 'home = /usr/bin\ninclude-system-site-packages = false\nversion = 3.11.2\n' >"$dir/cfg" ;;
+    accept_rules)
+      printf '/usr/lib/**/*.so\n/opt/?/bin/*\nconfig User # why\n**/' >"$dir/rules" ;;
   esac
 }
 
