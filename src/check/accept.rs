@@ -11,6 +11,7 @@ use crate::model::glob::Glob;
 /// Every check's name, as findings spell it: a rule naming another is a typo, refused.
 pub const CHECKS: &[&str] = &[
     "bad-library",
+    "java-class-version",
     "libc-mismatch",
     "library-loaded-first",
     "library-not-in-ld-so-cache",

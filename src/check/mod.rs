@@ -173,6 +173,7 @@ mod tests {
         File(&'a str, u32, &'a str),
         Dir(&'a str),
         Symlink(&'a str, &'a str),
+        Bytes(&'a str, &'a [u8]),
     }
 
     pub(super) fn layer(entries: &[T<'_>]) -> Layer {
@@ -189,6 +190,11 @@ mod tests {
                     h.set_entry_type(tar::EntryType::Directory);
                     h.set_mode(0o755);
                     (*p, &b""[..])
+                }
+                T::Bytes(p, data) => {
+                    h.set_entry_type(tar::EntryType::Regular);
+                    h.set_mode(0o644);
+                    (*p, *data)
                 }
                 T::Symlink(p, target) => {
                     h.set_entry_type(tar::EntryType::Symlink);
@@ -341,6 +347,41 @@ mod tests {
                 .iter()
                 .all(|f| accept::CHECKS.contains(&f.check.as_str()))
         );
+    }
+
+    #[test]
+    fn class_files_newer_than_the_applications_jvm() {
+        let base = layer(&[T::File("etc/passwd", 0o644, "root:x:0:0::/root:/bin/sh\n")]);
+        let class = |major: u8| [0xca, 0xfe, 0xba, 0xbe, 0, 0, 0, major];
+        let (new, old) = (class(65), class(61));
+        let jvm = T::File("opt/jdk/release", 0o644, "JAVA_VERSION=\"17.0.9\"\n");
+        let app = layer(&[
+            T::Bytes("opt/app/A.class", &new),
+            T::Bytes("opt/app/B.class", &old),
+            jvm,
+        ]);
+        let r = run(&[base.clone(), app], &[], &json!({}));
+        let f: Vec<_> = r
+            .findings
+            .iter()
+            .filter(|f| f.check == "java-class-version")
+            .collect();
+        assert_eq!(f.len(), 1, "{}", r.text());
+        assert_eq!(f[0].path, "/opt/app/A.class");
+        assert!(f[0].needs.contains("version 65 (Java 21)"), "{}", r.text());
+        assert!(f[0].missing.contains("Java 17"), "{}", r.text());
+        // Class files the JVM runs, or no JVM in the application: nothing to say.
+        let ok = layer(&[
+            T::Bytes("opt/app/B.class", &old),
+            T::File("opt/jdk/release", 0o644, "JAVA_VERSION=\"17\""),
+        ]);
+        assert!(
+            run(&[base.clone(), ok], &[], &json!({}))
+                .findings
+                .is_empty()
+        );
+        let alone = layer(&[T::Bytes("opt/app/A.class", &new)]);
+        assert!(run(&[base, alone], &[], &json!({})).findings.is_empty());
     }
 
     #[test]

@@ -191,7 +191,7 @@ impl Report {
         format!(
             "check passed ({}): {}; {} ELF file(s), {} script(s), {} entries: loaders, libraries, \
              symbol versions, interpreters, Entrypoint/Cmd, user, type conflicts, shadowed \
-             packages, Python venvs",
+             packages, runtimes (Python venvs and extensions, JVM class files)",
             notes.join(", "),
             crate::text::sanitize(&self.application),
             self.checked.elf_files,

@@ -4,7 +4,9 @@
 //! only a Python X.Y searches, so the result's `home` must have that `pythonX.Y`. A compiled
 //! extension module's ABI tag (`_x.cpython-311-x86_64-linux-gnu.so`) names the one Python that
 //! imports it: the result must have that `pythonX.Y` in `/usr/bin`, `/usr/local/bin` or a venv's
-//! `home`. Each finding names both versions.
+//! `home`. A JVM's `release` file (`JAVA_VERSION="17.0.9"`) against the class files of the
+//! application (their header's major version: 61 is Java 17), when both are in the
+//! application: a class file newer than the JVM is an error. Each finding names both versions.
 
 use super::abs;
 use super::report::{Finding, Severity};
@@ -30,6 +32,74 @@ pub fn check(fs: &Fs, nodes: &[(Vec<u8>, Node)], out: &mut Vec<Finding>) -> Resu
         homes.extend(cfg.home);
     }
     extensions(fs, nodes, &homes, out);
+    java_classes(fs, nodes, out)
+}
+
+/// The Java feature version of a JDK's `release` file: `17` of `JAVA_VERSION="17.0.9"`, `8` of
+/// `JAVA_VERSION="1.8.0_392"`.
+fn java_feature(release: &str) -> Option<u32> {
+    let line = release
+        .lines()
+        .find_map(|l| l.strip_prefix("JAVA_VERSION="))?;
+    let v = line.trim().trim_matches('"');
+    let mut parts = v.split(['.', '_', '-', '+']);
+    let first: u32 = parts.next()?.parse().ok()?;
+    if first == 1 {
+        return parts.next()?.parse().ok();
+    }
+    Some(first)
+}
+
+/// The major version in a class file's header (`CAFEBABE`, minor, major).
+fn class_major(head: &[u8]) -> Option<u16> {
+    match head {
+        [0xca, 0xfe, 0xba, 0xbe, _, _, a, b, ..] => Some(u16::from_be_bytes([*a, *b])),
+        _ => None,
+    }
+}
+
+/// Class files of the application newer than the application's JVM, when it has both.
+fn java_classes(fs: &Fs, nodes: &[(Vec<u8>, Node)], out: &mut Vec<Finding>) -> Result<()> {
+    let mut jvm = None;
+    let mut newest: Option<(u16, String, usize)> = None;
+    for (p, n) in nodes.iter().filter(|(_, n)| n.kind == Kind::File) {
+        if p.ends_with(b".class") {
+            let Some(m) = fs.head(n, 8)?.as_deref().and_then(class_major) else {
+                continue;
+            };
+            let count = newest.as_ref().map_or(0, |x| x.2) + 1;
+            if newest.as_ref().is_none_or(|x| m > x.0) {
+                newest = Some((m, abs(p), count));
+            } else if let Some(x) = newest.as_mut() {
+                x.2 = count;
+            }
+        } else if (p == b"release" || p.ends_with(b"/release")) && jvm.is_none() {
+            let text = fs
+                .data(n)?
+                .map(|d| String::from_utf8_lossy(&d).into_owned());
+            jvm = text.as_deref().and_then(java_feature).map(|f| (f, abs(p)));
+        }
+    }
+    let (Some((feature, release)), Some((major, first, count))) = (jvm, newest) else {
+        return Ok(());
+    };
+    let supported = feature + 44;
+    if u32::from(major) > supported {
+        out.push(Finding::new(
+            Severity::Error,
+            "java-class-version",
+            &first,
+            format!(
+                "a JVM for class file version {major} (Java {}), the newest of {count} class \
+                 file(s)",
+                u32::from(major).saturating_sub(44)
+            ),
+            format!(
+                "the application's JVM is Java {feature} ({release}), which runs class files up \
+                 to version {supported}"
+            ),
+        ));
+    }
     Ok(())
 }
 
@@ -140,6 +210,23 @@ fn venv_version(fs: &Fs, path: &str, cfg: &pyvenv::PyVenv) -> Option<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn java_versions_of_release_files_and_class_headers() {
+        assert_eq!(
+            java_feature("IMPLEMENTOR=x\nJAVA_VERSION=\"17.0.9\"\n"),
+            Some(17)
+        );
+        assert_eq!(java_feature("JAVA_VERSION=\"1.8.0_392\""), Some(8));
+        assert_eq!(java_feature("JAVA_VERSION=\"21\""), Some(21));
+        assert_eq!(java_feature("JAVA_RUNTIME_VERSION=\"21\""), None);
+        assert_eq!(
+            class_major(&[0xca, 0xfe, 0xba, 0xbe, 0, 0, 0, 65]),
+            Some(65)
+        );
+        assert_eq!(class_major(b"PK\x03\x04xxxx"), None);
+        assert_eq!(class_major(&[0xca, 0xfe]), None);
+    }
 
     #[test]
     fn abi_tags_of_extension_module_names() {

@@ -293,8 +293,8 @@ pub fn lookup_in<'a>(view: &'a MergedView, path: &str) -> Option<(Vec<u8>, &'a v
 }
 
 /// Keeps a streamed file's data in `store` when a check reads it: system files always; ELF
-/// files of the application and the base's libraries; the application's scripts and
-/// `pyvenv.cfg` files. `what`
+/// files of the application and the base's libraries; the application's scripts,
+/// `pyvenv.cfg`, `release` and `.class` files. `what`
 /// names the image in errors.
 fn keep(
     store: &mut Spill,
@@ -308,8 +308,11 @@ fn keep(
         return store.put(e, size, what).map(Some);
     }
     let is_app = part == Part::App;
-    if is_app && path.ends_with(b"pyvenv.cfg") {
-        return store.put(e, size, what).map(Some); // the runtime check reads it
+    // The runtime checks read these (a JVM's `release` file is small; class files are read
+    // for their 8-byte header, and kept whole: the spill store bounds memory).
+    let runtime = [&b"pyvenv.cfg"[..], b"/release", b".class"];
+    if is_app && (runtime.iter().any(|s| path.ends_with(s)) || path == b"release") {
+        return store.put(e, size, what).map(Some);
     }
     if !is_app && !may_be_library(path) {
         return Ok(None);
