@@ -349,6 +349,21 @@ fn a_rebased_service_keeps_its_user_and_config_in_docker() {
     d.load(&edited);
     let said = d.run_image("regraft-test/svc-root:1", &["x"], "");
     assert!(said.starts_with("user=root uid=0 cwd=/opt/svc"), "{said}");
+
+    // `-o -` streams a docker archive: piped straight into `docker load`.
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg("\"$0\" config \"$1\" --user 1001 --tag regraft-test/svc-pipe:1 -o - | docker load")
+        .arg(env!("CARGO_BIN_EXE_regraft"))
+        .arg(&out)
+        .env("DOCKER_HOST", &d.host)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Loaded image: regraft-test/svc-pipe:1"));
+    d.loaded.borrow_mut().push("regraft-test/svc-pipe:1".into());
+    let said = d.run_image("regraft-test/svc-pipe:1", &[], "");
+    assert!(said.starts_with("user=svc uid=1001"), "{said}");
 }
 
 /// Layer mode on an apt-installed tool: jq and its libraries move onto trixie and run there.
