@@ -396,6 +396,28 @@ fn a_rebased_apt_tool_runs_in_docker_from_each_output_form() {
     assert_config_as_written(&d, "regraft-test/jq:1", &config);
     assert_round_trip(&d, "regraft-test/jq:1", &s, t.path());
 
+    // Without --tag: the result is `vendor-tool:1-regraft`, and loading it leaves the vendor's
+    // own `vendor-tool:1` where it was.
+    d.ok(&["load", "-i", &built("tool.tar")]);
+    let vendor_id = d.inspect("vendor-tool:1")["Id"].clone();
+    let untagged = t.path().join("default-name.tar").display().to_string();
+    let args: Vec<&str> = common
+        .iter()
+        .copied()
+        .filter(|a| *a != "--tag" && *a != "regraft-test/jq:1")
+        .collect();
+    graft(&[&args[..], &["-o", &untagged]].concat());
+    assert_eq!(d.load(&untagged), "vendor-tool:1-regraft");
+    assert_eq!(
+        d.inspect("vendor-tool:1")["Id"],
+        vendor_id,
+        "the vendor's tag moved"
+    );
+    assert_eq!(
+        d.run_image("vendor-tool:1-regraft", &["-n", "1+1"], ""),
+        "2\n"
+    );
+
     // oci-archive: pure OCI (no manifest.json). Docker 25+ loads such archives; Debian's Docker
     // 20.10 reads only manifest.json and refuses them: either way is Docker's, asserted as such.
     let oci = t.path().join("tool-oci.tar").display().to_string();
