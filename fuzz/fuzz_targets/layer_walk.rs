@@ -27,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = v.apply_layer(1, es);
     let keys: Vec<Vec<u8>> = v.nodes.keys().take(64).cloned().collect();
     for k in keys {
-        let _ = v.resolve(&k, 0);
+        let _ = v.resolve(&k);
         let _ = v.resolve_parent(&k);
         let _ = v.subtree(&k).count();
     }

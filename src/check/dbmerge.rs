@@ -234,11 +234,11 @@ fn plan_info(fs: &Fs, kept: &BTreeSet<&str>) -> Result<InfoPlan> {
         restored: 0,
         removed: 0,
     };
-    let paths: BTreeSet<&Vec<u8>> = fs
+    let paths: BTreeSet<&[u8]> = fs
         .base
         .subtree(INFO)
         .chain(fs.result.subtree(INFO))
-        .map(|(k, _)| k)
+        .map(|(k, _)| k.as_bytes())
         .collect();
     for p in paths {
         let Some(pkg) = super::pkgs::info_package(p) else {
@@ -253,11 +253,11 @@ fn plan_info(fs: &Fs, kept: &BTreeSet<&str>) -> Result<InfoPlan> {
             (Some(_), Some(false)) => {}
             (Some(bn), _) => {
                 plan.files
-                    .insert(p.clone(), Some(base_info_file(fs, p, bn)?));
+                    .insert(p.to_vec(), Some(base_info_file(fs, p, bn)?));
                 plan.restored += 1;
             }
             (None, Some(true)) => {
-                plan.files.insert(p.clone(), None);
+                plan.files.insert(p.to_vec(), None);
                 plan.removed += 1;
             }
             (None, _) => {}

@@ -272,7 +272,7 @@ fn read_status_d(c: &Contents, db: &mut PackageDb) {
     let dir = DPKG_STATUS_D;
     let mut any_status_d = false;
     for (path, node) in c.view.subtree(dir) {
-        if path.as_slice() == dir || node.kind != crate::layer::entry::Kind::File {
+        if path.as_bytes() == dir || node.kind != crate::layer::entry::Kind::File {
             continue;
         }
         let name = &path[dir.len() + 1..];

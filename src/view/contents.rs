@@ -13,11 +13,12 @@ use crate::layer::entry::{self, Kind, Op};
 use crate::model::digest::{Digest, Hasher};
 use crate::model::image::Image;
 use crate::view::MergedView;
+use crate::view::merged::Key;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 
 /// `(layer index, path as written in that layer)`.
-pub type Origin = (usize, Vec<u8>);
+pub type Origin = (usize, Key);
 
 /// What an executable needs to run, read from its ELF program headers.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -193,7 +194,7 @@ impl LayerRead {
                 break;
             }
         }
-        let key = (f.layer, f.path.to_vec());
+        let key = (f.layer, Key::new(f.path));
         if want.hash {
             self.digests.push((key.clone(), h.finish().0));
         }

@@ -287,7 +287,7 @@ pub fn lookup_in<'a>(view: &'a MergedView, path: &str) -> Option<(Vec<u8>, &'a v
     if p.is_empty() {
         return None;
     }
-    let r = view.resolve(p.as_bytes(), 0).ok()?;
+    let r = view.resolve(p.as_bytes()).ok()?;
     let n = view.get(&r)?;
     Some((r, n))
 }
