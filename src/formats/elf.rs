@@ -6,8 +6,9 @@
 //! bytes, all of them together at most `STRINGS_PER_FILE` or the file's size, and the version
 //! entries (which may share one chain) at most `MAX_ELF_VERSIONS`.
 
+use super::strings::{Strings, name};
 use crate::error::{Error, Result};
-use crate::model::limits::{MAX_ELF_VERSIONS, PATH_MAX, STRINGS_PER_FILE};
+use crate::model::limits::MAX_ELF_VERSIONS;
 use serde::Serialize;
 use std::cell::Cell;
 
@@ -98,8 +99,8 @@ struct R<'a> {
     b: &'a [u8],
     le: bool,
     is64: bool,
-    /// Bytes the strings read from here may still take (see `STRINGS_PER_FILE`).
-    budget: Cell<usize>,
+    /// The strings read from here so far.
+    strings: Strings<'a>,
     /// Version entries read so far (see `MAX_ELF_VERSIONS`).
     versions: Cell<usize>,
 }
@@ -141,27 +142,7 @@ impl R<'_> {
         self.uint(off, if self.is64 { 8 } else { 4 })
     }
     fn cstr(&self, off: u64) -> Result<String> {
-        let s = usize::try_from(off)
-            .ok()
-            .filter(|&s| s < self.b.len())
-            .ok_or_else(|| Error::Invalid(format!("ELF: string at {off} outside the file")))?;
-        let s = name(&self.b[s..], || format!("ELF: the string at {off}"))?;
-        self.charge(s.len())?;
-        Ok(String::from_utf8_lossy(s).into_owned())
-    }
-    /// Takes `len` bytes of a string (and its `String`) from the budget.
-    fn charge(&self, len: usize) -> Result<()> {
-        let cost = len + std::mem::size_of::<String>();
-        match self.budget.get().checked_sub(cost) {
-            Some(left) => Ok(self.budget.set(left)),
-            None => Err(STRINGS_PER_FILE.error(
-                "ELF: the strings its dynamic section points to",
-                format!(
-                    "more than {} bytes together (the file's size, when larger than the limit)",
-                    strings_budget(self.b)
-                ),
-            )),
-        }
+        self.strings.at(off)
     }
     /// Counts one more version entry.
     fn version_entry(&self) -> Result<()> {
@@ -171,22 +152,6 @@ impl R<'_> {
             return Err(MAX_ELF_VERSIONS.error(what, format!("{} entries", self.versions.get())));
         }
         Ok(())
-    }
-}
-
-/// What the strings read from the file `b` may take together (see `STRINGS_PER_FILE`).
-fn strings_budget(b: &[u8]) -> usize {
-    b.len().max(STRINGS_PER_FILE.get())
-}
-
-/// The string at the start of `b` (up to a NUL or the end), at most `PATH_MAX` bytes; `what`
-/// names it in the error.
-fn name(b: &[u8], what: impl FnOnce() -> String) -> Result<&[u8]> {
-    let window = &b[..b.len().min(PATH_MAX.get() + 1)];
-    match window.iter().position(|&c| c == 0) {
-        Some(end) => Ok(&b[..end]),
-        None if window.len() <= PATH_MAX.get() => Ok(window),
-        None => Err(PATH_MAX.error(what(), "no NUL within the limit")),
     }
 }
 
@@ -258,7 +223,7 @@ fn header(b: &[u8]) -> Result<(R<'_>, Elf)> {
         b,
         le,
         is64: class == 64,
-        budget: Cell::new(strings_budget(b)),
+        strings: Strings::new(b, "ELF"),
         versions: Cell::new(0),
     };
     let elf = Elf {
@@ -425,7 +390,7 @@ impl<'a, 'b> Dynamic<'a, 'b> {
             self.walk(aux, u64::from(cnt), 12, |aux| {
                 let flags = r.u16(aux + 4)?;
                 // Each entry keeps its own copy of the library's name.
-                r.charge(file.len())?;
+                r.strings.charge(file.len())?;
                 elf.version_needs.push(VersionNeed {
                     file: file.clone(),
                     version: self.str(u64::from(r.u32(aux + 8)?))?,

@@ -64,10 +64,10 @@ pub const MAX_SYMLINKS: Limit = Limit {
 };
 
 /// Bytes of all the strings read from one ELF file (or one `ld.so.cache`) together, for a
-/// file smaller than this; a larger file may read as many bytes as it has. The names a real
-/// file's dynamic section points to are parts of its string table, each read once or twice,
-/// far less than the file; a file whose entries point at the same long string over and over
-/// reads its bytes again each time.
+/// file of less than half this; a larger file may read twice the bytes it has. The names a
+/// real file points to are parts of its string table, each read once (or twice: ldconfig
+/// stores a library's name as the tail of its path); a file whose entries point at the same
+/// long string over and over would read its bytes again each time.
 pub const STRINGS_PER_FILE: Limit = Limit {
     name: "STRINGS_PER_FILE",
     value: 64 << 10,
