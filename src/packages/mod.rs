@@ -32,8 +32,6 @@ const RPM_DBS: &[&[u8]] = &[
     b"usr/lib/sysimage/rpm/Packages.db",
     b"usr/lib/sysimage/rpm/rpmdb.sqlite",
 ];
-/// The largest package database file regraft reads.
-pub const MAX_DB_SIZE: u64 = 256 << 20;
 
 /// Which database a package record came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -145,7 +143,7 @@ pub fn wanted() -> Wanted<'static> {
     Wanted {
         hash: false,
         keep: &wanted_paths,
-        keep_max: MAX_DB_SIZE,
+        keep_max: crate::model::limits::MAX_PACKAGE_DB,
         probe_elf: &|_| false,
         watch: WATCH,
     }

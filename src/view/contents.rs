@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::layer::entry::{self, Kind, Op};
 use crate::model::digest::{Digest, Hasher};
 use crate::model::image::Image;
+use crate::model::limits::Limit;
 use crate::view::MergedView;
 use crate::view::merged::Key;
 use std::collections::{BTreeMap, HashMap};
@@ -37,7 +38,7 @@ pub struct Wanted<'a> {
     pub hash: bool,
     /// Keep the bytes of regular files whose cleaned path this accepts (at most `keep_max` each).
     pub keep: &'a dyn Fn(&[u8]) -> bool,
-    pub keep_max: u64,
+    pub keep_max: Limit,
     /// Probe files with an executable bit in these layers for an ELF interpreter.
     pub probe_elf: &'a dyn Fn(usize) -> bool,
     /// Paths whose visible origin is recorded after each layer.
@@ -158,16 +159,9 @@ impl LayerRead {
             .resolve_parent(f.path)
             .unwrap_or_else(|_| f.path.to_vec());
         let keep = (want.keep)(f.path) || (want.keep)(&resolved);
-        if keep && f.size > want.keep_max {
-            return Err(Error::layer(
-                what,
-                format!(
-                    "{} is {} bytes, more than the {} regraft reads of such a file",
-                    crate::text::sanitize_bytes(f.path),
-                    f.size,
-                    want.keep_max
-                ),
-            ));
+        if keep && f.size > want.keep_max.value {
+            let what = format!("{what}: {}", crate::model::limits::shown(f.path));
+            return Err(want.keep_max.error(what, format!("{} bytes", f.size)));
         }
         let probe = f.mode & 0o111 != 0 && (want.probe_elf)(f.layer);
         if !(want.hash || keep || probe) {

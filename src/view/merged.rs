@@ -57,6 +57,38 @@ impl MergedView {
         this.into_iter().chain(self.below(path))
     }
 
+    /// The paths of `dir`'s own children, in path order; a child's subtree is skipped, not
+    /// walked, so a directory costs its children, not everything below it.
+    pub fn children<'a>(&'a self, dir: &[u8]) -> impl Iterator<Item = &'a Key> + 'a {
+        // Where a child's name starts in its path, and the bound past everything below `dir`.
+        let start = dir.len() + usize::from(!dir.is_empty());
+        let end = (!dir.is_empty()).then(|| [dir, b"0"].concat());
+        let mut from = Some(if dir.is_empty() {
+            Vec::new()
+        } else {
+            [dir, b"/"].concat()
+        });
+        std::iter::from_fn(move || {
+            loop {
+                let lo = from.take()?;
+                let hi = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+                let (k, _) = self
+                    .nodes
+                    .range::<[u8], _>((Bound::Included(&lo[..]), hi))
+                    .next()?;
+                match k[start..].iter().position(|&b| b == b'/') {
+                    // A child: next, the first path after it.
+                    None => {
+                        from = Some([&k[..], b"\0"].concat());
+                        return Some(k);
+                    }
+                    // Below the child `k[start..start + i]`: next, the first path after its subtree.
+                    Some(i) => from = Some([&k[..start + i], b"0"].concat()),
+                }
+            }
+        })
+    }
+
     /// Every node strictly below `dir`, in path order.
     fn below(&self, dir: &[u8]) -> Range<'_, Key, Node> {
         if dir.is_empty() {
@@ -146,5 +178,39 @@ impl MergedView {
     fn inode(&mut self) -> u64 {
         self.next_inode += 1;
         self.next_inode
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layer::entry::{LayerEntry, Op};
+
+    #[test]
+    fn children_skip_their_subtrees() {
+        let mut v = MergedView::new();
+        let file = |p: &str| LayerEntry {
+            path: p.as_bytes().to_vec(),
+            op: Op::Put {
+                kind: Kind::File,
+                meta: Meta::default(),
+                size: 0,
+                data: None,
+            },
+        };
+        let names = ["d/a.x", "d/a-", "d/a/deep/f", "d/b/c", "d/c", "e/f", "top"];
+        assert!(
+            v.apply_layer(0, names.iter().map(|p| file(p)).collect())
+                .is_ok()
+        );
+        let kids = |d: &str| -> Vec<String> {
+            v.children(d.as_bytes())
+                .map(|k| String::from_utf8_lossy(k).into_owned())
+                .collect()
+        };
+        assert_eq!(kids("d"), ["d/a", "d/a-", "d/a.x", "d/b", "d/c"]);
+        assert_eq!(kids(""), ["d", "e", "top"]);
+        assert_eq!(kids("d/b"), ["d/b/c"]);
+        assert!(kids("top").is_empty());
     }
 }

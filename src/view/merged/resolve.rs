@@ -29,6 +29,10 @@ impl MergedView {
 
     /// Resolves every component of `path` (including the last) through symlinks inside the root.
     pub fn resolve(&self, path: &[u8]) -> Result<Vec<u8>> {
+        if path.len() > PATH_MAX.get() {
+            let what = limits::shown(path);
+            return Err(PATH_MAX.error(what, format!("{} bytes", path.len())));
+        }
         // A node of the view other than a symlink is resolved already: keys are resolved,
         // clean paths whose parents are directories.
         match self.nodes.get(path).map(|n| &n.kind) {
