@@ -186,7 +186,7 @@ fn missing_library(
             "missing-library",
             &a.path,
             needs,
-            format!("not found; searched {}", searched.join(", ")),
+            format!("not found; searched {}", shown_dirs(&searched)),
         ),
     }
 }
@@ -194,6 +194,17 @@ fn missing_library(
 /// A library that would load, parsed; or why not: empty when it is no ELF file, else the
 /// parser's error (a malformed or hostile file, a limit).
 type Lib = std::result::Result<elf::Elf, String>;
+
+/// The directories a search looked in, for a finding: the first `SHOWN_DIRS`, then a count
+/// (a hostile run path may name thousands).
+fn shown_dirs(searched: &[String]) -> String {
+    const SHOWN_DIRS: usize = 32;
+    let mut s = searched[..searched.len().min(SHOWN_DIRS)].join(", ");
+    if searched.len() > SHOWN_DIRS {
+        s.push_str(&format!(" and {} more", searched.len() - SHOWN_DIRS));
+    }
+    s
+}
 
 /// Keeps the bytes of the libraries that would load, and parses each.
 fn load_libraries(fs: &mut Fs, needs: &[Need]) -> Result<BTreeMap<Vec<u8>, Lib>> {
