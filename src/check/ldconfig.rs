@@ -104,8 +104,8 @@ pub fn base_libc(ld: &Loader<'_>, machine: u16) -> Option<Libc> {
 }
 
 /// The directories `/etc/ld.so.conf` names (with its `include`s), with the file naming each.
-/// Each file is read once, where it is first named; files read and patterns expanded together
-/// stop at `MAX_LD_SO_CONF_INCLUDES`, and a file past that or past `MAX_SYSTEM_FILE` is a
+/// Each file is read once, where it is first named, and each pattern expanded once; files read
+/// and patterns expanded together stop at `MAX_LD_SO_CONF_INCLUDES`, and a file past that or past `MAX_SYSTEM_FILE` is a
 /// warning in `out` (the directories read so far count).
 pub fn ld_so_conf_dirs(fs: &Fs, out: &mut Vec<Finding>) -> Result<Vec<(String, String)>> {
     let mut conf = Conf {
@@ -113,6 +113,7 @@ pub fn ld_so_conf_dirs(fs: &Fs, out: &mut Vec<Finding>) -> Result<Vec<(String, S
         dirs: Vec::new(),
         todo: vec![LD_SO_CONF.to_string()],
         seen: BTreeSet::from([LD_SO_CONF.to_string()]),
+        patterns: BTreeSet::new(),
         work: 0,
     };
     while let Some(f) = conf.todo.pop() {
@@ -140,6 +141,8 @@ struct Conf<'a> {
     /// Files still to read, the next last, and every file ever put there.
     todo: Vec<String>,
     seen: BTreeSet<String>,
+    /// Every pattern expanded: a second expansion could name no new file.
+    patterns: BTreeSet<String>,
     /// Files read and patterns expanded.
     work: usize,
 }
@@ -155,6 +158,9 @@ impl Conf<'_> {
         self.dirs
             .extend(dirs.into_iter().map(|d| (d, f.to_string())));
         for inc in includes {
+            if !self.patterns.insert(inc.clone()) {
+                continue;
+            }
             self.count(f)?;
             let mut files = included(self.fs, &inc);
             files.retain(|x| self.seen.insert(x.clone()));
@@ -297,7 +303,10 @@ mod tests {
     /// patterns together stop at the limit with a warning.
     #[test]
     fn include_fan_out_stops_at_the_limit() {
-        let conf = "include ld.so.conf.d/*\n".repeat(1000) + "/opt/first\n";
+        let conf: String = (0..1000)
+            .map(|i| format!("include ld.so.conf.d/*{i}\n"))
+            .collect();
+        let conf = conf + &"include ld.so.conf.d/*\n".repeat(1000) + "/opt/first\n";
         let mut files = vec![T::File("etc/ld.so.conf", 0o644, &conf)];
         let names: Vec<String> = (0..100)
             .map(|i| format!("etc/ld.so.conf.d/{i:03}"))
