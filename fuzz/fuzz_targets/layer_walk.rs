@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let _ = v.apply_layer(1, es);
-    let keys: Vec<Vec<u8>> = v.nodes.keys().take(64).cloned().collect();
+    let keys: Vec<Vec<u8>> = v.nodes.keys().take(64).map(|k| k.to_vec()).collect();
     for k in keys {
         let _ = v.resolve(&k);
         let _ = v.resolve_parent(&k);
