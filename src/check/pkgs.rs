@@ -74,15 +74,28 @@ impl DbReader<'_> {
         }
     }
 
-    /// dpkg: `status`, and each package's files in `info/PACKAGE.list`.
+    /// dpkg: `status` (streamed a stanza at a time: it can be large), and each package's
+    /// files in `info/PACKAGE.list`.
     fn dpkg(&self, o: &mut Owned) -> Result<()> {
-        let Some(b) = self.data(b"var/lib/dpkg/status")? else {
+        let p = b"var/lib/dpkg/status";
+        let Some(n) = self.view.get(&p[..]) else {
             return Ok(());
         };
-        o.db = Some(Db::Dpkg);
-        for (p, _) in packages::parse_dpkg(&b, Db::Dpkg) {
-            o.versions.insert(p.name, p.version);
+        if n.kind != Kind::File || !(self.from)(n.layer) {
+            return Ok(());
         }
+        self.fs.within(n, p, MAX_PACKAGE_DB)?;
+        let versions = &mut o.versions;
+        let mut stanzas = packages::Stanzas::new(|s: &[u8]| {
+            for (p, _) in packages::parse_dpkg(s, Db::Dpkg) {
+                versions.insert(p.name, p.version);
+            }
+        });
+        if !self.fs.stream(n, &mut stanzas)? {
+            return Ok(());
+        }
+        stanzas.finish();
+        o.db = Some(Db::Dpkg);
         for (k, n) in self.view.subtree(b"var/lib/dpkg/info") {
             if !k.ends_with(b".list") || n.kind != Kind::File || !(self.from)(n.layer) {
                 continue;

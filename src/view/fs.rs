@@ -261,11 +261,27 @@ impl Fs {
         path: &[u8],
         limit: Limit,
     ) -> Result<Option<Vec<u8>>> {
+        self.within(n, path, limit)?;
+        self.data(n)
+    }
+
+    /// Fails when the node at `path` has more bytes than `limit`, naming both.
+    pub fn within(&self, n: &view::Node, path: &[u8], limit: Limit) -> Result<()> {
         if n.size > limit.value {
             let what = format!("{}: /{}", self.name, limits::shown(path));
             return Err(limit.error(what, format!("{} bytes", n.size)));
         }
-        self.data(n)
+        Ok(())
+    }
+
+    /// Writes a node's bytes, if kept, to `w` as they are read (a file too large to hold is
+    /// streamed this way); false when they are not kept.
+    pub fn stream(&self, n: &view::Node, w: &mut impl std::io::Write) -> Result<bool> {
+        match (n.data, n.size) {
+            (_, 0) if n.kind == Kind::File => Ok(true),
+            (Some(d), _) => self.store.copy_to(d, w).map(|()| true),
+            (None, _) => Ok(false),
+        }
     }
 
     /// The first `k` bytes (at most) of a node's data, if kept.

@@ -401,4 +401,22 @@ fn hostile_huge_system_files() {
     ];
     let img = image(t.path(), base, vec![file(b"app", b"x")]);
     refused(&["check", &img, "--old-base-layers", "1"], "MAX_PACKAGE_DB");
+    // Under the limit, a large status is read a stanza at a time, never held whole.
+    let t = tmp();
+    let text = " words of a long description\n".repeat(90);
+    let stanza = |i: usize| {
+        format!(
+            "Package: p{i}\nStatus: install ok installed\nVersion: 1.{i}\nDescription: x\n{text}\n"
+        )
+    };
+    let status: String = (0..20_000).map(stanza).collect();
+    assert!(status.len() > 48 << 20);
+    let base = vec![
+        dir(b"var/"),
+        dir(b"var/lib/"),
+        dir(b"var/lib/dpkg/"),
+        file(b"var/lib/dpkg/status", status.as_bytes()),
+    ];
+    let img = image(t.path(), base, vec![file(b"app", b"x")]);
+    assert_eq!(check(&img)["errors"], 0);
 }
