@@ -244,7 +244,20 @@ pub fn parse_ld_so_conf(text: &str) -> (Vec<String>, Vec<String>) {
 mod tests {
     use super::*;
     use crate::check::tests::{T, layer};
+    use crate::model::image::Layer;
     use crate::view::fs::FsInput;
+
+    /// The check's filesystem of one layer (the base, and no application).
+    fn fs_of(l: Layer) -> Fs {
+        Fs::build(&FsInput {
+            name: "img",
+            layers: &[l],
+            boundary: 1,
+            max_layer_size: u64::MAX,
+            verify: crate::view::fs::Verify::Here,
+        })
+        .unwrap()
+    }
 
     #[test]
     fn ld_so_conf() {
@@ -273,14 +286,7 @@ mod tests {
             T::File("etc/ld.so.conf.d/more/zz.conf", 0o644, "/opt/no\n"),
             T::File("etc/ld.so.conf.d/notes.txt", 0o644, "/opt/no\n"),
         ]);
-        let fs = Fs::build(&FsInput {
-            name: "img",
-            layers: &[conf],
-            boundary: 1,
-            max_layer_size: u64::MAX,
-            verify: crate::view::fs::Verify::Here,
-        })
-        .unwrap();
+        let fs = fs_of(conf);
         let mut out = Vec::new();
         let got = ld_so_conf_dirs(&fs, &mut out).unwrap();
         assert!(out.is_empty(), "{out:?}");
@@ -312,14 +318,7 @@ mod tests {
             .map(|i| format!("etc/ld.so.conf.d/{i:03}"))
             .collect();
         files.extend(names.iter().map(|n| T::File(n, 0o644, "/opt/d\n")));
-        let fs = Fs::build(&FsInput {
-            name: "img",
-            layers: &[layer(&files)],
-            boundary: 1,
-            max_layer_size: u64::MAX,
-            verify: crate::view::fs::Verify::Here,
-        })
-        .unwrap();
+        let fs = fs_of(layer(&files));
         let mut out = Vec::new();
         let got = ld_so_conf_dirs(&fs, &mut out).unwrap();
         assert_eq!(got[0], ("/opt/first".into(), "/etc/ld.so.conf".into()));

@@ -167,11 +167,12 @@ fn parent_len(p: &[u8]) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::layer::entry::classify;
 
-    fn put(p: &str, kind: Kind) -> LayerEntry {
+    /// An entry that puts a `kind` at `p`.
+    pub(in crate::view::merged) fn put(p: &str, kind: Kind) -> LayerEntry {
         LayerEntry {
             path: p.as_bytes().to_vec(),
             op: Op::Put {

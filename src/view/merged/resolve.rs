@@ -165,19 +165,11 @@ impl<'a> Walk<'a> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::apply::tests::put;
     use super::*;
-    use crate::layer::entry::{LayerEntry, Meta, Op};
+    use crate::layer::entry::LayerEntry;
 
     fn view(links: &[(&str, &str)], dirs: &[&str]) -> MergedView {
-        let put = |p: &str, kind: Kind| LayerEntry {
-            path: p.as_bytes().to_vec(),
-            op: Op::Put {
-                kind,
-                meta: Meta::default(),
-                size: 0,
-                data: None,
-            },
-        };
         let mut es: Vec<LayerEntry> = dirs.iter().map(|d| put(d, Kind::Dir)).collect();
         es.extend(
             links
