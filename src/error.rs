@@ -77,6 +77,16 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// Input from an image past one of regraft's hard limits (`model::limits`): what went
+    /// past it, by how much, and the limit by its name and value.
+    #[error("{what}: {found}, over the limit of {value} {unit} ({name})")]
+    Limit {
+        what: String,
+        found: String,
+        name: &'static str,
+        value: u64,
+        unit: &'static str,
+    },
     #[error("{0}")]
     Usage(String),
     #[error("{0}")]

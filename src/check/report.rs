@@ -2,6 +2,7 @@
 //! and the report as a document and as text for people.
 
 use super::dbmerge;
+use crate::model::limits::MAX_FINDINGS;
 use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -41,6 +42,26 @@ impl Finding {
     }
 }
 
+/// The one finding that counts those past `MAX_FINDINGS` (the report's totals count them too).
+fn more_findings(rest: &[Finding]) -> Finding {
+    let errors = rest
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    let what = format!(
+        "{} more finding(s) not listed ({errors} error(s), {} warning(s))",
+        rest.len(),
+        rest.len() - errors
+    );
+    Finding {
+        severity: rest.first().map_or(Severity::Warning, |f| f.severity),
+        check: "more-findings".into(),
+        path: String::new(),
+        needs: "a report that lists every finding".into(),
+        missing: MAX_FINDINGS.error("this report", what).to_string(),
+    }
+}
+
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Checked {
     pub elf_files: usize,
@@ -62,7 +83,8 @@ pub struct Report {
 }
 
 impl Report {
-    /// The report of `findings`: sorted (errors first), duplicates dropped, counted.
+    /// The report of `findings`: sorted (errors first), duplicates dropped, counted; past
+    /// `MAX_FINDINGS`, the rest are counted in one more finding.
     pub(super) fn new(
         image: &str,
         application: String,
@@ -75,12 +97,17 @@ impl Report {
             .iter()
             .filter(|f| f.severity == Severity::Error)
             .count();
+        let warnings = findings.len() - errors;
+        if findings.len() > MAX_FINDINGS.get() {
+            let rest = findings.split_off(MAX_FINDINGS.get());
+            findings.push(more_findings(&rest));
+        }
         Report {
             image: image.to_string(),
             application,
             checked,
             errors,
-            warnings: findings.len() - errors,
+            warnings,
             findings,
             package_database: None,
         }
@@ -118,5 +145,25 @@ impl Report {
             let _ = writeln!(o, "  {}", z(&m.text()));
         }
         o
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn findings_past_the_limit_are_counted_in_one() {
+        let f =
+            |i: usize, sev| Finding::new(sev, "x", &format!("/f{i:05}"), "n".into(), "m".into());
+        let mut all: Vec<Finding> = (0..1500).map(|i| f(i, Severity::Warning)).collect();
+        all.extend((0..10).map(|i| f(i, Severity::Error)));
+        let r = Report::new("img", "app".into(), Checked::default(), all);
+        assert_eq!((r.errors, r.warnings), (10, 1500));
+        assert_eq!(r.findings.len(), MAX_FINDINGS.get() + 1);
+        let last = r.findings.last().unwrap();
+        assert_eq!(last.check, "more-findings");
+        assert!(last.missing.starts_with("this report: 510 more finding(s) not listed (0 error(s), 510 warning(s)), over the limit of 1000 findings (MAX_FINDINGS)"), "{last:?}");
+        assert!(r.has_errors());
     }
 }

@@ -4,3 +4,5 @@
 pub mod elf;
 pub mod ldcache;
 pub mod users;
+
+mod strings;

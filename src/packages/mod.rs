@@ -13,6 +13,7 @@ mod version;
 
 use crate::error::Result;
 use crate::model::image::Image;
+use crate::model::limits::MAX_SYSTEM_FILE;
 use crate::view::contents::{self, Contents, Origin, Wanted};
 use serde::Serialize;
 use std::cmp::Ordering;
@@ -32,8 +33,6 @@ const RPM_DBS: &[&[u8]] = &[
     b"usr/lib/sysimage/rpm/Packages.db",
     b"usr/lib/sysimage/rpm/rpmdb.sqlite",
 ];
-/// The largest package database file regraft reads.
-pub const MAX_DB_SIZE: u64 = 256 << 20;
 
 /// Which database a package record came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -145,7 +144,7 @@ pub fn wanted() -> Wanted<'static> {
     Wanted {
         hash: false,
         keep: &wanted_paths,
-        keep_max: MAX_DB_SIZE,
+        keep_max: crate::model::limits::MAX_PACKAGE_DB,
         probe_elf: &|_| false,
         watch: WATCH,
     }
@@ -272,7 +271,7 @@ fn read_status_d(c: &Contents, db: &mut PackageDb) {
     let dir = DPKG_STATUS_D;
     let mut any_status_d = false;
     for (path, node) in c.view.subtree(dir) {
-        if path.as_slice() == dir || node.kind != crate::layer::entry::Kind::File {
+        if path.as_bytes() == dir || node.kind != crate::layer::entry::Kind::File {
             continue;
         }
         let name = &path[dir.len() + 1..];
@@ -362,6 +361,63 @@ pub fn parse_dpkg(bytes: &[u8], db: Db) -> Vec<(Package, String)> {
     out
 }
 
+/// Takes a deb822-style file (dpkg `status`) as it is written to it and hands `each` one
+/// stanza at a time, so that a large file is never held whole: at most one stanza, and
+/// `MAX_SYSTEM_FILE` for that (a longer one is an error). `finish` hands over the last.
+pub struct Stanzas<F: FnMut(&[u8])> {
+    each: F,
+    /// The stanza so far, then the start of a line not ended yet (from `line`).
+    buf: Vec<u8>,
+    line: usize,
+}
+
+impl<F: FnMut(&[u8])> Stanzas<F> {
+    pub fn new(each: F) -> Self {
+        Stanzas {
+            each,
+            buf: Vec::new(),
+            line: 0,
+        }
+    }
+
+    /// Hands over the last stanza.
+    pub fn finish(mut self) {
+        if !self.buf.is_empty() {
+            (self.each)(&self.buf);
+        }
+    }
+}
+
+impl<F: FnMut(&[u8])> std::io::Write for Stanzas<F> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        // A blank line (as `str::trim` sees it, like `stanzas`) ends a stanza.
+        while let Some(n) = self.buf[self.line..].iter().position(|&b| b == b'\n') {
+            let end = self.line + n + 1;
+            let blank = String::from_utf8_lossy(&self.buf[self.line..end])
+                .trim()
+                .is_empty();
+            if blank {
+                (self.each)(&self.buf[..end]);
+                self.buf.drain(..end);
+                self.line = 0;
+            } else {
+                self.line = end;
+            }
+        }
+        let max = MAX_SYSTEM_FILE.value;
+        if self.buf.len() as u64 > max {
+            let e = MAX_SYSTEM_FILE.error("a package database", "a stanza without its end");
+            return Err(std::io::Error::other(e));
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// apk `installed`: `P:` name, `V:` version, `A:` arch, `o:` origin; stanzas end at a blank
 /// line. Field letters are case-sensitive, so the generic parser is not used.
 pub fn parse_apk(bytes: &[u8]) -> Vec<(Package, String)> {
@@ -436,6 +492,32 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn stanzas_streamed_in_pieces_parse_as_the_whole_file() {
+        use std::io::Write;
+        let text = "Package: a\nVersion: 1\n\n  \nPackage: b\nVersion: 2\nDescription: x\n y\n\r\n\nPackage: c\nVersion: 3";
+        let whole: Vec<String> = parse_dpkg(text.as_bytes(), Db::Dpkg)
+            .into_iter()
+            .map(|(p, raw)| format!("{} {} {raw:?}", p.name, p.version))
+            .collect();
+        assert_eq!(whole.len(), 3);
+        for piece in [1, 2, 3, 7, 100] {
+            let mut got = Vec::new();
+            let mut s = Stanzas::new(|st: &[u8]| {
+                got.extend(
+                    parse_dpkg(st, Db::Dpkg)
+                        .into_iter()
+                        .map(|(p, raw)| format!("{} {} {raw:?}", p.name, p.version)),
+                )
+            });
+            for c in text.as_bytes().chunks(piece) {
+                s.write_all(c).unwrap();
+            }
+            s.finish();
+            assert_eq!(got, whole, "pieces of {piece}");
+        }
     }
 
     #[test]
