@@ -3,12 +3,12 @@
 //! `DT_RPATH`, `DT_RUNPATH`, the version needs (`GLIBC_2.34` from `libc.so.6`) and the versions
 //! a library defines. Every offset is bounds-checked; a malformed file is an error, never a
 //! panic. The work is bounded by the file, whatever it says: each string is at most `PATH_MAX`
-//! bytes, all of them together at most `STRINGS_PER_FILE` or the file's size, and the version
+//! bytes (a run path, a list of them, `MAX_RUN_PATH`), all of them together at most `STRINGS_PER_FILE` or the file's size, and the version
 //! entries (which may share one chain) at most `MAX_ELF_VERSIONS`.
 
 use super::strings::{Strings, name};
 use crate::error::{Error, Result};
-use crate::model::limits::MAX_ELF_VERSIONS;
+use crate::model::limits::{MAX_ELF_VERSIONS, MAX_RUN_PATH};
 use serde::Serialize;
 use std::cell::Cell;
 
@@ -328,6 +328,10 @@ impl<'a, 'b> Dynamic<'a, 'b> {
     fn str(&self, off: u64) -> Result<String> {
         self.r.cstr(self.strtab + off)
     }
+    /// The run path at `off` in the string table: at most `MAX_RUN_PATH`.
+    fn run_path(&self, off: u64) -> Result<String> {
+        self.r.strings.within(self.strtab + off, MAX_RUN_PATH)
+    }
     /// Where the table that `table` points to starts and how many entries `count` says it
     /// has, when the section has both.
     fn table(&self, table: u64, count: u64, name: &str) -> Result<Option<(u64, u64)>> {
@@ -346,8 +350,9 @@ impl<'a, 'b> Dynamic<'a, 'b> {
             match *t {
                 DT_NEEDED => elf.needed.push(self.str(*v)?),
                 DT_SONAME => elf.soname = Some(self.str(*v)?),
-                DT_RPATH => elf.rpath = Some(self.str(*v)?),
-                DT_RUNPATH => elf.runpath = Some(self.str(*v)?),
+                // A run path is a list of directories, not one path.
+                DT_RPATH => elf.rpath = Some(self.run_path(*v)?),
+                DT_RUNPATH => elf.runpath = Some(self.run_path(*v)?),
                 _ => {}
             }
         }
@@ -717,7 +722,7 @@ mod tests {
         let e = parse(&dyn_elf(&needed(10_000), &tail))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("no NUL within the limit"), "{e}");
+        assert!(e.contains("longer than the limit"), "{e}");
         assert!(e.ends_with("(PATH_MAX)"), "{e}");
         let mut tail = vec![0u8];
         tail.extend(std::iter::repeat_n(b'x', 4000));
@@ -729,6 +734,33 @@ mod tests {
         // Ten of them are fine.
         let e = parse(&dyn_elf(&needed(10), &tail)).unwrap();
         assert_eq!(e.needed.len(), 10);
+    }
+
+    /// Regression: run paths were read as one path, at most `PATH_MAX`: a library with a
+    /// 4,849-byte `DT_RUNPATH` (Nix, Guix and Spack builds list many directories) was a
+    /// bad library. A run path is a list; it may take `MAX_RUN_PATH`.
+    #[test]
+    fn run_paths_longer_than_path_max_are_read() {
+        let dirs = (0..80)
+            .map(|i| format!("/nix/store/{i:032}-some-package-1.0/lib"))
+            .collect::<Vec<_>>()
+            .join(":");
+        assert!(dirs.len() > 4096, "{}", dirs.len());
+        let mut tail = vec![0u8];
+        tail.extend_from_slice(dirs.as_bytes());
+        tail.push(0);
+        let e = parse(&dyn_elf(&[(DT_RUNPATH, 1), (DT_RPATH, 1)], &tail)).unwrap();
+        assert_eq!(e.runpath.as_deref(), Some(dirs.as_str()));
+        assert_eq!(e.rpath.as_deref(), Some(dirs.as_str()));
+        // Past its own limit, a run path is refused by its name.
+        let mut tail = vec![0u8];
+        tail.extend(std::iter::repeat_n(b'x', (64 << 10) + 10));
+        tail.push(0);
+        let e = parse(&dyn_elf(&[(DT_RUNPATH, 1)], &tail))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("longer than the limit"), "{e}");
+        assert!(e.ends_with("(MAX_RUN_PATH)"), "{e}");
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! The strings a parser copies out of one file (a name in an ELF file's string table, a path
-//! in `ld.so.cache`): each at most `PATH_MAX` bytes, and all of them together at most twice
-//! the file's size or `STRINGS_PER_FILE`, whichever is larger. Entries that point at the same
+//! in `ld.so.cache`): each at most `PATH_MAX` bytes (a run path, a list of paths, at most
+//! `MAX_RUN_PATH`), and all of them together at most twice the file's size or
+//! `STRINGS_PER_FILE`, whichever is larger. Entries that point at the same
 //! long string over and over then cost what the file costs, not its size times their number.
 
 use crate::error::{Error, Result};
-use crate::model::limits::{PATH_MAX, STRINGS_PER_FILE};
+use crate::model::limits::{Limit, PATH_MAX, STRINGS_PER_FILE};
 use std::cell::Cell;
 
 /// The strings read from one file so far.
@@ -24,15 +25,21 @@ impl<'a> Strings<'a> {
         }
     }
 
-    /// The NUL-terminated string at `off` (or up to the end of the file).
+    /// The NUL-terminated string at `off` (or up to the end of the file), a name or a path:
+    /// at most `PATH_MAX` bytes.
     pub fn at(&self, off: u64) -> Result<String> {
+        self.within(off, PATH_MAX)
+    }
+
+    /// The NUL-terminated string at `off` (or up to the end of the file), at most `limit`.
+    pub fn within(&self, off: u64, limit: Limit) -> Result<String> {
         let s = usize::try_from(off)
             .ok()
             .filter(|&s| s < self.file.len())
             .ok_or_else(|| {
                 Error::Invalid(format!("{}: string at {off} outside the file", self.what))
             })?;
-        let s = name(&self.file[s..], || {
+        let s = bounded(&self.file[s..], limit, || {
             format!("{}: the string at {off}", self.what)
         })?;
         self.charge(s.len())?;
@@ -64,14 +71,20 @@ fn budget(file: &[u8]) -> usize {
     file.len().saturating_mul(2).max(STRINGS_PER_FILE.get())
 }
 
-/// The string at the start of `b` (up to a NUL or the end), at most `PATH_MAX` bytes; `what`
-/// names it in the error. Reads at most `PATH_MAX` + 1 bytes.
+/// The string at the start of `b` (up to a NUL or the end), a name or a path: at most
+/// `PATH_MAX` bytes; `what` names it in the error.
 pub(crate) fn name(b: &[u8], what: impl FnOnce() -> String) -> Result<&[u8]> {
-    let window = &b[..b.len().min(PATH_MAX.get() + 1)];
+    bounded(b, PATH_MAX, what)
+}
+
+/// The string at the start of `b` (up to a NUL or the end), at most `limit` bytes; `what`
+/// names it in the error. Reads at most `limit` + 1 bytes.
+fn bounded(b: &[u8], limit: Limit, what: impl FnOnce() -> String) -> Result<&[u8]> {
+    let window = &b[..b.len().min(limit.get() + 1)];
     match window.iter().position(|&c| c == 0) {
         Some(end) => Ok(&b[..end]),
-        None if window.len() <= PATH_MAX.get() => Ok(window),
-        None => Err(PATH_MAX.error(what(), "no NUL within the limit")),
+        None if window.len() <= limit.get() => Ok(window),
+        None => Err(limit.error(what(), "longer than the limit")),
     }
 }
 
@@ -87,7 +100,7 @@ mod tests {
         assert_eq!(s.at(1).unwrap(), "short");
         let e = s.at(7).unwrap_err().to_string();
         assert!(
-            e.starts_with("T: the string at 7: no NUL within the limit"),
+            e.starts_with("T: the string at 7: longer than the limit"),
             "{e}"
         );
         assert_eq!(s.at(file.len() as u64 - 3).unwrap(), "xxx");

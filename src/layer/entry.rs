@@ -338,7 +338,7 @@ mod tests {
         let long = "a".repeat(PATH_MAX.get() + 1);
         let e = clean_path(long.as_bytes()).unwrap_err().to_string();
         assert!(
-            e.ends_with("4097 bytes, over the limit of 4096 bytes (PATH_MAX)"),
+            e.ends_with("4096 bytes, over the limit of 4095 bytes (PATH_MAX)"),
             "{e}"
         );
         // Padding that cleaning drops does not count.

@@ -41,9 +41,16 @@ impl Limit {
 
 /// Bytes in one path inside an image: a tar name, a symlink's or a hardlink's target, a path
 /// resolved through symlinks, and a name read from an ELF file or `ld.so.cache`. Linux's
-/// `PATH_MAX`: no path longer than this can be opened in a running container, and it bounds
-/// the work one path costs (its components, the keys of its parents).
-pub const PATH_MAX: Limit = limit("PATH_MAX", 4096, "bytes");
+/// `PATH_MAX` (4,096) less the NUL it counts: no longer path can be opened in a running
+/// container, and it bounds the work one path costs (its components, the keys of its
+/// parents).
+pub const PATH_MAX: Limit = limit("PATH_MAX", 4095, "bytes");
+
+/// Bytes in one `DT_RPATH` or `DT_RUNPATH` of an ELF file: a `:`-separated list of
+/// directories, not one path. Nix, Guix and Spack builds list dozens of store directories and
+/// pass 4 KiB; 64 KiB is some 600 of them. A directory in it past `PATH_MAX` is dropped where
+/// the list is expanded; the bytes count against `STRINGS_PER_FILE` like any other string.
+pub const MAX_RUN_PATH: Limit = limit("MAX_RUN_PATH", 64 << 10, "bytes");
 
 /// Components in one path inside an image (`usr/lib/x` has three). Linux sets no number of
 /// its own (`PATH_MAX` allows 2,048); the deepest trees of real images (nested `node_modules`,
@@ -75,7 +82,7 @@ pub const MAX_LD_SO_CONF_INCLUDES: Limit =
 
 /// Bytes of one system file the check reads whole: `/etc/passwd`, `/etc/group`,
 /// `ld.so.conf` and its includes, `ld-musl-*.path`, `/etc/ld.so.cache`, dpkg's `info/*.list`
-/// and `status.d/*`, apk's `installed`. Real ones are kilobytes (a large `ld.so.cache` is
+/// and `status.d/*` (package databases are `MAX_PACKAGE_DB`). Real ones are kilobytes (a large `ld.so.cache` is
 /// about 1 MiB, the largest `*.list` a few MiB).
 pub const MAX_SYSTEM_FILE: Limit = limit("MAX_SYSTEM_FILE", 16 << 20, "bytes");
 
@@ -108,7 +115,7 @@ mod tests {
         let e = PATH_MAX.error("layer 1: a/b/c", "5000 bytes");
         assert_eq!(
             e.to_string(),
-            "layer 1: a/b/c: 5000 bytes, over the limit of 4096 bytes (PATH_MAX)"
+            "layer 1: a/b/c: 5000 bytes, over the limit of 4095 bytes (PATH_MAX)"
         );
         assert_eq!(shown(&[b'a'; 100]), format!("{}...", "a".repeat(64)));
         assert_eq!(shown(b"x\x1b"), "x\\u{1b}");
