@@ -13,7 +13,6 @@ mod version;
 
 use crate::error::Result;
 use crate::model::image::Image;
-use crate::model::limits::MAX_SYSTEM_FILE;
 use crate::view::contents::{self, Contents, Origin, Wanted};
 use serde::Serialize;
 use std::cmp::Ordering;
@@ -362,8 +361,10 @@ pub fn parse_dpkg(bytes: &[u8], db: Db) -> Vec<(Package, String)> {
 }
 
 /// Takes a deb822-style file (dpkg `status`) as it is written to it and hands `each` one
-/// stanza at a time, so that a large file is never held whole: at most one stanza, and
-/// `MAX_SYSTEM_FILE` for that (a longer one is an error). `finish` hands over the last.
+/// stanza at a time, so that a large file is never held whole: at most one stanza. The file
+/// is at most `MAX_PACKAGE_DB` (its callers check), and so is a stanza: `packages` reads one
+/// of that size whole too, and no stanza cap of its own makes `check` refuse what `packages`
+/// reads. `finish` hands over the last.
 pub struct Stanzas<F: FnMut(&[u8])> {
     each: F,
     /// The stanza so far, then the start of a line not ended yet (from `line`).
@@ -390,25 +391,22 @@ impl<F: FnMut(&[u8])> Stanzas<F> {
 
 impl<F: FnMut(&[u8])> std::io::Write for Stanzas<F> {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        // Only the new bytes are searched: a long line written in pieces is scanned once.
+        let mut from = self.buf.len();
         self.buf.extend_from_slice(data);
         // A blank line (as `str::trim` sees it, like `stanzas`) ends a stanza.
-        while let Some(n) = self.buf[self.line..].iter().position(|&b| b == b'\n') {
-            let end = self.line + n + 1;
+        while let Some(n) = self.buf[from..].iter().position(|&b| b == b'\n') {
+            let end = from + n + 1;
             let blank = String::from_utf8_lossy(&self.buf[self.line..end])
                 .trim()
                 .is_empty();
             if blank {
                 (self.each)(&self.buf[..end]);
                 self.buf.drain(..end);
-                self.line = 0;
+                (self.line, from) = (0, 0);
             } else {
-                self.line = end;
+                (self.line, from) = (end, end);
             }
-        }
-        let max = MAX_SYSTEM_FILE.value;
-        if self.buf.len() as u64 > max {
-            let e = MAX_SYSTEM_FILE.error("a package database", "a stanza without its end");
-            return Err(std::io::Error::other(e));
         }
         Ok(data.len())
     }
@@ -518,6 +516,28 @@ mod tests {
             s.finish();
             assert_eq!(got, whole, "pieces of {piece}");
         }
+    }
+
+    /// Regression: a stanza past `MAX_SYSTEM_FILE` (16 MiB) was an error in `check` ("a
+    /// stanza without its end", naming no file) while `packages` read the same status fine.
+    /// A stanza is bounded by its file (`MAX_PACKAGE_DB`), and a long line written in small
+    /// pieces is scanned once.
+    #[test]
+    fn one_long_stanza_in_small_pieces_is_one_stanza() {
+        use std::io::Write;
+        let text = format!(
+            "Package: big\nVersion: 1\nDescription: {}\n\nPackage: b\nVersion: 2\n",
+            "x".repeat(18 << 20)
+        );
+        let mut got = Vec::new();
+        let mut s = Stanzas::new(|st: &[u8]| {
+            got.extend(parse_dpkg(st, Db::Dpkg).into_iter().map(|(p, _)| p.name));
+        });
+        for c in text.as_bytes().chunks(4096) {
+            s.write_all(c).unwrap();
+        }
+        s.finish();
+        assert_eq!(got, ["big", "b"]);
     }
 
     #[test]

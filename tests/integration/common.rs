@@ -517,17 +517,19 @@ pub fn chroot_run_env(
     o
 }
 
-/// What a bounded run of regraft did: its exit code, stderr, stdout, wall time and peak RSS.
+/// What a bounded run of regraft did: its exit code, stderr, stdout, wall time, CPU time
+/// (user and system) and peak RSS.
 pub struct Bounded {
     pub code: Option<i32>,
     pub stdout: String,
     pub stderr: String,
     pub secs: f64,
+    pub cpu_secs: f64,
     pub max_rss_mib: f64,
 }
 
-/// Runs regraft with `args`, killed after `kill_after` seconds; returns its wall time and its
-/// peak RSS as the kernel accounts them for a child (`wait4`). GNU time forks regraft and
+/// Runs regraft with `args`, killed after `kill_after` seconds; returns its wall time, and its
+/// CPU time and peak RSS as the kernel accounts them for a child (`wait4`). GNU time forks regraft and
 /// reports that: a process this test binary spawns itself would carry the test binary's own
 /// peak into its `ru_maxrss` (exec records the peak of the memory it replaces).
 // The child is reaped with waitpid below, which std's Child cannot see.
@@ -541,7 +543,7 @@ pub fn regraft_bounded(args: &[&str], kill_after: f64) -> Bounded {
     let child = Command::new("/usr/bin/time")
         .args([
             "-f",
-            &format!("{MARK} %e %M %x"),
+            &format!("{MARK} %e %M %x %U %S"),
             env!("CARGO_BIN_EXE_regraft"),
         ])
         .args(args)
@@ -581,7 +583,12 @@ pub fn regraft_bounded(args: &[&str], kill_after: f64) -> Bounded {
         stdout: std::fs::read_to_string(&out).unwrap_or_default(),
         stderr,
         secs,
-        // %M is in KiB; a killed run has no report: its peak is unknown, not zero.
+        // A killed run has no report: its CPU time and peak are unknown, not zero.
+        cpu_secs: match (f.get(3), f.get(4)) {
+            (Some(u), Some(s)) => u + s,
+            _ => f64::INFINITY,
+        },
+        // %M is in KiB.
         max_rss_mib: f.get(1).map_or(f64::INFINITY, |k| k / 1024.0),
     }
 }
