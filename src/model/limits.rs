@@ -63,6 +63,13 @@ pub const MAX_PATH_DEPTH: Limit = limit("MAX_PATH_DEPTH", 256, "components");
 /// doubles the work a nesting-depth guard allows.
 pub const MAX_SYMLINKS: Limit = limit("MAX_SYMLINKS", 40, "links");
 
+/// Components one lookup walks: those of its path and of the targets of the links it
+/// follows, `.` and `..` included. The kernel sets no such number; but 40 links each with a
+/// target of `PATH_MAX` (`x/../x/../…`, 1,600 components) would cost every tar entry below
+/// them 65,000 steps (20,000 entries, a 125 KB layer: a minute). Four paths of the deepest
+/// kind (`MAX_PATH_DEPTH`); a real lookup walks tens.
+pub const MAX_LOOKUP_STEPS: Limit = limit("MAX_LOOKUP_STEPS", 1024, "components");
+
 /// Bytes of all the strings read from one ELF file (or one `ld.so.cache`) together, for a
 /// file of less than half this; a larger file may read twice the bytes it has. The names a
 /// real file points to are parts of its string table, each read once (or twice: ldconfig
