@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(json layer_walk sniff dpkg_status apk_db users pyvenv accept_rules)
+[ ${#targets[@]} -gt 0 ] || targets=(json layer_walk sniff elf ldcache ld_so_conf merged_view dpkg_status apk_db users pyvenv accept_rules)
 export RUSTC_BOOTSTRAP=1
 
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
@@ -34,6 +34,20 @@ seed() {
         head -c 262 "$f" | tail -c 5 | grep -q ustar && cp "$f" "$dir/"
       done
       rm -rf "$tmp" ;;
+    elf)
+      # ELF files of the build host (a program, a library, the loader).
+      for f in /bin/true /lib/x86_64-linux-gnu/libc.so.6 /lib64/ld-linux-x86-64.so.2; do
+        [ -f "$f" ] && head -c 1048576 "$f" > "$dir/$(basename "$f")" || true
+      done ;;
+    ldcache)
+      [ -f /etc/ld.so.cache ] && cp /etc/ld.so.cache "$dir/host" || true ;;
+    ld_so_conf)
+      printf 'include /etc/ld.so.conf.d/*.conf\n/opt/a/lib\n' > "$dir/plain"
+      { printf 'include ld.so.conf.d/*.conf\n\0\377/opt/x:/opt/y\ninclude /etc/ld.so.conf.d/0?.conf\n'
+        printf '\0\377'; head -c 65536 /etc/ld.so.cache 2>/dev/null || true; } > "$dir/includes" ;;
+    merged_view)
+      printf 'd usr\nd usr/lib\ns lib usr/lib\nf lib/x.so\n-\nw usr/lib/x.so\no usr\nf usr/y\n' > "$dir/plain"
+      printf 's a b/../b\ns b c/../c\nd c\nl h lib/x\nf a/x\n' > "$dir/chain" ;;
     sniff)
       cp ../fixtures/vendor.tar ../fixtures/vendor.tar.gz ../fixtures/vendor-oci.tar \
          ../fixtures/vendor-legacy.tar ../fixtures/vendor-docker25.tar \
@@ -56,6 +70,8 @@ seed() {
 for t in "${targets[@]}"; do
   seed "$t"
   echo "fuzz/run.sh: $t for ${secs}s" >&2
+  # A run over 10 s or 512 MiB is a finding, as a crash is: hostile input must not make a
+  # parser or a resolver slow or fat (issue 15).
   cargo fuzz run -s none --release "$t" "corpus/$t" -- \
-    -max_total_time="$secs" -rss_limit_mb=1024 -max_len=1048576 -timeout=20 -print_final_stats=1
+    -max_total_time="$secs" -rss_limit_mb=512 -max_len=1048576 -timeout=10 -print_final_stats=1
 done

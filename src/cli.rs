@@ -449,6 +449,17 @@ impl GlobalArgs {
     }
 }
 
+impl OutArgs {
+    /// Where an edit of `image` writes, checked before anything is read: neither the output nor
+    /// `--digestfile` may be the image's own file.
+    pub fn target(&self, image: &str) -> Result<ImageRef> {
+        let inputs = [("IMAGE", image)];
+        let out = output(&self.output, &inputs)?;
+        digestfile_apart(self.digestfile.as_deref(), &inputs)?;
+        Ok(out)
+    }
+}
+
 impl GraftArgs {
     /// The graft these flags ask for, every flag checked (in the order the user reads them:
     /// the images, then the paths, compression, time and name).
@@ -468,6 +479,7 @@ impl GraftArgs {
             .filter_map(|(f, v)| Some((f, v?)))
             .collect();
         let output = output(required(&self.output, "-o/--output")?, &inputs)?;
+        digestfile_apart(self.digestfile.as_deref(), &inputs)?;
         let old_base = self.old_base.as_deref().map(input).transpose()?;
         let paths = selections(&self.paths)?;
         let compression = self.compression.as_deref().map(Codec::parse).transpose()?;
@@ -645,20 +657,39 @@ pub fn input(s: &str) -> Result<ImageRef> {
 /// many images, so only files are compared.
 pub fn output(s: &str, inputs: &[(&str, &str)]) -> Result<ImageRef> {
     let out = ImageRef::parse_output(s)?;
-    let Some(o) = file_id(&out.path) else {
-        return Ok(out);
+    not_an_input(&format!("-o {s}"), &out.path, inputs)?;
+    Ok(out)
+}
+
+/// `--digestfile FILE`, refused when FILE is one of `inputs`' files (it would be overwritten
+/// with a digest).
+pub fn digestfile_apart(file: Option<&str>, inputs: &[(&str, &str)]) -> Result<()> {
+    match file {
+        Some(f) => not_an_input(
+            &format!("--digestfile {f}"),
+            std::path::Path::new(f),
+            inputs,
+        ),
+        None => Ok(()),
+    }
+}
+
+/// Refuses a path that is the same existing file as one of `inputs`.
+fn not_an_input(what: &str, path: &std::path::Path, inputs: &[(&str, &str)]) -> Result<()> {
+    let Some(o) = file_id(path) else {
+        return Ok(());
     };
     for (flag, i) in inputs {
         if file_id(&input(i)?.path) == Some(o) {
             return Err(Error::Usage(format!(
-                "-o {}: the same file as {flag} {}: the result would replace an image it is read \
-                 from; write to another path",
-                regraft::text::sanitize(&out.path.display().to_string()),
+                "{}: the same file as {flag} {}: it would replace an image it is read from; \
+                 write to another path",
+                regraft::text::sanitize(what),
                 regraft::text::sanitize(i),
             )));
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// (device, inode) of an existing regular file.

@@ -77,6 +77,16 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// Input from an image past one of regraft's hard limits (`model::limits`): what went
+    /// past it, by how much, and the limit by its name and value.
+    #[error("{what}: {found}, over the limit of {value} {unit} ({name})")]
+    Limit {
+        what: String,
+        found: String,
+        name: &'static str,
+        value: u64,
+        unit: &'static str,
+    },
     #[error("{0}")]
     Usage(String),
     #[error("{0}")]
@@ -195,8 +205,8 @@ fn unwrap_own(e: std::io::Error) -> std::result::Result<Error, std::io::Error> {
 
 /// The tar crate's error, without the header bytes it quotes: "numeric field was not a number:
 /// <the field> when getting <what> for <the entry's name>" copies raw bytes of the input into
-/// the message (a text file given as an image would have its lines printed). The quoted parts
-/// are dropped, the rest kept.
+/// the message (a text file given as an image would have its lines printed). The field's
+/// bytes are dropped; the entry's name is kept, sanitized and cut to 100 characters.
 pub fn quiet_tar(e: std::io::Error) -> std::io::Error {
     let msg = e.to_string();
     let quiet = [
@@ -206,10 +216,14 @@ pub fn quiet_tar(e: std::io::Error) -> std::io::Error {
     .into_iter()
     .find(|p| msg.starts_with(p))
     .map(|p| match msg.rsplit_once(" when getting ") {
-        Some((_, what)) => {
-            let field = what.split(" for ").next().unwrap_or(what);
-            format!("{p} (the header's {field} field)")
-        }
+        Some((_, what)) => match what.split_once(" for ") {
+            // The entry's name is worth keeping (sanitized and cut: it is input too).
+            Some((field, name)) => {
+                let name: String = crate::text::sanitize(name).chars().take(100).collect();
+                format!("{p} (the header's {field} field, entry {name})")
+            }
+            None => format!("{p} (the header's {what} field)"),
+        },
         None => p.to_string(),
     });
     match quiet {

@@ -5,7 +5,8 @@
 #           DIR (data, exec root, socket, pid file, log), waits until it answers, and prints the
 #           DOCKER_HOST to use (unix://DIR/sock). Exit 1, with the reason on stderr, when no
 #           daemon can start (no dockerd, not root, no cgroups...): callers skip loudly then.
-#   stop    stops the daemon started in DIR, by its pid file, and waits for it to exit.
+#   stop    stops the daemon started in DIR, by its pid file, waits for it to exit, and unmounts
+#           what it left mounted under DIR.
 #   status  exit 0 when the daemon in DIR answers.
 #
 # The daemon never touches the host's own Docker (if any): its own data root and socket.
@@ -43,8 +44,11 @@ start)
 	fi
 	rm -f "$sock" "$pidfile"
 	# setsid: the daemon outlives this script, in its own session, until `stop`.
+	# Its own containerd namespaces: where a host containerd runs, this daemon's containers and
+	# images stay apart from the host Docker's (namespace `moby`).
 	setsid dockerd --storage-driver=vfs --iptables=false --ip-masq=false --bridge=none \
 		--data-root "$dir/root" --exec-root "$dir/exec" -H "unix://$sock" \
+		--containerd-namespace regraft-tests --containerd-plugins-namespace regraft-tests-plugins \
 		--pidfile "$pidfile" >"$dir/log" 2>&1 </dev/null &
 	for _ in $(seq 1 120); do
 		if answers; then
@@ -63,14 +67,24 @@ start)
 	exit 1
 	;;
 stop)
-	[ -f "$pidfile" ] || exit 0
-	pid=$(cat "$pidfile")
-	kill "$pid" 2>/dev/null || true
-	for _ in $(seq 1 60); do
-		kill -0 "$pid" 2>/dev/null || exit 0
-		sleep 0.5
-	done
-	kill -9 "$pid" 2>/dev/null || true
+	if [ -f "$pidfile" ]; then
+		pid=$(cat "$pidfile")
+		kill "$pid" 2>/dev/null || true
+		for _ in $(seq 1 60); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.5
+		done
+		if kill -0 "$pid" 2>/dev/null; then
+			kill -9 "$pid" 2>/dev/null || true
+			for _ in $(seq 1 20); do
+				kill -0 "$pid" 2>/dev/null || break
+				sleep 0.5
+			done
+		fi
+	fi
+	# What the daemon mounted under DIR (netns, shm), so that DIR can be removed.
+	awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r |
+		while read -r m; do umount -l "$m" 2>/dev/null || true; done
 	;;
 status) answers ;;
 *)

@@ -14,15 +14,30 @@ bash fixtures/build-check.sh
 
 log=$(mktemp)
 # A private Docker daemon (tests/dockerd.sh) for the tests that use Docker as the oracle and for
-# the images fixtures/build-docker.sh builds with it; stopped however this script ends.
+# the images fixtures/build-docker.sh builds with it; stopped however this script ends. Where it
+# cannot start, or cannot build the images, the Docker tests are skipped, and the run says so
+# loudly, at the start and as its very last line, pass or fail.
 dockerd_dir=$(mktemp -d /tmp/regraft-dockerd.XXXXXX)
-trap 'rm -f "$log"; bash tests/dockerd.sh stop "$dockerd_dir"; rm -rf "$dockerd_dir" || true' EXIT
 docker_note=""
-if host=$(bash tests/dockerd.sh start "$dockerd_dir" 2>"$dockerd_dir/why"); then
-  export REGRAFT_TEST_DOCKER_HOST=$host
-  DOCKER_HOST=$host bash fixtures/build-docker.sh
-else
+finish() {
+  rm -f "$log"
+  bash tests/dockerd.sh stop "$dockerd_dir"
+  rm -rf --one-file-system "$dockerd_dir" || true
+  if [ -n "$docker_note" ]; then
+    printf '*** %s ***\n' "$docker_note"
+  fi
+}
+trap finish EXIT
+if ! host=$(bash tests/dockerd.sh start "$dockerd_dir" 2>"$dockerd_dir/why"); then
   docker_note="DOCKER COULD NOT START: the Docker tests were SKIPPED ($(tr '\n' ' ' <"$dockerd_dir/why"))"
+elif ! DOCKER_HOST=$host bash fixtures/build-docker.sh; then
+  docker_note="DOCKER COULD NOT BUILD THE TEST IMAGES (fixtures/build-docker.sh failed, above): the Docker tests were SKIPPED"
+else
+  export REGRAFT_TEST_DOCKER_HOST=$host
+  # The daemon runs: a Docker test that finds none is a failure, not a skip.
+  export REGRAFT_REQUIRE_DOCKER=1
+fi
+if [ -n "$docker_note" ]; then
   printf '\n*** %s ***\n\n' "$docker_note" >&2
 fi
 cargo test --all-targets 2>&1 | tee "$log"
@@ -38,6 +53,3 @@ fi
 passed=$(grep -o '^test result: [a-z]*\. [0-9]* passed' "$log" | awk '{s+=$4} END {print s+0}')
 failed=$(grep -o '; [0-9]* failed' "$log" | awk '{s+=$2} END {print s+0}')
 echo "tests: $passed passed, $failed failed"
-if [ -n "$docker_note" ]; then
-  printf '*** %s ***\n' "$docker_note"
-fi

@@ -25,9 +25,9 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let _ = v.apply_layer(1, es);
-    let keys: Vec<Vec<u8>> = v.nodes.keys().take(64).cloned().collect();
+    let keys: Vec<Vec<u8>> = v.nodes.keys().take(64).map(|k| k.to_vec()).collect();
     for k in keys {
-        let _ = v.resolve(&k, 0);
+        let _ = v.resolve(&k);
         let _ = v.resolve_parent(&k);
         let _ = v.subtree(&k).count();
     }

@@ -9,6 +9,7 @@ use crate::formats::elf;
 use crate::layer::entry::Kind;
 use crate::view::Node;
 use crate::view::fs::{AppEntry, Fs};
+use crate::view::merged::Key;
 
 /// An application ELF file, parsed.
 pub struct AppElf {
@@ -25,7 +26,7 @@ pub struct Script {
 /// The application as the check sees it.
 pub struct App {
     /// Its nodes in the result.
-    pub nodes: Vec<(Vec<u8>, Node)>,
+    pub nodes: Vec<(Key, Node)>,
     /// The raw entries of the layers above the base (under the selections, with `--path`).
     pub raw: Vec<AppEntry>,
     pub elves: Vec<AppElf>,
@@ -39,7 +40,7 @@ impl App {
         let sels: Vec<Vec<u8>> = input
             .paths
             .iter()
-            .map(|p| fs.result.resolve(p, 0).unwrap_or_else(|_| p.clone()))
+            .map(|p| fs.result.resolve(p).unwrap_or_else(|_| p.clone()))
             .collect();
         let mut app = App {
             nodes: nodes(fs, input.boundary, &sels),
@@ -100,7 +101,7 @@ impl App {
 
 /// The application's nodes in the result: those of the layers above the base, or with
 /// `--path` the subtrees of the selections (`sels`, resolved in the result).
-fn nodes(fs: &Fs, boundary: usize, sels: &[Vec<u8>]) -> Vec<(Vec<u8>, Node)> {
+fn nodes(fs: &Fs, boundary: usize, sels: &[Vec<u8>]) -> Vec<(Key, Node)> {
     if sels.is_empty() {
         return fs
             .result

@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::layer::entry::{Kind, Meta};
 use crate::layer::tarw::{OutKind, TarWriter};
 use crate::model::digest::Digest;
+use crate::model::limits::{MAX_PACKAGE_DB, MAX_SYSTEM_FILE};
 use crate::model::out::OutImage;
 use crate::mutate::{
     Addenda, Base, Created, HistoryKind, LayerDest, LayerFrom, append, history_entry, new_layer,
@@ -125,7 +126,9 @@ fn stanzas(text: &str) -> Vec<Stanza> {
 
 fn status_of(fs: &Fs, view: &crate::view::MergedView) -> Result<Option<(Vec<u8>, Meta)>> {
     match view.get(STATUS) {
-        Some(n) if n.kind == Kind::File => Ok(fs.data(n)?.map(|d| (d, n.meta.clone()))),
+        Some(n) if n.kind == Kind::File => Ok(fs
+            .data_within(n, STATUS, MAX_PACKAGE_DB)?
+            .map(|d| (d, n.meta.clone()))),
         _ => Ok(None),
     }
 }
@@ -234,11 +237,11 @@ fn plan_info(fs: &Fs, kept: &BTreeSet<&str>) -> Result<InfoPlan> {
         restored: 0,
         removed: 0,
     };
-    let paths: BTreeSet<&Vec<u8>> = fs
+    let paths: BTreeSet<&[u8]> = fs
         .base
         .subtree(INFO)
         .chain(fs.result.subtree(INFO))
-        .map(|(k, _)| k)
+        .map(|(k, _)| k.as_bytes())
         .collect();
     for p in paths {
         let Some(pkg) = super::pkgs::info_package(p) else {
@@ -253,11 +256,11 @@ fn plan_info(fs: &Fs, kept: &BTreeSet<&str>) -> Result<InfoPlan> {
             (Some(_), Some(false)) => {}
             (Some(bn), _) => {
                 plan.files
-                    .insert(p.clone(), Some(base_info_file(fs, p, bn)?));
+                    .insert(p.to_vec(), Some(base_info_file(fs, p, bn)?));
                 plan.restored += 1;
             }
             (None, Some(true)) => {
-                plan.files.insert(p.clone(), None);
+                plan.files.insert(p.to_vec(), None);
                 plan.removed += 1;
             }
             (None, _) => {}
@@ -269,7 +272,7 @@ fn plan_info(fs: &Fs, kept: &BTreeSet<&str>) -> Result<InfoPlan> {
 /// A base `info/` entry with its bytes.
 fn base_info_file(fs: &Fs, p: &[u8], bn: &crate::view::Node) -> Result<InfoFile> {
     let data = match bn.kind {
-        Kind::File => fs.data(bn)?.ok_or_else(|| {
+        Kind::File => fs.data_within(bn, p, MAX_SYSTEM_FILE)?.ok_or_else(|| {
             Error::Invalid(format!(
                 "internal: no data kept for the base's {}",
                 String::from_utf8_lossy(p)

@@ -250,13 +250,28 @@ fn missing_library(
             "missing-library",
             &a.path,
             needs,
-            format!("not found; searched {}", searched.join(", ")),
+            format!("not found; searched {}", shown_dirs(&searched)),
         ),
     }
 }
 
-/// Keeps the bytes of the libraries that would load, and parses each (`None`: not an ELF file).
-fn load_libraries(fs: &mut Fs, needs: &[Need]) -> Result<BTreeMap<Vec<u8>, Option<elf::Elf>>> {
+/// A library that would load, parsed; or why not: empty when it is no ELF file, else the
+/// parser's error (a malformed or hostile file, a limit).
+type Lib = std::result::Result<elf::Elf, String>;
+
+/// The directories a search looked in, for a finding: the first `SHOWN_DIRS`, then a count
+/// (a hostile run path may name thousands).
+fn shown_dirs(searched: &[String]) -> String {
+    const SHOWN_DIRS: usize = 32;
+    let mut s = searched[..searched.len().min(SHOWN_DIRS)].join(", ");
+    if searched.len() > SHOWN_DIRS {
+        s.push_str(&format!(" and {} more", searched.len() - SHOWN_DIRS));
+    }
+    s
+}
+
+/// Keeps the bytes of the libraries that would load, and parses each.
+fn load_libraries(fs: &mut Fs, needs: &[Need]) -> Result<BTreeMap<Vec<u8>, Lib>> {
     let wanted: Vec<Vec<u8>> = needs
         .iter()
         .map(|n| n.real.clone())
@@ -267,20 +282,32 @@ fn load_libraries(fs: &mut Fs, needs: &[Need]) -> Result<BTreeMap<Vec<u8>, Optio
     let mut libs = BTreeMap::new();
     for r in wanted {
         let parsed = match fs.result.get(&r) {
-            Some(n) => fs.data(n)?.and_then(|d| elf::parse(&d).ok()),
-            None => None,
+            Some(n) => match fs.data(n)? {
+                Some(d) if elf::is_elf(&d) => elf::parse(&d).map_err(|e| e.chain()),
+                _ => Err(String::new()),
+            },
+            None => Err(String::new()),
         };
         libs.insert(r, parsed);
     }
     Ok(libs)
 }
 
-/// The ELF files, the libraries they need that were found, and each of those parsed (`None`:
-/// not an ELF file).
+/// Why the library the loader opens at `path` is no use, for a finding.
+fn unreadable(path: &str, lib: Option<&Lib>) -> String {
+    match lib {
+        Some(Err(why)) if !why.is_empty() => {
+            format!("{path} is not a readable ELF shared object: {why}")
+        }
+        _ => format!("{path} is not an ELF shared object"),
+    }
+}
+
+/// The ELF files, the libraries they need that were found, and each of those parsed.
 struct Loaded<'e> {
     elves: &'e [AppElf],
     needs: Vec<Need>,
-    libs: BTreeMap<Vec<u8>, Option<elf::Elf>>,
+    libs: BTreeMap<Vec<u8>, Lib>,
 }
 
 impl Loaded<'_> {
@@ -288,15 +315,15 @@ impl Loaded<'_> {
     fn check_libraries(&self, out: &mut Vec<Finding>) {
         for n in &self.needs {
             let a = &self.elves[n.obj];
-            match self.libs.get(&n.real).and_then(Option::as_ref) {
-                None => out.push(Finding::new(
+            match self.libs.get(&n.real) {
+                None | Some(Err(_)) => out.push(Finding::new(
                     E,
                     "bad-library",
                     &a.path,
                     format!("the library {} (DT_NEEDED)", n.name),
-                    format!("{} is not an ELF shared object", n.path),
+                    unreadable(&n.path, self.libs.get(&n.real)),
                 )),
-                Some(l) if l.class != a.elf.class || l.machine != a.elf.machine => {
+                Some(Ok(l)) if l.class != a.elf.class || l.machine != a.elf.machine => {
                     out.push(Finding::new(
                         E,
                         "wrong-machine",
@@ -315,7 +342,7 @@ impl Loaded<'_> {
                         ),
                     ))
                 }
-                Some(_) => {}
+                Some(Ok(_)) => {}
             }
         }
     }
@@ -331,7 +358,7 @@ impl Loaded<'_> {
                 else {
                     continue; // the library itself is missing: reported above
                 };
-                let Some(Some(l)) = self.libs.get(&n.real) else {
+                let Some(Ok(l)) = self.libs.get(&n.real) else {
                     continue;
                 };
                 if l.version_defs.iter().any(|d| d == &vn.version) {

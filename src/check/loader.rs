@@ -91,7 +91,8 @@ fn dirname(p: &str) -> String {
 }
 
 /// Splits a path list (`:`-separated; an empty element means the current directory to glibc,
-/// which a container's `/` makes the root) and expands `$ORIGIN` and `$LIB`.
+/// which a container's `/` makes the root) and expands `$ORIGIN` and `$LIB`. A directory that
+/// expands past `PATH_MAX` is dropped: no loader could open it.
 pub fn expand(list: &str, origin: &str, triplet: &str) -> Vec<String> {
     list.split(':')
         .map(|d| {
@@ -102,6 +103,7 @@ pub fn expand(list: &str, origin: &str, triplet: &str) -> Vec<String> {
                 .replace("$LIB", &format!("lib/{triplet}"));
             if d.is_empty() { "/".to_string() } else { d }
         })
+        .filter(|d| d.len() <= crate::model::limits::PATH_MAX.get())
         .collect()
 }
 

@@ -9,6 +9,7 @@
 use super::{Finding, Severity};
 use crate::error::Result;
 use crate::layer::entry::Kind;
+use crate::model::limits::{MAX_PACKAGE_DB, MAX_SYSTEM_FILE};
 use crate::packages::{self, Db};
 use crate::view::MergedView;
 use crate::view::fs::{AppEntry, AppOp, Fs};
@@ -63,28 +64,46 @@ struct DbReader<'a> {
 }
 
 impl DbReader<'_> {
-    /// The bytes of the regular file at `p`, when it comes from a layer that counts.
+    /// The bytes of the package database file at `p`, when it comes from a layer that counts.
     fn data(&self, p: &[u8]) -> Result<Option<Vec<u8>>> {
         match self.view.get(p) {
-            Some(n) if n.kind == Kind::File && (self.from)(n.layer) => self.fs.data(n),
+            Some(n) if n.kind == Kind::File && (self.from)(n.layer) => {
+                self.fs.data_within(n, p, MAX_PACKAGE_DB)
+            }
             _ => Ok(None),
         }
     }
 
-    /// dpkg: `status`, and each package's files in `info/PACKAGE.list`.
+    /// dpkg: `status` (streamed a stanza at a time: it can be large), and each package's
+    /// files in `info/PACKAGE.list`.
     fn dpkg(&self, o: &mut Owned) -> Result<()> {
-        let Some(b) = self.data(b"var/lib/dpkg/status")? else {
+        let p = b"var/lib/dpkg/status";
+        let Some(n) = self.view.get(&p[..]) else {
             return Ok(());
         };
-        o.db = Some(Db::Dpkg);
-        for (p, _) in packages::parse_dpkg(&b, Db::Dpkg) {
-            o.versions.insert(p.name, p.version);
+        if n.kind != Kind::File || !(self.from)(n.layer) {
+            return Ok(());
         }
+        self.fs.within(n, p, MAX_PACKAGE_DB)?;
+        let versions = &mut o.versions;
+        let mut stanzas = packages::Stanzas::new(|s: &[u8]| {
+            for (p, _) in packages::parse_dpkg(s, Db::Dpkg) {
+                versions.insert(p.name, p.version);
+            }
+        });
+        if !self.fs.stream(n, &mut stanzas)? {
+            return Ok(());
+        }
+        stanzas.finish();
+        o.db = Some(Db::Dpkg);
         for (k, n) in self.view.subtree(b"var/lib/dpkg/info") {
             if !k.ends_with(b".list") || n.kind != Kind::File || !(self.from)(n.layer) {
                 continue;
             }
-            let (Some(pkg), Some(b)) = (info_package(k), self.fs.data(n)?) else {
+            let Some(pkg) = info_package(k) else {
+                continue;
+            };
+            let Some(b) = self.fs.data_within(n, k, MAX_SYSTEM_FILE)? else {
                 continue;
             };
             for line in String::from_utf8_lossy(&b).lines() {
@@ -106,7 +125,9 @@ impl DbReader<'_> {
             if n.kind != Kind::File || !(self.from)(n.layer) || name.contains(&b'/') {
                 continue;
             }
-            let Some(b) = self.fs.data(n)? else { continue };
+            let Some(b) = self.fs.data_within(n, k, MAX_SYSTEM_FILE)? else {
+                continue;
+            };
             if let Some(pkg) = name.strip_suffix(b".md5sums") {
                 let pkg = String::from_utf8_lossy(pkg).into_owned();
                 for line in String::from_utf8_lossy(&b).lines() {

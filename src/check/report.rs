@@ -2,6 +2,7 @@
 //! and the report as a document and as text for people.
 
 use super::dbmerge;
+use crate::model::limits::MAX_FINDINGS;
 use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -84,6 +85,29 @@ impl Finding {
     }
 }
 
+/// The one finding that counts those past `MAX_FINDINGS` (the report's totals count them too).
+fn more_findings(rest: &[Finding]) -> Finding {
+    let errors = rest
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    let what = format!(
+        "{} more finding(s) not listed ({errors} error(s), {} warning(s))",
+        rest.len(),
+        rest.len() - errors
+    );
+    Finding::new(
+        rest.first().map_or(Severity::Warning, |f| f.severity),
+        MORE,
+        "",
+        "a report that lists every finding".into(),
+        MAX_FINDINGS.error("this report", what).to_string(),
+    )
+}
+
+/// The check name of the finding that counts the findings past `MAX_FINDINGS`.
+const MORE: &str = "more-findings";
+
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Checked {
     pub elf_files: usize,
@@ -110,10 +134,14 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Set when a graft adds a merged package database layer.
     pub package_database: Option<dbmerge::MergeSummary>,
+    /// The findings past `MAX_FINDINGS`: counted, not listed (kept for a later recount).
+    #[serde(skip)]
+    hidden: Vec<Finding>,
 }
 
 impl Report {
-    /// The report of `findings`: sorted (errors first), duplicates dropped, counted.
+    /// The report of `findings`: sorted (errors first), duplicates dropped, counted; past
+    /// `MAX_FINDINGS`, the rest are counted in one more finding.
     pub(super) fn new(
         image: &str,
         application: String,
@@ -131,14 +159,25 @@ impl Report {
             baseline: None,
             findings,
             package_database: None,
+            hidden: Vec::new(),
         };
         r.recount();
         r
     }
 
+    /// Puts the findings past the limit back with the others (and drops the one that counted
+    /// them), before the findings are marked or counted again.
+    fn unhide(&mut self) {
+        if !self.hidden.is_empty() {
+            self.findings.retain(|f| f.check != MORE);
+            self.findings.append(&mut self.hidden);
+        }
+    }
+
     /// Sorts (errors first), drops duplicates, counts, and names the narrowest `--accept` for
     /// each error that blocks.
     fn recount(&mut self) {
+        self.unhide();
         self.findings.sort();
         self.findings.dedup();
         let count = |p: &dyn Fn(&Finding) -> bool| self.findings.iter().filter(|f| p(f)).count();
@@ -150,10 +189,15 @@ impl Report {
             f.pass = (f.severity == Severity::Error && f.accepted.is_none())
                 .then(|| super::accept::narrowest(&f.check, &f.path));
         }
+        if self.findings.len() > MAX_FINDINGS.get() {
+            self.hidden = self.findings.split_off(MAX_FINDINGS.get());
+            self.findings.push(more_findings(&self.hidden));
+        }
     }
 
     /// Marks the findings `rules` accept.
     pub fn accept(&mut self, rules: &super::accept::Accepts) {
+        self.unhide();
         for f in &mut self.findings {
             f.accepted = rules.find(&f.check, &f.path).map(str::to_string);
         }
@@ -163,8 +207,11 @@ impl Report {
     /// Marks the findings `baseline` (the application as it stands in the vendor's own image)
     /// has too as pre-existing: warnings, never errors. Only what the graft broke stays an error.
     pub fn compare_with(&mut self, baseline: &Report) {
-        let known: std::collections::BTreeSet<_> =
-            baseline.findings.iter().map(Finding::key).collect();
+        let known: std::collections::BTreeSet<_> = (baseline.findings.iter())
+            .chain(&baseline.hidden)
+            .map(Finding::key)
+            .collect();
+        self.unhide();
         for f in &mut self.findings {
             if known.contains(&f.key()) {
                 f.pre_existing = true;
@@ -284,5 +331,29 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("1 finding(s) pre-existing"), "{text}");
+    }
+
+    #[test]
+    fn findings_past_the_limit_are_counted_in_one() {
+        let f =
+            |i: usize, sev| Finding::new(sev, "x", &format!("/f{i:05}"), "n".into(), "m".into());
+        let mut all: Vec<Finding> = (0..1500).map(|i| f(i, Severity::Warning)).collect();
+        all.extend((0..10).map(|i| f(i, Severity::Error)));
+        let r = Report::new("img", "app".into(), Checked::default(), all);
+        assert_eq!((r.errors, r.warnings), (10, 1500));
+        assert_eq!(r.findings.len(), MAX_FINDINGS.get() + 1);
+        let last = r.findings.last().unwrap();
+        assert_eq!(last.check, "more-findings");
+        assert!(last.missing.starts_with("this report: 510 more finding(s) not listed (0 error(s), 510 warning(s)), over the limit of 1000 findings (MAX_FINDINGS)"), "{last:?}");
+        assert!(r.has_errors());
+        // A baseline that has every error: the unlisted findings are marked and counted too.
+        let mut r = r;
+        let errs: Vec<Finding> = (0..10).map(|i| f(i, Severity::Error)).collect();
+        let base = Report::new("vendor", "app".into(), Checked::default(), errs);
+        r.compare_with(&base);
+        // (The ten warnings on the same files with the same need are the same findings too.)
+        assert_eq!((r.errors, r.warnings, r.pre_existing), (0, 1510, 20));
+        assert_eq!(r.findings.len(), MAX_FINDINGS.get() + 1);
+        assert_eq!(r.findings.iter().filter(|f| f.check == MORE).count(), 1);
     }
 }

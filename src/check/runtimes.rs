@@ -15,12 +15,13 @@ use crate::formats::pyvenv;
 use crate::layer::entry::Kind;
 use crate::view::Node;
 use crate::view::fs::{Fs, lookup_in};
+use crate::view::merged::Key;
 
 /// Checks every `pyvenv.cfg` and compiled extension module among the application's nodes.
-pub fn check(fs: &Fs, nodes: &[(Vec<u8>, Node)], out: &mut Vec<Finding>) -> Result<()> {
+pub fn check(fs: &Fs, nodes: &[(Key, Node)], out: &mut Vec<Finding>) -> Result<()> {
     let mut homes = vec!["/usr/bin".to_string(), "/usr/local/bin".to_string()];
     for (p, n) in nodes {
-        let name_ok = p == b"pyvenv.cfg" || p.ends_with(b"/pyvenv.cfg");
+        let name_ok = p.as_bytes() == b"pyvenv.cfg" || p.ends_with(b"/pyvenv.cfg");
         if n.kind != Kind::File || !name_ok {
             continue;
         }
@@ -59,7 +60,7 @@ fn class_major(head: &[u8]) -> Option<u16> {
 }
 
 /// Class files of the application newer than the application's JVM, when it has both.
-fn java_classes(fs: &Fs, nodes: &[(Vec<u8>, Node)], out: &mut Vec<Finding>) -> Result<()> {
+fn java_classes(fs: &Fs, nodes: &[(Key, Node)], out: &mut Vec<Finding>) -> Result<()> {
     let mut jvm = None;
     let mut newest: Option<(u16, String, usize)> = None;
     for (p, n) in nodes.iter().filter(|(_, n)| n.kind == Kind::File) {
@@ -73,7 +74,7 @@ fn java_classes(fs: &Fs, nodes: &[(Vec<u8>, Node)], out: &mut Vec<Finding>) -> R
             } else if let Some(x) = newest.as_mut() {
                 x.2 = count;
             }
-        } else if (p == b"release" || p.ends_with(b"/release")) && jvm.is_none() {
+        } else if (p.as_bytes() == b"release" || p.ends_with(b"/release")) && jvm.is_none() {
             let text = fs
                 .data(n)?
                 .map(|d| String::from_utf8_lossy(&d).into_owned());
@@ -115,7 +116,7 @@ fn abi_tag(name: &[u8]) -> Option<String> {
 
 /// One finding per Python version the application's extension modules are built for and the
 /// result has in none of `homes`.
-fn extensions(fs: &Fs, nodes: &[(Vec<u8>, Node)], homes: &[String], out: &mut Vec<Finding>) {
+fn extensions(fs: &Fs, nodes: &[(Key, Node)], homes: &[String], out: &mut Vec<Finding>) {
     let mut by_version: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for (p, n) in nodes {
         let name = p.rsplit(|&b| b == b'/').next().unwrap_or(p);

@@ -8,6 +8,7 @@ use regraft::source::Source;
 use regraft::toolbox::add::add_layer;
 
 pub fn run(a: &AddArgs, g: &Globals) -> Result<u8> {
+    let target = a.out.target(&a.image)?;
     let img = Source::open(&cli::input(&a.image)?)?.image(g.platform.as_ref())?;
     let specs = a.specs()?;
     let sde = cli::source_date_epoch()?;
@@ -18,7 +19,6 @@ pub fn run(a: &AddArgs, g: &Globals) -> Result<u8> {
     }
     let opts = a.options(sde)?;
     let codec = edit::codec(&img, a.compression.as_deref())?;
-    let target = cli::output(&a.out.output, &[("IMAGE", &a.image)])?;
     let dir = edit::out_dir(&target);
     let (layer, warnings) = add_layer(&img, &specs, &opts, codec, Some(&dir), g.max_layer_size)?;
     if !g.quiet {

@@ -6,6 +6,7 @@ use anyhow::Result;
 use regraft::source::Source;
 
 pub fn run(a: &ConfigArgs, g: &Globals) -> Result<u8> {
+    let target = a.out.target(&a.image)?;
     let img = Source::open(&cli::input(&a.image)?)?.image(g.platform.as_ref())?;
     let overrides = a.config.overrides();
     if overrides.is_empty() {
@@ -14,7 +15,6 @@ pub fn run(a: &ConfigArgs, g: &Globals) -> Result<u8> {
         )
         .into());
     }
-    let target = cli::output(&a.out.output, &[("IMAGE", &a.image)])?;
     let e = Edit {
         layer: None,
         created_by: "regraft config".into(),

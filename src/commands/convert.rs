@@ -12,8 +12,9 @@ use regraft::source::Source;
 use regraft::text::sanitize;
 
 pub fn run(a: &ConvertArgs, g: &Globals) -> Result<u8> {
-    let src = Source::open(&cli::input(&a.source)?)?;
     let out = cli::output(&a.dest, &[("SOURCE", &a.source)])?;
+    cli::digestfile_apart(a.digestfile.as_deref(), &[("SOURCE", &a.source)])?;
+    let src = Source::open(&cli::input(&a.source)?)?;
     if a.all {
         convert_all(&src, &out, a, g)?;
     } else {

@@ -7,9 +7,9 @@ use regraft::source::Source;
 use regraft::toolbox::rm::whiteout_layer;
 
 pub fn run(a: &RmArgs, g: &Globals) -> Result<u8> {
+    let target = a.out.target(&a.image)?;
     let img = Source::open(&cli::input(&a.image)?)?.image(g.platform.as_ref())?;
     let codec = edit::codec(&img, a.compression.as_deref())?;
-    let target = cli::output(&a.out.output, &[("IMAGE", &a.image)])?;
     let dir = edit::out_dir(&target);
     let (layer, deleted) = whiteout_layer(&img, &a.paths, codec, Some(&dir), g.max_layer_size)?;
     let e = Edit {

@@ -2,10 +2,15 @@
 //! type, machine, `PT_INTERP`, and from the dynamic section `DT_NEEDED`, `DT_SONAME`,
 //! `DT_RPATH`, `DT_RUNPATH`, the version needs (`GLIBC_2.34` from `libc.so.6`) and the versions
 //! a library defines. Every offset is bounds-checked; a malformed file is an error, never a
-//! panic.
+//! panic. The work is bounded by the file, whatever it says: each string is at most `PATH_MAX`
+//! bytes (a run path, a list of them, `MAX_RUN_PATH`), all of them together at most `STRINGS_PER_FILE` or the file's size, and the version
+//! entries (which may share one chain) at most `MAX_ELF_VERSIONS`.
 
+use super::strings::{Strings, name};
 use crate::error::{Error, Result};
+use crate::model::limits::{MAX_ELF_VERSIONS, MAX_RUN_PATH};
 use serde::Serialize;
+use std::cell::Cell;
 
 /// The C library family a program is built for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -94,6 +99,10 @@ struct R<'a> {
     b: &'a [u8],
     le: bool,
     is64: bool,
+    /// The strings read from here so far.
+    strings: Strings<'a>,
+    /// Version entries read so far (see `MAX_ELF_VERSIONS`).
+    versions: Cell<usize>,
 }
 
 impl R<'_> {
@@ -133,16 +142,16 @@ impl R<'_> {
         self.uint(off, if self.is64 { 8 } else { 4 })
     }
     fn cstr(&self, off: u64) -> Result<String> {
-        let s = usize::try_from(off)
-            .ok()
-            .filter(|&s| s < self.b.len())
-            .ok_or_else(|| Error::Invalid(format!("ELF: string at {off} outside the file")))?;
-        let end = self.b[s..]
-            .iter()
-            .position(|&c| c == 0)
-            .map(|p| s + p)
-            .unwrap_or(self.b.len());
-        Ok(String::from_utf8_lossy(&self.b[s..end]).into_owned())
+        self.strings.at(off)
+    }
+    /// Counts one more version entry.
+    fn version_entry(&self) -> Result<()> {
+        self.versions.set(self.versions.get() + 1);
+        if self.versions.get() > MAX_ELF_VERSIONS.get() {
+            let what = "ELF: the version needs and definitions";
+            return Err(MAX_ELF_VERSIONS.error(what, format!("{} entries", self.versions.get())));
+        }
+        Ok(())
     }
 }
 
@@ -214,6 +223,8 @@ fn header(b: &[u8]) -> Result<(R<'_>, Elf)> {
         b,
         le,
         is64: class == 64,
+        strings: Strings::new(b, "ELF"),
+        versions: Cell::new(0),
     };
     let elf = Elf {
         class,
@@ -264,9 +275,8 @@ fn program_headers(r: &R, elf: &mut Elf) -> Result<Segments> {
             }),
             PT_DYNAMIC => out.dynamic = Some((offset, filesz)),
             PT_INTERP => {
-                let s = r.bytes(offset, filesz)?;
-                let end = s.iter().position(|&c| c == 0).unwrap_or(s.len());
-                elf.interp = Some(String::from_utf8_lossy(&s[..end]).into_owned());
+                let s = name(r.bytes(offset, filesz)?, || "ELF: PT_INTERP".into())?;
+                elf.interp = Some(String::from_utf8_lossy(s).into_owned());
             }
             _ => {}
         }
@@ -318,8 +328,12 @@ impl<'a, 'b> Dynamic<'a, 'b> {
     fn str(&self, off: u64) -> Result<String> {
         self.r.cstr(self.strtab + off)
     }
+    /// The run path at `off` in the string table: at most `MAX_RUN_PATH`.
+    fn run_path(&self, off: u64) -> Result<String> {
+        self.r.strings.within(self.strtab + off, MAX_RUN_PATH)
+    }
     /// Where the table that `table` points to starts and how many entries `count` says it
-    /// has (at most 4096), when the section has both.
+    /// has, when the section has both.
     fn table(&self, table: u64, count: u64, name: &str) -> Result<Option<(u64, u64)>> {
         let (Some(v), Some(n)) = (self.get(table), self.get(count)) else {
             return Ok(None);
@@ -327,7 +341,7 @@ impl<'a, 'b> Dynamic<'a, 'b> {
         let off = self
             .offset(v)
             .ok_or_else(|| Error::Invalid(format!("ELF: {name} outside the file")))?;
-        Ok(Some((off, n.min(4096))))
+        Ok(Some((off, n)))
     }
 
     /// `DT_NEEDED`, `DT_SONAME`, `DT_RPATH`, `DT_RUNPATH`.
@@ -336,8 +350,9 @@ impl<'a, 'b> Dynamic<'a, 'b> {
             match *t {
                 DT_NEEDED => elf.needed.push(self.str(*v)?),
                 DT_SONAME => elf.soname = Some(self.str(*v)?),
-                DT_RPATH => elf.rpath = Some(self.str(*v)?),
-                DT_RUNPATH => elf.runpath = Some(self.str(*v)?),
+                // A run path is a list of directories, not one path.
+                DT_RPATH => elf.rpath = Some(self.run_path(*v)?),
+                DT_RUNPATH => elf.runpath = Some(self.run_path(*v)?),
                 _ => {}
             }
         }
@@ -346,7 +361,7 @@ impl<'a, 'b> Dynamic<'a, 'b> {
 
     /// Calls `f` with the offset of each entry of a chain that starts at `off`: at most `n`
     /// entries, each linked to the next by the offset (relative, 0 ends the chain) stored at
-    /// `next_at` in it.
+    /// `next_at` in it. Each entry counts against `MAX_ELF_VERSIONS`.
     fn walk(
         &self,
         mut off: u64,
@@ -355,6 +370,7 @@ impl<'a, 'b> Dynamic<'a, 'b> {
         mut f: impl FnMut(u64) -> Result<()>,
     ) -> Result<()> {
         for _ in 0..n {
+            self.r.version_entry()?;
             f(off)?;
             let next = self.r.u32(off + next_at)?;
             if next == 0 {
@@ -378,6 +394,8 @@ impl<'a, 'b> Dynamic<'a, 'b> {
             let aux = off + u64::from(r.u32(off + 8)?);
             self.walk(aux, u64::from(cnt), 12, |aux| {
                 let flags = r.u16(aux + 4)?;
+                // Each entry keeps its own copy of the library's name.
+                r.strings.charge(file.len())?;
                 elf.version_needs.push(VersionNeed {
                     file: file.clone(),
                     version: self.str(u64::from(r.u32(aux + 8)?))?,
@@ -616,6 +634,133 @@ mod tests {
         // Without PT_DYNAMIC (the third program header becomes PT_NULL): a static program.
         let e = parse(&with(0x40 + 2 * 56, &[0; 4])).unwrap();
         assert!(!e.dynamic && e.needed.is_empty() && e.interp.is_some());
+    }
+
+    /// A little-endian ELF64 with one PT_LOAD over the whole file at `VADDR`, a PT_DYNAMIC
+    /// holding `tags` (DT_STRTAB at the start of `tail`, DT_NULL added) and `tail` after it;
+    /// `tags` may name `tail`'s address as `TAIL`, and offsets in it are added to it.
+    fn dyn_elf(tags: &[(u64, u64)], tail: &[u8]) -> Vec<u8> {
+        const VADDR: u64 = 0x10000;
+        let dynamic = 64 + 2 * 56;
+        let n = tags.len() + 2;
+        let tail_at = (dynamic + n * 16) as u64;
+        let mut b = vec![0u8; tail_at as usize];
+        b[..4].copy_from_slice(MAGIC);
+        (b[4], b[5]) = (2, 1);
+        let put = |b: &mut Vec<u8>, at: usize, v: u64, len: usize| {
+            b[at..at + len].copy_from_slice(&v.to_le_bytes()[..len]);
+        };
+        put(&mut b, 16, 3, 2);
+        put(&mut b, 18, u64::from(EM_X86_64), 2);
+        put(&mut b, 32, 64, 8);
+        put(&mut b, 54, 56, 2);
+        put(&mut b, 56, 2, 2);
+        let total = tail_at + tail.len() as u64;
+        for (i, (t, off, size)) in [
+            (PT_LOAD, 0, total),
+            (PT_DYNAMIC, dynamic as u64, n as u64 * 16),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let ph = 64 + i * 56;
+            put(&mut b, ph, u64::from(t), 4);
+            put(&mut b, ph + 8, off, 8);
+            put(&mut b, ph + 16, VADDR + off, 8);
+            put(&mut b, ph + 32, size, 8);
+        }
+        let all = [(DT_STRTAB, VADDR + tail_at)]
+            .into_iter()
+            .chain(tags.iter().map(|&(t, v)| match t {
+                DT_VERNEED | DT_VERDEF => (t, VADDR + tail_at + v),
+                _ => (t, v),
+            }));
+        for (i, (t, v)) in all.enumerate() {
+            put(&mut b, dynamic + i * 16, t, 8);
+            put(&mut b, dynamic + i * 16 + 8, v, 8);
+        }
+        b.extend_from_slice(tail);
+        b
+    }
+
+    /// Regression: `DT_VERNEEDNUM` was capped but each entry's `vn_cnt` was not, and all
+    /// entries may share one 65,535-entry aux chain: a 1 MB file took 2 GB (256 entries) or
+    /// aborted (4,096).
+    #[test]
+    fn version_entries_sharing_one_chain_stop_at_the_limit() {
+        let (vns, auxes) = (40_960usize, 65_535usize);
+        let aux_at = 32 + vns * 16;
+        let mut tail = b"\0libc.so.6\0GLIBC_2.2.5\0".to_vec();
+        tail.resize(32, 0);
+        for i in 0..vns {
+            let mut vn = [0u8; 16];
+            vn[2..4].copy_from_slice(&(auxes as u16).to_le_bytes());
+            vn[4..8].copy_from_slice(&1u32.to_le_bytes());
+            vn[8..12].copy_from_slice(&((aux_at - (32 + i * 16)) as u32).to_le_bytes());
+            vn[12..16].copy_from_slice(&16u32.to_le_bytes());
+            tail.extend_from_slice(&vn);
+        }
+        for _ in 0..auxes {
+            let mut aux = [0u8; 16];
+            aux[8..12].copy_from_slice(&11u32.to_le_bytes());
+            aux[12..16].copy_from_slice(&16u32.to_le_bytes());
+            tail.extend_from_slice(&aux);
+        }
+        let b = dyn_elf(&[(DT_VERNEED, 32), (DT_VERNEEDNUM, vns as u64)], &tail);
+        let e = parse(&b).unwrap_err().to_string();
+        assert!(e.ends_with("(MAX_ELF_VERSIONS)"), "{e}");
+    }
+
+    /// Regression: a thousand `DT_NEEDED` at one NUL-free 1 MB string were each copied
+    /// (19 s, 2 GB); a string has at most `PATH_MAX` bytes, and strings read again and again
+    /// stop at the file's size.
+    #[test]
+    fn needed_names_pointing_at_one_long_string_stop_at_the_limits() {
+        let needed = |n: usize| vec![(DT_NEEDED, 1); n];
+        let mut tail = vec![0u8];
+        tail.extend(std::iter::repeat_n(b'x', 1 << 20));
+        let e = parse(&dyn_elf(&needed(10_000), &tail))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("longer than the limit"), "{e}");
+        assert!(e.ends_with("(PATH_MAX)"), "{e}");
+        let mut tail = vec![0u8];
+        tail.extend(std::iter::repeat_n(b'x', 4000));
+        tail.push(0);
+        let e = parse(&dyn_elf(&needed(10_000), &tail))
+            .unwrap_err()
+            .to_string();
+        assert!(e.ends_with("(STRINGS_PER_FILE)"), "{e}");
+        // Ten of them are fine.
+        let e = parse(&dyn_elf(&needed(10), &tail)).unwrap();
+        assert_eq!(e.needed.len(), 10);
+    }
+
+    /// Regression: run paths were read as one path, at most `PATH_MAX`: a library with a
+    /// 4,849-byte `DT_RUNPATH` (Nix, Guix and Spack builds list many directories) was a
+    /// bad library. A run path is a list; it may take `MAX_RUN_PATH`.
+    #[test]
+    fn run_paths_longer_than_path_max_are_read() {
+        let dirs = (0..80)
+            .map(|i| format!("/nix/store/{i:032}-some-package-1.0/lib"))
+            .collect::<Vec<_>>()
+            .join(":");
+        assert!(dirs.len() > 4096, "{}", dirs.len());
+        let mut tail = vec![0u8];
+        tail.extend_from_slice(dirs.as_bytes());
+        tail.push(0);
+        let e = parse(&dyn_elf(&[(DT_RUNPATH, 1), (DT_RPATH, 1)], &tail)).unwrap();
+        assert_eq!(e.runpath.as_deref(), Some(dirs.as_str()));
+        assert_eq!(e.rpath.as_deref(), Some(dirs.as_str()));
+        // Past its own limit, a run path is refused by its name.
+        let mut tail = vec![0u8];
+        tail.extend(std::iter::repeat_n(b'x', (64 << 10) + 10));
+        tail.push(0);
+        let e = parse(&dyn_elf(&[(DT_RUNPATH, 1)], &tail))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("longer than the limit"), "{e}");
+        assert!(e.ends_with("(MAX_RUN_PATH)"), "{e}");
     }
 
     #[test]

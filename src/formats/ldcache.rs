@@ -1,7 +1,9 @@
 //! `/etc/ld.so.cache`, as glibc's loader reads it at run time: the new format
 //! (`glibc-ld.so.cache1.1`), standalone or after the old `ld.so-1.7.0` table. glibc never
-//! reads `ld.so.conf` at run time, so this cache is what counts.
+//! reads `ld.so.conf` at run time, so this cache is what counts. Its strings are read as
+//! `formats::strings` bounds them: entries that share one long tail cost what the file costs.
 
+use super::strings::Strings;
 use crate::error::{Error, Result};
 
 const NEW_MAGIC: &[u8] = b"glibc-ld.so.cache1.1";
@@ -32,14 +34,6 @@ fn u32_at(b: &[u8], off: usize) -> Result<u32> {
         .ok_or_else(|| Error::Invalid("ld.so.cache: truncated".into()))
 }
 
-fn cstr(b: &[u8], off: usize) -> Result<String> {
-    let s = b
-        .get(off..)
-        .ok_or_else(|| Error::Invalid("ld.so.cache: string outside the file".into()))?;
-    let end = s.iter().position(|&c| c == 0).unwrap_or(s.len());
-    Ok(String::from_utf8_lossy(&s[..end]).into_owned())
-}
-
 /// The architecture bits (`FLAG_X8664_LIB64`, ...) glibc requires for a class and machine.
 pub fn arch_flags(class: u8, machine: u16) -> Option<u32> {
     use super::elf::*;
@@ -68,6 +62,7 @@ impl LdCache {
             ));
         }
         let nlibs = u32_at(b, start + 20)? as usize;
+        let strings = Strings::new(b, "ld.so.cache");
         let mut entries = Vec::new();
         for i in 0..nlibs {
             let e = start + NEW_HEADER + i * NEW_ENTRY;
@@ -77,8 +72,8 @@ impl LdCache {
             // String offsets count from the start of the new-format part.
             entries.push(CacheEntry {
                 flags,
-                name: cstr(b, start + key)?,
-                path: cstr(b, start + value)?,
+                name: strings.at((start + key) as u64)?,
+                path: strings.at((start + value) as u64)?,
             });
         }
         Ok(LdCache { entries })
@@ -157,6 +152,24 @@ mod tests {
         assert!(LdCache::parse(b"nonsense").is_err());
         let b = build(&[(0x0303, "libz.so.1", "/x")]);
         assert!(LdCache::parse(&b[..60]).is_err());
+    }
+
+    /// Regression: 2,000 entries into one 1 MB tail took 3.9 GB.
+    #[test]
+    fn entries_sharing_one_long_tail_stop_at_the_limits() {
+        let tail = |n: usize| {
+            let mut b = build(&[(0x0303, "x", "y"); 20_000]);
+            let at = b.len() as u32;
+            b.extend(std::iter::repeat_n(b'l', n));
+            b.push(0);
+            for i in 0..20_000 {
+                let e = NEW_HEADER + i * NEW_ENTRY;
+                b[e + 8..e + 12].copy_from_slice(&at.to_le_bytes());
+            }
+            LdCache::parse(&b).unwrap_err().to_string()
+        };
+        assert!(tail(10 << 20).ends_with("(PATH_MAX)"), "{}", tail(10 << 20));
+        assert!(tail(4000).ends_with("(STRINGS_PER_FILE)"), "{}", tail(4000));
     }
 
     #[test]

@@ -5,3 +5,5 @@ pub mod elf;
 pub mod ldcache;
 pub mod pyvenv;
 pub mod users;
+
+mod strings;

@@ -267,9 +267,14 @@ fn result_annotations(vendor: &Image, base: &Image) -> BTreeMap<String, String> 
 pub const DEFAULT_TAG_SUFFIX: &str = "-regraft";
 
 /// The default name of a changed image: the input's first tag with `-regraft` appended
-/// (`vend/app:1` -> `vend/app:1-regraft`), shortened to a tag's 128 characters.
+/// (`vend/app:1` -> `vend/app:1-regraft`), shortened to a tag's 128 characters; a tag that
+/// already ends so is kept (a chain of edits does not grow it).
 pub fn derived_tag(name: &str) -> String {
     let (repo, tag) = split_tag(&familiar_name(name));
+    if tag.ends_with(DEFAULT_TAG_SUFFIX) {
+        // An edit of an edit keeps the name: `app:1-regraft`, not `app:1-regraft-regraft`.
+        return format!("{repo}:{tag}");
+    }
     let keep = 128 - DEFAULT_TAG_SUFFIX.len();
     let tag: String = tag.chars().take(keep).collect();
     format!("{repo}:{tag}{DEFAULT_TAG_SUFFIX}")

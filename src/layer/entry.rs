@@ -3,6 +3,7 @@
 //! stack of layers (`crate::view`) is built from these entries.
 
 use crate::error::{Error, Result};
+use crate::model::limits::{self, MAX_PATH_DEPTH, PATH_MAX};
 
 /// Attributes carried from a tar header.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -89,8 +90,24 @@ pub struct LayerEntry {
     pub path: Vec<u8>,
     pub op: Op,
 }
-/// Cleans a tar name. Ok(None) for the root; Err for `..`, NUL or empty names.
+/// Cleans a tar name. Ok(None) for the root; Err for `..`, NUL or empty names, and for a
+/// name longer than `PATH_MAX` or deeper than `MAX_PATH_DEPTH` once cleaned.
 pub fn clean_path(raw: &[u8]) -> Result<Option<Vec<u8>>> {
+    let out = clean_components(raw)?;
+    if out.len() > PATH_MAX.get() {
+        let what = format!("tar entry {}", limits::shown(raw));
+        return Err(PATH_MAX.error(what, format!("{} bytes", out.len())));
+    }
+    let depth = out.iter().filter(|&&b| b == b'/').count() + 1;
+    if depth > MAX_PATH_DEPTH.get() {
+        let what = format!("tar entry {}", limits::shown(raw));
+        return Err(MAX_PATH_DEPTH.error(what, format!("{depth} components")));
+    }
+    Ok(if out.is_empty() { None } else { Some(out) })
+}
+
+/// `clean_path` without the limits: the components of `raw` without `.` and empty ones.
+fn clean_components(raw: &[u8]) -> Result<Vec<u8>> {
     if raw.is_empty() {
         return Err(Error::Invalid("tar entry with an empty name".into()));
     }
@@ -118,7 +135,7 @@ pub fn clean_path(raw: &[u8]) -> Result<Option<Vec<u8>>> {
             }
         }
     }
-    Ok(if out.is_empty() { None } else { Some(out) })
+    Ok(out)
 }
 
 pub(crate) fn split_parent(p: &[u8]) -> (&[u8], &[u8]) {
@@ -272,6 +289,10 @@ fn entry_op<R: std::io::Read>(e: &tar::Entry<'_, R>, meta: Meta, raw: &[u8]) -> 
                     shown(raw)
                 )));
             }
+            if t.len() > PATH_MAX.get() {
+                let what = format!("{}: symlink target", limits::shown(raw));
+                return Err(PATH_MAX.error(what, format!("{} bytes", t.len())));
+            }
             put(Kind::Symlink(t), meta, 0)
         }
         tar::EntryType::Link => {
@@ -307,6 +328,29 @@ mod tests {
         assert!(c("a/../b").is_err());
         assert!(c("").is_err());
         assert!(classify(b"a/.wh.".to_vec()).is_err());
+    }
+
+    #[test]
+    fn names_past_path_max_or_too_deep_are_refused_naming_the_limit() {
+        let at_max = "a/".repeat(MAX_PATH_DEPTH.get() - 1) + &"b".repeat(PATH_MAX.get() - 510);
+        assert_eq!(at_max.len(), PATH_MAX.get());
+        assert!(clean_path(at_max.as_bytes()).is_ok());
+        let long = "a".repeat(PATH_MAX.get() + 1);
+        let e = clean_path(long.as_bytes()).unwrap_err().to_string();
+        assert!(
+            e.ends_with("4096 bytes, over the limit of 4095 bytes (PATH_MAX)"),
+            "{e}"
+        );
+        // Padding that cleaning drops does not count.
+        assert!(clean_path(format!("{}{at_max}", "./".repeat(100)).as_bytes()).is_ok());
+        let deep = "a/".repeat(MAX_PATH_DEPTH.get()) + "f";
+        let e = clean_path(deep.as_bytes()).unwrap_err().to_string();
+        assert!(
+            e.ends_with("257 components, over the limit of 256 components (MAX_PATH_DEPTH)"),
+            "{e}"
+        );
+        // The 40 KB name of a deep hostile entry is not printed whole.
+        assert!(e.len() < 200, "{e}");
     }
 
     /// Parses every entry of a tar built by `build`.

@@ -97,6 +97,11 @@ impl LayerStream {
         self.pad = true;
     }
 
+    /// The tar bytes handed out so far, padding aside.
+    pub fn position(&self) -> u64 {
+        self.total
+    }
+
     /// Where the stream ended when it ended inside a 512-byte block (`pad_last_block`).
     pub fn ended_inside_block(&self) -> Option<u64> {
         self.eof_at

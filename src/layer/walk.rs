@@ -28,21 +28,32 @@ pub fn each_entry(
     s.pad_last_block();
     let res = parse_entries(&what, tar::Archive::new(&mut s).entries(), &mut f);
     let eof_at = s.ended_inside_block();
+    let read = s.position();
     s.finish()?;
-    match (res, eof_at) {
-        (Err(_), Some(at)) => Err(truncated(&what, at)),
-        (Ok(Some(end)), Some(at)) => unpadded_end(&what, end, at),
-        (res, _) => res.map(|_| ()),
+    match res {
+        Ok(Some(end)) => eof_at.map_or(Ok(()), |at| unpadded_end(&what, end, at)),
+        Ok(None) => Ok(()),
+        Err(Failed::Tar { short, .. }) if short || eof_at.is_some() => {
+            Err(truncated(&what, eof_at.unwrap_or(read)))
+        }
+        Err(Failed::Tar { err, .. } | Failed::Entry(err)) => Err(err),
     }
 }
 
-/// A tar whose walk failed and whose stream ended inside a block at `at`: truncated.
+/// How a walk failed: reading the tar itself (`short` when the stream ran out), or on an entry
+/// (a refused name or type, or the caller's own error), which no truncation explains.
+enum Failed {
+    Tar { err: Error, short: bool },
+    Entry(Error),
+}
+
+/// A tar whose walk ran out of bytes at `at`: truncated (or not a tar at all).
 fn truncated(what: &str, at: u64) -> Error {
     Error::layer(
         what,
         format!(
             "the tar stream ends at byte {at}, inside an entry or its header: the layer is \
-             truncated"
+             truncated (or not a tar)"
         ),
     )
 }
@@ -70,7 +81,7 @@ fn unpadded_end(what: &str, end: u64, at: u64) -> Result<()> {
     }
     crate::progress::warn_once(format!(
         "{what}: the tar stream stops after its last file's data, without the padding and \
-         end-of-archive blocks a tar ends with; read as Docker reads it (the digest verified)"
+         end-of-archive blocks a tar ends with; read as Docker and containerd read it"
     ));
     Ok(())
 }
@@ -119,11 +130,14 @@ pub fn walk_headers(what: &str, range: &mut TarRange) -> Result<Vec<LayerEntry>>
         out.push(le);
         Ok(())
     });
-    let ragged = !len.is_multiple_of(512);
-    match (last_end, ragged) {
-        (Err(_), true) => Err(truncated(what, len)),
-        (Ok(Some(end)), _) if ragged || end > len => unpadded_end(what, end, len),
-        (res, _) => res.map(|_| ()),
+    match last_end {
+        // The last entry lacks (part of) its padding: the walk ran out inside that block.
+        Ok(Some(end)) if len < end.next_multiple_of(512) => unpadded_end(what, end, len),
+        Ok(_) => Ok(()),
+        Err(Failed::Tar { short, .. }) if short || !len.is_multiple_of(512) => {
+            Err(truncated(what, len))
+        }
+        Err(Failed::Tar { err, .. } | Failed::Entry(err)) => Err(err),
     }?;
     Ok(out)
 }
@@ -134,16 +148,22 @@ fn parse_entries<R: Read>(
     what: &str,
     entries: io::Result<tar::Entries<'_, R>>,
     mut f: impl FnMut(&mut tar::Entry<'_, R>, LayerEntry) -> Result<()>,
-) -> Result<Option<u64>> {
-    let entries = entries.map_err(|e| Error::layer_io(format!("{what}: not a tar"), e))?;
+) -> std::result::Result<Option<u64>, Failed> {
+    let tar_failed = |e: io::Error, msg: &str| {
+        let text = e.to_string();
+        let short = text.contains("unexpected EOF") || text.contains("failed to read entire block");
+        Failed::Tar {
+            err: Error::layer_io(format!("{what}: {msg}"), crate::error::quiet_tar(e)),
+            short,
+        }
+    };
+    let entries = entries.map_err(|e| tar_failed(e, "not a tar"))?;
     let mut last_end = None;
     for e in entries {
-        let mut e = e.map_err(|e| {
-            Error::layer_io(format!("{what}: corrupt tar"), crate::error::quiet_tar(e))
-        })?;
+        let mut e = e.map_err(|e| tar_failed(e, "corrupt tar"))?;
         last_end = Some(e.raw_file_position() + e.size());
-        let le = parse_entry(&mut e).map_err(|x| Error::context(what, x))?;
-        f(&mut e, le)?;
+        let le = parse_entry(&mut e).map_err(|x| Failed::Entry(Error::context(what, x)))?;
+        f(&mut e, le).map_err(Failed::Entry)?;
     }
     Ok(last_end)
 }

@@ -153,8 +153,14 @@ pub fn merge(base: &Value, vendor: &Value, old: Option<&Value>, ov: &Overrides) 
     // this image.
     cfg.remove("Image");
     for (k, v) in &cfg {
-        let same = bcfg.and_then(|b| b.get(k)).is_some_and(|b| b == v);
-        if k != "Env" && k != "Labels" && !is_empty_value(v) && !same {
+        // Listed: what differs from the base, unless both are unset (Docker's empty defaults).
+        let b = bcfg.and_then(|b| b.get(k));
+        let differs = if is_empty_value(v) {
+            b.is_some_and(|b| !is_empty_value(b))
+        } else {
+            b != Some(v)
+        };
+        if k != "Env" && k != "Labels" && differs {
             from_vendor.push(k.clone());
         }
     }
@@ -426,6 +432,17 @@ mod tests {
         assert_eq!(m.from_vendor, vec!["Entrypoint".to_string()]);
         assert!(m.config["config"].get("Image").is_none());
         assert_eq!(m.config["config"]["Entrypoint"], json!(["/app"]));
+        // An empty vendor value that replaces a base's value is a change, and is listed.
+        let base = json!({"config":{"User":"app","WorkingDir":"/srv","Cmd":null}});
+        let m = merge(&base, &vendor, None, &Overrides::default()).unwrap();
+        assert_eq!(m.config["config"]["User"], "");
+        assert!(
+            m.from_vendor.contains(&"User".to_string()),
+            "{:?}",
+            m.from_vendor
+        );
+        assert!(m.from_vendor.contains(&"WorkingDir".to_string()));
+        assert!(!m.from_vendor.contains(&"Hostname".to_string()));
     }
 
     #[test]

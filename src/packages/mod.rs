@@ -32,8 +32,6 @@ const RPM_DBS: &[&[u8]] = &[
     b"usr/lib/sysimage/rpm/Packages.db",
     b"usr/lib/sysimage/rpm/rpmdb.sqlite",
 ];
-/// The largest package database file regraft reads.
-pub const MAX_DB_SIZE: u64 = 256 << 20;
 
 /// Which database a package record came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -145,7 +143,7 @@ pub fn wanted() -> Wanted<'static> {
     Wanted {
         hash: false,
         keep: &wanted_paths,
-        keep_max: MAX_DB_SIZE,
+        keep_max: crate::model::limits::MAX_PACKAGE_DB,
         probe_elf: &|_| false,
         watch: WATCH,
     }
@@ -272,7 +270,7 @@ fn read_status_d(c: &Contents, db: &mut PackageDb) {
     let dir = DPKG_STATUS_D;
     let mut any_status_d = false;
     for (path, node) in c.view.subtree(dir) {
-        if path.as_slice() == dir || node.kind != crate::layer::entry::Kind::File {
+        if path.as_bytes() == dir || node.kind != crate::layer::entry::Kind::File {
             continue;
         }
         let name = &path[dir.len() + 1..];
@@ -362,6 +360,62 @@ pub fn parse_dpkg(bytes: &[u8], db: Db) -> Vec<(Package, String)> {
     out
 }
 
+/// Takes a deb822-style file (dpkg `status`) as it is written to it and hands `each` one
+/// stanza at a time, so that a large file is never held whole: at most one stanza. The file
+/// is at most `MAX_PACKAGE_DB` (its callers check), and so is a stanza: `packages` reads one
+/// of that size whole too, and no stanza cap of its own makes `check` refuse what `packages`
+/// reads. `finish` hands over the last.
+pub struct Stanzas<F: FnMut(&[u8])> {
+    each: F,
+    /// The stanza so far, then the start of a line not ended yet (from `line`).
+    buf: Vec<u8>,
+    line: usize,
+}
+
+impl<F: FnMut(&[u8])> Stanzas<F> {
+    pub fn new(each: F) -> Self {
+        Stanzas {
+            each,
+            buf: Vec::new(),
+            line: 0,
+        }
+    }
+
+    /// Hands over the last stanza.
+    pub fn finish(mut self) {
+        if !self.buf.is_empty() {
+            (self.each)(&self.buf);
+        }
+    }
+}
+
+impl<F: FnMut(&[u8])> std::io::Write for Stanzas<F> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        // Only the new bytes are searched: a long line written in pieces is scanned once.
+        let mut from = self.buf.len();
+        self.buf.extend_from_slice(data);
+        // A blank line (as `str::trim` sees it, like `stanzas`) ends a stanza.
+        while let Some(n) = self.buf[from..].iter().position(|&b| b == b'\n') {
+            let end = from + n + 1;
+            let blank = String::from_utf8_lossy(&self.buf[self.line..end])
+                .trim()
+                .is_empty();
+            if blank {
+                (self.each)(&self.buf[..end]);
+                self.buf.drain(..end);
+                (self.line, from) = (0, 0);
+            } else {
+                (self.line, from) = (end, end);
+            }
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// apk `installed`: `P:` name, `V:` version, `A:` arch, `o:` origin; stanzas end at a blank
 /// line. Field letters are case-sensitive, so the generic parser is not used.
 pub fn parse_apk(bytes: &[u8]) -> Vec<(Package, String)> {
@@ -436,6 +490,54 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn stanzas_streamed_in_pieces_parse_as_the_whole_file() {
+        use std::io::Write;
+        let text = "Package: a\nVersion: 1\n\n  \nPackage: b\nVersion: 2\nDescription: x\n y\n\r\n\nPackage: c\nVersion: 3";
+        let whole: Vec<String> = parse_dpkg(text.as_bytes(), Db::Dpkg)
+            .into_iter()
+            .map(|(p, raw)| format!("{} {} {raw:?}", p.name, p.version))
+            .collect();
+        assert_eq!(whole.len(), 3);
+        for piece in [1, 2, 3, 7, 100] {
+            let mut got = Vec::new();
+            let mut s = Stanzas::new(|st: &[u8]| {
+                got.extend(
+                    parse_dpkg(st, Db::Dpkg)
+                        .into_iter()
+                        .map(|(p, raw)| format!("{} {} {raw:?}", p.name, p.version)),
+                )
+            });
+            for c in text.as_bytes().chunks(piece) {
+                s.write_all(c).unwrap();
+            }
+            s.finish();
+            assert_eq!(got, whole, "pieces of {piece}");
+        }
+    }
+
+    /// Regression: a stanza past `MAX_SYSTEM_FILE` (16 MiB) was an error in `check` ("a
+    /// stanza without its end", naming no file) while `packages` read the same status fine.
+    /// A stanza is bounded by its file (`MAX_PACKAGE_DB`), and a long line written in small
+    /// pieces is scanned once.
+    #[test]
+    fn one_long_stanza_in_small_pieces_is_one_stanza() {
+        use std::io::Write;
+        let text = format!(
+            "Package: big\nVersion: 1\nDescription: {}\n\nPackage: b\nVersion: 2\n",
+            "x".repeat(18 << 20)
+        );
+        let mut got = Vec::new();
+        let mut s = Stanzas::new(|st: &[u8]| {
+            got.extend(parse_dpkg(st, Db::Dpkg).into_iter().map(|(p, _)| p.name));
+        });
+        for c in text.as_bytes().chunks(4096) {
+            s.write_all(c).unwrap();
+        }
+        s.finish();
+        assert_eq!(got, ["big", "b"]);
     }
 
     #[test]

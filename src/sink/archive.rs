@@ -196,7 +196,7 @@ impl ArchiveSink {
     /// Starts an archive to be renamed to `out`'s path by the commit.
     pub fn begin(out: ImageRef, kind: ArchiveKind, opts: WriteOptions) -> Result<ArchiveSink> {
         let dir = archive_dir(&out.path)?;
-        let (file, tpath) = crate::store::temp::temp_file_in(&dir)?.into_parts();
+        let (file, tpath) = crate::store::temp::output_file_in(&dir)?.into_parts();
         let mut s = ArchiveSink {
             out,
             kind,

@@ -15,7 +15,7 @@ use crate::model::reference::ImageRef;
 use crate::model::spec::annotation::REF_NAME;
 use crate::model::spec::{self, Index};
 use crate::store::container::Container;
-use crate::store::temp::{self, sync_dir, temp_file_in, temp_prefix, write_file_atomic};
+use crate::store::temp::{self, sync_dir, temp_prefix, write_file_atomic};
 use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::fs::{self, File};
@@ -82,7 +82,7 @@ impl LayoutSink {
                 temp::check_output_parent(path)?;
                 let parent = temp::parent_dir(path);
                 fs::create_dir_all(&parent).at(&parent)?;
-                let staging = temp::temp_dir_in(&parent)?;
+                let staging = temp::output_dir_in(&parent)?;
                 Target::New {
                     staging: Some(staging),
                     parent,
@@ -155,7 +155,7 @@ impl Sink for LayoutSink {
         if link_blob(b, &dir, &dest, self.opts)? {
             return Ok(());
         }
-        let tmp = temp_file_in(&dir)?;
+        let tmp = temp::output_file_in(&dir)?;
         {
             let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file());
             copy_blob(b, &mut w, self.opts)?;
@@ -168,7 +168,7 @@ impl Sink for LayoutSink {
 
     fn put_new(&mut self, write: &mut BlobWriter<'_>) -> Result<BlobData> {
         let dir = self.blob_dir();
-        let tmp = temp_file_in(&dir)?;
+        let tmp = temp::output_file_in(&dir)?;
         let (digest, _size) = {
             let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file());
             let r = write(&mut w)?;

@@ -281,6 +281,19 @@ fn index_tar(file: &Path, display: &str) -> Result<HashMap<String, TarEntry>> {
     let mut f = File::open(file).at(file)?;
     let mut head = [0u8; 512];
     let n = read_up_to(&mut f, &mut head).at(file)?;
+    let other = [
+        (&b"\xfd7zXZ\x00"[..], "xz", "xz -d"),
+        (&b"BZh"[..], "bzip2", "bunzip2"),
+    ];
+    if let Some((_, name, undo)) = other.iter().find(|(m, _, _)| head[..n].starts_with(m)) {
+        return Err(Error::format(
+            display,
+            format!(
+                "{name}-compressed: regraft reads archives plain, gzip- or zstd-compressed; \
+                 decompress it first ({undo})"
+            ),
+        ));
+    }
     if n < 512 || !tar_header_ok(&head) {
         return Err(Error::format(
             display,

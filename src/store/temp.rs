@@ -2,9 +2,9 @@
 //! built under a temporary name beside its target, synced, and renamed into place, and so is
 //! every temporary layer. Temporary names carry the writer's pid (`.regraft-tmp-<pid>-*`) so
 //! that a later run can remove what a killed one left. (`--digestfile` and `cp`'s files on the
-//! host are plain writes.) Temporaries are created with the modes a plain `create` would give
-//! (0666 and 0777 less the umask), not tempfile's private 0600, so that what is renamed into place
-//! is readable as `cp` would have made it.
+//! host are plain writes.) What will be renamed into place as an output is created with the
+//! modes a plain `create` would give (0666 and 0777 less the umask), as `cp` would; scratch
+//! temporaries stay private (0600).
 
 use crate::error::{Error, IoContext, Result};
 use std::fs::{self, File};
@@ -25,21 +25,6 @@ pub fn parent_dir(path: &Path) -> std::path::PathBuf {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     }
-}
-
-/// The process's umask, read once from `/proc/self/status` (the `umask` call would change it
-/// while other threads create files); 022 where the kernel does not say.
-pub fn umask() -> u32 {
-    static MASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    *MASK.get_or_init(|| {
-        fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|s| {
-                let line = s.lines().find(|l| l.starts_with("Umask:"))?;
-                u32::from_str_radix(line["Umask:".len()..].trim(), 8).ok()
-            })
-            .unwrap_or(0o022)
-    })
 }
 
 /// Checks that nothing but missing directories stands between an output path and the
@@ -67,22 +52,34 @@ pub fn check_output_parent(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// A temporary file in `dir` (after removing stale ones), mode 0666 less the umask.
+/// A private temporary file in `dir` (after removing stale ones): mode 0600, for scratch data
+/// (a new layer before it is copied into an output) that others must not read.
 pub fn temp_file_in(dir: &Path) -> Result<tempfile::NamedTempFile> {
     clean_stale_temps(dir);
     tempfile::Builder::new()
         .prefix(&temp_prefix())
-        .permissions(fs::Permissions::from_mode(0o666 & !umask()))
         .tempfile_in(dir)
         .at(dir)
 }
 
-/// A temporary directory in `dir` (after removing stale ones), mode 0777 less the umask.
-pub fn temp_dir_in(dir: &Path) -> Result<tempfile::TempDir> {
+/// A temporary file in `dir` that will be renamed into place as (part of) an output: created
+/// with mode 0666, which the kernel reduces by the umask, as `cp` would.
+pub fn output_file_in(dir: &Path) -> Result<tempfile::NamedTempFile> {
     clean_stale_temps(dir);
     tempfile::Builder::new()
         .prefix(&temp_prefix())
-        .permissions(fs::Permissions::from_mode(0o777 & !umask()))
+        .permissions(fs::Permissions::from_mode(0o666))
+        .tempfile_in(dir)
+        .at(dir)
+}
+
+/// A temporary directory in `dir` that will be renamed into place as an output (a layout):
+/// mode 0777 less the umask, as `mkdir` would.
+pub fn output_dir_in(dir: &Path) -> Result<tempfile::TempDir> {
+    clean_stale_temps(dir);
+    tempfile::Builder::new()
+        .prefix(&temp_prefix())
+        .permissions(fs::Permissions::from_mode(0o777))
         .tempdir_in(dir)
         .at(dir)
 }
@@ -117,9 +114,9 @@ pub fn sync_dir(dir: &Path) {
     }
 }
 
-/// Writes `dir/name` atomically: a synced temporary renamed over it.
+/// Writes the output file `dir/name` atomically: a synced temporary renamed over it.
 pub fn write_file_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
-    let tmp = temp_file_in(dir)?;
+    let tmp = output_file_in(dir)?;
     tmp.as_file().write_all(bytes).at(tmp.path())?;
     tmp.as_file().sync_all().at(tmp.path())?;
     let dest = dir.join(name);

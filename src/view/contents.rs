@@ -12,12 +12,14 @@ use crate::error::{Error, Result};
 use crate::layer::entry::{self, Kind, Op};
 use crate::model::digest::{Digest, Hasher};
 use crate::model::image::Image;
+use crate::model::limits::Limit;
 use crate::view::MergedView;
+use crate::view::merged::Key;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 
 /// `(layer index, path as written in that layer)`.
-pub type Origin = (usize, Vec<u8>);
+pub type Origin = (usize, Key);
 
 /// What an executable needs to run, read from its ELF program headers.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,7 +38,7 @@ pub struct Wanted<'a> {
     pub hash: bool,
     /// Keep the bytes of regular files whose cleaned path this accepts (at most `keep_max` each).
     pub keep: &'a dyn Fn(&[u8]) -> bool,
-    pub keep_max: u64,
+    pub keep_max: Limit,
     /// Probe files with an executable bit in these layers for an ELF interpreter.
     pub probe_elf: &'a dyn Fn(usize) -> bool,
     /// Paths whose visible origin is recorded after each layer.
@@ -157,16 +159,9 @@ impl LayerRead {
             .resolve_parent(f.path)
             .unwrap_or_else(|_| f.path.to_vec());
         let keep = (want.keep)(f.path) || (want.keep)(&resolved);
-        if keep && f.size > want.keep_max {
-            return Err(Error::layer(
-                what,
-                format!(
-                    "{} is {} bytes, more than the {} regraft reads of such a file",
-                    crate::text::sanitize_bytes(f.path),
-                    f.size,
-                    want.keep_max
-                ),
-            ));
+        if keep && f.size > want.keep_max.value {
+            let what = format!("{what}: {}", crate::model::limits::shown(f.path));
+            return Err(want.keep_max.error(what, format!("{} bytes", f.size)));
         }
         let probe = f.mode & 0o111 != 0 && (want.probe_elf)(f.layer);
         if !(want.hash || keep || probe) {
@@ -193,7 +188,7 @@ impl LayerRead {
                 break;
             }
         }
-        let key = (f.layer, f.path.to_vec());
+        let key = (f.layer, Key::new(f.path));
         if want.hash {
             self.digests.push((key.clone(), h.finish().0));
         }

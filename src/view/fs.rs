@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::layer::entry::{DataRef, Kind, LayerEntry, Op};
 use crate::layer::{TarRange, collect_entries, describe, seekable_tar, walk_headers};
 use crate::model::image::Layer;
+use crate::model::limits::{self, Limit, MAX_SYSTEM_FILE};
 use crate::model::out::WriteMode;
 use crate::view;
 use crate::view::MergedView;
@@ -252,6 +253,37 @@ impl Fs {
         self.head(n, u64::MAX)
     }
 
+    /// The bytes of a node of either view, if kept, when it has at most `limit` of them; a
+    /// larger file (`path` names it) is an error that names the limit.
+    pub fn data_within(
+        &self,
+        n: &view::Node,
+        path: &[u8],
+        limit: Limit,
+    ) -> Result<Option<Vec<u8>>> {
+        self.within(n, path, limit)?;
+        self.data(n)
+    }
+
+    /// Fails when the node at `path` has more bytes than `limit`, naming both.
+    pub fn within(&self, n: &view::Node, path: &[u8], limit: Limit) -> Result<()> {
+        if n.size > limit.value {
+            let what = format!("{}: /{}", self.name, limits::shown(path));
+            return Err(limit.error(what, format!("{} bytes", n.size)));
+        }
+        Ok(())
+    }
+
+    /// Writes a node's bytes, if kept, to `w` as they are read (a file too large to hold is
+    /// streamed this way); false when they are not kept.
+    pub fn stream(&self, n: &view::Node, w: &mut impl std::io::Write) -> Result<bool> {
+        match (n.data, n.size) {
+            (_, 0) if n.kind == Kind::File => Ok(true),
+            (Some(d), _) => self.store.copy_to(d, w).map(|()| true),
+            (None, _) => Ok(false),
+        }
+    }
+
     /// The first `k` bytes (at most) of a node's data, if kept.
     pub fn head(&self, n: &view::Node, k: u64) -> Result<Option<Vec<u8>>> {
         match (n.data, n.size) {
@@ -267,10 +299,11 @@ impl Fs {
         }
     }
 
-    /// The bytes of a result file reached by an absolute or relative path (symlinks followed).
+    /// The bytes of a result system file reached by an absolute or relative path (symlinks
+    /// followed), at most `MAX_SYSTEM_FILE` of them (a larger one is an error).
     pub fn read_result(&self, path: &str) -> Result<Option<Vec<u8>>> {
         match self.lookup(path) {
-            Some((_, n)) if n.kind == Kind::File => self.data(n),
+            Some((r, n)) if n.kind == Kind::File => self.data_within(n, &r, MAX_SYSTEM_FILE),
             _ => Ok(None),
         }
     }
@@ -283,11 +316,14 @@ impl Fs {
 
 /// Resolves `path` in `view`, following symlinks inside the root.
 pub fn lookup_in<'a>(view: &'a MergedView, path: &str) -> Option<(Vec<u8>, &'a view::Node)> {
+    if path.len() > limits::PATH_MAX.get() {
+        return None;
+    }
     let p = path.trim_start_matches('/');
     if p.is_empty() {
         return None;
     }
-    let r = view.resolve(p.as_bytes(), 0).ok()?;
+    let r = view.resolve(p.as_bytes()).ok()?;
     let n = view.get(&r)?;
     Some((r, n))
 }

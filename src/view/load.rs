@@ -2,6 +2,7 @@
 //! in the spill store, and fetching data a first pass did not keep (the one way to do so: the
 //! check's filesystem fetches through it too).
 
+use super::merged::Key;
 use super::spill::Spill;
 use super::{MergedView, Node};
 use crate::error::{Error, Result};
@@ -80,7 +81,7 @@ pub fn fill_missing(
             &what,
         )?;
         for sel in sels {
-            let keys: Vec<Vec<u8>> = view.subtree(sel).map(|(k, _)| k.clone()).collect();
+            let keys: Vec<Key> = view.subtree(sel).map(|(k, _)| k.clone()).collect();
             for k in keys {
                 if let Some(n) = view.nodes.get_mut(&k) {
                     fill_node(n, layer, &got);
@@ -99,7 +100,9 @@ pub(crate) fn missing_data<'a>(
     let mut need: BTreeMap<usize, Vec<Vec<u8>>> = BTreeMap::new();
     for n in nodes {
         if n.kind == Kind::File && n.data.is_none() && n.size > 0 {
-            need.entry(n.origin.0).or_default().push(n.origin.1.clone());
+            need.entry(n.origin.0)
+                .or_default()
+                .push(n.origin.1.to_vec());
         }
     }
     need
@@ -135,6 +138,6 @@ pub(crate) fn spill_files(
 /// Points a node of layer `layer` whose data was missing at the data `spill_files` got.
 pub(crate) fn fill_node(n: &mut Node, layer: usize, got: &HashMap<Vec<u8>, DataRef>) {
     if n.kind == Kind::File && n.data.is_none() && n.origin.0 == layer {
-        n.data = got.get(&n.origin.1).copied();
+        n.data = got.get(&n.origin.1[..]).copied();
     }
 }

@@ -4,12 +4,16 @@
 //! parsed tar entries; file data stays wherever the caller put it.
 
 use crate::error::{Error, Result};
-use crate::layer::entry::{DataRef, Kind, Meta, split_parent};
+use crate::layer::entry::{DataRef, Kind, Meta};
 use std::collections::BTreeMap;
+use std::collections::btree_map::Range;
 use std::ops::Bound;
 
 mod apply;
+mod key;
 mod resolve;
+
+pub use key::Key;
 
 /// One node of the merged view.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,8 +23,9 @@ pub struct Node {
     pub size: u64,
     /// The layer the node's entry came from.
     pub layer: usize,
-    /// The layer and path the content came from (differs for hardlinks).
-    pub origin: (usize, Vec<u8>),
+    /// The layer and path the content came from (differs for hardlinks); an implicit
+    /// directory's is its own key.
+    pub origin: (usize, Key),
     pub data: Option<DataRef>,
     /// Hardlink group: nodes with the same inode share content.
     pub inode: u64,
@@ -28,23 +33,12 @@ pub struct Node {
     pub implicit: bool,
 }
 
-/// The merged filesystem of a stack of layers.
+/// The merged filesystem of a stack of layers. Every node's parents are directories of the
+/// view (the resolution relies on it).
 #[derive(Default, Clone, Debug)]
 pub struct MergedView {
-    pub nodes: BTreeMap<Vec<u8>, Node>,
+    pub nodes: BTreeMap<Key, Node>,
     next_inode: u64,
-}
-
-/// The key range of everything strictly below `dir`.
-fn below(dir: &[u8]) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
-    if dir.is_empty() {
-        return (Bound::Unbounded, Bound::Unbounded);
-    }
-    let mut lo = dir.to_vec();
-    lo.push(b'/');
-    let mut hi = dir.to_vec();
-    hi.push(b'/' + 1);
-    (Bound::Included(lo), Bound::Excluded(hi))
 }
 
 impl MergedView {
@@ -57,13 +51,55 @@ impl MergedView {
     }
 
     /// Every node at or below `path`, in path order.
-    pub fn subtree<'a>(
-        &'a self,
-        path: &'a [u8],
-    ) -> impl Iterator<Item = (&'a Vec<u8>, &'a Node)> + 'a {
+    pub fn subtree<'a>(&'a self, path: &[u8]) -> impl Iterator<Item = (&'a Key, &'a Node)> + 'a {
         // The root (an empty path) is every node: `below` is then unbounded.
         let this = self.nodes.get_key_value(path);
-        this.into_iter().chain(self.nodes.range(below(path)))
+        this.into_iter().chain(self.below(path))
+    }
+
+    /// The paths of `dir`'s own children, in path order; a child's subtree is skipped, not
+    /// walked, so a directory costs its children, not everything below it.
+    pub fn children<'a>(&'a self, dir: &[u8]) -> impl Iterator<Item = &'a Key> + 'a {
+        // Where a child's name starts in its path, and the bound past everything below `dir`.
+        let start = dir.len() + usize::from(!dir.is_empty());
+        let end = (!dir.is_empty()).then(|| [dir, b"0"].concat());
+        let mut from = Some(if dir.is_empty() {
+            Vec::new()
+        } else {
+            [dir, b"/"].concat()
+        });
+        std::iter::from_fn(move || {
+            loop {
+                let lo = from.take()?;
+                let hi = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+                let (k, _) = self
+                    .nodes
+                    .range::<[u8], _>((Bound::Included(&lo[..]), hi))
+                    .next()?;
+                match k[start..].iter().position(|&b| b == b'/') {
+                    // A child: next, the first path after it.
+                    None => {
+                        from = Some([&k[..], b"\0"].concat());
+                        return Some(k);
+                    }
+                    // Below the child `k[start..start + i]`: next, the first path after its subtree.
+                    Some(i) => from = Some([&k[..start + i], b"0"].concat()),
+                }
+            }
+        })
+    }
+
+    /// Every node strictly below `dir`, in path order.
+    fn below(&self, dir: &[u8]) -> Range<'_, Key, Node> {
+        if dir.is_empty() {
+            return self.nodes.range::<[u8], _>(..);
+        }
+        let mut lo = dir.to_vec();
+        lo.push(b'/');
+        let mut hi = dir.to_vec();
+        hi.push(b'/' + 1);
+        self.nodes
+            .range::<[u8], _>((Bound::Included(&lo[..]), Bound::Excluded(&hi[..])))
     }
 
     /// Removes `path` and everything below it, but the nodes `keep` says to keep.
@@ -78,9 +114,8 @@ impl MergedView {
 
     /// Removes everything below `path`, but the nodes `keep` says to keep.
     fn remove_children(&mut self, path: &[u8], keep: &dyn Fn(&Node) -> bool) {
-        let doomed: Vec<Vec<u8>> = self
-            .nodes
-            .range(below(path))
+        let doomed: Vec<Key> = self
+            .below(path)
             .filter(|(_, n)| !keep(n))
             .map(|(k, _)| k.clone())
             .collect();
@@ -89,41 +124,53 @@ impl MergedView {
         }
     }
 
-    /// Creates `dir` and its missing parents as implicit directories of `layer`; fails where
-    /// one of them is something else.
-    fn ensure_dirs(&mut self, dir: &[u8], layer: usize) -> Result<()> {
-        if dir.is_empty() {
-            return Ok(());
-        }
-        let (parent, _) = split_parent(dir);
-        self.ensure_dirs(parent, layer)?;
-        match self.nodes.get(dir).map(|n| &n.kind) {
-            Some(Kind::Dir) => Ok(()),
-            None => {
-                let inode = self.inode();
-                self.nodes.insert(
-                    dir.to_vec(),
-                    Node {
-                        kind: Kind::Dir,
-                        meta: Meta {
-                            mode: 0o755,
-                            ..Default::default()
-                        },
-                        size: 0,
-                        layer,
-                        origin: (layer, dir.to_vec()),
-                        data: None,
-                        inode,
-                        implicit: true,
-                    },
-                );
-                Ok(())
+    /// Creates the first `len` bytes of `path` (a directory) and its missing parents as
+    /// implicit directories of `layer`, their keys sharing `path`'s bytes; fails where one of
+    /// them is something else. Looks up from the deepest, so an existing directory costs one
+    /// lookup.
+    fn ensure_dirs(&mut self, path: &Key, len: usize, layer: usize) -> Result<()> {
+        let dir = &path[..len];
+        let mut end = len;
+        while end > 0 {
+            match self.nodes.get(&dir[..end]).map(|n| &n.kind) {
+                Some(Kind::Dir) => break,
+                Some(k) => {
+                    return Err(Error::Invalid(format!(
+                        "{}: parent is a {}, not a directory",
+                        crate::text::sanitize_bytes(&dir[..end]),
+                        k.name()
+                    )));
+                }
+                None => end = dir[..end].iter().rposition(|&b| b == b'/').unwrap_or(0),
             }
-            Some(k) => Err(Error::Invalid(format!(
-                "{}: parent is a {}, not a directory",
-                crate::text::sanitize_bytes(dir),
-                k.name()
-            ))),
+        }
+        // `end` exists (or is the root); create what is missing below it, outermost first.
+        let missing = (end + 1..len)
+            .filter(|&i| dir[i] == b'/')
+            .chain(std::iter::once(len))
+            .filter(|&i| i > end);
+        for i in missing.collect::<Vec<_>>() {
+            let key = path.prefix(i);
+            let node = self.implicit_dir(key.clone(), layer);
+            self.nodes.insert(key, node);
+        }
+        Ok(())
+    }
+
+    /// A directory no entry created, at `key`.
+    fn implicit_dir(&mut self, key: Key, layer: usize) -> Node {
+        Node {
+            kind: Kind::Dir,
+            meta: Meta {
+                mode: 0o755,
+                ..Default::default()
+            },
+            size: 0,
+            layer,
+            origin: (layer, key),
+            data: None,
+            inode: self.inode(),
+            implicit: true,
         }
     }
 
@@ -131,5 +178,39 @@ impl MergedView {
     fn inode(&mut self) -> u64 {
         self.next_inode += 1;
         self.next_inode
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layer::entry::{LayerEntry, Op};
+
+    #[test]
+    fn children_skip_their_subtrees() {
+        let mut v = MergedView::new();
+        let file = |p: &str| LayerEntry {
+            path: p.as_bytes().to_vec(),
+            op: Op::Put {
+                kind: Kind::File,
+                meta: Meta::default(),
+                size: 0,
+                data: None,
+            },
+        };
+        let names = ["d/a.x", "d/a-", "d/a/deep/f", "d/b/c", "d/c", "e/f", "top"];
+        assert!(
+            v.apply_layer(0, names.iter().map(|p| file(p)).collect())
+                .is_ok()
+        );
+        let kids = |d: &str| -> Vec<String> {
+            v.children(d.as_bytes())
+                .map(|k| String::from_utf8_lossy(k).into_owned())
+                .collect()
+        };
+        assert_eq!(kids("d"), ["d/a", "d/a-", "d/a.x", "d/b", "d/c"]);
+        assert_eq!(kids(""), ["d", "e", "top"]);
+        assert_eq!(kids("d/b"), ["d/b/c"]);
+        assert!(kids("top").is_empty());
     }
 }

@@ -516,3 +516,79 @@ pub fn chroot_run_env(
     }
     o
 }
+
+/// What a bounded run of regraft did: its exit code, stderr, stdout, wall time, CPU time
+/// (user and system) and peak RSS.
+pub struct Bounded {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub secs: f64,
+    pub cpu_secs: f64,
+    pub max_rss_mib: f64,
+}
+
+/// Runs regraft with `args`, killed after `kill_after` seconds; returns its wall time, and its
+/// CPU time and peak RSS as the kernel accounts them for a child (`wait4`). GNU time forks regraft and
+/// reports that: a process this test binary spawns itself would carry the test binary's own
+/// peak into its `ru_maxrss` (exec records the peak of the memory it replaces).
+// The child is reaped with waitpid below, which std's Child cannot see.
+#[allow(clippy::zombie_processes)]
+pub fn regraft_bounded(args: &[&str], kill_after: f64) -> Bounded {
+    use std::os::unix::process::CommandExt;
+    const MARK: &str = "regraft-bounded:";
+    let d = tmp();
+    let (out, err) = (d.path().join("out"), d.path().join("err"));
+    let start = std::time::Instant::now();
+    let child = Command::new("/usr/bin/time")
+        .args([
+            "-f",
+            &format!("{MARK} %e %M %x %U %S"),
+            env!("CARGO_BIN_EXE_regraft"),
+        ])
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .process_group(0)
+        .spawn()
+        .expect("run regraft under /usr/bin/time");
+    let pid = child.id() as libc::pid_t;
+    loop {
+        let mut status = 0;
+        // SAFETY: waiting for our own child; no rusage asked for.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        assert!(r >= 0, "waitpid: {}", std::io::Error::last_os_error());
+        if r == pid {
+            break;
+        }
+        if start.elapsed().as_secs_f64() > kill_after {
+            // SAFETY: signalling the process group of our own child (time and regraft).
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let all = String::from_utf8_lossy(&std::fs::read(&err).unwrap()).into_owned();
+    let (stderr, report) = match all.rfind(MARK) {
+        Some(i) => (all[..i].to_string(), all[i + MARK.len()..].to_string()),
+        None => (all.clone(), String::new()),
+    };
+    let f: Vec<f64> = report
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    Bounded {
+        code: f.get(2).map(|&c| c as i32),
+        stdout: std::fs::read_to_string(&out).unwrap_or_default(),
+        stderr,
+        secs,
+        // A killed run has no report: its CPU time and peak are unknown, not zero.
+        cpu_secs: match (f.get(3), f.get(4)) {
+            (Some(u), Some(s)) => u + s,
+            _ => f64::INFINITY,
+        },
+        // %M is in KiB.
+        max_rss_mib: f.get(1).map_or(f64::INFINITY, |k| k / 1024.0),
+    }
+}

@@ -349,6 +349,21 @@ fn a_rebased_service_keeps_its_user_and_config_in_docker() {
     d.load(&edited);
     let said = d.run_image("regraft-test/svc-root:1", &["x"], "");
     assert!(said.starts_with("user=root uid=0 cwd=/opt/svc"), "{said}");
+
+    // `-o -` streams a docker archive: piped straight into `docker load`.
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg("\"$0\" config \"$1\" --user 1001 --tag regraft-test/svc-pipe:1 -o - | docker load")
+        .arg(env!("CARGO_BIN_EXE_regraft"))
+        .arg(&out)
+        .env("DOCKER_HOST", &d.host)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Loaded image: regraft-test/svc-pipe:1"));
+    d.loaded.borrow_mut().push("regraft-test/svc-pipe:1".into());
+    let said = d.run_image("regraft-test/svc-pipe:1", &[], "");
+    assert!(said.starts_with("user=svc uid=1001"), "{said}");
 }
 
 /// Layer mode on an apt-installed tool: jq and its libraries move onto trixie and run there.
@@ -386,6 +401,28 @@ fn a_rebased_apt_tool_runs_in_docker_from_each_output_form() {
     let config = written_config(&out, s["config_digest"].as_str().unwrap());
     assert_config_as_written(&d, "regraft-test/jq:1", &config);
     assert_round_trip(&d, "regraft-test/jq:1", &s, t.path());
+
+    // Without --tag: the result is `vendor-tool:1-regraft`, and loading it leaves the vendor's
+    // own `vendor-tool:1` where it was.
+    d.ok(&["load", "-i", &built("tool.tar")]);
+    let vendor_id = d.inspect("vendor-tool:1")["Id"].clone();
+    let untagged = t.path().join("default-name.tar").display().to_string();
+    let args: Vec<&str> = common
+        .iter()
+        .copied()
+        .filter(|a| *a != "--tag" && *a != "regraft-test/jq:1")
+        .collect();
+    graft(&[&args[..], &["-o", &untagged]].concat());
+    assert_eq!(d.load(&untagged), "vendor-tool:1-regraft");
+    assert_eq!(
+        d.inspect("vendor-tool:1")["Id"],
+        vendor_id,
+        "the vendor's tag moved"
+    );
+    assert_eq!(
+        d.run_image("vendor-tool:1-regraft", &["-n", "1+1"], ""),
+        "2\n"
+    );
 
     // oci-archive: pure OCI (no manifest.json). Docker 25+ loads such archives; Debian's Docker
     // 20.10 reads only manifest.json and refuses them: either way is Docker's, asserted as such.

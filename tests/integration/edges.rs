@@ -156,10 +156,18 @@ fn a_layer_without_its_tar_end_is_read_with_a_warning() {
 fn a_truncated_layer_tar_stays_an_error() {
     let d = tmp();
     let full = raw_entry(b"opt/data.bin", b'0', &[7u8; 3000], b"", 0o644);
-    let cases: [(&str, Vec<u8>, &str); 3] = [
+    let cases: [(&str, Vec<u8>, &str); 5] = [
         ("in-data", full[..512 + 1000].to_vec(), "truncated"),
         ("in-header", [&full[..], &full[..100]].concat(), "truncated"),
+        // On a block boundary inside the data: no padding to add, still truncated.
+        ("on-boundary", full[..1024].to_vec(), "truncated"),
         ("in-padding", full[..512 + 3000 + 7].to_vec(), ""),
+        // A whole tar with its end blocks, then a ragged tail: read as it is, no warning.
+        (
+            "tail",
+            [end_tar(full.clone()), vec![1u8; 100]].concat(),
+            "ok",
+        ),
     ];
     for (name, layer, want) in cases {
         let dir = d.path().join(name);
@@ -183,7 +191,10 @@ fn a_truncated_layer_tar_stays_an_error() {
             }
             let o = regraft(&args);
             let err = String::from_utf8_lossy(&o.stderr);
-            if want.is_empty() {
+            if want == "ok" {
+                assert!(o.status.success(), "{name} {args:?}: {err}");
+                assert!(!err.contains("warning"), "{name}: {err}");
+            } else if want.is_empty() {
                 assert!(o.status.success(), "{name} {args:?}: {err}");
                 assert!(err.contains("without the padding"), "{name}: {err}");
             } else {
@@ -243,6 +254,40 @@ fn an_output_that_is_an_input_is_refused() {
         2,
     );
     assert!(err.contains("--onto"), "{err}");
+    let err = regraft_fails(
+        &[
+            "config",
+            &v,
+            "--user",
+            "1",
+            "-o",
+            &d.path().join("x.tar").display().to_string(),
+            "--digestfile",
+            &v,
+        ],
+        2,
+    );
+    assert!(
+        err.contains("--digestfile") && err.contains("the same file as IMAGE"),
+        "{err}"
+    );
+    let err = regraft_fails(
+        &[
+            "--from",
+            &v,
+            "--onto",
+            &base,
+            "--path",
+            "/opt",
+            "-o",
+            &d.path().join("y.tar").display().to_string(),
+            "--digestfile",
+            &other,
+        ],
+        2,
+    );
+    assert!(err.contains("--digestfile"), "{err}");
+    assert!(!d.path().join("x.tar").exists() && !d.path().join("y.tar").exists());
     assert_eq!(sha256_file(&vendor), before);
 }
 
@@ -344,6 +389,23 @@ fn a_text_file_is_not_echoed() {
             "{err}"
         );
     }
+}
+
+/// A docker save compressed with xz (which regraft does not read) is named as such.
+#[test]
+fn an_xz_archive_says_xz() {
+    let d = tmp();
+    let xz = d.path().join("v.tar.xz");
+    let o = Command::new("xz")
+        .args(["-1", "-c", &fixture("vendor.tar")])
+        .output()
+        .unwrap();
+    std::fs::write(&xz, o.stdout).unwrap();
+    let err = regraft_fails(&["inspect", &xz.display().to_string()], 1);
+    assert!(
+        err.contains("xz-compressed") && err.contains("xz -d"),
+        "{err}"
+    );
 }
 
 /// `-o FILE/x.tar` where FILE is a regular file names FILE; a missing directory is named too.

@@ -15,6 +15,7 @@ mod faults;
 mod golden;
 mod graft;
 mod hostile;
+mod hostile_bounds;
 mod roundtrip;
 mod toolbox;
 mod triage;

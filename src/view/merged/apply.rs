@@ -14,9 +14,9 @@
 //!    layer or earlier in this layer), so a target replaced later keeps the old content in the
 //!    link; a link to nothing, to a directory or to a later entry is an error.
 
-use super::{MergedView, Node};
+use super::{Key, MergedView, Node};
 use crate::error::{Error, Result};
-use crate::layer::entry::{DataRef, Kind, LayerEntry, Meta, Op, split_parent};
+use crate::layer::entry::{DataRef, Kind, LayerEntry, Meta, Op};
 
 /// What a `Put` entry adds.
 struct Put {
@@ -47,7 +47,7 @@ impl MergedView {
         for e in entries {
             if let Op::Opaque = e.op {
                 // A lower path that is no directory has no children to hide.
-                let Ok(dir) = self.resolve(&e.path, 0) else {
+                let Ok(dir) = self.resolve(&e.path) else {
                     continue;
                 };
                 self.remove_children(&dir, &|n| n.layer == layer);
@@ -72,8 +72,8 @@ impl MergedView {
         match op {
             Op::Skip | Op::Whiteout => Ok(()),
             Op::Opaque => {
-                let dir = self.resolve(path, 0)?;
-                self.ensure_dirs(&dir, layer)
+                let dir = Key::from(self.resolve(path)?);
+                self.ensure_dirs(&dir, dir.len(), layer)
             }
             Op::Put {
                 kind,
@@ -99,14 +99,20 @@ impl MergedView {
     /// Adds or replaces `path`: a directory over a directory keeps its children, anything
     /// else replaces what was there with its subtree.
     fn put(&mut self, layer: usize, path: &[u8], put: Put) -> Result<()> {
-        let p = self.resolve_parent(path)?;
-        self.ensure_dirs(split_parent(&p).0, layer)?;
+        let p = Key::from(self.resolve_parent(path)?);
+        self.ensure_dirs(&p, parent_len(&p), layer)?;
         let is_dir = put.kind == Kind::Dir;
         match self.nodes.get(&p).map(|n| n.kind == Kind::Dir) {
             Some(true) if is_dir => {}
             Some(_) => self.remove_tree(&p, &|_| false),
             None => {}
         }
+        // The content's origin is the name as written; most often that is the key.
+        let origin = if *p == *path {
+            p.clone()
+        } else {
+            Key::new(path)
+        };
         let inode = self.inode();
         self.nodes.insert(
             p,
@@ -115,7 +121,7 @@ impl MergedView {
                 meta: put.meta,
                 size: put.size,
                 layer,
-                origin: (layer, path.to_vec()),
+                origin: (layer, origin),
                 data: put.data,
                 inode,
                 implicit: false,
@@ -127,9 +133,9 @@ impl MergedView {
     /// A hardlink at `path` to `target` as the view holds it now: it shares the target's
     /// content and inode.
     fn link(&mut self, layer: usize, path: &[u8], target: &[u8]) -> Result<()> {
-        let p = self.resolve_parent(path)?;
+        let p = Key::from(self.resolve_parent(path)?);
         let t = self.resolve_parent(target)?;
-        let Some(tn) = self.nodes.get(&t).cloned() else {
+        let Some(tn) = self.nodes.get(&t[..]).cloned() else {
             return Err(Error::Invalid(format!(
                 "hardlink to {:?}, which does not exist (at this point of the layer)",
                 crate::text::sanitize_bytes(target)
@@ -138,10 +144,10 @@ impl MergedView {
         if tn.kind == Kind::Dir {
             return Err(Error::Invalid("hardlink to a directory".into()));
         }
-        if p == t {
+        if *p == t[..] {
             return Ok(());
         }
-        self.ensure_dirs(split_parent(&p).0, layer)?;
+        self.ensure_dirs(&p, parent_len(&p), layer)?;
         if self.nodes.contains_key(&p) {
             self.remove_tree(&p, &|_| false);
         }
@@ -155,12 +161,18 @@ impl MergedView {
     }
 }
 
+/// The length of the parent's part of a path (0 at the top).
+fn parent_len(p: &[u8]) -> usize {
+    p.iter().rposition(|&b| b == b'/').unwrap_or(0)
+}
+
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::layer::entry::classify;
 
-    fn put(p: &str, kind: Kind) -> LayerEntry {
+    /// An entry that puts a `kind` at `p`.
+    pub(in crate::view::merged) fn put(p: &str, kind: Kind) -> LayerEntry {
         LayerEntry {
             path: p.as_bytes().to_vec(),
             op: Op::Put {
@@ -537,7 +549,7 @@ mod model_tests {
                                 Kind::Dir => M::Dir,
                                 _ => M::Sym,
                             };
-                            (String::from_utf8(k.clone()).unwrap(), m)
+                            (String::from_utf8(k.to_vec()).unwrap(), m)
                         })
                         .collect();
                     prop_assert_eq!(g, w);
