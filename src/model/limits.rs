@@ -90,8 +90,8 @@ pub const MAX_LD_SO_CONF_INCLUDES: Limit =
 
 /// Bytes of one system file the check reads whole: `/etc/passwd`, `/etc/group`,
 /// `ld.so.conf` and its includes, `ld-musl-*.path`, `/etc/ld.so.cache`, dpkg's `info/*.list`
-/// and `status.d/*` (package databases are `MAX_PACKAGE_DB`). Real ones are kilobytes (a large `ld.so.cache` is
-/// about 1 MiB, the largest `*.list` a few MiB).
+/// and `status.d/*` (package databases are `MAX_PACKAGE_DB`). Real ones are kilobytes (a
+/// large `ld.so.cache` is about 1 MiB, the largest `*.list` a few MiB).
 pub const MAX_SYSTEM_FILE: Limit = limit("MAX_SYSTEM_FILE", 16 << 20, "bytes");
 
 /// Bytes of a package database file (dpkg's `status`, apk's `installed`) that `packages`,
