@@ -3,8 +3,9 @@
 //! `DT_RPATH`, `DT_RUNPATH`, the version needs (`GLIBC_2.34` from `libc.so.6`) and the versions
 //! a library defines. Every offset is bounds-checked; a malformed file is an error, never a
 //! panic. The work is bounded by the file, whatever it says: each string is at most `PATH_MAX`
-//! bytes (a run path, a list of them, `MAX_RUN_PATH`), all of them together at most `STRINGS_PER_FILE` or the file's size, and the version
-//! entries (which may share one chain) at most `MAX_ELF_VERSIONS`.
+//! bytes (a run path, a list of them, `MAX_RUN_PATH`), all of them together at most
+//! `STRINGS_PER_FILE` or the file's size, and the version entries (which may share one chain)
+//! at most `MAX_ELF_VERSIONS`.
 
 use super::strings::{Strings, name};
 use crate::error::{Error, Result};

@@ -65,9 +65,10 @@ pub const MAX_SYMLINKS: Limit = limit("MAX_SYMLINKS", 40, "links");
 
 /// Components one lookup walks: those of its path and of the targets of the links it
 /// follows, `.` and `..` included. The kernel sets no such number; but 40 links each with a
-/// target of `PATH_MAX` (`x/../x/../…`, 1,600 components) would cost every tar entry below
-/// them 65,000 steps (20,000 entries, a 125 KB layer: a minute). Four paths of the deepest
-/// kind (`MAX_PATH_DEPTH`); a real lookup walks tens.
+/// target of `PATH_MAX` (`x/../x/../…`, 1,600 components) cost a lookup 65,000 steps, and
+/// tar entries whose parents alternate each need one (20,000 entries below such a chain, a
+/// 125 KB layer, took 42 s). Four paths of the deepest kind (`MAX_PATH_DEPTH`); a real
+/// lookup walks tens.
 pub const MAX_LOOKUP_STEPS: Limit = limit("MAX_LOOKUP_STEPS", 1024, "components");
 
 /// Bytes of all the strings read from one ELF file (or one `ld.so.cache`) together, for a
@@ -89,8 +90,8 @@ pub const MAX_LD_SO_CONF_INCLUDES: Limit =
 
 /// Bytes of one system file the check reads whole: `/etc/passwd`, `/etc/group`,
 /// `ld.so.conf` and its includes, `ld-musl-*.path`, `/etc/ld.so.cache`, dpkg's `info/*.list`
-/// and `status.d/*` (package databases are `MAX_PACKAGE_DB`). Real ones are kilobytes (a large `ld.so.cache` is
-/// about 1 MiB, the largest `*.list` a few MiB).
+/// and `status.d/*` (package databases are `MAX_PACKAGE_DB`). Real ones are kilobytes (a
+/// large `ld.so.cache` is about 1 MiB, the largest `*.list` a few MiB).
 pub const MAX_SYSTEM_FILE: Limit = limit("MAX_SYSTEM_FILE", 16 << 20, "bytes");
 
 /// Bytes of a package database file (dpkg's `status`, apk's `installed`) that `packages`,

@@ -13,10 +13,73 @@
 //! 5. A hardlink takes the content of its target as the view holds it at that moment (lower
 //!    layer or earlier in this layer), so a target replaced later keeps the old content in the
 //!    link; a link to nothing, to a directory or to a later entry is an error.
+//!
+//! The last parent resolved is reused by the next entry with the same parent (`Memo`): a
+//! lookup may walk up to `MAX_LOOKUP_STEPS` components, and a tar lists a directory's entries
+//! together.
 
 use super::{Key, MergedView, Node};
 use crate::error::{Error, Result};
 use crate::layer::entry::{DataRef, Kind, LayerEntry, Meta, Op};
+
+/// The last parent directory `put` resolved in this layer. Resolution reads only the kinds of
+/// the nodes it walks through and the targets of symlinks, so it stays valid while only
+/// directories are added (over nothing or a directory: a walk treats a missing component and
+/// a directory alike) and files at paths that were empty and are not at or above the resolved
+/// path, and while no missing path the walk climbed out of (`x` in `x/..`) is created.
+/// Anything else forgets it: a symlink, a replacement, a hardlink, an opaque marker; and a new
+/// layer (whiteouts and opaque markers act first).
+#[derive(Default)]
+struct Memo(Option<Resolved>);
+
+struct Resolved {
+    /// The parent as written.
+    raw: Vec<u8>,
+    resolved: Vec<u8>,
+    /// The missing paths the walk climbed out of, sorted.
+    watched: Vec<Vec<u8>>,
+}
+
+impl Memo {
+    /// The parent of `path` resolved, reusing the last one when it has the same.
+    fn resolve_parent(&mut self, view: &MergedView, path: &[u8]) -> Result<Vec<u8>> {
+        view.resolve_parent_with(path, |dir| match &self.0 {
+            Some(r) if r.raw == dir => Ok(r.resolved.clone()),
+            _ => {
+                let (resolved, watched) = view.resolve_watched(dir)?;
+                self.0 = Some(Resolved {
+                    raw: dir.to_vec(),
+                    resolved: resolved.clone(),
+                    watched,
+                });
+                Ok(resolved)
+            }
+        })
+    }
+
+    /// Before `put` of a `kind` at `p` over a node that was a directory (`Some(true)`),
+    /// something else (`Some(false)`) or nothing, which creates `new` (`p` or its outermost
+    /// missing parent) when `p` was nothing.
+    fn put(&mut self, p: &[u8], new: &[u8], was_dir: Option<bool>, kind: &Kind) {
+        let Some(r) = &self.0 else {
+            return;
+        };
+        let at_or_above = |q: &[u8]| {
+            let x = &r.resolved;
+            x.starts_with(q) && (x.len() == q.len() || x[q.len()] == b'/')
+        };
+        let keep = match (was_dir, kind) {
+            (_, Kind::Symlink(_)) => false,
+            (Some(true), Kind::Dir) => true,
+            (Some(_), _) => false,
+            (None, Kind::Dir) => r.watched.binary_search_by(|w| w[..].cmp(new)).is_err(),
+            (None, _) => !at_or_above(p) && r.watched.binary_search_by(|w| w[..].cmp(new)).is_err(),
+        };
+        if !keep {
+            self.0 = None;
+        }
+    }
+}
 
 /// What a `Put` entry adds.
 struct Put {
@@ -31,8 +94,9 @@ impl MergedView {
     pub fn apply_layer(&mut self, layer: usize, entries: Vec<LayerEntry>) -> Result<()> {
         self.hide_below_opaque_dirs(layer, &entries);
         self.apply_whiteouts(layer, &entries);
+        let mut memo = Memo::default();
         for LayerEntry { path, op } in entries {
-            self.add_entry(layer, &path, op).map_err(|e| {
+            self.add_entry(layer, &path, op, &mut memo).map_err(|e| {
                 Error::context(
                     format!("layer {layer}: {}", crate::text::sanitize_bytes(&path)),
                     e,
@@ -68,7 +132,10 @@ impl MergedView {
     }
 
     /// Rules 4 and 5: one entry, in tar order.
-    fn add_entry(&mut self, layer: usize, path: &[u8], op: Op) -> Result<()> {
+    fn add_entry(&mut self, layer: usize, path: &[u8], op: Op, memo: &mut Memo) -> Result<()> {
+        if !matches!(op, Op::Put { .. } | Op::Skip | Op::Whiteout) {
+            memo.0 = None;
+        }
         match op {
             Op::Skip | Op::Whiteout => Ok(()),
             Op::Opaque => {
@@ -89,6 +156,7 @@ impl MergedView {
                     size,
                     data,
                 },
+                memo,
             ),
             // A hardlink's own header carries no attributes of its own in practice: the link
             // takes its target's.
@@ -98,11 +166,18 @@ impl MergedView {
 
     /// Adds or replaces `path`: a directory over a directory keeps its children, anything
     /// else replaces what was there with its subtree.
-    fn put(&mut self, layer: usize, path: &[u8], put: Put) -> Result<()> {
-        let p = Key::from(self.resolve_parent(path)?);
+    fn put(&mut self, layer: usize, path: &[u8], put: Put, memo: &mut Memo) -> Result<()> {
+        let p = Key::from(memo.resolve_parent(self, path)?);
+        let was_dir = self.nodes.get(&p).map(|n| n.kind == Kind::Dir);
+        if was_dir.is_none() {
+            memo.put(&p, self.outermost_missing(&p), None, &put.kind);
+        }
         self.ensure_dirs(&p, parent_len(&p), layer)?;
+        if was_dir.is_some() {
+            memo.put(&p, &p, was_dir, &put.kind);
+        }
         let is_dir = put.kind == Kind::Dir;
-        match self.nodes.get(&p).map(|n| n.kind == Kind::Dir) {
+        match was_dir {
             Some(true) if is_dir => {}
             Some(_) => self.remove_tree(&p, &|_| false),
             None => {}
@@ -158,6 +233,20 @@ impl MergedView {
         };
         self.nodes.insert(p, node);
         Ok(())
+    }
+}
+
+impl MergedView {
+    /// `p` (missing) or its outermost missing parent: what putting `p` creates first.
+    fn outermost_missing<'p>(&self, p: &'p [u8]) -> &'p [u8] {
+        let mut end = p.len();
+        loop {
+            let parent = parent_len(&p[..end]);
+            if parent == 0 || self.nodes.contains_key(&p[..parent]) {
+                return &p[..end];
+            }
+            end = parent;
+        }
     }
 }
 
@@ -294,6 +383,41 @@ pub(super) mod tests {
                 .apply_layer(2, vec![link("m", "later"), file("later", 1)])
                 .is_err()
         );
+    }
+
+    /// The last parent resolved is reused only while it would resolve the same: `a -> c/..`
+    /// walks through a missing `c`, which a file then fills (now an error, as in the kernel);
+    /// a symlink replaced elsewhere is followed anew.
+    #[test]
+    fn a_reused_parent_is_forgotten_when_it_would_change() {
+        let mut v = MergedView::new();
+        v.apply_layer(0, vec![put("b", Kind::Dir)]).unwrap();
+        let e = v
+            .clone()
+            .apply_layer(
+                1,
+                vec![
+                    put("a", Kind::Symlink(b"c/..".to_vec())),
+                    file("a/x", 0),
+                    file("c", 1),
+                    file("a/y", 2),
+                ],
+            )
+            .unwrap_err();
+        assert!(e.to_string().contains("a/y"), "{e}");
+        v.apply_layer(
+            1,
+            vec![
+                put("a", Kind::Symlink(b"b".to_vec())),
+                file("a/x", 0),
+                put("a", Kind::Symlink(b"d".to_vec())),
+                file("a/y", 1),
+                put("d", Kind::Dir),
+                file("a/z", 2),
+            ],
+        )
+        .unwrap();
+        assert_eq!(paths(&v), ["a", "b", "b/x", "d", "d/y", "d/z"]);
     }
 
     #[test]
@@ -521,6 +645,79 @@ mod model_tests {
                 }
             })
             .collect()
+    }
+
+    /// `apply_layer` without reusing a parent: each entry resolves its own.
+    fn apply_unmemoized(v: &mut MergedView, layer: usize, entries: Vec<LayerEntry>) -> Result<()> {
+        v.hide_below_opaque_dirs(layer, &entries);
+        v.apply_whiteouts(layer, &entries);
+        for LayerEntry { path, op } in entries {
+            v.add_entry(layer, &path, op, &mut Memo::default())
+                .map_err(|e| {
+                    Error::context(format!("layer {layer}: {}", path.escape_ascii()), e)
+                })?;
+        }
+        Ok(())
+    }
+
+    /// A symlink target: a path, maybe absolute, maybe through `..` and a component that may
+    /// be missing (`x` always is; `c` may be filled later).
+    fn target() -> impl Strategy<Value = String> {
+        (path(), 0..5usize).prop_map(|(p, how)| match how {
+            0 => p,
+            1 => format!("/{p}"),
+            2 => format!("x/../{p}"),
+            3 => format!("c/../{p}"),
+            _ => format!("{p}/../.."),
+        })
+    }
+
+    /// Entries over the paths `path()` makes, symlinks with `target()`s among them.
+    fn entry() -> impl Strategy<Value = LayerEntry> {
+        prop_oneof![
+            1 => (op(), target()).prop_map(|(o, t)| match o {
+                G::Sym(p) => to_entries(&[G::Sym(p.clone())])
+                    .pop()
+                    .map(|mut e| {
+                        if let Op::Put { kind, .. } = &mut e.op {
+                            *kind = Kind::Symlink(t.into_bytes());
+                        }
+                        e
+                    })
+                    .unwrap(),
+                o => to_entries(&[o]).pop().unwrap(),
+            }),
+            2 => (path(), path()).prop_map(|(d, f)| {
+                to_entries(&[G::File(format!("{d}/{f}"), 7)]).pop().unwrap()
+            }),
+        ]
+    }
+
+    fn kinds(v: &MergedView) -> Vec<(Vec<u8>, Kind)> {
+        v.nodes
+            .iter()
+            .map(|(k, n)| (k.to_vec(), n.kind.clone()))
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// Reusing the last parent resolved changes nothing, whatever the symlinks.
+        #[test]
+        fn reusing_a_parent_changes_nothing(
+            layers in prop::collection::vec(prop::collection::vec(entry(), 0..12), 1..4)
+        ) {
+            let (mut a, mut b) = (MergedView::new(), MergedView::new());
+            for (i, es) in layers.into_iter().enumerate() {
+                let ra = a.apply_layer(i, es.clone()).map_err(|e| format!("{e:?}"));
+                let rb = apply_unmemoized(&mut b, i, es).map_err(|e| format!("{e:?}"));
+                prop_assert_eq!(&ra, &rb);
+                prop_assert_eq!(kinds(&a), kinds(&b));
+                if ra.is_err() {
+                    break;
+                }
+            }
+        }
     }
 
     proptest! {

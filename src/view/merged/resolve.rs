@@ -16,11 +16,20 @@ impl MergedView {
     /// Resolves `path`'s directory part through symlinks that stay inside the root, the way
     /// extraction would. Returns the resolved path. Errors on a file parent or a loop.
     pub fn resolve_parent(&self, path: &[u8]) -> Result<Vec<u8>> {
+        self.resolve_parent_with(path, |dir| Ok(self.resolve_watched(dir)?.0))
+    }
+
+    /// `resolve_parent` with `dir` (the directory part, not empty) resolved by `resolve`.
+    pub(super) fn resolve_parent_with(
+        &self,
+        path: &[u8],
+        resolve: impl FnOnce(&[u8]) -> Result<Vec<u8>>,
+    ) -> Result<Vec<u8>> {
         let (dir, base) = split_parent(path);
         if dir.is_empty() {
             return Ok(path.to_vec());
         }
-        let mut out = self.resolve(dir)?;
+        let mut out = resolve(dir)?;
         if !out.is_empty() {
             out.push(b'/');
         }
@@ -30,6 +39,13 @@ impl MergedView {
 
     /// Resolves every component of `path` (including the last) through symlinks inside the root.
     pub fn resolve(&self, path: &[u8]) -> Result<Vec<u8>> {
+        Ok(self.resolve_watched(path)?.0)
+    }
+
+    /// `resolve`, and the paths that did not exist which the walk climbed (`..`) out of: the
+    /// result holds while only directories and files at new paths are added (see
+    /// `apply::Memo`) and none of these is created (a file there would make `x/..` an error).
+    pub(super) fn resolve_watched(&self, path: &[u8]) -> Result<(Vec<u8>, Vec<Vec<u8>>)> {
         if path.len() > PATH_MAX.get() {
             let what = limits::shown(path);
             return Err(PATH_MAX.error(what, format!("{} bytes", path.len())));
@@ -38,7 +54,7 @@ impl MergedView {
         // clean paths whose parents are directories.
         match self.nodes.get(path).map(|n| &n.kind) {
             Some(Kind::Symlink(_)) | None => Walk::new(self, path).run(),
-            Some(_) => Ok(path.to_vec()),
+            Some(_) => Ok((path.to_vec(), Vec::new())),
         }
     }
 }
@@ -57,6 +73,10 @@ struct Walk<'a> {
     links: usize,
     /// Components walked (see `MAX_LOOKUP_STEPS`).
     steps: usize,
+    /// The end in `cur` of the first component that does not exist, when one does not.
+    missing_end: usize,
+    /// The missing paths a `..` climbed out of (see `resolve_watched`).
+    watched: Vec<Vec<u8>>,
 }
 
 impl<'a> Walk<'a> {
@@ -70,6 +90,8 @@ impl<'a> Walk<'a> {
             found: 0,
             links: 0,
             steps: 0,
+            missing_end: 0,
+            watched: Vec::new(),
         };
         w.push(path);
         w
@@ -83,7 +105,7 @@ impl<'a> Walk<'a> {
         self.todo[at..].reverse();
     }
 
-    fn run(mut self) -> Result<Vec<u8>> {
+    fn run(mut self) -> Result<(Vec<u8>, Vec<Vec<u8>>)> {
         while let Some(c) = self.todo.pop() {
             self.steps += 1;
             if self.steps > MAX_LOOKUP_STEPS.get() {
@@ -97,11 +119,16 @@ impl<'a> Walk<'a> {
                 _ => self.down(c)?,
             }
         }
-        Ok(self.cur)
+        self.watched.sort_unstable();
+        self.watched.dedup();
+        Ok((self.cur, self.watched))
     }
 
     /// `..`: one component up, never above the root.
     fn up(&mut self) {
+        if self.found < self.depth {
+            self.watched.push(self.cur[..self.missing_end].to_vec());
+        }
         let keep = self.cur.iter().rposition(|&b| b == b'/').unwrap_or(0);
         self.cur.truncate(keep);
         self.depth = self.depth.saturating_sub(1);
@@ -123,7 +150,7 @@ impl<'a> Walk<'a> {
         }
         let view = self.view;
         match view.nodes.get(&self.cur[..]).map(|n| &n.kind) {
-            None => {}
+            None => self.missing_end = self.cur.len(),
             Some(Kind::Dir) => self.found = self.depth,
             Some(Kind::Symlink(t)) => self.follow(before, t)?,
             Some(_) if self.todo.is_empty() => self.found = self.depth,
