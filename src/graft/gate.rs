@@ -71,7 +71,11 @@ pub fn check_graft(plan: &GraftPlan, g: &mut Grafted, write: WriteMode) -> Resul
         g.fs.take(),
     )?;
     let vendor = Source::open(&plan.vendor)?.image(plan.platform.as_ref())?;
-    report.compare_with(&baseline(plan, g, &vendor)?);
+    // The baseline can only mark findings pre-existing: a clean result needs none (and a clean
+    // graft does not pay for a second walk of the vendor).
+    if !report.findings.is_empty() {
+        report.compare_with(&baseline(plan, g, &vendor)?);
+    }
     report.accept(&plan.accepts);
     report.application = if g.summary.mode == crate::graft::GraftMode::Path {
         g.summary.paths.join(", ")
@@ -200,7 +204,7 @@ pub fn check_image(req: &CheckImage) -> Result<(Report, Vec<String>)> {
             split.summary.how
         );
     }
-    if let Some(b) = &req.baseline {
+    if let Some(b) = req.baseline.as_ref().filter(|_| !report.findings.is_empty()) {
         report.compare_with(&check_baseline(req, b, &img.layers[split.layers..])?);
     }
     report.accept(&req.accepts);

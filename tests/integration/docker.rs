@@ -484,16 +484,6 @@ fn one_of_several_saved_images_is_grafted() {
     }
 }
 
-/// An image fixtures/build-docker.sh added in its stamp 2.
-fn built2(name: &str) -> String {
-    let dir = root().join("fixtures/real/docker");
-    assert!(
-        dir.join(".complete-2").exists(),
-        "{}/{name} is missing: run `bash fixtures/build-docker.sh` (tests/run.sh does)",
-        dir.display()
-    );
-    dir.join(name).display().to_string()
-}
 
 /// A graft with `--json` and its exit code, whatever it is.
 fn graft_code(args: &[&str]) -> (i32, Value, String) {
@@ -530,7 +520,7 @@ fn a_jdk_grafted_by_path_runs_and_its_libjvm_needs_are_no_error() {
     let java = "/usr/lib/jvm/java-17-openjdk-amd64/bin/java";
     let args = [
         "--from",
-        &built2("jdk.tar"),
+        &built("jdk.tar"),
         "--onto",
         &real("debian-new.tar"),
         "--path",
@@ -589,9 +579,9 @@ fn a_venv_onto_a_newer_python_is_refused_and_fails_when_forced() {
     let out = t.path().join("venv.tar").display().to_string();
     let args = [
         "--from",
-        &built2("pyvenv.tar"),
+        &built("pyvenv.tar"),
         "--onto",
-        &built2("pybase.tar"),
+        &built("pybase.tar"),
         "--path",
         "/opt/venv",
         "--tag",
@@ -626,7 +616,7 @@ fn a_venv_onto_a_newer_python_is_refused_and_fails_when_forced() {
     assert_eq!(doc["check"]["errors"], 1, "{err}");
 
     // What Docker shows: the vendor's venv runs its module; the forced result cannot.
-    assert_eq!(d.load(&built2("pyvenv.tar")), "vendor-pyvenv:1");
+    assert_eq!(d.load(&built("pyvenv.tar")), "vendor-pyvenv:1");
     let (ok, said) = d_run(&d, &["vendor-pyvenv:1"]);
     assert!(ok && said.contains("hello from the venv"), "{said}");
     graft(&[&args[..], &["--force"]].concat());
@@ -693,9 +683,9 @@ fn extension_modules_for_another_python_are_refused() {
     let dir = "/usr/lib/python3.11/lib-dynload";
     let args = [
         "--from",
-        &built2("pyvenv.tar"),
+        &built("pyvenv.tar"),
         "--onto",
-        &built2("pybase.tar"),
+        &built("pybase.tar"),
         "--path",
         dir,
         "--entrypoint",
@@ -722,7 +712,7 @@ fn extension_modules_for_another_python_are_refused() {
         "{err}"
     );
     let import = format!("import sys; sys.path.insert(0, '{dir}'); import _crypt; print('ok')");
-    assert_eq!(d.load(&built2("pyvenv.tar")), "vendor-pyvenv:1");
+    assert_eq!(d.load(&built("pyvenv.tar")), "vendor-pyvenv:1");
     let (ok, said) = d_run(
         &d,
         &["--entrypoint", "python3", "vendor-pyvenv:1", "-c", &import],
