@@ -138,14 +138,8 @@ pub struct GraftArgs {
     #[arg(long, value_name = "FILE")]
     pub digestfile: Option<String>,
 
-    /// Accept the findings of CHECK (on paths matching PATH-GLOB, the whole path: `*` and `?`
-    /// stop at `/`, `**` crosses it): listed as accepted, they block nothing (repeatable).
-    #[arg(long, value_name = "CHECK[:PATH-GLOB]")]
-    pub accept: Vec<String>,
-
-    /// Accept the findings FILE lists, one CHECK[:PATH-GLOB] a line (`#` starts a comment).
-    #[arg(long, value_name = "FILE")]
-    pub accept_file: Option<String>,
+    #[command(flatten)]
+    pub accept: AcceptArgs,
 
     /// Write the result even when its checks find errors (exit 0 instead of 3); --accept
     /// passes one finding at a time.
@@ -346,17 +340,39 @@ pub struct ConfigArgs {
     pub gate: GateArgs,
 }
 
-/// The check gate of `config` and `add`: what passes a finding of the user and entrypoint
-/// checks.
+/// What passes a check's findings one by one: shared by the graft, `check`, `config` and `add`.
 #[derive(Args, Debug, Clone, Default)]
-pub struct GateArgs {
-    /// Accept the findings of CHECK (on paths matching PATH-GLOB; `config User`, `config
-    /// Entrypoint`, `config Cmd`): listed as accepted, they block nothing (repeatable).
+pub struct AcceptArgs {
+    /// Accept the findings of CHECK (on paths matching PATH-GLOB, the whole path: `*` and `?`
+    /// stop at `/`, `**` crosses it; `config` and `add` check the paths `config User`,
+    /// `config Entrypoint`, `config Cmd`): listed as accepted, they block nothing (repeatable).
     #[arg(long, value_name = "CHECK[:PATH-GLOB]")]
     pub accept: Vec<String>,
     /// Accept the findings FILE lists, one CHECK[:PATH-GLOB] a line (`#` starts a comment).
     #[arg(long, value_name = "FILE")]
     pub accept_file: Option<String>,
+}
+
+impl AcceptArgs {
+    /// The rules of `--accept` and `--accept-file`, read and checked.
+    pub fn rules(&self) -> Result<Accepts> {
+        let file = self.accept_file.as_deref();
+        let text = file
+            .map(|f| {
+                std::fs::read_to_string(f)
+                    .map_err(|e| Error::Usage(format!("--accept-file {f}: {e}")))
+            })
+            .transpose()?;
+        Accepts::new(&self.accept, file.zip(text.as_deref()))
+    }
+}
+
+/// The check gate of `config` and `add`: what passes a finding of the user and entrypoint
+/// checks.
+#[derive(Args, Debug, Clone, Default)]
+pub struct GateArgs {
+    #[command(flatten)]
+    pub accept: AcceptArgs,
     /// Write the result even when the user or entrypoint check finds errors (exit 0, not 3).
     #[arg(long)]
     pub force: bool,
@@ -380,14 +396,8 @@ pub struct CheckArgs {
     #[arg(long, value_name = "IMAGE")]
     pub baseline: Option<String>,
 
-    /// Accept the findings of CHECK (on paths matching PATH-GLOB, the whole path: `*` and `?`
-    /// stop at `/`, `**` crosses it): listed as accepted, they block nothing (repeatable).
-    #[arg(long, value_name = "CHECK[:PATH-GLOB]")]
-    pub accept: Vec<String>,
-
-    /// Accept the findings FILE lists, one CHECK[:PATH-GLOB] a line (`#` starts a comment).
-    #[arg(long, value_name = "FILE")]
-    pub accept_file: Option<String>,
+    #[command(flatten)]
+    pub accept: AcceptArgs,
     /// Print the findings as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -502,7 +512,7 @@ impl GraftArgs {
             max_layer_size: g.max_layer_size,
             source_date_epoch,
             exclude: Excludes::new(&self.exclude)?,
-            accepts: accepts(&self.accept, self.accept_file.as_deref())?,
+            accepts: self.accept.rules()?,
         })
     }
 
@@ -513,16 +523,6 @@ impl GraftArgs {
             WriteMode::Write
         }
     }
-}
-
-/// The rules of `--accept` and `--accept-file`.
-pub fn accepts(flags: &[String], file: Option<&str>) -> Result<Accepts> {
-    let text = file
-        .map(|f| {
-            std::fs::read_to_string(f).map_err(|e| Error::Usage(format!("--accept-file {f}: {e}")))
-        })
-        .transpose()?;
-    Accepts::new(flags, file.zip(text.as_deref()))
 }
 
 /// A flag a graft cannot do without.

@@ -16,7 +16,7 @@ pub fn run(a: &CheckArgs, g: &Globals) -> Result<u8> {
         platform: g.platform.clone(),
         max_layer_size: g.max_layer_size,
         baseline: a.baseline.as_deref().map(cli::input).transpose()?,
-        accepts: cli::accepts(&a.accept, a.accept_file.as_deref())?,
+        accepts: a.accept.rules()?,
     })?;
     for w in &warnings {
         eprintln!("regraft: warning: {}", sanitize(w));

@@ -3,7 +3,7 @@
 //! that says what was done.
 
 use super::print::write_digestfile;
-use crate::cli::{self, GateArgs, Globals, OutArgs};
+use crate::cli::{GateArgs, Globals, OutArgs};
 use anyhow::Result;
 use regraft::codec::compress::Codec;
 use regraft::error::exit;
@@ -72,7 +72,7 @@ fn passes(
             verify: regraft::view::fs::Verify::Here,
         },
         &img.config,
-        &cli::accepts(&gate.accept, gate.accept_file.as_deref())?,
+        &gate.accept.rules()?,
     )?;
     if !report.findings.is_empty() && (!g.quiet || report.has_errors()) {
         eprint!("{}", report.text());

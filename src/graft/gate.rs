@@ -204,7 +204,11 @@ pub fn check_image(req: &CheckImage) -> Result<(Report, Vec<String>)> {
             split.summary.how
         );
     }
-    if let Some(b) = req.baseline.as_ref().filter(|_| !report.findings.is_empty()) {
+    if let Some(b) = req
+        .baseline
+        .as_ref()
+        .filter(|_| !report.findings.is_empty())
+    {
         report.compare_with(&check_baseline(req, b, &img.layers[split.layers..])?);
     }
     report.accept(&req.accepts);

@@ -484,7 +484,6 @@ fn one_of_several_saved_images_is_grafted() {
     }
 }
 
-
 /// A graft with `--json` and its exit code, whatever it is.
 fn graft_code(args: &[&str]) -> (i32, Value, String) {
     let mut a = args.to_vec();
