@@ -16,6 +16,7 @@ mod graft;
 mod inspect;
 mod ls;
 mod packages;
+mod patch;
 mod rm;
 mod triage;
 mod verify;
@@ -43,6 +44,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Some(Command::Triage(a)) => triage::run(&a, &g),
         Some(Command::Packages(a)) => packages::run(&a, &g),
         Some(Command::Diff(a)) => diff::run(&a, &g),
+        Some(Command::Patch(a)) => patch::run(&a, &g),
         Some(Command::Check(a)) => check::run(&a, &g),
         Some(Command::Completions { shell }) => docs::completions(shell),
         Some(Command::Man) => docs::man(),
