@@ -104,7 +104,8 @@ fn run_multi(plan: &GraftPlan, ps: &Platforms, a: &GraftArgs, g: &Globals) -> Re
     }
     for p in &m.platforms {
         let r = &p.report;
-        if (!r.findings.is_empty() || r.package_database.is_some()) && (!g.quiet || r.has_errors()) {
+        if (!r.findings.is_empty() || r.package_database.is_some()) && (!g.quiet || r.has_errors())
+        {
             eprint!("[{}] {}", p.platform, r.text());
         }
     }
@@ -133,7 +134,11 @@ fn run_multi(plan: &GraftPlan, ps: &Platforms, a: &GraftArgs, g: &Globals) -> Re
                 say_part!("  {}\n", p.report.passed());
             }
         }
-        let verb = if written { "wrote" } else { "dry run: nothing written (would write)" };
+        let verb = if written {
+            "wrote"
+        } else {
+            "dry run: nothing written (would write)"
+        };
         say_part!(
             "regraft: {verb} {}{}: index {} of {} platform(s): {}\n",
             z(&plan.output.to_string()),

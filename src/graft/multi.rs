@@ -80,7 +80,10 @@ pub struct Platforms {
 }
 
 fn joined(ps: &[Platform]) -> String {
-    ps.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    ps.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Whether `plan` with `choice` is a multi-platform graft, and of which platforms; None for a
@@ -218,8 +221,8 @@ pub fn graft_all(plan: &GraftPlan, ps: &Platforms, write: WriteMode) -> Result<M
             platform: Some(p.clone()),
             ..plan.clone()
         };
-        let (mut grafted, report) =
-            graft_checked(&one, write, sink.take()).map_err(|e| Error::context(format!("platform {p}"), e))?;
+        let (mut grafted, report) = graft_checked(&one, write, sink.take())
+            .map_err(|e| Error::context(format!("platform {p}"), e))?;
         sink = grafted.sink.take();
         done.push(PlatformGraft {
             platform: p.clone(),
@@ -245,7 +248,12 @@ fn index_image(done: &[PlatformGraft], annotations: &BTreeMap<String, String>) -
         let img = &d.grafted.image;
         blobs.extend(img.blobs.iter().cloned());
         let mut m = Descriptor::new(&img.top.media_type, img.top.digest.clone(), img.top.size);
-        m.platform = Some(img.top.platform.clone().unwrap_or_else(|| d.platform.clone()));
+        m.platform = Some(
+            img.top
+                .platform
+                .clone()
+                .unwrap_or_else(|| d.platform.clone()),
+        );
         manifests.push(m);
     }
     let index = Index {
@@ -279,8 +287,14 @@ mod tests {
 
     #[test]
     fn platform_choices_parse() {
-        assert_eq!(PlatformChoice::parse(None).unwrap(), PlatformChoice::Default);
-        assert_eq!(PlatformChoice::parse(Some("all")).unwrap(), PlatformChoice::All);
+        assert_eq!(
+            PlatformChoice::parse(None).unwrap(),
+            PlatformChoice::Default
+        );
+        assert_eq!(
+            PlatformChoice::parse(Some("all")).unwrap(),
+            PlatformChoice::All
+        );
         let one = PlatformChoice::parse(Some("linux/arm64")).unwrap();
         assert_eq!(one.one().unwrap().architecture, "arm64");
         assert!(!one.several());

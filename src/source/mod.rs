@@ -142,23 +142,43 @@ impl Source {
             .blobs
             .iter()
             .find_map(|b| match b {
-                crate::model::out::OutBlob::Bytes { desc, bytes } if desc.digest == whole.top.digest => {
+                crate::model::out::OutBlob::Bytes { desc, bytes }
+                    if desc.digest == whole.top.digest =>
+                {
                     Some(bytes.clone())
                 }
                 _ => None,
             })
-            .ok_or_else(|| Error::Invalid(format!("{}: the index's own bytes are missing", self.describe())))?;
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "{}: the index's own bytes are missing",
+                    self.describe()
+                ))
+            })?;
         let what = format!("{}: index {}", self.describe(), whole.top.digest);
         let idx: crate::model::spec::Index = crate::model::spec::parse_json(&bytes, &what)?;
         let mut platforms: Vec<Platform> = Vec::new();
         for m in &idx.manifests {
             let p = m.platform.clone().unwrap_or_default();
             if m.is_attestation() {
-                left_out.push(format!("{}: {} is an attestation manifest; left out", self.describe(), m.digest));
-            } else if m.platform.is_none() || !crate::model::spec::media::is_manifest(&m.media_type) {
-                left_out.push(format!("{}: {} is not a platform image; left out", self.describe(), m.digest));
+                left_out.push(format!(
+                    "{}: {} is an attestation manifest; left out",
+                    self.describe(),
+                    m.digest
+                ));
+            } else if m.platform.is_none() || !crate::model::spec::media::is_manifest(&m.media_type)
+            {
+                left_out.push(format!(
+                    "{}: {} is not a platform image; left out",
+                    self.describe(),
+                    m.digest
+                ));
             } else if platforms.iter().any(|q| q.matches(&p)) {
-                left_out.push(format!("{}: {} repeats {p}; the first is used", self.describe(), m.digest));
+                left_out.push(format!(
+                    "{}: {} repeats {p}; the first is used",
+                    self.describe(),
+                    m.digest
+                ));
             } else {
                 platforms.push(p);
             }
