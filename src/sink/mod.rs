@@ -275,6 +275,32 @@ mod tests {
     }
 
     #[test]
+    fn an_index_is_put_after_every_manifest_it_names() {
+        let blob = |media: &str, bytes: &[u8]| OutBlob::json(media, bytes.to_vec());
+        // Digests chosen by content: find an index whose digest sorts before a manifest's.
+        let manifests: Vec<OutBlob> = (0..8)
+            .map(|i| blob(spec::media::OCI_MANIFEST, format!("m{i}").as_bytes()))
+            .collect();
+        let index = blob(spec::media::OCI_INDEX, b"i");
+        assert!(manifests.iter().any(|m| m.digest() > index.digest()));
+        let mut blobs = vec![index.clone()];
+        blobs.extend(manifests);
+        let img = OutImage {
+            top: match &index {
+                OutBlob::Bytes { desc, .. } => desc.clone(),
+                _ => unreachable!(),
+            },
+            blobs,
+            name: None,
+            docker: None,
+        };
+        let order = blob_order(&img);
+        assert_eq!(order.len(), 9);
+        assert_eq!(order.last().unwrap().digest(), index.digest());
+        assert!(order[..8].windows(2).all(|w| w[0].digest() < w[1].digest()));
+    }
+
+    #[test]
     fn put_new_by_default_writes_a_temporary_file_and_puts_it() {
         let mut r = Recorder::default();
         let sink: &mut dyn Sink = &mut r;
