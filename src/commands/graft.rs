@@ -137,7 +137,7 @@ fn run_multi(plan: &GraftPlan, ps: &Platforms, a: &GraftArgs, g: &Globals) -> Re
         let verb = if written {
             "wrote"
         } else {
-            "dry run: nothing written (would write)"
+            "dry run: nothing written; would write"
         };
         say_part!(
             "regraft: {verb} {}{}: index {} of {} platform(s): {}\n",

@@ -398,6 +398,46 @@ fn platform_lists_all_and_an_index_old_base() {
     .unwrap();
     assert_eq!(v["platform"], "linux/arm64");
     regraft_fails(&["ls", "--platform", "all", &multi("vendor.oci")], 2);
+    // A single-image vendor onto an index base takes the base's image for its platform.
+    let one = format!("oci-archive:{}", d.path().join("one.tar").display());
+    let vendor_arm64 = format!("oci:{}:vendor-arm64", multi("platforms.oci"));
+    regraft_ok(&[
+        "--from",
+        &vendor_arm64,
+        "--onto",
+        &multi("base-new.oci"),
+        "-o",
+        &one,
+        "-q",
+    ]);
+    let cfg: Value =
+        serde_json::from_str(&tool_ok("skopeo", &["inspect", "--config", &one])).unwrap();
+    assert_eq!(cfg["architecture"], "arm64");
+    let base_arm64: Value = serde_json::from_str(&tool_ok(
+        "skopeo",
+        &[
+            "inspect",
+            "--config",
+            &format!("oci:{}:new-arm64", multi("platforms.oci")),
+        ],
+    ))
+    .unwrap();
+    assert_eq!(
+        cfg["rootfs"]["diff_ids"][0],
+        base_arm64["rootfs"]["diff_ids"][0]
+    );
+    // A dry run of an index writes nothing and says what it would write.
+    let dry = d.path().join("dry.tar");
+    let o = regraft(
+        &[
+            &base[..],
+            &["-o", &format!("oci-archive:{}", dry.display()), "--dry-run"],
+        ]
+        .concat(),
+    );
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("of 2 platform(s)"));
+    assert!(!dry.exists());
     regraft_ok(&[
         "verify",
         "--platform",
