@@ -27,6 +27,9 @@ Examples:
   # Rebase the vendor's application layers onto a new base (layer mode)
   regraft --from vendor.tar --old-base oldbase.tar --onto base.tar -o oci:out:fixed
 
+  # A multi-platform vendor (an index): every platform onto the base's same platform, one index
+  regraft --from vendor-multi.oci.tar --onto debian-multi.oci.tar -o oci-archive:fixed.tar
+
   # Look inside an image, check every digest, convert between formats
   regraft inspect vendor.tar
   regraft verify oci-archive:vendor-oci.tar
