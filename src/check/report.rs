@@ -243,7 +243,8 @@ impl Report {
         format!(
             "check passed ({}): {}; {} ELF file(s), {} script(s), {} entries: loaders, libraries, \
              symbol versions, interpreters, Entrypoint/Cmd, user, type conflicts, shadowed \
-             packages, runtimes (Python venvs and extensions, JVM class files)",
+             packages, runtimes (Python venvs and extensions, JVM class files and jars, Node \
+             addons)",
             notes.join(", "),
             crate::text::sanitize(&self.application),
             self.checked.elf_files,
