@@ -5,6 +5,7 @@ use clap::{Args, Parser, Subcommand};
 use regraft::check::accept::Accepts;
 use regraft::codec::compress::Codec;
 use regraft::error::{Error, Result};
+use regraft::graft::multi::PlatformChoice;
 use regraft::graft::{GraftPlan, WriteMode};
 use regraft::model::glob::Excludes;
 use regraft::model::path;
@@ -25,6 +26,9 @@ Examples:
 
   # Rebase the vendor's application layers onto a new base (layer mode)
   regraft --from vendor.tar --old-base oldbase.tar --onto base.tar -o oci:out:fixed
+
+  # A multi-platform vendor (an index): every platform onto the base's same platform, one index
+  regraft --from vendor-multi.oci.tar --onto debian-multi.oci.tar -o oci-archive:fixed.tar
 
   # Look inside an image, check every digest, convert between formats
   regraft inspect vendor.tar
@@ -59,8 +63,10 @@ pub struct Cli {
 #[derive(Args, Debug, Clone)]
 pub struct GlobalArgs {
     /// Platform to pick from multi-platform inputs (os/arch[/variant]); default: the vendor's
-    /// (or the only) platform, else linux/amd64.
-    #[arg(long, global = true, value_name = "OS/ARCH[/VARIANT]")]
+    /// (or the only) platform, else linux/amd64. The graft of a multi-platform vendor grafts
+    /// every platform into one index unless this narrows it: P[,P...] grafts these, `all`
+    /// every one.
+    #[arg(long, global = true, value_name = "OS/ARCH[/VARIANT]|all")]
     pub platform: Option<String>,
 
     /// Largest decompressed layer regraft will read, in bytes (suffixes K, M, G, T).
@@ -497,15 +503,20 @@ pub struct DiffArgs {
 
 /// The global flags, validated.
 pub struct Globals {
+    /// The one platform asked for (`--platform P`).
     pub platform: Option<Platform>,
+    /// What `--platform` asks of a multi-platform graft.
+    pub platforms: PlatformChoice,
     pub max_layer_size: u64,
     pub quiet: bool,
 }
 
 impl GlobalArgs {
     pub fn validate(&self) -> Result<Globals> {
+        let platforms = PlatformChoice::parse(self.platform.as_deref())?;
         Ok(Globals {
-            platform: self.platform.as_deref().map(Platform::parse).transpose()?,
+            platform: platforms.one().cloned(),
+            platforms,
             max_layer_size: parse_size(&self.max_layer_size)?,
             quiet: self.quiet,
         })

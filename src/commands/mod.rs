@@ -27,6 +27,13 @@ use anyhow::Result;
 /// Runs the command line; the result is the exit code.
 pub fn run(cli: Cli) -> Result<u8> {
     let g = cli.global.validate()?;
+    if cli.command.is_some() && g.platforms.several() {
+        return Err(regraft::Error::Usage(format!(
+            "--platform {}: a command reads one image; give one platform (only the graft takes several, or all)",
+            cli.global.platform.as_deref().unwrap_or_default()
+        ))
+        .into());
+    }
     regraft::progress::set_verbose(cli.global.verbose);
     regraft::progress::set_quiet(cli.global.quiet);
     if wants_progress(&cli) {
