@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(json layer_walk sniff elf ldcache ld_so_conf merged_view dpkg_status apk_db users pyvenv accept_rules zip)
+[ ${#targets[@]} -gt 0 ] || targets=(json layer_walk sniff elf ldcache ld_so_conf merged_view dpkg_status apk_db users pyvenv accept_rules zip deb)
 export RUSTC_BOOTSTRAP=1
 
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
@@ -72,6 +72,11 @@ with zipfile.ZipFile(sys.argv[1], "w") as z:
     z.writestr("module-info.class", bytes([0xCA, 0xFE, 0xBA, 0xBE, 0, 0, 0, 65]), zipfile.ZIP_STORED)
 PY
       ;;
+    deb)
+      # Small real packages: the demo packages of the patch tests, built by dpkg-deb.
+      for p in ../fixtures/src/patch/regraft-demo-1.2 ../fixtures/src/patch/regraft-demo-data-1.1; do
+        dpkg-deb --root-owner-group -Zgzip --build "$p" "$dir/$(basename "$p").deb" >/dev/null
+      done ;;
     accept_rules)
       printf '/usr/lib/**/*.so\n/opt/?/bin/*\nconfig User # why\n**/' >"$dir/rules" ;;
   esac

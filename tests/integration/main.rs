@@ -17,6 +17,7 @@ mod graft;
 mod hostile;
 mod hostile_bounds;
 mod multi;
+mod patch;
 mod roundtrip;
 mod toolbox;
 mod triage;
