@@ -26,6 +26,7 @@ use anyhow::Result;
 /// Runs the command line; the result is the exit code.
 pub fn run(cli: Cli) -> Result<u8> {
     let g = cli.global.validate()?;
+    regraft::store::registry::configure(cli.global.registry_options()?);
     regraft::progress::set_verbose(cli.global.verbose);
     regraft::progress::set_quiet(cli.global.quiet);
     if wants_progress(&cli) {
