@@ -68,10 +68,14 @@ fn write_result(g: &mut Grafted, plan: &GraftPlan, a: &GraftArgs) -> Result<()> 
     let opts = WriteOptions {
         max_layer_size: plan.max_layer_size,
     };
-    let d = match g.sink.take() {
-        Some(s) => s.commit(&g.image)?,
-        None => sink::write(&plan.output, &g.image, opts)?,
+    let (d, transfer) = match g.sink.take() {
+        Some(s) => {
+            let t = s.transfer();
+            (s.commit(&g.image)?, t)
+        }
+        None => sink::write_counted(&plan.output, &g.image, opts)?,
     };
+    g.summary.moved = transfer.map(|t| regraft::graft::Moved::from_transfer(&t));
     write_digestfile(a.digestfile.as_deref(), &d)
 }
 

@@ -12,7 +12,7 @@ mod summary;
 
 pub use crate::model::out::WriteMode;
 pub use crate::oldbase::OldBaseSummary;
-pub use summary::{ImageSummary, NewLayerSummary, Summary};
+pub use summary::{ImageSummary, Moved, NewLayerSummary, Summary};
 
 use crate::codec::compress::Codec;
 use crate::error::{Error, Result};
