@@ -16,6 +16,7 @@ mod golden;
 mod graft;
 mod hostile;
 mod hostile_bounds;
+mod registry;
 mod roundtrip;
 mod toolbox;
 mod triage;

@@ -79,10 +79,15 @@ impl Client {
             match self.agent.get(format!("{https}/v2/")).call() {
                 Ok(_) => https,
                 Err(e) => {
+                    // Plain HTTP only when a registry answers there (200 or 401 at /v2/): an
+                    // HTTPS server's "400 plain HTTP sent to HTTPS" means the HTTPS error
+                    // (an unknown certificate) is the one to report.
                     let http = format!("http://{}", self.host);
                     match self.agent.get(format!("{http}/v2/")).call() {
-                        Ok(_) => http,
-                        Err(_) => return Err(self.transport_error("GET /v2/", &e)),
+                        Ok(r) if matches!(r.status().as_u16(), 200 | 401) => http,
+                        _ => {
+                            return Err(self.transport_error(&format!("GET {https}/v2/"), &e));
+                        }
                     }
                 }
             }
