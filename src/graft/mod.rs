@@ -74,9 +74,9 @@ pub struct Grafted {
 }
 
 /// Where temporary files for an output go: beside it (so that renames stay on one
-/// filesystem), or the temp directory for stdout.
+/// filesystem), or the temp directory for stdout and registries.
 pub fn out_dir(r: &ImageRef) -> std::path::PathBuf {
-    if r.path.as_os_str() == "-" {
+    if r.path.as_os_str() == "-" || r.is_registry() {
         return std::env::temp_dir();
     }
     match r.transport {

@@ -326,6 +326,9 @@ fn registry_to_registry_graft_both_modes_matches_the_file_graft() {
         "--json",
     ]));
     assert_eq!(j["new_layer"]["diff_id"], file["new_layer"]["diff_id"]);
+    // Regression: temporaries went "beside the output", a directory named after the
+    // registry host made in the working directory.
+    assert!(!root().join(reg.host()).exists());
     let config = skopeo_reg(&["--config"], &reg.at("vend/app:1-path"));
     let fconfig = tar_member_json(
         &d.path().join("p.tar").display().to_string(),
