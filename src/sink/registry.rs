@@ -29,6 +29,9 @@ pub struct RegistrySink {
     opts: WriteOptions,
     /// Blobs the repository is known to hold (put, found, or mounted in this run).
     done: Mutex<HashSet<Digest>>,
+    /// A repository of this registry the image's layers are read from: a blob regraft holds
+    /// in memory (a config copied as it is) may be there too, and is mounted when it is.
+    sibling: Mutex<Option<String>>,
     transfer: Arc<Transfer>,
 }
 
@@ -49,6 +52,7 @@ impl RegistrySink {
             store,
             opts,
             done: Default::default(),
+            sibling: Default::default(),
             transfer: Default::default(),
         })
     }
@@ -61,9 +65,13 @@ impl RegistrySink {
             return Ok(());
         }
         let ds = d.to_string();
+        let from = self.same_registry(b).or_else(|| match b {
+            OutBlob::Bytes { .. } => self.sibling.lock().ok().and_then(|s| s.clone()),
+            _ => None,
+        });
         if self.store.has_blob(&ds)? {
             self.transfer.blobs_present.fetch_add(1, Ordering::Relaxed);
-        } else if let Some(from) = self.same_registry(b)
+        } else if let Some(from) = from
             && self.store.mount(&ds, &from)?
         {
             self.transfer.blobs_mounted.fetch_add(1, Ordering::Relaxed);
@@ -174,6 +182,9 @@ impl Sink for RegistrySink {
             }
             _ => false,
         };
+        if let Ok(mut s) = self.sibling.lock() {
+            *s = img.blobs.iter().find_map(|b| self.same_registry(b));
+        }
         let mut seen = HashSet::new();
         let blobs: Vec<&OutBlob> = img
             .blobs

@@ -1031,3 +1031,97 @@ fn registry_push_killed_midway_leaves_the_old_tag() {
     assert_eq!(now, old, "the tag still names the old image");
     regraft_ok(&["verify", &reg.at("vend/app:1-fixed")]);
 }
+
+#[test]
+fn registry_index_platforms_and_the_subcommands() {
+    if !have_registry() {
+        return;
+    }
+    let reg = Registry::start("", None);
+    tool_ok(
+        "skopeo",
+        &[
+            "copy",
+            "-q",
+            "--all",
+            "--dest-tls-verify=false",
+            &format!("oci:{}", fixture("multi.oci")),
+            &reg.at("multi:1"),
+        ],
+    );
+    let pushed = skopeo_reg(&["--raw"], &reg.at("multi:1"));
+    let arm = pushed["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["platform"]["architecture"] == "arm64")
+        .unwrap()["digest"]
+        .clone();
+    let i = json_of(&regraft_ok(&[
+        "inspect",
+        "--json",
+        "--platform",
+        "linux/arm64",
+        &reg.at("multi:1"),
+    ]));
+    assert_eq!(i["manifest_digest"], arm);
+    // The whole index to another repository: every blob mounted or there, nothing uploaded,
+    // the same index digest.
+    let o = regraft(&[
+        "convert",
+        "--all",
+        &reg.at("multi:1"),
+        &reg.at("copy/multi:1"),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("0 byte(s) uploaded in 0 blob(s)"), "{err}");
+    let copied = skopeo_reg(&["--raw"], &reg.at("copy/multi:1"));
+    assert_eq!(copied, pushed);
+    // A file added to a registry image, written to the registry, read back by cp, check, ls
+    // and diff.
+    let d = tmp();
+    let f = d.path().join("hello.txt");
+    std::fs::write(&f, "hello from the test\n").unwrap();
+    regraft_ok(&[
+        "add",
+        "--platform",
+        "linux/amd64",
+        &reg.at("multi:1"),
+        &format!("{}:/etc/hello.txt", f.display()),
+        "-o",
+        &reg.at("multi:added"),
+    ]);
+    let back = d.path().join("back.txt");
+    regraft_ok(&[
+        "cp",
+        &format!("{}:/etc/hello.txt", reg.at("multi:added")),
+        back.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(&back).unwrap(),
+        "hello from the test\n"
+    );
+    regraft_ok(&["check", "--old-base-layers", "1", &reg.at("multi:added")]);
+    let ls = regraft_ok(&["ls", &reg.at("multi:added"), "/etc"]);
+    assert!(ls.contains("/etc/hello.txt"), "{ls}");
+    let diff = regraft_ok(&[
+        "diff",
+        "--platform",
+        "linux/amd64",
+        &reg.at("multi:1"),
+        &reg.at("multi:added"),
+    ]);
+    assert!(diff.contains("/etc/hello.txt"), "{diff}");
+    regraft_ok(&["verify", &reg.at("multi:added")]);
+    tool_ok(
+        "skopeo",
+        &[
+            "copy",
+            "-q",
+            "--src-tls-verify=false",
+            &reg.at("multi:added"),
+            &format!("oci:{}:x", d.path().join("layout").display()),
+        ],
+    );
+}
