@@ -38,6 +38,64 @@ fn options() -> &'static Options {
     OPTIONS.get_or_init(Options::default)
 }
 
+/// Layer blobs kept on disk for a second read, by digest (`keep_blobs`).
+struct Kept {
+    on: bool,
+    files: std::collections::BTreeMap<String, Arc<tempfile::TempPath>>,
+}
+
+static KEPT: Mutex<Kept> = Mutex::new(Kept {
+    on: false,
+    files: std::collections::BTreeMap::new(),
+});
+
+/// For jobs that read a layer more than once (a graft reads the vendor's application for
+/// its check and again for the baseline, and copies what it checked): each blob read whole
+/// from a registry is kept in a temporary file as it streams, and read from there again.
+/// Off (the default), blobs are streamed and never written to disk. Readers verify the kept
+/// bytes as they verify the registry's.
+pub fn keep_blobs(on: bool) {
+    if let Ok(mut k) = KEPT.lock() {
+        k.on = on;
+    }
+}
+
+/// Removes the kept blobs (the end of a run).
+pub fn forget_kept_blobs() {
+    if let Ok(mut k) = KEPT.lock() {
+        k.files.clear();
+    }
+}
+
+/// A blob streamed from a registry and copied into a temporary file; kept for the next read
+/// once read to its end.
+struct Keeping {
+    inner: Box<dyn Read + Send>,
+    file: Option<tempfile::NamedTempFile>,
+    digest: String,
+}
+
+impl Read for Keeping {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            if let Some(f) = &mut self.file
+                && std::io::Write::write_all(f, &buf[..n]).is_err()
+            {
+                self.file = None;
+            }
+        } else if let Some(f) = self.file.take()
+            && let Ok(mut k) = KEPT.lock()
+        {
+            k.files.insert(
+                std::mem::take(&mut self.digest),
+                Arc::new(f.into_temp_path()),
+            );
+        }
+        Ok(n)
+    }
+}
+
 /// One client per host for the run, so that a source and a sink on the same registry share
 /// the scheme and the tokens.
 fn client(host: &str) -> Result<Arc<Client>> {
@@ -155,8 +213,29 @@ impl RegistryStore {
         })
     }
 
-    /// GET a blob (`sha256:HEX`) as a stream.
+    /// GET a blob (`sha256:HEX`) as a stream (or its kept copy, `keep_blobs`).
     pub fn blob(&self, digest: &str) -> Result<Box<dyn Read + Send>> {
+        let (on, kept) = match KEPT.lock() {
+            Ok(k) => (k.on, k.files.get(digest).cloned()),
+            Err(_) => (false, None),
+        };
+        if let Some(p) = kept {
+            let f = std::fs::File::open(&*p).map_err(|e| Error::io(p.to_path_buf(), e))?;
+            return Ok(Box::new(f));
+        }
+        let r = self.fetch_blob(digest)?;
+        if !on {
+            return Ok(r);
+        }
+        let file = crate::store::temp::temp_file_in(&std::env::temp_dir()).ok();
+        Ok(Box::new(Keeping {
+            inner: r,
+            file,
+            digest: digest.to_string(),
+        }))
+    }
+
+    fn fetch_blob(&self, digest: &str) -> Result<Box<dyn Read + Send>> {
         let path = format!("/v2/{}/blobs/{digest}", self.repo);
         let what = format!("{}: blob {digest}", self.display);
         let mut r = self
