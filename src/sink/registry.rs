@@ -108,26 +108,34 @@ impl RegistrySink {
     fn upload(&self, b: &OutBlob) -> Result<()> {
         let ds = b.digest().to_string();
         if let OutBlob::Bytes { bytes, .. } = b {
-            let data = std::io::Cursor::new(bytes.as_ref().clone());
-            return self.store.upload(&ds, b.size(), Box::new(data));
+            let bytes = bytes.clone();
+            return self.store.upload(
+                &ds,
+                b.size(),
+                &mut || Ok(Box::new(std::io::Cursor::new(bytes.as_ref().clone()))),
+                &|| false,
+            );
         }
-        let (reader, mut writer) =
-            std::io::pipe().map_err(|e| Error::io_while("making a pipe", e))?;
-        let blob = b.clone();
+        let failed: Arc<Mutex<Option<Error>>> = Arc::new(Mutex::new(None));
         let opts = self.opts;
-        let copy = std::thread::spawn(move || -> Result<()> {
-            let mut w = std::io::BufWriter::with_capacity(1 << 20, &mut writer);
-            copy_blob(&blob, &mut w, opts)?;
-            std::io::Write::flush(&mut w)
-                .map_err(|e| Error::layer_io(format!("blob {}: uploading", blob.digest()), e))
-        });
-        let failed = Arc::new(Mutex::new(None));
-        let body = Produced {
-            pipe: reader,
-            copy: Some(copy),
-            failed: failed.clone(),
+        let mut open = || -> Result<Box<dyn Read + Send + Sync>> {
+            let (reader, mut writer) =
+                std::io::pipe().map_err(|e| Error::io_while("making a pipe", e))?;
+            let blob = b.clone();
+            let copy = std::thread::spawn(move || -> Result<()> {
+                let mut w = std::io::BufWriter::with_capacity(1 << 20, &mut writer);
+                copy_blob(&blob, &mut w, opts)?;
+                std::io::Write::flush(&mut w)
+                    .map_err(|e| Error::layer_io(format!("blob {}: uploading", blob.digest()), e))
+            });
+            Ok(Box::new(Produced {
+                pipe: reader,
+                copy: Some(copy),
+                failed: failed.clone(),
+            }))
         };
-        let sent = self.store.upload(&ds, b.size(), Box::new(body));
+        let gave_up = || failed.lock().map(|f| f.is_some()).unwrap_or(true);
+        let sent = self.store.upload(&ds, b.size(), &mut open, &gave_up);
         if let Some(e) = failed.lock().ok().and_then(|mut f| f.take()) {
             return Err(e);
         }

@@ -293,32 +293,74 @@ impl RegistryStore {
         }
     }
 
-    /// Uploads a blob of `size` bytes read from `data`: POST opens the session (and settles
-    /// the credentials), one PUT sends the bytes and names their digest, which the registry
-    /// checks before the blob exists.
-    pub fn upload(&self, digest: &str, size: u64, data: Box<dyn Read + Send + Sync>) -> Result<()> {
+    /// Uploads a blob of `size` bytes, read from what `open` returns: POST opens the session
+    /// (and settles the credentials), one PUT sends the bytes and names their digest, which
+    /// the registry checks before the blob exists. A PUT that gets no answer, 429 or 5xx is
+    /// tried again from a new session and a new reader (three times in all, with backoff),
+    /// unless `gave_up` says the reader's producer failed (its error is the one to report).
+    pub fn upload(
+        &self,
+        digest: &str,
+        size: u64,
+        open: &mut dyn FnMut() -> Result<Box<dyn Read + Send + Sync>>,
+        gave_up: &dyn Fn() -> bool,
+    ) -> Result<()> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.upload_once(digest, size, open()?) {
+                Ok(()) => return Ok(()),
+                Err((e, again)) => {
+                    if !again || attempt >= 3 || gave_up() {
+                        return Err(e);
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(400 << attempt));
+                }
+            }
+        }
+    }
+
+    /// One upload; the error says whether another attempt may succeed.
+    fn upload_once(
+        &self,
+        digest: &str,
+        size: u64,
+        data: Box<dyn Read + Send + Sync>,
+    ) -> std::result::Result<(), (Error, bool)> {
         let what = format!("{}: uploading blob {digest}", self.display);
         let path = format!("/v2/{}/blobs/uploads/", self.repo);
         let mut r = self
             .client
-            .send("POST", &path, &self.push(), &[], Body::None)?;
+            .send("POST", &path, &self.push(), &[], Body::None)
+            .map_err(|e| (e, false))?;
         if r.status().as_u16() != 202 {
-            return Err(self.client.status_error(&what, &mut r));
+            return Err((self.client.status_error(&what, &mut r), false));
         }
-        let loc = self
-            .location(&r)
-            .ok_or_else(|| Error::registry(&what, "202 without a Location header"))?;
+        let loc = self.location(&r).ok_or_else(|| {
+            (
+                Error::registry(&what, "202 without a Location header"),
+                false,
+            )
+        })?;
         let sep = if loc.contains('?') { '&' } else { '?' };
         let put = format!("{loc}{sep}digest={digest}");
-        let mut r = self.client.send(
-            "PUT",
-            &put,
-            &self.push(),
-            &[("Content-Type", "application/octet-stream")],
-            Body::Stream(Box::new(data), size),
-        )?;
-        if r.status().as_u16() != 201 {
-            return Err(self.client.status_error(&what, &mut r));
+        // A PUT that got no answer (the send's own error) may go again.
+        let mut r = self
+            .client
+            .send(
+                "PUT",
+                &put,
+                &self.push(),
+                &[("Content-Type", "application/octet-stream")],
+                Body::Stream(data, size),
+            )
+            .map_err(|e| (e, true))?;
+        let status = r.status().as_u16();
+        if status != 201 {
+            return Err((
+                self.client.status_error(&what, &mut r),
+                status == 429 || status >= 500,
+            ));
         }
         Ok(())
     }
