@@ -118,7 +118,8 @@ pub struct GraftArgs {
     #[arg(long, value_name = "IMAGE", alias = "new_base", alias = "new-base")]
     pub onto: Option<String>,
 
-    /// Where to write the result.
+    /// Where to write the result: a file or layout, or docker://HOST[:PORT]/REPO:TAG (blobs
+    /// the registry has are not sent; the tag moves last).
     #[arg(short, long, value_name = "OUTPUT")]
     pub output: Option<String>,
 
@@ -201,7 +202,8 @@ pub struct OverrideArgs {
 /// Where an image-writing command writes.
 #[derive(Args, Debug, Clone)]
 pub struct OutArgs {
-    /// Where to write the result (`-`: a docker archive on stdout, not atomic).
+    /// Where to write the result (`-`: a docker archive on stdout, not atomic;
+    /// docker://HOST[:PORT]/REPO:TAG: a registry, the tag moved last).
     #[arg(short, long, value_name = "OUTPUT")]
     pub output: String,
     /// Name of the result (NAME:TAG); default: the input's first tag + "-regraft", so loading the
