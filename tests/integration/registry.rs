@@ -1136,3 +1136,82 @@ fn registry_index_platforms_and_the_subcommands() {
         ],
     );
 }
+
+#[test]
+fn registry_multi_platform_graft_writes_an_index_with_the_file_grafts_configs() {
+    if !have_registry() {
+        return;
+    }
+    let reg = Registry::start("", None);
+    let m = |f: &str| real(&format!("multi/{f}"));
+    for (f, t) in [
+        ("vendor-oci.tar", "m/vendor:1"),
+        ("base-new-oci.tar", "m/base:new"),
+    ] {
+        push(
+            &format!("oci-archive:{}", m(f)),
+            &reg.at(t),
+            &["--all", "--preserve-digests"],
+        );
+    }
+    let before = reg.log().len();
+    let j = json_of(&regraft_ok(&[
+        "--from",
+        &reg.at("m/vendor:1"),
+        "--onto",
+        &reg.at("m/base:new"),
+        "-o",
+        &reg.at("m/vendor:1-fixed"),
+        "--json",
+    ]));
+    assert_eq!(j["total"]["platforms"], 2);
+    // Two new configs, the base's layers mounted, the vendor's there.
+    assert_eq!(j["moved"]["blobs_uploaded"], 2, "{}", j["moved"]);
+    let reqs = reg.requests_since(before);
+    let layer_puts = reqs
+        .iter()
+        .filter(|r| r.starts_with("PUT /v2/m/vendor/blobs/uploads/"))
+        .count();
+    assert_eq!(layer_puts, 2, "{reqs:#?}");
+    let d = tmp();
+    let f = d.path().join("f.tar");
+    let file = json_of(&regraft_ok(&[
+        "-q",
+        "--from",
+        &format!("oci-archive:{}", m("vendor-oci.tar")),
+        "--onto",
+        &format!("oci-archive:{}", m("base-new-oci.tar")),
+        "-o",
+        &format!("oci-archive:{}", f.display()),
+        "--json",
+    ]));
+    let configs = |v: &serde_json::Value| -> Vec<serde_json::Value> {
+        v["platforms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["config_digest"].clone())
+            .collect()
+    };
+    assert_eq!(configs(&j), configs(&file));
+    let index = skopeo_reg(&["--raw"], &reg.at("m/vendor:1-fixed"));
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        skopeo_reg(&[], &reg.at("m/vendor:1-fixed"))["Digest"],
+        j["index_digest"]
+    );
+    for p in ["linux/amd64", "linux/arm64"] {
+        regraft_ok(&["verify", "--platform", p, &reg.at("m/vendor:1-fixed")]);
+    }
+    tool_ok(
+        "skopeo",
+        &[
+            "copy",
+            "-q",
+            "--all",
+            "--src-tls-verify=false",
+            &reg.at("m/vendor:1-fixed"),
+            &format!("oci:{}:x", d.path().join("layout").display()),
+        ],
+    );
+}
