@@ -17,7 +17,7 @@ use regraft::toolbox::{self, add, add::AddOptions};
 use regraft::triage::{Severity, TriagePlan};
 use std::path::PathBuf;
 
-const ABOUT: &str = "Move a vendor's application onto a new base image: daemonless, offline, on image files on disk.";
+const ABOUT: &str = "Move a vendor's application onto a new base image: daemonless, on image files on disk or in a registry.";
 
 const EXAMPLES: &str = "\
 Examples:
