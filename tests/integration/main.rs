@@ -18,6 +18,7 @@ mod hostile;
 mod hostile_bounds;
 mod multi;
 mod patch;
+mod registry;
 mod roundtrip;
 mod toolbox;
 mod triage;
