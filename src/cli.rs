@@ -421,9 +421,14 @@ pub struct PatchArgs {
     #[arg(long, value_name = "CODEC")]
     pub compression: Option<String>,
     /// `--accept maintainer-script:PACKAGE` lets an update whose maintainer scripts (or
-    /// triggers other than ldconfig) regraft does not run go ahead.
+    /// triggers other than ldconfig) regraft does not run go ahead; the other checks' names
+    /// pass the will-it-run check's findings on the patched image, as for a graft.
     #[command(flatten)]
     pub accept: AcceptArgs,
+    /// Write the result even when the will-it-run check of the patched image finds errors
+    /// (exit 0, not 3).
+    #[arg(long)]
+    pub force: bool,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

@@ -25,7 +25,8 @@ pub fn info_package(file: &[u8]) -> Option<String> {
         return None;
     }
     let s = String::from_utf8_lossy(name);
-    let stem = s.split('.').next()?;
+    // The suffix is the last dot's: package names may hold dots (`libapt-pkg6.0`).
+    let stem = s.rsplit_once('.')?.0;
     let pkg = stem.split(':').next()?;
     (!pkg.is_empty()).then(|| pkg.to_string())
 }
@@ -337,6 +338,14 @@ mod tests {
         assert_eq!(
             info_package(b"var/lib/dpkg/info/tree.md5sums").as_deref(),
             Some("tree")
+        );
+        assert_eq!(
+            info_package(b"var/lib/dpkg/info/libapt-pkg6.0:amd64.list").as_deref(),
+            Some("libapt-pkg6.0")
+        );
+        assert_eq!(
+            info_package(b"var/lib/dpkg/info/python3.11-minimal.md5sums").as_deref(),
+            Some("python3.11-minimal")
         );
         assert_eq!(info_package(b"var/lib/dpkg/info/x/y.list"), None);
         assert_eq!(info_package(b"var/lib/dpkg/status"), None);
