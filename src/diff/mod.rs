@@ -72,7 +72,7 @@ fn read_side(img: &Image, max: u64) -> Result<(Contents, PackageDb)> {
             ..pkgdb::wanted()
         },
     )?;
-    let db = pkgdb::from_contents(&c);
+    let db = pkgdb::from_contents(&c)?;
     Ok((c, db))
 }
 

@@ -129,7 +129,7 @@ impl Inputs {
                 ..packages::wanted()
             },
         )?;
-        let packages = packages::from_contents(&contents);
+        let packages = packages::from_contents(&contents)?;
         warnings.extend(packages.warnings.iter().cloned());
         Ok(Inputs {
             img,
