@@ -231,9 +231,18 @@ pub enum Command {
         after_help = "Example:\n  regraft triage --report trivy.json vendor.tar --old-base oldbase.tar --fail-on HIGH\n\nExit codes: 0 ok, 1 error (also: the report is not about IMAGE), 2 usage, 4 findings at or above --fail-on remain."
     )]
     Triage(TriageArgs),
-    /// List the OS packages of an image's package database (dpkg, distroless status.d, apk)
-    /// with the layer that last wrote each.
+    /// List the OS packages of an image's package database (dpkg, distroless status.d, apk,
+    /// rpm's sqlite database) with the layer that last wrote each, and each one's package URL
+    /// (whose `distro` qualifier comes from /etc/os-release).
     Packages(ImageArgs),
+    /// Write an SBOM of an image's OS packages (CycloneDX 1.6 or SPDX 2.3 JSON): purls, source
+    /// packages, licenses, the layer that last wrote each; the image as the described component.
+    /// The same image gives the same bytes (the timestamp is SOURCE_DATE_EPOCH, else the image's
+    /// `created`).
+    #[command(
+        after_help = "Example:\n  regraft sbom vendor.tar --format cyclonedx -o vendor.cdx.json\n  trivy sbom vendor.cdx.json -f json -o report.json   # on the other side of the airgap\n  regraft triage --report report.json vendor.tar"
+    )]
+    Sbom(SbomArgs),
     /// Compare two images: packages, files of the merged filesystems, config; with --report
     /// (made from OLD), which findings NEW no longer carries.
     Diff(DiffArgs),
@@ -428,6 +437,17 @@ pub struct TriageArgs {
     /// Print the whole triage as JSON on stdout (on every exit).
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SbomArgs {
+    pub image: String,
+    /// cyclonedx (CycloneDX 1.6 JSON) or spdx (SPDX 2.3 JSON).
+    #[arg(long, value_name = "FORMAT", value_parser = ["cyclonedx", "spdx"])]
+    pub format: String,
+    /// Write the SBOM to FILE (atomically) instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<String>,
 }
 
 #[derive(Args, Debug)]

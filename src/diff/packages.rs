@@ -76,6 +76,7 @@ mod tests {
             arch: "amd64".into(),
             source_package: None,
             license: None,
+            source_version: None,
             source_layer: Some(0),
             db: Db::Dpkg,
         };

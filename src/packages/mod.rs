@@ -101,6 +101,10 @@ pub struct Package {
     /// The source package (dpkg `Source`, apk `o:` origin, rpm `SOURCERPM`'s name), when it
     /// differs from the name.
     pub source_package: Option<String>,
+    /// The source package's version, when the database says it and it differs from `version`
+    /// (dpkg `Source: name (version)`; rpm `SOURCERPM`'s `version-release`, without epoch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_version: Option<String>,
     /// The license the database records (apk `L:`, rpm `LICENSE`); dpkg's come from
     /// `/usr/share/doc/PKG/copyright`, read by `sbom`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -304,6 +308,12 @@ pub fn rpm_package(h: &crate::formats::rpmheader::RpmHeader) -> Package {
             .filter(|s| *s != h.name)
             .map(str::to_string),
         license: h.license.clone(),
+        source_version: h
+            .source_rpm
+            .as_deref()
+            .and_then(rpm::source_version)
+            .filter(|v| *v != format!("{}-{}", h.version, h.release))
+            .map(str::to_string),
         source_layer: None,
         db: Db::Rpm,
     }
@@ -510,6 +520,11 @@ pub fn parse_dpkg(bytes: &[u8], db: Db) -> Vec<(Package, String)> {
             .and_then(|s| s.split_whitespace().next())
             .filter(|s| *s != name)
             .map(str::to_string);
+        let source_version = get("source")
+            .and_then(|s| s.split_once('('))
+            .and_then(|(_, v)| v.split_once(')'))
+            .map(|(v, _)| v.trim().to_string())
+            .filter(|v| !v.is_empty() && v != version);
         out.push((
             Package {
                 name: name.to_string(),
@@ -517,6 +532,7 @@ pub fn parse_dpkg(bytes: &[u8], db: Db) -> Vec<(Package, String)> {
                 arch: get("architecture").unwrap_or("").to_string(),
                 source_package: source,
                 license: None,
+                source_version,
                 source_layer: None,
                 db,
             },
@@ -599,6 +615,7 @@ pub fn parse_apk(bytes: &[u8]) -> Vec<(Package, String)> {
                         arch: cur.get(&'A').cloned().unwrap_or_default(),
                         source_package: cur.get(&'o').filter(|o| *o != n).cloned(),
                         license: cur.get(&'L').cloned(),
+                        source_version: None,
                         source_layer: None,
                         db: Db::Apk,
                     },
@@ -632,6 +649,7 @@ mod tests {
             arch: String::new(),
             source_package: None,
             license: None,
+            source_version: None,
             source_layer: None,
             db: Db::Dpkg,
         };

@@ -117,6 +117,16 @@ pub fn source_name(source_rpm: &str) -> Option<&str> {
     (!n.is_empty()).then_some(n)
 }
 
+/// The source package's `version-release` from `SOURCERPM` (`openssl-3.0.7-27.el9.src.rpm`
+/// -> `3.0.7-27.el9`).
+pub fn source_version(source_rpm: &str) -> Option<&str> {
+    let n = source_name(source_rpm)?;
+    let s = source_rpm
+        .strip_suffix(".src.rpm")
+        .or_else(|| source_rpm.strip_suffix(".nosrc.rpm"))?;
+    s.get(n.len() + 1..)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +142,7 @@ mod tests {
         ] {
             assert_eq!(source_name(s), want, "{s}");
         }
+        assert_eq!(source_version("openssl-3.0.7-27.el9.src.rpm"), Some("3.0.7-27.el9"));
     }
 
     #[test]
