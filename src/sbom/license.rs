@@ -129,8 +129,8 @@ mod tests {
         }
         assert_eq!(canonical("bsd-2-clause").as_deref(), Some("BSD-2-Clause"));
         assert_eq!(
-            canonical("(mit OR Apache-2.0) AND GPL-2.0+").as_deref(),
-            Some("(MIT OR Apache-2.0) AND GPL-2.0+")
+            canonical("(mit OR Apache-2.0) AND MPL-2.0+").as_deref(),
+            Some("(MIT OR Apache-2.0) AND MPL-2.0+")
         );
         assert_eq!(license_ref("GPL-2+ or Artistic"), "LicenseRef-GPL-2--or-Artistic");
     }
