@@ -4,12 +4,14 @@
 //! another base family, a newer vendor image or a rebuild).
 //!
 //! The floors, bottom up: `report` (the scanner-neutral model and the field readers), the
-//! parsers `trivy` and `grype`, `parse` (which picks one); `document` (the triage as `--json`
+//! parsers `trivy` and `grype` (their JSON), `cyclonedx` and `sarif` (both scanners' forms of
+//! those), `parse` (which picks one); `document` (the triage as `--json`
 //! prints it); `place` (the report joined to the image), `ignore`, `route` and `text`; this
 //! file runs the phases and tallies the result.
 //!
 //! The old base is found exactly as a graft finds it (`oldbase::find_split`).
 
+pub mod cyclonedx;
 pub mod document;
 pub mod grype;
 pub mod ignore;
@@ -17,6 +19,7 @@ pub mod parse;
 pub mod place;
 pub mod report;
 pub mod route;
+pub mod sarif;
 pub mod text;
 pub mod trivy;
 
@@ -36,7 +39,7 @@ use ignore::{IgnoreList, Unfixed};
 pub use ignore::{parse_ignore, read_ignore_file};
 use place::Evidence;
 pub use place::check_belongs;
-pub use report::{Finding, Report, Scanner, Severity};
+pub use report::{Finding, Report, ReportFormat, Scanner, Severity};
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -173,6 +176,7 @@ impl Inputs {
             report: ReportInfo {
                 file: plan.report.display().to_string(),
                 scanner: rep.scanner,
+                format: rep.format,
                 artifact: rep.artifact.clone(),
                 matched_by: self.matched_by,
                 findings_in_report: rep.findings.len(),
