@@ -7,10 +7,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash tests/need-debs.sh skopeo umoci podman buildah mmdebstrap gcc libc6-dev musl-tools python3 tar gzip zstd util-linux time docker.io
+bash tests/need-debs.sh skopeo umoci podman buildah mmdebstrap gcc libc6-dev musl-tools python3 python3-venv rpm tar gzip zstd util-linux time docker.io
 
 bash fixtures/build-real.sh
 bash fixtures/build-check.sh
+bash fixtures/build-rpm.sh
+# The SBOM validators (cyclonedx-python-lib, spdx-tools, packageurl-python, pinned, from PyPI).
+bash tests/sbom/venv.sh
 
 log=$(mktemp)
 # A private Docker daemon (tests/dockerd.sh) for the tests that use Docker as the oracle and for

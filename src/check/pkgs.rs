@@ -178,7 +178,10 @@ impl DbReader<'_> {
 impl DbReader<'_> {
     /// rpm: the sqlite database (with its `-wal`), each header's name, EVR and files.
     fn rpm(&self, o: &mut Owned) -> Result<()> {
-        for (db, wal) in packages::rpm::SQLITE_DBS.iter().zip(packages::rpm::SQLITE_WALS) {
+        for (db, wal) in packages::rpm::SQLITE_DBS
+            .iter()
+            .zip(packages::rpm::SQLITE_WALS)
+        {
             let Some(b) = self.data(db)? else {
                 continue;
             };

@@ -26,7 +26,10 @@ pub fn run(a: &SbomArgs, g: &Globals) -> Result<u8> {
         eprintln!("regraft: warning: {}", sanitize(w));
     }
     if inv.databases.is_empty() && !g.quiet {
-        eprintln!("regraft: {}: no package database found", sanitize(&img.name));
+        eprintln!(
+            "regraft: {}: no package database found",
+            sanitize(&img.name)
+        );
     }
     match &a.output {
         Some(o) => {

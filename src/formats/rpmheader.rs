@@ -94,7 +94,10 @@ fn be32(b: &[u8], at: usize) -> u32 {
 /// (the caller names the database and the record).
 pub fn parse(blob: &[u8], files: bool) -> Result<RpmHeader, String> {
     if blob.len() < 8 {
-        return Err(format!("header of {} bytes, shorter than its 8-byte start", blob.len()));
+        return Err(format!(
+            "header of {} bytes, shorter than its 8-byte start",
+            blob.len()
+        ));
     }
     let (il, dl) = (be32(blob, 0), be32(blob, 4));
     if il == 0 || il > TAGS_MAX {
@@ -123,7 +126,11 @@ pub fn parse(blob: &[u8], files: bool) -> Result<RpmHeader, String> {
             count: be32(blob, at + 12) as usize,
         };
         if e.offset > data.len() {
-            return Err(format!("tag {tag}: offset {} past the data store ({} bytes)", e.offset, data.len()));
+            return Err(format!(
+                "tag {tag}: offset {} past the data store ({} bytes)",
+                e.offset,
+                data.len()
+            ));
         }
         match tag {
             NAME => (h.name, have_name) = (string(data, e, tag)?, true),
@@ -152,7 +159,11 @@ pub fn parse(blob: &[u8], files: bool) -> Result<RpmHeader, String> {
         };
         for f in &h.files {
             if f.len() > PATH_MAX.get() {
-                return Err(format!("a file path of {} bytes (PATH_MAX is {})", f.len(), PATH_MAX.value));
+                return Err(format!(
+                    "a file path of {} bytes (PATH_MAX is {})",
+                    f.len(),
+                    PATH_MAX.value
+                ));
             }
         }
     }
@@ -162,7 +173,11 @@ pub fn parse(blob: &[u8], files: bool) -> Result<RpmHeader, String> {
 /// `dirnames[dirindexes[i]] + basenames[i]`, bounded by [`MAX_RPM_FILE_BYTES`].
 fn join_files(base: &[String], dirs: &[String], idx: &[i32]) -> Result<Vec<String>, String> {
     if idx.len() != base.len() {
-        return Err(format!("{} BASENAMES but {} DIRINDEXES", base.len(), idx.len()));
+        return Err(format!(
+            "{} BASENAMES but {} DIRINDEXES",
+            base.len(),
+            idx.len()
+        ));
     }
     let mut total = 0usize;
     let mut out = Vec::with_capacity(base.len());
@@ -195,8 +210,13 @@ fn cstr(data: &[u8], at: usize, tag: u32) -> Result<(String, usize), String> {
 
 fn string(data: &[u8], e: Entry, tag: u32) -> Result<String, String> {
     match e.kind {
-        T_STRING | T_STRING_ARRAY | T_I18NSTRING if e.count >= 1 => Ok(cstr(data, e.offset, tag)?.0),
-        _ => Err(format!("tag {tag}: type {} count {}, not a string", e.kind, e.count)),
+        T_STRING | T_STRING_ARRAY | T_I18NSTRING if e.count >= 1 => {
+            Ok(cstr(data, e.offset, tag)?.0)
+        }
+        _ => Err(format!(
+            "tag {tag}: type {} count {}, not a string",
+            e.kind, e.count
+        )),
     }
 }
 
@@ -231,7 +251,12 @@ fn ints(data: &[u8], e: Entry, tag: u32) -> Result<Vec<i32>, String> {
         .checked_mul(4)
         .and_then(|n| n.checked_add(e.offset))
         .filter(|&end| end <= data.len())
-        .ok_or_else(|| format!("tag {tag}: {} INT32 values run past the data store", e.count))?;
+        .ok_or_else(|| {
+            format!(
+                "tag {tag}: {} INT32 values run past the data store",
+                e.count
+            )
+        })?;
     Ok(data[e.offset..end]
         .chunks_exact(4)
         .map(|c| i32::from_be_bytes([c[0], c[1], c[2], c[3]]))
@@ -284,7 +309,12 @@ mod tests {
             (ARCH, T_STRING, 1, s("x86_64")),
             (LICENSE, T_STRING, 1, s("MIT")),
             (SOURCERPM, T_STRING, 1, s("foo-1.2-3.el9.src.rpm")),
-            (BASENAMES, T_STRING_ARRAY, 3, arr(&["a", "b", "libfoo.so.1"])),
+            (
+                BASENAMES,
+                T_STRING_ARRAY,
+                3,
+                arr(&["a", "b", "libfoo.so.1"]),
+            ),
             (DIRNAMES, T_STRING_ARRAY, 2, arr(&["/etc/", "/usr/lib64/"])),
             (
                 DIRINDEXES,

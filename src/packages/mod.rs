@@ -343,7 +343,10 @@ fn rpm_history(c: &Contents, path: &[u8], wal: &[u8]) -> Result<Vec<Package>> {
             let wal_bytes = origins.1.and_then(|o| c.kept.get(o)).map(Vec::as_slice);
             for r in rpm::read_sqlite(bytes, wal_bytes, &what, false)? {
                 let p = rpm_package(&r.header);
-                now.insert((p.name.clone(), p.arch.clone(), p.version.clone()), (p, r.blob_sha256));
+                now.insert(
+                    (p.name.clone(), p.arch.clone(), p.version.clone()),
+                    (p, r.blob_sha256),
+                );
             }
         }
         for (k, (_, blob)) in &now {

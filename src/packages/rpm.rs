@@ -38,12 +38,16 @@ pub struct Record {
 pub fn read_sqlite(db: &[u8], wal: Option<&[u8]>, what: &str, files: bool) -> Result<Vec<Record>> {
     let err = |why: String| Error::format(what, why);
     if !db.starts_with(b"SQLite format 3\0") {
-        return Err(err("not an sqlite database (no \"SQLite format 3\" header)".into()));
+        return Err(err(
+            "not an sqlite database (no \"SQLite format 3\" header)".into(),
+        ));
     }
-    let dir = tempfile::tempdir().map_err(|e| Error::format_from(what, "a temporary directory", e))?;
+    let dir =
+        tempfile::tempdir().map_err(|e| Error::format_from(what, "a temporary directory", e))?;
     let path = dir.path().join("rpmdb.sqlite");
     let write = |p: &std::path::Path, b: &[u8]| -> Result<()> {
-        let mut f = std::fs::File::create(p).map_err(|e| Error::format_from(what, "writing a temporary copy", e))?;
+        let mut f = std::fs::File::create(p)
+            .map_err(|e| Error::format_from(what, "writing a temporary copy", e))?;
         f.write_all(b)
             .map_err(|e| Error::format_from(what, "writing a temporary copy", e))
     };
@@ -97,8 +101,8 @@ pub fn read_sqlite(db: &[u8], wal: Option<&[u8]>, what: &str, files: bool) -> Re
         let blob = blob
             .as_blob()
             .map_err(|_| err(format!("Packages row {hnum}: the blob is not a BLOB")))?;
-        let header = rpmheader::parse(blob, files)
-            .map_err(|e| err(format!("Packages row {hnum}: {e}")))?;
+        let header =
+            rpmheader::parse(blob, files).map_err(|e| err(format!("Packages row {hnum}: {e}")))?;
         out.push(Record {
             header,
             blob_sha256: crate::model::digest::Digest::of(blob).to_string(),
@@ -142,7 +146,10 @@ mod tests {
         ] {
             assert_eq!(source_name(s), want, "{s}");
         }
-        assert_eq!(source_version("openssl-3.0.7-27.el9.src.rpm"), Some("3.0.7-27.el9"));
+        assert_eq!(
+            source_version("openssl-3.0.7-27.el9.src.rpm"),
+            Some("3.0.7-27.el9")
+        );
     }
 
     #[test]

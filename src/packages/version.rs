@@ -246,7 +246,13 @@ fn rpmvercmp(a: &[u8], b: &[u8]) -> Ordering {
         let num = x.is_ascii_digit();
         let run = |s: &[u8], from: usize| {
             let mut k = from;
-            while k < s.len() && (if num { s[k].is_ascii_digit() } else { s[k].is_ascii_alphabetic() }) {
+            while k < s.len()
+                && (if num {
+                    s[k].is_ascii_digit()
+                } else {
+                    s[k].is_ascii_alphabetic()
+                })
+            {
                 k += 1;
             }
             k
@@ -254,7 +260,11 @@ fn rpmvercmp(a: &[u8], b: &[u8]) -> Ordering {
         let (ei, ej) = (run(a, i), run(b, j));
         if ej == j {
             // Different kinds of run: a number is newer than letters.
-            return if num { Ordering::Greater } else { Ordering::Less };
+            return if num {
+                Ordering::Greater
+            } else {
+                Ordering::Less
+            };
         }
         let (mut p, mut q) = (&a[i..ei], &b[j..ej]);
         if num {
@@ -297,8 +307,9 @@ fn rpm_parts(v: &str) -> (u64, &str, Option<&str>) {
     }
 }
 
-/// Orders two rpm EVRs (`[epoch:]version-release`) as rpm does (`rpmVersionCompare`): epochs,
-/// then versions, then releases when both have one.
+/// Orders two rpm EVRs (`[epoch:]version-release`) as rpm does (`rpmverCmp`, what
+/// `rpm.vercmp` runs): epochs, then versions, then releases; a missing release is older than
+/// any (an installed package always has one).
 pub fn compare_rpm(a: &str, b: &str) -> Ordering {
     let (ea, va, ra) = rpm_parts(a);
     let (eb, vb, rb) = rpm_parts(b);
@@ -306,7 +317,7 @@ pub fn compare_rpm(a: &str, b: &str) -> Ordering {
         .then_with(|| rpmvercmp(va.as_bytes(), vb.as_bytes()))
         .then_with(|| match (ra, rb) {
             (Some(x), Some(y)) => rpmvercmp(x.as_bytes(), y.as_bytes()),
-            _ => Ordering::Equal,
+            (x, y) => x.is_some().cmp(&y.is_some()),
         })
 }
 
@@ -416,7 +427,7 @@ mod tests {
             ("2:1.2-3", "2:1.2.10-1", Less),
             ("1.2-3.el9", "1.2-3.el9_1", Less),
             ("1:1.1.1k-7.el8", "1:1.1.1k-12.el8", Less),
-            ("1.2", "1.2-5", Equal),
+            ("1.2", "1.2-5", Less),
         ];
         check_table(compare_rpm, &table);
     }

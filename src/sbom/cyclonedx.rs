@@ -169,7 +169,11 @@ pub fn document(inv: &Inventory) -> Value {
     for r in &refs {
         deps.push(json!({"ref": r, "dependsOn": []}));
     }
-    let name = inv.tags.first().cloned().unwrap_or_else(|| inv.image_name.clone());
+    let name = inv
+        .tags
+        .first()
+        .cloned()
+        .unwrap_or_else(|| inv.image_name.clone());
     json!({
         "$schema": "http://cyclonedx.org/schema/bom-1.6.schema.json",
         "bomFormat": "CycloneDX",

@@ -132,13 +132,18 @@ mod tests {
             canonical("(mit OR Apache-2.0) AND MPL-2.0+").as_deref(),
             Some("(MIT OR Apache-2.0) AND MPL-2.0+")
         );
-        assert_eq!(license_ref("GPL-2+ or Artistic"), "LicenseRef-GPL-2--or-Artistic");
+        assert_eq!(
+            license_ref("GPL-2+ or Artistic"),
+            "LicenseRef-GPL-2--or-Artistic"
+        );
     }
 
     #[test]
     fn debian_copyright_licenses() {
         let dep5 = b"Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\nUpstream-Name: x\n\nFiles: *\nCopyright: me\nLicense: GPL-2+\n This program is free software\n\nFiles: debian/*\nLicense: BSD-3-clause\n\nLicense: GPL-2+\n text\n";
         assert_eq!(debian_copyright(dep5), ["BSD-3-clause", "GPL-2+"]);
-        assert!(debian_copyright(b"This is the Debian prepackaged version\nLicense: x\n").is_empty());
+        assert!(
+            debian_copyright(b"This is the Debian prepackaged version\nLicense: x\n").is_empty()
+        );
     }
 }

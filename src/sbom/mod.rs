@@ -208,7 +208,11 @@ pub fn rfc3339(t: i64) -> String {
 /// A UUID (version 4 layout, deterministic) from the first bytes of `hex`, a sha256.
 pub fn uuid_from(hex: &str) -> String {
     let hex = hex.rsplit(':').next().unwrap_or(hex);
-    let h: String = hex.chars().filter(char::is_ascii_hexdigit).take(32).collect();
+    let h: String = hex
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .take(32)
+        .collect();
     let h = format!("{h:0<32}");
     let variant = match u8::from_str_radix(&h[16..17], 16).unwrap_or(0) & 0x3 {
         0 => '8',

@@ -14,7 +14,13 @@ use std::collections::BTreeMap;
 fn spdx_id(s: &str) -> String {
     let body: String = s
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     format!("SPDXRef-{body}")
 }
@@ -53,7 +59,11 @@ pub fn document(inv: &Inventory) -> Value {
         "relationshipType": "DESCRIBES",
         "relatedSpdxElement": "SPDXRef-Image",
     })];
-    let name = inv.tags.first().cloned().unwrap_or_else(|| inv.image_name.clone());
+    let name = inv
+        .tags
+        .first()
+        .cloned()
+        .unwrap_or_else(|| inv.image_name.clone());
     let mut image_comment = format!(
         "config {}; layers (diff_ids) {}",
         inv.config_digest,

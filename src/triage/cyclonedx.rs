@@ -35,13 +35,12 @@ fn scanner(v: &Value) -> Option<Scanner> {
         Value::Object(_) => items(tools, "components").collect(),
         _ => Vec::new(),
     };
-    list.iter().find_map(|t| {
-        match text(t, "name")?.to_ascii_lowercase().as_str() {
+    list.iter()
+        .find_map(|t| match text(t, "name")?.to_ascii_lowercase().as_str() {
             "trivy" => Some(Scanner::Trivy),
             "grype" => Some(Scanner::Grype),
             _ => None,
-        }
-    })
+        })
 }
 
 /// The values of the properties called `name`, in order.
@@ -88,8 +87,7 @@ pub fn parse(v: &Value, what: &str) -> Result<Report> {
         .collect();
     let mut findings = Vec::new();
     for x in items(v, "vulnerabilities") {
-        let id = text(x, "id")
-            .ok_or_else(|| Error::format(what, "a vulnerability has no id"))?;
+        let id = text(x, "id").ok_or_else(|| Error::format(what, "a vulnerability has no id"))?;
         for a in items(x, "affects") {
             let r = text(a, "ref").unwrap_or("");
             let c = components.get(r).ok_or_else(|| {
@@ -121,8 +119,12 @@ fn finding(
     c: &Value,
     what: &str,
 ) -> Result<Finding> {
-    let name = text(c, "name")
-        .ok_or_else(|| Error::format(what, format!("vulnerability {id}: a component without a name")))?;
+    let name = text(c, "name").ok_or_else(|| {
+        Error::format(
+            what,
+            format!("vulnerability {id}: a component without a name"),
+        )
+    })?;
     let installed = items(a, "versions")
         .find(|v| text(v, "status") == Some("affected"))
         .and_then(|v| text(v, "version"))
@@ -131,7 +133,9 @@ fn finding(
         .to_string();
     let (pkg_type, os, diff_id, paths, fixed) = match scanner {
         Scanner::Trivy => {
-            let t = prop(c, "aquasecurity:trivy:PkgType").unwrap_or("").to_string();
+            let t = prop(c, "aquasecurity:trivy:PkgType")
+                .unwrap_or("")
+                .to_string();
             let os = trivy::is_os_type(&t);
             let fixed = text(x, "recommendation")
                 .and_then(|r| r.rsplit_once(" to version "))
@@ -269,6 +273,11 @@ mod tests {
         let e = parse(&v, "r").unwrap_err().to_string();
         assert!(e.contains("which no component is"), "{e}");
         let v = serde_json::json!({"bomFormat": "CycloneDX", "metadata": {"tools": []}});
-        assert!(parse(&v, "r").unwrap_err().to_string().contains("names neither trivy nor grype"));
+        assert!(
+            parse(&v, "r")
+                .unwrap_err()
+                .to_string()
+                .contains("names neither trivy nor grype")
+        );
     }
 }

@@ -5,7 +5,8 @@
 //! location (`annotations.evidence = primary`, else the first) gives its layer.
 
 use super::report::{
-    Finding, LayerHint, Report, ReportFormat, Scanner, Severity, digest_at, digest_field, field, items, text,
+    Finding, LayerHint, Report, ReportFormat, Scanner, Severity, digest_at, digest_field, field,
+    items, text,
 };
 use crate::error::{Error, Result};
 use crate::model::digest::DiffId;

@@ -15,11 +15,11 @@
 //!   diff_id without `sha256:` (no image ID: the layers named are all that ties the report to
 //!   an image).
 
+use super::grype;
 use super::report::{
     Finding, LayerHint, Report, ReportFormat, Scanner, Severity, digest_at, field, items,
     split_fixed, text,
 };
-use super::grype;
 use crate::error::{Error, Result};
 use crate::model::digest::{DiffId, Digest};
 use serde_json::Value;
@@ -91,7 +91,11 @@ pub fn parse(v: &Value, what: &str) -> Result<Report> {
 }
 
 /// The rule a result refers to: by `ruleIndex`, else by `ruleId`.
-fn rule_of<'a>(r: &Value, rules: &[&'a Value], by_id: &HashMap<&str, &'a Value>) -> Option<&'a Value> {
+fn rule_of<'a>(
+    r: &Value,
+    rules: &[&'a Value],
+    by_id: &HashMap<&str, &'a Value>,
+) -> Option<&'a Value> {
     r.get("ruleIndex")
         .and_then(Value::as_u64)
         .and_then(|i| rules.get(usize::try_from(i).ok()?).copied())
@@ -142,9 +146,9 @@ fn trivy_finding(
 }
 
 fn grype_finding(r: &Value, by_id: &HashMap<&str, &Value>, what: &str) -> Result<Finding> {
-    let rule = text(r, "ruleId").and_then(|id| by_id.get(id)).ok_or_else(|| {
-        Error::format(what, "a result's ruleId names no rule of the run")
-    })?;
+    let rule = text(r, "ruleId")
+        .and_then(|id| by_id.get(id))
+        .ok_or_else(|| Error::format(what, "a result's ruleId names no rule of the run"))?;
     let help = text(field(rule, "help"), "text").unwrap_or("");
     let h = lines(help);
     let (Some(id), Some(pkg)) = (h.get("Vulnerability"), h.get("Package")) else {
@@ -162,8 +166,7 @@ fn grype_finding(r: &Value, by_id: &HashMap<&str, &Value>, what: &str) -> Result
                 continue;
             };
             // INPUT@LAYER:PATH; INPUT may hold '@' and ':' itself (a digest reference).
-            let Some((head, path)) = fq.rsplit_once(":/").map(|(h, p)| (h, format!("/{p}")))
-            else {
+            let Some((head, path)) = fq.rsplit_once(":/").map(|(h, p)| (h, format!("/{p}"))) else {
                 continue;
             };
             let layer = head.rsplit_once('@').map(|(_, l)| l).unwrap_or("");
@@ -192,4 +195,3 @@ fn grype_finding(r: &Value, by_id: &HashMap<&str, &Value>, what: &str) -> Result
         status: None,
     })
 }
-

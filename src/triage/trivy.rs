@@ -6,8 +6,8 @@
 //! images; `{}` or absent when Trivy cannot tell, as for some language packages).
 
 use super::report::{
-    Finding, LayerHint, Report, ReportFormat, Scanner, Severity, digest_at, digest_field, field, items,
-    split_fixed, text,
+    Finding, LayerHint, Report, ReportFormat, Scanner, Severity, digest_at, digest_field, field,
+    items, split_fixed, text,
 };
 use crate::error::{Error, Result};
 use crate::model::digest::DiffId;

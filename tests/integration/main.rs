@@ -17,5 +17,6 @@ mod graft;
 mod hostile;
 mod hostile_bounds;
 mod roundtrip;
+mod scanloop;
 mod toolbox;
 mod triage;
