@@ -225,8 +225,9 @@ pub enum Command {
         after_help = "Example:\n  regraft check grafted.tar --old-base debian.tar\n  regraft check grafted.tar --path /opt/vendor --json"
     )]
     Check(CheckArgs),
-    /// Split a scanner report's findings (Trivy or Grype JSON) into the image's old base and its
-    /// application, per severity, package and layer, and print the route for each group.
+    /// Split a scanner report's findings (Trivy or Grype; JSON, CycloneDX or SARIF) into the
+    /// image's old base and its application, per severity, package and layer, and print the route
+    /// for each group.
     #[command(
         after_help = "Example:\n  regraft triage --report trivy.json vendor.tar --old-base oldbase.tar --fail-on HIGH\n\nExit codes: 0 ok, 1 error (also: the report is not about IMAGE), 2 usage, 4 findings at or above --fail-on remain."
     )]
@@ -415,7 +416,8 @@ pub struct CheckArgs {
 #[derive(Args, Debug)]
 pub struct TriageArgs {
     pub image: String,
-    /// `trivy image -f json` or `grype -o json` output for IMAGE.
+    /// The scanner's report of IMAGE: Trivy or Grype JSON, CycloneDX with vulnerabilities, or
+    /// SARIF (`trivy image -f json|cyclonedx|sarif`, `grype -o json|cyclonedx-json|sarif`).
     #[arg(long, value_name = "REPORT")]
     pub report: String,
     /// The image IMAGE was built on (as for a graft).
@@ -434,6 +436,12 @@ pub struct TriageArgs {
     /// Vulnerability IDs to ignore, one per line, each followed by its reason.
     #[arg(long, value_name = "FILE")]
     pub ignore: Option<String>,
+    /// OpenVEX or CycloneDX VEX: `not_affected` and `fixed` statements about IMAGE (its
+    /// manifest or config digest) or its packages (purls) take findings out, each listed as
+    /// ignored with the statement's justification (repeatable). A file about another product is
+    /// an error.
+    #[arg(long, value_name = "FILE")]
+    pub vex: Vec<String>,
     /// Print the whole triage as JSON on stdout (on every exit).
     #[arg(long)]
     pub json: bool,
@@ -612,6 +620,7 @@ impl TriageArgs {
             max_layer_size: g.max_layer_size,
             ignore_unfixed: self.ignore_unfixed,
             ignore_file: self.ignore.as_ref().map(Into::into),
+            vex: self.vex.iter().map(Into::into).collect(),
             fail_on,
         })
     }

@@ -22,6 +22,7 @@ pub mod route;
 pub mod sarif;
 pub mod text;
 pub mod trivy;
+pub mod vex;
 
 use crate::error::{Result, exit};
 use crate::model::image::Image;
@@ -58,6 +59,8 @@ pub struct TriagePlan {
     pub max_layer_size: u64,
     pub ignore_unfixed: bool,
     pub ignore_file: Option<PathBuf>,
+    /// `--vex` files (OpenVEX or CycloneDX VEX).
+    pub vex: Vec<PathBuf>,
     pub fail_on: Option<Severity>,
 }
 
@@ -92,7 +95,8 @@ pub fn triage(plan: &TriagePlan) -> Result<Triage> {
     } else {
         Unfixed::Keep
     };
-    let kept = ignore::apply(placed.findings, &ignore, unfixed);
+    let vex = inputs.vex_statements(plan)?;
+    let kept = ignore::apply(placed.findings, &ignore, &vex, unfixed);
     let mut t = inputs.document(plan, &rep, placed.duplicates, kept);
     t.routes = route::routes(
         &t,
@@ -142,6 +146,29 @@ impl Inputs {
             packages,
             warnings,
         })
+    }
+
+    /// The statements of the `--vex` files, each file checked to be about this image.
+    fn vex_statements(&self, plan: &TriagePlan) -> Result<Vec<vex::Statement>> {
+        let (m, c) = (
+            self.img.manifest_digest.hex(),
+            self.img.config_desc.digest.hex(),
+        );
+        let ids = vex::ImageIds {
+            manifest_hex: &m,
+            config_hex: &c,
+        };
+        let pkgs: Vec<(String, String)> = self
+            .packages
+            .packages
+            .iter()
+            .map(|p| (p.name.clone(), p.version.clone()))
+            .collect();
+        let mut out = Vec::new();
+        for f in &plan.vex {
+            out.extend(vex::read_vex(f, &ids, &pkgs)?);
+        }
+        Ok(out)
     }
 
     /// The triage document of the kept findings, without its routes.
