@@ -115,7 +115,11 @@ fn unescape(s: &str) -> String {
 
 impl PackageRef {
     fn matches(&self, f: &TriagedFinding) -> bool {
-        self.name == f.package && self.version.as_deref().is_none_or(|v| v == f.installed_version)
+        self.name == f.package
+            && self
+                .version
+                .as_deref()
+                .is_none_or(|v| v == f.installed_version)
     }
 }
 
@@ -203,7 +207,11 @@ fn openvex(v: &Value, image: &ImageIds<'_>, what: &str) -> Result<(Vec<Statement
             Value::String(x) => vec![x.clone()],
             _ => text(vuln, "name").map(str::to_string).into_iter().collect(),
         };
-        ids.extend(items(vuln, "aliases").filter_map(Value::as_str).map(str::to_string));
+        ids.extend(
+            items(vuln, "aliases")
+                .filter_map(Value::as_str)
+                .map(str::to_string),
+        );
         if ids.is_empty() {
             return Err(Error::format(what, "a statement names no vulnerability"));
         }
@@ -214,7 +222,9 @@ fn openvex(v: &Value, image: &ImageIds<'_>, what: &str) -> Result<(Vec<Statement
             other => {
                 return Err(Error::format(
                     what,
-                    format!("a statement's status is {other:?}; OpenVEX has not_affected, affected, fixed, under_investigation"),
+                    format!(
+                        "a statement's status is {other:?}; OpenVEX has not_affected, affected, fixed, under_investigation"
+                    ),
                 ));
             }
         };
@@ -334,9 +344,14 @@ mod tests {
 
     #[test]
     fn purls_name_packages() {
-        let p = purl_package("pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=amd64&distro=debian-12").unwrap();
-        assert_eq!((p.name.as_str(), p.version.as_deref()), ("libc6", Some("2.36-9+deb12u4")));
-        let p = purl_package("pkg:rpm/redhat/openssl-libs@3.0.7-27.el9?arch=x86_64&epoch=1").unwrap();
+        let p = purl_package("pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=amd64&distro=debian-12")
+            .unwrap();
+        assert_eq!(
+            (p.name.as_str(), p.version.as_deref()),
+            ("libc6", Some("2.36-9+deb12u4"))
+        );
+        let p =
+            purl_package("pkg:rpm/redhat/openssl-libs@3.0.7-27.el9?arch=x86_64&epoch=1").unwrap();
         assert_eq!(p.version.as_deref(), Some("1:3.0.7-27.el9"));
         let p = purl_package("pkg:golang/stdlib").unwrap();
         assert_eq!((p.name.as_str(), p.version), ("stdlib", None));

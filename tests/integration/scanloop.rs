@@ -644,3 +644,96 @@ fn triage_of_json_cyclonedx_and_sarif_forms_agree_and_refuse_another_image() {
         }
     }
 }
+
+#[test]
+fn vex_takes_out_exactly_the_stated_findings_and_refuses_another_product() {
+    let d = tmp();
+    let ids = vendor_ids();
+    let img = format!("{}:1.0", real("vendor-real.oci"));
+    let (trivy, _) = sample("trivy-vendor-real.json", &ids, d.path());
+    let trivy_s = trivy.display().to_string();
+    let plain = triage_json(&["triage", "--report", &trivy_s, &img, "--json"], 0);
+    let manifest = plain["image"]["manifest_digest"].as_str().unwrap();
+    tool_ok(
+        "python3",
+        &[
+            &root()
+                .join("fixtures/reports/make-samples.py")
+                .display()
+                .to_string(),
+            "--vex",
+            &trivy_s,
+            manifest,
+            &d.path().display().to_string(),
+        ],
+    );
+    let openvex = d
+        .path()
+        .join("vex-vendor-real.openvex.json")
+        .display()
+        .to_string();
+    let cdx = d
+        .path()
+        .join("vex-vendor-real.cdx.json")
+        .display()
+        .to_string();
+    let t = triage_json(
+        &[
+            "triage", "--report", &trivy_s, &img, "--vex", &openvex, "--vex", &cdx, "--json",
+        ],
+        0,
+    );
+    let ids_of = |v: &Value, k: &str| -> BTreeSet<String> {
+        v[k].as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} {}",
+                    f["id"].as_str().unwrap(),
+                    f["package"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let stated: BTreeSet<String> = [
+        "CVE-2023-45853 zlib1g",
+        "CVE-2024-24790 stdlib",
+        "CVE-2025-8058 libc6",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    assert_eq!(ids_of(&t, "ignored"), stated, "{t:#}");
+    // Everything else stays: the `affected` statement and the one about another image take
+    // nothing out.
+    let left: BTreeSet<String> = ids_of(&plain, "findings")
+        .difference(&stated)
+        .cloned()
+        .collect();
+    assert_eq!(ids_of(&t, "findings"), left);
+    for i in t["ignored"].as_array().unwrap() {
+        let r = i["reason"].as_str().unwrap();
+        assert!(r.starts_with("VEX ") && r.contains("not_affected ("), "{r}");
+    }
+    // A VEX about another product: an error, in text and in --json.
+    let other = d
+        .path()
+        .join("vex-other-product.openvex.json")
+        .display()
+        .to_string();
+    let err = regraft_fails(&["triage", "--report", &trivy_s, &img, "--vex", &other], 1);
+    assert!(err.contains("about another product"), "{err}");
+    let e = triage_json(
+        &[
+            "triage", "--report", &trivy_s, &img, "--vex", &other, "--json",
+        ],
+        1,
+    );
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap()
+            .contains("about another product")
+    );
+}
