@@ -462,9 +462,15 @@ pub struct SbomArgs {
 pub struct DiffArgs {
     pub old: String,
     pub new: String,
-    /// A Trivy or Grype JSON report of OLD.
+    /// A Trivy or Grype report of OLD (JSON, CycloneDX or SARIF).
     #[arg(long, value_name = "REPORT")]
     pub report: Option<String>,
+    /// Write OpenVEX for NEW to FILE (atomically): `fixed` for the report's findings whose
+    /// package NEW's database has at or past every fixed version, `not_affected`
+    /// (component_not_present) for packages NEW no longer has; nothing the package databases
+    /// cannot prove. The timestamp is SOURCE_DATE_EPOCH, else NEW's `created`.
+    #[arg(long, value_name = "FILE", requires = "report")]
+    pub vex_out: Option<String>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

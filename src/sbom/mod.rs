@@ -131,13 +131,7 @@ fn gather(img: &Image, c: &Contents, db: PackageDb, epoch: Option<i64>) -> Inven
             }
         })
         .collect();
-    let created = crate::model::config::ConfigDoc::new(&img.config)
-        .top_str("created")
-        .and_then(rfc3339_seconds);
-    let timestamp = match epoch {
-        Some(t) => rfc3339(t),
-        None => created.unwrap_or_else(|| rfc3339(0)),
-    };
+    let timestamp = document_time(epoch, img);
     let ann = &img.manifest.annotations;
     Inventory {
         image_name: img.name.clone(),
@@ -169,40 +163,14 @@ pub fn render(inv: &Inventory, format: Format) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// `created` cut to whole seconds in UTC (`2024-01-02T03:04:05Z`), when it is RFC 3339.
-fn rfc3339_seconds(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let ok = b.len() >= 20
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b[10] == b'T'
-        && b[13] == b':'
-        && b[16] == b':'
-        && s.ends_with('Z');
-    ok.then(|| format!("{}Z", &s[..19]))
-}
-
-/// Seconds since the epoch as RFC 3339 UTC.
-pub fn rfc3339(t: i64) -> String {
-    let days = t.div_euclid(86_400);
-    let secs = t.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+/// The one timestamp a document regraft writes about an image carries: `SOURCE_DATE_EPOCH`
+/// when set, else the image config's `created`, else the Unix epoch; whole seconds, UTC.
+pub fn document_time(epoch: Option<i64>, img: &Image) -> String {
+    let created = crate::model::config::ConfigDoc::new(&img.config)
+        .top_str("created")
+        .and_then(crate::mutate::config::parse_rfc3339)
+        .map(|(secs, _)| secs);
+    crate::mutate::config::rfc3339(epoch.or(created).unwrap_or(0))
 }
 
 /// A UUID (version 4 layout, deterministic) from the first bytes of `hex`, a sha256.
@@ -237,14 +205,6 @@ mod tests {
 
     #[test]
     fn times_and_ids() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(
-            rfc3339_seconds("2026-12-07T10:24:49.980044904Z").as_deref(),
-            Some("2026-12-07T10:24:49Z")
-        );
-        assert_eq!(rfc3339_seconds("yesterday"), None);
         assert_eq!(
             uuid_from("sha256:0123456789abcdef0123456789abcdef0123"),
             "01234567-89ab-4def-8123-456789abcdef"

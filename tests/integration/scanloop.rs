@@ -134,7 +134,7 @@ fn gen_rpm_versions() -> Vec<(String, String)> {
         "git20230101",
     ];
     let seps = [".", "~", "^", "_", "+", "."];
-    let mut one = |next: &mut dyn FnMut(u64) -> u64| {
+    let one = |next: &mut dyn FnMut(u64) -> u64| {
         let mut s = String::new();
         if next(4) == 0 {
             s.push_str(&format!("{}:", next(3)));
@@ -736,4 +736,120 @@ fn vex_takes_out_exactly_the_stated_findings_and_refuses_another_product() {
             .unwrap()
             .contains("about another product")
     );
+}
+
+/// A Trivy JSON report of rpm-old (its layers and config digest read by skopeo) with findings on
+/// four of its packages.
+fn rpm_old_report(dir: &Path) -> PathBuf {
+    let i = crate::triage::ids(&format!("oci:{}", rpm_image("rpm-old.oci")));
+    let v = |id: &str, pkg: &str, inst: &str, fixed: &str| {
+        let mut x = json!({"VulnerabilityID": id, "PkgName": pkg, "InstalledVersion": inst,
+            "Severity": "HIGH", "Layer": {"DiffID": i.diff_ids[0]}});
+        if !fixed.is_empty() {
+            x["FixedVersion"] = json!(fixed);
+        }
+        x
+    };
+    let doc = json!({
+        "SchemaVersion": 2, "ArtifactName": "rpm-old", "ArtifactType": "container_image",
+        "Metadata": {"DiffIDs": i.diff_ids, "ImageID": i.image_id,
+                     "OS": {"Family": "redhat", "Name": "9.4"}},
+        "Results": [{"Target": "rpm-old (redhat 9.4)", "Class": "os-pkgs", "Type": "redhat",
+            "Vulnerabilities": [
+                v("CVE-2099-0001", "rg-libfoo", "2:1.2-3", "2:1.2.5-1"),
+                v("CVE-2099-0002", "rg-data", "0.9-1.el9", "0.9-2.el9"),
+                v("CVE-2099-0003", "rg-base", "1.0-1", ""),
+                v("CVE-2099-0004", "rg-tool", "5.0-1", "5.1-1"),
+            ]}],
+    });
+    let p = dir.join("rpm-old.trivy.json");
+    std::fs::write(&p, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    p
+}
+
+#[test]
+fn vex_out_states_only_what_the_rpm_databases_prove() {
+    let d = tmp();
+    let (old, new) = (rpm_image("rpm-old.oci"), rpm_image("rpm-new.oci"));
+    let rep = rpm_old_report(d.path()).display().to_string();
+    let out = d.path().join("vex/new.openvex.json");
+    let out_s = out.display().to_string();
+    let v: Value = serde_json::from_str(&regraft_ok(&[
+        "diff",
+        &old,
+        &new,
+        "--report",
+        &rep,
+        "--vex-out",
+        &out_s,
+        "--json",
+    ]))
+    .unwrap();
+    let vex: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(vex["@context"], "https://openvex.dev/ns/v0.2.0");
+    let st = vex["statements"].as_array().unwrap();
+    let by_id: BTreeMap<&str, &Value> = st
+        .iter()
+        .map(|s| (s["vulnerability"]["name"].as_str().unwrap(), s))
+        .collect();
+    // Only the upgrade past the fix and the removed package: no statement for a finding that
+    // remains or has no fixed version.
+    assert_eq!(
+        by_id.keys().copied().collect::<Vec<_>>(),
+        ["CVE-2099-0001", "CVE-2099-0002"],
+        "{vex:#}"
+    );
+    // The diff's own verdicts say the same.
+    assert_eq!(v["findings"]["fixed"][0]["id"], "CVE-2099-0001", "{v:#}");
+    assert_eq!(v["findings"]["removed"][0]["id"], "CVE-2099-0002", "{v:#}");
+    let d2 = tmp();
+    let rootfs = unpack(&format!("oci:{new}"), d2.path());
+    let qa = rpm_qa(&rootfs);
+    // fixed: NEW's rg-libfoo as rpm lists it, at or past the fixed version by rpm.vercmp.
+    let fixed = by_id["CVE-2099-0001"];
+    assert_eq!(fixed["status"], "fixed");
+    let sub = fixed["products"][0]["subcomponents"][0]["@id"]
+        .as_str()
+        .unwrap();
+    let (evr, _, _) = &qa[&("rg-libfoo".to_string(), "x86_64".to_string())];
+    let (e, vr) = evr.split_once(':').unwrap();
+    assert!(
+        sub.starts_with(&format!("pkg:rpm/redhat/rg-libfoo@{vr}?"))
+            && sub.contains(&format!("epoch={e}")),
+        "{sub} vs {evr}"
+    );
+    let cmp = tool_ok(
+        "rpm",
+        &[
+            "--eval",
+            &format!("%{{lua: print(rpm.vercmp(\"{evr}\", \"2:1.2.5-1\"))}}"),
+        ],
+    );
+    assert_eq!(cmp.trim(), "1");
+    let impact = fixed["impact_statement"].as_str().unwrap();
+    assert!(
+        impact.contains("2:1.2-3") && impact.contains(evr),
+        "{impact}"
+    );
+    // not_affected: rg-data is gone from NEW's database.
+    let gone = by_id["CVE-2099-0002"];
+    assert_eq!(gone["status"], "not_affected");
+    assert_eq!(gone["justification"], "component_not_present");
+    assert!(!qa.keys().any(|k| k.0 == "rg-data"));
+    // The product is NEW by its manifest digest, which regraft's triage of NEW names too.
+    let product = gone["products"][0]["@id"].as_str().unwrap();
+    let inspect: Value = serde_json::from_str(&regraft_ok(&["inspect", &new, "--json"])).unwrap();
+    let md = inspect["manifest_digest"].as_str().unwrap_or("");
+    assert!(!md.is_empty(), "{inspect:#}");
+    assert!(
+        product.ends_with(&md.replace("sha256:", "sha256%3A")),
+        "{product} {md}"
+    );
+    // A report of another image: refused, and no VEX written.
+    std::fs::remove_file(&out).unwrap();
+    regraft_fails(
+        &["diff", &new, &old, "--report", &rep, "--vex-out", &out_s],
+        1,
+    );
+    assert!(!out.exists());
 }

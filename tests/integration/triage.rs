@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 pub(crate) struct Ids {
     pub(crate) diff_ids: Vec<String>,
     digests: Vec<String>,
-    image_id: String,
+    pub(crate) image_id: String,
 }
 
 pub(crate) fn ids(r: &str) -> Ids {
