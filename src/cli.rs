@@ -442,6 +442,10 @@ pub struct TriageArgs {
     /// an error.
     #[arg(long, value_name = "FILE")]
     pub vex: Vec<String>,
+    /// Also write the triage as SARIF 2.1.0 to FILE (atomically): one result per finding with
+    /// its package, layer, part and route.
+    #[arg(long, value_name = "FILE")]
+    pub sarif: Option<String>,
     /// Print the whole triage as JSON on stdout (on every exit).
     #[arg(long)]
     pub json: bool,

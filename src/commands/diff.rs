@@ -25,13 +25,7 @@ pub fn run(a: &DiffArgs, g: &Globals) -> Result<u8> {
     if let (Some(o), Some(v)) = (&a.vex_out, &d.vex) {
         let mut bytes = serde_json::to_vec_pretty(v)?;
         bytes.push(b'\n');
-        let p = Path::new(o);
-        let dir = regraft::store::temp::parent_dir(p);
-        std::fs::create_dir_all(&dir).map_err(|e| regraft::Error::io(&dir, e))?;
-        let name = p
-            .file_name()
-            .ok_or_else(|| regraft::Error::Usage(format!("--vex-out {o}: not a file name")))?;
-        regraft::store::temp::write_file_atomic(&dir, &name.to_string_lossy(), &bytes)?;
+        super::print::write_output_file(o, &bytes)?;
     }
     if a.json {
         emit(&format!("{}\n", d.json()?))?;

@@ -32,15 +32,7 @@ pub fn run(a: &SbomArgs, g: &Globals) -> Result<u8> {
         );
     }
     match &a.output {
-        Some(o) => {
-            let p = Path::new(o);
-            let dir = regraft::store::temp::parent_dir(p);
-            std::fs::create_dir_all(&dir).map_err(|e| regraft::Error::io(&dir, e))?;
-            let name = p
-                .file_name()
-                .ok_or_else(|| regraft::Error::Usage(format!("-o {o}: not a file name")))?;
-            regraft::store::temp::write_file_atomic(&dir, &name.to_string_lossy(), &bytes)?;
-        }
+        Some(o) => super::print::write_output_file(o, &bytes)?,
         None => std::io::stdout().lock().write_all(&bytes)?,
     }
     Ok(exit::OK)

@@ -20,6 +20,7 @@ pub mod place;
 pub mod report;
 pub mod route;
 pub mod sarif;
+pub mod sarif_out;
 pub mod text;
 pub mod trivy;
 pub mod vex;

@@ -853,3 +853,82 @@ fn vex_out_states_only_what_the_rpm_databases_prove() {
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn triage_sarif_has_one_result_per_finding_as_sarif_tools_reads_it() {
+    let d = tmp();
+    let ids = vendor_ids();
+    let img = format!("{}:1.0", real("vendor-real.oci"));
+    let (rep, _) = sample("trivy-vendor-real.json", &ids, d.path());
+    let out = d.path().join("triage.sarif");
+    let t = triage_json(
+        &[
+            "triage",
+            "--report",
+            &rep.display().to_string(),
+            &img,
+            "--old-base",
+            &real("debian-old.oci"),
+            "--sarif",
+            &out.display().to_string(),
+            "--json",
+        ],
+        0,
+    );
+    // Microsoft's sarif-tools reads it: one row a finding, level by severity, the file or the
+    // image as location.
+    let csv = d.path().join("triage.csv");
+    let sarif = sbom_python().with_file_name("sarif");
+    let o = Command::new(&sarif)
+        .args([
+            "csv",
+            &out.display().to_string(),
+            "-o",
+            &csv.display().to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows: BTreeSet<String> = std::fs::read_to_string(&csv)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            format!("{} {} {}", f[1], f[2], f[f.len() - 2])
+        })
+        .collect();
+    let want: BTreeSet<String> = t["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let level = match f["severity"].as_str().unwrap() {
+                "CRITICAL" | "HIGH" => "error",
+                "MEDIUM" => "warning",
+                _ => "note",
+            };
+            let loc = f["paths"][0].as_str().unwrap_or("image");
+            format!("{level} {} {loc}", f["id"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(rows, want);
+    // Each result carries the layer and route the triage gave the finding.
+    let s: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let results = s["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), t["findings"].as_array().unwrap().len());
+    for (r, f) in results.iter().zip(t["findings"].as_array().unwrap()) {
+        assert_eq!(r["ruleId"], f["id"]);
+        assert_eq!(r["properties"]["layer"], f["layer"]);
+        assert_eq!(r["properties"]["part"], f["part"]);
+        let route = r["properties"]["route"].as_str().unwrap();
+        assert!(
+            t["routes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|x| x["route"] == route && x["part"] == f["part"]),
+            "{route}"
+        );
+    }
+}
