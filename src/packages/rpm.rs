@@ -152,6 +152,39 @@ mod tests {
         );
     }
 
+    /// The rows a `-wal` holds (committed, not yet checkpointed into the database file) are
+    /// packages too, as rpm itself reads them.
+    #[test]
+    fn rows_in_the_wal_are_read() {
+        use crate::formats::rpmheader::build;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("rpmdb.sqlite");
+        let blob = |n: &str| {
+            let s = |v: &str| [v.as_bytes(), b"\0"].concat();
+            build(&[(1000, 6, 1, s(n)), (1001, 6, 1, s("1.0")), (1002, 6, 1, s("1"))])
+        };
+        let c = rusqlite::Connection::open(&p).unwrap();
+        c.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0;
+             CREATE TABLE 'Packages' (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL);",
+        )
+        .unwrap();
+        c.execute("INSERT INTO Packages (blob) VALUES (?1)", [blob("in-wal")])
+            .unwrap();
+        // Copied while the connection holds the WAL open: the database file alone lacks the row.
+        let db = std::fs::read(&p).unwrap();
+        let wal = std::fs::read(dir.path().join("rpmdb.sqlite-wal")).unwrap();
+        assert!(!wal.is_empty());
+        drop(c);
+        let names = |w: Option<&[u8]>| -> Vec<String> {
+            read_sqlite(&db, w, "db", false)
+                .map(|v| v.into_iter().map(|r| r.header.name).collect())
+                .unwrap_or_else(|e| vec![e.to_string()])
+        };
+        assert_eq!(names(Some(&wal)), ["in-wal"]);
+        assert_ne!(names(None), ["in-wal"]);
+    }
+
     #[test]
     fn not_sqlite_and_truncated_are_errors() {
         let e = read_sqlite(b"hello", None, "db", false).err().unwrap();
