@@ -270,7 +270,7 @@ pub fn build(entries: &[(u32, u32, u32, Vec<u8>)]) -> Vec<u8> {
     let mut data: Vec<u8> = Vec::new();
     for (tag, kind, count, value) in entries {
         if *kind == T_INT32 {
-            while data.len() % 4 != 0 {
+            while !data.len().is_multiple_of(4) {
                 data.push(0);
             }
         }
