@@ -14,7 +14,9 @@ fn s(v: &str) -> Vec<u8> {
 }
 
 fn header(i: usize) -> Vec<u8> {
-    let dirs: Vec<String> = (0..12).map(|d| format!("/usr/lib64/pkg{i}/d{d}/")).collect();
+    let dirs: Vec<String> = (0..12)
+        .map(|d| format!("/usr/lib64/pkg{i}/d{d}/"))
+        .collect();
     let base: Vec<String> = (0..120).map(|f| format!("file-{f}.so.{i}")).collect();
     let arr = |v: &[String]| v.iter().flat_map(|x| s(x)).collect::<Vec<u8>>();
     let idx: Vec<u8> = (0..120i32).flat_map(|f| (f % 12).to_be_bytes()).collect();
@@ -41,7 +43,8 @@ fn sqlite_db(headers: &[Vec<u8>]) -> Vec<u8> {
     )
     .unwrap();
     for h in headers {
-        c.execute("INSERT INTO Packages (blob) VALUES (?1)", [h]).unwrap();
+        c.execute("INSERT INTO Packages (blob) VALUES (?1)", [h])
+            .unwrap();
     }
     drop(c);
     std::fs::read(&p).unwrap()

@@ -161,7 +161,11 @@ mod tests {
         let p = dir.path().join("rpmdb.sqlite");
         let blob = |n: &str| {
             let s = |v: &str| [v.as_bytes(), b"\0"].concat();
-            build(&[(1000, 6, 1, s(n)), (1001, 6, 1, s("1.0")), (1002, 6, 1, s("1"))])
+            build(&[
+                (1000, 6, 1, s(n)),
+                (1001, 6, 1, s("1.0")),
+                (1002, 6, 1, s("1")),
+            ])
         };
         let c = rusqlite::Connection::open(&p).unwrap();
         c.execute_batch(
