@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(json layer_walk sniff elf ldcache ld_so_conf merged_view dpkg_status apk_db users pyvenv accept_rules rpm_header rpmdb_sqlite report)
+[ ${#targets[@]} -gt 0 ] || targets=(json layer_walk sniff elf ldcache ld_so_conf merged_view dpkg_status apk_db users pyvenv accept_rules zip rpm_header rpmdb_sqlite report)
 export RUSTC_BOOTSTRAP=1
 
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
@@ -62,6 +62,16 @@ seed() {
       printf 'svc:svc\n1000:nogroup\n' >"$dir/user" ;;
     pyvenv)
       printf 'home = /usr/bin\ninclude-system-site-packages = false\nversion = 3.11.2\n' >"$dir/cfg" ;;
+    zip)
+      # A jar as `jar` writes one: a manifest and class files, deflated and stored.
+      python3 - "$dir/jar" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w") as z:
+    z.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n", zipfile.ZIP_DEFLATED)
+    z.writestr("a/A.class", bytes([0xCA, 0xFE, 0xBA, 0xBE, 0, 0, 0, 61]) + bytes(64), zipfile.ZIP_DEFLATED)
+    z.writestr("module-info.class", bytes([0xCA, 0xFE, 0xBA, 0xBE, 0, 0, 0, 65]), zipfile.ZIP_STORED)
+PY
+      ;;
     rpm_header | rpmdb_sqlite)
       # The rpm fixture's database (fixtures/build-rpm.sh), and each of its header blobs.
       db=$(find ../fixtures/real/rpm/rpm-old.oci/blobs -type f -size +1k 2>/dev/null | while read -r f; do

@@ -5,6 +5,7 @@ use clap::{Args, Parser, Subcommand};
 use regraft::check::accept::Accepts;
 use regraft::codec::compress::Codec;
 use regraft::error::{Error, Result};
+use regraft::graft::multi::PlatformChoice;
 use regraft::graft::{GraftPlan, WriteMode};
 use regraft::model::glob::Excludes;
 use regraft::model::path;
@@ -25,6 +26,9 @@ Examples:
 
   # Rebase the vendor's application layers onto a new base (layer mode)
   regraft --from vendor.tar --old-base oldbase.tar --onto base.tar -o oci:out:fixed
+
+  # A multi-platform vendor (an index): every platform onto the base's same platform, one index
+  regraft --from vendor-multi.oci.tar --onto debian-multi.oci.tar -o oci-archive:fixed.tar
 
   # Look inside an image, check every digest, convert between formats
   regraft inspect vendor.tar
@@ -59,8 +63,10 @@ pub struct Cli {
 #[derive(Args, Debug, Clone)]
 pub struct GlobalArgs {
     /// Platform to pick from multi-platform inputs (os/arch[/variant]); default: the vendor's
-    /// (or the only) platform, else linux/amd64.
-    #[arg(long, global = true, value_name = "OS/ARCH[/VARIANT]")]
+    /// (or the only) platform, else linux/amd64. The graft of a multi-platform vendor grafts
+    /// every platform into one index unless this narrows it: P[,P...] grafts these, `all`
+    /// every one.
+    #[arg(long, global = true, value_name = "OS/ARCH[/VARIANT]|all")]
     pub platform: Option<String>,
 
     /// Largest decompressed layer regraft will read, in bytes (suffixes K, M, G, T).
@@ -247,6 +253,13 @@ pub enum Command {
     /// Compare two images: packages, files of the merged filesystems, config; with --report
     /// (made from OLD), which findings NEW no longer carries.
     Diff(DiffArgs),
+    /// Update an image's Debian packages in place from local repositories (a directory of
+    /// .deb files, or an apt repository on disk), offline and without running the image: one
+    /// new layer with the new versions' files and dpkg's database updated.
+    #[command(
+        after_help = "Examples:\n  regraft patch debian.tar --repo ./debs --package zlib1g -o patched.tar\n  regraft patch vendor.tar --repo /srv/mirror --report trivy.json -o patched.tar\n  regraft patch vendor.tar --repo ./debs --all --dry-run\n\nExit codes: 0 ok (also: nothing to update), 1 error (a dependency that cannot be met, a checksum mismatch, a maintainer script not accepted), 2 usage."
+    )]
+    Patch(PatchArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff) on stdout.
@@ -348,6 +361,52 @@ pub struct ConfigArgs {
     pub config: OverrideArgs,
     #[command(flatten)]
     pub gate: GateArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct PatchArgs {
+    pub image: String,
+    /// A repository: a directory of .deb files, an apt repository (dists/*/Release), a flat one
+    /// (Packages[.gz|.xz] at its top), or one .deb file (repeatable).
+    #[arg(long, required = true, value_name = "DIR|FILE")]
+    pub repo: Vec<std::path::PathBuf>,
+    /// Update this package to the newest version the repositories have (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub package: Vec<String>,
+    /// Update the packages a scanner report (Trivy or Grype JSON) names with a fixed version,
+    /// each to the lowest version the repositories have that fixes it.
+    #[arg(long, value_name = "REPORT", conflicts_with = "all")]
+    pub report: Option<String>,
+    /// Update every installed package the repositories have newer.
+    #[arg(long, conflicts_with = "package")]
+    pub all: bool,
+    /// Print the plan (packages, versions, why) and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Where to write the result (not needed with --dry-run).
+    #[arg(
+        short,
+        long,
+        value_name = "OUTPUT",
+        required_unless_present = "dry_run"
+    )]
+    pub output: Option<String>,
+    /// Name of the result (NAME:TAG); default: the input's first tag + "-regraft".
+    #[arg(long, value_name = "NAME:TAG")]
+    pub tag: Option<String>,
+    /// Write the digest of the written manifest to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub digestfile: Option<String>,
+    /// Compression of the new layer (default: that of the image's top layer).
+    #[arg(long, value_name = "CODEC")]
+    pub compression: Option<String>,
+    /// `--accept maintainer-script:PACKAGE` lets an update whose maintainer scripts (or
+    /// triggers other than ldconfig) regraft does not run go ahead.
+    #[command(flatten)]
+    pub accept: AcceptArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// What passes a check's findings one by one: shared by the graft, `check`, `config` and `add`.
@@ -482,15 +541,20 @@ pub struct DiffArgs {
 
 /// The global flags, validated.
 pub struct Globals {
+    /// The one platform asked for (`--platform P`).
     pub platform: Option<Platform>,
+    /// What `--platform` asks of a multi-platform graft.
+    pub platforms: PlatformChoice,
     pub max_layer_size: u64,
     pub quiet: bool,
 }
 
 impl GlobalArgs {
     pub fn validate(&self) -> Result<Globals> {
+        let platforms = PlatformChoice::parse(self.platform.as_deref())?;
         Ok(Globals {
-            platform: self.platform.as_deref().map(Platform::parse).transpose()?,
+            platform: platforms.one().cloned(),
+            platforms,
             max_layer_size: parse_size(&self.max_layer_size)?,
             quiet: self.quiet,
         })

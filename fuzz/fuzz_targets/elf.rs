@@ -13,4 +13,9 @@ fuzz_target!(|data: &[u8]| {
         // What a file yields is bounded by the file (twice its size, or 64 KiB).
         assert!(strings + versions <= (2 * data.len()).max(64 << 10));
     }
+    // A Node addon's symbols: read through the section headers, not the dynamic section.
+    if let Ok(names) = elf::defined_symbols_starting(data, b"node_register_module_v") {
+        let bytes: usize = names.iter().map(String::len).sum();
+        assert!(bytes <= (2 * data.len()).max(64 << 10));
+    }
 });

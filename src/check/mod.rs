@@ -117,7 +117,7 @@ pub fn check(input: &CheckInput<'_>, built: Option<Fs>) -> Result<(Report, Fs)> 
     user::check(&fs, config.runtime_str("User").unwrap_or(""), &mut findings)?;
     conflicts::check(&fs, &app.raw, &mut findings);
     findings.extend(pkgs::shadowed(&fs, &app.raw)?);
-    runtimes::check(&fs, &app.nodes, &mut findings)?;
+    runtimes::check(&mut fs, &env, &app.nodes, &mut findings)?;
     let report = Report::new(input.name, input.application(), app.checked(), findings);
     Ok((report, fs))
 }
@@ -382,6 +382,84 @@ mod tests {
         );
         let alone = layer(&[T::Bytes("opt/app/A.class", &new)]);
         assert!(run(&[base, alone], &[], &json!({})).findings.is_empty());
+    }
+
+    #[test]
+    fn classes_in_jars_against_the_result_s_java() {
+        let class = |major: u8| vec![0xca, 0xfe, 0xba, 0xbe, 0, 0, 0, major];
+        let jar = |entries: &[(&str, &[u8], bool)]| crate::formats::zip::for_tests(entries);
+        // The result's JVM: /usr/bin/java -> the JDK's bin/java, its release beside bin/.
+        let base = layer(&[
+            T::File("etc/passwd", 0o644, "root:x:0:0::/root:/bin/sh\n"),
+            T::File("usr/lib/jvm/j17/bin/java", 0o755, "#!/bin/sh\n"),
+            T::File(
+                "usr/lib/jvm/j17/release",
+                0o644,
+                "JAVA_VERSION=\"17.0.9\"\n",
+            ),
+            T::Symlink("usr/bin/java", "../lib/jvm/j17/bin/java"),
+        ]);
+        let (new, old) = (class(65), class(61));
+        let bad = jar(&[
+            ("META-INF/MANIFEST.MF", b"Manifest-Version: 1.0\n", true),
+            ("a/Old.class", &old, true),
+            ("a/New.class", &new, true),
+            // Neither is loaded by a Java 17 JVM as a class of the application.
+            ("META-INF/versions/21/a/Old.class", &new, true),
+            ("module-info.class", &new, false),
+        ]);
+        let good = jar(&[
+            ("a/Old.class", &old, false),
+            ("META-INF/versions/21/a/Old.class", &new, true),
+            ("module-info.class", &new, true),
+        ]);
+        let r = run(
+            &[
+                base.clone(),
+                layer(&[T::Bytes("opt/app/lib/app.jar", &bad)]),
+            ],
+            &[],
+            &json!({}),
+        );
+        let f: Vec<_> = r
+            .findings
+            .iter()
+            .filter(|f| f.check == "java-class-version")
+            .collect();
+        assert_eq!(f.len(), 1, "{}", r.text());
+        assert_eq!(f[0].path, "/opt/app/lib/app.jar");
+        assert!(f[0].needs.contains("(a/New.class in it)"), "{}", r.text());
+        assert!(
+            f[0].needs.contains("newest of 2 class file(s)"),
+            "{}",
+            r.text()
+        );
+        assert!(
+            f[0].missing.contains("Java 17 (/usr/lib/jvm/j17/release"),
+            "{}",
+            r.text()
+        );
+        let r = run(
+            &[
+                base.clone(),
+                layer(&[T::Bytes("opt/app/lib/app.jar", &good)]),
+            ],
+            &[],
+            &json!({}),
+        );
+        assert!(r.findings.is_empty(), "{}", r.text());
+        // A jar that is no zip is a warning naming it, not an error.
+        let r = run(
+            &[
+                base,
+                layer(&[T::Bytes("opt/app/lib/broken.jar", b"PK\x03\x04 not really")]),
+            ],
+            &[],
+            &json!({}),
+        );
+        assert_eq!(r.errors, 0, "{}", r.text());
+        assert_eq!(r.findings[0].check, "unreadable-jar", "{}", r.text());
+        assert_eq!(r.findings[0].path, "/opt/app/lib/broken.jar");
     }
 
     #[test]

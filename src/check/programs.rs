@@ -38,7 +38,7 @@ impl<'a> Programs<'a> {
     }
 
     /// The first executable `name` in a PATH directory.
-    fn in_path(&self, name: &str) -> Option<String> {
+    pub fn in_path(&self, name: &str) -> Option<String> {
         self.path_env
             .split(':')
             .filter(|d| !d.is_empty())

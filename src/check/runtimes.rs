@@ -4,21 +4,35 @@
 //! only a Python X.Y searches, so the result's `home` must have that `pythonX.Y`. A compiled
 //! extension module's ABI tag (`_x.cpython-311-x86_64-linux-gnu.so`) names the one Python that
 //! imports it: the result must have that `pythonX.Y` in `/usr/bin`, `/usr/local/bin` or a venv's
-//! `home`. A JVM's `release` file (`JAVA_VERSION="17.0.9"`) against the class files of the
-//! application (their header's major version: 61 is Java 17), when both are in the
-//! application: a class file newer than the JVM is an error. Each finding names both versions.
+//! `home`. The application's class files (loose, or inside a jar, war or ear; their header's
+//! major version: 61 is Java 17) against the `release` file (`JAVA_VERSION="17.0.9"`) of the
+//! JVM it runs with, its own or else the result's `java`'s: a class file newer than the JVM is
+//! an error. A Node addon's
+//! `NODE_MODULE_VERSION` (its `node_register_module_vN` symbol) against the result's `node`
+//! (Debian's links `libnode.so.N`; an official build ships `include/node/node_version.h`): node
+//! refuses an addon built for another version. Each finding names both versions.
 
 use super::abs;
+use super::programs::Programs;
 use super::report::{Finding, Severity};
 use crate::error::Result;
-use crate::formats::pyvenv;
+use crate::formats::{elf, pyvenv, zip};
 use crate::layer::entry::Kind;
+use crate::model::limits::MAX_SYSTEM_FILE;
 use crate::view::Node;
 use crate::view::fs::{Fs, lookup_in};
 use crate::view::merged::Key;
+use std::collections::BTreeMap;
 
-/// Checks every `pyvenv.cfg` and compiled extension module among the application's nodes.
-pub fn check(fs: &Fs, nodes: &[(Key, Node)], out: &mut Vec<Finding>) -> Result<()> {
+/// Checks every `pyvenv.cfg`, compiled extension module, class file (loose or in a jar) and
+/// Node addon among the application's nodes. `env` is the result's Env (its PATH finds the
+/// result's `java` and `node`).
+pub fn check(
+    fs: &mut Fs,
+    env: &BTreeMap<String, String>,
+    nodes: &[(Key, Node)],
+    out: &mut Vec<Finding>,
+) -> Result<()> {
     let mut homes = vec!["/usr/bin".to_string(), "/usr/local/bin".to_string()];
     for (p, n) in nodes {
         let name_ok = p.as_bytes() == b"pyvenv.cfg" || p.ends_with(b"/pyvenv.cfg");
@@ -33,7 +47,52 @@ pub fn check(fs: &Fs, nodes: &[(Key, Node)], out: &mut Vec<Finding>) -> Result<(
         homes.extend(cfg.home);
     }
     extensions(fs, nodes, &homes, out);
-    java_classes(fs, nodes, out)
+    let classes = newest_class(fs, nodes, out)?;
+    let addons = node_addons(fs, nodes)?;
+    // What the result runs them with, read only when the application has some: the files of
+    // the base are not kept unless asked for.
+    let programs = Programs::new(fs, env);
+    let java = classes.as_ref().and_then(|_| programs.in_path("java"));
+    let node = (!addons.is_empty())
+        .then(|| {
+            programs
+                .in_path("node")
+                .or_else(|| programs.in_path("nodejs"))
+        })
+        .flatten();
+    let jvm_files: Vec<String> = java.iter().flat_map(|j| release_candidates(j)).collect();
+    // The PATH node and the application's own (`.../bin/node`, read only when it has addons).
+    let mut all_nodes: Vec<String> = node.into_iter().collect();
+    if !addons.is_empty() {
+        all_nodes.extend(
+            nodes
+                .iter()
+                .filter(|(p, n)| {
+                    n.kind == Kind::File
+                        && (p.as_bytes() == b"bin/node" || p.ends_with(b"/bin/node"))
+                })
+                .map(|(p, _)| abs(p)),
+        );
+    }
+    let node_files: Vec<String> = all_nodes.iter().flat_map(|n| node_abi_files(n)).collect();
+    // Only files small enough to be read are fetched (an official node is ~100 MB: its
+    // headers tell its version instead).
+    let keys: Vec<Vec<u8>> = jvm_files
+        .iter()
+        .chain(&node_files)
+        .filter_map(|p| fs.lookup(p))
+        .filter(|(_, n)| n.size <= MAX_SYSTEM_FILE.value)
+        .map(|(k, _)| k)
+        .collect();
+    fs.fetch(&keys)?;
+    if let Some(newest) = classes {
+        java_classes(fs, nodes, &jvm_files, newest, out)?;
+    }
+    if !addons.is_empty() {
+        let abis: Vec<(u32, String)> = all_nodes.iter().filter_map(|n| node_abi(fs, n)).collect();
+        addon_findings(&addons, &abis, out);
+    }
+    Ok(())
 }
 
 /// The Java feature version of a JDK's `release` file: `17` of `JAVA_VERSION="17.0.9"`, `8` of
@@ -59,40 +118,163 @@ fn class_major(head: &[u8]) -> Option<u16> {
     }
 }
 
-/// Class files of the application newer than the application's JVM, when it has both.
-fn java_classes(fs: &Fs, nodes: &[(Key, Node)], out: &mut Vec<Finding>) -> Result<()> {
-    let mut jvm = None;
-    let mut newest: Option<(u16, String, usize)> = None;
+/// The newest class file of the application: its major version, where it is (a class file,
+/// or a jar and the entry in it), and how many class files there are in all.
+struct Newest {
+    major: u16,
+    path: String,
+    entry: Option<String>,
+    count: usize,
+}
+
+impl Newest {
+    fn see(slot: &mut Option<Newest>, major: u16, path: &str, entry: Option<&[u8]>) {
+        let count = slot.as_ref().map_or(0, |x| x.count) + 1;
+        match slot {
+            Some(x) if major <= x.major => x.count = count,
+            _ => {
+                *slot = Some(Newest {
+                    major,
+                    path: path.to_string(),
+                    entry: entry.map(|e| String::from_utf8_lossy(e).into_owned()),
+                    count,
+                })
+            }
+        }
+    }
+}
+
+/// Whether a jar entry is a class any JVM loads: not `module-info.class` (a Java 8 JVM ignores
+/// it) and not under `META-INF/versions/N/` (a multi-release jar's classes for JVMs from N on).
+fn loaded_class(name: &[u8]) -> bool {
+    name.ends_with(b".class")
+        && !name.starts_with(b"META-INF/versions/")
+        && name.rsplit(|&b| b == b'/').next() != Some(b"module-info.class")
+}
+
+/// The newest class file of the application, loose or inside a jar, war or ear (one level: a
+/// jar inside a jar is not opened). A jar that cannot be read is a warning.
+fn newest_class(fs: &Fs, nodes: &[(Key, Node)], out: &mut Vec<Finding>) -> Result<Option<Newest>> {
+    let mut newest = None;
+    let mut heads = zip::Heads::default();
     for (p, n) in nodes.iter().filter(|(_, n)| n.kind == Kind::File) {
         if p.ends_with(b".class") {
-            let Some(m) = fs.head(n, 8)?.as_deref().and_then(class_major) else {
-                continue;
-            };
-            let count = newest.as_ref().map_or(0, |x| x.2) + 1;
-            if newest.as_ref().is_none_or(|x| m > x.0) {
-                newest = Some((m, abs(p), count));
-            } else if let Some(x) = newest.as_mut() {
-                x.2 = count;
+            if let Some(m) = fs.head(n, 8)?.as_deref().and_then(class_major) {
+                Newest::see(&mut newest, m, &abs(p), None);
             }
-        } else if (p.as_bytes() == b"release" || p.ends_with(b"/release")) && jvm.is_none() {
+            continue;
+        }
+        if !(p.ends_with(b".jar") || p.ends_with(b".war") || p.ends_with(b".ear"))
+            || n.data.is_none()
+        {
+            continue;
+        }
+        let path = abs(p);
+        let mut read_at = |o: u64, len: usize| -> Result<Vec<u8>> {
+            Ok(fs.read_at(n, o, len as u64)?.unwrap_or_default())
+        };
+        let read = zip::entries(n.size, &mut read_at, loaded_class).and_then(|entries| {
+            for e in entries {
+                if let Some(m) = heads
+                    .head(&e, 8, &mut read_at)?
+                    .as_deref()
+                    .and_then(class_major)
+                {
+                    Newest::see(&mut newest, m, &path, Some(&e.name));
+                }
+            }
+            Ok(())
+        });
+        if let Err(e) = read {
+            if !matches!(
+                e,
+                crate::error::Error::Invalid(_) | crate::error::Error::Limit { .. }
+            ) {
+                return Err(e);
+            }
+            out.push(Finding::new(
+                Severity::Warning,
+                "unreadable-jar",
+                &path,
+                "a readable jar (zip) whose class files the JVM check reads".into(),
+                e.chain(),
+            ));
+        }
+    }
+    Ok(newest)
+}
+
+/// Where the `release` file of the JVM whose launcher is `java` may be: `bin/java`'s JDK
+/// (`JDK/bin/java`), or a Java 8 JRE's (`JDK/jre/bin/java`).
+fn release_candidates(java: &str) -> Vec<String> {
+    let mut v = Vec::new();
+    let mut dir = java.rsplit_once('/').map_or("", |x| x.0);
+    for _ in 0..2 {
+        dir = dir.rsplit_once('/').map_or("", |x| x.0);
+        v.push(format!("{dir}/release"));
+    }
+    v
+}
+
+/// The feature version of the JVM the application runs with: its own `release` file, else the
+/// one of the result's `java` (through PATH: `jvm_files`).
+fn application_jvm(
+    fs: &Fs,
+    nodes: &[(Key, Node)],
+    jvm_files: &[String],
+) -> Result<Option<(u32, String)>> {
+    for (p, n) in nodes.iter().filter(|(_, n)| n.kind == Kind::File) {
+        let named = p.as_bytes() == b"release" || p.ends_with(b"/release");
+        if named && n.size <= MAX_SYSTEM_FILE.value {
             let text = fs
                 .data(n)?
                 .map(|d| String::from_utf8_lossy(&d).into_owned());
-            jvm = text.as_deref().and_then(java_feature).map(|f| (f, abs(p)));
+            if let Some(f) = text.as_deref().and_then(java_feature) {
+                return Ok(Some((f, abs(p))));
+            }
         }
     }
-    let (Some((feature, release)), Some((major, first, count))) = (jvm, newest) else {
+    for f in jvm_files {
+        // A candidate that cannot be read (too large to be a release file) is no JVM's.
+        let text = fs
+            .read_result(f)
+            .ok()
+            .flatten()
+            .map(|d| String::from_utf8_lossy(&d).into_owned());
+        if let Some(v) = text.as_deref().and_then(java_feature) {
+            return Ok(Some((v, format!("{f}, the JVM of the result's java"))));
+        }
+    }
+    Ok(None)
+}
+
+/// Class files of the application newer than the JVM it runs with (see `application_jvm`).
+fn java_classes(
+    fs: &Fs,
+    nodes: &[(Key, Node)],
+    jvm_files: &[String],
+    newest: Newest,
+    out: &mut Vec<Finding>,
+) -> Result<()> {
+    let Some((feature, release)) = application_jvm(fs, nodes, jvm_files)? else {
         return Ok(());
     };
+    let Newest {
+        major,
+        path,
+        entry,
+        count,
+    } = newest;
     let supported = feature + 44;
     if u32::from(major) > supported {
+        let inside = entry.map(|e| format!(" ({e} in it)")).unwrap_or_default();
         out.push(Finding::new(
             Severity::Error,
             "java-class-version",
-            &first,
+            &path,
             format!(
-                "a JVM for class file version {major} (Java {}), the newest of {count} class \
-                 file(s)",
+                "a JVM for class file version {major} (Java {}){inside}, the newest of \
+                 {count} class file(s)",
                 u32::from(major).saturating_sub(44)
             ),
             format!(
@@ -102,6 +284,118 @@ fn java_classes(fs: &Fs, nodes: &[(Key, Node)], out: &mut Vec<Finding>) -> Resul
         ));
     }
     Ok(())
+}
+
+/// A Node addon of the application: its path and the `NODE_MODULE_VERSION` it was built for.
+struct Addon {
+    path: String,
+    abi: u32,
+}
+
+/// The application's Node addons (`*.node` ELF files) that name their `NODE_MODULE_VERSION`:
+/// those registered through `NODE_MODULE_INIT` or `NODE_MODULE_INITIALIZER` export
+/// `node_register_module_vN`. Node-API addons (`napi_register_module_v1`) are ABI-stable and
+/// not checked; addons registered only through a static constructor (the `NODE_MODULE`
+/// macro) carry the version in data no symbol names, and are not checked either.
+fn node_addons(fs: &Fs, nodes: &[(Key, Node)]) -> Result<Vec<Addon>> {
+    let mut v = Vec::new();
+    for (p, n) in nodes {
+        if n.kind != Kind::File || !p.ends_with(b".node") {
+            continue;
+        }
+        match fs.head(n, 4)? {
+            Some(h) if elf::is_elf(&h) => {}
+            _ => continue,
+        }
+        let Some(d) = fs.data(n)? else { continue };
+        // An unreadable ELF file is already a finding of the ELF checks.
+        let Ok(syms) = elf::defined_symbols_starting(&d, NODE_REGISTER.as_bytes()) else {
+            continue;
+        };
+        if let Some(abi) = syms
+            .iter()
+            .find_map(|s| s[NODE_REGISTER.len()..].parse().ok())
+        {
+            v.push(Addon { path: abs(p), abi });
+        }
+    }
+    Ok(v)
+}
+
+const NODE_REGISTER: &str = "node_register_module_v";
+
+/// The files that tell the `NODE_MODULE_VERSION` of the node at `node`: the program itself
+/// (Debian's links `libnode.so.N`, N being the version) and the headers an official build
+/// installs beside it (`PREFIX/include/node/node_version.h`).
+fn node_abi_files(node: &str) -> Vec<String> {
+    let bin = node.rsplit_once('/').map_or("", |x| x.0);
+    let prefix = bin.rsplit_once('/').map_or("", |x| x.0);
+    vec![
+        node.to_string(),
+        format!("{prefix}/include/node/node_version.h"),
+    ]
+}
+
+/// The `NODE_MODULE_VERSION` of the node at `node` and how it is known, when the result tells.
+fn node_abi(fs: &Fs, node: &str) -> Option<(u32, String)> {
+    let files = node_abi_files(node);
+    if let Some((_, n)) = fs.lookup(node)
+        && n.size <= MAX_SYSTEM_FILE.value
+        && let Ok(Some(d)) = fs.data(n)
+        && let Ok(e) = elf::parse(&d)
+        && let Some(v) = e
+            .needed
+            .iter()
+            .find_map(|l| l.strip_prefix("libnode.so.")?.parse().ok())
+    {
+        return Some((v, format!("{node}, which links libnode.so.{v}")));
+    }
+    let text = fs.read_result(&files[1]).ok()??;
+    let text = String::from_utf8_lossy(&text);
+    let v = text.lines().find_map(|l| {
+        let rest = l.trim().strip_prefix("#define")?.trim_start();
+        rest.strip_prefix("NODE_MODULE_VERSION")?
+            .trim()
+            .parse()
+            .ok()
+    })?;
+    Some((v, format!("{node}, whose {} says so", files[1])))
+}
+
+/// One finding per `NODE_MODULE_VERSION` the application's addons are built for that no node
+/// of the result (`abis`: the one in PATH, the application's own) is. Nothing when the result
+/// has no node whose version can be told.
+fn addon_findings(addons: &[Addon], abis: &[(u32, String)], out: &mut Vec<Finding>) {
+    if abis.is_empty() {
+        return;
+    }
+    let mut by_abi: BTreeMap<u32, Vec<&str>> = BTreeMap::new();
+    for a in addons {
+        by_abi.entry(a.abi).or_default().push(&a.path);
+    }
+    let have: Vec<String> = abis
+        .iter()
+        .map(|(v, how)| format!("NODE_MODULE_VERSION {v} ({how})"))
+        .collect();
+    for (abi, files) in by_abi {
+        if abis.iter().any(|(v, _)| *v == abi) {
+            continue;
+        }
+        out.push(Finding::new(
+            Severity::Error,
+            "node-addon-abi",
+            files[0],
+            format!(
+                "a node of NODE_MODULE_VERSION {abi} ({} addon(s) built for it, the first {})",
+                files.len(),
+                files[0]
+            ),
+            format!(
+                "the result's node is {}: it refuses to load them",
+                have.join(", ")
+            ),
+        ));
+    }
 }
 
 /// `3.11` of an extension module's name `NAME.cpython-311[-PLATFORM].so`.

@@ -16,6 +16,7 @@ mod graft;
 mod inspect;
 mod ls;
 mod packages;
+mod patch;
 mod rm;
 mod sbom;
 mod triage;
@@ -27,6 +28,13 @@ use anyhow::Result;
 /// Runs the command line; the result is the exit code.
 pub fn run(cli: Cli) -> Result<u8> {
     let g = cli.global.validate()?;
+    if cli.command.is_some() && g.platforms.several() {
+        return Err(regraft::Error::Usage(format!(
+            "--platform {}: a command reads one image; give one platform (only the graft takes several, or all)",
+            cli.global.platform.as_deref().unwrap_or_default()
+        ))
+        .into());
+    }
     regraft::progress::set_verbose(cli.global.verbose);
     regraft::progress::set_quiet(cli.global.quiet);
     if wants_progress(&cli) {
@@ -45,6 +53,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Some(Command::Packages(a)) => packages::run(&a, &g),
         Some(Command::Sbom(a)) => sbom::run(&a, &g),
         Some(Command::Diff(a)) => diff::run(&a, &g),
+        Some(Command::Patch(a)) => patch::run(&a, &g),
         Some(Command::Check(a)) => check::run(&a, &g),
         Some(Command::Completions { shell }) => docs::completions(shell),
         Some(Command::Man) => docs::man(),

@@ -205,6 +205,68 @@ pub fn parse(b: &[u8]) -> Result<Elf> {
     Ok(elf)
 }
 
+/// The names of the symbols the file defines in its dynamic symbol table (`.dynsym`, found
+/// through the section headers) that start with `prefix`: a Node addon's
+/// `node_register_module_v108`. Empty when the file has no section headers or no `.dynsym`.
+pub fn defined_symbols_starting(b: &[u8], prefix: &[u8]) -> Result<Vec<String>> {
+    const SHT_DYNSYM: u32 = 11;
+    let (r, _) = header(b)?;
+    let (shoff, shentsize, shnum) = if r.is64 {
+        (r.u64(0x28)?, r.u16(0x3a)?, r.u16(0x3c)?)
+    } else {
+        (u64::from(r.u32(0x20)?), r.u16(0x2e)?, r.u16(0x30)?)
+    };
+    // Offsets come from the file: every sum and product is checked.
+    let at = |base: u64, i: u64, size: u64| -> Result<u64> {
+        i.checked_mul(size)
+            .and_then(|o| base.checked_add(o))
+            .ok_or_else(|| Error::Invalid("ELF: a section offset overflows".into()))
+    };
+    // (type, offset, size, entry size, linked section) of a section header.
+    let section = |i: u64| -> Result<(u32, u64, u64, u64, u32)> {
+        let h = at(shoff, i, u64::from(shentsize))?;
+        let f = |o: u64| at(h, 1, o);
+        if r.is64 {
+            Ok((
+                r.u32(f(4)?)?,
+                r.u64(f(24)?)?,
+                r.u64(f(32)?)?,
+                r.u64(f(56)?)?,
+                r.u32(f(40)?)?,
+            ))
+        } else {
+            let w = |o| r.u32(f(o)?).map(u64::from);
+            Ok((r.u32(f(4)?)?, w(16)?, w(20)?, w(36)?, r.u32(f(24)?)?))
+        }
+    };
+    let mut out = Vec::new();
+    if shoff == 0 {
+        return Ok(out);
+    }
+    for i in 0..u64::from(shnum) {
+        let (kind, off, size, ent, link) = section(i)?;
+        if kind != SHT_DYNSYM || ent == 0 {
+            continue;
+        }
+        let (_, stroff, strsize, _, _) = section(u64::from(link))?;
+        let strtab = r.bytes(stroff, strsize)?;
+        for k in 0..size / ent {
+            let sym = at(off, k, ent)?;
+            let shndx = r.u16(at(sym, 1, if r.is64 { 6 } else { 14 })?)?;
+            let name = usize::try_from(r.u32(sym)?).unwrap_or(usize::MAX);
+            let Some(tail) = strtab.get(name..) else {
+                continue;
+            };
+            if shndx != 0 && tail.starts_with(prefix) {
+                let end = tail.iter().position(|&c| c == 0).unwrap_or(tail.len());
+                r.strings.charge(end)?;
+                out.push(String::from_utf8_lossy(&tail[..end]).into_owned());
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The ELF header: class, byte order, type and machine; a reader for the rest.
 fn header(b: &[u8]) -> Result<(R<'_>, Elf)> {
     if !is_elf(b) || b.len() < 0x34 {
@@ -459,6 +521,36 @@ mod tests {
                 .iter()
                 .any(|v| v.version.starts_with("GLIBC_2."))
         );
+    }
+
+    #[test]
+    fn defined_dynamic_symbols_by_prefix() {
+        // The C library the test binary runs with defines gnu_get_libc_version and _release.
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        let libc = maps
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(5))
+            .find(|p| p.contains("/libc.so"));
+        // A static or musl build of the tests maps none: nothing to compare with.
+        let Some(libc) = libc else { return };
+        let b = std::fs::read(libc).unwrap();
+        let mut got = defined_symbols_starting(&b, b"gnu_get_libc_").unwrap();
+        got.sort();
+        assert_eq!(got, ["gnu_get_libc_release", "gnu_get_libc_version"]);
+        // The test binary only uses malloc: an undefined symbol is not defined.
+        let exe = std::fs::read("/proc/self/exe").unwrap();
+        assert!(
+            defined_symbols_starting(&exe, b"malloc")
+                .unwrap()
+                .is_empty()
+        );
+        for n in [0, 20, 64, 1000] {
+            let _ = defined_symbols_starting(&b[..n], b"gnu_");
+        }
+        // Section offsets near u64::MAX are errors, not overflows.
+        let mut bad = b.clone();
+        bad[0x28..0x30].copy_from_slice(&(u64::MAX - 1).to_le_bytes());
+        assert!(defined_symbols_starting(&bad, b"gnu_").is_err());
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! Parsers of files found inside images, pure and bounded by what they are given: ELF,
-//! `ld.so.cache`, `/etc/passwd` and `/etc/group`, a Python venv's `pyvenv.cfg`.
+//! `ld.so.cache`, `/etc/passwd` and `/etc/group`, a Python venv's `pyvenv.cfg`, the central directory of a jar (zip).
 
 pub mod elf;
 pub mod ldcache;
 pub mod pyvenv;
 pub mod rpmheader;
 pub mod users;
+pub mod zip;
 
 mod strings;

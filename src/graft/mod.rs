@@ -7,6 +7,7 @@
 
 pub mod gate;
 mod layers;
+pub mod multi;
 mod path;
 mod summary;
 
@@ -184,11 +185,26 @@ struct ModeResult {
 /// are walked by their tar headers alone here (each byte is read once, by the copy); a dry run
 /// streams and verifies them here.
 pub fn graft(plan: &GraftPlan, write: WriteMode) -> Result<Grafted> {
+    graft_into(plan, write, None)
+}
+
+/// `graft` into an output begun already (`begun`, from an earlier graft's `Grafted::sink`:
+/// the platforms of a multi-platform graft share one output); it comes back in
+/// `Grafted::sink`, whatever the mode.
+pub fn graft_into(
+    plan: &GraftPlan,
+    write: WriteMode,
+    mut begun: Option<Box<dyn crate::sink::Sink>>,
+) -> Result<Grafted> {
     let inputs = Inputs::read(plan)?;
     let mut done = match plan.mode() {
         GraftMode::Layer => layers::graft_layers(plan, &inputs)?,
-        GraftMode::Path => path::graft_paths(plan, &inputs, write)?,
+        GraftMode::Path => path::graft_paths(plan, &inputs, write, begun.take())?,
     };
+    // Layer mode writes nothing before the commit: the begun output passes through.
+    if let (Some(s), None) = (begun, &done.sink) {
+        done.sink = Some(s);
+    }
     let merged = config::merge(
         &inputs.base.config,
         &inputs.vendor.config,

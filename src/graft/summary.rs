@@ -92,6 +92,14 @@ impl Summary {
     /// The summary for a terminal: what was grafted onto what, the old base, the layers,
     /// the config values from the vendor, `--exclude`'s rewrites, warnings, what was written.
     pub fn text(&self) -> String {
+        let mut o = self.body();
+        o.push_str(&self.outcome());
+        o
+    }
+
+    /// `text` without its last line (what was written): a platform of a multi-platform graft,
+    /// whose output is the index.
+    pub fn body(&self) -> String {
         use std::fmt::Write as _;
         let z = crate::text::sanitize;
         let mut o = self.headline();
@@ -133,7 +141,6 @@ impl Summary {
         for w in &self.warnings {
             let _ = writeln!(o, "  warning: {}", z(w));
         }
-        o.push_str(&self.outcome());
         o
     }
 

@@ -99,6 +99,12 @@ pub const MAX_SYSTEM_FILE: Limit = limit("MAX_SYSTEM_FILE", 16 << 20, "bytes");
 /// desktop image (5,000 packages) has 8 MiB; 64 MiB is some 40,000 packages.
 pub const MAX_PACKAGE_DB: Limit = limit("MAX_PACKAGE_DB", 64 << 20, "bytes");
 
+/// Bytes of a jar's (a zip's) central directory that the check reads, and the entries it
+/// lists. The JDK's own `rt.jar` (Java 8) lists some 20,000 entries in 2 MiB; a large Spring
+/// Boot jar some 10,000; 64 MiB and a million entries are far past any real jar.
+pub const MAX_ZIP_DIRECTORY: Limit = limit("MAX_ZIP_DIRECTORY", 64 << 20, "bytes");
+pub const MAX_ZIP_ENTRIES: Limit = limit("MAX_ZIP_ENTRIES", 1 << 20, "entries");
+
 /// Findings one check reports; the rest are counted in one more finding. A real graft has a
 /// handful; a hostile image could otherwise make a report of gigabytes.
 pub const MAX_FINDINGS: Limit = limit("MAX_FINDINGS", 1000, "findings");

@@ -14,7 +14,7 @@
 
 pub mod purl;
 pub mod rpm;
-mod version;
+pub mod version;
 
 use crate::error::Result;
 use crate::model::image::Image;

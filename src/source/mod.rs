@@ -60,6 +60,17 @@ pub trait ImageSource: Send + Sync {
     fn dual_format_disagreements(&self) -> Result<Vec<String>>;
 }
 
+/// The platforms of an index (`Source::index_platforms`).
+#[derive(Clone, Debug)]
+pub struct IndexPlatforms {
+    /// Each platform image present, in the index's order.
+    pub platforms: Vec<Platform>,
+    /// What was not taken, one line each (attestations, absent children, repeats).
+    pub left_out: Vec<String>,
+    /// The index's own annotations.
+    pub annotations: std::collections::BTreeMap<String, String>,
+}
+
 /// An opened image reference.
 pub struct Source {
     pub reference: ImageRef,
@@ -112,6 +123,71 @@ impl Source {
         warnings: &mut Vec<String>,
     ) -> Result<Option<OutImage>> {
         self.backend.whole_index(sel, warnings)
+    }
+
+    /// The platforms of the entry the reference names when it is an index, in the index's
+    /// order: every image present, once. Attestations, children whose blobs are absent (a
+    /// Docker 29 save of one platform) and repeats are left out, each said in `left_out`.
+    /// None for a single image. Read through `whole_index`, so every backend that can copy an
+    /// index whole can also be grafted platform by platform.
+    pub fn index_platforms(&self) -> Result<Option<IndexPlatforms>> {
+        let mut left_out = Vec::new();
+        let Some(whole) = self
+            .backend
+            .whole_index(self.reference.selector.as_ref(), &mut left_out)?
+        else {
+            return Ok(None);
+        };
+        let bytes = whole
+            .blobs
+            .iter()
+            .find_map(|b| match b {
+                crate::model::out::OutBlob::Bytes { desc, bytes }
+                    if desc.digest == whole.top.digest =>
+                {
+                    Some(bytes.clone())
+                }
+                _ => None,
+            })
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "{}: the index's own bytes are missing",
+                    self.describe()
+                ))
+            })?;
+        let what = format!("{}: index {}", self.describe(), whole.top.digest);
+        let idx: crate::model::spec::Index = crate::model::spec::parse_json(&bytes, &what)?;
+        let mut platforms: Vec<Platform> = Vec::new();
+        for m in &idx.manifests {
+            let p = m.platform.clone().unwrap_or_default();
+            if m.is_attestation() {
+                left_out.push(format!(
+                    "{}: {} is an attestation manifest; left out",
+                    self.describe(),
+                    m.digest
+                ));
+            } else if m.platform.is_none() || !crate::model::spec::media::is_manifest(&m.media_type)
+            {
+                left_out.push(format!(
+                    "{}: {} is not a platform image; left out",
+                    self.describe(),
+                    m.digest
+                ));
+            } else if platforms.iter().any(|q| q.matches(&p)) {
+                left_out.push(format!(
+                    "{}: {} repeats {p}; the first is used",
+                    self.describe(),
+                    m.digest
+                ));
+            } else {
+                platforms.push(p);
+            }
+        }
+        Ok(Some(IndexPlatforms {
+            platforms,
+            left_out,
+            annotations: idx.annotations.clone(),
+        }))
     }
 
     /// The dual-format check: where both index.json and manifest.json exist, do they agree?

@@ -55,10 +55,7 @@ pub fn read_json_blob(c: &Container, d: &Descriptor, what: &str) -> Result<Vec<u
 
 /// An attestation or other non-image entry of an index.
 fn is_attestation(d: &Descriptor) -> bool {
-    d.annotations.contains_key("vnd.docker.reference.type")
-        || d.platform
-            .as_ref()
-            .is_some_and(|p| p.os == "unknown" && p.architecture == "unknown")
+    d.is_attestation()
 }
 
 fn default_platform() -> Platform {

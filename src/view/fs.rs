@@ -303,6 +303,24 @@ impl Fs {
         }
     }
 
+    /// At most `len` bytes of a node's data from `offset` (fewer at its end), if kept: a
+    /// range of a large file (a jar's central directory) without reading the whole file.
+    pub fn read_at(&self, n: &view::Node, offset: u64, len: u64) -> Result<Option<Vec<u8>>> {
+        match n.data {
+            Some(d) if n.size > 0 => {
+                let offset = offset.min(d.len);
+                self.store
+                    .read(DataRef {
+                        offset: d.offset + offset,
+                        len: len.min(d.len - offset),
+                    })
+                    .map(Some)
+            }
+            _ if n.kind == Kind::File && n.size == 0 => Ok(Some(Vec::new())),
+            _ => Ok(None),
+        }
+    }
+
     /// The bytes of a result system file reached by an absolute or relative path (symlinks
     /// followed), at most `MAX_SYSTEM_FILE` of them (a larger one is an error).
     pub fn read_result(&self, path: &str) -> Result<Option<Vec<u8>>> {
@@ -349,8 +367,16 @@ fn keep(
     }
     let is_app = part == Part::App;
     // The runtime checks read these (a JVM's `release` file is small; class files are read
-    // for their 8-byte header, and kept whole: the spill store bounds memory).
-    let runtime = [&b"pyvenv.cfg"[..], b"/release", b".class"];
+    // for their 8-byte header, jars for their directory and their classes' headers; kept whole:
+    // the spill store bounds memory).
+    let runtime = [
+        &b"pyvenv.cfg"[..],
+        b"/release",
+        b".class",
+        b".jar",
+        b".war",
+        b".ear",
+    ];
     if is_app && (runtime.iter().any(|s| path.ends_with(s)) || path == b"release") {
         return store.put(e, size, what).map(Some);
     }

@@ -722,3 +722,170 @@ fn extension_modules_for_another_python_are_refused() {
     let (ok, said) = d_run(&d, &["regraft-test/ext:1", "-c", &import]);
     assert!(!ok && said.contains("ModuleNotFoundError"), "{said}");
 }
+
+/// Jars grafted by path onto a JDK 17 base (issue 14): the one whose class is for Java 17 is
+/// clean and runs; the one whose class is marked Java 21 (class file version 65) is refused
+/// with java-class-version naming the jar, the class in it and both versions (the JVM being
+/// the result's `java`, found through PATH); forced, Docker shows the JVM refusing it.
+#[test]
+fn a_jar_newer_than_the_result_s_jvm_is_refused_and_an_older_one_runs() {
+    let Some(d) = docker("a_jar_newer_than_the_result_s_jvm_is_refused_and_an_older_one_runs")
+    else {
+        return;
+    };
+    let t = tmp();
+    let graft_jar = |dir: &str, tag: &str, extra: &[&str]| {
+        let out = t.path().join(format!("{dir}.tar")).display().to_string();
+        let path = format!("/opt/{dir}");
+        let args = [
+            "--from",
+            &built("jars.tar"),
+            "--onto",
+            &built("jdk.tar"),
+            "--path",
+            &path,
+            "--tag",
+            tag,
+            "-o",
+            &out,
+        ];
+        let (code, doc, err) = graft_code(&[&args[..], extra].concat());
+        (code, doc, err, out)
+    };
+    let (code, doc, err, ok_out) = graft_jar("ok", "regraft-test/jar-ok:1", &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(doc["check"]["errors"], 0, "{err}");
+    assert_eq!(d.load(&ok_out), "regraft-test/jar-ok:1");
+    let (ok, said) = d_run(
+        &d,
+        &[
+            "--entrypoint",
+            "java",
+            "regraft-test/jar-ok:1",
+            "-jar",
+            "/opt/ok/hello.jar",
+        ],
+    );
+    assert!(ok && said.contains("hello from the jar"), "{said}");
+
+    let (code, doc, err, new_out) = graft_jar("new", "regraft-test/jar-new:1", &[]);
+    assert_eq!(code, 3, "{err}");
+    assert!(!Path::new(&new_out).exists());
+    let f = doc["check"]["findings"].as_array().unwrap();
+    assert_eq!(f.len(), 1, "{err}");
+    assert_eq!(f[0]["check"], "java-class-version");
+    assert_eq!(f[0]["path"], "/opt/new/hello.jar");
+    let needs = f[0]["needs"].as_str().unwrap();
+    assert!(
+        needs.contains("version 65 (Java 21)") && needs.contains("Hello.class"),
+        "{needs}"
+    );
+    let missing = f[0]["missing"].as_str().unwrap();
+    assert!(
+        missing.contains("Java 17") && missing.contains("/release"),
+        "{missing}"
+    );
+    // The narrowest --accept, as the error names it, passes it; the forced result fails as
+    // the check said.
+    let accept = "java-class-version:/opt/new/hello.jar";
+    assert_eq!(f[0]["pass"], format!("--accept {accept}"), "{err}");
+    let (code, _, err, _) = graft_jar("new", "regraft-test/jar-new:1", &["--accept", accept]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(d.load(&new_out), "regraft-test/jar-new:1");
+    let (ok, said) = d_run(
+        &d,
+        &[
+            "--entrypoint",
+            "java",
+            "regraft-test/jar-new:1",
+            "-jar",
+            "/opt/new/hello.jar",
+        ],
+    );
+    assert!(
+        !ok && said.contains("UnsupportedClassVersionError"),
+        "{said}"
+    );
+    // `regraft check` of the written result finds the same.
+    let o = regraft(&[
+        "check",
+        &new_out,
+        "--old-base",
+        &built("jdk.tar"),
+        "--path",
+        "/opt/new",
+        "--json",
+    ]);
+    let c: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(c["findings"][0]["check"], "java-class-version", "{c:#}");
+    assert_eq!(o.status.code(), Some(3));
+}
+
+/// A Node application whose native addon was built for Node 18 (NODE_MODULE_VERSION 108),
+/// grafted onto a base with Node 20 (115) (issue 14): refused with node-addon-abi naming the
+/// addon and both versions; the vendor's own image checks clean and runs it; forced, Node 20
+/// refuses the addon, as the check said.
+#[test]
+fn a_node_addon_for_another_node_is_refused() {
+    let Some(d) = docker("a_node_addon_for_another_node_is_refused") else {
+        return;
+    };
+    let t = tmp();
+    let out = t.path().join("node.tar").display().to_string();
+    let args = [
+        "--from",
+        &built("nodeaddon.tar"),
+        "--onto",
+        &built("nodebase.tar"),
+        "--path",
+        "/opt/app",
+        "--tag",
+        "regraft-test/node:1",
+        "-o",
+        &out,
+    ];
+    let (code, doc, err) = graft_code(&args);
+    assert_eq!(code, 3, "{err}");
+    let f = doc["check"]["findings"].as_array().unwrap();
+    let abi: Vec<_> = f
+        .iter()
+        .filter(|f| f["check"] == "node-addon-abi")
+        .collect();
+    assert_eq!(abi.len(), 1, "{err}");
+    assert_eq!(abi[0]["severity"], "error");
+    assert_eq!(abi[0]["path"], "/opt/app/addon.node");
+    assert!(
+        abi[0]["needs"]
+            .as_str()
+            .unwrap()
+            .contains("NODE_MODULE_VERSION 108"),
+        "{err}"
+    );
+    let missing = abi[0]["missing"].as_str().unwrap();
+    assert!(
+        missing.contains("NODE_MODULE_VERSION 115") && missing.contains("libnode.so.115"),
+        "{missing}"
+    );
+    assert_eq!(doc["check"]["errors"], 1, "{err}");
+    // The vendor's own image: its node is its addon's (no finding), and it runs.
+    let o = regraft(&[
+        "check",
+        &built("nodeaddon.tar"),
+        "--old-base",
+        &real("debian-old.tar"),
+        "--json",
+    ]);
+    let c: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let findings = c["findings"].as_array().unwrap();
+    assert!(
+        !findings.iter().any(|f| f["check"] == "node-addon-abi"),
+        "{c:#}"
+    );
+    assert_eq!(d.load(&built("nodeaddon.tar")), "vendor-nodeaddon:1");
+    let (ok, said) = d_run(&d, &["vendor-nodeaddon:1"]);
+    assert!(ok && said.contains("NODE_MODULE_VERSION 108"), "{said}");
+    graft(&[&args[..], &["--force"]].concat());
+    assert_eq!(d.load(&out), "regraft-test/node:1");
+    let (ok, said) = d_run(&d, &["regraft-test/node:1"]);
+    assert!(!ok && said.contains("addon.node"), "{said}");
+}

@@ -16,6 +16,7 @@ mod golden;
 mod graft;
 mod hostile;
 mod hostile_bounds;
+mod multi;
 mod roundtrip;
 mod scanloop;
 mod toolbox;
