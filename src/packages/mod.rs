@@ -12,6 +12,7 @@
 //! install, so the file's layer says nothing about one package. A package's layer is the last
 //! layer after which its own record (its stanza) differs from what the layer below left.
 
+mod distro;
 pub mod purl;
 pub mod rpm;
 pub mod version;
@@ -19,6 +20,7 @@ pub mod version;
 use crate::error::Result;
 use crate::model::image::Image;
 use crate::view::contents::{self, Contents, Origin, Wanted};
+pub use distro::Distro;
 use serde::Serialize;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
@@ -123,53 +125,6 @@ pub struct PackageDb {
     /// The distribution, from `/etc/os-release`.
     pub distro: Option<Distro>,
     pub warnings: Vec<String>,
-}
-
-/// What `/etc/os-release` says the distribution is.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Distro {
-    /// `ID`: debian, alpine, rhel, rocky, fedora, ...
-    pub id: String,
-    /// `VERSION_ID`: 12, 3.19.1, 9.4 (empty for Debian testing and sid).
-    pub version_id: String,
-    /// `PRETTY_NAME`, when given.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pretty_name: Option<String>,
-}
-
-impl Distro {
-    /// Parses an os-release file (`KEY=value`, values optionally quoted); None without `ID`.
-    pub fn parse(bytes: &[u8]) -> Option<Distro> {
-        let text = String::from_utf8_lossy(bytes);
-        let mut d = Distro::default();
-        for line in text.lines() {
-            let Some((k, v)) = line.split_once('=') else {
-                continue;
-            };
-            let v = v.trim();
-            let v = v
-                .strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
-                .or_else(|| v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
-                .unwrap_or(v)
-                .to_string();
-            match k.trim() {
-                "ID" => d.id = v,
-                "VERSION_ID" => d.version_id = v,
-                "PRETTY_NAME" => d.pretty_name = Some(v),
-                _ => {}
-            }
-        }
-        (!d.id.is_empty()).then_some(d)
-    }
-    /// `debian-12`, `alpine-3.19.1`, `rhel-9.4`: the purl `distro` qualifier.
-    pub fn qualifier(&self) -> String {
-        if self.version_id.is_empty() {
-            self.id.clone()
-        } else {
-            format!("{}-{}", self.id, self.version_id)
-        }
-    }
 }
 
 impl PackageDb {

@@ -127,19 +127,4 @@ mod tests {
             assert_eq!(purl(&p, distro.as_ref()), want);
         }
     }
-
-    #[test]
-    fn os_release_parses() {
-        let d = Distro::parse(b"PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nID=debian\n").unwrap();
-        assert_eq!(d.qualifier(), "debian-12");
-        assert_eq!(
-            d.pretty_name.as_deref(),
-            Some("Debian GNU/Linux 12 (bookworm)")
-        );
-        assert_eq!(
-            Distro::parse(b"ID='alpine'\n").unwrap().qualifier(),
-            "alpine"
-        );
-        assert_eq!(Distro::parse(b"NAME=x\n"), None);
-    }
 }
