@@ -17,7 +17,7 @@ use regraft::toolbox::{self, add, add::AddOptions};
 use regraft::triage::{Severity, TriagePlan};
 use std::path::PathBuf;
 
-const ABOUT: &str = "Move a vendor's application onto a new base image: daemonless, offline, on image files on disk.";
+const ABOUT: &str = "Move a vendor's application onto a new base image: daemonless, on image files on disk or in a registry.";
 
 const EXAMPLES: &str = "\
 Examples:
@@ -39,6 +39,11 @@ Image references:
   docker-archive:FILE[:NAME:TAG|:@N]   docker save output (every generation), also gzipped
   oci-archive:FILE[:REF]               OCI archive
   oci:DIR[:REF]                        OCI layout directory
+  docker://HOST[:PORT]/REPO[:TAG|@DIGEST]
+                                       a registry (read and write); plain HTTP only to
+                                       loopback hosts unless --tls-verify=false; credentials
+                                       from --creds, --authfile, containers auth.json or
+                                       Docker's config.json (credHelpers, credsStore)
   PATH                                 identified by content; as an output, *.tar is a
                                        docker archive and DIR/ an OCI layout
 
@@ -84,6 +89,29 @@ pub struct GlobalArgs {
     /// Show progress on stderr even when it is not a terminal (default: only on a terminal).
     #[arg(long, global = true)]
     pub progress: bool,
+
+    /// Registry credentials (docker:// references), USER:PASS; USER alone reads the password
+    /// from the first line of stdin. Default: --authfile, else $REGISTRY_AUTH_FILE,
+    /// $XDG_RUNTIME_DIR/containers/auth.json, ~/.config/containers/auth.json, Docker's
+    /// config.json ($DOCKER_CONFIG or ~/.docker; credHelpers, auths, credsStore).
+    #[arg(long, global = true, value_name = "USER[:PASS]")]
+    pub creds: Option<String>,
+
+    /// Registry credentials from this auth file only (containers auth.json or Docker's
+    /// config.json format).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub authfile: Option<PathBuf>,
+
+    /// Verify registries' TLS certificates (default true). false also allows plain HTTP to
+    /// any registry; plain HTTP to a loopback host (localhost, 127.0.0.1, ::1) is allowed
+    /// either way.
+    #[arg(long, global = true, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub tls_verify: Option<bool>,
+
+    /// Trust the CA certificates (*.crt) in DIR for registries, besides the system's and
+    /// /etc/containers/certs.d/HOST and /etc/docker/certs.d/HOST.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cert_dir: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -96,7 +124,8 @@ pub struct GraftArgs {
     #[arg(long, value_name = "IMAGE", alias = "new_base", alias = "new-base")]
     pub onto: Option<String>,
 
-    /// Where to write the result.
+    /// Where to write the result: a file or layout, or docker://HOST[:PORT]/REPO:TAG (blobs
+    /// the registry has are not sent; the tag moves last).
     #[arg(short, long, value_name = "OUTPUT")]
     pub output: Option<String>,
 
@@ -179,7 +208,8 @@ pub struct OverrideArgs {
 /// Where an image-writing command writes.
 #[derive(Args, Debug, Clone)]
 pub struct OutArgs {
-    /// Where to write the result (`-`: a docker archive on stdout, not atomic).
+    /// Where to write the result (`-`: a docker archive on stdout, not atomic;
+    /// docker://HOST[:PORT]/REPO:TAG: a registry, the tag moved last).
     #[arg(short, long, value_name = "OUTPUT")]
     pub output: String,
     /// Name of the result (NAME:TAG); default: the input's first tag + "-regraft", so loading the
@@ -550,6 +580,39 @@ pub struct Globals {
 }
 
 impl GlobalArgs {
+    /// The registry flags, for `store::registry::configure`.
+    pub fn registry_options(&self) -> Result<regraft::store::registry::Options> {
+        use regraft::store::registry::creds::Credential;
+        let creds = match self.creds.as_deref() {
+            None => None,
+            Some(c) => {
+                let (user, pass) = match c.split_once(':') {
+                    Some((u, p)) => (u.to_string(), p.to_string()),
+                    None => {
+                        let mut line = String::new();
+                        std::io::stdin().read_line(&mut line).map_err(|e| {
+                            Error::io_while("--creds: reading the password from stdin", e)
+                        })?;
+                        (
+                            c.to_string(),
+                            line.trim_end_matches(['\r', '\n']).to_string(),
+                        )
+                    }
+                };
+                if user.is_empty() {
+                    return Err(Error::Usage("--creds: no user name".into()));
+                }
+                Some(Credential::new(user, pass, "--creds".into()))
+            }
+        };
+        Ok(regraft::store::registry::Options {
+            creds,
+            authfile: self.authfile.clone(),
+            tls_verify: self.tls_verify,
+            cert_dir: self.cert_dir.clone(),
+        })
+    }
+
     pub fn validate(&self) -> Result<Globals> {
         let platforms = PlatformChoice::parse(self.platform.as_deref())?;
         Ok(Globals {

@@ -56,10 +56,14 @@ fn write_result(g: &mut Grafted, plan: &GraftPlan, a: &GraftArgs) -> Result<()> 
     let opts = WriteOptions {
         max_layer_size: plan.max_layer_size,
     };
-    let d = match g.sink.take() {
-        Some(s) => s.commit(&g.image)?,
-        None => sink::write(&plan.output, &g.image, opts)?,
+    let (d, transfer) = match g.sink.take() {
+        Some(s) => {
+            let t = s.transfer();
+            (s.commit(&g.image)?, t)
+        }
+        None => sink::write_counted(&plan.output, &g.image, opts)?,
     };
+    g.summary.moved = transfer.map(|t| regraft::graft::Moved::from_transfer(&t));
     write_digestfile(a.digestfile.as_deref(), &d)
 }
 
@@ -81,14 +85,19 @@ fn run_multi(plan: &GraftPlan, ps: &Platforms, a: &GraftArgs, g: &Globals) -> Re
     let mut m = multi::graft_all(plan, ps, write)?;
     let blocked = m.has_errors() && !a.force;
     let written = write == WriteMode::Write && !blocked;
+    let mut moved = None;
     if written {
         let opts = WriteOptions {
             max_layer_size: plan.max_layer_size,
         };
-        let d = match m.sink.take() {
-            Some(s) => s.commit(&m.image)?,
-            None => sink::write(&plan.output, &m.image, opts)?,
+        let (d, transfer) = match m.sink.take() {
+            Some(s) => {
+                let t = s.transfer();
+                (s.commit(&m.image)?, t)
+            }
+            None => sink::write_counted(&plan.output, &m.image, opts)?,
         };
+        moved = transfer.map(|t| regraft::graft::Moved::from_transfer(&t));
         write_digestfile(a.digestfile.as_deref(), &d)?;
     }
     let z = regraft::text::sanitize;
@@ -100,7 +109,7 @@ fn run_multi(plan: &GraftPlan, ps: &Platforms, a: &GraftArgs, g: &Globals) -> Re
         exit::OK
     };
     if a.json {
-        print_multi_json(&m, plan, errors, warnings, written, code)?;
+        print_multi_json(&m, plan, errors, warnings, written, code, moved.as_ref())?;
     }
     for p in &m.platforms {
         let r = &p.report;
@@ -151,6 +160,9 @@ fn run_multi(plan: &GraftPlan, ps: &Platforms, a: &GraftArgs, g: &Globals) -> Re
             platforms.len(),
             platforms.join(", ")
         );
+        if let Some(mv) = &moved {
+            say_part!("  moved: {}\n", mv.text());
+        }
         for l in &m.left_out {
             say_part!("  {}\n", z(l));
         }
@@ -170,6 +182,7 @@ fn print_multi_json(
     warnings: usize,
     written: bool,
     code: u8,
+    moved: Option<&regraft::graft::Moved>,
 ) -> Result<()> {
     let mut platforms = Vec::new();
     for p in &m.platforms {
@@ -180,7 +193,7 @@ fn print_multi_json(
         }
         platforms.push(doc);
     }
-    let doc = serde_json::json!({
+    let mut doc = serde_json::json!({
         "output": plan.output.to_string(),
         "tag": m.image.name,
         "index_digest": m.image.top.digest.to_string(),
@@ -194,6 +207,9 @@ fn print_multi_json(
         },
         "written": written,
     });
+    if let (Some(mv), Some(o)) = (moved, doc.as_object_mut()) {
+        o.insert("moved".into(), serde_json::to_value(mv)?);
+    }
     println!("{}", serde_json::to_string_pretty(&doc)?);
     Ok(())
 }

@@ -35,6 +35,17 @@ pub fn run(cli: Cli) -> Result<u8> {
         ))
         .into());
     }
+    regraft::store::registry::configure(cli.global.registry_options()?);
+    // The commands that read an image's layers once stream them; the others (the graft and
+    // its check, the edits, diff, triage, packages) keep what they read from a registry.
+    regraft::store::registry::keep_blobs(!matches!(
+        cli.command,
+        Some(Command::Inspect(_))
+            | Some(Command::Verify(_))
+            | Some(Command::Convert(_))
+            | Some(Command::Cp(_))
+            | Some(Command::Ls(_))
+    ));
     regraft::progress::set_verbose(cli.global.verbose);
     regraft::progress::set_quiet(cli.global.quiet);
     if wants_progress(&cli) {

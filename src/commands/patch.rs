@@ -11,8 +11,17 @@ use regraft::text::sanitize;
 
 /// The packages a scanner report names with a fixed version: (package, the lowest fixed
 /// version above the installed one, the finding IDs), one entry per package.
-fn fixes(report: &str) -> Result<Want> {
+fn fixes(report: &str, img: &regraft::model::image::Image, quiet: bool) -> Result<Want> {
     let r = regraft::triage::parse::read(std::path::Path::new(report))?;
+    // As triage does: a report about another image is refused.
+    let mut warnings = Vec::new();
+    regraft::triage::place::check_belongs(&r, img, &mut warnings)
+        .map_err(|e| Error::context(format!("--report {report}"), e))?;
+    if !quiet {
+        for w in warnings {
+            super::print::warn(&w);
+        }
+    }
     let mut by: std::collections::BTreeMap<String, (String, Vec<String>)> = Default::default();
     for f in r.findings.iter().filter(|f| f.os_package) {
         let cmp = regraft::packages::version::compare_dpkg;
@@ -43,8 +52,9 @@ pub fn run(a: &PatchArgs, g: &Globals) -> Result<u8> {
         digestfile: a.digestfile.clone(),
     });
     let target = out.as_ref().map(|o| o.target(&a.image)).transpose()?;
+    let img = Source::open(&crate::cli::input(&a.image)?)?.image(g.platform.as_ref())?;
     let want = match (&a.report, a.all, a.package.is_empty()) {
-        (Some(r), _, true) => fixes(r)?,
+        (Some(r), _, true) => fixes(r, &img, g.quiet)?,
         (None, true, _) => Want::All,
         (None, false, false) => Want::Packages(a.package.clone()),
         (Some(_), _, false) => {
@@ -58,7 +68,6 @@ pub fn run(a: &PatchArgs, g: &Globals) -> Result<u8> {
         }
     };
     let accepts = a.accept.rules()?;
-    let img = Source::open(&crate::cli::input(&a.image)?)?.image(g.platform.as_ref())?;
     let repos = Repos::read(&a.repo)?;
     let contents = patch::read_image(&img, g.max_layer_size)?;
     let sde = crate::cli::source_date_epoch()?;
@@ -88,43 +97,59 @@ pub fn run(a: &PatchArgs, g: &Globals) -> Result<u8> {
             "repositories": repos.notes,
             "updates": p.updates.iter().map(|u| serde_json::json!({
                 "package": u.to.name,
-                "from": u.from.version,
+                "from": u.from.as_ref().map(|f| f.version.clone()),
                 "to": u.to.version,
                 "why": u.why,
                 "deb": u.to.path.display().to_string(),
             })).collect::<Vec<_>>(),
             "applied": p.applied,
             "accepted_scripts": p.accepted_scripts,
+            "unfixed": p.unfixed,
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else if !g.quiet || a.dry_run {
+        // The plan: on stdout for a dry run (it is the command's output), else on stderr.
+        let mut text = String::new();
+        let mut line = |l: String| {
+            text.push_str(&l);
+            text.push('\n');
+        };
         for n in &repos.notes {
-            say!("regraft: repository {}", sanitize(n));
+            line(format!("regraft: repository {}", sanitize(n)));
         }
         if p.updates.is_empty() {
-            say!(
-                "regraft: nothing to update: the repositories have nothing newer that was asked for"
-            );
+            line("regraft: nothing to update: the repositories have nothing newer that was asked for".into());
         }
         for u in &p.updates {
-            say!(
+            line(format!(
                 "  {} {} -> {} ({})",
                 u.to.name,
-                u.from.version,
+                u.from_version(),
                 u.to.version,
                 sanitize(&u.why)
-            );
+            ));
         }
-        for a in &p.applied {
-            for r in &a.removed {
-                say!("  {}: removed {}", a.package, sanitize(r));
+        for ap in &p.applied {
+            for r in &ap.removed {
+                line(format!("  {}: removed {}", ap.package, sanitize(r)));
             }
-            for c in &a.conffiles_kept {
-                say!("  {}: kept {}", a.package, sanitize(c));
+            for c in &ap.conffiles_kept {
+                line(format!("  {}: kept {}", ap.package, sanitize(c)));
             }
+        }
+        for u in &p.unfixed {
+            line(format!(
+                "  not fixed (no such version in the repositories): {}",
+                sanitize(u)
+            ));
         }
         for (pkg, s) in &p.accepted_scripts {
-            say!("  {pkg}: NOT RUN (accepted): {s}");
+            line(format!("  {pkg}: NOT RUN (accepted): {s}"));
+        }
+        if a.dry_run {
+            super::print::emit(&text)?;
+        } else {
+            say!("{}", text.trim_end());
         }
     }
     let (Some(layer), Some(target), Some(out)) = (p.layer, target, out) else {

@@ -13,7 +13,7 @@ mod summary;
 
 pub use crate::model::out::WriteMode;
 pub use crate::oldbase::OldBaseSummary;
-pub use summary::{ImageSummary, NewLayerSummary, Summary};
+pub use summary::{ImageSummary, Moved, NewLayerSummary, Summary};
 
 use crate::codec::compress::Codec;
 use crate::error::{Error, Result};
@@ -75,9 +75,9 @@ pub struct Grafted {
 }
 
 /// Where temporary files for an output go: beside it (so that renames stay on one
-/// filesystem), or the temp directory for stdout.
+/// filesystem), or the temp directory for stdout and registries.
 pub fn out_dir(r: &ImageRef) -> std::path::PathBuf {
-    if r.path.as_os_str() == "-" {
+    if r.path.as_os_str() == "-" || r.is_registry() {
         return std::env::temp_dir();
     }
     match r.transport {

@@ -142,6 +142,14 @@ fn info_prefix(c: &Contents, name: &str, arch: &str) -> String {
     }
 }
 
+/// The info files' prefix of a package new to the image: `name:arch` for `Multi-Arch: same`.
+fn new_prefix(a: &super::repo::Available) -> String {
+    match a.field("Multi-Arch") {
+        Some("same") => format!("{}:{}", a.name, a.arch),
+        _ => a.name.clone(),
+    }
+}
+
 /// The conffiles of a package's `status` entry: (path, md5).
 fn old_conffiles(fields: &[(String, String)]) -> BTreeMap<String, String> {
     deb::field(fields, "Conffiles")
@@ -183,10 +191,11 @@ pub fn build(
         let mut written: BTreeSet<Vec<u8>> = BTreeSet::new();
         let mut all_new: BTreeSet<Vec<u8>> = BTreeSet::new();
         let mut lists: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut generated: Vec<(String, Vec<u8>)> = Vec::new();
         for (u, (d, control)) in updates.iter().zip(&debs) {
             let mut a = Applied {
                 package: u.to.name.clone(),
-                from: u.from.version.clone(),
+                from: u.from_version().to_string(),
                 to: u.to.version.clone(),
                 why: u.why.clone(),
                 ..Default::default()
@@ -202,9 +211,15 @@ pub fn build(
                         .collect()
                 })
                 .unwrap_or_default();
-            let old_conf = old_conffiles(&u.from.fields);
+            let old_conf = u
+                .from
+                .as_ref()
+                .map(|f| old_conffiles(&f.fields))
+                .unwrap_or_default();
             let mut new_conf: Vec<(String, String)> = Vec::new();
             let mut list = String::from("/.\n");
+            // What dpkg writes for a package that ships no md5sums: each file's, in its order.
+            let mut md5sums = String::new();
             let data = d.data(scratch)?;
             let mut ar = tar::Archive::new(std::io::BufReader::new(data));
             let what = |e: &dyn std::fmt::Display| {
@@ -258,6 +273,7 @@ pub fn build(
                             .read_to_end(&mut body)
                             .map_err(|x| what(&x))?;
                         let new_md5 = md5_hex(&body);
+                        md5sums.push_str(&format!("{new_md5}  {}\n", &shown[1..]));
                         new_conf.push((shown.clone(), new_md5.clone()));
                         let current = c.kept_at(&dest).map(md5_hex);
                         let was = old_conf.get(&shown);
@@ -287,15 +303,21 @@ pub fn build(
                     } => {
                         tw.append_header(&dest, &OutKind::from_kind(&kind, size), &meta)
                             .map_err(io)?;
-                        if kind == Kind::File && size > 0 {
+                        if kind == Kind::File {
+                            let mut tee = Md5Tee {
+                                w: tw.data(),
+                                h: md5::Md5::new(),
+                            };
                             let n =
-                                std::io::copy(&mut (&mut e).take(size), tw.data()).map_err(io)?;
+                                std::io::copy(&mut (&mut e).take(size), &mut tee).map_err(io)?;
+                            let digest = hex::encode(tee.h.finalize());
                             if n != size {
                                 return Err(what(&format!(
                                     "{shown}: truncated ({n} of {size} bytes)"
                                 )));
                             }
                             tw.pad(size).map_err(io)?;
+                            md5sums.push_str(&format!("{digest}  {}\n", &shown[1..]));
                         }
                         written.insert(dest);
                         a.files += 1;
@@ -317,17 +339,29 @@ pub fn build(
                     Op::Skip => {}
                 }
             }
-            let prefix = info_prefix(c, &u.to.name, &u.to.arch);
+            let prefix = match &u.from {
+                Some(f) => info_prefix(c, &f.name, &f.arch),
+                None => new_prefix(&u.to),
+            };
             lists.push((prefix.clone(), list.into_bytes()));
+            if !control.files.contains_key("md5sums") {
+                generated.push((prefix.clone(), md5sums.into_bytes()));
+            }
             new_status_entries.insert(u.to.name.clone(), status_entry(&control.control, &new_conf));
             applied.push(a);
         }
         // What the old versions had and the new ones have not.
         for ((u, (_, control)), a) in updates.iter().zip(&debs).zip(applied.iter_mut()) {
-            let prefix = info_prefix(c, &u.from.name, &u.from.arch);
-            let old_list = c
-                .kept_at(format!("{INFO}/{prefix}.list").as_bytes())
-                .unwrap_or_default();
+            let prefix = match &u.from {
+                Some(f) => info_prefix(c, &f.name, &f.arch),
+                None => new_prefix(&u.to),
+            };
+            let old_list = match &u.from {
+                Some(_) => c
+                    .kept_at(format!("{INFO}/{prefix}.list").as_bytes())
+                    .unwrap_or_default(),
+                None => &[],
+            };
             let old_libs: BTreeSet<String> = String::from_utf8_lossy(old_list)
                 .lines()
                 .filter(|l| is_library(l))
@@ -366,7 +400,7 @@ pub fn build(
                 .files
                 .keys()
                 .map(|k| format!("{prefix}.{k}"))
-                .chain([format!("{prefix}.list")])
+                .chain([format!("{prefix}.list"), format!("{prefix}.md5sums")])
                 .collect();
             let db_meta = Meta {
                 mode: 0o644,
@@ -397,6 +431,14 @@ pub fn build(
                 };
                 write_file(tw, format!("{INFO}/{prefix}.{k}").as_bytes(), &m, v)?;
             }
+            if let Some((_, sums)) = generated.iter().find(|(p, _)| *p == prefix) {
+                write_file(
+                    tw,
+                    format!("{INFO}/{prefix}.md5sums").as_bytes(),
+                    &db_meta,
+                    sums,
+                )?;
+            }
             let dir = c.view.get(INFO.as_bytes());
             if dir.is_some() {
                 let start = format!("{INFO}/{prefix}.");
@@ -412,14 +454,25 @@ pub fn build(
                 }
             }
         }
-        // dpkg's status, each updated entry replaced where it stood.
+        // dpkg's status, each updated entry replaced where it stood, a new package's entry
+        // where dpkg sorts it (by name).
         let mut out = String::new();
+        let mut fresh: Vec<(&String, &String)> = new_status_entries
+            .iter()
+            .filter(|(n, _)| updates.iter().any(|u| u.to.name == **n && u.from.is_none()))
+            .collect();
+        fresh.reverse();
         for stanza in status.split("\n\n") {
             if stanza.trim().is_empty() {
                 continue;
             }
             let fields = deb::fields(stanza);
             let name = deb::field(&fields, "Package").unwrap_or("");
+            while fresh.last().is_some_and(|(n, _)| n.as_str() < name) {
+                let (_, e) = fresh.pop().unwrap();
+                out.push_str(e);
+                out.push('\n');
+            }
             match new_status_entries.get(name) {
                 Some(e) => out.push_str(e),
                 None => {
@@ -427,6 +480,10 @@ pub fn build(
                     out.push('\n');
                 }
             }
+            out.push('\n');
+        }
+        while let Some((_, e)) = fresh.pop() {
+            out.push_str(e);
             out.push('\n');
         }
         let meta = c
@@ -458,6 +515,23 @@ fn write_file(tw: &mut LayerTar<'_>, path: &[u8], meta: &Meta, body: &[u8]) -> R
     .map_err(io)?;
     tw.data().write_all(body).map_err(io)?;
     tw.pad(body.len() as u64).map_err(io)
+}
+
+/// A writer that hashes (MD5, as dpkg's md5sums) what it passes on.
+struct Md5Tee<W> {
+    w: W,
+    h: md5::Md5,
+}
+
+impl<W: Write> Write for Md5Tee<W> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        let n = self.w.write(b)?;
+        self.h.update(&b[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.w.flush()
+    }
 }
 
 fn io(e: std::io::Error) -> Error {

@@ -49,19 +49,17 @@ pub fn scripts(c: &Contents, u: &Update, new_files: &[&str]) -> Vec<String> {
         .filter(|f| ["preinst", "postinst"].contains(f))
         .map(|f| format!("{} {f}", u.to.version))
         .collect();
+    let Some(from) = &u.from else { return v };
     for old in ["prerm", "postrm"] {
-        let any = [
-            format!("{}:{}", u.from.name, u.from.arch),
-            u.from.name.clone(),
-        ]
-        .iter()
-        .any(|p| {
-            c.view
-                .get(format!("var/lib/dpkg/info/{p}.{old}").as_bytes())
-                .is_some()
-        });
+        let any = [format!("{}:{}", from.name, from.arch), from.name.clone()]
+            .iter()
+            .any(|p| {
+                c.view
+                    .get(format!("var/lib/dpkg/info/{p}.{old}").as_bytes())
+                    .is_some()
+            });
         if any {
-            v.push(format!("{} {old}", u.from.version));
+            v.push(format!("{} {old}", from.version));
         }
     }
     v
@@ -70,6 +68,8 @@ pub fn scripts(c: &Contents, u: &Update, new_files: &[&str]) -> Vec<String> {
 /// The plan, its checks, and the layer (None for a dry run).
 pub struct Patched {
     pub updates: Vec<Update>,
+    /// What a report asked for that the repositories cannot fix.
+    pub unfixed: Vec<String>,
     pub applied: Vec<Applied>,
     pub layer: Option<Layer>,
     /// (package, script) the user accepted.
@@ -95,7 +95,7 @@ pub fn patch(
         ))
     })?;
     let installed = plan::installed(&String::from_utf8_lossy(status));
-    let updates = plan::plan(&installed, repos, want)?;
+    let plan::Plan { updates, unfixed } = plan::plan(&installed, repos, want)?;
     let mut blocked = Vec::new();
     let mut accepted_scripts = Vec::new();
     for u in &updates {
@@ -132,6 +132,7 @@ pub fn patch(
     if updates.is_empty() {
         return Ok(Patched {
             updates,
+            unfixed,
             applied: Vec::new(),
             layer: None,
             accepted_scripts,
@@ -157,6 +158,7 @@ pub fn patch(
     }
     Ok(Patched {
         updates,
+        unfixed,
         applied,
         layer: out_dir.map(|_| layer),
         accepted_scripts,

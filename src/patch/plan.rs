@@ -50,12 +50,20 @@ pub fn installed(status: &str) -> Vec<Installed> {
     out
 }
 
-/// One update: the package, the version it leaves, the one it gets, and why.
+/// One update: the package, the version it leaves (None: a package the image did not have,
+/// which a new version needs), the one it gets, and why.
 #[derive(Debug, Clone)]
 pub struct Update {
-    pub from: Installed,
+    pub from: Option<Installed>,
     pub to: Available,
     pub why: String,
+}
+
+impl Update {
+    /// The version left, for people: `(new)` for a package the image did not have.
+    pub fn from_version(&self) -> &str {
+        self.from.as_ref().map_or("(new)", |i| i.version.as_str())
+    }
 }
 
 /// What to update, as the user asked.
@@ -138,7 +146,8 @@ struct World<'a> {
 impl World<'_> {
     /// (name, version, fields) of every package of the world.
     fn each(&self) -> impl Iterator<Item = (&str, &str, &[(String, String)])> {
-        self.installed
+        let installed = self
+            .installed
             .iter()
             .map(|i| match self.updates.get(&i.name) {
                 Some(u) => (
@@ -147,7 +156,16 @@ impl World<'_> {
                     u.to.fields.as_slice(),
                 ),
                 None => (i.name.as_str(), i.version.as_str(), i.fields.as_slice()),
-            })
+            });
+        // Packages new to the image that an update needs.
+        let new = self.updates.values().filter(|u| u.from.is_none()).map(|u| {
+            (
+                u.to.name.as_str(),
+                u.to.version.as_str(),
+                u.to.fields.as_slice(),
+            )
+        });
+        installed.chain(new)
     }
     fn meets(&self, r: &Rel) -> bool {
         self.each().any(|(name, version, fields)| {
@@ -167,8 +185,25 @@ impl World<'_> {
     }
 }
 
+/// The planned updates, and what a report asked for that the repositories cannot fix.
+pub struct Plan {
+    pub updates: Vec<Update>,
+    pub unfixed: Vec<String>,
+}
+
+/// The image's dpkg architecture: dpkg's own package's, else the first that is not `all`.
+fn image_arch(installed: &[Installed]) -> String {
+    installed
+        .iter()
+        .find(|i| i.name == "dpkg")
+        .or_else(|| installed.iter().find(|i| i.arch != "all"))
+        .map_or_else(|| "amd64".to_string(), |i| i.arch.clone())
+}
+
 /// Plans the updates.
-pub fn plan(installed: &[Installed], repos: &Repos, want: &Want) -> Result<Vec<Update>> {
+pub fn plan(installed: &[Installed], repos: &Repos, want: &Want) -> Result<Plan> {
+    let arch = image_arch(installed);
+    let mut unfixed = Vec::new();
     let by_name: BTreeMap<&str, &Installed> =
         installed.iter().map(|i| (i.name.as_str(), i)).collect();
     // A package's candidates in the repositories for the installed arch (or `all`), oldest first.
@@ -198,12 +233,22 @@ pub fn plan(installed: &[Installed], repos: &Repos, want: &Want) -> Result<Vec<U
         }
     };
     let mut updates: BTreeMap<String, Update> = BTreeMap::new();
+    // A package the image does not have: its versions for the image's arch, oldest first.
+    let fresh = |name: &str| -> Vec<&Available> {
+        let mut v: Vec<&Available> = repos
+            .packages
+            .iter()
+            .filter(|a| a.name == name && (a.arch == arch || a.arch == "all"))
+            .collect();
+        v.sort_by(|a, b| compare_dpkg(&a.version, &b.version));
+        v
+    };
     let add =
         |updates: &mut BTreeMap<String, Update>, i: &Installed, a: &Available, why: String| {
             updates.insert(
                 i.name.clone(),
                 Update {
-                    from: i.clone(),
+                    from: Some(i.clone()),
                     to: a.clone(),
                     why,
                 },
@@ -248,16 +293,18 @@ pub fn plan(installed: &[Installed], repos: &Repos, want: &Want) -> Result<Vec<U
                 if compare_dpkg(&i.version, fixed) != Ordering::Less {
                     continue;
                 }
-                let a = candidates(i)
+                let Some(a) = candidates(i)
                     .into_iter()
                     .find(|a| compare_dpkg(&a.version, fixed) != Ordering::Less)
-                    .ok_or_else(|| {
-                        Error::Invalid(format!(
-                            "{n}: {} is fixed in {fixed}, but the repositories have no such version (they have: {})",
-                            ids.join(", "),
-                            have(n)
-                        ))
-                    })?;
+                else {
+                    unfixed.push(format!(
+                        "{n} {}: {} fixed in {fixed}; the repositories have {}",
+                        i.version,
+                        ids.join(", "),
+                        have(n)
+                    ));
+                    continue;
+                };
                 let keep = updates
                     .get(n)
                     .is_some_and(|u| compare_dpkg(&u.to.version, &a.version) != Ordering::Less);
@@ -269,7 +316,7 @@ pub fn plan(installed: &[Installed], repos: &Repos, want: &Want) -> Result<Vec<U
     }
     // Close over dependencies, reverse dependencies and Breaks until nothing changes.
     for _round in 0..1000 {
-        let mut more: Vec<(Installed, Available, String)> = Vec::new();
+        let mut more: Vec<(Option<Installed>, Available, String)> = Vec::new();
         {
             let world = World {
                 installed,
@@ -282,13 +329,22 @@ pub fn plan(installed: &[Installed], repos: &Repos, want: &Want) -> Result<Vec<U
                         if clause.iter().any(|r| world.meets(r)) {
                             continue;
                         }
-                        let pick = clause.iter().find_map(|r| {
-                            let i = by_name.get(r.name.as_str())?;
-                            let a = candidates(i)
-                                .into_iter()
-                                .find(|a| satisfies(&a.version, &r.op))?;
-                            Some(((*i).clone(), a.clone()))
-                        });
+                        let pick = clause
+                            .iter()
+                            .find_map(|r| match by_name.get(r.name.as_str()) {
+                                Some(i) => {
+                                    let a = candidates(i)
+                                        .into_iter()
+                                        .find(|a| satisfies(&a.version, &r.op))?;
+                                    Some((Some((*i).clone()), a.clone()))
+                                }
+                                None => {
+                                    let a = fresh(&r.name)
+                                        .into_iter()
+                                        .find(|a| satisfies(&a.version, &r.op))?;
+                                    Some((None, a.clone()))
+                                }
+                            });
                         let Some((i, a)) = pick else {
                             let alts: Vec<String> = clause.iter().map(show).collect();
                             return Err(Error::Invalid(format!(
@@ -331,7 +387,7 @@ pub fn plan(installed: &[Installed], repos: &Repos, want: &Want) -> Result<Vec<U
                             ))
                         })?;
                         more.push((
-                            (*i).clone(),
+                            Some((*i).clone()),
                             a.clone(),
                             format!("{} {} Breaks {}", u.to.name, u.to.version, show(&r)),
                         ));
@@ -380,7 +436,7 @@ pub fn plan(installed: &[Installed], repos: &Repos, want: &Want) -> Result<Vec<U
                             )));
                         };
                         more.push((
-                            i.clone(),
+                            Some(i.clone()),
                             a.clone(),
                             format!(
                                 "its {field} {} needs it with the updated packages",
@@ -392,15 +448,36 @@ pub fn plan(installed: &[Installed], repos: &Repos, want: &Want) -> Result<Vec<U
             }
         }
         if more.is_empty() {
-            return Ok(updates.into_values().collect());
+            return Ok(Plan {
+                updates: updates.into_values().collect(),
+                unfixed,
+            });
         }
+        let mut changed = false;
+        let mut stuck = Vec::new();
         for (i, a, why) in more {
             let newer = updates
-                .get(&i.name)
+                .get(&a.name)
                 .is_none_or(|u| compare_dpkg(&a.version, &u.to.version) == Ordering::Greater);
             if newer {
-                add(&mut updates, &i, &a, why);
+                updates.insert(
+                    a.name.clone(),
+                    Update {
+                        from: i,
+                        to: a,
+                        why,
+                    },
+                );
+                changed = true;
+            } else {
+                stuck.push(format!("{} {} ({why})", a.name, a.version));
             }
+        }
+        if !changed {
+            return Err(Error::Invalid(format!(
+                "the updates cannot be made consistent: still needed, with no newer version to take: {}",
+                stuck.join("; ")
+            )));
         }
     }
     Err(Error::Invalid(

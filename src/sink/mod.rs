@@ -7,11 +7,15 @@
 //! `write` opens a sink and commits the planned image (a commit puts every blob not in yet); a
 //! graft opens the sink itself (`begin`) to put the base's layers while it still reads the
 //! vendor and to write its new layer straight into the output. A registry is one more `Sink`
-//! behind `open`.
+//! behind `open` (`registry.rs`): blobs first, the manifest last, nothing sent that the
+//! registry has.
 
 mod archive;
 mod layout;
+mod registry;
 mod stream;
+
+pub use crate::store::registry::Transfer;
 
 use crate::error::{Error, Result};
 use crate::model::digest::Digest;
@@ -66,6 +70,11 @@ pub trait Sink: Send {
         Ok(data)
     }
     fn commit(self: Box<Self>, img: &OutImage) -> Result<Digest>;
+    /// What a sink that sends blobs over the network moved (a registry's): a shared record
+    /// that the commit goes on filling, read after it.
+    fn transfer(&self) -> Option<std::sync::Arc<Transfer>> {
+        None
+    }
 }
 
 impl dyn Sink + '_ {
@@ -107,6 +116,7 @@ pub fn open(out: &ImageRef, opts: WriteOptions) -> Result<Box<dyn Sink>> {
             archive::ArchiveKind::Docker,
             opts,
         )?)),
+        Transport::Registry => Ok(Box::new(registry::RegistrySink::open(out.clone(), opts)?)),
         Transport::Sniff => Err(Error::Usage(format!("output {out}: unknown format"))),
     }
 }
@@ -114,7 +124,18 @@ pub fn open(out: &ImageRef, opts: WriteOptions) -> Result<Box<dyn Sink>> {
 /// Writes `img` to `out`: the commit of a sink nothing was put into puts every blob in archive
 /// order. Returns the digest of what the output now names.
 pub fn write(out: &ImageRef, img: &OutImage, opts: WriteOptions) -> Result<Digest> {
-    open(out, opts)?.commit(img)
+    write_counted(out, img, opts).map(|(d, _)| d)
+}
+
+/// `write`, and what it moved when the output is a registry.
+pub fn write_counted(
+    out: &ImageRef,
+    img: &OutImage,
+    opts: WriteOptions,
+) -> Result<(Digest, Option<std::sync::Arc<Transfer>>)> {
+    let sink = open(out, opts)?;
+    let t = sink.transfer();
+    Ok((sink.commit(img)?, t))
 }
 
 /// Opens `out` for a graft that puts blobs before its image is complete (the base's layers

@@ -1,12 +1,13 @@
 //! Reading images. A reference is opened as a `Source`, which reads through one backend
 //! (`ImageSource`: image files and directories, `file.rs`, with the docker-save and OCI
-//! readers in `docker.rs` and `oci.rs`) and ends in the one `Image` model, every JSON document
+//! readers in `docker.rs` and `oci.rs`; a registry, `registry.rs`) and ends in the one `Image` model, every JSON document
 //! verified against its descriptor on the way. What regraft supports (no Windows images, no
 //! foreign or external layers) and the history linking are checked here once.
 
 mod docker;
 mod file;
 mod oci;
+mod registry;
 
 use crate::error::{Error, Result};
 use crate::model::image::Image;
@@ -36,8 +37,8 @@ impl Entry {
     }
 }
 
-/// One kind of place images are read from: files and directories today (`file.rs`); a
-/// registry is one more. The contract every backend keeps: each document it returns (index,
+/// One kind of place images are read from: files and directories (`file.rs`), registries
+/// (`registry.rs`). The contract every backend keeps: each document it returns (index,
 /// manifest, config) was verified against the descriptor that named it before it was parsed;
 /// layer and other blobs come as `BlobData`, verified as they are read; and it applies no
 /// policy of its own: `Source` checks what regraft supports and links history once, for every
@@ -79,9 +80,14 @@ pub struct Source {
 
 impl Source {
     pub fn open(r: &ImageRef) -> Result<Source> {
+        let backend: Box<dyn ImageSource> = if r.is_registry() {
+            Box::new(registry::RegistrySource::open(r)?)
+        } else {
+            Box::new(file::FileSource::open(r)?)
+        };
         Ok(Source {
             reference: r.clone(),
-            backend: Box::new(file::FileSource::open(r)?),
+            backend,
         })
     }
 

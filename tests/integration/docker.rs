@@ -129,7 +129,7 @@ impl Drop for Docker {
 }
 
 /// An image from fixtures/build-docker.sh.
-fn built(name: &str) -> String {
+pub fn built(name: &str) -> String {
     let dir = root().join("fixtures/real/docker");
     assert!(
         dir.join(".complete").exists(),
@@ -495,7 +495,7 @@ fn graft_code(args: &[&str]) -> (i32, Value, String) {
 }
 
 /// `docker run --rm --network none ARGS...` as it ends: (success, stdout + stderr).
-fn d_run(d: &Docker, args: &[&str]) -> (bool, String) {
+pub fn d_run(d: &Docker, args: &[&str]) -> (bool, String) {
     let o = d.run(&[&["run", "--rm", "--network", "none"][..], args].concat());
     let text = format!(
         "{}{}",

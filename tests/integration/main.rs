@@ -17,6 +17,8 @@ mod graft;
 mod hostile;
 mod hostile_bounds;
 mod multi;
+mod patch;
+mod registry;
 mod roundtrip;
 mod scanloop;
 mod toolbox;
