@@ -20,5 +20,6 @@ mod multi;
 mod patch;
 mod registry;
 mod roundtrip;
+mod scanloop;
 mod toolbox;
 mod triage;
