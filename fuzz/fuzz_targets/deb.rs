@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
             let f = deb::fields(&c.control);
             let _ = deb::field(&f, "Package");
         }
-        if let Ok(file) = d.data(&dir) {
+        if let Ok(file) = d.data(&dir, 64 << 20) {
             let mut ar = tar::Archive::new(file);
             if let Ok(entries) = ar.entries() {
                 for e in entries.take(10_000) {

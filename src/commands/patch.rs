@@ -89,6 +89,7 @@ pub fn run(a: &PatchArgs, g: &Globals) -> Result<u8> {
         codec,
         dir.as_deref(),
         mtime,
+        g.max_layer_size,
     )?;
     let report = patch::check(&img, &p, &accepts, g.max_layer_size)?;
     let blocked = report.as_ref().is_some_and(|r| r.has_errors()) && !a.force;

@@ -81,10 +81,10 @@ const FIELD_ORDER: &[&str] = &[
 ];
 
 /// The `status` entry of an installed package from its control file.
-fn status_entry(control: &str, conffiles: &[(String, String)]) -> String {
+fn status_entry(control: &str, conffiles: &[(String, String)], want: &str) -> String {
     let mut fields = deb::fields(control);
     fields.retain(|(k, _)| !k.eq_ignore_ascii_case("Status"));
-    fields.push(("Status".into(), "install ok installed".into()));
+    fields.push(("Status".into(), format!("{want} ok installed")));
     if !conffiles.is_empty() {
         let v: String = conffiles
             .iter()
@@ -150,6 +150,14 @@ fn new_prefix(a: &super::repo::Available) -> String {
     }
 }
 
+/// The conffiles of an update's old version.
+fn old_conf_of(u: &Update) -> BTreeMap<String, String> {
+    u.from
+        .as_ref()
+        .map(|f| old_conffiles(&f.fields))
+        .unwrap_or_default()
+}
+
 /// The conffiles of a package's `status` entry: (path, md5).
 fn old_conffiles(fields: &[(String, String)]) -> BTreeMap<String, String> {
     deb::field(fields, "Conffiles")
@@ -171,11 +179,25 @@ pub fn build(
     dir: Option<&Path>,
     scratch: &Path,
     mtime: u64,
+    max_layer_size: u64,
 ) -> Result<(Layer, Vec<Applied>, Vec<Vec<u8>>)> {
     let status = c
         .kept_at(STATUS.as_bytes())
         .ok_or_else(|| Error::Invalid(format!("the image has no /{STATUS}")))?;
     let status = String::from_utf8_lossy(status).into_owned();
+    // dpkg-divert's table: FROM, TO, PACKAGE, three lines each.
+    let diversions: BTreeMap<String, (String, String)> = c
+        .kept_at(b"var/lib/dpkg/diversions")
+        .map(|b| {
+            let text = String::from_utf8_lossy(b).into_owned();
+            let lines: Vec<&str> = text.lines().collect();
+            lines
+                .chunks(3)
+                .filter(|c| c.len() == 3)
+                .map(|c| (c[0].to_string(), (c[1].to_string(), c[2].to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
     // Each package's new data and control, read and verified before anything is written.
     let mut debs = Vec::new();
     for u in updates {
@@ -220,7 +242,7 @@ pub fn build(
             let mut list = String::from("/.\n");
             // What dpkg writes for a package that ships no md5sums: each file's, in its order.
             let mut md5sums = String::new();
-            let data = d.data(scratch)?;
+            let data = d.data(scratch, max_layer_size)?;
             let mut ar = tar::Archive::new(std::io::BufReader::new(data));
             let what = |e: &dyn std::fmt::Display| {
                 Error::Invalid(format!("{}: data.tar: {e}", d.path.display()))
@@ -239,6 +261,20 @@ pub fn build(
                     .view
                     .resolve_parent(&entry.path)
                     .map_err(|e| Error::context(&shown, e))?;
+                if let Some((to, by)) = diversions.get(&shown)
+                    && *by != u.to.name
+                    && !matches!(
+                        entry.op,
+                        Op::Put {
+                            kind: Kind::Dir,
+                            ..
+                        }
+                    )
+                {
+                    return Err(what(&format!(
+                        "{shown} is diverted to {to} by {by} (dpkg-divert): regraft patch does not follow diversions yet"
+                    )));
+                }
                 match entry.op {
                     Op::Put {
                         kind: Kind::Dir,
@@ -277,6 +313,12 @@ pub fn build(
                         new_conf.push((shown.clone(), new_md5.clone()));
                         let current = c.kept_at(&dest).map(md5_hex);
                         let was = old_conf.get(&shown);
+                        // A conffile the image deleted stays deleted, as dpkg leaves it.
+                        if was.is_some() && c.view.get(&dest).is_none() {
+                            a.conffiles_kept
+                                .push(format!("{shown} (deleted in the image; left deleted)"));
+                            continue;
+                        }
                         let user_changed =
                             matches!((&current, was), (Some(cur), Some(w)) if cur != w);
                         let target = if user_changed {
@@ -328,6 +370,14 @@ pub fn build(
                             .view
                             .resolve_parent(&target)
                             .map_err(|e| Error::context(&shown, e))?;
+                        // A link within the package only: its target written before it in
+                        // this layer (a link to a file of the image would not unpack).
+                        if !written.contains(&t) {
+                            return Err(what(&format!(
+                                "{shown}: a hard link to /{}, which the package does not write before it",
+                                String::from_utf8_lossy(&target)
+                            )));
+                        }
                         tw.append_header(&dest, &OutKind::Hardlink(&t), &meta)
                             .map_err(io)?;
                         written.insert(dest);
@@ -347,7 +397,25 @@ pub fn build(
             if !control.files.contains_key("md5sums") {
                 generated.push((prefix.clone(), md5sums.into_bytes()));
             }
-            new_status_entries.insert(u.to.name.clone(), status_entry(&control.control, &new_conf));
+            // Old conffiles the new version does not ship: kept, marked obsolete (dpkg).
+            for (path, hash) in &old_conf {
+                if !conffiles.contains(path) {
+                    let hash = hash.split_whitespace().next().unwrap_or(hash);
+                    new_conf.push((path.clone(), format!("{hash} obsolete")));
+                }
+            }
+            // The old entry's want flag stays (a held package stays held).
+            let want = u
+                .from
+                .as_ref()
+                .and_then(|f| f.field("Status"))
+                .and_then(|s| s.split_whitespace().next())
+                .unwrap_or("install")
+                .to_string();
+            new_status_entries.insert(
+                u.to.name.clone(),
+                status_entry(&control.control, &new_conf, &want),
+            );
             applied.push(a);
         }
         // What the old versions had and the new ones have not.
@@ -369,7 +437,7 @@ pub fn build(
                 .collect();
             let new_list = lists
                 .iter()
-                .find(|(p, _)| *p == info_prefix(c, &u.to.name, &u.to.arch))
+                .find(|(p, _)| *p == prefix)
                 .map(|(_, l)| String::from_utf8_lossy(l).into_owned())
                 .unwrap_or_default();
             let new_libs: BTreeSet<String> = new_list
@@ -382,7 +450,11 @@ pub fn build(
                 let Ok(Some(p)) = crate::layer::entry::clean_path(line.as_bytes()) else {
                     continue;
                 };
-                if all_new.contains(&p) {
+                // An old conffile the new version no longer ships stays, as dpkg keeps it
+                // (marked obsolete in its Conffiles).
+                if all_new.contains(&p)
+                    || old_conf_of(u).contains_key(&format!("/{}", String::from_utf8_lossy(&p)))
+                {
                     continue;
                 }
                 let Ok(dest) = c.view.resolve_parent(&p) else {
@@ -447,8 +519,12 @@ pub fn build(
                     let Some(file) = name.strip_prefix(&format!("{INFO}/")) else {
                         continue;
                     };
-                    if name.starts_with(&start) && n.kind != Kind::Dir && !new_names.contains(file)
-                    {
+                    // `foo.bar.list` is package foo.bar's, not foo's: what follows the
+                    // prefix is one suffix, without a dot.
+                    let own = name
+                        .strip_prefix(&start)
+                        .is_some_and(|rest| !rest.contains('.'));
+                    if own && n.kind != Kind::Dir && !new_names.contains(file) {
                         tw.append_marker(&whiteout_path(k.as_bytes())).map_err(io)?;
                     }
                 }

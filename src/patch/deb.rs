@@ -146,8 +146,8 @@ impl Deb {
                 std::io::copy(&mut d, out).map_err(io)?;
             }
             ".xz" => {
-                lzma_rs::xz_decompress(&mut BufReader::new(raw), &mut &mut *out)
-                    .map_err(|e| Error::Invalid(format!("{what}: {e}")))?;
+                let mut d = xz_reader(BufReader::new(raw)).map_err(io)?;
+                std::io::copy(&mut d, out).map_err(io)?;
             }
             other => {
                 return Err(bad(
@@ -185,7 +185,13 @@ impl Deb {
             let name = String::from_utf8_lossy(&e.path_bytes())
                 .trim_start_matches("./")
                 .to_string();
-            if name.contains('/') || name.is_empty() {
+            // dpkg's own control members only: a member named `list` (dpkg's file list) or
+            // anything not a plain lowercase name is not copied into dpkg's database.
+            let plain = !name.is_empty()
+                && name.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
+                });
+            if !plain || name == "list" {
                 continue;
             }
             if e.size() > MAX_SYSTEM_FILE.value {
@@ -209,17 +215,60 @@ impl Deb {
         Ok(out)
     }
 
-    /// The data tar, inflated into a temporary file in `dir`, positioned at its start.
-    pub fn data(&self, dir: &Path) -> Result<File> {
+    /// The data tar, inflated into a temporary file in `dir` (at most `max` bytes: the size
+    /// a layer may have), positioned at its start.
+    pub fn data(&self, dir: &Path, max: u64) -> Result<File> {
         let m = self.tar_member("data.tar")?;
         let mut f = tempfile::tempfile_in(dir).at(dir)?;
         {
-            let mut w = std::io::BufWriter::new(&mut f);
-            self.inflate(m, &mut w)?;
-            w.flush().at(dir)?;
+            let w = std::io::BufWriter::new(&mut f);
+            let mut capped = Capped {
+                w,
+                left: max,
+                max,
+                what: &self.path,
+            };
+            self.inflate(m, &mut capped)?;
+            capped.w.flush().at(dir)?;
         }
         f.seek(SeekFrom::Start(0)).at(dir)?;
         Ok(f)
+    }
+}
+
+/// An xz stream decoder, streaming, its memory for the dictionary at most 256 MiB (xz -9 needs
+/// 64 MiB): a hostile header cannot make it allocate more.
+pub fn xz_reader<R: std::io::BufRead>(r: R) -> std::io::Result<liblzma::bufread::XzDecoder<R>> {
+    let stream =
+        liblzma::stream::Stream::new_stream_decoder(256 << 20, liblzma::stream::CONCATENATED)
+            .map_err(std::io::Error::other)?;
+    Ok(liblzma::bufread::XzDecoder::new_stream(r, stream))
+}
+
+/// A writer that refuses more than `max` bytes in all (a data tar inflating past the size a
+/// layer may have).
+struct Capped<'a, W> {
+    w: W,
+    left: u64,
+    max: u64,
+    what: &'a Path,
+}
+
+impl<W: Write> Write for Capped<'_, W> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if b.len() as u64 > self.left {
+            return Err(std::io::Error::other(format!(
+                "{}: data.tar inflates to more than {} bytes (--max-layer-size)",
+                self.what.display(),
+                self.max
+            )));
+        }
+        let n = self.w.write(b)?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.w.flush()
     }
 }
 

@@ -149,6 +149,7 @@ pub fn patch(
     codec: Codec,
     out_dir: Option<&Path>,
     mtime: u64,
+    max_layer_size: u64,
 ) -> Result<Patched> {
     let status = c.kept_at(b"var/lib/dpkg/status").ok_or_else(|| {
         Error::Invalid(format!(
@@ -161,7 +162,27 @@ pub fn patch(
     let mut blocked = Vec::new();
     let mut accepted_scripts = Vec::new();
     for u in &updates {
+        // The .deb is what its index says before anything in it is read, and its control
+        // names the package the plan chose.
+        repo::verify(&u.to)?;
         let control = deb::Deb::open(&u.to.path)?.control()?;
+        let f = deb::fields(&control.control);
+        let said = |k| deb::field(&f, k).unwrap_or("");
+        if said("Package") != u.to.name
+            || said("Version") != u.to.version
+            || said("Architecture") != u.to.arch
+        {
+            return Err(Error::Invalid(format!(
+                "{}: the index says {} {} {}, the package's control {} {} {}",
+                u.to.path.display(),
+                u.to.name,
+                u.to.version,
+                u.to.arch,
+                said("Package"),
+                said("Version"),
+                said("Architecture")
+            )));
+        }
         let names: Vec<&str> = control.files.keys().map(String::as_str).collect();
         for s in scripts(c, u, &names) {
             match accepts.find("maintainer-script", &u.to.name) {
@@ -205,8 +226,15 @@ pub fn patch(
         .map(Path::to_path_buf)
         .unwrap_or_else(std::env::temp_dir);
     // A dry run builds the layer too (in the temporary directory): the check reads it.
-    let (layer, applied, files) =
-        apply::build(c, &updates, codec, Some(&scratch), &scratch, mtime)?;
+    let (layer, applied, files) = apply::build(
+        c,
+        &updates,
+        codec,
+        Some(&scratch),
+        &scratch,
+        mtime,
+        max_layer_size,
+    )?;
     // ldconfig's effect, which regraft does not reproduce: a library added or gone.
     let has_cache = c.view.get(b"etc/ld.so.cache").is_some();
     let libs: Vec<String> = applied

@@ -204,6 +204,13 @@ fn image_arch(installed: &[Installed]) -> String {
 pub fn plan(installed: &[Installed], repos: &Repos, want: &Want) -> Result<Plan> {
     let arch = image_arch(installed);
     let mut unfixed = Vec::new();
+    // A package installed for several architectures (Multi-Arch: same) is not updated yet.
+    let mut seen = std::collections::BTreeSet::new();
+    let multi: Vec<&str> = installed
+        .iter()
+        .filter(|i| !seen.insert(i.name.as_str()))
+        .map(|i| i.name.as_str())
+        .collect();
     let by_name: BTreeMap<&str, &Installed> =
         installed.iter().map(|i| (i.name.as_str(), i)).collect();
     // A package's candidates in the repositories for the installed arch (or `all`), oldest first.
@@ -274,7 +281,9 @@ pub fn plan(installed: &[Installed], repos: &Repos, want: &Want) -> Result<Plan>
             }
         }
         Want::All => {
-            for i in installed {
+            // A held package stays as it is (apt's upgrades skip it too).
+            let held = |i: &Installed| i.field("Status").is_some_and(|s| s.starts_with("hold "));
+            for i in installed.iter().filter(|i| !held(i)) {
                 if let Some(a) = candidates(i).last() {
                     add(
                         &mut updates,
@@ -406,6 +415,27 @@ pub fn plan(installed: &[Installed], repos: &Repos, want: &Want) -> Result<Plan>
                     }
                 }
             }
+            // What the installed packages break or conflict with among the new versions.
+            for i in installed.iter().filter(|i| !updates.contains_key(&i.name)) {
+                for field in ["Breaks", "Conflicts"] {
+                    for r in clauses(i.field(field)).into_iter().flatten() {
+                        if let Some(u) = updates.get(&r.name)
+                            && satisfies(&u.to.version, &r.op)
+                        {
+                            return Err(Error::Invalid(format!(
+                                "the installed {} {} {field} {}: updating {} to {} would break it, and the repositories have no {} without that (they have: {})",
+                                i.name,
+                                i.version,
+                                show(&r),
+                                r.name,
+                                u.to.version,
+                                i.name,
+                                have(&i.name)
+                            )));
+                        }
+                    }
+                }
+            }
             // What the installed packages need of the updated ones.
             for i in installed.iter().filter(|i| !updates.contains_key(&i.name)) {
                 for field in ["Pre-Depends", "Depends"] {
@@ -448,6 +478,11 @@ pub fn plan(installed: &[Installed], repos: &Repos, want: &Want) -> Result<Plan>
             }
         }
         if more.is_empty() {
+            if let Some(n) = multi.iter().find(|n| updates.contains_key(**n)) {
+                return Err(Error::Invalid(format!(
+                    "{n} is installed for several architectures: regraft patch does not update such packages yet"
+                )));
+            }
             return Ok(Plan {
                 updates: updates.into_values().collect(),
                 unfixed,

@@ -239,10 +239,7 @@ fn read_index(path: &Path, want: Option<(u64, &str)>) -> Result<String> {
     let r: Box<dyn Read> = if name.ends_with(".gz") {
         Box::new(flate2::read::MultiGzDecoder::new(&raw[..]))
     } else if name.ends_with(".xz") {
-        let mut out = Vec::new();
-        lzma_rs::xz_decompress(&mut &raw[..], &mut out)
-            .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
-        Box::new(std::io::Cursor::new(out))
+        Box::new(deb::xz_reader(&raw[..]).at(path)?)
     } else {
         Box::new(&raw[..])
     };

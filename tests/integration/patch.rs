@@ -618,3 +618,150 @@ fn the_patched_image_is_checked_and_a_program_for_a_newer_glibc_is_refused() {
         "{o:?}"
     );
 }
+
+/// Builds a .deb by hand (python3: tarfile, lzma, an ar archive), as no Debian tool would:
+/// `control` is the control file; `extra_control` more control members; `data` tar entries
+/// (name, kind 'f' file / 'h' hardlink, content or link target); `bomb` a control.tar.xz of
+/// that many zero bytes instead.
+fn hand_deb(
+    path: &Path,
+    control: &str,
+    extra_control: &[(&str, &str)],
+    data: &[(&str, char, &str)],
+    bomb: u64,
+) {
+    let spec = serde_json::json!({
+        "control": control,
+        "extra": extra_control,
+        "data": data.iter().map(|(n, k, c)| serde_json::json!([n, k.to_string(), c])).collect::<Vec<_>>(),
+        "bomb": bomb,
+    });
+    let script = r#"
+import io, json, lzma, sys, tarfile
+spec = json.loads(sys.argv[2])
+def tar(entries):
+    b = io.BytesIO()
+    with tarfile.open(fileobj=b, mode='w', format=tarfile.GNU_FORMAT) as t:
+        for name, kind, data in entries:
+            i = tarfile.TarInfo(name)
+            if kind == 'h':
+                i.type = tarfile.LNKTYPE; i.linkname = data; t.addfile(i)
+            else:
+                d = data.encode(); i.size = len(d); i.mode = 0o644; t.addfile(i, io.BytesIO(d))
+    return b.getvalue()
+if spec['bomb']:
+    c = lzma.LZMACompressor(format=lzma.FORMAT_XZ)
+    chunk = bytes(1 << 20); parts = []
+    for _ in range(spec['bomb'] >> 20): parts.append(c.compress(chunk))
+    parts.append(c.flush()); control = (b''.join(parts), 'control.tar.xz')
+else:
+    members = [('./control', 'f', spec['control'])] + [('./' + n, 'f', d) for n, d in spec['extra']]
+    control = (lzma.compress(tar(members)), 'control.tar.xz')
+data = (lzma.compress(tar(spec['data'])), 'data.tar.xz')
+out = b'!<arch>\n'
+for name, body in [('debian-binary', b'2.0\n'), (control[1], control[0]), (data[1], data[0])]:
+    h = name.encode().ljust(16) + b'0'.ljust(12) + b'0'.ljust(6) + b'0'.ljust(6) + b'100644'.ljust(8) + str(len(body)).encode().ljust(10) + b'`\n'
+    out += h + body + (b'\n' if len(body) % 2 else b'')
+open(sys.argv[1], 'wb').write(out)
+"#;
+    tool_ok(
+        "python3",
+        &["-c", script, &path.display().to_string(), &spec.to_string()],
+    );
+}
+
+const DEMO_CONTROL: &str =
+    "Package: regraft-demo\nVersion: 1.9\nArchitecture: all\nMaintainer: t\nDescription: t\n";
+
+#[test]
+fn hostile_packages_a_bomb_a_forged_file_list_and_an_outside_hard_link_are_contained() {
+    let t = tmp();
+    let image = built("patchdemo.tar");
+    let out = t.path().join("p.tar");
+    let o = out.display().to_string();
+    let run = |dir: &Path| {
+        regraft(&[
+            "patch",
+            &image,
+            "--repo",
+            &dir.display().to_string(),
+            "--package",
+            "regraft-demo",
+            "-o",
+            &o,
+        ])
+    };
+    // A control.tar.xz of 1 GiB of zeros (150 KiB on disk): refused in bounded memory.
+    let bomb = t.path().join("bomb");
+    std::fs::create_dir_all(&bomb).unwrap();
+    hand_deb(&bomb.join("b.deb"), DEMO_CONTROL, &[], &[], 1 << 30);
+    let b = regraft_bounded(
+        &[
+            "patch",
+            &image,
+            "--repo",
+            &bomb.display().to_string(),
+            "--package",
+            "regraft-demo",
+            "-o",
+            &o,
+        ],
+        120.0,
+    );
+    assert_eq!(b.code, Some(1), "{}", b.stderr);
+    assert!(b.stderr.contains("inflates to more than"), "{}", b.stderr);
+    assert!(b.max_rss_mib < 512.0, "{} MiB", b.max_rss_mib);
+    assert!(!out.exists());
+    // A control member named `list` is not dpkg's file list.
+    let forged = t.path().join("forged");
+    std::fs::create_dir_all(&forged).unwrap();
+    hand_deb(
+        &forged.join("f.deb"),
+        DEMO_CONTROL,
+        &[("list", "/etc/passwd\n")],
+        &[("./usr/share/regraft-demo/new.txt", 'f', "new\n")],
+        0,
+    );
+    // (It drops the package's program: the check refuses that, --force writes it.)
+    let r = regraft(&[
+        "patch",
+        &image,
+        "--repo",
+        &forged.display().to_string(),
+        "--package",
+        "regraft-demo",
+        "--force",
+        "-o",
+        &o,
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let list = t.path().join("list");
+    regraft_ok(&[
+        "cp",
+        &format!("{o}:/var/lib/dpkg/info/regraft-demo.list"),
+        &list.display().to_string(),
+    ]);
+    let text = std::fs::read_to_string(&list).unwrap();
+    assert!(
+        !text.contains("/etc/passwd") && text.contains("/usr/share/regraft-demo/new.txt"),
+        "{text}"
+    );
+    std::fs::remove_file(&out).unwrap();
+    // A hard link to a file the package does not ship.
+    let link = t.path().join("link");
+    std::fs::create_dir_all(&link).unwrap();
+    hand_deb(
+        &link.join("l.deb"),
+        DEMO_CONTROL,
+        &[],
+        &[("./usr/share/h", 'h', "etc/shadow")],
+        0,
+    );
+    let r = run(&link);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        !r.status.success() && err.contains("hard link to /etc/shadow"),
+        "{err}"
+    );
+    assert!(!out.exists());
+}
