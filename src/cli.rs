@@ -153,10 +153,10 @@ pub struct OverrideArgs {
     /// Set an environment variable (K=V; replaces in place or appends).
     #[arg(long, value_name = "K=V")]
     pub env: Vec<String>,
-    /// Entrypoint: a JSON array or one word; clears Cmd unless --cmd is given.
+    /// Entrypoint: a JSON array or one word ('' clears it); clears Cmd unless --cmd is given.
     #[arg(long, value_name = "ENTRYPOINT")]
     pub entrypoint: Option<String>,
-    /// Cmd: a JSON array or one word.
+    /// Cmd: a JSON array or one word ('' clears it).
     #[arg(long, value_name = "CMD")]
     pub cmd: Option<String>,
     /// User to run as.
@@ -337,6 +337,8 @@ pub struct ConfigArgs {
     #[command(flatten)]
     pub config: OverrideArgs,
     #[command(flatten)]
+    pub edits: ConfigEditArgs,
+    #[command(flatten)]
     pub gate: GateArgs,
 }
 
@@ -440,6 +442,92 @@ pub struct DiffArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `config`'s edits that remove, clear or date (beside `OverrideArgs`, which set).
+#[derive(Args, Debug, Clone, Default)]
+pub struct ConfigEditArgs {
+    /// Remove an environment variable (K; it must be set).
+    #[arg(long, value_name = "K")]
+    pub env_rm: Vec<String>,
+    /// Remove a label (K; it must be set).
+    #[arg(long, value_name = "K")]
+    pub label_rm: Vec<String>,
+    /// Expose a port (PORT[/tcp|udp|sctp], tcp by default).
+    #[arg(long, value_name = "PORT[/PROTO]")]
+    pub expose: Vec<String>,
+    /// Stop exposing a port (it must be exposed).
+    #[arg(long, value_name = "PORT[/PROTO]")]
+    pub expose_rm: Vec<String>,
+    /// Declare a volume (an absolute path).
+    #[arg(long, value_name = "PATH")]
+    pub volume: Vec<String>,
+    /// Remove a declared volume (it must be declared).
+    #[arg(long, value_name = "PATH")]
+    pub volume_rm: Vec<String>,
+    /// Healthcheck: Docker's JSON ({"Test":["CMD","curl","-f","http://localhost/"],
+    /// "Interval":30000000000}), NONE to disable the base's, or '' to remove the field.
+    #[arg(long, value_name = "JSON|NONE")]
+    pub healthcheck: Option<String>,
+    /// Signal that stops the container (SIGTERM, 15, ...; '' removes it).
+    #[arg(long, value_name = "SIGNAL")]
+    pub stop_signal: Option<String>,
+    /// The config's os.version ('' removes it).
+    #[arg(long, value_name = "VERSION")]
+    pub os_version: Option<String>,
+    /// The config's author ('' removes it).
+    #[arg(long, value_name = "AUTHOR")]
+    pub author: Option<String>,
+    /// The image's creation time: RFC 3339, or `now` (SOURCE_DATE_EPOCH when set, else the
+    /// clock); default: SOURCE_DATE_EPOCH when set, else the image's own.
+    #[arg(long, value_name = "RFC3339|now")]
+    pub created: Option<String>,
+    /// Record the edit in the image's history with this comment (as docker commit
+    /// --message); without it a config edit adds no history entry.
+    #[arg(long, value_name = "TEXT")]
+    pub history_comment: Option<String>,
+}
+
+impl ConfigEditArgs {
+    pub fn edits(&self) -> Result<regraft::mutate::edits::ConfigEdits> {
+        let e = regraft::mutate::edits::ConfigEdits {
+            env_rm: self.env_rm.clone(),
+            label_rm: self.label_rm.clone(),
+            expose: self.expose.clone(),
+            expose_rm: self.expose_rm.clone(),
+            volume: self.volume.clone(),
+            volume_rm: self.volume_rm.clone(),
+            healthcheck: self.healthcheck.clone(),
+            stop_signal: self.stop_signal.clone(),
+            os_version: self.os_version.clone(),
+            author: self.author.clone(),
+        };
+        e.validate()?;
+        Ok(e)
+    }
+
+    /// `--created`, resolved: `now` reads SOURCE_DATE_EPOCH, else the clock (asked for by
+    /// name, the one clock an edit reads); a timestamp is kept as written once it parses.
+    pub fn created(&self) -> Result<Option<String>> {
+        let Some(c) = self.created.as_deref() else {
+            return Ok(None);
+        };
+        if c == "now" {
+            let t = match source_date_epoch()? {
+                Some(t) => t,
+                None => std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64),
+            };
+            return Ok(Some(regraft::mutate::config::rfc3339(t)));
+        }
+        match regraft::mutate::config::parse_rfc3339(c) {
+            Some(_) => Ok(Some(c.to_string())),
+            None => Err(Error::Usage(format!(
+                "--created {c:?}: expected an RFC 3339 time (2024-01-02T03:04:05Z) or now"
+            ))),
+        }
+    }
 }
 
 /// The global flags, validated.

@@ -9,7 +9,7 @@ use regraft::codec::compress::Codec;
 use regraft::error::exit;
 use regraft::model::image::{Image, Layer};
 use regraft::model::reference::ImageRef;
-use regraft::mutate::{self, config::Overrides};
+use regraft::mutate::{self, config::Overrides, edits::ConfigEdits};
 use regraft::sink::{self, WriteOptions};
 
 /// One edit of an image by `add`, `rm` or `config`: an optional new layer, its history entry,
@@ -18,6 +18,13 @@ pub struct Edit {
     pub layer: Option<Layer>,
     pub created_by: String,
     pub overrides: Overrides,
+    /// `config`'s removals and clears (empty for `add` and `rm`).
+    pub edits: ConfigEdits,
+    /// `--created`, when given: the result's date instead of the default.
+    pub created: Option<String>,
+    /// `--history-comment`: the history entry's comment; a config-only edit without one
+    /// adds no entry.
+    pub history_comment: Option<String>,
     pub source_date_epoch: Option<i64>,
     pub what: String,
     /// `config` and `add`: the user and entrypoint checks gate the write (`rm`: none).
@@ -42,8 +49,9 @@ pub fn codec(img: &Image, flag: Option<&str>) -> Result<Codec> {
 
 /// Whether the edit touches what the config checks read: the user, the program and how it is
 /// found (Entrypoint, Cmd, WorkingDir, Env's PATH).
-fn gated(o: &Overrides) -> bool {
-    o.user.is_some()
+fn gated(o: &Overrides, e: &ConfigEdits) -> bool {
+    !e.env_rm.is_empty()
+        || o.user.is_some()
         || o.entrypoint.is_some()
         || o.cmd.is_some()
         || o.workdir.is_some()
@@ -83,12 +91,17 @@ fn passes(
 /// Applies an edit (a config-only edit gets an empty-layer history entry) and writes the result
 /// to `target`.
 pub fn write(img: &Image, e: Edit, target: &ImageRef, out: &OutArgs, g: &Globals) -> Result<u8> {
-    let created = mutate::created(img, e.source_date_epoch);
+    let created = match &e.created {
+        Some(c) => Some(c.clone()),
+        None => mutate::created(img, e.source_date_epoch),
+    };
     let name = regraft::graft::output_tag(out.tag.as_deref(), target, img)?;
     let mut base = mutate::Base::of_image(img, name);
+    // Removals first, checked against the image as it is; then what is set.
+    mutate::edits::apply(&mut base.config, &e.edits, &img.name)?;
     mutate::config::apply_overrides(&mut base.config, &e.overrides)?;
     if let Some(gate) = &e.gate
-        && gated(&e.overrides)
+        && gated(&e.overrides, &e.edits)
         && !passes(img, e.layer.as_ref(), &base.config, gate, g)?
     {
         eprintln!(
@@ -97,7 +110,13 @@ pub fn write(img: &Image, e: Edit, target: &ImageRef, out: &OutArgs, g: &Globals
         );
         return Ok(exit::CHECK_FAILED);
     }
-    let add = mutate::Addenda::edit(img, e.layer, e.created_by, created);
+    let add = mutate::Addenda::edit(
+        img,
+        e.layer,
+        e.created_by,
+        created,
+        e.history_comment.as_deref(),
+    );
     let o = mutate::append(base, add)?;
     let opts = WriteOptions {
         max_layer_size: g.max_layer_size,

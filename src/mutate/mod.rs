@@ -6,6 +6,7 @@
 
 mod append;
 pub mod config;
+pub mod edits;
 pub mod layer;
 
 pub use append::{Addenda, Base, Created, HistoryKind, LayerFrom, append, history_entry};

@@ -18,4 +18,5 @@ mod hostile;
 mod hostile_bounds;
 mod roundtrip;
 mod toolbox;
+mod toolbox_parity;
 mod triage;

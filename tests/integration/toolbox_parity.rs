@@ -1,0 +1,259 @@
+//! Toolbox parity with crane, regctl and umoci (issue 21): config edits that remove and clear,
+//! raw documents, the spellings users type, annotations, `append`, `flatten`. Every result is
+//! read back by a tool that shares no code with regraft: `skopeo inspect`, `umoci stat` /
+//! `umoci unpack`, GNU tar, and Docker (`docker load` + `docker inspect`) when the test daemon
+//! runs.
+
+use crate::common::*;
+use crate::docker::docker;
+use serde_json::{Value, json};
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn s(p: &Path) -> String {
+    p.display().to_string()
+}
+
+/// regraft with extra environment variables.
+fn regraft_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_regraft"));
+    c.args(args).env_remove("SOURCE_DATE_EPOCH");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run regraft")
+}
+
+fn skopeo_config(r: &str) -> Value {
+    serde_json::from_str(&tool_ok("skopeo", &["inspect", "--config", "--raw", r])).unwrap()
+}
+
+fn skopeo_raw(r: &str) -> Value {
+    serde_json::from_str(&tool_ok("skopeo", &["inspect", "--raw", r])).unwrap()
+}
+
+/// `umoci stat --json` of a layout tag: its history as umoci reads it.
+fn umoci_history(layout: &Path, tag: &str) -> Vec<Value> {
+    let out = tool_ok(
+        "umoci",
+        &[
+            "stat",
+            "--image",
+            &format!("{}:{tag}", layout.display()),
+            "--json",
+        ],
+    );
+    let v: Value = serde_json::from_str(&out).unwrap();
+    v["history"].as_array().cloned().unwrap_or_default()
+}
+
+fn env_names(c: &Value) -> Vec<String> {
+    c["config"]["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap().split('=').next().unwrap().to_string())
+        .collect()
+}
+
+/// Every removing and clearing edit in one command, on the real Docker-built service (docker
+/// archive in, OCI layout out) and the real vendor (OCI layout in, docker archive out): skopeo
+/// reads each field as asked, the layers are the input's digest for digest, umoci sees the
+/// history entry only when `--history-comment` asks for it, and Docker loads the archive and
+/// reports the same config.
+#[test]
+fn config_edits_remove_and_clear_in_one_command() {
+    let d = tmp();
+    let input = real("vendor-real.tar");
+    let before = skopeo_config(&format!("docker-archive:{input}"));
+    assert!(env_names(&before).contains(&"VENDOR_HOME".to_string()));
+    let out = d.path().join("edited.tar");
+    regraft_ok(&[
+        "config",
+        &input,
+        "--env-rm",
+        "VENDOR_HOME",
+        "--label-rm",
+        "org.example.fixture",
+        "--expose",
+        "8080",
+        "--expose",
+        "53/udp",
+        "--volume",
+        "/data",
+        "--healthcheck",
+        r#"{"Test":["CMD","/opt/vendor/bin/app","--health"],"Interval":5000000000,"Retries":2}"#,
+        "--stop-signal",
+        "SIGQUIT",
+        "--os-version",
+        "12.4",
+        "--author",
+        "ops team",
+        "--created",
+        "2024-02-03T04:05:06Z",
+        "--cmd",
+        "",
+        "--history-comment",
+        "trimmed env",
+        "-o",
+        &s(&out),
+    ]);
+    let r = format!("docker-archive:{}", out.display());
+    let c = skopeo_config(&r);
+    assert!(!env_names(&c).contains(&"VENDOR_HOME".to_string()), "{c}");
+    assert!(env_names(&c).contains(&"PATH".to_string()), "{c}");
+    assert!(c["config"]["Labels"].get("org.example.fixture").is_none());
+    assert_eq!(
+        c["config"]["Labels"]["org.example.debian.suite"], "bookworm",
+        "other labels stay"
+    );
+    assert_eq!(
+        c["config"]["ExposedPorts"],
+        json!({"8080/tcp":{}, "53/udp":{}})
+    );
+    assert_eq!(c["config"]["Volumes"], json!({"/data":{}}));
+    assert_eq!(c["config"]["Healthcheck"]["Retries"], 2);
+    assert_eq!(c["config"]["StopSignal"], "SIGQUIT");
+    assert!(c["config"].get("Cmd").is_none_or(Value::is_null), "{c}");
+    assert_eq!(c["config"]["Entrypoint"], before["config"]["Entrypoint"]);
+    assert_eq!(c["os.version"], "12.4");
+    assert_eq!(c["author"], "ops team");
+    assert_eq!(c["created"], "2024-02-03T04:05:06Z");
+    assert_eq!(c["rootfs"], before["rootfs"]);
+    let hist = c["history"].as_array().unwrap();
+    let last = hist.last().unwrap();
+    assert_eq!(last["comment"], "trimmed env");
+    assert_eq!(last["empty_layer"], true);
+    assert_eq!(hist.len(), before["history"].as_array().unwrap().len() + 1);
+    let layers = |r: &str| skopeo_inspect(r)["Layers"].clone();
+    assert_eq!(layers(&r), layers(&format!("docker-archive:{input}")));
+
+    // OCI layout in, OCI layout out; no --history-comment: no history entry (umoci's view).
+    let layout = d.path().join("layout");
+    let src = format!("oci:{}:1.0", real("vendor-real.oci"));
+    regraft_ok(&[
+        "config",
+        &src,
+        "--label-rm",
+        "org.example.vendor",
+        "--entrypoint",
+        "",
+        "--cmd",
+        "/bin/true",
+        "-o",
+        &format!("oci:{}:e", layout.display()),
+    ]);
+    let src_layout = Path::new(&real("vendor-real.oci")).to_path_buf();
+    assert_eq!(
+        umoci_history(&layout, "e").len(),
+        umoci_history(&src_layout, "1.0").len(),
+        "a config edit without --history-comment adds no history entry"
+    );
+    let c2 = skopeo_config(&format!("oci:{}:e", layout.display()));
+    assert!(c2["config"]["Entrypoint"].is_null(), "{c2}");
+    assert_eq!(c2["config"]["Cmd"], json!(["/bin/true"]));
+    assert!(c2["config"]["Labels"].get("org.example.vendor").is_none());
+
+    // Docker agrees on every field it shows.
+    if let Some(dk) = docker("config_edits_remove_and_clear_in_one_command") {
+        let name = dk.load(&s(&out));
+        let i = dk.inspect(&name);
+        let cfg = &i["Config"];
+        assert_eq!(cfg["StopSignal"], "SIGQUIT");
+        assert_eq!(cfg["ExposedPorts"], json!({"8080/tcp":{}, "53/udp":{}}));
+        assert_eq!(cfg["Volumes"], json!({"/data":{}}));
+        assert_eq!(cfg["Healthcheck"]["Test"][2], "--health");
+        assert_eq!(i["Author"], "ops team");
+        assert_eq!(i["OsVersion"], "12.4");
+        assert!(
+            !cfg["Env"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e.as_str().unwrap().starts_with("VENDOR_HOME=")),
+            "{cfg}"
+        );
+        assert_eq!(i["Created"], "2024-02-03T04:05:06Z");
+        let h = dk.history(&name);
+        assert_eq!(h.last().unwrap(), "regraft config");
+    }
+}
+
+/// `--created now` reads SOURCE_DATE_EPOCH; `--healthcheck NONE` is Docker's disabled form;
+/// `''` removes the stop signal and author.
+#[test]
+fn created_now_honours_source_date_epoch_and_empty_removes() {
+    let d = tmp();
+    let out = d.path().join("o.tar");
+    let step1 = d.path().join("s1.tar");
+    regraft_ok(&[
+        "config",
+        &fixture("vendor.tar"),
+        "--stop-signal",
+        "SIGINT",
+        "--author",
+        "someone",
+        "-o",
+        &s(&step1),
+    ]);
+    let o = regraft_env(
+        &[
+            "config",
+            &s(&step1),
+            "--created",
+            "now",
+            "--healthcheck",
+            "NONE",
+            "--stop-signal",
+            "",
+            "--author",
+            "",
+            "-o",
+            &s(&out),
+        ],
+        &[("SOURCE_DATE_EPOCH", "1700000000")],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let c = skopeo_config(&format!("docker-archive:{}", out.display()));
+    assert_eq!(c["created"], "2023-11-14T22:13:20Z");
+    assert_eq!(c["config"]["Healthcheck"], json!({"Test":["NONE"]}));
+    assert!(c["config"].get("StopSignal").is_none(), "{c}");
+    assert!(c.get("author").is_none(), "{c}");
+}
+
+/// Removing what the image does not have, or a malformed value, is a clear error and
+/// nothing is written.
+#[test]
+fn config_edit_bad_input_writes_nothing() {
+    let d = tmp();
+    let out = d.path().join("never.tar");
+    // (args, exit code, what the message says)
+    let table: [(&[&str], i32, &str); 6] = [
+        (
+            &["--env-rm", "NOT_SET"],
+            1,
+            "--env-rm NOT_SET: the image's Env has no NOT_SET",
+        ),
+        (&["--label-rm", "nope"], 1, "--label-rm nope"),
+        (&["--expose-rm", "9999"], 1, "ExposedPorts has no 9999/tcp"),
+        (&["--expose", "99999"], 2, "--expose \"99999\""),
+        (
+            &["--healthcheck", "{\"Test\":[\"RUN\"]}"],
+            2,
+            "--healthcheck",
+        ),
+        (&["--created", "yesterday"], 2, "--created \"yesterday\""),
+    ];
+    for (args, code, want) in table {
+        let mut all = vec!["config", fixture_str("vendor.tar")];
+        all.extend(args);
+        all.extend(["-o", out.to_str().unwrap()]);
+        let err = regraft_fails(&all, code);
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(!out.exists(), "{args:?} wrote {}", out.display());
+    }
+}
+
+fn fixture_str(name: &str) -> &'static str {
+    Box::leak(fixture(name).into_boxed_str())
+}
