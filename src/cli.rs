@@ -237,6 +237,26 @@ pub enum Command {
     /// Compare two images: packages, files of the merged filesystems, config; with --report
     /// (made from OLD), which findings NEW no longer carries.
     Diff(DiffArgs),
+    /// Print an image's manifest as stored, byte for byte (a docker archive stores none: the
+    /// OCI manifest regraft writes for it).
+    #[command(after_help = "Example:\n  regraft manifest oci:layout:app | jq .layers")]
+    Manifest(RawArgs),
+    /// Print an image's config JSON as stored, byte for byte.
+    #[command(
+        name = "config-blob",
+        after_help = "Example:\n  regraft config-blob app.tar | sha256sum   # the image ID"
+    )]
+    ConfigBlob(RawArgs),
+    /// Print the digest of an image's manifest (what `regraft manifest` prints), or with
+    /// --config the config's (the image ID Docker shows).
+    #[command(
+        after_help = "Example:\n  regraft digest oci-archive:app.tar\n  regraft digest app.tar --config"
+    )]
+    Digest(DigestArgs),
+    /// Write one blob of an image (config, manifest or a layer, as stored) to stdout, its
+    /// digest checked.
+    #[command(after_help = "Example:\n  regraft blob app.tar sha256:4f1c... | tar -tz")]
+    Blob(BlobArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff) on stdout.
@@ -442,6 +462,26 @@ pub struct DiffArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RawArgs {
+    pub image: String,
+}
+
+#[derive(Args, Debug)]
+pub struct DigestArgs {
+    pub image: String,
+    /// The config's digest (the image ID) instead of the manifest's.
+    #[arg(long)]
+    pub config: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct BlobArgs {
+    pub image: String,
+    /// The blob's digest (sha256:...).
+    pub digest: String,
 }
 
 /// `config`'s edits that remove, clear or date (beside `OverrideArgs`, which set).

@@ -16,6 +16,7 @@ mod graft;
 mod inspect;
 mod ls;
 mod packages;
+mod raw;
 mod rm;
 mod triage;
 mod verify;
@@ -44,6 +45,10 @@ pub fn run(cli: Cli) -> Result<u8> {
         Some(Command::Packages(a)) => packages::run(&a, &g),
         Some(Command::Diff(a)) => diff::run(&a, &g),
         Some(Command::Check(a)) => check::run(&a, &g),
+        Some(Command::Manifest(a)) => raw::manifest(&a, &g),
+        Some(Command::ConfigBlob(a)) => raw::config_blob(&a, &g),
+        Some(Command::Digest(a)) => raw::digest(&a, &g),
+        Some(Command::Blob(a)) => raw::blob(&a, &g),
         Some(Command::Completions { shell }) => docs::completions(shell),
         Some(Command::Man) => docs::man(),
         None => graft::run(&cli.graft, &g),

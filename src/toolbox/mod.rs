@@ -5,6 +5,7 @@
 pub mod add;
 pub mod cp;
 pub mod ls;
+pub mod raw;
 pub mod rm;
 
 use crate::error::{Error, Result};

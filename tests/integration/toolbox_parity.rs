@@ -257,3 +257,94 @@ fn config_edit_bad_input_writes_nothing() {
 fn fixture_str(name: &str) -> &'static str {
     Box::leak(fixture(name).into_boxed_str())
 }
+
+/// regraft's stdout as bytes, exit 0 asserted.
+fn regraft_bytes(args: &[&str]) -> Vec<u8> {
+    let o = regraft(args);
+    assert!(
+        o.status.success(),
+        "regraft {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o.stdout
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    use sha2::Digest as _;
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(b)))
+}
+
+/// `manifest` and `config-blob` print the bytes skopeo reads (`--raw`) for an OCI layout and
+/// an OCI archive; `digest` is their sha256 and skopeo's digest; for a docker archive the
+/// config is the file's, `digest --config` is the image ID Docker gives it after `docker
+/// load`, and the manifest is the one `convert` writes (skopeo reads the same from the copy).
+/// `blob` streams a layer that hashes to its digest and that GNU tar lists as skopeo's copy.
+#[test]
+fn raw_documents_are_the_bytes_skopeo_reads() {
+    let oci = format!("oci:{}:1.0", real("vendor-real.oci"));
+    let arch = format!("oci-archive:{}", real("vendor-real-oci.tar"));
+    for r in [&oci, &arch] {
+        let m = regraft_bytes(&["manifest", r]);
+        let want = tool_ok("skopeo", &["inspect", "--raw", r]);
+        assert_eq!(String::from_utf8(m.clone()).unwrap(), want, "{r}");
+        let d = String::from_utf8(regraft_bytes(&["digest", r])).unwrap();
+        assert_eq!(d.trim(), sha256_hex(&m));
+        assert_eq!(d.trim(), skopeo_inspect(r)["Digest"], "{r}");
+        let c = regraft_bytes(&["config-blob", r]);
+        let want = tool_ok("skopeo", &["inspect", "--config", "--raw", r]);
+        assert_eq!(String::from_utf8(c.clone()).unwrap(), want, "{r}");
+        let cd = String::from_utf8(regraft_bytes(&["digest", "--config", r])).unwrap();
+        assert_eq!(cd.trim(), sha256_hex(&c));
+        assert_eq!(skopeo_raw(r)["config"]["digest"], cd.trim());
+    }
+
+    // A Docker-built archive: config as stored, image ID as Docker says.
+    let svc = real("docker/service.tar");
+    let r = format!("docker-archive:{svc}");
+    let c = regraft_bytes(&["config-blob", &svc]);
+    assert_eq!(
+        String::from_utf8(c.clone()).unwrap(),
+        tool_ok("skopeo", &["inspect", "--config", "--raw", &r])
+    );
+    let id = String::from_utf8(regraft_bytes(&["digest", "--config", &svc])).unwrap();
+    assert_eq!(id.trim(), sha256_hex(&c));
+    if let Some(dk) = docker("raw_documents_are_the_bytes_skopeo_reads") {
+        let name = dk.load(&svc);
+        assert_eq!(dk.inspect(&name)["Id"], id.trim());
+    }
+    let d = tmp();
+    let layout = d.path().join("l");
+    regraft_ok(&["convert", &svc, &format!("oci:{}:c", layout.display())]);
+    let converted = format!("oci:{}:c", layout.display());
+    assert_eq!(
+        String::from_utf8(regraft_bytes(&["manifest", &svc])).unwrap(),
+        tool_ok("skopeo", &["inspect", "--raw", &converted])
+    );
+
+    // blob: a layer as stored, checked by its digest and by GNU tar against skopeo's copy.
+    let m = skopeo_raw(&oci);
+    let layer = m["layers"][1]["digest"].as_str().unwrap().to_string();
+    let b = regraft_bytes(&["blob", &oci, &layer]);
+    assert_eq!(sha256_hex(&b), layer);
+    let got = d.path().join("layer.blob");
+    std::fs::write(&got, &b).unwrap();
+    let stored = Path::new(&real("vendor-real.oci"))
+        .join("blobs/sha256")
+        .join(&layer["sha256:".len()..]);
+    assert_eq!(
+        tool_ok("tar", &["-tvf", &s(&got)]),
+        tool_ok("tar", &["-tvf", &s(&stored)])
+    );
+    // The config and the manifest are blobs too.
+    let cd = m["config"]["digest"].as_str().unwrap();
+    assert_eq!(
+        regraft_bytes(&["blob", &oci, cd]),
+        regraft_bytes(&["config-blob", &oci])
+    );
+
+    // A digest the image does not have names what it has; a malformed one is a usage error.
+    let none = format!("sha256:{}", "0".repeat(64));
+    let err = regraft_fails(&["blob", &oci, &none], 1);
+    assert!(err.contains("no blob") && err.contains(&layer), "{err}");
+    regraft_fails(&["blob", &oci, "sha256:xyz"], 2);
+}
