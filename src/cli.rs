@@ -34,7 +34,7 @@ Examples:
 Image references:
   docker-archive:FILE[:NAME:TAG|:@N]   docker save output (every generation), also gzipped
   oci-archive:FILE[:REF]               OCI archive
-  oci:DIR[:REF]                        OCI layout directory
+  oci:DIR[:REF]                        OCI layout directory (also oci-dir:DIR[:REF])
   PATH                                 identified by content; as an output, *.tar is a
                                        docker archive and DIR/ an OCI layout
 
@@ -190,8 +190,10 @@ pub enum Command {
     /// Show an image's format, tags, platform, digests, layers and runtime config.
     Inspect(ImageArgs),
     /// Check every digest, size and diff_id of an image; exit 1 on the first mismatch.
+    #[command(visible_alias = "validate")]
     Verify(ImageArgs),
     /// Copy an image from any readable format to any writable one.
+    #[command(visible_alias = "copy")]
     Convert(ConvertArgs),
     /// Copy a path out of an image's merged filesystem (docker cp semantics; DEST `-` writes a tar).
     #[command(

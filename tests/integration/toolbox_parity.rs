@@ -348,3 +348,44 @@ fn raw_documents_are_the_bytes_skopeo_reads() {
     assert!(err.contains("no blob") && err.contains(&layer), "{err}");
     regraft_fails(&["blob", &oci, "sha256:xyz"], 2);
 }
+
+/// The spellings users of skopeo, crane and umoci type: `copy` is `convert`, `validate` is
+/// `verify`, `oci-dir:` is `oci:`; a daemon's store is refused naming the command that writes
+/// its image to a file, and nothing is written.
+#[test]
+fn other_tools_spellings_work_and_daemons_are_refused() {
+    let d = tmp();
+    let out = d.path().join("copied");
+    regraft_ok(&[
+        "copy",
+        &format!("oci-dir:{}:1.0", real("vendor-real.oci")),
+        &format!("oci-dir:{}:c", out.display()),
+    ]);
+    let r = format!("oci:{}:c", out.display());
+    assert_eq!(
+        skopeo_inspect(&r)["Digest"],
+        skopeo_inspect(&format!("oci:{}:1.0", real("vendor-real.oci")))["Digest"]
+    );
+    let o = regraft(&["validate", &format!("oci-dir:{}:c", out.display())]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains(": ok ("));
+    let help = regraft_ok(&["--help"]);
+    assert!(help.contains("convert") && help.contains("copy"), "{help}");
+
+    let target = d.path().join("never.tar");
+    for (input, names) in [
+        ("docker-daemon:vendor:1.0", "docker save -o image.tar vendor:1.0"),
+        (
+            "containers-storage:localhost/vendor:1.0",
+            "skopeo copy containers-storage:localhost/vendor:1.0 oci-archive:image.tar",
+        ),
+    ] {
+        let err = regraft_fails(&["copy", input, &s(&target)], 2);
+        assert!(err.contains(names), "{err}");
+        let err = regraft_fails(&["config", input, "--user", "1", "-o", &s(&target)], 2);
+        assert!(err.contains(names), "{err}");
+        let err = regraft_fails(&["copy", &fixture("vendor.tar"), input], 2);
+        assert!(err.contains("regraft reads no daemon"), "{err}");
+        assert!(!target.exists());
+    }
+}
