@@ -183,6 +183,8 @@ pub struct OutArgs {
     /// Write the digest of the written manifest to FILE.
     #[arg(long, value_name = "FILE")]
     pub digestfile: Option<String>,
+    #[command(flatten)]
+    pub annotate: AnnotateArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -288,6 +290,8 @@ pub struct ConvertArgs {
     /// Write the digest of the written manifest to FILE.
     #[arg(long, value_name = "FILE")]
     pub digestfile: Option<String>,
+    #[command(flatten)]
+    pub annotate: AnnotateArgs,
 }
 
 #[derive(Args, Debug)]
@@ -466,6 +470,34 @@ pub struct DiffArgs {
     pub json: bool,
 }
 
+/// Annotations on the written manifest (the index, when the output is one): shared by every
+/// command that writes an image but the graft.
+#[derive(Args, Debug, Clone, Default)]
+pub struct AnnotateArgs {
+    /// Set an annotation on the written manifest (K=V; repeatable).
+    #[arg(long, value_name = "K=V")]
+    pub annotation: Vec<String>,
+    /// Remove an annotation from the written manifest (K; it must be there).
+    #[arg(long, value_name = "K")]
+    pub annotation_rm: Vec<String>,
+    /// Copy every config label to a manifest annotation of the same key (OCI tools read
+    /// annotations, Docker reads labels); --annotation wins over a label.
+    #[arg(long)]
+    pub label_to_annotation: bool,
+}
+
+impl AnnotateArgs {
+    pub fn annotations(&self) -> Result<regraft::mutate::Annotations> {
+        let a = regraft::mutate::Annotations {
+            set: self.annotation.clone(),
+            rm: self.annotation_rm.clone(),
+            from_labels: self.label_to_annotation,
+        };
+        a.pairs()?;
+        Ok(a)
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct RawArgs {
     pub image: String,
@@ -596,6 +628,7 @@ impl OutArgs {
         let inputs = [("IMAGE", image)];
         let out = output(&self.output, &inputs)?;
         digestfile_apart(self.digestfile.as_deref(), &inputs)?;
+        self.annotate.annotations()?;
         Ok(out)
     }
 }

@@ -91,9 +91,13 @@ fn parse_selector(s: &str) -> Result<Option<Selector>> {
 /// and says which command turns the store's image into one.
 fn refuse_daemon(s: &str) -> Result<()> {
     let instead = if let Some(rest) = s.strip_prefix("docker-daemon:") {
-        format!("docker save -o image.tar {rest} (or skopeo copy docker-daemon:{rest} oci-archive:image.tar)")
+        format!(
+            "docker save -o image.tar {rest} (or skopeo copy docker-daemon:{rest} oci-archive:image.tar)"
+        )
     } else if let Some(rest) = s.strip_prefix("containers-storage:") {
-        format!("skopeo copy containers-storage:{rest} oci-archive:image.tar (or podman save -o image.tar {rest})")
+        format!(
+            "skopeo copy containers-storage:{rest} oci-archive:image.tar (or podman save -o image.tar {rest})"
+        )
     } else {
         return Ok(());
     };
@@ -277,7 +281,10 @@ mod tests {
         );
         for (s, names) in [
             ("docker-daemon:app:1", "docker save -o image.tar app:1"),
-            ("containers-storage:app:1", "skopeo copy containers-storage:app:1"),
+            (
+                "containers-storage:app:1",
+                "skopeo copy containers-storage:app:1",
+            ),
         ] {
             let e = ImageRef::parse_input(s).unwrap_err();
             assert!(e.is_usage() && e.to_string().contains(names), "{e}");

@@ -374,7 +374,10 @@ fn other_tools_spellings_work_and_daemons_are_refused() {
 
     let target = d.path().join("never.tar");
     for (input, names) in [
-        ("docker-daemon:vendor:1.0", "docker save -o image.tar vendor:1.0"),
+        (
+            "docker-daemon:vendor:1.0",
+            "docker save -o image.tar vendor:1.0",
+        ),
         (
             "containers-storage:localhost/vendor:1.0",
             "skopeo copy containers-storage:localhost/vendor:1.0 oci-archive:image.tar",
@@ -387,5 +390,113 @@ fn other_tools_spellings_work_and_daemons_are_refused() {
         let err = regraft_fails(&["copy", &fixture("vendor.tar"), input], 2);
         assert!(err.contains("regraft reads no daemon"), "{err}");
         assert!(!target.exists());
+    }
+}
+
+/// `--annotation`, `--annotation-rm` and `--label-to-annotation` on `config` (composed with a
+/// config edit), `convert` of one image and `convert --all` of an index (the index's
+/// annotations): skopeo reads them from the written manifest, umoci unpacks the result (so
+/// every digest holds), Docker loads the annotated archive, and removing an annotation the
+/// manifest lacks writes nothing.
+#[test]
+fn annotations_on_every_writing_command() {
+    let d = tmp();
+    let layout = d.path().join("l");
+    let r = |t: &str| format!("oci:{}:{t}", layout.display());
+    regraft_ok(&[
+        "config",
+        &real("vendor-real.tar"),
+        "--label-rm",
+        "org.example.fixture",
+        "--label-to-annotation",
+        "--annotation",
+        "org.opencontainers.image.source=https://example.org/vendor",
+        "--annotation",
+        "org.example.vendor=annotated",
+        "-o",
+        &r("a"),
+    ]);
+    let m = skopeo_raw(&r("a"));
+    let ann = &m["annotations"];
+    assert_eq!(
+        ann["org.opencontainers.image.source"],
+        "https://example.org/vendor"
+    );
+    assert_eq!(ann["org.example.vendor"], "annotated", "--annotation wins");
+    assert_eq!(ann["org.example.debian.suite"], "bookworm", "{m}");
+    assert!(
+        ann.get("org.example.fixture").is_none(),
+        "the removed label: {m}"
+    );
+    let u = tmp();
+    let rootfs = unpack(&r("a"), u.path());
+    assert!(rootfs.join("opt/vendor/bin/app").exists());
+
+    // convert: set and remove on a copy; the layers stay the input's.
+    regraft_ok(&[
+        "convert",
+        &r("a"),
+        &r("b"),
+        "--annotation-rm",
+        "org.example.vendor",
+        "--annotation",
+        "x=1",
+    ]);
+    let m2 = skopeo_raw(&r("b"));
+    assert!(m2["annotations"].get("org.example.vendor").is_none());
+    assert_eq!(m2["annotations"]["x"], "1");
+    assert_eq!(m2["layers"], m["layers"]);
+    let never = d.path().join("never.tar");
+    let err = regraft_fails(
+        &["convert", &r("b"), &s(&never), "--annotation-rm", "nope"],
+        1,
+    );
+    assert!(
+        err.contains("--annotation-rm nope") && err.contains("x"),
+        "{err}"
+    );
+    assert!(!never.exists());
+    regraft_fails(
+        &["convert", &r("b"), &s(&never), "--annotation", "novalue"],
+        2,
+    );
+    assert!(!never.exists());
+
+    // convert --all: the index is annotated; skopeo copies every platform of it.
+    let multi = d.path().join("m");
+    regraft_ok(&[
+        "convert",
+        "--all",
+        &fixture("multi.oci"),
+        &format!("oci:{}", multi.display()),
+        "--annotation",
+        "org.opencontainers.image.version=2",
+    ]);
+    let idx = skopeo_raw(&format!("oci:{}:multi", multi.display()));
+    assert_eq!(idx["annotations"]["org.opencontainers.image.version"], "2");
+    assert_eq!(idx["manifests"].as_array().unwrap().len(), 2);
+    tool_ok(
+        "skopeo",
+        &[
+            "copy",
+            "-q",
+            "--all",
+            &format!("oci:{}:multi", multi.display()),
+            &format!("oci:{}:x", d.path().join("sk").display()),
+        ],
+    );
+
+    // A docker archive carries them in its OCI manifest; Docker loads it.
+    let tar = d.path().join("a.tar");
+    regraft_ok(&["convert", &r("a"), &s(&tar), "--annotation", "y=2"]);
+    let m3 = skopeo_raw(&format!("oci-archive:{}", tar.display()));
+    assert_eq!(m3["annotations"]["y"], "2");
+    if let Some(dk) = docker("annotations_on_every_writing_command") {
+        let name = dk.load(&s(&tar));
+        assert_eq!(
+            dk.inspect(&name)["Id"],
+            m3["config"]["digest"],
+            "Docker loads the annotated archive's config"
+        );
     }
 }
