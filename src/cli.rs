@@ -207,6 +207,12 @@ pub enum Command {
         after_help = "Example:\n  SOURCE_DATE_EPOCH=0 regraft add fixtures/base.tar ./app:/opt/app -o with-app.tar"
     )]
     Add(AddArgs),
+    /// Append layer tarballs (tar, tar.gz, tar.zst) to an image as they are: each file's bytes
+    /// become a layer, its digest the file's sha256; every entry is checked as any layer's.
+    #[command(
+        after_help = "Example:\n  tar -C rootfs-extra -czf extra.tar.gz .\n  regraft append fixtures/base.tar extra.tar.gz -o with-extra.tar"
+    )]
+    Append(AppendArgs),
     /// Delete paths from an image with a whiteout layer.
     #[command(
         after_help = "Example:\n  regraft rm fixtures/vendor.tar /opt/vendor/share/data.txt -o trimmed.tar"
@@ -326,6 +332,16 @@ pub struct AddArgs {
     pub config: OverrideArgs,
     #[command(flatten)]
     pub gate: GateArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct AppendArgs {
+    pub image: String,
+    /// Layer tarballs, bottom first.
+    #[arg(required = true, value_name = "LAYER.tar[.gz|.zst]")]
+    pub layers: Vec<String>,
+    #[command(flatten)]
+    pub out: OutArgs,
 }
 
 #[derive(Args, Debug)]

@@ -5,6 +5,7 @@
 mod print;
 
 mod add;
+mod append;
 mod check;
 mod config;
 mod convert;
@@ -39,6 +40,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Some(Command::Cp(a)) => cp::run(&a, &g),
         Some(Command::Ls(a)) => ls::run(&a, &g),
         Some(Command::Add(a)) => add::run(&a, &g),
+        Some(Command::Append(a)) => append::run(&a, &g),
         Some(Command::Rm(a)) => rm::run(&a, &g),
         Some(Command::Config(a)) => config::run(&a, &g),
         Some(Command::Triage(a)) => triage::run(&a, &g),

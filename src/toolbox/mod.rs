@@ -3,6 +3,7 @@
 //! (`rm`), list the merged filesystem (`ls`) and edit the runtime config (`config`).
 
 pub mod add;
+pub mod append;
 pub mod cp;
 pub mod ls;
 pub mod raw;

@@ -500,3 +500,186 @@ fn annotations_on_every_writing_command() {
         );
     }
 }
+
+/// Makes `dir/opt/extra/` with a file, a symlink and an executable, and tars it three ways
+/// with GNU tar: plain, gzip and zstd. Returns the three files.
+fn extra_tarballs(dir: &Path) -> [std::path::PathBuf; 3] {
+    let src = dir.join("src");
+    std::fs::create_dir_all(src.join("opt/extra/bin")).unwrap();
+    std::fs::write(src.join("opt/extra/hello.txt"), "hello from append\n").unwrap();
+    std::fs::write(src.join("opt/extra/bin/run"), "#!/bin/sh\necho appended\n").unwrap();
+    tool_ok("chmod", &["0755", &s(&src.join("opt/extra/bin/run"))]);
+    std::os::unix::fs::symlink("hello.txt", src.join("opt/extra/link")).unwrap();
+    let files = [
+        dir.join("extra.tar"),
+        dir.join("extra.tar.gz"),
+        dir.join("extra.tar.zst"),
+    ];
+    for (f, flag) in files.iter().zip(["--no-auto-compress", "--gzip", "--zstd"]) {
+        tool_ok(
+            "tar",
+            &[
+                flag,
+                "--owner=0",
+                "--group=0",
+                "--mtime=@1700000000",
+                "-C",
+                &s(&src),
+                "-cf",
+                &s(f),
+                "opt",
+            ],
+        );
+    }
+    files
+}
+
+/// `append` keeps each given file's bytes (the layer digest is the file's sha256, its media
+/// type its compression's), GNU tar lists the written blob as it lists the file, umoci unpacks
+/// the result with the files in place, and Docker loads and runs it.
+#[test]
+fn append_keeps_the_given_bytes_and_umoci_and_docker_read_them() {
+    let d = tmp();
+    let files = extra_tarballs(d.path());
+    let layout = d.path().join("l");
+    let out = format!("oci:{}:app", layout.display());
+    let src = format!("oci:{}:1.0", real("vendor-real.oci"));
+    let args: Vec<String> = ["append".to_string(), src.clone()]
+        .into_iter()
+        .chain(files.iter().map(|f| s(f)))
+        .chain(["-o".to_string(), out.clone()])
+        .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    regraft_ok(&args);
+    let m = skopeo_raw(&out);
+    let before = skopeo_raw(&src);
+    let n = before["layers"].as_array().unwrap().len();
+    let layers = m["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), n + 3);
+    assert_eq!(layers[..n], before["layers"].as_array().unwrap()[..]);
+    for (i, (f, mt)) in files
+        .iter()
+        .zip([
+            "application/vnd.oci.image.layer.v1.tar",
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+            "application/vnd.oci.image.layer.v1.tar+zstd",
+        ])
+        .enumerate()
+    {
+        let l = &layers[n + i];
+        let bytes = std::fs::read(f).unwrap();
+        assert_eq!(l["digest"], sha256_hex(&bytes), "{}", f.display());
+        assert_eq!(l["size"], bytes.len() as u64);
+        assert_eq!(l["mediaType"], mt);
+        let blob = layout
+            .join("blobs/sha256")
+            .join(&l["digest"].as_str().unwrap()["sha256:".len()..]);
+        assert_eq!(
+            tool_ok("tar", &["-tvf", &s(&blob)]),
+            tool_ok("tar", &["-tvf", &s(f)])
+        );
+    }
+    let c = skopeo_config(&out);
+    let h = c["history"].as_array().unwrap();
+    assert_eq!(
+        h.last().unwrap()["created_by"],
+        "regraft append extra.tar.zst"
+    );
+    // umoci 0.4.7 reads no zstd layers: it unpacks the image with the plain and gzip ones.
+    let out2 = format!("oci:{}:app2", layout.display());
+    regraft_ok(&["append", &src, &s(&files[0]), &s(&files[1]), "-o", &out2]);
+    let u = tmp();
+    let rootfs = unpack(&out2, u.path());
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("opt/extra/hello.txt")).unwrap(),
+        "hello from append\n"
+    );
+    assert_eq!(
+        std::fs::read_link(rootfs.join("opt/extra/link")).unwrap(),
+        Path::new("hello.txt")
+    );
+    assert!(
+        rootfs.join("opt/vendor/bin/app").exists(),
+        "the image's own files stay"
+    );
+
+    if let Some(dk) = docker("append_keeps_the_given_bytes_and_umoci_and_docker_read_them") {
+        let tar = d.path().join("svc.tar");
+        regraft_ok(&[
+            "append",
+            &real("docker/service.tar"),
+            &s(&files[1]),
+            "-o",
+            &s(&tar),
+        ]);
+        let name = dk.load(&s(&tar));
+        let o = dk.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--entrypoint",
+            "/bin/sh",
+            &name,
+            "-c",
+            "cat /opt/extra/hello.txt && /opt/extra/bin/run",
+        ]);
+        assert_eq!(o, "hello from append\nappended\n");
+    }
+}
+
+/// A file that is not a tar, an empty file, a tar with a `..` name, a directory and a
+/// missing file: each a clear error naming the file, and nothing written.
+#[test]
+fn append_refuses_what_is_not_a_layer_and_writes_nothing() {
+    let d = tmp();
+    let text = d.path().join("notes.txt");
+    std::fs::write(&text, "this is not a tar\n").unwrap();
+    let empty = d.path().join("empty.tar");
+    std::fs::write(&empty, "").unwrap();
+    // Made by Python's tarfile, which writes the name as given.
+    let evil = d.path().join("evil.tar");
+    tool_ok(
+        "python3",
+        &[
+            "-c",
+            "import tarfile,io,sys\nt=tarfile.open(sys.argv[1],'w')\ni=tarfile.TarInfo('../../etc/evil')\ni.size=1\nt.addfile(i,io.BytesIO(b'x'))\nt.close()",
+            &s(&evil),
+        ],
+    );
+    let gz_text = d.path().join("notes.gz");
+    tool_ok(
+        "sh",
+        &["-c", &format!("gzip -c {} > {}", s(&text), s(&gz_text))],
+    );
+    let out = d.path().join("never.tar");
+    let missing = d.path().join("missing.tar");
+    // (file, exit code, what the message says)
+    let table = [
+        (&text, 1, "notes.txt: layer 3"),
+        (&empty, 1, "empty.tar: empty"),
+        (&evil, 1, "\"../../etc/evil\" has a '..' component"),
+        (&gz_text, 1, "notes.gz: layer 3"),
+        (&missing, 1, "missing.tar"),
+    ];
+    for (f, code, want) in table {
+        let err = regraft_fails(
+            &["append", &real("vendor-real.tar"), &s(f), "-o", &s(&out)],
+            code,
+        );
+        assert!(err.contains(want), "{}: {err}", f.display());
+        assert!(!out.exists(), "{} wrote {}", f.display(), out.display());
+    }
+    let err = regraft_fails(
+        &[
+            "append",
+            &real("vendor-real.tar"),
+            &s(d.path()),
+            "-o",
+            &s(&out),
+        ],
+        2,
+    );
+    assert!(err.contains("regraft add takes directories"), "{err}");
+    assert!(!out.exists());
+}
