@@ -213,6 +213,12 @@ pub enum Command {
         after_help = "Example:\n  tar -C rootfs-extra -czf extra.tar.gz .\n  regraft append fixtures/base.tar extra.tar.gz -o with-extra.tar"
     )]
     Append(AppendArgs),
+    /// Squash an image's layers (all, or N and up) into one, whiteouts applied, history
+    /// entries kept as empty_layer as `docker build --squash` leaves them; deterministic.
+    #[command(
+        after_help = "Example:\n  regraft flatten fixtures/vendor.tar -o flat.tar\n  regraft flatten fixtures/vendor.tar --from-layer 1 -o app-squashed.tar"
+    )]
+    Flatten(FlattenArgs),
     /// Delete paths from an image with a whiteout layer.
     #[command(
         after_help = "Example:\n  regraft rm fixtures/vendor.tar /opt/vendor/share/data.txt -o trimmed.tar"
@@ -340,6 +346,20 @@ pub struct AppendArgs {
     /// Layer tarballs, bottom first.
     #[arg(required = true, value_name = "LAYER.tar[.gz|.zst]")]
     pub layers: Vec<String>,
+    #[command(flatten)]
+    pub out: OutArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct FlattenArgs {
+    pub image: String,
+    /// Squash layers N and up (index as `inspect` shows it), keeping those below as they are
+    /// so the base stays shared; default 0, every layer.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub from_layer: usize,
+    /// Compression of the new layer (default: that of the image's top layer).
+    #[arg(long, value_name = "CODEC")]
+    pub compression: Option<String>,
     #[command(flatten)]
     pub out: OutArgs,
 }

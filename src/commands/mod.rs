@@ -13,6 +13,7 @@ mod cp;
 mod diff;
 mod docs;
 mod edit;
+mod flatten;
 mod graft;
 mod inspect;
 mod ls;
@@ -41,6 +42,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Some(Command::Ls(a)) => ls::run(&a, &g),
         Some(Command::Add(a)) => add::run(&a, &g),
         Some(Command::Append(a)) => append::run(&a, &g),
+        Some(Command::Flatten(a)) => flatten::run(&a, &g),
         Some(Command::Rm(a)) => rm::run(&a, &g),
         Some(Command::Config(a)) => config::run(&a, &g),
         Some(Command::Triage(a)) => triage::run(&a, &g),

@@ -5,6 +5,7 @@
 pub mod add;
 pub mod append;
 pub mod cp;
+pub mod flatten;
 pub mod ls;
 pub mod raw;
 pub mod rm;

@@ -683,3 +683,107 @@ fn append_refuses_what_is_not_a_layer_and_writes_nothing() {
     assert!(err.contains("regraft add takes directories"), "{err}");
     assert!(!out.exists());
 }
+
+/// The tar listing of a layout's layer blob (GNU tar reads gzip and plain alike).
+fn blob_listing(layout: &Path, digest: &str) -> String {
+    let blob = layout.join("blobs/sha256").join(&digest["sha256:".len()..]);
+    tool_ok("tar", &["-tvf", &s(&blob)])
+}
+
+/// `flatten` of the real vendor (layer B deletes /etc/motd from the base and replaces a
+/// directory by a symlink): umoci unpacks the flattened image, whole or from layer 1, to the
+/// same tree as the original, attribute for attribute; the one new layer holds no whiteout
+/// when everything is squashed and a whiteout for /etc/motd when the base stays; the base
+/// layer stays byte for byte; history is kept with the squashed entries empty, as
+/// `docker build --squash` leaves it; the same input flattens to the same bytes; Docker loads
+/// and runs a flattened Docker-built image.
+#[test]
+fn flatten_keeps_the_merged_tree_and_squashes_history() {
+    let d = tmp();
+    let src = format!("oci:{}:1.0", real("vendor-real.oci"));
+    let layout = d.path().join("l");
+    let r = |t: &str| format!("oci:{}:{t}", layout.display());
+    regraft_ok(&["flatten", &src, "-o", &r("all")]);
+    regraft_ok(&["flatten", &src, "--from-layer", "1", "-o", &r("from1")]);
+    let u0 = tmp();
+    let want = tree(&unpack(&src, u0.path()), false);
+    for t in ["all", "from1"] {
+        let u = tmp();
+        let got = tree(&unpack(&r(t), u.path()), false);
+        assert!(
+            got == want,
+            "{t}: the flattened tree differs from the original's"
+        );
+    }
+    let before = skopeo_raw(&src);
+    let all = skopeo_raw(&r("all"));
+    assert_eq!(all["layers"].as_array().unwrap().len(), 1);
+    let listing = blob_listing(&layout, all["layers"][0]["digest"].as_str().unwrap());
+    assert!(!listing.contains(".wh."), "{listing}");
+    assert!(listing.contains("opt/vendor/bin/app"), "{listing}");
+    let from1 = skopeo_raw(&r("from1"));
+    let l = from1["layers"].as_array().unwrap();
+    assert_eq!(l.len(), 2);
+    assert_eq!(l[0], before["layers"][0], "the base layer stays as it is");
+    let listing = blob_listing(&layout, l[1]["digest"].as_str().unwrap());
+    assert!(listing.contains("etc/.wh.motd"), "{listing}");
+    assert!(
+        !listing.contains("usr/bin/"),
+        "only what layers 1+ touched: {listing}"
+    );
+
+    let c = skopeo_config(&r("from1"));
+    let h = c["history"].as_array().unwrap();
+    let orig = skopeo_config(&src);
+    assert_eq!(h.len(), orig["history"].as_array().unwrap().len() + 1);
+    let non_empty: Vec<&str> = h
+        .iter()
+        .filter(|e| e["empty_layer"] != true)
+        .map(|e| e["created_by"].as_str().unwrap())
+        .collect();
+    assert_eq!(non_empty.len(), 2, "{h:?}");
+    assert_eq!(non_empty[1], "regraft flatten --from-layer 1");
+    assert_eq!(h.last().unwrap()["comment"], "merge of layers 1 to 2");
+
+    // Deterministic: the same input, the same bytes.
+    let a = d.path().join("a.tar");
+    let b = d.path().join("b.tar");
+    regraft_ok(&["flatten", &real("vendor-real.tar"), "-o", &s(&a)]);
+    regraft_ok(&["flatten", &real("vendor-real.tar"), "-o", &s(&b)]);
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+
+    // Out of range: a usage error naming the count, nothing written.
+    let never = d.path().join("never.tar");
+    let err = regraft_fails(&["flatten", &src, "--from-layer", "3", "-o", &s(&never)], 2);
+    assert!(err.contains("has 3 layers"), "{err}");
+    assert!(!never.exists());
+
+    if let Some(dk) = docker("flatten_keeps_the_merged_tree_and_squashes_history") {
+        let tar = d.path().join("svc.tar");
+        regraft_ok(&["flatten", &real("docker/service.tar"), "-o", &s(&tar)]);
+        let name = dk.load(&s(&tar));
+        assert_eq!(
+            dk.inspect(&name)["RootFS"]["Layers"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+        let orig = dk.load(&real("docker/service.tar"));
+        let list = "find / -xdev \\( -path /proc -o -path /sys -o -path /dev \\) -prune -o -print | sort | md5sum";
+        let run = |img: &str| {
+            dk.ok(&[
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "--entrypoint",
+                "/bin/sh",
+                img,
+                "-c",
+                list,
+            ])
+        };
+        assert_eq!(run(&name), run(&orig), "Docker sees the same files");
+    }
+}
