@@ -31,6 +31,12 @@ Examples:
   regraft verify oci-archive:vendor-oci.tar
   regraft convert vendor.tar oci:layout:vendor
 
+  # Edit, append, squash; raw documents for pipelines
+  regraft config vendor.tar --env-rm LANG --expose 9090 --annotation k=v -o edited.tar
+  regraft append base.tar extra.tar.gz -o with-extra.tar
+  regraft flatten vendor.tar --from-layer 1 -o squashed.tar
+  regraft manifest oci:layout:vendor | jq .; regraft digest vendor.tar --config
+
 Image references:
   docker-archive:FILE[:NAME:TAG|:@N]   docker save output (every generation), also gzipped
   oci-archive:FILE[:REF]               OCI archive
