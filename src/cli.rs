@@ -235,7 +235,8 @@ pub enum Command {
         after_help = "Example:\n  regraft ls fixtures/vendor.tar /opt/vendor --long\n  regraft ls fixtures/vendor.tar --layer 2"
     )]
     Ls(LsArgs),
-    /// Edit an image's runtime config without touching its layers.
+    /// Edit an image's runtime config (its layers too with --layer-rm, --strip, --time-max);
+    /// untouched layers stay byte for byte.
     #[command(
         after_help = "Example:\n  regraft config fixtures/vendor.tar --env LOG_LEVEL=debug --user 1000 -o edited.tar"
     )]
@@ -602,6 +603,19 @@ pub struct ConfigEditArgs {
     /// --message); without it a config edit adds no history entry.
     #[arg(long, value_name = "TEXT")]
     pub history_comment: Option<String>,
+    /// Remove layer N (index as `inspect` shows it) with its history entry (repeatable).
+    #[arg(long, value_name = "N")]
+    pub layer_rm: Vec<usize>,
+    /// Drop entries whose absolute path (or a parent's) matches GLOB from every layer (as
+    /// --exclude: `*` and `?` stop at `/`, `**` crosses it); only layers that change are
+    /// rewritten (same compression).
+    #[arg(long, value_name = "GLOB")]
+    pub strip: Vec<String>,
+    /// Clamp every timestamp later than T (RFC 3339 or seconds since the epoch): file mtimes
+    /// in the layers (only layers that change are rewritten), the config's and history's
+    /// created.
+    #[arg(long, value_name = "T")]
+    pub time_max: Option<String>,
 }
 
 impl ConfigEditArgs {
@@ -620,6 +634,19 @@ impl ConfigEditArgs {
         };
         e.validate()?;
         Ok(e)
+    }
+
+    /// `--layer-rm`, `--strip` and `--time-max`, checked.
+    pub fn layer_edits(&self) -> Result<regraft::mutate::rewrite::LayerEdits> {
+        Ok(regraft::mutate::rewrite::LayerEdits {
+            rm: self.layer_rm.clone(),
+            strip: Excludes::new(&self.strip)?,
+            time_max: self
+                .time_max
+                .as_deref()
+                .map(regraft::mutate::rewrite::parse_time)
+                .transpose()?,
+        })
     }
 
     /// `--created`, resolved: `now` reads SOURCE_DATE_EPOCH, else the clock (asked for by

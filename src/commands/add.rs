@@ -31,6 +31,7 @@ pub fn run(a: &AddArgs, g: &Globals) -> Result<u8> {
         layer: Some(layer),
         created_by: format!("regraft add {}", dests.join(" ")),
         edits: Default::default(),
+        layer_edits: Default::default(),
         created: None,
         history_comment: None,
         overrides: a.config.overrides(),

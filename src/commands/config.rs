@@ -10,11 +10,13 @@ pub fn run(a: &ConfigArgs, g: &Globals) -> Result<u8> {
     let overrides = a.config.overrides();
     let edits = a.edits.edits()?;
     let created = a.edits.created()?;
-    if overrides.is_empty() && edits.is_empty() && created.is_none() {
+    let layer_edits = a.edits.layer_edits()?;
+    if overrides.is_empty() && edits.is_empty() && created.is_none() && layer_edits.is_empty() {
         return Err(regraft::Error::Usage(
             "config: nothing to change (give --env, --env-rm, --entrypoint, --cmd, --user, \
              --workdir, --label, --label-rm, --expose, --volume, --healthcheck, --stop-signal, \
-             --os-version, --author or --created; see regraft config --help)"
+             --os-version, --author, --created, --layer-rm, --strip or --time-max; see \
+             regraft config --help)"
                 .into(),
         )
         .into());
@@ -25,6 +27,7 @@ pub fn run(a: &ConfigArgs, g: &Globals) -> Result<u8> {
         created_by: "regraft config".into(),
         overrides,
         edits,
+        layer_edits,
         created,
         history_comment: a.edits.history_comment.clone(),
         source_date_epoch: cli::source_date_epoch()?,

@@ -9,7 +9,7 @@ use regraft::codec::compress::Codec;
 use regraft::error::exit;
 use regraft::model::image::{Image, Layer};
 use regraft::model::reference::ImageRef;
-use regraft::mutate::{self, config::Overrides, edits::ConfigEdits};
+use regraft::mutate::{self, config::Overrides, edits::ConfigEdits, rewrite::LayerEdits};
 use regraft::sink::{self, WriteOptions};
 
 /// One edit of an image by `add`, `rm` or `config`: an optional new layer, its history entry,
@@ -20,6 +20,8 @@ pub struct Edit {
     pub overrides: Overrides,
     /// `config`'s removals and clears (empty for `add` and `rm`).
     pub edits: ConfigEdits,
+    /// `config`'s layer removals, strips and time clamps (empty for `add` and `rm`).
+    pub layer_edits: LayerEdits,
     /// `--created`, when given: the result's date instead of the default.
     pub created: Option<String>,
     /// `--history-comment`: the history entry's comment; a config-only edit without one
@@ -49,8 +51,10 @@ pub fn codec(img: &Image, flag: Option<&str>) -> Result<Codec> {
 
 /// Whether the edit touches what the config checks read: the user, the program and how it is
 /// found (Entrypoint, Cmd, WorkingDir, Env's PATH).
-fn gated(o: &Overrides, e: &ConfigEdits) -> bool {
+fn gated(o: &Overrides, e: &ConfigEdits, l: &LayerEdits) -> bool {
     !e.env_rm.is_empty()
+        || !l.rm.is_empty()
+        || !l.strip.is_empty()
         || o.user.is_some()
         || o.entrypoint.is_some()
         || o.cmd.is_some()
@@ -62,12 +66,13 @@ fn gated(o: &Overrides, e: &ConfigEdits) -> bool {
 /// prints the findings; false when an error blocks the write.
 fn passes(
     img: &Image,
+    base: &mutate::Base,
     layer: Option<&Layer>,
-    config: &serde_json::Value,
     gate: &GateArgs,
     g: &Globals,
 ) -> Result<bool> {
-    let mut layers = img.layers.clone();
+    let config = &base.config;
+    let mut layers: Vec<Layer> = base.layers.iter().map(|l| l.layer.clone()).collect();
     layers.extend(layer.cloned());
     let report = regraft::check::check_config(
         &regraft::check::CheckInput {
@@ -100,9 +105,25 @@ pub fn write(img: &Image, e: Edit, target: &ImageRef, out: &OutArgs, g: &Globals
     // Removals first, checked against the image as it is; then what is set.
     mutate::edits::apply(&mut base.config, &e.edits, &img.name)?;
     mutate::config::apply_overrides(&mut base.config, &e.overrides)?;
+    let mut created = created;
+    if !e.layer_edits.is_empty() {
+        let dir = out_dir(target);
+        for line in
+            mutate::rewrite::edit_layers(&mut base, img, &e.layer_edits, &dir, g.max_layer_size)?
+        {
+            if !g.quiet {
+                say!("regraft: {}", regraft::text::sanitize(&line));
+            }
+        }
+        if let (Some(t), Some(c)) = (e.layer_edits.time_max, &created)
+            && mutate::config::parse_rfc3339(c).is_some_and(|(s, _)| s > t)
+        {
+            created = Some(mutate::config::rfc3339(t));
+        }
+    }
     if let Some(gate) = &e.gate
-        && gated(&e.overrides, &e.edits)
-        && !passes(img, e.layer.as_ref(), &base.config, gate, g)?
+        && gated(&e.overrides, &e.edits, &e.layer_edits)
+        && !passes(img, &base, e.layer.as_ref(), gate, g)?
     {
         eprintln!(
             "regraft: the result would not run: nothing written to {}; each error's --accept passes it, --force writes it anyway",

@@ -16,6 +16,7 @@ pub fn run(a: &RmArgs, g: &Globals) -> Result<u8> {
         layer: Some(layer),
         created_by: format!("regraft rm {}", deleted.join(" ")),
         edits: Default::default(),
+        layer_edits: Default::default(),
         created: None,
         history_comment: None,
         overrides: Default::default(),

@@ -9,6 +9,7 @@ mod append;
 pub mod config;
 pub mod edits;
 pub mod layer;
+pub mod rewrite;
 
 pub use annotate::{Annotations, annotate};
 pub use append::{Addenda, Base, Created, HistoryKind, LayerFrom, append, history_entry};

@@ -787,3 +787,88 @@ fn flatten_keeps_the_merged_tree_and_squashes_history() {
         assert_eq!(run(&name), run(&orig), "Docker sees the same files");
     }
 }
+
+/// `config --layer-rm`, `--strip` and `--time-max` in one command on the real vendor: the
+/// removed layer B's deletions are undone in umoci's unpacked tree (its /etc/motd is back)
+/// and its history entry is gone; the stripped entries are missing from GNU tar's listing of
+/// the one rewritten layer; every mtime in it is at most T and the base layer, which neither
+/// edit changes, keeps its digest; `created` is clamped; Docker agrees on Created and the
+/// layer count. An index out of range is a usage error naming the count, nothing written.
+#[test]
+fn layer_rm_strip_and_time_max() {
+    let d = tmp();
+    let src = format!("oci:{}:1.0", real("vendor-real.oci"));
+    let layout = d.path().join("l");
+    let out = format!("oci:{}:e", layout.display());
+    regraft_ok(&[
+        "config",
+        &src,
+        "--layer-rm",
+        "2",
+        "--strip",
+        "/opt/vendor/share/**",
+        "--time-max",
+        "2023-11-15T00:00:00Z",
+        "-o",
+        &out,
+    ]);
+    let before = skopeo_raw(&src);
+    let m = skopeo_raw(&out);
+    let l = m["layers"].as_array().unwrap();
+    assert_eq!(l.len(), 2);
+    assert_eq!(l[0], before["layers"][0], "the base layer is untouched");
+    assert_ne!(l[1]["digest"], before["layers"][1]["digest"]);
+    let listing = blob_listing(&layout, l[1]["digest"].as_str().unwrap());
+    assert!(listing.contains("opt/vendor/bin/dyn-app"), "{listing}");
+    assert!(
+        listing.contains("opt/vendor/share/\n") || listing.contains("opt/vendor/share/ "),
+        "the directory itself stays: {listing}"
+    );
+    assert!(!listing.contains("opt/vendor/share/doc"), "{listing}");
+    for line in listing.lines() {
+        // GNU tar -tv: mode owner size date time name
+        let date = line.split_whitespace().nth(3).unwrap();
+        assert!(date <= "2023-11-15", "{line}");
+    }
+    let c = skopeo_config(&out);
+    assert_eq!(c["created"], "2023-11-15T00:00:00Z");
+    let orig = skopeo_config(&src);
+    assert_eq!(
+        c["history"].as_array().unwrap().len(),
+        orig["history"].as_array().unwrap().len() - 1
+    );
+    assert!(
+        !c["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["comment"] == "layer B")
+    );
+    let u = tmp();
+    let rootfs = unpack(&out, u.path());
+    assert!(
+        rootfs.join("etc/motd").exists(),
+        "layer B's whiteout went with it"
+    );
+    assert!(!rootfs.join("opt/vendor/share/doc").exists());
+    assert!(rootfs.join("opt/vendor/bin/dyn-app").exists());
+
+    let never = d.path().join("never.tar");
+    let err = regraft_fails(&["config", &src, "--layer-rm", "3", "-o", &s(&never)], 2);
+    assert!(
+        err.contains("--layer-rm 3") && err.contains("has 3 layers"),
+        "{err}"
+    );
+    let err = regraft_fails(&["config", &src, "--time-max", "soon", "-o", &s(&never)], 2);
+    assert!(err.contains("--time-max"), "{err}");
+    assert!(!never.exists());
+
+    if let Some(dk) = docker("layer_rm_strip_and_time_max") {
+        let tar = d.path().join("e.tar");
+        regraft_ok(&["convert", &out, &s(&tar)]);
+        let name = dk.load(&s(&tar));
+        let i = dk.inspect(&name);
+        assert_eq!(i["Created"], "2023-11-15T00:00:00Z");
+        assert_eq!(i["RootFS"]["Layers"].as_array().unwrap().len(), 2);
+    }
+}
