@@ -212,7 +212,7 @@ pub enum Command {
     #[command(
         after_help = "Example:\n  SOURCE_DATE_EPOCH=0 regraft add fixtures/base.tar ./app:/opt/app -o with-app.tar"
     )]
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     /// Append layer tarballs (tar, tar.gz, tar.zst) to an image as they are: each file's bytes
     /// become a layer, its digest the file's sha256; every entry is checked as any layer's.
     #[command(
@@ -240,7 +240,7 @@ pub enum Command {
     #[command(
         after_help = "Example:\n  regraft config fixtures/vendor.tar --env LOG_LEVEL=debug --user 1000 -o edited.tar"
     )]
-    Config(ConfigArgs),
+    Config(Box<ConfigArgs>),
     /// Check that an image's application will run: ELF loaders, libraries and symbol versions,
     /// script interpreters, Entrypoint/Cmd, User, type conflicts, shadowed OS packages. Exit 3
     /// on any error.
