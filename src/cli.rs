@@ -513,8 +513,8 @@ pub struct DiffArgs {
     pub json: bool,
 }
 
-/// Annotations on the written manifest (the index, when the output is one): shared by every
-/// command that writes an image but the graft.
+/// What goes into the written manifest (the index, when the output is one): annotations and
+/// media types; shared by every command that writes an image but the graft.
 #[derive(Args, Debug, Clone, Default)]
 pub struct AnnotateArgs {
     /// Set an annotation on the written manifest (K=V; repeatable).
@@ -527,6 +527,11 @@ pub struct AnnotateArgs {
     /// annotations, Docker reads labels); --annotation wins over a label.
     #[arg(long)]
     pub label_to_annotation: bool,
+    /// Media types of the written manifest and config: oci (default) or docker (schema 2, for
+    /// registries and Docker versions that want it; the manifest's digest changes, the
+    /// blobs do not).
+    #[arg(long, value_name = "oci|docker", default_value = "oci")]
+    pub format: String,
 }
 
 impl AnnotateArgs {
@@ -538,6 +543,20 @@ impl AnnotateArgs {
         };
         a.pairs()?;
         Ok(a)
+    }
+
+    pub fn media_format(&self) -> Result<regraft::mutate::retype::MediaFormat> {
+        regraft::mutate::retype::MediaFormat::parse(&self.format)
+    }
+
+    /// The annotations, then the media types, applied to a planned image.
+    pub fn apply(
+        &self,
+        plan: regraft::model::out::OutImage,
+        what: &str,
+    ) -> Result<regraft::model::out::OutImage> {
+        let plan = regraft::mutate::annotate(plan, &self.annotations()?, what)?;
+        regraft::mutate::retype::retype(plan, self.media_format()?, what)
     }
 }
 
@@ -698,6 +717,7 @@ impl OutArgs {
         let out = output(&self.output, &inputs)?;
         digestfile_apart(self.digestfile.as_deref(), &inputs)?;
         self.annotate.annotations()?;
+        self.annotate.media_format()?;
         Ok(out)
     }
 }

@@ -39,7 +39,7 @@ pub fn run(a: &AppendArgs, g: &Globals) -> Result<u8> {
     }
     let name = regraft::graft::output_tag(a.out.tag.as_deref(), &target, &img)?;
     let o = mutate::append(mutate::Base::of_image(&img, name), add)?;
-    let o = mutate::annotate(o, &a.out.annotate.annotations()?, &img.name)?;
+    let o = a.out.annotate.apply(o, &img.name)?;
     let opts = WriteOptions {
         max_layer_size: g.max_layer_size,
     };

@@ -139,7 +139,7 @@ pub fn write(img: &Image, e: Edit, target: &ImageRef, out: &OutArgs, g: &Globals
         e.history_comment.as_deref(),
     );
     let o = mutate::append(base, add)?;
-    let o = mutate::annotate(o, &out.annotate.annotations()?, &img.name)?;
+    let o = out.annotate.apply(o, &img.name)?;
     let opts = WriteOptions {
         max_layer_size: g.max_layer_size,
     };

@@ -40,7 +40,7 @@ pub fn run(a: &FlattenArgs, g: &Globals) -> Result<u8> {
         created: Created::Set(created),
     };
     let o = mutate::append(base, add)?;
-    let o = mutate::annotate(o, &a.out.annotate.annotations()?, &img.name)?;
+    let o = a.out.annotate.apply(o, &img.name)?;
     let opts = WriteOptions {
         max_layer_size: g.max_layer_size,
     };

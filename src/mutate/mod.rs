@@ -9,6 +9,7 @@ mod append;
 pub mod config;
 pub mod edits;
 pub mod layer;
+pub mod retype;
 pub mod rewrite;
 
 pub use annotate::{Annotations, annotate};

@@ -872,3 +872,96 @@ fn layer_rm_strip_and_time_max() {
         assert_eq!(i["RootFS"]["Layers"].as_array().unwrap().len(), 2);
     }
 }
+
+/// `--format docker`: the written manifest (its bytes read out of the archive with GNU tar and
+/// hashed with sha256sum) carries Docker's schema 2 media types for itself, the config and the
+/// layers, the config and layer blobs are the input's, skopeo reads the archive (verifying every
+/// blob), Docker loads it with the same image ID, and a zstd layer, which schema 2 cannot name,
+/// is refused with nothing written.
+#[test]
+fn format_docker_writes_schema2_media_types() {
+    let d = tmp();
+    let out = d.path().join("v2.tar");
+    regraft_ok(&[
+        "config",
+        &real("vendor-real.tar"),
+        "--label",
+        "x=1",
+        "--format",
+        "docker",
+        "-o",
+        &s(&out),
+    ]);
+    let index: Value =
+        serde_json::from_str(&tool_ok("tar", &["-xOf", &s(&out), "index.json"])).unwrap();
+    let desc = &index["manifests"][0];
+    assert_eq!(
+        desc["mediaType"],
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+    let digest = desc["digest"].as_str().unwrap();
+    let member = format!("blobs/sha256/{}", &digest["sha256:".len()..]);
+    let sum = tool_ok(
+        "sh",
+        &["-c", &format!("tar -xOf {} {member} | sha256sum", s(&out))],
+    );
+    assert_eq!(
+        format!("sha256:{}", sum.split_whitespace().next().unwrap()),
+        digest
+    );
+    let m: Value = serde_json::from_str(&tool_ok("tar", &["-xOf", &s(&out), &member])).unwrap();
+    assert_eq!(m["mediaType"], desc["mediaType"]);
+    assert_eq!(
+        m["config"]["mediaType"],
+        "application/vnd.docker.container.image.v1+json"
+    );
+    // The input's layers are uncompressed: skopeo names them by their digests.
+    let src = skopeo_inspect(&format!("docker-archive:{}", real("vendor-real.tar")));
+    let layers = src["Layers"].as_array().unwrap();
+    assert_eq!(m["layers"].as_array().unwrap().len(), layers.len());
+    for (l, o) in m["layers"].as_array().unwrap().iter().zip(layers) {
+        assert_eq!(
+            l["mediaType"],
+            "application/vnd.docker.image.rootfs.diff.tar"
+        );
+        assert_eq!(&l["digest"], o);
+    }
+    let r = format!("docker-archive:{}", out.display());
+    assert_eq!(skopeo_config(&r)["config"]["Labels"]["x"], "1");
+    tool_ok(
+        "skopeo",
+        &[
+            "copy",
+            "-q",
+            &r,
+            &format!("oci:{}:x", d.path().join("sk").display()),
+        ],
+    );
+    if let Some(dk) = docker("format_docker_writes_schema2_media_types") {
+        let name = dk.load(&s(&out));
+        assert_eq!(dk.inspect(&name)["Id"], m["config"]["digest"]);
+    }
+    let never = d.path().join("never.tar");
+    let err = regraft_fails(
+        &[
+            "convert",
+            &fixture("vendor-zstd.oci"),
+            &s(&never),
+            "--format",
+            "docker",
+        ],
+        2,
+    );
+    assert!(err.contains("zstd"), "{err}");
+    regraft_fails(
+        &[
+            "convert",
+            &fixture("vendor.tar"),
+            &s(&never),
+            "--format",
+            "v1",
+        ],
+        2,
+    );
+    assert!(!never.exists());
+}
