@@ -508,6 +508,13 @@ pub struct DiffArgs {
     /// A Trivy or Grype JSON report of OLD.
     #[arg(long, value_name = "REPORT")]
     pub report: Option<String>,
+    /// Compare only the files at or below PATH (repeatable); packages and config as always.
+    #[arg(long = "path", value_name = "PATH")]
+    pub paths: Vec<String>,
+    /// Only the layers, one line each with its size change (from the manifests: no layer is
+    /// read).
+    #[arg(long, conflicts_with_all = ["report", "paths"])]
+    pub stat: bool,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

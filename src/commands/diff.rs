@@ -14,7 +14,17 @@ pub fn run(a: &DiffArgs, g: &Globals) -> Result<u8> {
         report: a.report.as_ref().map(Into::into),
         platform: g.platform.clone(),
         max_layer_size: g.max_layer_size,
+        paths: cli::selections(&a.paths)?,
     };
+    if a.stat {
+        let st = regraft::diff::narrow::stat(&plan)?;
+        emit(&if a.json {
+            format!("{}\n", st.json()?)
+        } else {
+            st.text()
+        })?;
+        return Ok(exit::OK);
+    }
     let d = regraft::diff::diff(&plan)?;
     if a.json {
         emit(&format!("{}\n", d.json()?))?;

@@ -965,3 +965,68 @@ fn format_docker_writes_schema2_media_types() {
     );
     assert!(!never.exists());
 }
+
+/// `diff --path` narrows the file comparison to a subtree (the full diff has changes outside
+/// it), and `diff --stat` gives one line per layer with sizes skopeo reports for both images.
+#[test]
+fn diff_path_and_stat() {
+    let d = tmp();
+    let src = format!("oci:{}:1.0", real("vendor-real.oci"));
+    let out = format!("oci:{}:e", d.path().join("l").display());
+    regraft_ok(&["config", &src, "--layer-rm", "2", "-o", &out]);
+    let full: Value = serde_json::from_str(&regraft_ok(&["diff", &src, &out, "--json"])).unwrap();
+    let paths = |v: &Value| -> Vec<String> {
+        ["added", "removed", "changed"]
+            .iter()
+            .flat_map(|k| v["files"][k].as_array().unwrap().clone())
+            .map(|e| e["path"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let all = paths(&full);
+    assert!(all.iter().any(|p| p == "/etc/motd"), "{all:?}");
+    assert!(all.iter().any(|p| p.starts_with("/opt/vendor")), "{all:?}");
+    let narrowed: Value = serde_json::from_str(&regraft_ok(&[
+        "diff",
+        &src,
+        &out,
+        "--json",
+        "--path",
+        "/opt/vendor",
+    ]))
+    .unwrap();
+    let some = paths(&narrowed);
+    assert!(!some.is_empty());
+    assert!(
+        some.iter().all(|p| p.starts_with("/opt/vendor")),
+        "{some:?}"
+    );
+    assert_eq!(
+        some,
+        all.iter()
+            .filter(|p| p.starts_with("/opt/vendor"))
+            .cloned()
+            .collect::<Vec<_>>()
+    );
+
+    let st: Value =
+        serde_json::from_str(&regraft_ok(&["diff", &src, &out, "--stat", "--json"])).unwrap();
+    let sizes = |r: &str| -> Vec<u64> {
+        skopeo_raw(r)["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["size"].as_u64().unwrap())
+            .collect()
+    };
+    let (os, ns) = (sizes(&src), sizes(&out));
+    let layers = st["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 3);
+    assert_eq!(layers[0]["status"], "same");
+    assert_eq!(layers[2]["status"], "removed");
+    assert_eq!(layers[2]["delta"], -(os[2] as i64));
+    assert_eq!(st["old_total"], os.iter().sum::<u64>());
+    assert_eq!(st["new_total"], ns.iter().sum::<u64>());
+    let text = regraft_ok(&["diff", &src, &out, "--stat"]);
+    assert_eq!(text.lines().count(), 5, "{text}");
+    assert!(text.contains("removed"), "{text}");
+}
