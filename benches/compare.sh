@@ -10,7 +10,8 @@
 #   bash benches/compare.sh --no-peers # regraft and the floor only
 #
 # From a clean clone: installs missing Debian packages, builds fixtures/real/ (build-real.sh)
-# and the generated images under fixtures/real/large/ (git-ignored, cached), builds regraft in
+# and the generated images under fixtures/real/large/ (git-ignored, cached), the multi-platform
+# fixtures (build-multi.sh: one two-platform graft against two single-platform runs), builds regraft in
 # release mode, runs everything with warm page caches, and writes the table to stdout (and to
 # $WORK/results.md). Needs root (buildah, umoci, apt-get). Peers use a fresh storage root each
 # run, as on a new build host. Numbers from a shared machine are noisy: say so when quoting.
@@ -192,5 +193,32 @@ for s in "${sets[@]}"; do
   job "$s path, docker-save" path "$vd" "$R/debian-new.tar" "docker-archive:$WORK/out.tar" docker
   job "$s path, OCI gzip" path "$vo" "$R/debian-new.oci" "oci-archive:$WORK/out.tar" oci
 done
+
+# --- multi-platform: one two-platform graft against two single-platform runs -------------------
+# fixtures/real/multi (build-multi.sh): amd64 + arm64 indexes, small (a 5 MB base layer per
+# platform); the row says what one index costs against grafting each platform on its own.
+bash fixtures/build-multi.sh >&2
+M=$R/multi
+multi_job() { # name mode(layer|path)
+  local name=$1 mode=$2
+  local args=(--from "$M/vendor-oci.tar" --onto "$M/base-new-oci.tar" --old-base-layers 1)
+  [ "$mode" = path ] && args+=(--path /opt/vendor)
+  warm "$M/vendor-oci.tar" "$M/base-new-oci.tar"
+  rm -f "$WORK"/out-*.tar
+  time_cmd "regraft $name, index" "$REGRAFT" "${args[@]}" -o "oci-archive:$WORK/out-multi.tar"
+  local w=$WALL c=$CPU r=$RSS
+  time_cmd "regraft $name, amd64" "$REGRAFT" "${args[@]}" --platform linux/amd64 -o "oci-archive:$WORK/out-amd64.tar"
+  local w1=$WALL c1=$CPU r1=$RSS
+  time_cmd "regraft $name, arm64" "$REGRAFT" "${args[@]}" --platform linux/arm64 -o "oci-archive:$WORK/out-arm64.tar"
+  local sw sc sr
+  sw=$(python3 -c "print(f'{$w1+$WALL:.2f}')")
+  sc=$(python3 -c "print(f'{$c1+$CPU:.2f}')")
+  sr=$(( r1 > RSS ? r1 : RSS ))
+  row "$name" "**regraft**, one index of 2 platforms" "$w" "$c" "$r" "$sw" "$sc" "ratios: to the two runs below"
+  row "$name" "regraft, 2 single-platform runs" "$sw" "$sc" "$sr" "$sw" "$sc" "sum of both runs (RSS: the larger)"
+  rm -f "$WORK"/out-*.tar
+}
+multi_job "multi layer, OCI archive" layer
+multi_job "multi path, OCI archive" path
 
 cat "$RESULTS"

@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(json layer_walk sniff elf ldcache ld_so_conf merged_view dpkg_status apk_db users pyvenv accept_rules zip)
+[ ${#targets[@]} -gt 0 ] || targets=(json layer_walk sniff elf ldcache ld_so_conf merged_view dpkg_status apk_db users pyvenv accept_rules zip deb registry_ref)
 export RUSTC_BOOTSTRAP=1
 
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
@@ -52,6 +52,10 @@ seed() {
       cp ../fixtures/vendor.tar ../fixtures/vendor.tar.gz ../fixtures/vendor-oci.tar \
          ../fixtures/vendor-legacy.tar ../fixtures/vendor-docker25.tar \
          ../fixtures/vendor-docker29.tar "$dir/" ;;
+    registry_ref)
+      printf '127.0.0.1:5000/vend/app:1' > "$dir/tag"
+      printf 'reg.example/a/b@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' > "$dir/digest"
+      printf 'Bearer realm="https://auth.example/token",service="reg",scope="repository:a/b:pull"' > "$dir/challenge" ;;
     dpkg_status)
       printf 'Package: libc6\nStatus: install ok installed\nVersion: 2.36-9+deb12u4\n\nPackage: apt\nVersion: 1:2.6.1~rc1\n' >"$dir/status"
       printf '/.\n/usr\n/usr/lib/x86_64-linux-gnu/libc.so.6\nlibzstd1:amd64.list\n' >"$dir/list" ;;
@@ -72,6 +76,11 @@ with zipfile.ZipFile(sys.argv[1], "w") as z:
     z.writestr("module-info.class", bytes([0xCA, 0xFE, 0xBA, 0xBE, 0, 0, 0, 65]), zipfile.ZIP_STORED)
 PY
       ;;
+    deb)
+      # Small real packages: the demo packages of the patch tests, built by dpkg-deb.
+      for p in ../fixtures/src/patch/regraft-demo-1.2 ../fixtures/src/patch/regraft-demo-data-1.1; do
+        dpkg-deb --root-owner-group -Zgzip --build "$p" "$dir/$(basename "$p").deb" >/dev/null
+      done ;;
     accept_rules)
       printf '/usr/lib/**/*.so\n/opt/?/bin/*\nconfig User # why\n**/' >"$dir/rules" ;;
   esac

@@ -5,6 +5,7 @@ use clap::{Args, Parser, Subcommand};
 use regraft::check::accept::Accepts;
 use regraft::codec::compress::Codec;
 use regraft::error::{Error, Result};
+use regraft::graft::multi::PlatformChoice;
 use regraft::graft::{GraftPlan, WriteMode};
 use regraft::model::glob::Excludes;
 use regraft::model::path;
@@ -16,7 +17,7 @@ use regraft::toolbox::{self, add, add::AddOptions};
 use regraft::triage::{Severity, TriagePlan};
 use std::path::PathBuf;
 
-const ABOUT: &str = "Move a vendor's application onto a new base image: daemonless, offline, on image files on disk.";
+const ABOUT: &str = "Move a vendor's application onto a new base image: daemonless, on image files on disk or in a registry.";
 
 const EXAMPLES: &str = "\
 Examples:
@@ -25,6 +26,9 @@ Examples:
 
   # Rebase the vendor's application layers onto a new base (layer mode)
   regraft --from vendor.tar --old-base oldbase.tar --onto base.tar -o oci:out:fixed
+
+  # A multi-platform vendor (an index): every platform onto the base's same platform, one index
+  regraft --from vendor-multi.oci.tar --onto debian-multi.oci.tar -o oci-archive:fixed.tar
 
   # Look inside an image, check every digest, convert between formats
   regraft inspect vendor.tar
@@ -41,6 +45,11 @@ Image references:
   docker-archive:FILE[:NAME:TAG|:@N]   docker save output (every generation), also gzipped
   oci-archive:FILE[:REF]               OCI archive
   oci:DIR[:REF]                        OCI layout directory (also oci-dir:DIR[:REF])
+  docker://HOST[:PORT]/REPO[:TAG|@DIGEST]
+                                       a registry (read and write); plain HTTP only to
+                                       loopback hosts unless --tls-verify=false; credentials
+                                       from --creds, --authfile, containers auth.json or
+                                       Docker's config.json (credHelpers, credsStore)
   PATH                                 identified by content; as an output, *.tar is a
                                        docker archive and DIR/ an OCI layout
 
@@ -65,8 +74,10 @@ pub struct Cli {
 #[derive(Args, Debug, Clone)]
 pub struct GlobalArgs {
     /// Platform to pick from multi-platform inputs (os/arch[/variant]); default: the vendor's
-    /// (or the only) platform, else linux/amd64.
-    #[arg(long, global = true, value_name = "OS/ARCH[/VARIANT]")]
+    /// (or the only) platform, else linux/amd64. The graft of a multi-platform vendor grafts
+    /// every platform into one index unless this narrows it: P[,P...] grafts these, `all`
+    /// every one.
+    #[arg(long, global = true, value_name = "OS/ARCH[/VARIANT]|all")]
     pub platform: Option<String>,
 
     /// Largest decompressed layer regraft will read, in bytes (suffixes K, M, G, T).
@@ -84,6 +95,29 @@ pub struct GlobalArgs {
     /// Show progress on stderr even when it is not a terminal (default: only on a terminal).
     #[arg(long, global = true)]
     pub progress: bool,
+
+    /// Registry credentials (docker:// references), USER:PASS; USER alone reads the password
+    /// from the first line of stdin. Default: --authfile, else $REGISTRY_AUTH_FILE,
+    /// $XDG_RUNTIME_DIR/containers/auth.json, ~/.config/containers/auth.json, Docker's
+    /// config.json ($DOCKER_CONFIG or ~/.docker; credHelpers, auths, credsStore).
+    #[arg(long, global = true, value_name = "USER[:PASS]")]
+    pub creds: Option<String>,
+
+    /// Registry credentials from this auth file only (containers auth.json or Docker's
+    /// config.json format).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub authfile: Option<PathBuf>,
+
+    /// Verify registries' TLS certificates (default true). false also allows plain HTTP to
+    /// any registry; plain HTTP to a loopback host (localhost, 127.0.0.1, ::1) is allowed
+    /// either way.
+    #[arg(long, global = true, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub tls_verify: Option<bool>,
+
+    /// Trust the CA certificates (*.crt) in DIR for registries, besides the system's and
+    /// /etc/containers/certs.d/HOST and /etc/docker/certs.d/HOST.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cert_dir: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -96,7 +130,8 @@ pub struct GraftArgs {
     #[arg(long, value_name = "IMAGE", alias = "new_base", alias = "new-base")]
     pub onto: Option<String>,
 
-    /// Where to write the result.
+    /// Where to write the result: a file or layout, or docker://HOST[:PORT]/REPO:TAG (blobs
+    /// the registry has are not sent; the tag moves last).
     #[arg(short, long, value_name = "OUTPUT")]
     pub output: Option<String>,
 
@@ -179,7 +214,8 @@ pub struct OverrideArgs {
 /// Where an image-writing command writes.
 #[derive(Args, Debug, Clone)]
 pub struct OutArgs {
-    /// Where to write the result (`-`: a docker archive on stdout, not atomic).
+    /// Where to write the result (`-`: a docker archive on stdout, not atomic;
+    /// docker://HOST[:PORT]/REPO:TAG: a registry, the tag moved last).
     #[arg(short, long, value_name = "OUTPUT")]
     pub output: String,
     /// Name of the result (NAME:TAG); default: the input's first tag + "-regraft", so loading the
@@ -280,6 +316,13 @@ pub enum Command {
     /// digest checked.
     #[command(after_help = "Example:\n  regraft blob app.tar sha256:4f1c... | tar -tz")]
     Blob(BlobArgs),
+    /// Update an image's Debian packages in place from local repositories (a directory of
+    /// .deb files, or an apt repository on disk), offline and without running the image: one
+    /// new layer with the new versions' files and dpkg's database updated.
+    #[command(
+        after_help = "Examples:\n  regraft patch debian.tar --repo ./debs --package zlib1g -o patched.tar\n  regraft patch vendor.tar --repo /srv/mirror --report trivy.json -o patched.tar\n  regraft patch vendor.tar --repo ./debs --all --dry-run\n\nExit codes: 0 ok (also: nothing to update), 1 error (a dependency that cannot be met, a checksum mismatch, a maintainer script not accepted), 2 usage."
+    )]
+    Patch(PatchArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff) on stdout.
@@ -411,6 +454,52 @@ pub struct ConfigArgs {
     pub gate: GateArgs,
 }
 
+#[derive(Args, Debug)]
+pub struct PatchArgs {
+    pub image: String,
+    /// A repository: a directory of .deb files, an apt repository (dists/*/Release), a flat one
+    /// (Packages[.gz|.xz] at its top), or one .deb file (repeatable).
+    #[arg(long, required = true, value_name = "DIR|FILE")]
+    pub repo: Vec<std::path::PathBuf>,
+    /// Update this package to the newest version the repositories have (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub package: Vec<String>,
+    /// Update the packages a scanner report (Trivy or Grype JSON) names with a fixed version,
+    /// each to the lowest version the repositories have that fixes it.
+    #[arg(long, value_name = "REPORT", conflicts_with = "all")]
+    pub report: Option<String>,
+    /// Update every installed package the repositories have newer.
+    #[arg(long, conflicts_with = "package")]
+    pub all: bool,
+    /// Print the plan (packages, versions, why) and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Where to write the result (not needed with --dry-run).
+    #[arg(
+        short,
+        long,
+        value_name = "OUTPUT",
+        required_unless_present = "dry_run"
+    )]
+    pub output: Option<String>,
+    /// Name of the result (NAME:TAG); default: the input's first tag + "-regraft".
+    #[arg(long, value_name = "NAME:TAG")]
+    pub tag: Option<String>,
+    /// Write the digest of the written manifest to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub digestfile: Option<String>,
+    /// Compression of the new layer (default: that of the image's top layer).
+    #[arg(long, value_name = "CODEC")]
+    pub compression: Option<String>,
+    /// `--accept maintainer-script:PACKAGE` lets an update whose maintainer scripts (or
+    /// triggers other than ldconfig) regraft does not run go ahead.
+    #[command(flatten)]
+    pub accept: AcceptArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// What passes a check's findings one by one: shared by the graft, `check`, `config` and `add`.
 #[derive(Args, Debug, Clone, Default)]
 pub struct AcceptArgs {
@@ -534,11 +623,11 @@ pub struct AnnotateArgs {
     /// annotations, Docker reads labels); --annotation wins over a label.
     #[arg(long)]
     pub label_to_annotation: bool,
-    /// Media types of the written manifest and config: oci (default) or docker (schema 2, for
+    /// Media types of the written manifest and config: oci (the default) or docker (schema 2, for
     /// registries and Docker versions that want it; the manifest's digest changes, the
     /// blobs do not).
-    #[arg(long, value_name = "oci|docker", default_value = "oci")]
-    pub format: String,
+    #[arg(long, value_name = "oci|docker")]
+    pub format: Option<String>,
 }
 
 impl AnnotateArgs {
@@ -553,7 +642,10 @@ impl AnnotateArgs {
     }
 
     pub fn media_format(&self) -> Result<regraft::mutate::retype::MediaFormat> {
-        regraft::mutate::retype::MediaFormat::parse(&self.format)
+        self.format.as_deref().map_or(
+            Ok(Default::default()),
+            regraft::mutate::retype::MediaFormat::parse,
+        )
     }
 
     /// The annotations, then the media types, applied to a planned image.
@@ -701,15 +793,53 @@ impl ConfigEditArgs {
 
 /// The global flags, validated.
 pub struct Globals {
+    /// The one platform asked for (`--platform P`).
     pub platform: Option<Platform>,
+    /// What `--platform` asks of a multi-platform graft.
+    pub platforms: PlatformChoice,
     pub max_layer_size: u64,
     pub quiet: bool,
 }
 
 impl GlobalArgs {
+    /// The registry flags, for `store::registry::configure`.
+    pub fn registry_options(&self) -> Result<regraft::store::registry::Options> {
+        use regraft::store::registry::creds::Credential;
+        let creds = match self.creds.as_deref() {
+            None => None,
+            Some(c) => {
+                let (user, pass) = match c.split_once(':') {
+                    Some((u, p)) => (u.to_string(), p.to_string()),
+                    None => {
+                        let mut line = String::new();
+                        std::io::stdin().read_line(&mut line).map_err(|e| {
+                            Error::io_while("--creds: reading the password from stdin", e)
+                        })?;
+                        (
+                            c.to_string(),
+                            line.trim_end_matches(['\r', '\n']).to_string(),
+                        )
+                    }
+                };
+                if user.is_empty() {
+                    return Err(Error::Usage("--creds: no user name".into()));
+                }
+                Some(Credential::new(user, pass, "--creds".into()))
+            }
+        };
+        Ok(regraft::store::registry::Options {
+            creds,
+            authfile: self.authfile.clone(),
+            tls_verify: self.tls_verify,
+            cert_dir: self.cert_dir.clone(),
+        })
+    }
+
     pub fn validate(&self) -> Result<Globals> {
+        let platforms = PlatformChoice::parse(self.platform.as_deref())?;
         Ok(Globals {
-            platform: self.platform.as_deref().map(Platform::parse).transpose()?,
+            platform: platforms.one().cloned(),
+            platforms,
             max_layer_size: parse_size(&self.max_layer_size)?,
             quiet: self.quiet,
         })

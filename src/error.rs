@@ -87,6 +87,10 @@ pub enum Error {
         value: u64,
         unit: &'static str,
     },
+    /// A registry refused or failed a request: `what` names the request (never with
+    /// credentials), `msg` the status and the registry's error codes.
+    #[error("{what}: {msg}")]
+    Registry { what: String, msg: String },
     #[error("{0}")]
     Usage(String),
     #[error("{0}")]
@@ -118,6 +122,12 @@ impl Error {
             file: file.to_string(),
             msg: msg.into(),
             source: source.into(),
+        }
+    }
+    pub fn registry(what: impl std::fmt::Display, msg: impl Into<String>) -> Self {
+        Error::Registry {
+            what: what.to_string(),
+            msg: msg.into(),
         }
     }
     pub fn layer(what: impl std::fmt::Display, msg: impl Into<String>) -> Self {

@@ -22,6 +22,10 @@ pub struct Inspect {
     pub format: String,
     pub tags: Vec<String>,
     pub platform: String,
+    /// When the image was picked from an index: every platform image the index has, in its
+    /// order (attestations left out); `--platform` picks one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<String>,
     pub manifest_digest: String,
     pub manifest_media_type: String,
     pub index_digest: Option<String>,
@@ -47,6 +51,7 @@ pub fn inspect(img: &Image) -> Inspect {
         format: img.format.describe().to_string(),
         tags: img.tags.clone(),
         platform: img.view.platform.to_string(),
+        platforms: Vec::new(),
         manifest_digest: img.manifest_digest.to_string(),
         manifest_media_type: img
             .manifest
@@ -96,6 +101,9 @@ impl Inspect {
             }
         );
         let _ = writeln!(o, "platform:  {}", z(&self.platform));
+        if !self.platforms.is_empty() {
+            let _ = writeln!(o, "platforms: {} (index)", z(&self.platforms.join(", ")));
+        }
         let _ = writeln!(
             o,
             "manifest:  {} ({})",

@@ -38,6 +38,7 @@ pub mod graft;
 pub mod inspect;
 pub mod oldbase;
 pub mod packages;
+pub mod patch;
 pub mod toolbox;
 pub mod triage;
 pub mod verify;

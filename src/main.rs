@@ -35,6 +35,7 @@ fn main() -> ExitCode {
     };
     let result = commands::run(cli);
     regraft::progress::stop();
+    regraft::store::registry::forget_kept_blobs();
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => fail(&e),

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Runs every test of regraft on a fresh Debian machine: installs the Debian packages the tests
 # need when any is missing, builds the large real fixtures when missing
-# (fixtures/build-real.sh), then runs the unit, property and integration tests and builds the
+# (fixtures/build-real.sh, build-check.sh, build-patch.sh, build-multi.sh), then runs the unit, property and integration tests and builds the
 # benchmarks, and fuzzes each target for FUZZ_SECONDS (default 60). Needs root (chroot, umoci
 # unpack, apt-get).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash tests/need-debs.sh skopeo umoci podman buildah mmdebstrap gcc libc6-dev musl-tools python3 tar gzip zstd util-linux time docker.io
+bash tests/need-debs.sh skopeo umoci podman buildah mmdebstrap gcc libc6-dev musl-tools python3 tar gzip zstd util-linux time docker.io dpkg-dev apt-utils jq qemu-user-static docker-registry apache2-utils openssl
 
 bash fixtures/build-real.sh
 bash fixtures/build-check.sh
+bash fixtures/build-patch.sh
+bash fixtures/build-multi.sh
 
 log=$(mktemp)
 # A private Docker daemon (tests/dockerd.sh) for the tests that use Docker as the oracle and for

@@ -13,6 +13,7 @@ pub const CHECKS: &[&str] = &[
     "bad-library",
     "java-class-version",
     "libc-mismatch",
+    "maintainer-script",
     "library-loaded-first",
     "library-not-in-ld-so-cache",
     "missing-entrypoint",

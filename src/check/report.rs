@@ -107,6 +107,8 @@ fn more_findings(rest: &[Finding]) -> Finding {
 
 /// The check name of the finding that counts the findings past `MAX_FINDINGS`.
 const MORE: &str = "more-findings";
+/// The kind of finding the baseline never makes a warning (see `Report::compare_with`).
+const WRONG_MACHINE: &str = "wrong-machine";
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Checked {
@@ -205,7 +207,10 @@ impl Report {
     }
 
     /// Marks the findings `baseline` (the application as it stands in the vendor's own image)
-    /// has too as pre-existing: warnings, never errors. Only what the graft broke stays an error.
+    /// has too as pre-existing: warnings, never errors. Only what the graft broke stays an error,
+    /// and a file built for another machine than the image's platform: no base can make it run
+    /// (the vendor's arm64 image shipping its amd64 binary is what a multi-platform graft must
+    /// not pass on).
     pub fn compare_with(&mut self, baseline: &Report) {
         let known: std::collections::BTreeSet<_> = (baseline.findings.iter())
             .chain(&baseline.hidden)
@@ -213,7 +218,7 @@ impl Report {
             .collect();
         self.unhide();
         for f in &mut self.findings {
-            if known.contains(&f.key()) {
+            if known.contains(&f.key()) && f.check != WRONG_MACHINE {
                 f.pre_existing = true;
                 f.severity = Severity::Warning;
             }

@@ -61,19 +61,35 @@ pub fn check(
         })
         .flatten();
     let jvm_files: Vec<String> = java.iter().flat_map(|j| release_candidates(j)).collect();
-    let node_files: Vec<String> = node.iter().flat_map(|n| node_abi_files(n)).collect();
+    // The PATH node and the application's own (`.../bin/node`, read only when it has addons).
+    let mut all_nodes: Vec<String> = node.into_iter().collect();
+    if !addons.is_empty() {
+        all_nodes.extend(
+            nodes
+                .iter()
+                .filter(|(p, n)| {
+                    n.kind == Kind::File
+                        && (p.as_bytes() == b"bin/node" || p.ends_with(b"/bin/node"))
+                })
+                .map(|(p, _)| abs(p)),
+        );
+    }
+    let node_files: Vec<String> = all_nodes.iter().flat_map(|n| node_abi_files(n)).collect();
+    // Only files small enough to be read are fetched (an official node is ~100 MB: its
+    // headers tell its version instead).
     let keys: Vec<Vec<u8>> = jvm_files
         .iter()
         .chain(&node_files)
-        .filter_map(|p| fs.lookup(p).map(|(k, _)| k))
+        .filter_map(|p| fs.lookup(p))
+        .filter(|(_, n)| n.size <= MAX_SYSTEM_FILE.value)
+        .map(|(k, _)| k)
         .collect();
     fs.fetch(&keys)?;
     if let Some(newest) = classes {
         java_classes(fs, nodes, &jvm_files, newest, out)?;
     }
     if !addons.is_empty() {
-        let mut abis: Vec<(u32, String)> = node.iter().filter_map(|n| node_abi(fs, n)).collect();
-        abis.extend(own_nodes(fs, nodes));
+        let abis: Vec<(u32, String)> = all_nodes.iter().filter_map(|n| node_abi(fs, n)).collect();
         addon_findings(&addons, &abis, out);
     }
     Ok(())
@@ -208,7 +224,8 @@ fn application_jvm(
     jvm_files: &[String],
 ) -> Result<Option<(u32, String)>> {
     for (p, n) in nodes.iter().filter(|(_, n)| n.kind == Kind::File) {
-        if p.as_bytes() == b"release" || p.ends_with(b"/release") {
+        let named = p.as_bytes() == b"release" || p.ends_with(b"/release");
+        if named && n.size <= MAX_SYSTEM_FILE.value {
             let text = fs
                 .data(n)?
                 .map(|d| String::from_utf8_lossy(&d).into_owned());
@@ -218,8 +235,11 @@ fn application_jvm(
         }
     }
     for f in jvm_files {
+        // A candidate that cannot be read (too large to be a release file) is no JVM's.
         let text = fs
-            .read_result(f)?
+            .read_result(f)
+            .ok()
+            .flatten()
             .map(|d| String::from_utf8_lossy(&d).into_owned());
         if let Some(v) = text.as_deref().and_then(java_feature) {
             return Ok(Some((v, format!("{f}, the JVM of the result's java"))));
@@ -340,16 +360,6 @@ fn node_abi(fs: &Fs, node: &str) -> Option<(u32, String)> {
             .ok()
     })?;
     Some((v, format!("{node}, whose {} says so", files[1])))
-}
-
-/// The node programs the application brings itself (`.../bin/node`), with the version each
-/// one's files tell.
-fn own_nodes(fs: &Fs, nodes: &[(Key, Node)]) -> Vec<(u32, String)> {
-    nodes
-        .iter()
-        .filter(|(p, n)| n.kind == Kind::File && p.ends_with(b"/bin/node"))
-        .filter_map(|(p, _)| node_abi(fs, &abs(p)))
-        .collect()
 }
 
 /// One finding per `NODE_MODULE_VERSION` the application's addons are built for that no node

@@ -83,10 +83,16 @@ fn write(out: &ImageRef, plan: &OutImage, what: &str, a: &ConvertArgs, g: &Globa
         max_layer_size: g.max_layer_size,
     };
     let plan = &a.annotate.apply(plan.clone(), what)?;
-    let d = sink::write(out, plan, opts)?;
+    let (d, moved) = sink::write_counted(out, plan, opts)?;
     write_digestfile(a.digestfile.as_deref(), &d)?;
     if !g.quiet {
         say!("{} -> {} {}", sanitize(what), out, d);
+        if let Some(t) = moved {
+            say!(
+                "  moved: {}",
+                regraft::graft::Moved::from_transfer(&t).text()
+            );
+        }
     }
     Ok(())
 }

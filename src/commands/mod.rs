@@ -18,6 +18,7 @@ mod graft;
 mod inspect;
 mod ls;
 mod packages;
+mod patch;
 mod raw;
 mod rm;
 mod triage;
@@ -29,6 +30,24 @@ use anyhow::Result;
 /// Runs the command line; the result is the exit code.
 pub fn run(cli: Cli) -> Result<u8> {
     let g = cli.global.validate()?;
+    if cli.command.is_some() && g.platforms.several() {
+        return Err(regraft::Error::Usage(format!(
+            "--platform {}: a command reads one image; give one platform (only the graft takes several, or all)",
+            cli.global.platform.as_deref().unwrap_or_default()
+        ))
+        .into());
+    }
+    regraft::store::registry::configure(cli.global.registry_options()?);
+    // The commands that read an image's layers once stream them; the others (the graft and
+    // its check, the edits, diff, triage, packages) keep what they read from a registry.
+    regraft::store::registry::keep_blobs(!matches!(
+        cli.command,
+        Some(Command::Inspect(_))
+            | Some(Command::Verify(_))
+            | Some(Command::Convert(_))
+            | Some(Command::Cp(_))
+            | Some(Command::Ls(_))
+    ));
     regraft::progress::set_verbose(cli.global.verbose);
     regraft::progress::set_quiet(cli.global.quiet);
     if wants_progress(&cli) {
@@ -48,6 +67,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Some(Command::Triage(a)) => triage::run(&a, &g),
         Some(Command::Packages(a)) => packages::run(&a, &g),
         Some(Command::Diff(a)) => diff::run(&a, &g),
+        Some(Command::Patch(a)) => patch::run(&a, &g),
         Some(Command::Check(a)) => check::run(&a, &g),
         Some(Command::Manifest(a)) => raw::manifest(&a, &g),
         Some(Command::ConfigBlob(a)) => raw::config_blob(&a, &g),

@@ -41,20 +41,58 @@ fn bad(what: &str) -> Error {
     Error::Invalid(format!("zip: {what}"))
 }
 
-/// Where the central directory is and how many entries it says it has.
+/// Where the central directory is: (its offset, its size, the bytes in front of the archive).
+/// The end record is the last one whose comment length reaches exactly to the end of the file
+/// (a record inside a comment does not); offsets are taken relative to where the archive
+/// starts, as Java's `ZipFile` takes them: a launch script in front of a jar (Spring Boot's
+/// fully executable jars) shifts every offset the archive records.
 fn directory(len: u64, read_at: &mut ReadAt<'_>) -> Result<(u64, u64, u64)> {
     // The end record is 22 bytes plus a comment of at most 65,535.
     let tail_len = len.min(22 + 65_535);
     let tail = read_at(len - tail_len, tail_len as usize)?;
-    let at = (0..tail.len().saturating_sub(21))
-        .rev()
-        .find(|&i| u32_at(&tail, i) == Some(EOCD))
-        .ok_or_else(|| bad("no end of central directory record (not a zip archive)"))?;
+    // Candidates from the end; the first whose directory starts with an entry's signature
+    // wins (an empty archive's end record, when none does).
+    let mut fallback = None;
+    let mut first_error = None;
+    for at in (0..tail.len().saturating_sub(21)).rev() {
+        let exact = u32_at(&tail, at) == Some(EOCD)
+            && u16_at(&tail, at + 20).is_some_and(|c| at + 22 + usize::from(c) == tail.len());
+        if !exact {
+            continue;
+        }
+        let found = match end_record(&tail, at, len - tail_len, read_at) {
+            Ok(found) => found,
+            Err(e) => {
+                first_error.get_or_insert(e);
+                continue;
+            }
+        };
+        if found.1 > 0 && u32_at(&read_at(found.0, 4)?, 0) == Some(CENTRAL) {
+            return Ok(found);
+        }
+        fallback.get_or_insert(at);
+    }
+    let Some(at) = fallback else {
+        return Err(first_error
+            .unwrap_or_else(|| bad("no end of central directory record (not a zip archive)")));
+    };
+    end_record(&tail, at, len - tail_len, read_at)
+}
+
+/// The directory an end record at `at` of `tail` (which starts at `tail_at` in the file) gives.
+fn end_record(
+    tail: &[u8],
+    at: usize,
+    tail_at: u64,
+    read_at: &mut ReadAt<'_>,
+) -> Result<(u64, u64, u64)> {
     let e = &tail[at..];
-    let mut count = u64::from(u16_at(e, 10).ok_or_else(|| bad("short end record"))?);
-    let mut size = u64::from(u32_at(e, 12).ok_or_else(|| bad("short end record"))?);
-    let mut offset = u64::from(u32_at(e, 16).ok_or_else(|| bad("short end record"))?);
-    let eocd_at = len - tail_len + at as u64;
+    let short = || bad("short end record");
+    let count = u64::from(u16_at(e, 10).ok_or_else(short)?);
+    let mut size = u64::from(u32_at(e, 12).ok_or_else(short)?);
+    let mut offset = u64::from(u32_at(e, 16).ok_or_else(short)?);
+    let eocd_at = tail_at + at as u64;
+    let mut dir_end = eocd_at;
     if (count == 0xffff || size == 0xffff_ffff || offset == 0xffff_ffff) && eocd_at >= 20 {
         let loc = read_at(eocd_at - 20, 20)?;
         if u32_at(&loc, 0) == Some(EOCD64_LOCATOR) {
@@ -63,41 +101,51 @@ fn directory(len: u64, read_at: &mut ReadAt<'_>) -> Result<(u64, u64, u64)> {
             if u32_at(&r, 0) != Some(EOCD64) {
                 return Err(bad("the zip64 locator points at no zip64 end record"));
             }
-            count = u64_at(&r, 32).ok_or_else(|| bad("short zip64 end record"))?;
             size = u64_at(&r, 40).ok_or_else(|| bad("short zip64 end record"))?;
             offset = u64_at(&r, 48).ok_or_else(|| bad("short zip64 end record"))?;
+            dir_end = at64;
         }
     }
-    if offset.checked_add(size).is_none_or(|end| end > len) {
+    let Some(prefix) = offset
+        .checked_add(size)
+        .and_then(|end| dir_end.checked_sub(end))
+    else {
         return Err(bad(&format!(
-            "the central directory ({size} bytes at {offset}) lies past the end of the file ({len} bytes)"
+            "the central directory ({size} bytes at {offset}) lies past the end of the archive ({dir_end} bytes before its end record)"
         )));
-    }
+    };
     if size > MAX_ZIP_DIRECTORY.value {
         return Err(MAX_ZIP_DIRECTORY.error("zip: its central directory", format!("{size} bytes")));
     }
-    if count > MAX_ZIP_ENTRIES.value {
-        return Err(MAX_ZIP_ENTRIES.error("zip: its central directory", format!("{count} entries")));
-    }
-    Ok((offset, size, count))
+    Ok((offset + prefix, size, prefix))
 }
 
 /// The entries of the archive (`len` bytes) whose names `keep` takes, in directory order.
+/// Every entry the directory holds is read, whatever count the end record gives (a count
+/// that wrapped past 65,535, or one set to zero, hides nothing): at most `MAX_ZIP_ENTRIES`.
 pub fn entries(
     len: u64,
     read_at: &mut ReadAt<'_>,
     keep: impl Fn(&[u8]) -> bool,
 ) -> Result<Vec<Entry>> {
-    let (offset, size, count) = directory(len, read_at)?;
+    let (offset, size, prefix) = directory(len, read_at)?;
     let dir = read_at(offset, size as usize)?;
     let mut out = Vec::new();
     let mut p = 0usize;
-    for _ in 0..count {
+    let mut seen = 0u64;
+    while p < dir.len() {
         if u32_at(&dir, p) != Some(CENTRAL) {
             return Err(bad(&format!(
                 "central directory entry at {} has no signature",
                 offset + p as u64
             )));
+        }
+        seen += 1;
+        if seen > MAX_ZIP_ENTRIES.value {
+            return Err(MAX_ZIP_ENTRIES.error(
+                "zip: its central directory",
+                format!("more than {} entries", MAX_ZIP_ENTRIES.value),
+            ));
         }
         let short = || bad("a central directory entry runs past the directory");
         let flags = u16_at(&dir, p + 8).ok_or_else(short)?;
@@ -118,7 +166,7 @@ pub fn entries(
                 method,
                 flags,
                 compressed,
-                local,
+                local: local.saturating_add(prefix),
             });
         }
         p += 46 + name_len + extra_len + comment_len;
@@ -298,6 +346,37 @@ mod tests {
     }
 
     #[test]
+    fn a_script_in_front_a_lying_count_and_an_end_record_in_a_comment() {
+        let class = [0xca, 0xfe, 0xba, 0xbe, 0, 0, 0, 65];
+        let z = for_tests(&[("a/A.class", &class, true), ("b/B.class", &class, false)]);
+        let n = z.len();
+        let names = |z: &[u8]| {
+            let mut r = reader(z);
+            let es = entries(z.len() as u64, &mut r, |_| true).unwrap();
+            let mut heads = Heads::default();
+            for e in &es {
+                assert_eq!(heads.head(e, 8, &mut r).unwrap().unwrap(), class);
+            }
+            es.len()
+        };
+        // A launch script in front (a fully executable jar): offsets shift, classes are read.
+        let mut with_script = b"#!/bin/sh\nexec java -jar \"$0\" \"$@\"\n".to_vec();
+        with_script.extend(&z);
+        assert_eq!(names(&with_script), 2);
+        // End-record counts of zero hide nothing.
+        let mut zero = z.clone();
+        zero[n - 14..n - 10].copy_from_slice(&[0, 0, 0, 0]);
+        assert_eq!(names(&zero), 2);
+        // An end record inside the comment of the real one is not taken for it.
+        let mut commented = z.clone();
+        let mut fake = EOCD.to_le_bytes().to_vec();
+        fake.extend([0u8; 18]);
+        commented[n - 2..].copy_from_slice(&(fake.len() as u16).to_le_bytes());
+        commented.extend(&fake);
+        assert_eq!(names(&commented), 2);
+    }
+
+    #[test]
     fn refuses_what_is_not_a_zip_or_lies_about_its_directory() {
         let mut r = reader(b"not a zip at all");
         assert!(entries(16, &mut r, |_| true).is_err());
@@ -308,9 +387,12 @@ mod tests {
         let mut r = reader(&z);
         let e = entries(n as u64, &mut r, |_| true).unwrap_err().to_string();
         assert!(e.contains("past the end"), "{e}");
-        // A count larger than the directory holds runs off its end.
+        // A directory size that reaches into the entries before it lands on no signature.
         let mut z = for_tests(&[("a.class", b"x", false)]);
-        z[n - 12..n - 10].copy_from_slice(&5u16.to_le_bytes());
+        let size = u32::from_le_bytes(z[n - 10..n - 6].try_into().unwrap());
+        z[n - 10..n - 6].copy_from_slice(&(size + 8).to_le_bytes());
+        let off = u32::from_le_bytes(z[n - 6..n - 2].try_into().unwrap()) - 8;
+        z[n - 6..n - 2].copy_from_slice(&off.to_le_bytes());
         let mut r = reader(&z);
         assert!(entries(n as u64, &mut r, |_| true).is_err());
     }

@@ -23,6 +23,28 @@ pub struct GraftCheck {
     pub merged: Option<(OutImage, Digest)>,
 }
 
+/// Plans the graft (into `begun`, an output begun already, if any) and checks the planned
+/// result. The new layer is always built (a dry run too): the checks read it. When the check
+/// adds a layer (the merged package database), its image replaces the graft's.
+pub fn graft_checked(
+    plan: &GraftPlan,
+    write: WriteMode,
+    begun: Option<Box<dyn crate::sink::Sink>>,
+) -> Result<(Grafted, Report)> {
+    let mut g = crate::graft::graft_into(plan, write, begun)?;
+    g.summary.dry_run = write == WriteMode::DryRun;
+    let gc = check_graft(plan, &mut g, write)?;
+    if let Some((img, digest)) = gc.merged {
+        g.image = img;
+        g.summary.manifest_digest = digest.to_string();
+        g.summary.layers += 1;
+        if let Some(d) = &g.image.docker {
+            g.summary.config_digest = d.config.to_string();
+        }
+    }
+    Ok((g, gc.report))
+}
+
 /// The layers and config of a planned image.
 fn planned(img: &OutImage) -> Result<(Vec<Layer>, Value)> {
     let cfg_digest = img

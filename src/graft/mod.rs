@@ -7,12 +7,13 @@
 
 pub mod gate;
 mod layers;
+pub mod multi;
 mod path;
 mod summary;
 
 pub use crate::model::out::WriteMode;
 pub use crate::oldbase::OldBaseSummary;
-pub use summary::{ImageSummary, NewLayerSummary, Summary};
+pub use summary::{ImageSummary, Moved, NewLayerSummary, Summary};
 
 use crate::codec::compress::Codec;
 use crate::error::{Error, Result};
@@ -74,9 +75,9 @@ pub struct Grafted {
 }
 
 /// Where temporary files for an output go: beside it (so that renames stay on one
-/// filesystem), or the temp directory for stdout.
+/// filesystem), or the temp directory for stdout and registries.
 pub fn out_dir(r: &ImageRef) -> std::path::PathBuf {
-    if r.path.as_os_str() == "-" {
+    if r.path.as_os_str() == "-" || r.is_registry() {
         return std::env::temp_dir();
     }
     match r.transport {
@@ -184,11 +185,26 @@ struct ModeResult {
 /// are walked by their tar headers alone here (each byte is read once, by the copy); a dry run
 /// streams and verifies them here.
 pub fn graft(plan: &GraftPlan, write: WriteMode) -> Result<Grafted> {
+    graft_into(plan, write, None)
+}
+
+/// `graft` into an output begun already (`begun`, from an earlier graft's `Grafted::sink`:
+/// the platforms of a multi-platform graft share one output); it comes back in
+/// `Grafted::sink`, whatever the mode.
+pub fn graft_into(
+    plan: &GraftPlan,
+    write: WriteMode,
+    mut begun: Option<Box<dyn crate::sink::Sink>>,
+) -> Result<Grafted> {
     let inputs = Inputs::read(plan)?;
     let mut done = match plan.mode() {
         GraftMode::Layer => layers::graft_layers(plan, &inputs)?,
-        GraftMode::Path => path::graft_paths(plan, &inputs, write)?,
+        GraftMode::Path => path::graft_paths(plan, &inputs, write, begun.take())?,
     };
+    // Layer mode writes nothing before the commit: the begun output passes through.
+    if let (Some(s), None) = (begun, &done.sink) {
+        done.sink = Some(s);
+    }
     let merged = config::merge(
         &inputs.base.config,
         &inputs.vendor.config,

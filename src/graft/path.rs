@@ -284,6 +284,7 @@ pub(super) fn graft_paths(
     plan: &GraftPlan,
     inputs: &Inputs,
     write: WriteMode,
+    begun: Option<Box<dyn crate::sink::Sink>>,
 ) -> Result<ModeResult> {
     let dir = out_dir(&plan.output);
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
@@ -293,6 +294,7 @@ pub(super) fn graft_paths(
         max_layer_size: plan.max_layer_size,
     };
     let mut sink = match write {
+        WriteMode::Write if begun.is_some() => begun,
         WriteMode::Write => crate::sink::begin(&plan.output, opts)?,
         WriteMode::DryRun => None,
     };

@@ -42,6 +42,39 @@ pub struct Summary {
     /// Layers `--exclude` rewrote (layer mode): index, old and new digest, entries dropped.
     pub rewritten_layers: Vec<String>,
     pub dry_run: bool,
+    /// What a push to a registry moved (absent for files).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved: Option<Moved>,
+}
+
+/// What a push to a registry moved: bytes and blobs uploaded, and the blobs that moved no
+/// bytes (mounted from another repository of the registry, or there already).
+#[derive(Serialize, Clone, Debug, Default)]
+pub struct Moved {
+    pub bytes_uploaded: u64,
+    pub blobs_uploaded: u64,
+    pub blobs_mounted: u64,
+    pub blobs_present: u64,
+}
+
+impl Moved {
+    pub fn from_transfer(t: &crate::sink::Transfer) -> Moved {
+        use std::sync::atomic::Ordering::Relaxed;
+        Moved {
+            bytes_uploaded: t.uploaded.load(Relaxed),
+            blobs_uploaded: t.blobs_uploaded.load(Relaxed),
+            blobs_mounted: t.blobs_mounted.load(Relaxed),
+            blobs_present: t.blobs_present.load(Relaxed),
+        }
+    }
+
+    /// One line for a terminal.
+    pub fn text(&self) -> String {
+        format!(
+            "{} byte(s) uploaded in {} blob(s); {} blob(s) mounted from another repository, {} there already",
+            self.bytes_uploaded, self.blobs_uploaded, self.blobs_mounted, self.blobs_present
+        )
+    }
 }
 
 impl Summary {
@@ -86,12 +119,21 @@ impl Summary {
             warnings: inputs.warnings,
             rewritten_layers: done.rewritten_layers.clone(),
             dry_run: write == WriteMode::DryRun,
+            moved: None,
         }
     }
 
     /// The summary for a terminal: what was grafted onto what, the old base, the layers,
     /// the config values from the vendor, `--exclude`'s rewrites, warnings, what was written.
     pub fn text(&self) -> String {
+        let mut o = self.body();
+        o.push_str(&self.outcome());
+        o
+    }
+
+    /// `text` without its last line (what was written): a platform of a multi-platform graft,
+    /// whose output is the index.
+    pub fn body(&self) -> String {
         use std::fmt::Write as _;
         let z = crate::text::sanitize;
         let mut o = self.headline();
@@ -133,7 +175,6 @@ impl Summary {
         for w in &self.warnings {
             let _ = writeln!(o, "  warning: {}", z(w));
         }
-        o.push_str(&self.outcome());
         o
     }
 
@@ -169,8 +210,13 @@ impl Summary {
                 z(&self.output)
             )
         } else {
+            let moved = self
+                .moved
+                .as_ref()
+                .map(|m| format!("  moved: {}\n", m.text()))
+                .unwrap_or_default();
             format!(
-                "  wrote {}{}: manifest {}\n",
+                "  wrote {}{}: manifest {}\n{moved}",
                 z(&self.output),
                 self.tag
                     .as_deref()

@@ -22,6 +22,8 @@ pub enum Format {
     Docker29Save,
     OciArchive,
     OciLayout,
+    /// A registry (`docker://`).
+    Registry,
 }
 
 impl Format {
@@ -33,6 +35,7 @@ impl Format {
             Format::Docker29Save => "docker save, Docker 29+ containerd store",
             Format::OciArchive => "OCI archive",
             Format::OciLayout => "OCI layout directory",
+            Format::Registry => "registry",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Image references on the command line: `docker-archive:FILE[:NAME:TAG|:@N]`,
-//! `oci-archive:FILE[:REF]`, `oci:DIR[:REF]`, or a bare path identified by its content (input)
-//! or its shape (output). After the transport, FILE ends at the first `:`.
+//! `oci-archive:FILE[:REF]`, `oci:DIR[:REF]`, `docker://HOST[:PORT]/REPO[:TAG|@DIGEST]` (a
+//! registry, skopeo's spelling), or a bare path identified by its content (input) or its shape
+//! (output). After a file transport, FILE ends at the first `:`.
 
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -10,6 +11,9 @@ pub enum Transport {
     DockerArchive,
     OciArchive,
     Oci,
+    /// `docker://`: a registry. `path` is `HOST/REPO`, the selector the full name with its
+    /// tag (`Name`) or the digest (`Digest`).
+    Registry,
     /// A bare path: the kind is told from the file's content.
     Sniff,
 }
@@ -34,7 +38,15 @@ pub struct ImageRef {
 
 impl std::fmt::Display for ImageRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.transport == Transport::Registry {
+            return match &self.selector {
+                Some(Selector::Name(n)) => write!(f, "docker://{n}"),
+                Some(Selector::Digest(d)) => write!(f, "docker://{}@{d}", self.path.display()),
+                _ => write!(f, "docker://{}", self.path.display()),
+            };
+        }
         let t = match self.transport {
+            Transport::Registry => "docker://",
             Transport::DockerArchive => "docker-archive:",
             Transport::OciArchive => "oci-archive:",
             Transport::Oci => "oci:",
@@ -109,10 +121,139 @@ fn refuse_daemon(s: &str) -> Result<()> {
     )))
 }
 
+/// A registry reference, taken apart for the client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegistryTarget {
+    /// `HOST[:PORT]` as written (`docker.io` for Docker Hub).
+    pub host: String,
+    /// The repository path below the host.
+    pub repo: String,
+    /// The tag, when the reference names one.
+    pub tag: Option<String>,
+    /// The digest, when the reference names one.
+    pub digest: Option<crate::model::digest::Digest>,
+}
+
+impl RegistryTarget {
+    /// What a manifest request names: the digest, else the tag.
+    pub fn reference(&self) -> String {
+        match (&self.digest, &self.tag) {
+            (Some(d), _) => d.to_string(),
+            (None, Some(t)) => t.clone(),
+            (None, None) => "latest".into(),
+        }
+    }
+}
+
+/// Parses what follows `docker://`: Docker's normalisation (`debian:12` is
+/// `docker.io/library/debian:12`, no tag is `latest`), then the distribution spec's grammar
+/// for repository names and tags, so that nothing but a name reaches a URL.
+fn parse_registry(s: &str, whole: &str) -> Result<ImageRef> {
+    let bad = |why: &str| Error::Usage(format!("image reference {whole:?}: {why}"));
+    if s.is_empty() {
+        return Err(bad("no registry name"));
+    }
+    let full = normalize_name(s);
+    let (name, digest) = match full.split_once('@') {
+        Some((n, d)) => (
+            n.to_string(),
+            Some(
+                crate::model::digest::Digest::parse(d)
+                    .map_err(|e| bad(&format!("bad digest: {}", e.chain())))?,
+            ),
+        ),
+        None => (full.clone(), None),
+    };
+    let (repo_full, tag) =
+        if digest.is_some() && !name.rsplit('/').next().unwrap_or("").contains(':') {
+            (name.clone(), None)
+        } else {
+            let (r, t) = split_tag(&name);
+            (r, Some(t))
+        };
+    let (host, repo) = repo_full
+        .split_once('/')
+        .ok_or_else(|| bad("expected HOST/REPO"))?;
+    let host_ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c));
+    if !host_ok {
+        return Err(bad("bad registry host"));
+    }
+    let repo_ok = !repo.is_empty()
+        && repo.len() <= 255
+        && repo.split('/').all(|part| {
+            !part.is_empty()
+                && part.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+                && part.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+        });
+    if !repo_ok {
+        return Err(bad(
+            "a repository name is lowercase letters, digits and . _ - between slashes",
+        ));
+    }
+    if let Some(t) = &tag {
+        let ok = !t.is_empty()
+            && t.len() <= 128
+            && !t.starts_with(['.', '-'])
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+        if !ok {
+            return Err(bad("a tag is up to 128 letters, digits and _ . -"));
+        }
+    }
+    let selector = match (&digest, &tag) {
+        (Some(d), None) => Selector::Digest(d.clone()),
+        (_, Some(t)) => Selector::Name(format!("{repo_full}:{t}")),
+        (None, None) => Selector::Name(format!("{repo_full}:latest")),
+    };
+    let mut r = ImageRef {
+        transport: Transport::Registry,
+        path: repo_full.clone().into(),
+        selector: Some(selector),
+    };
+    // A tag and a digest both: the digest is what is fetched; keep it.
+    if let (Some(d), Some(_)) = (&digest, &tag) {
+        r.selector = Some(Selector::Digest(d.clone()));
+    }
+    Ok(r)
+}
+
 impl ImageRef {
+    /// The registry, repository and tag or digest of a `docker://` reference.
+    pub fn registry(&self) -> Option<RegistryTarget> {
+        if self.transport != Transport::Registry {
+            return None;
+        }
+        let path = self.path.to_str()?;
+        let (host, repo) = path.split_once('/')?;
+        let (tag, digest) = match &self.selector {
+            Some(Selector::Name(n)) => (Some(split_tag(n).1), None),
+            Some(Selector::Digest(d)) => (None, Some(d.clone())),
+            _ => (None, None),
+        };
+        Some(RegistryTarget {
+            host: host.to_string(),
+            repo: repo.to_string(),
+            tag,
+            digest,
+        })
+    }
+
+    pub fn is_registry(&self) -> bool {
+        self.transport == Transport::Registry
+    }
+
     /// Parses an input reference.
     pub fn parse_input(s: &str) -> Result<ImageRef> {
         refuse_daemon(s)?;
+        if let Some(rest) = s.strip_prefix("docker://") {
+            return parse_registry(rest, s);
+        }
         let (transport, rest) = split_transport(s);
         if rest.is_empty() {
             return Err(Error::Usage(format!("empty image reference {s:?}")));
@@ -153,6 +294,15 @@ impl ImageRef {
             });
         }
         refuse_daemon(s)?;
+        if let Some(rest) = s.strip_prefix("docker://") {
+            let r = parse_registry(rest, s)?;
+            if matches!(r.selector, Some(Selector::Digest(_))) {
+                return Err(Error::Usage(format!(
+                    "output {s:?}: a registry output is named by a tag, not a digest"
+                )));
+            }
+            return Ok(r);
+        }
         let (transport, rest) = split_transport(s);
         if rest.is_empty() {
             return Err(Error::Usage(format!("empty output reference {s:?}")));
@@ -306,6 +456,45 @@ mod tests {
         assert!(ImageRef::parse_output("docker-archive:o.tar:notag").is_err());
         let r = ImageRef::parse_output("oci:o:fixed").unwrap();
         assert_eq!(r.name(), Some("fixed"));
+    }
+
+    #[test]
+    fn registries() {
+        let r = ImageRef::parse_input("docker://127.0.0.1:5000/vend/app:1").unwrap();
+        assert_eq!(r.transport, Transport::Registry);
+        assert_eq!(r.to_string(), "docker://127.0.0.1:5000/vend/app:1");
+        assert_eq!(r.name(), Some("127.0.0.1:5000/vend/app:1"));
+        let t = r.registry().unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.repo.as_str(), t.reference()),
+            ("127.0.0.1:5000", "vend/app", "1".to_string())
+        );
+        let t = ImageRef::parse_input("docker://debian")
+            .unwrap()
+            .registry()
+            .unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.repo.as_str()),
+            ("docker.io", "library/debian")
+        );
+        assert_eq!(t.reference(), "latest");
+        let d = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        let r = ImageRef::parse_input(&format!("docker://localhost:5000/a@{d}")).unwrap();
+        assert_eq!(r.registry().unwrap().reference(), d);
+        assert_eq!(r.to_string(), format!("docker://localhost:5000/a@{d}"));
+        assert!(ImageRef::parse_output(&format!("docker://localhost:5000/a@{d}")).is_err());
+        for bad in [
+            "docker://",
+            "docker://h:5000/A/b:1",
+            "docker://h:5000/a/../b:1",
+            "docker://h:5000/a:b/c",
+            "docker://h:5000/a:-x",
+            "docker://h:5000/a?x=1:1",
+        ] {
+            assert!(ImageRef::parse_input(bad).is_err(), "{bad}");
+        }
+        let o = ImageRef::parse_output("docker://h:5000/a/b:1-fixed").unwrap();
+        assert_eq!(o.name(), Some("h:5000/a/b:1-fixed"));
     }
 
     #[test]

@@ -73,6 +73,16 @@ pub struct Descriptor {
 }
 
 impl Descriptor {
+    /// A BuildKit attestation manifest in an index (`unknown/unknown`, or annotated
+    /// `vnd.docker.reference.type`): it describes another image, it is not one.
+    pub fn is_attestation(&self) -> bool {
+        self.annotations.contains_key("vnd.docker.reference.type")
+            || self
+                .platform
+                .as_ref()
+                .is_some_and(|p| p.os == "unknown" && p.architecture == "unknown")
+    }
+
     pub fn new(media_type: &str, digest: Digest, size: u64) -> Self {
         Descriptor {
             media_type: media_type.to_string(),

@@ -9,7 +9,7 @@
 //! install, so the file's layer says nothing about one package. A package's layer is the last
 //! layer after which its own record (its stanza) differs from what the layer below left.
 
-mod version;
+pub mod version;
 
 use crate::error::Result;
 use crate::model::image::Image;

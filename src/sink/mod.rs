@@ -7,11 +7,15 @@
 //! `write` opens a sink and commits the planned image (a commit puts every blob not in yet); a
 //! graft opens the sink itself (`begin`) to put the base's layers while it still reads the
 //! vendor and to write its new layer straight into the output. A registry is one more `Sink`
-//! behind `open`.
+//! behind `open` (`registry.rs`): blobs first, the manifest last, nothing sent that the
+//! registry has.
 
 mod archive;
 mod layout;
+mod registry;
 mod stream;
+
+pub use crate::store::registry::Transfer;
 
 use crate::error::{Error, Result};
 use crate::model::digest::Digest;
@@ -66,6 +70,11 @@ pub trait Sink: Send {
         Ok(data)
     }
     fn commit(self: Box<Self>, img: &OutImage) -> Result<Digest>;
+    /// What a sink that sends blobs over the network moved (a registry's): a shared record
+    /// that the commit goes on filling, read after it.
+    fn transfer(&self) -> Option<std::sync::Arc<Transfer>> {
+        None
+    }
 }
 
 impl dyn Sink + '_ {
@@ -107,6 +116,7 @@ pub fn open(out: &ImageRef, opts: WriteOptions) -> Result<Box<dyn Sink>> {
             archive::ArchiveKind::Docker,
             opts,
         )?)),
+        Transport::Registry => Ok(Box::new(registry::RegistrySink::open(out.clone(), opts)?)),
         Transport::Sniff => Err(Error::Usage(format!("output {out}: unknown format"))),
     }
 }
@@ -114,7 +124,18 @@ pub fn open(out: &ImageRef, opts: WriteOptions) -> Result<Box<dyn Sink>> {
 /// Writes `img` to `out`: the commit of a sink nothing was put into puts every blob in archive
 /// order. Returns the digest of what the output now names.
 pub fn write(out: &ImageRef, img: &OutImage, opts: WriteOptions) -> Result<Digest> {
-    open(out, opts)?.commit(img)
+    write_counted(out, img, opts).map(|(d, _)| d)
+}
+
+/// `write`, and what it moved when the output is a registry.
+pub fn write_counted(
+    out: &ImageRef,
+    img: &OutImage,
+    opts: WriteOptions,
+) -> Result<(Digest, Option<std::sync::Arc<Transfer>>)> {
+    let sink = open(out, opts)?;
+    let t = sink.transfer();
+    Ok((sink.commit(img)?, t))
 }
 
 /// Opens `out` for a graft that puts blobs before its image is complete (the base's layers
@@ -222,7 +243,8 @@ fn copy_blob(b: &OutBlob, w: &mut (dyn Write + Send), opts: WriteOptions) -> Res
 
 /// The blobs of an image in the order they are written: layers first, in the order the image
 /// lists them (so that a graft can copy the base's layers and write its new layer into an
-/// archive before the rest is known), then the other blobs by digest; no duplicates.
+/// archive before the rest is known), then the other blobs by digest, an index after every
+/// manifest it names (a registry refuses an index whose manifests it lacks); no duplicates.
 fn blob_order(img: &OutImage) -> Vec<&OutBlob> {
     let mut seen = std::collections::HashSet::new();
     let mut v: Vec<&OutBlob> = img
@@ -236,7 +258,13 @@ fn blob_order(img: &OutImage) -> Vec<&OutBlob> {
         .iter()
         .filter(|b| seen.insert(b.digest().clone()))
         .collect();
-    rest.sort_by(|a, b| a.digest().cmp(b.digest()));
+    let is_index = |b: &OutBlob| match b {
+        OutBlob::Bytes { desc, .. } | OutBlob::Raw { desc, .. } => {
+            spec::media::is_index(&desc.media_type)
+        }
+        OutBlob::Layer { .. } => false,
+    };
+    rest.sort_by(|a, b| (is_index(a), a.digest()).cmp(&(is_index(b), b.digest())));
     v.extend(rest);
     v
 }
@@ -265,6 +293,32 @@ mod tests {
         fn commit(self: Box<Self>, img: &OutImage) -> Result<Digest> {
             Ok(img.top.digest.clone())
         }
+    }
+
+    #[test]
+    fn an_index_is_put_after_every_manifest_it_names() {
+        let blob = |media: &str, bytes: &[u8]| OutBlob::json(media, bytes.to_vec());
+        // Digests chosen by content: find an index whose digest sorts before a manifest's.
+        let manifests: Vec<OutBlob> = (0..8)
+            .map(|i| blob(spec::media::OCI_MANIFEST, format!("m{i}").as_bytes()))
+            .collect();
+        let index = blob(spec::media::OCI_INDEX, b"i");
+        assert!(manifests.iter().any(|m| m.digest() > index.digest()));
+        let mut blobs = vec![index.clone()];
+        blobs.extend(manifests);
+        let img = OutImage {
+            top: match &index {
+                OutBlob::Bytes { desc, .. } => desc.clone(),
+                _ => unreachable!(),
+            },
+            blobs,
+            name: None,
+            docker: None,
+        };
+        let order = blob_order(&img);
+        assert_eq!(order.len(), 9);
+        assert_eq!(order.last().unwrap().digest(), index.digest());
+        assert!(order[..8].windows(2).all(|w| w[0].digest() < w[1].digest()));
     }
 
     #[test]

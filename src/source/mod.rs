@@ -1,12 +1,13 @@
 //! Reading images. A reference is opened as a `Source`, which reads through one backend
 //! (`ImageSource`: image files and directories, `file.rs`, with the docker-save and OCI
-//! readers in `docker.rs` and `oci.rs`) and ends in the one `Image` model, every JSON document
+//! readers in `docker.rs` and `oci.rs`; a registry, `registry.rs`) and ends in the one `Image` model, every JSON document
 //! verified against its descriptor on the way. What regraft supports (no Windows images, no
 //! foreign or external layers) and the history linking are checked here once.
 
 mod docker;
 mod file;
 mod oci;
+mod registry;
 
 use crate::error::{Error, Result};
 use crate::model::image::Image;
@@ -36,8 +37,8 @@ impl Entry {
     }
 }
 
-/// One kind of place images are read from: files and directories today (`file.rs`); a
-/// registry is one more. The contract every backend keeps: each document it returns (index,
+/// One kind of place images are read from: files and directories (`file.rs`), registries
+/// (`registry.rs`). The contract every backend keeps: each document it returns (index,
 /// manifest, config) was verified against the descriptor that named it before it was parsed;
 /// layer and other blobs come as `BlobData`, verified as they are read; and it applies no
 /// policy of its own: `Source` checks what regraft supports and links history once, for every
@@ -60,6 +61,17 @@ pub trait ImageSource: Send + Sync {
     fn dual_format_disagreements(&self) -> Result<Vec<String>>;
 }
 
+/// The platforms of an index (`Source::index_platforms`).
+#[derive(Clone, Debug)]
+pub struct IndexPlatforms {
+    /// Each platform image present, in the index's order.
+    pub platforms: Vec<Platform>,
+    /// What was not taken, one line each (attestations, absent children, repeats).
+    pub left_out: Vec<String>,
+    /// The index's own annotations.
+    pub annotations: std::collections::BTreeMap<String, String>,
+}
+
 /// An opened image reference.
 pub struct Source {
     pub reference: ImageRef,
@@ -68,9 +80,14 @@ pub struct Source {
 
 impl Source {
     pub fn open(r: &ImageRef) -> Result<Source> {
+        let backend: Box<dyn ImageSource> = if r.is_registry() {
+            Box::new(registry::RegistrySource::open(r)?)
+        } else {
+            Box::new(file::FileSource::open(r)?)
+        };
         Ok(Source {
             reference: r.clone(),
-            backend: Box::new(file::FileSource::open(r)?),
+            backend,
         })
     }
 
@@ -112,6 +129,71 @@ impl Source {
         warnings: &mut Vec<String>,
     ) -> Result<Option<OutImage>> {
         self.backend.whole_index(sel, warnings)
+    }
+
+    /// The platforms of the entry the reference names when it is an index, in the index's
+    /// order: every image present, once. Attestations, children whose blobs are absent (a
+    /// Docker 29 save of one platform) and repeats are left out, each said in `left_out`.
+    /// None for a single image. Read through `whole_index`, so every backend that can copy an
+    /// index whole can also be grafted platform by platform.
+    pub fn index_platforms(&self) -> Result<Option<IndexPlatforms>> {
+        let mut left_out = Vec::new();
+        let Some(whole) = self
+            .backend
+            .whole_index(self.reference.selector.as_ref(), &mut left_out)?
+        else {
+            return Ok(None);
+        };
+        let bytes = whole
+            .blobs
+            .iter()
+            .find_map(|b| match b {
+                crate::model::out::OutBlob::Bytes { desc, bytes }
+                    if desc.digest == whole.top.digest =>
+                {
+                    Some(bytes.clone())
+                }
+                _ => None,
+            })
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "{}: the index's own bytes are missing",
+                    self.describe()
+                ))
+            })?;
+        let what = format!("{}: index {}", self.describe(), whole.top.digest);
+        let idx: crate::model::spec::Index = crate::model::spec::parse_json(&bytes, &what)?;
+        let mut platforms: Vec<Platform> = Vec::new();
+        for m in &idx.manifests {
+            let p = m.platform.clone().unwrap_or_default();
+            if m.is_attestation() {
+                left_out.push(format!(
+                    "{}: {} is an attestation manifest; left out",
+                    self.describe(),
+                    m.digest
+                ));
+            } else if m.platform.is_none() || !crate::model::spec::media::is_manifest(&m.media_type)
+            {
+                left_out.push(format!(
+                    "{}: {} is not a platform image; left out",
+                    self.describe(),
+                    m.digest
+                ));
+            } else if platforms.iter().any(|q| q.matches(&p)) {
+                left_out.push(format!(
+                    "{}: {} repeats {p}; the first is used",
+                    self.describe(),
+                    m.digest
+                ));
+            } else {
+                platforms.push(p);
+            }
+        }
+        Ok(Some(IndexPlatforms {
+            platforms,
+            left_out,
+            annotations: idx.annotations.clone(),
+        }))
     }
 
     /// The dual-format check: where both index.json and manifest.json exist, do they agree?

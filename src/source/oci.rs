@@ -18,6 +18,32 @@ pub struct OciIndex {
     pub index: Index,
 }
 
+/// Where an image's documents are read from, each verified against its descriptor before it
+/// is returned: a file's container, or a registry repository (`registry.rs`).
+pub trait Docs: Sync {
+    fn display(&self) -> &str;
+    fn read_json(&self, d: &Descriptor, what: &str) -> Result<Vec<u8>>;
+    /// The store the image's layers are opened from.
+    fn blobs(&self) -> Arc<dyn crate::store::BlobStore>;
+    /// Whether the blob is there (a layout may lack an index's other platforms).
+    fn has(&self, d: &Digest) -> bool;
+}
+
+impl Docs for Arc<Container> {
+    fn display(&self) -> &str {
+        Container::display(self)
+    }
+    fn read_json(&self, d: &Descriptor, what: &str) -> Result<Vec<u8>> {
+        read_json_blob(self, d, what)
+    }
+    fn blobs(&self) -> Arc<dyn crate::store::BlobStore> {
+        self.clone()
+    }
+    fn has(&self, d: &Digest) -> bool {
+        Container::has(self, &d.blob_path())
+    }
+}
+
 /// Reads a JSON blob named by a descriptor, verifying its size and digest.
 pub fn read_json_blob(c: &Container, d: &Descriptor, what: &str) -> Result<Vec<u8>> {
     if d.size > spec::MAX_JSON {
@@ -55,10 +81,7 @@ pub fn read_json_blob(c: &Container, d: &Descriptor, what: &str) -> Result<Vec<u
 
 /// An attestation or other non-image entry of an index.
 fn is_attestation(d: &Descriptor) -> bool {
-    d.annotations.contains_key("vnd.docker.reference.type")
-        || d.platform
-            .as_ref()
-            .is_some_and(|p| p.os == "unknown" && p.architecture == "unknown")
+    d.is_attestation()
 }
 
 fn default_platform() -> Platform {
@@ -198,7 +221,7 @@ impl OciIndex {
     /// Walks nested indexes down to one image manifest for the platform.
     /// Returns the manifest descriptor and the digest of the index it came from, if any.
     pub fn resolve(
-        c: &Container,
+        c: &dyn Docs,
         top: &Descriptor,
         platform: Option<&Platform>,
     ) -> Result<(Descriptor, Option<Digest>)> {
@@ -224,7 +247,7 @@ impl OciIndex {
                 ));
             }
             seen.push(d.digest.clone());
-            let bytes = read_json_blob(c, &d, "image index")?;
+            let bytes = c.read_json(&d, "image index")?;
             let idx: Index =
                 spec::parse_json(&bytes, &format!("{}: index {}", c.display(), d.digest))?;
             if from_index.is_none() {
@@ -297,76 +320,7 @@ impl OciIndex {
         warnings: &mut Vec<String>,
     ) -> Result<Option<OutImage>> {
         let top = self.select(c, sel)?;
-        if !media::is_index(&top.media_type) {
-            return Ok(None);
-        }
-        let bytes = read_json_blob(c, &top, "image index")?;
-        let idx: Index =
-            spec::parse_json(&bytes, &format!("{}: index {}", c.display(), top.digest))?;
-        let mut plan = IndexCopy {
-            blobs: Vec::new(),
-            children: Vec::new(),
-            changed: top.media_type != media::OCI_INDEX,
-        };
-        for d in &idx.manifests {
-            if !c.has(&d.digest.blob_path()) {
-                warnings.push(format!(
-                    "{}: {} ({}) is absent; left out",
-                    c.display(),
-                    d.digest,
-                    d.platform
-                        .as_ref()
-                        .map(|p| p.to_string())
-                        .unwrap_or_else(|| "no platform".into())
-                ));
-                plan.changed = true;
-                continue;
-            }
-            if media::is_index(&d.media_type) {
-                return Err(Error::Unsupported(format!(
-                    "{}: index {} nests another index ({}); copy it with a REF",
-                    c.display(),
-                    top.digest,
-                    d.digest
-                )));
-            }
-            let image = if media::is_manifest(&d.media_type) {
-                load_image(c, format, d, Some(top.digest.clone()), vec![], r).ok()
-            } else {
-                None
-            };
-            match image {
-                Some(img) => plan.add_image(d, &img),
-                None => plan.add_artifact(c, d)?,
-            }
-        }
-        let IndexCopy {
-            mut blobs,
-            children,
-            changed,
-        } = plan;
-        let ibytes = if changed {
-            let mut n = idx.clone();
-            n.media_type = Some(media::OCI_INDEX.into());
-            n.manifests = children;
-            spec::to_json(&n)
-        } else {
-            bytes
-        };
-        let mut desc = Descriptor::new(media::OCI_INDEX, Digest::of(&ibytes), ibytes.len() as u64);
-        desc.annotations = top.annotations.clone();
-        desc.annotations.remove(REF_NAME);
-        desc.annotations.remove(CONTAINERD_NAME);
-        blobs.push(OutBlob::Bytes {
-            desc: desc.clone(),
-            bytes: Arc::new(ibytes),
-        });
-        Ok(Some(OutImage {
-            top: desc,
-            blobs,
-            name: Self::names_of(&top).first().cloned(),
-            docker: None,
-        }))
+        plan_index(c, &top, format, r, warnings, Self::names_of(&top))
     }
 
     /// Finds the image whose config has this digest (for the dual-format check).
@@ -390,6 +344,86 @@ impl OciIndex {
         }
         Ok(None)
     }
+}
+
+/// Plans copying the index `top` whole (`convert --all`); None when it is not an index.
+pub fn plan_index(
+    c: &dyn Docs,
+    top: &Descriptor,
+    format: Format,
+    r: &ImageRef,
+    warnings: &mut Vec<String>,
+    names: Vec<String>,
+) -> Result<Option<OutImage>> {
+    if !media::is_index(&top.media_type) {
+        return Ok(None);
+    }
+    let bytes = c.read_json(top, "image index")?;
+    let idx: Index = spec::parse_json(&bytes, &format!("{}: index {}", c.display(), top.digest))?;
+    let mut plan = IndexCopy {
+        blobs: Vec::new(),
+        children: Vec::new(),
+        changed: top.media_type != media::OCI_INDEX,
+    };
+    for d in &idx.manifests {
+        if !c.has(&d.digest) {
+            warnings.push(format!(
+                "{}: {} ({}) is absent; left out",
+                c.display(),
+                d.digest,
+                d.platform
+                    .as_ref()
+                    .map(|p| p.to_string())
+                    .unwrap_or_else(|| "no platform".into())
+            ));
+            plan.changed = true;
+            continue;
+        }
+        if media::is_index(&d.media_type) {
+            return Err(Error::Unsupported(format!(
+                "{}: index {} nests another index ({}); copy it with a REF",
+                c.display(),
+                top.digest,
+                d.digest
+            )));
+        }
+        let image = if media::is_manifest(&d.media_type) {
+            load_image(c, format, d, Some(top.digest.clone()), vec![], r).ok()
+        } else {
+            None
+        };
+        match image {
+            Some(img) => plan.add_image(d, &img),
+            None => plan.add_artifact(c, d)?,
+        }
+    }
+    let IndexCopy {
+        mut blobs,
+        children,
+        changed,
+    } = plan;
+    let ibytes = if changed {
+        let mut n = idx.clone();
+        n.media_type = Some(media::OCI_INDEX.into());
+        n.manifests = children;
+        spec::to_json(&n)
+    } else {
+        bytes
+    };
+    let mut desc = Descriptor::new(media::OCI_INDEX, Digest::of(&ibytes), ibytes.len() as u64);
+    desc.annotations = top.annotations.clone();
+    desc.annotations.remove(REF_NAME);
+    desc.annotations.remove(CONTAINERD_NAME);
+    blobs.push(OutBlob::Bytes {
+        desc: desc.clone(),
+        bytes: Arc::new(ibytes),
+    });
+    Ok(Some(OutImage {
+        top: desc,
+        blobs,
+        name: names.first().cloned(),
+        docker: None,
+    }))
 }
 
 /// The blobs and child descriptors of an index being copied whole (`convert --all`), and
@@ -416,15 +450,15 @@ impl IndexCopy {
     }
 
     /// An artifact (attestation): its manifest and what it names, as they are.
-    fn add_artifact(&mut self, c: &Arc<Container>, d: &Descriptor) -> Result<()> {
-        let mbytes = read_json_blob(c, d, "manifest")?;
+    fn add_artifact(&mut self, c: &dyn Docs, d: &Descriptor) -> Result<()> {
+        let mbytes = c.read_json(d, "manifest")?;
         let m: Manifest =
             spec::parse_json(&mbytes, &format!("{}: manifest {}", c.display(), d.digest))?;
         for b in std::iter::once(&m.config).chain(&m.layers) {
             self.blobs.push(OutBlob::Raw {
                 desc: b.clone(),
                 data: BlobData::Member {
-                    store: c.clone(),
+                    store: c.blobs(),
                     name: b.digest.blob_path(),
                 },
             });
@@ -440,7 +474,7 @@ impl IndexCopy {
 
 /// Loads the manifest and config a descriptor names, and lists the layers.
 pub fn load_image(
-    c: &Arc<Container>,
+    c: &dyn Docs,
     format: Format,
     mdesc: &Descriptor,
     index_digest: Option<Digest>,
@@ -448,10 +482,12 @@ pub fn load_image(
     r: &ImageRef,
 ) -> Result<Image> {
     let name = match tags.first() {
+        Some(t) if r.is_registry() => format!("docker://{}", crate::text::sanitize(t)),
         Some(t) => format!("{} ({})", r.path.display(), crate::text::sanitize(t)),
+        None if r.is_registry() => format!("docker://{}@{}", r.path.display(), mdesc.digest),
         None => format!("{} (@{})", r.path.display(), mdesc.digest),
     };
-    let mbytes = read_json_blob(c, mdesc, "manifest")?;
+    let mbytes = c.read_json(mdesc, "manifest")?;
     let manifest: Manifest =
         spec::parse_json(&mbytes, &format!("{name}: manifest {}", mdesc.digest))?;
     if manifest.schema_version != 2 {
@@ -466,7 +502,8 @@ pub fn load_image(
             mdesc.digest, manifest.config.media_type
         )));
     }
-    let cbytes = read_json_blob(c, &manifest.config, "image config")?;
+    let cbytes = c.read_json(&manifest.config, "image config")?;
+    let store = c.blobs();
     let (config, view) = super::parse_config(
         &cbytes,
         &name,
@@ -482,7 +519,7 @@ pub fn load_image(
             desc: d.clone(),
             diff_id: id.clone(),
             data: BlobData::Member {
-                store: c.clone(),
+                store: store.clone(),
                 name: d.digest.blob_path(),
             },
             history: None,

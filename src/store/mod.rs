@@ -1,8 +1,10 @@
 //! The files an image lives in, below the image model: where an input's blobs are read from
-//! (`BlobStore`; an OCI layout directory or a tar archive is a `Container`), and temporaries
-//! with atomic replacement for what regraft writes (`temp`).
+//! (`BlobStore`; an OCI layout directory or a tar archive is a `Container`, a registry
+//! repository a `RegistryStore`), and temporaries with atomic replacement for what regraft
+//! writes (`temp`).
 
 pub mod container;
+pub mod registry;
 pub mod temp;
 
 use crate::error::Result;
@@ -25,6 +27,11 @@ pub trait BlobStore: Send + Sync {
     /// True when a located blob is a whole file of its own (a layout's), which may be
     /// hard-linked into an output on the same filesystem.
     fn whole_files(&self) -> bool;
+    /// The registry host and repository the blobs come from, when they come from one (a
+    /// push to the same registry may mount them instead of sending them).
+    fn registry(&self) -> Option<(&str, &str)> {
+        None
+    }
 }
 
 impl BlobStore for container::Container {

@@ -1,0 +1,166 @@
+//! `regraft patch`: updates an image's Debian packages in place, offline, from local
+//! repositories, without running the image: the plan (`plan.rs`: what to update and what the
+//! new versions need), the repositories (`repo.rs`), the `.deb` reader (`deb.rs`) and the one
+//! new layer with dpkg's database updated (`apply.rs`). Maintainer scripts are not run: each
+//! one an update carries (the new version's `preinst`/`postinst`, the old one's
+//! `prerm`/`postrm`) blocks the patch unless `--accept maintainer-script:PACKAGE` takes it
+//! on; `ldconfig` triggers need no run when the update keeps every library's name and
+//! directory (the cache stays right), and are refused otherwise.
+
+pub mod apply;
+pub mod deb;
+pub mod plan;
+pub mod repo;
+
+use crate::check::accept::Accepts;
+use crate::codec::compress::Codec;
+use crate::error::{Error, Result};
+use crate::model::image::{Image, Layer};
+use crate::model::limits::MAX_PACKAGE_DB;
+use crate::view::contents::{self, Contents, Wanted};
+pub use apply::Applied;
+pub use plan::{Update, Want};
+use std::path::Path;
+
+/// What the patch reads of the image: dpkg's `status` and `info/`, and `/etc` (conffiles).
+pub fn read_image(img: &Image, max_layer_size: u64) -> Result<Contents> {
+    let keep = |p: &[u8]| {
+        p == b"var/lib/dpkg/status"
+            || p.starts_with(b"var/lib/dpkg/info/")
+            || p.starts_with(b"etc/")
+    };
+    contents::read(
+        img,
+        max_layer_size,
+        &Wanted {
+            hash: false,
+            keep: &keep,
+            keep_max: MAX_PACKAGE_DB,
+            probe_elf: &|_| false,
+            watch: &[],
+        },
+    )
+}
+
+/// The maintainer scripts an update carries: (package, script names).
+pub fn scripts(c: &Contents, u: &Update, new_files: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = new_files
+        .iter()
+        .filter(|f| ["preinst", "postinst"].contains(f))
+        .map(|f| format!("{} {f}", u.to.version))
+        .collect();
+    let Some(from) = &u.from else { return v };
+    for old in ["prerm", "postrm"] {
+        let any = [format!("{}:{}", from.name, from.arch), from.name.clone()]
+            .iter()
+            .any(|p| {
+                c.view
+                    .get(format!("var/lib/dpkg/info/{p}.{old}").as_bytes())
+                    .is_some()
+            });
+        if any {
+            v.push(format!("{} {old}", from.version));
+        }
+    }
+    v
+}
+
+/// The plan, its checks, and the layer (None for a dry run).
+pub struct Patched {
+    pub updates: Vec<Update>,
+    /// What a report asked for that the repositories cannot fix.
+    pub unfixed: Vec<String>,
+    pub applied: Vec<Applied>,
+    pub layer: Option<Layer>,
+    /// (package, script) the user accepted.
+    pub accepted_scripts: Vec<(String, String)>,
+}
+
+/// Plans and applies the updates `want` asks for.
+#[allow(clippy::too_many_arguments)]
+pub fn patch(
+    img: &Image,
+    c: &Contents,
+    repos: &repo::Repos,
+    want: &Want,
+    accepts: &Accepts,
+    codec: Codec,
+    out_dir: Option<&Path>,
+    mtime: u64,
+) -> Result<Patched> {
+    let status = c.kept_at(b"var/lib/dpkg/status").ok_or_else(|| {
+        Error::Invalid(format!(
+            "{}: no /var/lib/dpkg/status: regraft patch updates Debian packages (dpkg)",
+            img.name
+        ))
+    })?;
+    let installed = plan::installed(&String::from_utf8_lossy(status));
+    let plan::Plan { updates, unfixed } = plan::plan(&installed, repos, want)?;
+    let mut blocked = Vec::new();
+    let mut accepted_scripts = Vec::new();
+    for u in &updates {
+        let control = deb::Deb::open(&u.to.path)?.control()?;
+        let names: Vec<&str> = control.files.keys().map(String::as_str).collect();
+        for s in scripts(c, u, &names) {
+            match accepts.find("maintainer-script", &u.to.name) {
+                Some(_) => accepted_scripts.push((u.to.name.clone(), s)),
+                None => blocked.push(format!("{}: {s}", u.to.name)),
+            }
+        }
+        if let Some(t) = control.files.get("triggers") {
+            for l in String::from_utf8_lossy(t)
+                .lines()
+                .filter(|l| !l.trim_start().starts_with('#'))
+            {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                let ldconfig = matches!(w[..], ["activate-noawait" | "activate", "ldconfig"]);
+                if !w.is_empty()
+                    && !ldconfig
+                    && accepts.find("maintainer-script", &u.to.name).is_none()
+                {
+                    blocked.push(format!("{}: trigger '{l}'", u.to.name));
+                }
+            }
+        }
+    }
+    if !blocked.is_empty() {
+        return Err(Error::Invalid(format!(
+            "the updates carry maintainer scripts or triggers that regraft does not run: {}. Read them (dpkg-deb -e PACKAGE.deb), and pass --accept maintainer-script:PACKAGE for each whose effect the image can do without",
+            blocked.join("; ")
+        )));
+    }
+    if updates.is_empty() {
+        return Ok(Patched {
+            updates,
+            unfixed,
+            applied: Vec::new(),
+            layer: None,
+            accepted_scripts,
+        });
+    }
+    let scratch = out_dir
+        .map(Path::to_path_buf)
+        .unwrap_or_else(std::env::temp_dir);
+    let (layer, applied) = apply::build(c, &updates, codec, out_dir, &scratch, mtime)?;
+    // ldconfig's effect, which regraft does not reproduce: a library added or gone.
+    let has_cache = c.view.get(b"etc/ld.so.cache").is_some();
+    let libs: Vec<String> = applied
+        .iter()
+        .filter(|a| has_cache && !a.libraries_changed.is_empty())
+        .filter(|a| accepts.find("maintainer-script", &a.package).is_none())
+        .map(|a| format!("{}: {}", a.package, a.libraries_changed.join(", ")))
+        .collect();
+    if !libs.is_empty() {
+        return Err(Error::Invalid(format!(
+            "the updates add or remove shared libraries ({}), so ldconfig would rewrite /etc/ld.so.cache, which regraft does not: pass --accept maintainer-script:PACKAGE and refresh the cache on the result (regraft cp OUT:/ ROOT && ldconfig -r ROOT && regraft add OUT ROOT/etc/ld.so.cache:/etc/ld.so.cache -o OUT2)",
+            libs.join("; ")
+        )));
+    }
+    Ok(Patched {
+        updates,
+        unfixed,
+        applied,
+        layer: out_dir.map(|_| layer),
+        accepted_scripts,
+    })
+}

@@ -1,0 +1,536 @@
+//! `regraft patch` (issue 22) against real Debian packages: today's bookworm security updates of
+//! debian-old's libraries (fixtures/build-patch.sh, `apt-get download`), applied offline and
+//! compared file for file with what `apt-get install --only-upgrade` does in a chroot of the same
+//! image; dpkg itself (`--audit`, `--verify`, `dpkg-query`) judges the result. Packages built
+//! here with `dpkg-deb` cover the rules one by one on a vendor image Docker built
+//! (fixtures/build-docker.sh: vendor-patchdemo:1), with dpkg in Docker as the oracle.
+
+use crate::common::*;
+use crate::docker::{built, d_run, docker};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn patch_dir(sub: &str) -> String {
+    let dir = root().join("fixtures/real/patch");
+    assert!(
+        dir.join(".complete").exists(),
+        "{} is missing: run `bash fixtures/build-patch.sh` (tests/run.sh does)",
+        dir.display()
+    );
+    dir.join(sub).display().to_string()
+}
+
+/// NAME OLD NEW of each package the fixture repositories update.
+fn fixture_updates() -> Vec<(String, String, String)> {
+    std::fs::read_to_string(patch_dir("packages.txt"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            (w[0].to_string(), w[1].to_string(), w[2].to_string())
+        })
+        .collect()
+}
+
+fn patch_json(args: &[&str]) -> Value {
+    let mut a = vec!["patch"];
+    a.extend(args);
+    a.push("--json");
+    serde_json::from_str(&regraft_ok(&a)).unwrap()
+}
+
+/// dpkg's own view of a root: `--audit` and `--verify` say nothing, and the versions.
+fn dpkg_clean(rootfs: &Path, names: &[&str]) -> Vec<String> {
+    for check in [&["dpkg", "--audit"][..], &["dpkg", "--verify"]] {
+        let o = chroot_run(rootfs, check);
+        assert!(
+            o.status.success() && o.stdout.is_empty(),
+            "{check:?}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let mut q = vec!["dpkg-query", "-W", "-f", "${Package} ${Version}\\n"];
+    q.extend(names);
+    let o = chroot_run(rootfs, &q);
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Paths apt and dpkg change as tools, not as package contents (logs, caches, backups, locks,
+/// the local repository and its source line), and what apt in a chroot leaves behind.
+const APT_NOISE: &[&str] = &[
+    "repo",
+    "proc",
+    "dev",
+    "var/log",
+    "var/cache/apt",
+    "var/cache/ldconfig",
+    "var/cache/debconf",
+    "var/lib/apt",
+    "etc/apt/sources.list",
+    "etc/apt/sources.list.d",
+    "var/lib/dpkg/status-old",
+    "var/lib/dpkg/available",
+    "var/lib/dpkg/lock",
+    "var/lib/dpkg/lock-frontend",
+    "var/lib/dpkg/triggers/Lock",
+];
+
+fn without_noise(
+    t: std::collections::BTreeMap<String, Attrs>,
+) -> std::collections::BTreeMap<String, Attrs> {
+    t.into_iter()
+        .filter(|(k, _)| {
+            !APT_NOISE
+                .iter()
+                .any(|n| k == n || k.starts_with(&format!("{n}/")))
+        })
+        .map(|(k, mut v)| {
+            // mtimes aside: dpkg stamps what it writes with the time it runs.
+            v.mtime = 0;
+            (k, v)
+        })
+        .collect()
+}
+
+#[test]
+fn security_updates_match_apt_get_only_upgrade_and_dpkg_is_clean() {
+    let t = tmp();
+    let updates = fixture_updates();
+    let names: Vec<&str> = updates.iter().map(|u| u.0.as_str()).collect();
+    // The three forms of repository give the same image, byte for byte.
+    let mut digests = Vec::new();
+    for form in ["flat", "apt", "debs"] {
+        let out = t.path().join(format!("{form}.tar")).display().to_string();
+        let df = t.path().join(format!("{form}.digest"));
+        let doc = patch_json(&[
+            &real("debian-old.tar"),
+            "--repo",
+            &patch_dir(form),
+            "--all",
+            "-o",
+            &out,
+            "--digestfile",
+            &df.display().to_string(),
+        ]);
+        let got: Vec<(String, String, String)> = doc["updates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| {
+                let s = |k: &str| u[k].as_str().unwrap().to_string();
+                (s("package"), s("from"), s("to"))
+            })
+            .collect();
+        assert_eq!(got, updates, "{form}: {doc:#}");
+        digests.push(std::fs::read_to_string(df).unwrap());
+    }
+    assert!(digests.windows(2).all(|w| w[0] == w[1]), "{digests:?}");
+    let notes = patch_json(&[
+        &real("debian-old.tar"),
+        "--repo",
+        &patch_dir("apt"),
+        "--all",
+        "--dry-run",
+    ]);
+    let said = notes["repositories"][0].as_str().unwrap();
+    assert!(
+        said.contains("checked against") && said.contains("Release"),
+        "{said}"
+    );
+
+    // Unpacked by skopeo and umoci (which verify every digest), dpkg finds nothing wrong, the
+    // versions are the new ones, and programs linking the libraries run.
+    std::fs::create_dir_all(t.path().join("ours")).unwrap();
+    std::fs::create_dir_all(t.path().join("theirs")).unwrap();
+    let ours = unpack(
+        &format!("docker-archive:{}", t.path().join("flat.tar").display()),
+        &t.path().join("ours"),
+    );
+    let versions = dpkg_clean(&ours, &names);
+    let want: Vec<String> = updates.iter().map(|u| format!("{} {}", u.0, u.2)).collect();
+    let mut sorted = want.clone();
+    sorted.sort();
+    assert_eq!(versions, sorted);
+    let o = chroot_run(&ours, &["apt-get", "--version"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    // apt's route on the same image: the same files, modes, owners and contents.
+    let theirs = unpack(
+        &format!("docker-archive:{}", real("debian-old.tar")),
+        &t.path().join("theirs"),
+    );
+    let repo = theirs.join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    for e in std::fs::read_dir(patch_dir("flat")).unwrap() {
+        let e = e.unwrap().path();
+        std::fs::copy(&e, repo.join(e.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        theirs.join("etc/apt/sources.list"),
+        "deb [trusted=yes] file:/repo ./\n",
+    )
+    .unwrap();
+    for e in std::fs::read_dir(theirs.join("etc/apt/sources.list.d")).unwrap() {
+        std::fs::remove_file(e.unwrap().path()).unwrap();
+    }
+    let o = chroot_run(&theirs, &["apt-get", "update", "-qq"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut install = vec!["apt-get", "install", "-y", "-qq", "--only-upgrade"];
+    install.extend(&names);
+    let o = chroot_run(&theirs, &install);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(dpkg_clean(&theirs, &names), sorted);
+    assert_trees_eq(
+        &without_noise(tree(&theirs, false)),
+        &without_noise(tree(&ours, false)),
+        "apt-get --only-upgrade vs regraft patch",
+    );
+}
+
+#[test]
+fn a_scanner_report_picks_the_lowest_fixing_version_and_a_report_about_another_image_is_refused() {
+    let t = tmp();
+    let (name, old, new) = fixture_updates()
+        .into_iter()
+        .find(|u| u.0 == "zlib1g")
+        .unwrap_or_else(|| fixture_updates()[0].clone());
+    // vendor-real's Trivy report, its one finding on NAME given the fixed version.
+    let mut rep: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("reports/trivy-vendor-real.json")).unwrap(),
+    )
+    .unwrap();
+    for r in rep["Results"].as_array_mut().unwrap() {
+        let os = r["Class"] == "os-pkgs";
+        let Some(vs) = r["Vulnerabilities"].as_array_mut() else {
+            continue;
+        };
+        vs.retain(|v| v["PkgName"] != name);
+        if os {
+            vs.push(serde_json::json!({
+                "VulnerabilityID": "CVE-2099-0001",
+                "PkgName": name,
+                "InstalledVersion": old,
+                "FixedVersion": new,
+                "Severity": "HIGH",
+            }));
+        }
+    }
+    let report = t.path().join("trivy.json");
+    std::fs::write(&report, serde_json::to_vec(&rep).unwrap()).unwrap();
+    let doc = patch_json(&[
+        &real("vendor-real.tar"),
+        "--repo",
+        &patch_dir("apt"),
+        "--report",
+        &report.display().to_string(),
+        "--dry-run",
+    ]);
+    let u = doc["updates"].as_array().unwrap();
+    assert_eq!(u.len(), 1, "{doc:#}");
+    assert_eq!(
+        (u[0]["package"].as_str(), u[0]["to"].as_str()),
+        (Some(name.as_str()), Some(new.as_str()))
+    );
+    assert!(u[0]["why"].as_str().unwrap().contains("CVE-2099-0001"));
+    let out = t.path().join("x.tar");
+    let err = regraft_fails(
+        &[
+            "patch",
+            &real("debian-old.tar"),
+            "--repo",
+            &patch_dir("apt"),
+            "--report",
+            &report.display().to_string(),
+            "-o",
+            &out.display().to_string(),
+        ],
+        1,
+    );
+    assert!(err.contains("not about"), "{err}");
+    assert!(!out.exists());
+}
+
+/// Copies a directory tree (the repositories, to be damaged).
+fn copy_tree(from: &Path, to: &Path) {
+    let ok = Command::new("cp")
+        .args(["-a", &from.display().to_string(), &to.display().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+#[test]
+fn a_repository_that_lies_is_refused_naming_the_file_and_nothing_is_written() {
+    let t = tmp();
+    let out = t.path().join("out.tar");
+    let run = |repo: &Path| {
+        regraft_fails(
+            &[
+                "patch",
+                &real("debian-old.tar"),
+                "--repo",
+                &repo.display().to_string(),
+                "--all",
+                "-o",
+                &out.display().to_string(),
+            ],
+            1,
+        )
+    };
+    // An index whose bytes differ from what Release says.
+    let apt = t.path().join("apt");
+    copy_tree(Path::new(&patch_dir("apt")), &apt);
+    let idx = apt.join("dists/stable/main/binary-amd64/Packages.gz");
+    let mut b = std::fs::read(&idx).unwrap();
+    let n = b.len();
+    b[n - 5] ^= 0xff;
+    std::fs::write(&idx, b).unwrap();
+    let err = run(&apt);
+    assert!(
+        err.contains("Packages.gz: checksum mismatch") && err.contains("Release says"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    // A .deb whose bytes differ from what its index says.
+    let flat = t.path().join("flat");
+    copy_tree(Path::new(&patch_dir("flat")), &flat);
+    let deb: PathBuf = std::fs::read_dir(&flat)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "deb"))
+        .unwrap();
+    let mut f = std::fs::OpenOptions::new().append(true).open(&deb).unwrap();
+    std::io::Write::write_all(&mut f, b"x").unwrap();
+    let err = run(&flat);
+    assert!(
+        err.contains("checksum mismatch")
+            && err.contains(&deb.file_name().unwrap().to_string_lossy().to_string()),
+        "{err}"
+    );
+    assert!(!out.exists());
+}
+
+/// Builds the demo packages of fixtures/src/patch with dpkg-deb into a repository directory
+/// holding exactly `names`.
+fn demo_repo(dir: &Path, names: &[&str]) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    for n in names {
+        let src = root().join("fixtures/src/patch").join(n);
+        tool_ok(
+            "dpkg-deb",
+            &[
+                "--root-owner-group",
+                "--build",
+                &src.display().to_string(),
+                &dir.join(format!("{n}.deb")).display().to_string(),
+            ],
+        );
+    }
+    dir.display().to_string()
+}
+
+#[test]
+fn a_vendor_package_update_keeps_a_changed_conffile_drops_a_file_pulls_a_dependency_as_dpkg_does() {
+    let Some(d) = docker(
+        "a_vendor_package_update_keeps_a_changed_conffile_drops_a_file_pulls_a_dependency_as_dpkg_does",
+    ) else {
+        return;
+    };
+    let t = tmp();
+    let repo = demo_repo(
+        &t.path().join("r1"),
+        &["regraft-demo-1.1", "regraft-demo-data-1.1"],
+    );
+    let out = t.path().join("p.tar").display().to_string();
+    let doc = patch_json(&[
+        &built("patchdemo.tar"),
+        "--repo",
+        &repo,
+        "--package",
+        "regraft-demo",
+        "--tag",
+        "regraft-test/patched:1",
+        "-o",
+        &out,
+    ]);
+    let u = doc["updates"].as_array().unwrap();
+    let pkgs: Vec<&str> = u.iter().map(|u| u["package"].as_str().unwrap()).collect();
+    assert_eq!(pkgs, ["regraft-demo", "regraft-demo-data"], "{doc:#}");
+    assert!(
+        u[1]["why"]
+            .as_str()
+            .unwrap()
+            .contains("Depends regraft-demo-data (>= 1.1)"),
+        "{doc:#}"
+    );
+    let a = &doc["applied"][0];
+    assert_eq!(
+        a["removed"],
+        serde_json::json!(["/usr/share/regraft-demo/old.txt"]),
+        "{doc:#}"
+    );
+    assert!(
+        a["conffiles_kept"][0]
+            .as_str()
+            .unwrap()
+            .contains(".dpkg-dist"),
+        "{doc:#}"
+    );
+
+    // dpkg's own route in Docker, on the vendor's image with the same packages, and ours:
+    // the same database entries, file lists and conffile outcome.
+    let show = "cat /var/lib/dpkg/status /var/lib/dpkg/info/regraft-demo.list /var/lib/dpkg/info/regraft-demo.md5sums /var/lib/dpkg/info/regraft-demo.conffiles; \
+                ls /etc/regraft-demo.conf* /usr/share/regraft-demo; cat /etc/regraft-demo.conf /etc/regraft-demo.conf.dpkg-dist; dpkg --audit; regraft-demo";
+    assert_eq!(d.load(&built("patchdemo.tar")), "vendor-patchdemo:1");
+    let dpkg_route = format!(
+        "dpkg --force-confold -i /repo/regraft-demo-data-1.1.deb /repo/regraft-demo-1.1.deb >/dev/null 2>&1 && {show}"
+    );
+    let mount = format!("{repo}:/repo:ro");
+    let (ok, theirs) = d_run(
+        &d,
+        &[
+            "-v",
+            &mount,
+            "--entrypoint",
+            "sh",
+            "vendor-patchdemo:1",
+            "-c",
+            &dpkg_route,
+        ],
+    );
+    assert!(ok, "{theirs}");
+    assert_eq!(d.load(&out), "regraft-test/patched:1");
+    let (ok, ours) = d_run(
+        &d,
+        &["--entrypoint", "sh", "regraft-test/patched:1", "-c", show],
+    );
+    assert!(ok, "{ours}");
+    assert_eq!(ours, theirs);
+    assert!(
+        ours.contains("regraft-demo 1.1: hello") && ours.contains("color=green"),
+        "{ours}"
+    );
+}
+
+#[test]
+fn maintainer_scripts_new_libraries_and_unmet_dependencies_are_refused_by_name() {
+    let t = tmp();
+    let out = t.path().join("p.tar");
+    let o = out.display().to_string();
+    let image = built("patchdemo.tar");
+    let case = |n: &str, extra: &[&str]| {
+        // Each with the data package its Depends names (1.4 names one no repository has).
+        let repo = demo_repo(&t.path().join(n), &[n, "regraft-demo-data-1.1"]);
+        let mut a = vec![
+            "patch",
+            image.as_str(),
+            "--repo",
+            repo.as_str(),
+            "--package",
+            "regraft-demo",
+            "-o",
+            o.as_str(),
+        ];
+        a.extend(extra);
+        a.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    fn args(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+    let post = case("regraft-demo-1.2", &[]);
+    let err = regraft_fails(&args(&post), 1);
+    assert!(
+        err.contains("regraft-demo: 1.2 postinst")
+            && err.contains("--accept maintainer-script:PACKAGE"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    let mut accepted = post.clone();
+    accepted.extend([
+        "--accept".to_string(),
+        "maintainer-script:regraft-demo".to_string(),
+        "--json".to_string(),
+    ]);
+    let doc: Value = serde_json::from_str(&regraft_ok(&args(&accepted))).unwrap();
+    assert_eq!(doc["accepted_scripts"][0][1], "1.2 postinst", "{doc:#}");
+    assert!(out.exists());
+    std::fs::remove_file(&out).unwrap();
+    let err = regraft_fails(&args(&case("regraft-demo-1.3", &[])), 1);
+    assert!(
+        err.contains("libregraftdemo.so.1") && err.contains("ld.so.cache"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    let err = regraft_fails(&args(&case("regraft-demo-1.4", &[])), 1);
+    assert!(
+        err.contains("no-such-package (>= 2)") && err.contains("(not installed)"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    // A dry run prints the plan and writes nothing.
+    let mut dry = case(
+        "regraft-demo-1.2",
+        &["--dry-run", "--accept", "maintainer-script:regraft-demo"],
+    );
+    dry.retain(|a| a != "-o" && a != &o);
+    let said = regraft_ok(&args(&dry));
+    assert!(said.contains("regraft-demo 1.0 -> 1.2"), "{said}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_package_whose_data_escapes_with_dot_dot_is_refused() {
+    let t = tmp();
+    let dir = t.path().join("evil");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Made by hand (dpkg-deb refuses to build it): control.tar.gz, then a data.tar with ../.
+    let script = r#"
+import io, sys, tarfile, gzip
+def tar(entries):
+    b = io.BytesIO()
+    with tarfile.open(fileobj=b, mode='w', format=tarfile.GNU_FORMAT) as t:
+        for name, data in entries:
+            i = tarfile.TarInfo(name); i.size = len(data); t.addfile(i, io.BytesIO(data))
+    return b.getvalue()
+control = gzip.compress(tar([('./control', b'Package: zlib1g\nVersion: 1:9.9\nArchitecture: amd64\nMaintainer: x\nDescription: x\n')]), mtime=0)
+data = tar([('./../../etc/evil', b'x')])
+members = [(b'debian-binary', b'2.0\n'), (b'control.tar.gz', control), (b'data.tar', data)]
+out = b'!<arch>\n'
+for n, d in members:
+    h = n.ljust(16) + b'0'.ljust(12) + b'0'.ljust(6) + b'0'.ljust(6) + b'100644'.ljust(8) + str(len(d)).encode().ljust(10) + b'`\n'
+    out += h + d + (b'\n' if len(d) % 2 else b'')
+open(sys.argv[1], 'wb').write(out)
+"#;
+    tool_ok(
+        "python3",
+        &[
+            "-c",
+            script,
+            &dir.join("zlib1g_9.9_amd64.deb").display().to_string(),
+        ],
+    );
+    let out = t.path().join("p.tar");
+    let err = regraft_fails(
+        &[
+            "patch",
+            &real("debian-old.tar"),
+            "--repo",
+            &dir.display().to_string(),
+            "--package",
+            "zlib1g",
+            "-o",
+            &out.display().to_string(),
+        ],
+        1,
+    );
+    assert!(
+        err.contains("zlib1g_9.9_amd64.deb") && err.contains(".."),
+        "{err}"
+    );
+    assert!(!out.exists());
+}
