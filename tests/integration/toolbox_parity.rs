@@ -95,6 +95,8 @@ fn config_edits_remove_and_clear_in_one_command() {
         "",
         "--history-comment",
         "trimmed env",
+        "--tag",
+        "regraft-test/parity-config:1",
         "-o",
         &s(&out),
     ]);
@@ -309,7 +311,18 @@ fn raw_documents_are_the_bytes_skopeo_reads() {
     let id = String::from_utf8(regraft_bytes(&["digest", "--config", &svc])).unwrap();
     assert_eq!(id.trim(), sha256_hex(&c));
     if let Some(dk) = docker("raw_documents_are_the_bytes_skopeo_reads") {
-        let name = dk.load(&svc);
+        // A copy under a name of its own: other tests load the same fixture.
+        let t = tmp();
+        let copy = t.path().join("svc.tar");
+        regraft_ok(&[
+            "convert",
+            &svc,
+            &format!(
+                "docker-archive:{}:regraft-test/parity-raw:1",
+                copy.display()
+            ),
+        ]);
+        let name = dk.load(&s(&copy));
         assert_eq!(dk.inspect(&name)["Id"], id.trim());
     }
     let d = tmp();
@@ -488,7 +501,16 @@ fn annotations_on_every_writing_command() {
 
     // A docker archive carries them in its OCI manifest; Docker loads it.
     let tar = d.path().join("a.tar");
-    regraft_ok(&["convert", &r("a"), &s(&tar), "--annotation", "y=2"]);
+    regraft_ok(&[
+        "convert",
+        &r("a"),
+        &format!(
+            "docker-archive:{}:regraft-test/parity-annotated:1",
+            tar.display()
+        ),
+        "--annotation",
+        "y=2",
+    ]);
     let m3 = skopeo_raw(&format!("oci-archive:{}", tar.display()));
     assert_eq!(m3["annotations"]["y"], "2");
     if let Some(dk) = docker("annotations_on_every_writing_command") {
@@ -609,6 +631,8 @@ fn append_keeps_the_given_bytes_and_umoci_and_docker_read_them() {
             "append",
             &real("docker/service.tar"),
             &s(&files[1]),
+            "--tag",
+            "regraft-test/parity-append:1",
             "-o",
             &s(&tar),
         ]);
@@ -760,7 +784,14 @@ fn flatten_keeps_the_merged_tree_and_squashes_history() {
 
     if let Some(dk) = docker("flatten_keeps_the_merged_tree_and_squashes_history") {
         let tar = d.path().join("svc.tar");
-        regraft_ok(&["flatten", &real("docker/service.tar"), "-o", &s(&tar)]);
+        regraft_ok(&[
+            "flatten",
+            &real("docker/service.tar"),
+            "--tag",
+            "regraft-test/parity-flat:1",
+            "-o",
+            &s(&tar),
+        ]);
         let name = dk.load(&s(&tar));
         assert_eq!(
             dk.inspect(&name)["RootFS"]["Layers"]
@@ -769,7 +800,16 @@ fn flatten_keeps_the_merged_tree_and_squashes_history() {
                 .len(),
             1
         );
-        let orig = dk.load(&real("docker/service.tar"));
+        let orig_tar = d.path().join("orig.tar");
+        regraft_ok(&[
+            "convert",
+            &real("docker/service.tar"),
+            &format!(
+                "docker-archive:{}:regraft-test/parity-orig:1",
+                orig_tar.display()
+            ),
+        ]);
+        let orig = dk.load(&s(&orig_tar));
         let list = "find / -xdev \\( -path /proc -o -path /sys -o -path /dev \\) -prune -o -print | sort | md5sum";
         let run = |img: &str| {
             dk.ok(&[
@@ -865,7 +905,14 @@ fn layer_rm_strip_and_time_max() {
 
     if let Some(dk) = docker("layer_rm_strip_and_time_max") {
         let tar = d.path().join("e.tar");
-        regraft_ok(&["convert", &out, &s(&tar)]);
+        regraft_ok(&[
+            "convert",
+            &out,
+            &format!(
+                "docker-archive:{}:regraft-test/parity-layers:1",
+                tar.display()
+            ),
+        ]);
         let name = dk.load(&s(&tar));
         let i = dk.inspect(&name);
         assert_eq!(i["Created"], "2023-11-15T00:00:00Z");
@@ -889,6 +936,8 @@ fn format_docker_writes_schema2_media_types() {
         "x=1",
         "--format",
         "docker",
+        "--tag",
+        "regraft-test/parity-v2:1",
         "-o",
         &s(&out),
     ]);
