@@ -1079,3 +1079,76 @@ fn diff_path_and_stat() {
     assert_eq!(text.lines().count(), 5, "{text}");
     assert!(text.contains("removed"), "{text}");
 }
+
+/// Each new writing command from an OCI archive to an OCI archive: skopeo copies every result
+/// (checking every digest) and reads what the command changed.
+#[test]
+fn new_commands_read_and_write_oci_archives() {
+    let d = tmp();
+    let files = extra_tarballs(d.path());
+    let src = format!("oci-archive:{}", real("vendor-real-oci.tar"));
+    let out = |n: &str| {
+        format!(
+            "oci-archive:{}",
+            d.path().join(format!("{n}.tar")).display()
+        )
+    };
+    let cases: [(&str, Vec<String>); 4] = [
+        (
+            "config",
+            vec![
+                "config".into(),
+                src.clone(),
+                "--env-rm".into(),
+                "VENDOR_HOME".into(),
+                "--annotation".into(),
+                "k=v".into(),
+            ],
+        ),
+        ("append", vec!["append".into(), src.clone(), s(&files[1])]),
+        (
+            "flatten",
+            vec![
+                "flatten".into(),
+                src.clone(),
+                "--from-layer".into(),
+                "2".into(),
+            ],
+        ),
+        (
+            "layers",
+            vec![
+                "config".into(),
+                src.clone(),
+                "--strip".into(),
+                "/opt/vendor/share".into(),
+            ],
+        ),
+    ];
+    let before = skopeo_raw(&src)["layers"].as_array().unwrap().len();
+    for (name, mut args) in cases {
+        args.extend(["-o".to_string(), out(name)]);
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        regraft_ok(&a);
+        tool_ok(
+            "skopeo",
+            &[
+                "copy",
+                "-q",
+                &out(name),
+                &format!("oci:{}:{name}", d.path().join("sk").display()),
+            ],
+        );
+        let m = skopeo_raw(&out(name));
+        let n = m["layers"].as_array().unwrap().len();
+        match name {
+            "config" => {
+                assert_eq!(m["annotations"]["k"], "v");
+                assert!(!env_names(&skopeo_config(&out(name))).contains(&"VENDOR_HOME".into()));
+            }
+            "append" => assert_eq!(n, before + 1),
+            "flatten" => assert_eq!(n, 3),
+            _ => assert_eq!(n, before),
+        }
+    }
+}
