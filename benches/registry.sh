@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Registry benchmark: regraft against skopeo on a Debian docker-registry on loopback (plain
 # HTTP, storage in a temp dir), the real images pushed with skopeo (gzip layers), timed with
-# farm-bench (A = regraft, B = skopeo, runs paired; quote the median ratio).
+# hyperfine (Debian's package; A = regraft, B = skopeo; quote the ratio of the means).
 #
 #   bash benches/registry.sh [RUNS]
 #
@@ -13,13 +13,13 @@
 #          same registry: regraft mounts the base's layers and uploads the config)
 #          vs the skopeo route a user has without registry support: skopeo copy the three
 #          images to archives, regraft the files, skopeo copy the result back.
-# Needs root (apt-get for missing packages), farm-bench, and fixtures/real (build-real.sh).
+# Needs root (apt-get for missing packages) and fixtures/real (build-real.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 RUNS=${1:-5}
 
-bash tests/need-debs.sh skopeo docker-registry
+bash tests/need-debs.sh skopeo docker-registry hyperfine
 bash fixtures/build-real.sh >&2
 cargo build --release --bin regraft >&2
 REGRAFT=$ROOT/target/release/regraft
@@ -51,9 +51,9 @@ push "$R/debian-old.tar" debian:bookworm
 push "$R/debian-new.tar" debian:trixie
 
 echo "## pull: regraft convert vs skopeo copy, registry -> oci-archive"
-farm-bench -n "$RUNS" --timeout 600 \
-  --vs "skopeo copy -q --src-tls-verify=false docker://$REG/vendor/real:1 oci-archive:$WORK/s.tar" \
-  -- "$REGRAFT" -q convert "docker://$REG/vendor/real:1" "oci-archive:$WORK/r.tar"
+hyperfine -N -r "$RUNS" --warmup 1 \
+  "$REGRAFT -q convert docker://$REG/vendor/real:1 oci-archive:$WORK/r.tar" \
+  "skopeo copy -q --src-tls-verify=false docker://$REG/vendor/real:1 oci-archive:$WORK/s.tar"
 
 cat > "$WORK/route.sh" <<EOF
 #!/bin/sh
@@ -69,6 +69,6 @@ EOF
 chmod +x "$WORK/route.sh"
 
 echo "## graft: regraft registry to registry vs skopeo in, regraft on files, skopeo out"
-farm-bench -n "$RUNS" --timeout 900 --vs "sh $WORK/route.sh" \
-  -- "$REGRAFT" -q --from "docker://$REG/vendor/real:1" --old-base "docker://$REG/debian:bookworm" \
-  --onto "docker://$REG/debian:trixie" -o "docker://$REG/vendor/real:1-fixed"
+hyperfine -N -r "$RUNS" --warmup 1 \
+  "$REGRAFT -q --from docker://$REG/vendor/real:1 --old-base docker://$REG/debian:bookworm --onto docker://$REG/debian:trixie -o docker://$REG/vendor/real:1-fixed" \
+  "sh $WORK/route.sh"

@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(json layer_walk sniff elf ldcache ld_so_conf merged_view dpkg_status apk_db users pyvenv accept_rules zip deb registry_ref)
+[ ${#targets[@]} -gt 0 ] || targets=(json layer_walk sniff elf ldcache ld_so_conf merged_view dpkg_status apk_db users pyvenv accept_rules zip deb registry_ref rpm_header rpmdb_sqlite report)
 export RUSTC_BOOTSTRAP=1
 
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
@@ -81,6 +81,25 @@ PY
       for p in ../fixtures/src/patch/regraft-demo-1.2 ../fixtures/src/patch/regraft-demo-data-1.1; do
         dpkg-deb --root-owner-group -Zgzip --build "$p" "$dir/$(basename "$p").deb" >/dev/null
       done ;;
+    rpm_header | rpmdb_sqlite)
+      # The rpm fixture's database (fixtures/build-rpm.sh), and each of its header blobs.
+      db=$(find ../fixtures/real/rpm/rpm-old.oci/blobs -type f -size +1k 2>/dev/null | while read -r f; do
+        tar -tzf "$f" 2>/dev/null | grep -q 'var/lib/rpm/rpmdb.sqlite$' && echo "$f"; done | head -1)
+      if [ -n "$db" ]; then
+        tmp=$(mktemp -d)
+        tar -xzf "$db" -C "$tmp" var/lib/rpm/rpmdb.sqlite
+        if [ "$t" = rpmdb_sqlite ]; then
+          cp "$tmp/var/lib/rpm/rpmdb.sqlite" "$dir/rpmdb.sqlite"
+        else
+          python3 -c 'import sqlite3,sys
+for h, b in sqlite3.connect(sys.argv[1]).execute("SELECT hnum, blob FROM Packages"):
+    open(f"{sys.argv[2]}/h{h}", "wb").write(b)' "$tmp/var/lib/rpm/rpmdb.sqlite" "$dir"
+        fi
+        rm -rf "$tmp"
+      fi
+      printf 'SQLite format 3\0' >"$dir/head" ;;
+    report)
+      cp ../fixtures/reports/*.json ../fixtures/reports/*.sarif "$dir/" 2>/dev/null || true ;;
     accept_rules)
       printf '/usr/lib/**/*.so\n/opt/?/bin/*\nconfig User # why\n**/' >"$dir/rules" ;;
   esac

@@ -284,15 +284,25 @@ pub enum Command {
         after_help = "Example:\n  regraft check grafted.tar --old-base debian.tar\n  regraft check grafted.tar --path /opt/vendor --json"
     )]
     Check(CheckArgs),
-    /// Split a scanner report's findings (Trivy or Grype JSON) into the image's old base and its
-    /// application, per severity, package and layer, and print the route for each group.
+    /// Split a scanner report's findings (Trivy or Grype; JSON, CycloneDX or SARIF) into the
+    /// image's old base and its application, per severity, package and layer, and print the route
+    /// for each group.
     #[command(
         after_help = "Example:\n  regraft triage --report trivy.json vendor.tar --old-base oldbase.tar --fail-on HIGH\n\nExit codes: 0 ok, 1 error (also: the report is not about IMAGE), 2 usage, 4 findings at or above --fail-on remain."
     )]
     Triage(TriageArgs),
-    /// List the OS packages of an image's package database (dpkg, distroless status.d, apk)
-    /// with the layer that last wrote each.
+    /// List the OS packages of an image's package database (dpkg, distroless status.d, apk,
+    /// rpm's sqlite database) with the layer that last wrote each, and each one's package URL
+    /// (whose `distro` qualifier comes from /etc/os-release).
     Packages(ImageArgs),
+    /// Write an SBOM of an image's OS packages (CycloneDX 1.6 or SPDX 2.3 JSON): purls, source
+    /// packages, licenses, the layer that last wrote each; the image as the described component.
+    /// The same image gives the same bytes (the timestamp is SOURCE_DATE_EPOCH, else the image's
+    /// `created`).
+    #[command(
+        after_help = "Example:\n  regraft sbom vendor.tar --format cyclonedx -o vendor.cdx.json\n  trivy sbom vendor.cdx.json -f json -o report.json   # on the other side of the airgap\n  regraft triage --report report.json vendor.tar"
+    )]
+    Sbom(SbomArgs),
     /// Compare two images: packages, files of the merged filesystems, config; with --report
     /// (made from OLD), which findings NEW no longer carries.
     Diff(DiffArgs),
@@ -492,9 +502,14 @@ pub struct PatchArgs {
     #[arg(long, value_name = "CODEC")]
     pub compression: Option<String>,
     /// `--accept maintainer-script:PACKAGE` lets an update whose maintainer scripts (or
-    /// triggers other than ldconfig) regraft does not run go ahead.
+    /// triggers other than ldconfig) regraft does not run go ahead; the other checks' names
+    /// pass the will-it-run check's findings on the patched image, as for a graft.
     #[command(flatten)]
     pub accept: AcceptArgs,
+    /// Write the result even when the will-it-run check of the patched image finds errors
+    /// (exit 0, not 3).
+    #[arg(long)]
+    pub force: bool,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -566,7 +581,8 @@ pub struct CheckArgs {
 #[derive(Args, Debug)]
 pub struct TriageArgs {
     pub image: String,
-    /// `trivy image -f json` or `grype -o json` output for IMAGE.
+    /// The scanner's report of IMAGE: Trivy or Grype JSON, CycloneDX with vulnerabilities, or
+    /// SARIF (`trivy image -f json|cyclonedx|sarif`, `grype -o json|cyclonedx-json|sarif`).
     #[arg(long, value_name = "REPORT")]
     pub report: String,
     /// The image IMAGE was built on (as for a graft).
@@ -585,16 +601,37 @@ pub struct TriageArgs {
     /// Vulnerability IDs to ignore, one per line, each followed by its reason.
     #[arg(long, value_name = "FILE")]
     pub ignore: Option<String>,
+    /// OpenVEX or CycloneDX VEX: `not_affected` and `fixed` statements about IMAGE (its
+    /// manifest or config digest) or its packages (purls) take findings out, each listed as
+    /// ignored with the statement's justification (repeatable). A file about another product is
+    /// an error.
+    #[arg(long, value_name = "FILE")]
+    pub vex: Vec<String>,
+    /// Also write the triage as SARIF 2.1.0 to FILE (atomically): one result per finding with
+    /// its package, layer, part and route.
+    #[arg(long, value_name = "FILE")]
+    pub sarif: Option<String>,
     /// Print the whole triage as JSON on stdout (on every exit).
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Args, Debug)]
+pub struct SbomArgs {
+    pub image: String,
+    /// cyclonedx (CycloneDX 1.6 JSON) or spdx (SPDX 2.3 JSON).
+    #[arg(long, value_name = "FORMAT", value_parser = ["cyclonedx", "spdx"])]
+    pub format: String,
+    /// Write the SBOM to FILE (atomically) instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<String>,
+}
+
+#[derive(Args, Debug)]
 pub struct DiffArgs {
     pub old: String,
     pub new: String,
-    /// A Trivy or Grype JSON report of OLD.
+    /// A Trivy or Grype report of OLD (JSON, CycloneDX or SARIF).
     #[arg(long, value_name = "REPORT")]
     pub report: Option<String>,
     /// Compare only the files at or below PATH (repeatable); packages and config as always.
@@ -604,6 +641,12 @@ pub struct DiffArgs {
     /// read).
     #[arg(long, conflicts_with_all = ["report", "paths"])]
     pub stat: bool,
+    /// Write OpenVEX for NEW to FILE (atomically): `fixed` for the report's findings whose
+    /// package NEW's database has at or past every fixed version, `not_affected`
+    /// (component_not_present) for packages NEW no longer has; nothing the package databases
+    /// cannot prove. The timestamp is SOURCE_DATE_EPOCH, else NEW's `created`.
+    #[arg(long, value_name = "FILE", requires = "report")]
+    pub vex_out: Option<String>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -981,6 +1024,7 @@ impl TriageArgs {
             max_layer_size: g.max_layer_size,
             ignore_unfixed: self.ignore_unfixed,
             ignore_file: self.ignore.as_ref().map(Into::into),
+            vex: self.vex.iter().map(Into::into).collect(),
             fail_on,
         })
     }

@@ -39,6 +39,7 @@ pub mod inspect;
 pub mod oldbase;
 pub mod packages;
 pub mod patch;
+pub mod sbom;
 pub mod toolbox;
 pub mod triage;
 pub mod verify;

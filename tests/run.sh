@@ -7,12 +7,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash tests/need-debs.sh skopeo umoci podman buildah mmdebstrap gcc libc6-dev musl-tools python3 tar gzip zstd util-linux time docker.io dpkg-dev apt-utils jq qemu-user-static docker-registry apache2-utils openssl
+bash tests/need-debs.sh skopeo umoci podman buildah mmdebstrap gcc libc6-dev musl-tools python3 python3-venv rpm tar gzip zstd util-linux time docker.io dpkg-dev apt-utils jq qemu-user-static docker-registry apache2-utils openssl
 
 bash fixtures/build-real.sh
 bash fixtures/build-check.sh
 bash fixtures/build-patch.sh
 bash fixtures/build-multi.sh
+bash fixtures/build-rpm.sh
+# The SBOM validators (cyclonedx-python-lib, spdx-tools, packageurl-python, sarif-tools, pinned,
+# from PyPI).
+bash tests/sbom/venv.sh
 
 log=$(mktemp)
 # A private Docker daemon (tests/dockerd.sh) for the tests that use Docker as the oracle and for

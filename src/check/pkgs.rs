@@ -1,8 +1,8 @@
 //! Shadowed OS packages: application entries, whiteouts and opaque markers over files the
 //! base's package manager owns. Ownership comes from dpkg (`info/*.list` with `status`),
 //! distroless dpkg (`status.d/NAME` with `status.d/NAME.md5sums`) and apk
-//! (`lib/apk/db/installed`, `F:`/`R:` lines); records and version order from
-//! [`crate::packages`]. rpm databases are not read. One finding per base package: an error when
+//! (`lib/apk/db/installed`, `F:`/`R:` lines) and rpm's sqlite database (each header's file
+//! list); records and version order from [`crate::packages`]. One finding per base package: an error when
 //! the application carries an older version of that package (its own database says so), a
 //! warning otherwise.
 
@@ -25,7 +25,8 @@ pub fn info_package(file: &[u8]) -> Option<String> {
         return None;
     }
     let s = String::from_utf8_lossy(name);
-    let stem = s.split('.').next()?;
+    // The suffix is the last dot's: package names may hold dots (`libapt-pkg6.0`).
+    let stem = s.rsplit_once('.')?.0;
     let pkg = stem.split(':').next()?;
     (!pkg.is_empty()).then(|| pkg.to_string())
 }
@@ -53,6 +54,7 @@ pub fn read_db(fs: &Fs, view: &MergedView, from: &dyn Fn(usize) -> bool) -> Resu
     r.dpkg(&mut o)?;
     r.status_d(&mut o)?;
     r.apk(&mut o)?;
+    r.rpm(&mut o)?;
     Ok(o)
 }
 
@@ -174,10 +176,36 @@ impl DbReader<'_> {
     }
 }
 
+impl DbReader<'_> {
+    /// rpm: the sqlite database (with its `-wal`), each header's name, EVR and files.
+    fn rpm(&self, o: &mut Owned) -> Result<()> {
+        for (db, wal) in packages::rpm::SQLITE_DBS
+            .iter()
+            .zip(packages::rpm::SQLITE_WALS)
+        {
+            let Some(b) = self.data(db)? else {
+                continue;
+            };
+            let w = self.data(wal)?;
+            let what = format!("/{}", String::from_utf8_lossy(db));
+            o.db.get_or_insert(Db::Rpm);
+            for r in packages::rpm::read_sqlite(&b, w.as_deref(), &what, true)? {
+                for f in &r.header.files {
+                    o.owner.insert(canon(self.view, f), r.header.name.clone());
+                }
+                o.versions.insert(r.header.name.clone(), r.header.evr());
+            }
+            return Ok(());
+        }
+        Ok(())
+    }
+}
+
 fn is_db_path(p: &[u8]) -> bool {
     p.starts_with(b"var/lib/dpkg/")
         || p.starts_with(b"lib/apk/db/")
         || p.starts_with(b"var/lib/rpm/")
+        || p.starts_with(b"usr/lib/sysimage/rpm/")
 }
 
 /// The base's files one package loses to the application.
@@ -337,6 +365,14 @@ mod tests {
         assert_eq!(
             info_package(b"var/lib/dpkg/info/tree.md5sums").as_deref(),
             Some("tree")
+        );
+        assert_eq!(
+            info_package(b"var/lib/dpkg/info/libapt-pkg6.0:amd64.list").as_deref(),
+            Some("libapt-pkg6.0")
+        );
+        assert_eq!(
+            info_package(b"var/lib/dpkg/info/python3.11-minimal.md5sums").as_deref(),
+            Some("python3.11-minimal")
         );
         assert_eq!(info_package(b"var/lib/dpkg/info/x/y.list"), None);
         assert_eq!(info_package(b"var/lib/dpkg/status"), None);

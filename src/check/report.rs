@@ -176,6 +176,14 @@ impl Report {
         }
     }
 
+    /// Drops the findings of check `name` (a caller whose layer is the package manager's own
+    /// update: `regraft patch` and `shadowed-package`), and counts again.
+    pub fn drop_check(&mut self, name: &str) {
+        self.unhide();
+        self.findings.retain(|f| f.check != name);
+        self.recount();
+    }
+
     /// Sorts (errors first), drops duplicates, counts, and names the narrowest `--accept` for
     /// each error that blocks.
     fn recount(&mut self) {

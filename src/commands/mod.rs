@@ -21,6 +21,7 @@ mod packages;
 mod patch;
 mod raw;
 mod rm;
+mod sbom;
 mod triage;
 mod verify;
 
@@ -66,6 +67,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Some(Command::Config(a)) => config::run(&a, &g),
         Some(Command::Triage(a)) => triage::run(&a, &g),
         Some(Command::Packages(a)) => packages::run(&a, &g),
+        Some(Command::Sbom(a)) => sbom::run(&a, &g),
         Some(Command::Diff(a)) => diff::run(&a, &g),
         Some(Command::Patch(a)) => patch::run(&a, &g),
         Some(Command::Check(a)) => check::run(&a, &g),

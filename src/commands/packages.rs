@@ -7,6 +7,7 @@ use anyhow::Result;
 use regraft::error::exit;
 use regraft::model::image::Image;
 use regraft::packages::PackageDb;
+use regraft::packages::purl::purl;
 use regraft::source::Source;
 use regraft::text::sanitize;
 
@@ -38,28 +39,35 @@ fn print_json(img: &Image, db: &PackageDb) -> Result<()> {
             "image": img.name,
             "config_digest": img.config_desc.digest.to_string(),
             "databases": db.databases,
-            "packages": db.packages,
+            "distro": db.distro,
+            "packages": db.packages.iter().map(|p| {
+                let mut v = serde_json::to_value(p).unwrap_or_default();
+                v["purl"] = purl(p, db.distro.as_ref()).into();
+                v
+            }).collect::<Vec<_>>(),
             "warnings": db.warnings,
         }))?
     );
     Ok(())
 }
 
-/// One line a package: name, version, arch, the layer that wrote it, the database.
+/// One line a package: name, version, arch, the layer that wrote it, the database, the purl
+/// (whose `distro` qualifier is the distribution).
 fn text(db: &PackageDb) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     for p in &db.packages {
         let _ = writeln!(
             out,
-            "{}\t{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{}\t{}",
             sanitize(&p.name),
             sanitize(&p.version),
             sanitize(&p.arch),
             p.source_layer
                 .map(|l| l.to_string())
                 .unwrap_or_else(|| "-".into()),
-            p.db.name()
+            p.db.name(),
+            sanitize(&purl(p, db.distro.as_ref()))
         );
     }
     out

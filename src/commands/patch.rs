@@ -91,6 +91,8 @@ pub fn run(a: &PatchArgs, g: &Globals) -> Result<u8> {
         dir.as_deref(),
         mtime,
     )?;
+    let report = patch::check(&img, &p, &accepts, g.max_layer_size)?;
+    let blocked = report.as_ref().is_some_and(|r| r.has_errors()) && !a.force;
     if a.json {
         let doc = serde_json::json!({
             "image": img.name,
@@ -106,6 +108,7 @@ pub fn run(a: &PatchArgs, g: &Globals) -> Result<u8> {
             "applied": p.applied,
             "accepted_scripts": p.accepted_scripts,
             "unfixed": p.unfixed,
+            "check": report,
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else if !g.quiet || a.dry_run {
@@ -152,8 +155,21 @@ pub fn run(a: &PatchArgs, g: &Globals) -> Result<u8> {
         } else {
             say!("{}", text.trim_end());
         }
+        if let Some(r) = &report {
+            if !r.findings.is_empty() {
+                eprint!("{}", r.text());
+            } else {
+                say!("regraft: {}", r.passed());
+            }
+        }
     }
-    let (Some(layer), Some(target), Some(out)) = (p.layer, target, out) else {
+    if blocked {
+        eprintln!(
+            "regraft: the patched image would not run: nothing written; each error's --accept passes it, --force writes it anyway"
+        );
+        return Ok(regraft::error::exit::CHECK_FAILED);
+    }
+    let (Some(layer), Some(target), Some(out), false) = (p.layer, target, out, a.dry_run) else {
         return Ok(0);
     };
     let names: Vec<String> = p

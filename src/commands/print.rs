@@ -43,3 +43,17 @@ pub fn write_digestfile(path: Option<&str>, d: &Digest) -> Result<()> {
     }
     Ok(())
 }
+
+/// Writes a document the user asked for with a file flag (`sbom -o`, `diff --vex-out`,
+/// `triage --sarif`) atomically: a synced temporary beside it renamed into place, so a failed
+/// run leaves nothing half-written there.
+pub fn write_output_file(path: &str, bytes: &[u8]) -> Result<()> {
+    let p = std::path::Path::new(path);
+    let name = p
+        .file_name()
+        .ok_or_else(|| regraft::Error::Usage(format!("{path}: not a file name")))?;
+    let dir = regraft::store::temp::parent_dir(p);
+    std::fs::create_dir_all(&dir).map_err(|e| regraft::Error::io(&dir, e))?;
+    regraft::store::temp::write_file_atomic(&dir, &name.to_string_lossy(), bytes)?;
+    Ok(())
+}

@@ -16,6 +16,11 @@ pub fn run(a: &TriageArgs, g: &Globals) -> Result<u8> {
             return Err(e.into());
         }
     };
+    if let Some(o) = &a.sarif {
+        let mut bytes = serde_json::to_vec_pretty(&regraft::triage::sarif_out::document(&t))?;
+        bytes.push(b'\n');
+        super::print::write_output_file(o, &bytes)?;
+    }
     if a.json {
         emit(&format!("{}\n", t.json()?))?;
     } else {

@@ -187,6 +187,8 @@ mod tests {
                 version: "3.0.13-1~deb12u1".into(),
                 arch: "amd64".into(),
                 source_package: None,
+                license: None,
+                source_version: None,
                 source_layer: Some(0),
                 db: Db::Dpkg,
             }],

@@ -3,7 +3,8 @@
 //! the merged filesystems (type, mode, owner, size, content digest, symlink target; mtimes are
 //! left out, since any rebuild changes them all), and the config fields that changed. With a
 //! scanner report made from OLD it says which findings NEW no longer carries because the
-//! package was upgraded past the fixed version or removed, and which remain.
+//! package was upgraded past the fixed version or removed, and which remain; `vex` states
+//! the first two as OpenVEX (`--vex-out`).
 //!
 //! `packages`, `files`, `config` and `findings` each compare one thing; `text` writes the
 //! result for a terminal; this file reads both images and puts the document together.
@@ -14,6 +15,7 @@ mod findings;
 pub mod narrow;
 mod packages;
 mod text;
+mod vex;
 
 pub use config::{ConfigChange, config_changes};
 pub use files::{FileChange, FileChanges, FileEntry, file_changes};
@@ -39,6 +41,10 @@ pub struct DiffPlan {
     pub new: ImageRef,
     /// A Trivy or Grype report made from OLD.
     pub report: Option<PathBuf>,
+    /// Make the OpenVEX document of what the report's findings are in NEW (`--vex-out`).
+    pub vex: bool,
+    /// `SOURCE_DATE_EPOCH`, for the VEX timestamp (else NEW's `created`).
+    pub source_date_epoch: Option<i64>,
     pub platform: Option<Platform>,
     pub max_layer_size: u64,
     /// `--path`: the file comparison narrowed to these subtrees (cleaned, relative).
@@ -64,6 +70,9 @@ pub struct ImageDiff {
     pub config: Vec<ConfigChange>,
     pub findings: Option<FindingChanges>,
     pub warnings: Vec<String>,
+    /// The OpenVEX document, when asked for (`--vex-out`); not part of the diff's JSON.
+    #[serde(skip)]
+    pub vex: Option<serde_json::Value>,
 }
 
 fn read_side(img: &Image, max: u64) -> Result<(Contents, PackageDb)> {
@@ -75,7 +84,7 @@ fn read_side(img: &Image, max: u64) -> Result<(Contents, PackageDb)> {
             ..pkgdb::wanted()
         },
     )?;
-    let db = pkgdb::from_contents(&c);
+    let db = pkgdb::from_contents(&c)?;
     Ok((c, db))
 }
 
@@ -116,6 +125,13 @@ pub fn diff(plan: &DiffPlan) -> Result<ImageDiff> {
         files: c.view.nodes.len(),
     };
     let findings = rep.map(|(f, r)| findings::findings(&f, &r, &ndb, &new));
+    let vex = match &findings {
+        Some(f) if plan.vex => {
+            let t = crate::sbom::document_time(plan.source_date_epoch, &new);
+            Some(vex::openvex(f, &new, &odb, &ndb, &t))
+        }
+        _ => None,
+    };
     Ok(ImageDiff {
         schema: SCHEMA,
         old: side(&old, &oc, &odb),
@@ -129,6 +145,7 @@ pub fn diff(plan: &DiffPlan) -> Result<ImageDiff> {
         config: config_changes(&old.config, &new.config),
         findings,
         warnings,
+        vex,
     })
 }
 

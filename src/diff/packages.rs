@@ -45,11 +45,7 @@ pub fn package_changes(old: &PackageDb, new: &PackageDb) -> PackageChanges {
             old_version: p.version.clone(),
             new_version: q.version.clone(),
         };
-        let same_family = matches!(
-            (p.db, q.db),
-            (Db::Dpkg | Db::DpkgStatusD, Db::Dpkg | Db::DpkgStatusD) | (Db::Apk, Db::Apk)
-        );
-        if !same_family {
+        if !p.db.same_ecosystem(q.db) {
             out.unknown_order.push(c);
             continue;
         }
@@ -79,6 +75,8 @@ mod tests {
             version: v.into(),
             arch: "amd64".into(),
             source_package: None,
+            license: None,
+            source_version: None,
             source_layer: Some(0),
             db: Db::Dpkg,
         };

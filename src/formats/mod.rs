@@ -4,6 +4,7 @@
 pub mod elf;
 pub mod ldcache;
 pub mod pyvenv;
+pub mod rpmheader;
 pub mod users;
 pub mod zip;
 

@@ -1,37 +1,45 @@
 //! The OS packages an image's package database lists, each with the layer that last wrote its
 //! record, read from the layers without unpacking: dpkg (`var/lib/dpkg/status`), distroless
-//! dpkg (`var/lib/dpkg/status.d/*`, one file per package) and apk (`lib/apk/db/installed`).
-//! rpm databases (Berkeley DB, NDB or SQLite) are detected and reported as not read.
+//! dpkg (`var/lib/dpkg/status.d/*`, one file per package), apk (`lib/apk/db/installed`) and
+//! rpm's sqlite database (`var/lib/rpm/rpmdb.sqlite`, `rpm.rs`). rpm's older Berkeley DB and
+//! NDB backends are detected and reported as not read. The distribution (`/etc/os-release`)
+//! comes with them, for package URLs.
 //!
-//! Version ordering per ecosystem ([`compare_dpkg`], [`compare_apk`]) lives in `version.rs`.
+//! Version ordering per ecosystem ([`compare_dpkg`], [`compare_apk`], [`compare_rpm`]) lives
+//! in `version.rs`.
 //!
 //! "The layer that last wrote it": dpkg and apk rewrite their whole database file on every
 //! install, so the file's layer says nothing about one package. A package's layer is the last
 //! layer after which its own record (its stanza) differs from what the layer below left.
 
+mod distro;
+pub mod purl;
+pub mod rpm;
 pub mod version;
 
 use crate::error::Result;
 use crate::model::image::Image;
 use crate::view::contents::{self, Contents, Origin, Wanted};
+pub use distro::Distro;
 use serde::Serialize;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
-pub use version::{compare_apk, compare_dpkg};
+pub use version::{compare_apk, compare_dpkg, compare_rpm};
 
 pub const DPKG_STATUS: &[u8] = b"var/lib/dpkg/status";
 pub const DPKG_STATUS_D: &[u8] = b"var/lib/dpkg/status.d";
 pub const APK_INSTALLED: &[u8] = b"lib/apk/db/installed";
 /// apk 3 and merged-/usr Alpine keep the database here.
 pub const APK_INSTALLED_USR: &[u8] = b"usr/lib/apk/db/installed";
-const RPM_DBS: &[&[u8]] = &[
+/// rpm's Berkeley DB and NDB databases, which are not read (yet).
+const RPM_DBS_UNREAD: &[&[u8]] = &[
     b"var/lib/rpm/Packages",
     b"var/lib/rpm/Packages.db",
-    b"var/lib/rpm/rpmdb.sqlite",
     b"usr/lib/sysimage/rpm/Packages",
     b"usr/lib/sysimage/rpm/Packages.db",
-    b"usr/lib/sysimage/rpm/rpmdb.sqlite",
 ];
+/// Where the distribution says what it is; `etc/os-release` is often a symlink to the other.
+pub const OS_RELEASE: &[&[u8]] = &[b"etc/os-release", b"usr/lib/os-release"];
 
 /// Which database a package record came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -44,6 +52,8 @@ pub enum Db {
     DpkgStatusD,
     /// `lib/apk/db/installed`.
     Apk,
+    /// `var/lib/rpm/rpmdb.sqlite`.
+    Rpm,
 }
 
 impl Db {
@@ -52,13 +62,16 @@ impl Db {
             Db::Dpkg => "dpkg",
             Db::DpkgStatusD => "dpkg-status.d",
             Db::Apk => "apk",
+            Db::Rpm => "rpm",
         }
     }
-    /// The packages one file of this database lists, each with its record's text.
+    /// The packages one text file of this database lists, each with its record's text (rpm's
+    /// database is no text file: `rpm.rs` reads it).
     pub fn parse(self, bytes: &[u8]) -> Vec<(Package, String)> {
         match self {
             Db::Dpkg | Db::DpkgStatusD => parse_dpkg(bytes, self),
             Db::Apk => parse_apk(bytes),
+            Db::Rpm => Vec::new(),
         }
     }
     /// Version ordering of this database's ecosystem.
@@ -66,17 +79,38 @@ impl Db {
         match self {
             Db::Dpkg | Db::DpkgStatusD => compare_dpkg(a, b),
             Db::Apk => compare_apk(a, b),
+            Db::Rpm => compare_rpm(a, b),
         }
+    }
+    /// Whether versions of `self` and `other` can be compared (the same ecosystem).
+    pub fn same_ecosystem(self, other: Db) -> bool {
+        let family = |d: Db| match d {
+            Db::Dpkg | Db::DpkgStatusD => 0,
+            Db::Apk => 1,
+            Db::Rpm => 2,
+        };
+        family(self) == family(other)
     }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Package {
     pub name: String,
+    /// As the ecosystem writes it: dpkg `[epoch:]upstream[-revision]`, apk `1.2.3-r0`, rpm
+    /// `[epoch:]version-release`.
     pub version: String,
     pub arch: String,
-    /// The source package (dpkg `Source`, apk `o:` origin), when it differs from the name.
+    /// The source package (dpkg `Source`, apk `o:` origin, rpm `SOURCERPM`'s name), when it
+    /// differs from the name.
     pub source_package: Option<String>,
+    /// The source package's version, when the database says it and it differs from `version`
+    /// (dpkg `Source: name (version)`; rpm `SOURCERPM`'s `version-release`, without epoch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_version: Option<String>,
+    /// The license the database records (apk `L:`, rpm `LICENSE`); dpkg's come from
+    /// `/usr/share/doc/PKG/copyright`, read by `sbom`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub license: Option<String>,
     /// Index of the layer that last wrote this package's record; None when unknown.
     pub source_layer: Option<usize>,
     pub db: Db,
@@ -88,6 +122,8 @@ pub struct PackageDb {
     pub packages: Vec<Package>,
     /// The database files read, as paths in the image.
     pub databases: Vec<String>,
+    /// The distribution, from `/etc/os-release`.
+    pub distro: Option<Distro>,
     pub warnings: Vec<String>,
 }
 
@@ -126,10 +162,21 @@ pub fn wanted_paths(p: &[u8]) -> bool {
     p == DPKG_STATUS
         || p == APK_INSTALLED
         || p == APK_INSTALLED_USR
+        || rpm::SQLITE_DBS.contains(&p)
+        || rpm::SQLITE_WALS.contains(&p)
+        || OS_RELEASE.contains(&p)
         || (p.starts_with(DPKG_STATUS_D) && p.get(DPKG_STATUS_D.len()) == Some(&b'/'))
 }
 
-pub const WATCH: &[&[u8]] = &[DPKG_STATUS, APK_INSTALLED, APK_INSTALLED_USR];
+pub const WATCH: &[&[u8]] = &[
+    DPKG_STATUS,
+    APK_INSTALLED,
+    APK_INSTALLED_USR,
+    rpm::SQLITE_DBS[0],
+    rpm::SQLITE_DBS[1],
+    rpm::SQLITE_WALS[0],
+    rpm::SQLITE_WALS[1],
+];
 /// The watched database files, each with its format.
 const WATCHED_DBS: &[(&[u8], Db)] = &[
     (DPKG_STATUS, Db::Dpkg),
@@ -152,11 +199,12 @@ pub fn wanted() -> Wanted<'static> {
 /// Reads the package databases of `img` (one pass over its layers).
 pub fn read_packages(img: &Image, max_layer_size: u64) -> Result<PackageDb> {
     let c = contents::read(img, max_layer_size, &wanted())?;
-    Ok(from_contents(&c))
+    from_contents(&c)
 }
 
-/// The package databases of an image whose contents were read with [`wanted`].
-pub fn from_contents(c: &Contents) -> PackageDb {
+/// The package databases of an image whose contents were read with [`wanted`]. An rpm database
+/// that cannot be read is an error (dpkg's and apk's text is read as far as it parses).
+pub fn from_contents(c: &Contents) -> Result<PackageDb> {
     let mut db = PackageDb::default();
     let mut seen_origins: Vec<&Origin> = Vec::new();
     for &(path, kind) in WATCHED_DBS {
@@ -173,18 +221,103 @@ pub fn from_contents(c: &Contents) -> PackageDb {
         db.packages.extend(packages);
     }
     read_status_d(c, &mut db);
-    for p in RPM_DBS {
+    for (path, wal) in rpm::SQLITE_DBS.iter().zip(rpm::SQLITE_WALS) {
+        let Some(final_origin) = c.watched.last().and_then(|w| w.get(*path)) else {
+            continue;
+        };
+        if seen_origins.contains(&final_origin) {
+            continue;
+        }
+        seen_origins.push(final_origin);
+        db.databases
+            .push(String::from_utf8_lossy(path).into_owned());
+        db.packages.extend(rpm_history(c, path, wal)?);
+    }
+    for p in RPM_DBS_UNREAD {
         if c.view.get(p).is_some() {
             db.warnings.push(format!(
-                "rpm database /{} found but not read: regraft does not read rpm databases",
+                "rpm database /{} found but not read: regraft reads rpm's sqlite database only",
                 String::from_utf8_lossy(p)
             ));
         }
     }
+    db.distro = OS_RELEASE
+        .iter()
+        .find_map(|p| c.kept_at(p).and_then(Distro::parse));
     db.packages.sort_by(|a, b| {
         (&a.name, &a.arch, a.db, &a.version).cmp(&(&b.name, &b.arch, b.db, &b.version))
     });
-    db
+    Ok(db)
+}
+
+/// The rpm package of one header.
+pub fn rpm_package(h: &crate::formats::rpmheader::RpmHeader) -> Package {
+    Package {
+        name: h.name.clone(),
+        version: h.evr(),
+        arch: h.arch.clone(),
+        source_package: h
+            .source_rpm
+            .as_deref()
+            .and_then(rpm::source_name)
+            .filter(|s| *s != h.name)
+            .map(str::to_string),
+        license: h.license.clone(),
+        source_version: h
+            .source_rpm
+            .as_deref()
+            .and_then(rpm::source_version)
+            .filter(|v| *v != format!("{}-{}", h.version, h.release))
+            .map(str::to_string),
+        source_layer: None,
+        db: Db::Rpm,
+    }
+}
+
+/// rpm's sqlite database layer by layer, as [`DbHistory`] reads a text one: a package's layer
+/// is the last one after which its header blob differs from what the layer below left (rpm
+/// rewrites the file, and often moves rows, on every transaction). A layer that leaves the
+/// database unreadable is an error naming the layer.
+fn rpm_history(c: &Contents, path: &[u8], wal: &[u8]) -> Result<Vec<Package>> {
+    type Key = (String, String, String);
+    let mut prev: BTreeMap<Key, (Package, String)> = BTreeMap::new();
+    let mut prev_origins = (None, None);
+    let mut changed_at: HashMap<Key, usize> = HashMap::new();
+    for (layer, w) in c.watched.iter().enumerate() {
+        let origins = (w.get(path), w.get(wal));
+        if origins == prev_origins {
+            continue;
+        }
+        prev_origins = origins;
+        let mut now = BTreeMap::new();
+        if let Some(o) = origins.0 {
+            let what = format!("layer {layer}: /{}", String::from_utf8_lossy(path));
+            let bytes = c.kept.get(o).ok_or_else(|| {
+                crate::error::Error::format(&what, "a hardlink or special file, not read")
+            })?;
+            let wal_bytes = origins.1.and_then(|o| c.kept.get(o)).map(Vec::as_slice);
+            for r in rpm::read_sqlite(bytes, wal_bytes, &what, false)? {
+                let p = rpm_package(&r.header);
+                now.insert(
+                    (p.name.clone(), p.arch.clone(), p.version.clone()),
+                    (p, r.blob_sha256),
+                );
+            }
+        }
+        for (k, (_, blob)) in &now {
+            if prev.get(k).map(|(_, b)| b) != Some(blob) {
+                changed_at.insert(k.clone(), layer);
+            }
+        }
+        prev = now;
+    }
+    Ok(prev
+        .into_iter()
+        .map(|(k, (mut p, _))| {
+            p.source_layer = changed_at.get(&k).copied();
+            p
+        })
+        .collect())
 }
 
 /// One whole-file database (dpkg `status`, apk `installed`) layer by layer: each package's
@@ -345,12 +478,19 @@ pub fn parse_dpkg(bytes: &[u8], db: Db) -> Vec<(Package, String)> {
             .and_then(|s| s.split_whitespace().next())
             .filter(|s| *s != name)
             .map(str::to_string);
+        let source_version = get("source")
+            .and_then(|s| s.split_once('('))
+            .and_then(|(_, v)| v.split_once(')'))
+            .map(|(v, _)| v.trim().to_string())
+            .filter(|v| !v.is_empty() && v != version);
         out.push((
             Package {
                 name: name.to_string(),
                 version: version.to_string(),
                 arch: get("architecture").unwrap_or("").to_string(),
                 source_package: source,
+                license: None,
+                source_version,
                 source_layer: None,
                 db,
             },
@@ -432,6 +572,8 @@ pub fn parse_apk(bytes: &[u8]) -> Vec<(Package, String)> {
                         version: v.clone(),
                         arch: cur.get(&'A').cloned().unwrap_or_default(),
                         source_package: cur.get(&'o').filter(|o| *o != n).cloned(),
+                        license: cur.get(&'L').cloned(),
+                        source_version: None,
                         source_layer: None,
                         db: Db::Apk,
                     },
@@ -464,6 +606,8 @@ mod tests {
             version: "1".into(),
             arch: String::new(),
             source_package: None,
+            license: None,
+            source_version: None,
             source_layer: None,
             db: Db::Dpkg,
         };

@@ -1,6 +1,7 @@
 //! Version ordering per ecosystem: [`compare_dpkg`] is dpkg's `verrevcmp` (epochs, `~` before
 //! everything, revisions), [`compare_apk`] follows apk-tools (`_alpha` < `_beta` < `_pre` <
-//! `_rc` < release < `_cvs` < `_svn` < `_git` < `_hg` < `_p`, then `-rN`).
+//! `_rc` < release < `_cvs` < `_svn` < `_git` < `_hg` < `_p`, then `-rN`), [`compare_rpm`] is
+//! rpm's `rpmvercmp` over epoch, version and release (`~` before everything, `^` after the end).
 
 use std::cmp::Ordering;
 
@@ -195,6 +196,131 @@ pub fn compare_apk(a: &str, b: &str) -> Ordering {
     x.revision.cmp(&y.revision).then_with(|| x.rest.cmp(y.rest))
 }
 
+/// rpm's `rpmvercmp` (`lib/rpmvercmp.c`) over one part (a version or a release): runs of
+/// digits or of letters are compared, other characters only separate; `~` sorts before
+/// anything, even the end; `^` after the end but before anything else; a number is newer than
+/// letters.
+fn rpmvercmp(a: &[u8], b: &[u8]) -> Ordering {
+    if a == b {
+        return Ordering::Equal;
+    }
+    let sep = |c: u8| !c.is_ascii_alphanumeric() && c != b'~' && c != b'^';
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        while i < a.len() && sep(a[i]) {
+            i += 1;
+        }
+        while j < b.len() && sep(b[j]) {
+            j += 1;
+        }
+        let (x, y) = (a.get(i).copied(), b.get(j).copied());
+        if x == Some(b'~') || y == Some(b'~') {
+            if x != Some(b'~') {
+                return Ordering::Greater;
+            }
+            if y != Some(b'~') {
+                return Ordering::Less;
+            }
+            (i, j) = (i + 1, j + 1);
+            continue;
+        }
+        if x == Some(b'^') || y == Some(b'^') {
+            if x.is_none() {
+                return Ordering::Less;
+            }
+            if y.is_none() {
+                return Ordering::Greater;
+            }
+            if x != Some(b'^') {
+                return Ordering::Greater;
+            }
+            if y != Some(b'^') {
+                return Ordering::Less;
+            }
+            (i, j) = (i + 1, j + 1);
+            continue;
+        }
+        let (Some(x), Some(_)) = (x, y) else {
+            break;
+        };
+        let num = x.is_ascii_digit();
+        let run = |s: &[u8], from: usize| {
+            let mut k = from;
+            while k < s.len()
+                && (if num {
+                    s[k].is_ascii_digit()
+                } else {
+                    s[k].is_ascii_alphabetic()
+                })
+            {
+                k += 1;
+            }
+            k
+        };
+        let (ei, ej) = (run(a, i), run(b, j));
+        if ej == j {
+            // Different kinds of run: a number is newer than letters.
+            return if num {
+                Ordering::Greater
+            } else {
+                Ordering::Less
+            };
+        }
+        let (mut p, mut q) = (&a[i..ei], &b[j..ej]);
+        if num {
+            while p.first() == Some(&b'0') {
+                p = &p[1..];
+            }
+            while q.first() == Some(&b'0') {
+                q = &q[1..];
+            }
+            let o = p.len().cmp(&q.len());
+            if o != Ordering::Equal {
+                return o;
+            }
+        }
+        let o = p.cmp(q);
+        if o != Ordering::Equal {
+            return o;
+        }
+        (i, j) = (ei, ej);
+    }
+    match (i >= a.len(), j >= b.len()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Less,
+        _ => Ordering::Greater,
+    }
+}
+
+/// Splits `[epoch:]version[-release]`; a missing epoch is 0, a missing release None.
+fn rpm_parts(v: &str) -> (u64, &str, Option<&str>) {
+    let v = v.trim();
+    let (epoch, rest) = match v.split_once(':') {
+        Some((e, r)) if !e.is_empty() && e.bytes().all(|c| c.is_ascii_digit()) => {
+            (e.parse().unwrap_or(u64::MAX), r)
+        }
+        _ => (0, v),
+    };
+    match rest.rsplit_once('-') {
+        Some((v, r)) => (epoch, v, Some(r)),
+        None => (epoch, rest, None),
+    }
+}
+
+/// Orders two rpm EVRs (`[epoch:]version-release`) as rpm does (`rpmverCmp`, what
+/// `rpm.vercmp` runs): epochs, then versions, then releases; a missing release is older than
+/// any (an installed package always has one).
+pub fn compare_rpm(a: &str, b: &str) -> Ordering {
+    let (ea, va, ra) = rpm_parts(a);
+    let (eb, vb, rb) = rpm_parts(b);
+    ea.cmp(&eb)
+        .then_with(|| rpmvercmp(va.as_bytes(), vb.as_bytes()))
+        .then_with(|| match (ra, rb) {
+            (Some(x), Some(y)) => rpmvercmp(x.as_bytes(), y.as_bytes()),
+            (x, y) => x.is_some().cmp(&y.is_some()),
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,5 +382,53 @@ mod tests {
             ("1.0_rc2", "1.0_rc10", Less),
         ];
         check_table(compare_apk, &table);
+    }
+
+    #[test]
+    fn rpm_ordering_table() {
+        // Cases from rpm's own test suite (tests/rpmvercmp.at).
+        let table = [
+            ("1.0", "1.0", Equal),
+            ("1.0", "2.0", Less),
+            ("2.0.1", "2.0.1", Equal),
+            ("2.0", "2.0.1", Less),
+            ("2.0.1a", "2.0.1", Greater),
+            ("5.5p1", "5.5p2", Less),
+            ("5.5p10", "5.5p1", Greater),
+            ("10xyz", "10.1xyz", Less),
+            ("xyz10", "xyz10.1", Less),
+            ("xyz.4", "8", Less),
+            ("xyz.4", "2", Less),
+            ("5.5p2", "5.6p1", Less),
+            ("5.6p1", "6.5p1", Less),
+            ("6.0.rc1", "6.0", Greater),
+            ("10b2", "10a1", Greater),
+            ("1.0aa", "1.0a", Greater),
+            ("10.0001", "10.1", Equal),
+            ("10.0001", "10.0039", Less),
+            ("4.999.9", "5.0", Less),
+            ("20101121", "20101122", Less),
+            ("2_0", "2_0", Equal),
+            ("2.0", "2_0", Equal),
+            ("a", "a", Equal),
+            ("a+", "a_", Equal),
+            ("+", "_", Equal),
+            ("1.0~rc1", "1.0", Less),
+            ("1.0~rc1", "1.0~rc2", Less),
+            ("1.0~rc1~git123", "1.0~rc1", Less),
+            ("1.0^", "1.0", Greater),
+            ("1.0^git1", "1.0", Greater),
+            ("1.0^git1", "1.01", Less),
+            ("1.0^20160101", "1.0.1", Less),
+            ("1.0~rc1^git1", "1.0~rc1", Greater),
+            ("1.0^git1~pre", "1.0^git1", Less),
+            // Epoch, version, release.
+            ("2:1.2-3", "1.2.10-1", Greater),
+            ("2:1.2-3", "2:1.2.10-1", Less),
+            ("1.2-3.el9", "1.2-3.el9_1", Less),
+            ("1:1.1.1k-7.el8", "1:1.1.1k-12.el8", Less),
+            ("1.2", "1.2-5", Less),
+        ];
+        check_table(compare_rpm, &table);
     }
 }

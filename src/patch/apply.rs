@@ -162,7 +162,7 @@ fn old_conffiles(fields: &[(String, String)]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Builds the patch layer; returns it and what each update did. `mtime`: the time dpkg's
+/// Builds the patch layer; returns it, what each update did and the package files it wrote. `mtime`: the time dpkg's
 /// database files get (deterministic: SOURCE_DATE_EPOCH or the image's creation).
 pub fn build(
     c: &Contents,
@@ -171,7 +171,7 @@ pub fn build(
     dir: Option<&Path>,
     scratch: &Path,
     mtime: u64,
-) -> Result<(Layer, Vec<Applied>)> {
+) -> Result<(Layer, Vec<Applied>, Vec<Vec<u8>>)> {
     let status = c
         .kept_at(STATUS.as_bytes())
         .ok_or_else(|| Error::Invalid(format!("the image has no /{STATUS}")))?;
@@ -187,8 +187,8 @@ pub fn build(
     // Every path a new version lists, so no other update's old file is whited out under it.
     let mut applied: Vec<Applied> = Vec::new();
     let mut new_status_entries: BTreeMap<String, String> = BTreeMap::new();
+    let mut written: BTreeSet<Vec<u8>> = BTreeSet::new();
     let layer = new_layer(LayerDest::temp_file_or_discard(dir), codec, |tw| {
-        let mut written: BTreeSet<Vec<u8>> = BTreeSet::new();
         let mut all_new: BTreeSet<Vec<u8>> = BTreeSet::new();
         let mut lists: Vec<(String, Vec<u8>)> = Vec::new();
         let mut generated: Vec<(String, Vec<u8>)> = Vec::new();
@@ -501,7 +501,17 @@ pub fn build(
         write_file(tw, STATUS.as_bytes(), &meta, out.as_bytes())?;
         Ok(())
     })?;
-    Ok((layer, applied))
+    // The package files written (not whiteouts), for the check's baseline.
+    let files = written
+        .into_iter()
+        .filter(|p| {
+            !p.rsplit(|&b| b == b'/')
+                .next()
+                .unwrap_or(p)
+                .starts_with(b".wh.")
+        })
+        .collect();
+    Ok((layer, applied, files))
 }
 
 fn write_file(tw: &mut LayerTar<'_>, path: &[u8], meta: &Meta, body: &[u8]) -> Result<()> {

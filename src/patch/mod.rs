@@ -74,6 +74,68 @@ pub struct Patched {
     pub layer: Option<Layer>,
     /// (package, script) the user accepted.
     pub accepted_scripts: Vec<(String, String)>,
+    /// The package files the layer writes (cleaned, relative).
+    pub files: Vec<Vec<u8>>,
+}
+
+/// The will-it-run check of the patched image: the application is the patch layer (the new
+/// versions' files, checked against the image's loader, libraries and symbol versions); the
+/// same files in the image before the patch are the baseline, so what they already lacked is
+/// pre-existing. `--accept` rules pass findings one by one.
+/// None when there is no patch layer (nothing to update).
+pub fn check(
+    img: &Image,
+    p: &Patched,
+    accepts: &Accepts,
+    max_layer_size: u64,
+) -> Result<Option<crate::check::Report>> {
+    use crate::check::CheckInput;
+    use crate::view::fs::Verify;
+    let Some(layer) = &p.layer else {
+        return Ok(None);
+    };
+    let mut layers = img.layers.clone();
+    layers.push(layer.clone());
+    let input = |layers: &[crate::model::image::Layer],
+                 boundary,
+                 paths: &[Vec<u8>]|
+     -> Result<crate::check::Report> {
+        Ok(crate::check::check(
+            &CheckInput {
+                name: &img.name,
+                layers,
+                boundary,
+                paths,
+                config: &img.config,
+                max_layer_size,
+                verify: Verify::Here,
+            },
+            None,
+        )?
+        .0)
+    };
+    let mut report = input(&layers, img.layers.len(), &[])?;
+    // The layer is dpkg's own update (its database written with it): replacing the old
+    // versions' files is what it is for, not a shadowed package.
+    report.drop_check("shadowed-package");
+    report.application = format!("the patch layer ({} package file(s))", p.files.len());
+    if !report.findings.is_empty() {
+        let before = crate::view::load::merged_view(img, max_layer_size, &[], None)?;
+        let existed: Vec<Vec<u8>> = p
+            .files
+            .iter()
+            .filter(|f| before.get(f).is_some())
+            .cloned()
+            .collect();
+        if !existed.is_empty() {
+            let mut baseline = input(&img.layers, 0, &existed)?;
+            baseline.baseline = None;
+            report.compare_with(&baseline);
+            report.baseline = Some(format!("{} before the patch", img.name));
+        }
+    }
+    report.accept(accepts);
+    Ok(Some(report))
 }
 
 /// Plans and applies the updates `want` asks for.
@@ -135,13 +197,16 @@ pub fn patch(
             unfixed,
             applied: Vec::new(),
             layer: None,
+            files: Vec::new(),
             accepted_scripts,
         });
     }
     let scratch = out_dir
         .map(Path::to_path_buf)
         .unwrap_or_else(std::env::temp_dir);
-    let (layer, applied) = apply::build(c, &updates, codec, out_dir, &scratch, mtime)?;
+    // A dry run builds the layer too (in the temporary directory): the check reads it.
+    let (layer, applied, files) =
+        apply::build(c, &updates, codec, Some(&scratch), &scratch, mtime)?;
     // ldconfig's effect, which regraft does not reproduce: a library added or gone.
     let has_cache = c.view.get(b"etc/ld.so.cache").is_some();
     let libs: Vec<String> = applied
@@ -160,7 +225,8 @@ pub fn patch(
         updates,
         unfixed,
         applied,
-        layer: out_dir.map(|_| layer),
+        layer: Some(layer),
+        files,
         accepted_scripts,
     })
 }

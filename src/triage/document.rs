@@ -2,7 +2,7 @@
 //! the document records (which part, how a finding was located, how the report was matched,
 //! which route) is an enum here, serialized under the names the schema has always used.
 
-use super::report::{Scanner, Severity};
+use super::report::{ReportFormat, Scanner, Severity};
 use crate::error::{Error, Result};
 use crate::oldbase::OldBaseSummary;
 use serde::Serialize;
@@ -49,6 +49,12 @@ pub enum MatchedBy {
     DiffIds,
     /// The report lists no layers, and its image ID is the image's config digest.
     ImageId,
+    /// The report lists neither the image's layers nor its config digest, and its manifest
+    /// digest is the image's (Grype's CycloneDX).
+    ManifestDigest,
+    /// The report's findings name layers (Grype's SARIF), all of them the image's: a partial
+    /// tie (an image built on the same layers would match too), said as a warning.
+    FindingLayers,
 }
 
 impl MatchedBy {
@@ -56,6 +62,8 @@ impl MatchedBy {
         match self {
             MatchedBy::DiffIds => "diff_ids",
             MatchedBy::ImageId => "image_id",
+            MatchedBy::ManifestDigest => "manifest_digest",
+            MatchedBy::FindingLayers => "finding_layers",
         }
     }
 }
@@ -127,6 +135,7 @@ pub struct ImageInfo {
 pub struct ReportInfo {
     pub file: String,
     pub scanner: Scanner,
+    pub format: ReportFormat,
     pub artifact: Option<String>,
     pub matched_by: MatchedBy,
     pub findings_in_report: usize,
@@ -314,7 +323,12 @@ mod tests {
         ] {
             assert_eq!(named(r), r.name());
         }
-        for m in [MatchedBy::DiffIds, MatchedBy::ImageId] {
+        for m in [
+            MatchedBy::DiffIds,
+            MatchedBy::ImageId,
+            MatchedBy::ManifestDigest,
+            MatchedBy::FindingLayers,
+        ] {
             assert_eq!(named(m), m.name());
         }
         for p in Part::ALL {

@@ -5,14 +5,15 @@
 //! location (`annotations.evidence = primary`, else the first) gives its layer.
 
 use super::report::{
-    Finding, LayerHint, Report, Scanner, Severity, digest_at, digest_field, field, items, text,
+    Finding, LayerHint, Report, ReportFormat, Scanner, Severity, digest_at, digest_field, field,
+    items, text,
 };
 use crate::error::{Error, Result};
 use crate::model::digest::DiffId;
 use serde_json::Value;
 
 /// Artifact types of OS package databases.
-const OS_TYPES: &[&str] = &["deb", "apk", "rpm", "alpm", "portage"];
+pub(crate) const OS_TYPES: &[&str] = &["deb", "apk", "rpm", "alpm", "portage"];
 
 pub fn parse(v: &Value, what: &str) -> Result<Report> {
     let target = field(field(v, "source"), "target");
@@ -26,6 +27,8 @@ pub fn parse(v: &Value, what: &str) -> Result<Report> {
         diff_ids,
         image_id,
         artifact: text(target, "userInput").map(str::to_string),
+        manifest_digest: None,
+        format: ReportFormat::Json,
         findings,
     })
 }

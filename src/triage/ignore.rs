@@ -1,7 +1,8 @@
-//! What the user leaves out of a triage: the IDs of `--ignore FILE`, each with its reason, and
-//! with `--ignore-unfixed` the findings no version fixes.
+//! What the user leaves out of a triage: the IDs of `--ignore FILE`, each with its reason, the
+//! findings `--vex` statements cover, and with `--ignore-unfixed` the findings no version fixes.
 
 use super::document::{IgnoredFinding, TriagedFinding};
+use super::vex::Statement;
 use crate::error::{Error, IoContext, Result};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -55,24 +56,30 @@ pub(super) struct Kept {
     pub unfixed_skipped: usize,
 }
 
-/// Takes out the ignored findings (with their reason) and, with [`Unfixed::LeaveOut`], the
-/// unfixed ones (counted); an ignored finding counts as ignored, not as unfixed.
+/// Takes out the ignored findings (with their reason: the ignore file's, else the first VEX
+/// statement's that covers it) and, with [`Unfixed::LeaveOut`], the unfixed ones (counted); an
+/// ignored finding counts as ignored, not as unfixed.
 pub(super) fn apply(
     mut findings: Vec<TriagedFinding>,
     ignore: &IgnoreList,
+    vex: &[Statement],
     unfixed: Unfixed,
 ) -> Kept {
     let mut ignored = Vec::new();
     let mut unfixed_skipped = 0;
     findings.retain(|f| {
-        if let Some(reason) = ignore.get(&f.id) {
+        let reason = ignore
+            .get(&f.id)
+            .cloned()
+            .or_else(|| vex.iter().find(|s| s.covers(f)).map(Statement::reason));
+        if let Some(reason) = reason {
             ignored.push(IgnoredFinding {
                 id: f.id.clone(),
                 package: f.package.clone(),
                 installed_version: f.installed_version.clone(),
                 severity: f.severity,
                 part: f.part,
-                reason: reason.clone(),
+                reason,
             });
             return false;
         }

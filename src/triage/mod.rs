@@ -4,12 +4,14 @@
 //! another base family, a newer vendor image or a rebuild).
 //!
 //! The floors, bottom up: `report` (the scanner-neutral model and the field readers), the
-//! parsers `trivy` and `grype`, `parse` (which picks one); `document` (the triage as `--json`
+//! parsers `trivy` and `grype` (their JSON), `cyclonedx` and `sarif` (both scanners' forms of
+//! those), `parse` (which picks one); `document` (the triage as `--json`
 //! prints it); `place` (the report joined to the image), `ignore`, `route` and `text`; this
 //! file runs the phases and tallies the result.
 //!
 //! The old base is found exactly as a graft finds it (`oldbase::find_split`).
 
+pub mod cyclonedx;
 pub mod document;
 pub mod grype;
 pub mod ignore;
@@ -17,8 +19,11 @@ pub mod parse;
 pub mod place;
 pub mod report;
 pub mod route;
+pub mod sarif;
+pub mod sarif_out;
 pub mod text;
 pub mod trivy;
+pub mod vex;
 
 use crate::error::{Result, exit};
 use crate::model::image::Image;
@@ -36,7 +41,7 @@ use ignore::{IgnoreList, Unfixed};
 pub use ignore::{parse_ignore, read_ignore_file};
 use place::Evidence;
 pub use place::check_belongs;
-pub use report::{Finding, Report, Scanner, Severity};
+pub use report::{Finding, Report, ReportFormat, Scanner, Severity};
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -55,6 +60,8 @@ pub struct TriagePlan {
     pub max_layer_size: u64,
     pub ignore_unfixed: bool,
     pub ignore_file: Option<PathBuf>,
+    /// `--vex` files (OpenVEX or CycloneDX VEX).
+    pub vex: Vec<PathBuf>,
     pub fail_on: Option<Severity>,
 }
 
@@ -89,7 +96,8 @@ pub fn triage(plan: &TriagePlan) -> Result<Triage> {
     } else {
         Unfixed::Keep
     };
-    let kept = ignore::apply(placed.findings, &ignore, unfixed);
+    let vex = inputs.vex_statements(plan)?;
+    let kept = ignore::apply(placed.findings, &ignore, &vex, unfixed);
     let mut t = inputs.document(plan, &rep, placed.duplicates, kept);
     t.routes = route::routes(
         &t,
@@ -129,7 +137,7 @@ impl Inputs {
                 ..packages::wanted()
             },
         )?;
-        let packages = packages::from_contents(&contents);
+        let packages = packages::from_contents(&contents)?;
         warnings.extend(packages.warnings.iter().cloned());
         Ok(Inputs {
             img,
@@ -139,6 +147,29 @@ impl Inputs {
             packages,
             warnings,
         })
+    }
+
+    /// The statements of the `--vex` files, each file checked to be about this image.
+    fn vex_statements(&self, plan: &TriagePlan) -> Result<Vec<vex::Statement>> {
+        let (m, c) = (
+            self.img.manifest_digest.hex(),
+            self.img.config_desc.digest.hex(),
+        );
+        let ids = vex::ImageIds {
+            manifest_hex: &m,
+            config_hex: &c,
+        };
+        let pkgs: Vec<(String, String)> = self
+            .packages
+            .packages
+            .iter()
+            .map(|p| (p.name.clone(), p.version.clone()))
+            .collect();
+        let mut out = Vec::new();
+        for f in &plan.vex {
+            out.extend(vex::read_vex(f, &ids, &pkgs)?);
+        }
+        Ok(out)
     }
 
     /// The triage document of the kept findings, without its routes.
@@ -173,6 +204,7 @@ impl Inputs {
             report: ReportInfo {
                 file: plan.report.display().to_string(),
                 scanner: rep.scanner,
+                format: rep.format,
                 artifact: rep.artifact.clone(),
                 matched_by: self.matched_by,
                 findings_in_report: rep.findings.len(),

@@ -1,9 +1,10 @@
-//! A scanner report read from a file: which scanner wrote it is told by its content (Trivy's
-//! `SchemaVersion`/`Results`, Grype's `matches`), then that scanner's parser fills the
-//! scanner-neutral [`Report`]. The one place that picks a parser.
+//! A scanner report read from a file: which scanner and which form is told by its content
+//! (Trivy's `SchemaVersion`/`Results`, Grype's `matches`, CycloneDX's `bomFormat`, SARIF's
+//! `runs`), then that parser fills the scanner-neutral [`Report`]. The one place that picks a
+//! parser.
 
 use super::report::Report;
-use super::{grype, trivy};
+use super::{cyclonedx, grype, sarif, trivy};
 use crate::error::{Error, IoContext, Result};
 use std::path::Path;
 
@@ -13,7 +14,7 @@ pub fn read(path: &Path) -> Result<Report> {
     parse(&bytes, &path.display().to_string())
 }
 
-/// Reads a Trivy (`trivy image -f json`) or Grype (`grype -o json`) report, told by content.
+/// Reads a Trivy or Grype report (JSON, CycloneDX JSON or SARIF), told by content.
 pub fn parse(bytes: &[u8], what: &str) -> Result<Report> {
     // The JSON error becomes text: `triage --json` prints an error's Display alone (not its
     // sources), and that document must keep saying why the report is not JSON.
@@ -32,10 +33,14 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<Report> {
         trivy::parse(&v, what)
     } else if obj.contains_key("matches") {
         grype::parse(&v, what)
+    } else if obj.get("bomFormat").and_then(|f| f.as_str()) == Some("CycloneDX") {
+        cyclonedx::parse(&v, what)
+    } else if obj.contains_key("runs") && obj.contains_key("version") {
+        sarif::parse(&v, what)
     } else {
         Err(Error::format(
             what,
-            "neither a Trivy report (SchemaVersion, Results) nor a Grype report (matches)",
+            "neither a Trivy report (SchemaVersion, Results), a Grype report (matches), CycloneDX (bomFormat) nor SARIF (version, runs)",
         ))
     }
 }

@@ -29,9 +29,7 @@ pub fn check_belongs(
                 "the report is not about {}: its image ID is {id}, the image's config digest {config}",
                 img.name
             ))),
-            None => Err(Error::Invalid(
-                "the report names neither the image's layers nor its ID, so it cannot be checked against the image".into(),
-            )),
+            None => by_manifest_or_layers(report, img, warnings),
         };
     }
     let mine = &img.view.diff_ids;
@@ -46,6 +44,50 @@ pub fn check_belongs(
         ));
     }
     Ok(MatchedBy::DiffIds)
+}
+
+/// A report without the image's layer list or ID (Grype's CycloneDX and SARIF): its manifest
+/// digest, else the layers its findings name, all of which must be the image's.
+fn by_manifest_or_layers(
+    report: &Report,
+    img: &Image,
+    warnings: &mut Vec<String>,
+) -> Result<MatchedBy> {
+    let mine = &img.view.diff_ids;
+    let mut named: Vec<&DiffId> = report
+        .findings
+        .iter()
+        .filter_map(|f| f.layer.diff_id.as_ref())
+        .collect();
+    named.sort_by_key(|d| d.to_string());
+    named.dedup();
+    if let Some(d) = named.iter().find(|d| !mine.contains(d)) {
+        return Err(Error::Invalid(format!(
+            "the report is not about {}: a finding names layer {d}, which the image does not have",
+            img.name
+        )));
+    }
+    match &report.manifest_digest {
+        Some(m) if *m == img.manifest_digest => return Ok(MatchedBy::ManifestDigest),
+        Some(m) if named.is_empty() => {
+            return Err(Error::Invalid(format!(
+                "the report is not about {}: its manifest digest is {m}, the image's {}",
+                img.name, img.manifest_digest
+            )));
+        }
+        _ => {}
+    }
+    if named.is_empty() {
+        return Err(Error::Invalid(
+            "the report names neither the image's layers nor its ID, so it cannot be checked against the image".into(),
+        ));
+    }
+    warnings.push(format!(
+        "the report names no image ID and not the image's layer list; its findings name {} of the image's {} layer(s), all the image's (an image built on the same layers would match too)",
+        named.len(),
+        mine.len()
+    ));
+    Ok(MatchedBy::FindingLayers)
 }
 
 /// The error for a report whose layers are not `img`'s, naming the first that differs.

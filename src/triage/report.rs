@@ -66,6 +66,20 @@ pub enum Scanner {
     Grype,
 }
 
+/// The form a report came in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportFormat {
+    /// The scanner's own JSON (`trivy -f json`, `grype -o json`).
+    Json,
+    /// CycloneDX JSON with `vulnerabilities` (`trivy -f cyclonedx --scanners vuln`,
+    /// `grype -o cyclonedx-json`).
+    CycloneDx,
+    /// SARIF 2.1.0 (`trivy -f sarif`, `grype -o sarif`): lossy; no layers from Trivy, no image
+    /// ID from Grype.
+    Sarif,
+}
+
 /// Where the scanner says a finding's package lives.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LayerHint {
@@ -103,8 +117,12 @@ pub struct Report {
     pub diff_ids: Vec<DiffId>,
     /// The config digest (Trivy `Metadata.ImageID`, Grype `source.target.imageID`).
     pub image_id: Option<Digest>,
+    /// The manifest digest (Grype's CycloneDX `metadata.component.version`), when the report
+    /// gives one.
+    pub manifest_digest: Option<Digest>,
     /// What was scanned, as the scanner names it.
     pub artifact: Option<String>,
+    pub format: ReportFormat,
     pub findings: Vec<Finding>,
 }
 

@@ -6,8 +6,8 @@
 //! images; `{}` or absent when Trivy cannot tell, as for some language packages).
 
 use super::report::{
-    Finding, LayerHint, Report, Scanner, Severity, digest_at, digest_field, field, items,
-    split_fixed, text,
+    Finding, LayerHint, Report, ReportFormat, Scanner, Severity, digest_at, digest_field, field,
+    items, split_fixed, text,
 };
 use crate::error::{Error, Result};
 use crate::model::digest::DiffId;
@@ -37,6 +37,8 @@ pub fn parse(v: &Value, what: &str) -> Result<Report> {
         diff_ids,
         image_id,
         artifact: text(v, "ArtifactName").map(str::to_string),
+        manifest_digest: None,
+        format: ReportFormat::Json,
         findings,
     })
 }
@@ -115,7 +117,7 @@ impl<'a> Target<'a> {
 }
 
 /// The result `Type`s of OS package databases.
-fn is_os_type(kind: &str) -> bool {
+pub(crate) fn is_os_type(kind: &str) -> bool {
     matches!(
         kind,
         "debian"

@@ -100,6 +100,10 @@ pub fn is_system_file(p: &[u8]) -> bool {
             | "etc/group"
             | "var/lib/dpkg/status"
             | "lib/apk/db/installed"
+            | "var/lib/rpm/rpmdb.sqlite"
+            | "var/lib/rpm/rpmdb.sqlite-wal"
+            | "usr/lib/sysimage/rpm/rpmdb.sqlite"
+            | "usr/lib/sysimage/rpm/rpmdb.sqlite-wal"
     ) || s.starts_with("etc/ld.so.conf.d/")
         || (s.starts_with("etc/ld-musl-") && s.ends_with(".path"))
         || s.starts_with("var/lib/dpkg/status.d/")

@@ -20,6 +20,7 @@ mod multi;
 mod patch;
 mod registry;
 mod roundtrip;
+mod scanloop;
 mod toolbox;
 mod toolbox_parity;
 mod triage;

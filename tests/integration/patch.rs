@@ -534,3 +534,87 @@ open(sys.argv[1], 'wb').write(out)
     );
     assert!(!out.exists());
 }
+
+/// The will-it-run check of the patched image: a package whose program needs a newer glibc
+/// than the image has (trixie's `ls`, GLIBC_2.38, on bookworm's 2.36) is refused with exit 3
+/// and nothing written; `--force` writes it, and chroot shows the loader refusing it, as the
+/// check said. A clean patch says the check passed.
+#[test]
+fn the_patched_image_is_checked_and_a_program_for_a_newer_glibc_is_refused() {
+    let t = tmp();
+    let src = t.path().join("pkg");
+    copy_tree(&root().join("fixtures/src/patch/regraft-demo-1.1"), &src);
+    let control = src.join("DEBIAN/control");
+    let c = std::fs::read_to_string(&control)
+        .unwrap()
+        .replace("Version: 1.1", "Version: 1.5");
+    std::fs::write(&control, c).unwrap();
+    regraft_ok(&[
+        "cp",
+        &format!("{}:/usr/bin/ls", real("debian-new.tar")),
+        &src.join("usr/bin/regraft-demo-ls").display().to_string(),
+    ]);
+    let repo = t.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    tool_ok(
+        "dpkg-deb",
+        &[
+            "--root-owner-group",
+            "--build",
+            &src.display().to_string(),
+            &repo.join("demo.deb").display().to_string(),
+        ],
+    );
+    demo_repo(&repo, &["regraft-demo-data-1.1"]);
+    std::fs::create_dir_all(t.path().join("u")).unwrap();
+    let out = t.path().join("p.tar");
+    let args = [
+        "patch",
+        &built("patchdemo.tar"),
+        "--repo",
+        &repo.display().to_string(),
+        "--package",
+        "regraft-demo",
+        "-o",
+        &out.display().to_string(),
+    ];
+    let o = regraft(&[&args[..], &["--json"]].concat());
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let f = doc["check"]["findings"].as_array().unwrap();
+    assert!(
+        f.iter()
+            .any(|f| f["check"] == "missing-symbol-version"
+                && f["path"] == "/usr/bin/regraft-demo-ls"),
+        "{doc:#}"
+    );
+    assert!(!out.exists());
+    regraft_ok(&[&args[..], &["--force"]].concat());
+    let rootfs = unpack(
+        &format!("docker-archive:{}", out.display()),
+        &t.path().join("u"),
+    );
+    let o = chroot_run(&rootfs, &["/usr/bin/regraft-demo-ls", "/"]);
+    assert!(
+        !o.status.success() && String::from_utf8_lossy(&o.stderr).contains("GLIBC_2.38"),
+        "{o:?}"
+    );
+    // A clean patch: the check passed.
+    let o = regraft(&[
+        "patch",
+        &real("debian-old.tar"),
+        "--repo",
+        &patch_dir("flat"),
+        "--all",
+        "--dry-run",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("check passed (0 warning(s)): the patch layer"),
+        "{o:?}"
+    );
+}

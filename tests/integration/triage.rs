@@ -12,13 +12,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// diff_ids, blob digests and image ID (config digest) of an image, read by skopeo.
-struct Ids {
-    diff_ids: Vec<String>,
+pub(crate) struct Ids {
+    pub(crate) diff_ids: Vec<String>,
     digests: Vec<String>,
-    image_id: String,
+    pub(crate) image_id: String,
 }
 
-fn ids(r: &str) -> Ids {
+pub(crate) fn ids(r: &str) -> Ids {
     use sha2::Digest;
     let raw = tool("skopeo", &["inspect", "--config", "--raw", r]).stdout;
     let cfg: Value = serde_json::from_slice(&raw).unwrap();
@@ -42,7 +42,7 @@ fn ids(r: &str) -> Ids {
 
 /// A committed sample report with every digest mapped onto the image `ids` describes (by
 /// layer index), written to `dir`.
-fn sample(name: &str, to: &Ids, dir: &Path) -> (PathBuf, Value) {
+pub(crate) fn sample(name: &str, to: &Ids, dir: &Path) -> (PathBuf, Value) {
     let text = std::fs::read_to_string(root().join("fixtures/reports").join(name)).unwrap();
     let mut v: Value = serde_json::from_str(&text).unwrap();
     let old_diff: Vec<String> = if v.get("Metadata").is_some() {
@@ -86,11 +86,11 @@ fn sample(name: &str, to: &Ids, dir: &Path) -> (PathBuf, Value) {
     (p, v)
 }
 
-fn vendor_ids() -> Ids {
+pub(crate) fn vendor_ids() -> Ids {
     ids(&format!("oci:{}:1.0", real("vendor-real.oci")))
 }
 
-fn triage_json(args: &[&str], code: i32) -> Value {
+pub(crate) fn triage_json(args: &[&str], code: i32) -> Value {
     let o = regraft(args);
     assert_eq!(
         o.status.code(),
@@ -542,7 +542,7 @@ fn the_json_error_of_triage_carries_the_cause_as_stderr_does() {
 }
 
 /// `dpkg-query -W` in a chroot of the unpacked image: (name, arch) -> version, installed only.
-fn dpkg_query(rootfs: &Path) -> BTreeMap<(String, String), String> {
+pub(crate) fn dpkg_query(rootfs: &Path) -> BTreeMap<(String, String), String> {
     let o = chroot_run(
         rootfs,
         &[

@@ -1,0 +1,201 @@
+//! rpm databases: the sqlite backend (`rpmdb.sqlite`, rpm 4.16 and later: RHEL/UBI 9, Fedora
+//! 33+, Rocky, Alma, Amazon Linux 2023), whose `Packages` table holds one header blob a row.
+//! The header blobs are parsed by [`crate::formats::rpmheader`].
+//!
+//! sqlite reads a file, not bytes: the database (and its `-wal`, whose committed pages belong
+//! to the database until a checkpoint moves them) is written to a private temporary directory
+//! first. Both were kept from the image within `MAX_PACKAGE_DB`. The file is untrusted:
+//! sqlite opens it in defensive mode, with the schema untrusted, `Packages` must be a plain
+//! table, and a progress handler stops a query that runs past a fixed budget of steps.
+
+use crate::error::{Error, Result};
+use crate::formats::rpmheader::{self, RpmHeader};
+use std::io::Write;
+
+/// The sqlite database paths, each with where its `-wal` would be.
+pub const SQLITE_DBS: &[&[u8]] = &[
+    b"var/lib/rpm/rpmdb.sqlite",
+    b"usr/lib/sysimage/rpm/rpmdb.sqlite",
+];
+pub const SQLITE_WALS: &[&[u8]] = &[
+    b"var/lib/rpm/rpmdb.sqlite-wal",
+    b"usr/lib/sysimage/rpm/rpmdb.sqlite-wal",
+];
+
+/// sqlite virtual-machine steps one read may take, in thousands: reading every row of a
+/// 64 MiB database takes well under a million; a hostile file stops here instead of hanging.
+const STEP_BUDGET_K: u32 = 200_000;
+
+/// One installed package: its header, and a digest of its blob (what tells whether a layer
+/// rewrote the package's record).
+pub struct Record {
+    pub header: RpmHeader,
+    pub blob_sha256: String,
+}
+
+/// The packages in an rpm sqlite database and its `-wal` (when present), sorted by rowid. `what`
+/// names the database for errors. `files` asks for each package's file list.
+pub fn read_sqlite(db: &[u8], wal: Option<&[u8]>, what: &str, files: bool) -> Result<Vec<Record>> {
+    let err = |why: String| Error::format(what, why);
+    if !db.starts_with(b"SQLite format 3\0") {
+        return Err(err(
+            "not an sqlite database (no \"SQLite format 3\" header)".into(),
+        ));
+    }
+    let dir =
+        tempfile::tempdir().map_err(|e| Error::format_from(what, "a temporary directory", e))?;
+    let path = dir.path().join("rpmdb.sqlite");
+    let write = |p: &std::path::Path, b: &[u8]| -> Result<()> {
+        let mut f = std::fs::File::create(p)
+            .map_err(|e| Error::format_from(what, "writing a temporary copy", e))?;
+        f.write_all(b)
+            .map_err(|e| Error::format_from(what, "writing a temporary copy", e))
+    };
+    write(&path, db)?;
+    if let Some(w) = wal.filter(|w| !w.is_empty()) {
+        write(&dir.path().join("rpmdb.sqlite-wal"), w)?;
+    }
+    let sq = |e: rusqlite::Error| err(format!("sqlite: {e}"));
+    use rusqlite::{OpenFlags, config::DbConfig};
+    // Read-write on the private copy: replaying a `-wal` needs its `-shm` created.
+    let mut conn = rusqlite::Connection::open_with_flags(
+        &path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(sq)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)
+        .map_err(sq)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)
+        .map_err(sq)?;
+    let mut left = STEP_BUDGET_K;
+    conn.progress_handler(
+        1000,
+        Some(move || {
+            left = left.saturating_sub(1);
+            left == 0
+        }),
+    )
+    .map_err(sq)?;
+    let kind: Option<String> = conn
+        .query_row(
+            "SELECT type FROM sqlite_master WHERE name = 'Packages'",
+            [],
+            |r| r.get(0),
+        )
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            e => Err(e),
+        })
+        .map_err(sq)?;
+    if kind.as_deref() != Some("table") {
+        return Err(err("no Packages table: not an rpm database".into()));
+    }
+    let mut stmt = conn
+        .prepare("SELECT hnum, blob FROM Packages ORDER BY hnum")
+        .map_err(sq)?;
+    let mut rows = stmt.query([]).map_err(sq)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(sq)? {
+        let hnum: i64 = row.get(0).map_err(sq)?;
+        let blob = row.get_ref(1).map_err(sq)?;
+        let blob = blob
+            .as_blob()
+            .map_err(|_| err(format!("Packages row {hnum}: the blob is not a BLOB")))?;
+        let header =
+            rpmheader::parse(blob, files).map_err(|e| err(format!("Packages row {hnum}: {e}")))?;
+        out.push(Record {
+            header,
+            blob_sha256: crate::model::digest::Digest::of(blob).to_string(),
+        });
+    }
+    Ok(out)
+}
+
+/// The source package's name from `SOURCERPM` (`openssl-3.0.7-27.el9.src.rpm` -> `openssl`).
+pub fn source_name(source_rpm: &str) -> Option<&str> {
+    let s = source_rpm
+        .strip_suffix(".src.rpm")
+        .or_else(|| source_rpm.strip_suffix(".nosrc.rpm"))?;
+    let (nv, _release) = s.rsplit_once('-')?;
+    let (n, _version) = nv.rsplit_once('-')?;
+    (!n.is_empty()).then_some(n)
+}
+
+/// The source package's `version-release` from `SOURCERPM` (`openssl-3.0.7-27.el9.src.rpm`
+/// -> `3.0.7-27.el9`).
+pub fn source_version(source_rpm: &str) -> Option<&str> {
+    let n = source_name(source_rpm)?;
+    let s = source_rpm
+        .strip_suffix(".src.rpm")
+        .or_else(|| source_rpm.strip_suffix(".nosrc.rpm"))?;
+    s.get(n.len() + 1..)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_names() {
+        for (s, want) in [
+            ("openssl-3.0.7-27.el9.src.rpm", Some("openssl")),
+            ("rg-foo-1.2-3.src.rpm", Some("rg-foo")),
+            ("x.nosrc.rpm", None),
+            ("python3.11-3.11.5-1.el9.src.rpm", Some("python3.11")),
+            ("", None),
+        ] {
+            assert_eq!(source_name(s), want, "{s}");
+        }
+        assert_eq!(
+            source_version("openssl-3.0.7-27.el9.src.rpm"),
+            Some("3.0.7-27.el9")
+        );
+    }
+
+    /// The rows a `-wal` holds (committed, not yet checkpointed into the database file) are
+    /// packages too, as rpm itself reads them.
+    #[test]
+    fn rows_in_the_wal_are_read() {
+        use crate::formats::rpmheader::build;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("rpmdb.sqlite");
+        let blob = |n: &str| {
+            let s = |v: &str| [v.as_bytes(), b"\0"].concat();
+            build(&[
+                (1000, 6, 1, s(n)),
+                (1001, 6, 1, s("1.0")),
+                (1002, 6, 1, s("1")),
+            ])
+        };
+        let c = rusqlite::Connection::open(&p).unwrap();
+        c.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0;
+             CREATE TABLE 'Packages' (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL);",
+        )
+        .unwrap();
+        c.execute("INSERT INTO Packages (blob) VALUES (?1)", [blob("in-wal")])
+            .unwrap();
+        // Copied while the connection holds the WAL open: the database file alone lacks the row.
+        let db = std::fs::read(&p).unwrap();
+        let wal = std::fs::read(dir.path().join("rpmdb.sqlite-wal")).unwrap();
+        assert!(!wal.is_empty());
+        drop(c);
+        let names = |w: Option<&[u8]>| -> Vec<String> {
+            read_sqlite(&db, w, "db", false)
+                .map(|v| v.into_iter().map(|r| r.header.name).collect())
+                .unwrap_or_else(|e| vec![e.to_string()])
+        };
+        assert_eq!(names(Some(&wal)), ["in-wal"]);
+        assert_ne!(names(None), ["in-wal"]);
+    }
+
+    #[test]
+    fn not_sqlite_and_truncated_are_errors() {
+        let e = read_sqlite(b"hello", None, "db", false).err().unwrap();
+        assert!(e.to_string().contains("not an sqlite database"), "{e}");
+        let mut head = b"SQLite format 3\0".to_vec();
+        head.resize(100, 0);
+        let e = read_sqlite(&head, None, "db", false).err().unwrap();
+        assert!(e.to_string().starts_with("db: "), "{e}");
+    }
+}
