@@ -35,10 +35,16 @@ Examples:
   regraft verify oci-archive:vendor-oci.tar
   regraft convert vendor.tar oci:layout:vendor
 
+  # Edit, append, squash; raw documents for pipelines
+  regraft config vendor.tar --env-rm LANG --expose 9090 --annotation k=v -o edited.tar
+  regraft append base.tar extra.tar.gz -o with-extra.tar
+  regraft flatten vendor.tar --from-layer 1 -o squashed.tar
+  regraft manifest oci:layout:vendor | jq .; regraft digest vendor.tar --config
+
 Image references:
   docker-archive:FILE[:NAME:TAG|:@N]   docker save output (every generation), also gzipped
   oci-archive:FILE[:REF]               OCI archive
-  oci:DIR[:REF]                        OCI layout directory
+  oci:DIR[:REF]                        OCI layout directory (also oci-dir:DIR[:REF])
   docker://HOST[:PORT]/REPO[:TAG|@DIGEST]
                                        a registry (read and write); plain HTTP only to
                                        loopback hosts unless --tls-verify=false; credentials
@@ -188,10 +194,10 @@ pub struct OverrideArgs {
     /// Set an environment variable (K=V; replaces in place or appends).
     #[arg(long, value_name = "K=V")]
     pub env: Vec<String>,
-    /// Entrypoint: a JSON array or one word; clears Cmd unless --cmd is given.
+    /// Entrypoint: a JSON array or one word ('' clears it); clears Cmd unless --cmd is given.
     #[arg(long, value_name = "ENTRYPOINT")]
     pub entrypoint: Option<String>,
-    /// Cmd: a JSON array or one word.
+    /// Cmd: a JSON array or one word ('' clears it).
     #[arg(long, value_name = "CMD")]
     pub cmd: Option<String>,
     /// User to run as.
@@ -219,6 +225,8 @@ pub struct OutArgs {
     /// Write the digest of the written manifest to FILE.
     #[arg(long, value_name = "FILE")]
     pub digestfile: Option<String>,
+    #[command(flatten)]
+    pub annotate: AnnotateArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -226,8 +234,10 @@ pub enum Command {
     /// Show an image's format, tags, platform, digests, layers and runtime config.
     Inspect(ImageArgs),
     /// Check every digest, size and diff_id of an image; exit 1 on the first mismatch.
+    #[command(visible_alias = "validate")]
     Verify(ImageArgs),
     /// Copy an image from any readable format to any writable one.
+    #[command(visible_alias = "copy")]
     Convert(ConvertArgs),
     /// Copy a path out of an image's merged filesystem (docker cp semantics; DEST `-` writes a tar).
     #[command(
@@ -238,7 +248,19 @@ pub enum Command {
     #[command(
         after_help = "Example:\n  SOURCE_DATE_EPOCH=0 regraft add fixtures/base.tar ./app:/opt/app -o with-app.tar"
     )]
-    Add(AddArgs),
+    Add(Box<AddArgs>),
+    /// Append layer tarballs (tar, tar.gz, tar.zst) to an image as they are: each file's bytes
+    /// become a layer, its digest the file's sha256; every entry is checked as any layer's.
+    #[command(
+        after_help = "Example:\n  tar -C rootfs-extra -czf extra.tar.gz .\n  regraft append fixtures/base.tar extra.tar.gz -o with-extra.tar"
+    )]
+    Append(AppendArgs),
+    /// Squash an image's layers (all, or N and up) into one, whiteouts applied, history
+    /// entries kept as empty_layer as `docker build --squash` leaves them; deterministic.
+    #[command(
+        after_help = "Example:\n  regraft flatten fixtures/vendor.tar -o flat.tar\n  regraft flatten fixtures/vendor.tar --from-layer 1 -o app-squashed.tar"
+    )]
+    Flatten(FlattenArgs),
     /// Delete paths from an image with a whiteout layer.
     #[command(
         after_help = "Example:\n  regraft rm fixtures/vendor.tar /opt/vendor/share/data.txt -o trimmed.tar"
@@ -249,11 +271,12 @@ pub enum Command {
         after_help = "Example:\n  regraft ls fixtures/vendor.tar /opt/vendor --long\n  regraft ls fixtures/vendor.tar --layer 2"
     )]
     Ls(LsArgs),
-    /// Edit an image's runtime config without touching its layers.
+    /// Edit an image's runtime config (its layers too with --layer-rm, --strip, --time-max);
+    /// untouched layers stay byte for byte.
     #[command(
         after_help = "Example:\n  regraft config fixtures/vendor.tar --env LOG_LEVEL=debug --user 1000 -o edited.tar"
     )]
-    Config(ConfigArgs),
+    Config(Box<ConfigArgs>),
     /// Check that an image's application will run: ELF loaders, libraries and symbol versions,
     /// script interpreters, Entrypoint/Cmd, User, type conflicts, shadowed OS packages. Exit 3
     /// on any error.
@@ -283,6 +306,26 @@ pub enum Command {
     /// Compare two images: packages, files of the merged filesystems, config; with --report
     /// (made from OLD), which findings NEW no longer carries.
     Diff(DiffArgs),
+    /// Print an image's manifest as stored, byte for byte (a docker archive stores none: the
+    /// OCI manifest regraft writes for it).
+    #[command(after_help = "Example:\n  regraft manifest oci:layout:app | jq .layers")]
+    Manifest(RawArgs),
+    /// Print an image's config JSON as stored, byte for byte.
+    #[command(
+        name = "config-blob",
+        after_help = "Example:\n  regraft config-blob app.tar | sha256sum   # the image ID"
+    )]
+    ConfigBlob(RawArgs),
+    /// Print the digest of an image's manifest (what `regraft manifest` prints), or with
+    /// --config the config's (the image ID Docker shows).
+    #[command(
+        after_help = "Example:\n  regraft digest oci-archive:app.tar\n  regraft digest app.tar --config"
+    )]
+    Digest(DigestArgs),
+    /// Write one blob of an image (config, manifest or a layer, as stored) to stdout, its
+    /// digest checked.
+    #[command(after_help = "Example:\n  regraft blob app.tar sha256:4f1c... | tar -tz")]
+    Blob(BlobArgs),
     /// Update an image's Debian packages in place from local repositories (a directory of
     /// .deb files, or an apt repository on disk), offline and without running the image: one
     /// new layer with the new versions' files and dpkg's database updated.
@@ -319,6 +362,8 @@ pub struct ConvertArgs {
     /// Write the digest of the written manifest to FILE.
     #[arg(long, value_name = "FILE")]
     pub digestfile: Option<String>,
+    #[command(flatten)]
+    pub annotate: AnnotateArgs,
 }
 
 #[derive(Args, Debug)]
@@ -356,6 +401,30 @@ pub struct AddArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct AppendArgs {
+    pub image: String,
+    /// Layer tarballs, bottom first.
+    #[arg(required = true, value_name = "LAYER.tar[.gz|.zst]")]
+    pub layers: Vec<String>,
+    #[command(flatten)]
+    pub out: OutArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct FlattenArgs {
+    pub image: String,
+    /// Squash layers N and up (index as `inspect` shows it), keeping those below as they are
+    /// so the base stays shared; default 0, every layer.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub from_layer: usize,
+    /// Compression of the new layer (default: that of the image's top layer).
+    #[arg(long, value_name = "CODEC")]
+    pub compression: Option<String>,
+    #[command(flatten)]
+    pub out: OutArgs,
+}
+
+#[derive(Args, Debug)]
 pub struct RmArgs {
     pub image: String,
     #[arg(required = true, value_name = "PATH")]
@@ -389,6 +458,8 @@ pub struct ConfigArgs {
     pub out: OutArgs,
     #[command(flatten)]
     pub config: OverrideArgs,
+    #[command(flatten)]
+    pub edits: ConfigEditArgs,
     #[command(flatten)]
     pub gate: GateArgs,
 }
@@ -563,6 +634,13 @@ pub struct DiffArgs {
     /// A Trivy or Grype report of OLD (JSON, CycloneDX or SARIF).
     #[arg(long, value_name = "REPORT")]
     pub report: Option<String>,
+    /// Compare only the files at or below PATH (repeatable); packages and config as always.
+    #[arg(long = "path", value_name = "PATH")]
+    pub paths: Vec<String>,
+    /// Only the layers, one line each with its size change (from the manifests: no layer is
+    /// read).
+    #[arg(long, conflicts_with_all = ["report", "paths"])]
+    pub stat: bool,
     /// Write OpenVEX for NEW to FILE (atomically): `fixed` for the report's findings whose
     /// package NEW's database has at or past every fixed version, `not_affected`
     /// (component_not_present) for packages NEW no longer has; nothing the package databases
@@ -572,6 +650,188 @@ pub struct DiffArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// What goes into the written manifest (the index, when the output is one): annotations and
+/// media types; shared by every command that writes an image but the graft.
+#[derive(Args, Debug, Clone, Default)]
+pub struct AnnotateArgs {
+    /// Set an annotation on the written manifest (K=V; repeatable).
+    #[arg(long, value_name = "K=V")]
+    pub annotation: Vec<String>,
+    /// Remove an annotation from the written manifest (K; it must be there).
+    #[arg(long, value_name = "K")]
+    pub annotation_rm: Vec<String>,
+    /// Copy every config label to a manifest annotation of the same key (OCI tools read
+    /// annotations, Docker reads labels); --annotation wins over a label.
+    #[arg(long)]
+    pub label_to_annotation: bool,
+    /// Media types of the written manifest and config: oci (the default) or docker (schema 2, for
+    /// registries and Docker versions that want it; the manifest's digest changes, the
+    /// blobs do not).
+    #[arg(long, value_name = "oci|docker")]
+    pub format: Option<String>,
+}
+
+impl AnnotateArgs {
+    pub fn annotations(&self) -> Result<regraft::mutate::Annotations> {
+        let a = regraft::mutate::Annotations {
+            set: self.annotation.clone(),
+            rm: self.annotation_rm.clone(),
+            from_labels: self.label_to_annotation,
+        };
+        a.pairs()?;
+        Ok(a)
+    }
+
+    pub fn media_format(&self) -> Result<regraft::mutate::retype::MediaFormat> {
+        self.format.as_deref().map_or(
+            Ok(Default::default()),
+            regraft::mutate::retype::MediaFormat::parse,
+        )
+    }
+
+    /// The annotations, then the media types, applied to a planned image.
+    pub fn apply(
+        &self,
+        plan: regraft::model::out::OutImage,
+        what: &str,
+    ) -> Result<regraft::model::out::OutImage> {
+        let plan = regraft::mutate::annotate(plan, &self.annotations()?, what)?;
+        regraft::mutate::retype::retype(plan, self.media_format()?, what)
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct RawArgs {
+    pub image: String,
+}
+
+#[derive(Args, Debug)]
+pub struct DigestArgs {
+    pub image: String,
+    /// The config's digest (the image ID) instead of the manifest's.
+    #[arg(long)]
+    pub config: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct BlobArgs {
+    pub image: String,
+    /// The blob's digest (sha256:...).
+    pub digest: String,
+}
+
+/// `config`'s edits that remove, clear or date (beside `OverrideArgs`, which set).
+#[derive(Args, Debug, Clone, Default)]
+pub struct ConfigEditArgs {
+    /// Remove an environment variable (K; it must be set).
+    #[arg(long, value_name = "K")]
+    pub env_rm: Vec<String>,
+    /// Remove a label (K; it must be set).
+    #[arg(long, value_name = "K")]
+    pub label_rm: Vec<String>,
+    /// Expose a port (PORT[/tcp|udp|sctp], tcp by default).
+    #[arg(long, value_name = "PORT[/PROTO]")]
+    pub expose: Vec<String>,
+    /// Stop exposing a port (it must be exposed).
+    #[arg(long, value_name = "PORT[/PROTO]")]
+    pub expose_rm: Vec<String>,
+    /// Declare a volume (an absolute path).
+    #[arg(long, value_name = "PATH")]
+    pub volume: Vec<String>,
+    /// Remove a declared volume (it must be declared).
+    #[arg(long, value_name = "PATH")]
+    pub volume_rm: Vec<String>,
+    /// Healthcheck: Docker's JSON ({"Test":["CMD","curl","-f","http://localhost/"],
+    /// "Interval":30000000000}), NONE to disable the base's, or '' to remove the field.
+    #[arg(long, value_name = "JSON|NONE")]
+    pub healthcheck: Option<String>,
+    /// Signal that stops the container (SIGTERM, 15, ...; '' removes it).
+    #[arg(long, value_name = "SIGNAL")]
+    pub stop_signal: Option<String>,
+    /// The config's os.version ('' removes it).
+    #[arg(long, value_name = "VERSION")]
+    pub os_version: Option<String>,
+    /// The config's author ('' removes it).
+    #[arg(long, value_name = "AUTHOR")]
+    pub author: Option<String>,
+    /// The image's creation time: RFC 3339, or `now` (SOURCE_DATE_EPOCH when set, else the
+    /// clock); default: SOURCE_DATE_EPOCH when set, else the image's own.
+    #[arg(long, value_name = "RFC3339|now")]
+    pub created: Option<String>,
+    /// Record the edit in the image's history with this comment (as docker commit
+    /// --message); without it a config edit adds no history entry.
+    #[arg(long, value_name = "TEXT")]
+    pub history_comment: Option<String>,
+    /// Remove layer N (index as `inspect` shows it) with its history entry (repeatable).
+    #[arg(long, value_name = "N")]
+    pub layer_rm: Vec<usize>,
+    /// Drop entries whose absolute path (or a parent's) matches GLOB from every layer (as
+    /// --exclude: `*` and `?` stop at `/`, `**` crosses it); only layers that change are
+    /// rewritten (same compression).
+    #[arg(long, value_name = "GLOB")]
+    pub strip: Vec<String>,
+    /// Clamp every timestamp later than T (RFC 3339 or seconds since the epoch): file mtimes
+    /// in the layers (only layers that change are rewritten), the config's and history's
+    /// created.
+    #[arg(long, value_name = "T")]
+    pub time_max: Option<String>,
+}
+
+impl ConfigEditArgs {
+    pub fn edits(&self) -> Result<regraft::mutate::edits::ConfigEdits> {
+        let e = regraft::mutate::edits::ConfigEdits {
+            env_rm: self.env_rm.clone(),
+            label_rm: self.label_rm.clone(),
+            expose: self.expose.clone(),
+            expose_rm: self.expose_rm.clone(),
+            volume: self.volume.clone(),
+            volume_rm: self.volume_rm.clone(),
+            healthcheck: self.healthcheck.clone(),
+            stop_signal: self.stop_signal.clone(),
+            os_version: self.os_version.clone(),
+            author: self.author.clone(),
+        };
+        e.validate()?;
+        Ok(e)
+    }
+
+    /// `--layer-rm`, `--strip` and `--time-max`, checked.
+    pub fn layer_edits(&self) -> Result<regraft::mutate::rewrite::LayerEdits> {
+        Ok(regraft::mutate::rewrite::LayerEdits {
+            rm: self.layer_rm.clone(),
+            strip: Excludes::new(&self.strip)?,
+            time_max: self
+                .time_max
+                .as_deref()
+                .map(regraft::mutate::rewrite::parse_time)
+                .transpose()?,
+        })
+    }
+
+    /// `--created`, resolved: `now` reads SOURCE_DATE_EPOCH, else the clock (asked for by
+    /// name, the one clock an edit reads); a timestamp is kept as written once it parses.
+    pub fn created(&self) -> Result<Option<String>> {
+        let Some(c) = self.created.as_deref() else {
+            return Ok(None);
+        };
+        if c == "now" {
+            let t = match source_date_epoch()? {
+                Some(t) => t,
+                None => std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64),
+            };
+            return Ok(Some(regraft::mutate::config::rfc3339(t)));
+        }
+        match regraft::mutate::config::parse_rfc3339(c) {
+            Some(_) => Ok(Some(c.to_string())),
+            None => Err(Error::Usage(format!(
+                "--created {c:?}: expected an RFC 3339 time (2024-01-02T03:04:05Z) or now"
+            ))),
+        }
+    }
 }
 
 /// The global flags, validated.
@@ -636,6 +896,8 @@ impl OutArgs {
         let inputs = [("IMAGE", image)];
         let out = output(&self.output, &inputs)?;
         digestfile_apart(self.digestfile.as_deref(), &inputs)?;
+        self.annotate.annotations()?;
+        self.annotate.media_format()?;
         Ok(out)
     }
 }

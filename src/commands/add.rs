@@ -30,6 +30,10 @@ pub fn run(a: &AddArgs, g: &Globals) -> Result<u8> {
     let e = Edit {
         layer: Some(layer),
         created_by: format!("regraft add {}", dests.join(" ")),
+        edits: Default::default(),
+        layer_edits: Default::default(),
+        created: None,
+        history_comment: None,
         overrides: a.config.overrides(),
         source_date_epoch: sde,
         gate: Some(a.gate.clone()),

@@ -14,6 +14,8 @@ use regraft::text::sanitize;
 pub fn run(a: &ConvertArgs, g: &Globals) -> Result<u8> {
     let out = cli::output(&a.dest, &[("SOURCE", &a.source)])?;
     cli::digestfile_apart(a.digestfile.as_deref(), &[("SOURCE", &a.source)])?;
+    a.annotate.annotations()?;
+    a.annotate.media_format()?;
     let src = Source::open(&cli::input(&a.source)?)?;
     if a.all {
         convert_all(&src, &out, a, g)?;
@@ -80,6 +82,7 @@ fn write(out: &ImageRef, plan: &OutImage, what: &str, a: &ConvertArgs, g: &Globa
     let opts = WriteOptions {
         max_layer_size: g.max_layer_size,
     };
+    let plan = &a.annotate.apply(plan.clone(), what)?;
     let (d, moved) = sink::write_counted(out, plan, opts)?;
     write_digestfile(a.digestfile.as_deref(), &d)?;
     if !g.quiet {

@@ -20,7 +20,17 @@ pub fn run(a: &DiffArgs, g: &Globals) -> Result<u8> {
         source_date_epoch: cli::source_date_epoch()?,
         platform: g.platform.clone(),
         max_layer_size: g.max_layer_size,
+        paths: cli::selections(&a.paths)?,
     };
+    if a.stat {
+        let st = regraft::diff::narrow::stat(&plan)?;
+        emit(&if a.json {
+            format!("{}\n", st.json()?)
+        } else {
+            st.text()
+        })?;
+        return Ok(exit::OK);
+    }
     let d = regraft::diff::diff(&plan)?;
     if let (Some(o), Some(v)) = (&a.vex_out, &d.vex) {
         let mut bytes = serde_json::to_vec_pretty(v)?;

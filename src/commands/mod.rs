@@ -5,6 +5,7 @@
 mod print;
 
 mod add;
+mod append;
 mod check;
 mod config;
 mod convert;
@@ -12,11 +13,13 @@ mod cp;
 mod diff;
 mod docs;
 mod edit;
+mod flatten;
 mod graft;
 mod inspect;
 mod ls;
 mod packages;
 mod patch;
+mod raw;
 mod rm;
 mod sbom;
 mod triage;
@@ -58,6 +61,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Some(Command::Cp(a)) => cp::run(&a, &g),
         Some(Command::Ls(a)) => ls::run(&a, &g),
         Some(Command::Add(a)) => add::run(&a, &g),
+        Some(Command::Append(a)) => append::run(&a, &g),
+        Some(Command::Flatten(a)) => flatten::run(&a, &g),
         Some(Command::Rm(a)) => rm::run(&a, &g),
         Some(Command::Config(a)) => config::run(&a, &g),
         Some(Command::Triage(a)) => triage::run(&a, &g),
@@ -66,6 +71,10 @@ pub fn run(cli: Cli) -> Result<u8> {
         Some(Command::Diff(a)) => diff::run(&a, &g),
         Some(Command::Patch(a)) => patch::run(&a, &g),
         Some(Command::Check(a)) => check::run(&a, &g),
+        Some(Command::Manifest(a)) => raw::manifest(&a, &g),
+        Some(Command::ConfigBlob(a)) => raw::config_blob(&a, &g),
+        Some(Command::Digest(a)) => raw::digest(&a, &g),
+        Some(Command::Blob(a)) => raw::blob(&a, &g),
         Some(Command::Completions { shell }) => docs::completions(shell),
         Some(Command::Man) => docs::man(),
         None => graft::run(&cli.graft, &g),

@@ -50,6 +50,7 @@ pub fn run(a: &PatchArgs, g: &Globals) -> Result<u8> {
         output: o.clone(),
         tag: a.tag.clone(),
         digestfile: a.digestfile.clone(),
+        annotate: Default::default(),
     });
     let target = out.as_ref().map(|o| o.target(&a.image)).transpose()?;
     let img = Source::open(&crate::cli::input(&a.image)?)?.image(g.platform.as_ref())?;
@@ -181,6 +182,10 @@ pub fn run(a: &PatchArgs, g: &Globals) -> Result<u8> {
         layer: Some(layer),
         created_by: format!("regraft patch {}", names.join(" ")),
         overrides: Default::default(),
+        edits: Default::default(),
+        layer_edits: Default::default(),
+        created: None,
+        history_comment: None,
         source_date_epoch: sde,
         gate: None,
         what: format!("updated {} package(s) of {}", names.len(), img.name),

@@ -15,6 +15,10 @@ pub fn run(a: &RmArgs, g: &Globals) -> Result<u8> {
     let e = Edit {
         layer: Some(layer),
         created_by: format!("regraft rm {}", deleted.join(" ")),
+        edits: Default::default(),
+        layer_edits: Default::default(),
+        created: None,
+        history_comment: None,
         overrides: Default::default(),
         source_date_epoch: cli::source_date_epoch()?,
         what: format!("deleted {} from {}", deleted.join(", "), img.name),

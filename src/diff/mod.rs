@@ -12,6 +12,7 @@
 mod config;
 mod files;
 mod findings;
+pub mod narrow;
 mod packages;
 mod text;
 mod vex;
@@ -46,6 +47,8 @@ pub struct DiffPlan {
     pub source_date_epoch: Option<i64>,
     pub platform: Option<Platform>,
     pub max_layer_size: u64,
+    /// `--path`: the file comparison narrowed to these subtrees (cleaned, relative).
+    pub paths: Vec<Vec<u8>>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -134,7 +137,11 @@ pub fn diff(plan: &DiffPlan) -> Result<ImageDiff> {
         old: side(&old, &oc, &odb),
         new: side(&new, &nc, &ndb),
         packages: package_changes(&odb, &ndb),
-        files: file_changes(&oc, &nc),
+        files: {
+            let mut f = file_changes(&oc, &nc);
+            f.narrow(&plan.paths);
+            f
+        },
         config: config_changes(&old.config, &new.config),
         findings,
         warnings,

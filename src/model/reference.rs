@@ -67,6 +67,8 @@ fn split_transport(s: &str) -> (Transport, &str) {
         ("docker-archive:", Transport::DockerArchive),
         ("oci-archive:", Transport::OciArchive),
         ("oci:", Transport::Oci),
+        // skopeo's and umoci's users type `oci-dir:` for a layout directory.
+        ("oci-dir:", Transport::Oci),
     ] {
         if let Some(rest) = s.strip_prefix(p) {
             return (t, rest);
@@ -95,6 +97,28 @@ fn parse_selector(s: &str) -> Result<Option<Selector>> {
             });
     }
     Ok(Some(Selector::Name(s.to_string())))
+}
+
+/// Refuses the transports of an image store behind a daemon: regraft reads and writes files,
+/// and says which command turns the store's image into one.
+fn refuse_daemon(s: &str) -> Result<()> {
+    let instead = if let Some(rest) = s.strip_prefix("docker-daemon:") {
+        format!(
+            "docker save -o image.tar {rest} (or skopeo copy docker-daemon:{rest} oci-archive:image.tar)"
+        )
+    } else if let Some(rest) = s.strip_prefix("containers-storage:") {
+        format!(
+            "skopeo copy containers-storage:{rest} oci-archive:image.tar (or podman save -o image.tar {rest})"
+        )
+    } else {
+        return Ok(());
+    };
+    Err(Error::Usage(format!(
+        "{}: regraft reads no daemon or container store; write the image to a file first: {}, \
+         and give regraft the file",
+        crate::text::sanitize(s),
+        crate::text::sanitize(&instead)
+    )))
 }
 
 /// A registry reference, taken apart for the client.
@@ -226,6 +250,7 @@ impl ImageRef {
 
     /// Parses an input reference.
     pub fn parse_input(s: &str) -> Result<ImageRef> {
+        refuse_daemon(s)?;
         if let Some(rest) = s.strip_prefix("docker://") {
             return parse_registry(rest, s);
         }
@@ -268,6 +293,7 @@ impl ImageRef {
                 selector: None,
             });
         }
+        refuse_daemon(s)?;
         if let Some(rest) = s.strip_prefix("docker://") {
             let r = parse_registry(rest, s)?;
             if matches!(r.selector, Some(Selector::Digest(_))) {
@@ -392,6 +418,28 @@ mod tests {
         assert!(matches!(r.selector, Some(Selector::Digest(_))));
         assert!(ImageRef::parse_input("oci:").is_err());
         assert!(ImageRef::parse_input("oci:x:@abc").is_err());
+    }
+
+    #[test]
+    fn other_tools_spellings() {
+        let r = ImageRef::parse_input("oci-dir:dir:app").unwrap();
+        assert_eq!(r.transport, Transport::Oci);
+        assert_eq!(r.selector, Some(Selector::Name("app".into())));
+        assert_eq!(
+            ImageRef::parse_output("oci-dir:out").unwrap().transport,
+            Transport::Oci
+        );
+        for (s, names) in [
+            ("docker-daemon:app:1", "docker save -o image.tar app:1"),
+            (
+                "containers-storage:app:1",
+                "skopeo copy containers-storage:app:1",
+            ),
+        ] {
+            let e = ImageRef::parse_input(s).unwrap_err();
+            assert!(e.is_usage() && e.to_string().contains(names), "{e}");
+            assert!(ImageRef::parse_output(s).is_err());
+        }
     }
 
     #[test]

@@ -140,18 +140,28 @@ pub struct Addenda {
 
 impl Addenda {
     /// One edit of `img` by the toolbox (`add`, `rm`, `config`): its layer, or none for a
-    /// config-only edit, and one history entry for it.
+    /// config-only edit, and one history entry for it with `comment` (default `regraft`). A
+    /// config-only edit without a comment gets no history entry, as Docker's commit writes
+    /// its `--message` only when given.
     pub fn edit(
         img: &Image,
         layer: Option<Layer>,
         created_by: String,
         created: Option<String>,
+        comment: Option<&str>,
     ) -> Addenda {
         let kind = match layer {
             Some(_) => HistoryKind::Layer,
             None => HistoryKind::EmptyLayer,
         };
-        let entry = history_entry(created.as_deref(), created_by, "regraft", kind);
+        let entry = (kind == HistoryKind::Layer || comment.is_some()).then(|| {
+            history_entry(
+                created.as_deref(),
+                created_by,
+                comment.unwrap_or("regraft"),
+                kind,
+            )
+        });
         Addenda {
             layers: layer
                 .map(|layer| LayerFrom {
@@ -161,7 +171,7 @@ impl Addenda {
                 })
                 .into_iter()
                 .collect(),
-            history: vec![entry],
+            history: entry.into_iter().collect(),
             created: Created::Set(created),
         }
     }

@@ -97,7 +97,7 @@ pub fn merge_path(vendor: Option<&str>, base: Option<&str>) -> Option<String> {
     }
 }
 
-/// A JSON array or one word.
+/// A JSON array or one word; empty clears (null).
 pub fn parse_command(s: &str, flag: &str) -> Result<Value> {
     let t = s.trim();
     if t.starts_with('[') {
@@ -110,7 +110,8 @@ pub fn parse_command(s: &str, flag: &str) -> Result<Value> {
             ))),
         }
     } else if t.is_empty() {
-        Ok(Value::Array(vec![]))
+        // `--cmd ''` / `--entrypoint ''`: cleared, written as Docker writes an unset one.
+        Ok(Value::Null)
     } else {
         Ok(Value::Array(vec![Value::String(t.to_string())]))
     }

@@ -4,10 +4,15 @@
 //! `rootfs.diff_ids` and `history` are written); `config` is the config merge and the
 //! overrides.
 
+mod annotate;
 mod append;
 pub mod config;
+pub mod edits;
 pub mod layer;
+pub mod retype;
+pub mod rewrite;
 
+pub use annotate::{Annotations, annotate};
 pub use append::{Addenda, Base, Created, HistoryKind, LayerFrom, append, history_entry};
 pub use layer::{LayerDest, LayerTar, new_layer, whiteout_path};
 

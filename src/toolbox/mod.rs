@@ -3,8 +3,11 @@
 //! (`rm`), list the merged filesystem (`ls`) and edit the runtime config (`config`).
 
 pub mod add;
+pub mod append;
 pub mod cp;
+pub mod flatten;
 pub mod ls;
+pub mod raw;
 pub mod rm;
 
 use crate::error::{Error, Result};

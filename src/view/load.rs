@@ -44,7 +44,11 @@ pub fn merged_view(
                             offset: base + e.raw_file_position(),
                             len: *size,
                         });
-                    } else if keep.iter().any(|k| path::is_under(&le.path, k)) {
+                    } else if keep
+                        .iter()
+                        // An empty selection is the root: every file is kept.
+                        .any(|k| k.is_empty() || path::is_under(&le.path, k))
+                    {
                         *data = Some(sp.put(e, *size, &format!("{}: layer {i}", img.name))?);
                     }
                 }

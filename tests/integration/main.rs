@@ -22,4 +22,5 @@ mod registry;
 mod roundtrip;
 mod scanloop;
 mod toolbox;
+mod toolbox_parity;
 mod triage;
