@@ -83,8 +83,15 @@ PY
       done ;;
     rpm_header | rpmdb_sqlite)
       # The rpm fixture's database (fixtures/build-rpm.sh), and each of its header blobs.
-      db=$(find ../fixtures/real/rpm/rpm-old.oci/blobs -type f -size +1k 2>/dev/null | while read -r f; do
-        tar -tzf "$f" 2>/dev/null | grep -q 'var/lib/rpm/rpmdb.sqlite$' && echo "$f"; done | head -1)
+      # No `| head -1` and no `grep -q` here: under pipefail a reader that stops early makes
+      # the writer's SIGPIPE the pipeline's status, and set -e ends the run (exit 141).
+      db=""
+      for f in $(find ../fixtures/real/rpm/rpm-old.oci/blobs -type f -size +1k 2>/dev/null | sort); do
+        if tar -tzf "$f" 2>/dev/null | grep 'var/lib/rpm/rpmdb.sqlite$' >/dev/null; then
+          db=$f
+          break
+        fi
+      done
       if [ -n "$db" ]; then
         tmp=$(mktemp -d)
         tar -xzf "$db" -C "$tmp" var/lib/rpm/rpmdb.sqlite
