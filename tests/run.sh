@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test of regraft on a fresh Debian machine: installs the Debian packages the tests
-# need when any is missing, builds the large real fixtures when missing
-# (fixtures/build-real.sh, build-check.sh, build-patch.sh, build-multi.sh), then runs the unit, property and integration tests and builds the
+# need when any is missing, builds the large real fixtures when missing (fixtures/build-real.sh,
+# build-check.sh, build-patch.sh, build-multi.sh, build-rpm.sh, and build-docker.sh with a
+# private Docker daemon), then runs the unit, property and integration tests and builds the
 # benchmarks, and fuzzes each target for FUZZ_SECONDS (default 60). Needs root (chroot, umoci
-# unpack, apt-get).
+# unpack, apt-get, dockerd).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
