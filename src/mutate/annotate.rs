@@ -41,11 +41,35 @@ impl Annotations {
 }
 
 /// The bytes the plan holds for `digest`.
-fn held<'a>(plan: &'a OutImage, digest: &Digest) -> Option<&'a Arc<Vec<u8>>> {
+pub(super) fn held<'a>(plan: &'a OutImage, digest: &Digest) -> Option<&'a Arc<Vec<u8>>> {
     plan.blobs.iter().find_map(|b| match b {
         OutBlob::Bytes { desc, bytes } if desc.digest == *digest => Some(bytes),
         _ => None,
     })
+}
+
+/// Puts `bytes` in place of the plan's top document (its descriptor re-digested, its media
+/// type `media_type` when given), wherever the plan holds the old one.
+pub(super) fn replace_top(plan: &mut OutImage, bytes: Vec<u8>, media_type: Option<&str>) {
+    let old = plan.top.digest.clone();
+    let mut top = plan.top.clone();
+    if let Some(mt) = media_type {
+        top.media_type = mt.into();
+    }
+    top.digest = Digest::of(&bytes);
+    top.size = bytes.len() as u64;
+    let bytes = Arc::new(bytes);
+    for b in &mut plan.blobs {
+        if let OutBlob::Bytes { desc, .. } = b
+            && desc.digest == old
+        {
+            *b = OutBlob::Bytes {
+                desc: top.clone(),
+                bytes: bytes.clone(),
+            };
+        }
+    }
+    plan.top = top;
 }
 
 /// Applies `a` to the top document of `plan` (named `what` in messages).
@@ -94,22 +118,7 @@ pub fn annotate(mut plan: OutImage, a: &Annotations, what: &str) -> Result<OutIm
         obj.insert("annotations".into(), Value::Object(ann));
     }
     let bytes = serde_json::to_vec(&doc).map_err(|e| Error::json("the manifest", e))?;
-    let old = plan.top.digest.clone();
-    let mut top = plan.top.clone();
-    top.digest = Digest::of(&bytes);
-    top.size = bytes.len() as u64;
-    let bytes = Arc::new(bytes);
-    for b in &mut plan.blobs {
-        if let OutBlob::Bytes { desc, .. } = b
-            && desc.digest == old
-        {
-            *b = OutBlob::Bytes {
-                desc: top.clone(),
-                bytes: bytes.clone(),
-            };
-        }
-    }
-    plan.top = top;
+    replace_top(&mut plan, bytes, None);
     Ok(plan)
 }
 

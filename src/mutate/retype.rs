@@ -5,11 +5,9 @@
 //! default) leaves the plan as it is.
 
 use crate::error::{Error, Result};
-use crate::model::digest::Digest;
-use crate::model::out::{OutBlob, OutImage};
+use crate::model::out::OutImage;
 use crate::model::spec::media;
 use serde_json::Value;
-use std::sync::Arc;
 
 /// The media types an output's manifest and config are written with.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -49,14 +47,8 @@ pub fn retype(mut plan: OutImage, format: MediaFormat, what: &str) -> Result<Out
     if format == MediaFormat::Oci {
         return Ok(plan);
     }
-    let old = plan.top.digest.clone();
-    let bytes = plan
-        .blobs
-        .iter()
-        .find_map(|b| match b {
-            OutBlob::Bytes { desc, bytes } if desc.digest == old => Some(bytes.clone()),
-            _ => None,
-        })
+    let bytes = super::annotate::held(&plan, &plan.top.digest)
+        .cloned()
         .ok_or_else(|| Error::Invalid(format!("{what}: the planned manifest is not held")))?;
     let mut doc: Value =
         serde_json::from_slice(&bytes).map_err(|e| Error::json("the planned manifest", e))?;
@@ -89,21 +81,6 @@ pub fn retype(mut plan: OutImage, format: MediaFormat, what: &str) -> Result<Out
         }
     }
     let bytes = serde_json::to_vec(&doc).map_err(|e| Error::json("the manifest", e))?;
-    let mut top = plan.top.clone();
-    top.media_type = media::DOCKER_MANIFEST.into();
-    top.digest = Digest::of(&bytes);
-    top.size = bytes.len() as u64;
-    let bytes = Arc::new(bytes);
-    for b in &mut plan.blobs {
-        if let OutBlob::Bytes { desc, .. } = b
-            && desc.digest == old
-        {
-            *b = OutBlob::Bytes {
-                desc: top.clone(),
-                bytes: bytes.clone(),
-            };
-        }
-    }
-    plan.top = top;
+    super::annotate::replace_top(&mut plan, bytes, Some(media::DOCKER_MANIFEST));
     Ok(plan)
 }
