@@ -108,6 +108,7 @@ pub fn run(a: &PatchArgs, g: &Globals) -> Result<u8> {
             })).collect::<Vec<_>>(),
             "applied": p.applied,
             "accepted_scripts": p.accepted_scripts,
+            "ld_so_cache": p.ld_so_cache,
             "unfixed": p.unfixed,
             "check": report,
         });
@@ -147,6 +148,9 @@ pub fn run(a: &PatchArgs, g: &Globals) -> Result<u8> {
                 "  not fixed (no such version in the repositories): {}",
                 sanitize(u)
             ));
+        }
+        if let Some(c) = &p.ld_so_cache {
+            line(format!("  {}", sanitize(c)));
         }
         for (pkg, s) in &p.accepted_scripts {
             line(format!("  {pkg}: NOT RUN (accepted): {s}"));

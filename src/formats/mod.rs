@@ -3,6 +3,7 @@
 
 pub mod elf;
 pub mod ldcache;
+pub mod ldcache_write;
 pub mod pyvenv;
 pub mod rpmheader;
 pub mod users;

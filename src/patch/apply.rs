@@ -37,7 +37,7 @@ pub struct Applied {
     pub conffiles_kept: Vec<String>,
     pub bytes: u64,
     /// Shared libraries (`*.so`, `*.so.N`) the old version had and the new one has not, or the
-    /// reverse: `ldconfig` would change `/etc/ld.so.cache`, which regraft does not rewrite.
+    /// reverse: `ldconfig` would change `/etc/ld.so.cache`, which the patch then rewrites.
     pub libraries_changed: Vec<String>,
 }
 
@@ -170,11 +170,21 @@ fn old_conffiles(fields: &[(String, String)]) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// A file the layer writes besides the packages' (a regenerated `/etc/ld.so.cache`).
+pub struct Extra {
+    /// Cleaned, with its parents resolved in the image.
+    pub path: Vec<u8>,
+    pub meta: Meta,
+    pub body: Vec<u8>,
+}
+
 /// Builds the patch layer; returns it, what each update did and the package files it wrote. `mtime`: the time dpkg's
 /// database files get (deterministic: SOURCE_DATE_EPOCH or the image's creation).
+#[allow(clippy::too_many_arguments)]
 pub fn build(
     c: &Contents,
     updates: &[Update],
+    extra: &[Extra],
     codec: Codec,
     dir: Option<&Path>,
     scratch: &Path,
@@ -574,6 +584,9 @@ pub fn build(
                 mtime,
                 ..Default::default()
             });
+        for x in extra {
+            write_file(tw, &x.path, &x.meta, &x.body)?;
+        }
         write_file(tw, STATUS.as_bytes(), &meta, out.as_bytes())?;
         Ok(())
     })?;

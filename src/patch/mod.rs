@@ -4,20 +4,23 @@
 //! new layer with dpkg's database updated (`apply.rs`). Maintainer scripts are not run: each
 //! one an update carries (the new version's `preinst`/`postinst`, the old one's
 //! `prerm`/`postrm`) blocks the patch unless `--accept maintainer-script:PACKAGE` takes it
-//! on; `ldconfig` triggers need no run when the update keeps every library's name and
-//! directory (the cache stays right), and are refused otherwise.
+//! on; `ldconfig` triggers are done here: when an update adds or removes a library, the layer
+//! carries `/etc/ld.so.cache` as the image's `ldconfig` would write it (`ldconfig.rs`).
 
 pub mod apply;
 pub mod deb;
+pub mod ldconfig;
 pub mod plan;
 pub mod repo;
 
 use crate::check::accept::Accepts;
 use crate::codec::compress::Codec;
 use crate::error::{Error, Result};
+use crate::layer::entry::Meta;
 use crate::model::image::{Image, Layer};
 use crate::model::limits::MAX_PACKAGE_DB;
 use crate::view::contents::{self, Contents, Wanted};
+use crate::view::fs::{Fs, Verify};
 pub use apply::Applied;
 pub use plan::{Update, Want};
 use std::path::Path;
@@ -76,6 +79,8 @@ pub struct Patched {
     pub accepted_scripts: Vec<(String, String)>,
     /// The package files the layer writes (cleaned, relative).
     pub files: Vec<Vec<u8>>,
+    /// Set when the layer holds a regenerated `/etc/ld.so.cache`: what it says.
+    pub ld_so_cache: Option<String>,
 }
 
 /// The will-it-run check of the patched image: the application is the patch layer (the new
@@ -220,34 +225,65 @@ pub fn patch(
             layer: None,
             files: Vec::new(),
             accepted_scripts,
+            ld_so_cache: None,
         });
     }
     let scratch = out_dir
         .map(Path::to_path_buf)
         .unwrap_or_else(std::env::temp_dir);
     // A dry run builds the layer too (in the temporary directory): the check reads it.
-    let (layer, applied, files) = apply::build(
-        c,
-        &updates,
-        codec,
-        Some(&scratch),
-        &scratch,
-        mtime,
-        max_layer_size,
-    )?;
-    // ldconfig's effect, which regraft does not reproduce: a library added or gone.
-    let has_cache = c.view.get(b"etc/ld.so.cache").is_some();
-    let libs: Vec<String> = applied
-        .iter()
-        .filter(|a| has_cache && !a.libraries_changed.is_empty())
-        .filter(|a| accepts.find("maintainer-script", &a.package).is_none())
-        .map(|a| format!("{}: {}", a.package, a.libraries_changed.join(", ")))
-        .collect();
-    if !libs.is_empty() {
-        return Err(Error::Invalid(format!(
-            "the updates add or remove shared libraries ({}), so ldconfig would rewrite /etc/ld.so.cache, which regraft does not: pass --accept maintainer-script:PACKAGE and refresh the cache on the result (regraft cp OUT:/ ROOT && ldconfig -r ROOT && regraft add OUT ROOT/etc/ld.so.cache:/etc/ld.so.cache -o OUT2)",
-            libs.join("; ")
-        )));
+    let build = |extra: &[apply::Extra]| {
+        apply::build(
+            c,
+            &updates,
+            extra,
+            codec,
+            Some(&scratch),
+            &scratch,
+            mtime,
+            max_layer_size,
+        )
+    };
+    let (mut layer, applied, mut files) = build(&[])?;
+    // ldconfig's effect: a library added or gone changes /etc/ld.so.cache, which is written
+    // again as the image's ldconfig would write it, and the layer built again with it.
+    let mut ld_so_cache = None;
+    let changed = applied.iter().any(|a| !a.libraries_changed.is_empty());
+    if changed && let Some(old) = c.kept_at(b"etc/ld.so.cache") {
+        let arch = plan::image_arch(&plan::installed(&String::from_utf8_lossy(status)));
+        let mut fs = Fs::new(&img.name, img.layers.len(), max_layer_size, Verify::Here)?;
+        for l in img.layers.iter().chain([&layer]) {
+            fs.add_layer(l)?;
+        }
+        let cache = ldconfig::regenerate(&mut fs, &arch)
+            .map_err(|e| Error::context("regenerating /etc/ld.so.cache", e))?;
+        drop(fs);
+        if cache.bytes != old {
+            let path = c.view.resolve_parent(b"etc/ld.so.cache")?;
+            let meta = c
+                .view
+                .get(&path)
+                .map(|n| Meta {
+                    mtime,
+                    ..n.meta.clone()
+                })
+                .unwrap_or(Meta {
+                    mode: 0o644,
+                    mtime,
+                    ..Default::default()
+                });
+            let x = apply::Extra {
+                path,
+                meta,
+                body: cache.bytes,
+            };
+            (layer, _, files) = build(std::slice::from_ref(&x))?;
+            ld_so_cache = Some(format!(
+                "/etc/ld.so.cache rewritten as ldconfig would write it: {} libraries from {}",
+                cache.entries,
+                cache.dirs.join(" ")
+            ));
+        }
     }
     Ok(Patched {
         updates,
@@ -256,5 +292,6 @@ pub fn patch(
         layer: Some(layer),
         files,
         accepted_scripts,
+        ld_so_cache,
     })
 }

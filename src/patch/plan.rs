@@ -192,7 +192,7 @@ pub struct Plan {
 }
 
 /// The image's dpkg architecture: dpkg's own package's, else the first that is not `all`.
-fn image_arch(installed: &[Installed]) -> String {
+pub fn image_arch(installed: &[Installed]) -> String {
     installed
         .iter()
         .find(|i| i.name == "dpkg")
