@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(json layer_walk sniff elf ldcache ld_so_conf merged_view dpkg_status apk_db users pyvenv accept_rules zip deb registry_ref rpm_header rpmdb_sqlite report)
+[ ${#targets[@]} -gt 0 ] || targets=(json layer_walk sniff elf ldcache ldcache_write ld_so_conf merged_view dpkg_status apk_db users pyvenv accept_rules zip deb registry_ref rpm_header rpmdb_sqlite report)
 export RUSTC_BOOTSTRAP=1
 
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
@@ -41,6 +41,8 @@ seed() {
       done ;;
     ldcache)
       [ -f /etc/ld.so.cache ] && cp /etc/ld.so.cache "$dir/host" || true ;;
+    ldcache_write)
+      printf '\003libc.so.6\n/lib/x/libc.so.6\377\001libz.so.1\n/lib/libz.so.1\377\003libz.so.10\n/usr/lib/libz.so.10' > "$dir/three" ;;
     ld_so_conf)
       printf 'include /etc/ld.so.conf.d/*.conf\n/opt/a/lib\n' > "$dir/plain"
       { printf 'include ld.so.conf.d/*.conf\n\0\377/opt/x:/opt/y\ninclude /etc/ld.so.conf.d/0?.conf\n'

@@ -471,6 +471,12 @@ pub struct PatchArgs {
     /// (Packages[.gz|.xz] at its top), or one .deb file (repeatable).
     #[arg(long, required = true, value_name = "DIR|FILE")]
     pub repo: Vec<std::path::PathBuf>,
+    /// Require signed apt repositories (InRelease, or Release + Release.gpg) and verify each
+    /// with gpgv against this keyring (a binary keyring, as `gpg --export` writes; repeatable)
+    /// before any checksum in it is trusted. Without it the summary says "signatures not
+    /// verified".
+    #[arg(long, value_name = "FILE")]
+    pub keyring: Vec<std::path::PathBuf>,
     /// Update this package to the newest version the repositories have (repeatable).
     #[arg(long, value_name = "NAME")]
     pub package: Vec<String>,

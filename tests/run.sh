@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash tests/need-debs.sh skopeo umoci podman buildah mmdebstrap gcc libc6-dev musl-tools python3 python3-venv rpm tar gzip zstd util-linux time docker.io dpkg-dev apt-utils jq qemu-user-static docker-registry apache2-utils openssl
+bash tests/need-debs.sh skopeo umoci podman buildah mmdebstrap gcc libc6-dev musl-tools python3 python3-venv rpm tar gzip zstd util-linux time docker.io dpkg-dev apt-utils jq qemu-user-static docker-registry apache2-utils openssl gpg gpgv
 
 bash fixtures/build-real.sh
 bash fixtures/build-check.sh

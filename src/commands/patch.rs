@@ -69,7 +69,7 @@ pub fn run(a: &PatchArgs, g: &Globals) -> Result<u8> {
         }
     };
     let accepts = a.accept.rules()?;
-    let repos = Repos::read(&a.repo)?;
+    let repos = Repos::read(&a.repo, &a.keyring)?;
     let contents = patch::read_image(&img, g.max_layer_size)?;
     let sde = crate::cli::source_date_epoch()?;
     let mtime = sde

@@ -2,9 +2,11 @@
 //! from the file itself), or an apt repository: `dists/SUITE/Release` naming its `Packages`
 //! indexes with their SHA256 and size, or a flat one (`Packages[.gz|.xz]` at its top, as
 //! `dpkg-scanpackages` writes). Every index read is checked against the `Release` that names
-//! it, and every `.deb` used against the size and SHA256 its index gives. Signatures of
-//! `Release` (`InRelease`, `Release.gpg`) are not verified: regraft has no OpenPGP verifier,
-//! and says so in the plan.
+//! it, and every `.deb` used against the size and SHA256 its index gives. With `--keyring`,
+//! every repository must be a signed apt repository: `InRelease` (the Release text taken from
+//! what `gpgv` verified, not from the file around it) or `Release` with `Release.gpg`, each
+//! checked by Debian's `gpgv` against the keyring files alone before any checksum in it is
+//! trusted. Without `--keyring`, the plan says that signatures were not verified.
 
 use super::deb::{self, Deb};
 use crate::error::{Error, IoContext, Result};
@@ -38,12 +40,23 @@ impl Available {
 pub struct Repos {
     pub packages: Vec<Available>,
     pub notes: Vec<String>,
+    /// `--keyring` files (absolute): signatures are required and verified against them.
+    keyrings: Vec<PathBuf>,
 }
 
+/// The note's words for repositories whose signatures nobody checked.
+const NOT_VERIFIED: &str = "signatures not verified (no --keyring)";
+
 impl Repos {
-    /// Reads each repository (a directory or one `.deb` file).
-    pub fn read(paths: &[PathBuf]) -> Result<Repos> {
+    /// Reads each repository (a directory or one `.deb` file); with `keyrings`, each must be a
+    /// signed apt repository whose signatures verify against them.
+    pub fn read(paths: &[PathBuf], keyrings: &[PathBuf]) -> Result<Repos> {
         let mut r = Repos::default();
+        for k in keyrings {
+            // gpgv takes a name without a slash as one in its home directory.
+            let abs = std::fs::canonicalize(k).at(k)?;
+            r.keyrings.push(abs);
+        }
         for p in paths {
             r.read_one(p)?;
         }
@@ -52,10 +65,22 @@ impl Repos {
 
     fn read_one(&mut self, p: &Path) -> Result<()> {
         let meta = std::fs::metadata(p).at(p)?;
+        let signed_apt = p.join("dists").is_dir();
+        if !self.keyrings.is_empty() && !signed_apt {
+            return Err(Error::Invalid(format!(
+                "{}: --keyring asks for signed repositories, and this is {} (no dists/*/InRelease or Release.gpg to verify)",
+                p.display(),
+                if meta.is_file() {
+                    "a .deb file"
+                } else {
+                    "not an apt repository"
+                }
+            )));
+        }
         if meta.is_file() {
             self.add_deb(p)?;
             self.notes.push(format!(
-                "{}: a .deb given by path (no index vouches for it)",
+                "{}: a .deb given by path (no index vouches for it; {NOT_VERIFIED})",
                 p.display()
             ));
             return Ok(());
@@ -85,7 +110,7 @@ impl Repos {
                 let text = read_index(&idx, None)?;
                 self.add_index(p, &text, &idx)?;
                 self.notes.push(format!(
-                    "{}: a flat repository; {name} is not vouched for by a Release (checksums of the .debs from it are checked)",
+                    "{}: a flat repository; {name} is not vouched for by a Release (checksums of the .debs from it are checked; {NOT_VERIFIED})",
                     p.display()
                 ));
                 return Ok(());
@@ -101,7 +126,7 @@ impl Repos {
             self.add_deb(d)?;
         }
         self.notes.push(format!(
-            "{}: a directory of {} .deb file(s) (no index vouches for them)",
+            "{}: a directory of {} .deb file(s) (no index vouches for them; {NOT_VERIFIED})",
             p.display(),
             debs.len()
         ));
@@ -133,8 +158,7 @@ impl Repos {
     /// `dists/SUITE/Release`: its SHA256 list names the `Packages` indexes; each is read and
     /// checked against it (the first of `Packages.xz`, `.gz`, plain that is there).
     fn read_release(&mut self, root: &Path, suite: &Path) -> Result<()> {
-        let rel_path = suite.join("Release");
-        let text = std::fs::read_to_string(&rel_path).at(&rel_path)?;
+        let (rel_path, text, how) = self.release_text(suite)?;
         let fields = deb::fields(&text);
         let sums = deb::field(&fields, "SHA256")
             .ok_or_else(|| Error::Invalid(format!("{}: no SHA256 field", rel_path.display())))?;
@@ -173,18 +197,63 @@ impl Repos {
             let text = read_index(&idx, Some((size, &hash)))?;
             self.add_index(root, &text, &idx)?;
         }
-        let signed = suite.join("InRelease").is_file() || suite.join("Release.gpg").is_file();
         self.notes.push(format!(
-            "{}: indexes checked against {} (SHA256); its signature {}",
+            "{}: indexes checked against {} (SHA256); {how}",
             root.display(),
             rel_path.display(),
-            if signed {
-                "is NOT verified (regraft has no OpenPGP verifier)"
-            } else {
-                "is absent (unsigned repository)"
-            }
         ));
         Ok(())
+    }
+
+    /// A suite's Release text, the file it came from, and how its signature was checked:
+    /// with keyrings, `InRelease` (the text gpgv verified) or `Release` + `Release.gpg`, and
+    /// an error naming the file when neither verifies; without, `Release` as it is (else
+    /// `InRelease`'s text unverified).
+    fn release_text(&self, suite: &Path) -> Result<(PathBuf, String, String)> {
+        let inrelease = suite.join("InRelease");
+        let release = suite.join("Release");
+        let detached = suite.join("Release.gpg");
+        if self.keyrings.is_empty() {
+            let signed = inrelease.is_file() || detached.is_file();
+            let how = if signed {
+                format!("{NOT_VERIFIED}: its signature is not checked")
+            } else {
+                "the repository is unsigned (signatures not verified)".to_string()
+            };
+            if release.is_file() {
+                let text = std::fs::read_to_string(&release).at(&release)?;
+                return Ok((release, text, how));
+            }
+            let text = gpgv(&[], &inrelease, None, false)?;
+            return Ok((inrelease, text, how));
+        }
+        let shown = self
+            .keyrings
+            .iter()
+            .map(|k| k.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        if inrelease.is_file() {
+            let text = gpgv(&self.keyrings, &inrelease, None, true)?;
+            return Ok((
+                inrelease,
+                text,
+                format!("its signature verified by gpgv against {shown}"),
+            ));
+        }
+        if detached.is_file() && release.is_file() {
+            gpgv(&self.keyrings, &detached, Some(&release), true)?;
+            let text = std::fs::read_to_string(&release).at(&release)?;
+            return Ok((
+                release,
+                text,
+                format!("its signature (Release.gpg) verified by gpgv against {shown}"),
+            ));
+        }
+        Err(Error::Invalid(format!(
+            "{}: no InRelease and no Release.gpg: the suite is unsigned, and --keyring asks for signatures",
+            suite.display()
+        )))
     }
 
     fn add_index(&mut self, root: &Path, text: &str, idx: &Path) -> Result<()> {
@@ -215,6 +284,96 @@ impl Repos {
         }
         Ok(())
     }
+}
+
+/// Runs Debian's `gpgv` on `sig` (an `InRelease`, or a detached `Release.gpg` over `data`)
+/// with only `keyrings` (an empty home directory, no default keyring); returns the signed text
+/// gpgv wrote out (for `InRelease`). Without `verify`, the clear-signed text is taken out of
+/// `InRelease` without checking anything. A signature that does not verify, from a key not in
+/// the keyrings, expired or revoked, is an error naming `sig`.
+fn gpgv(keyrings: &[PathBuf], sig: &Path, data: Option<&Path>, verify: bool) -> Result<String> {
+    if !verify {
+        let raw = std::fs::read_to_string(sig).at(sig)?;
+        return Ok(cleartext(&raw));
+    }
+    let home = tempfile::tempdir().map_err(|e| Error::io_while("a home directory for gpgv", e))?;
+    let out = home.path().join("signed");
+    let mut cmd = std::process::Command::new("gpgv");
+    cmd.arg("--homedir")
+        .arg(home.path())
+        .arg("--status-fd")
+        .arg("1");
+    for k in keyrings {
+        cmd.arg("--keyring").arg(k);
+    }
+    if data.is_none() {
+        cmd.arg("--output").arg(&out);
+    }
+    cmd.arg(sig);
+    if let Some(d) = data {
+        cmd.arg(d);
+    }
+    let o = cmd.output().map_err(|e| {
+        Error::Invalid(format!(
+            "{}: running gpgv (Debian package gpgv) to verify it: {e}",
+            sig.display()
+        ))
+    })?;
+    let status = String::from_utf8_lossy(&o.stdout);
+    let has = |w: &str| {
+        status
+            .lines()
+            .any(|l| l.split_whitespace().nth(1) == Some(w))
+    };
+    let bad = [
+        "BADSIG",
+        "EXPKEYSIG",
+        "REVKEYSIG",
+        "EXPSIG",
+        "ERRSIG",
+        "NO_PUBKEY",
+    ]
+    .iter()
+    .find(|w| has(w));
+    if !o.status.success() || !has("VALIDSIG") || bad.is_some() {
+        let said = String::from_utf8_lossy(&o.stderr);
+        let what = match data {
+            Some(d) => format!("{} (signature {})", d.display(), sig.display()),
+            None => sig.display().to_string(),
+        };
+        return Err(Error::Invalid(format!(
+            "{what}: the signature does not verify against the --keyring files ({}): gpgv says: {}",
+            bad.unwrap_or(&"no valid signature"),
+            said.trim().replace('\n', "; ")
+        )));
+    }
+    if data.is_some() {
+        return Ok(String::new());
+    }
+    std::fs::read_to_string(&out).at(&out)
+}
+
+/// The text of a clear-signed message (an unverified `InRelease`): between the armor header's
+/// blank line and the signature, dash-escapes removed.
+fn cleartext(raw: &str) -> String {
+    let mut lines = raw.lines();
+    if !raw.starts_with("-----BEGIN PGP SIGNED MESSAGE-----") {
+        return raw.to_string();
+    }
+    for l in lines.by_ref() {
+        if l.trim().is_empty() {
+            break;
+        }
+    }
+    let mut out = String::new();
+    for l in lines {
+        if l.starts_with("-----BEGIN PGP SIGNATURE-----") {
+            break;
+        }
+        out.push_str(l.strip_prefix("- ").unwrap_or(l));
+        out.push('\n');
+    }
+    out
 }
 
 /// An index file, decompressed, at most `MAX_PACKAGE_DB`; checked against (size, sha256) of

@@ -606,6 +606,172 @@ fn a_new_soname_and_a_removed_one_rewrite_ld_so_cache_as_the_images_ldconfig_doe
     assert_eq!(sha256_file(Path::new(&again)), sha256_file(Path::new(&p2)));
 }
 
+/// An apt repository of `debs` (apt-ftparchive), its Release signed (InRelease and
+/// Release.gpg) by a throwaway key made in `gnupghome`; returns the repository and the key
+/// exported as a binary keyring.
+fn signed_repo(dir: &Path, debs: &str, gnupghome: &Path) -> (PathBuf, PathBuf) {
+    let gpg = |args: &[&str]| {
+        let o = Command::new("gpg")
+            .env("GNUPGHOME", gnupghome)
+            .args(["--batch", "--passphrase", ""])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "gpg {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        o.stdout
+    };
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::create_dir_all(gnupghome).unwrap();
+    std::fs::set_permissions(
+        gnupghome,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    gpg(&[
+        "--quick-gen-key",
+        "regraft test <t@regraft.invalid>",
+        "ed25519",
+        "sign",
+        "never",
+    ]);
+    let keyring = dir.join(format!(
+        "{}.gpg",
+        gnupghome.file_name().unwrap().to_string_lossy()
+    ));
+    std::fs::write(&keyring, gpg(&["--export"])).unwrap();
+    let repo = dir.join("apt");
+    let suite = repo.join("dists/stable");
+    std::fs::create_dir_all(suite.join("main/binary-amd64")).unwrap();
+    copy_tree(Path::new(debs), &repo.join("pool"));
+    let sh = format!(
+        "cd {} && apt-ftparchive packages pool | gzip -9n > dists/stable/main/binary-amd64/Packages.gz \
+         && apt-ftparchive -o APT::FTPArchive::Release::Suite=stable release dists/stable > dists/stable/Release.new \
+         && mv dists/stable/Release.new dists/stable/Release",
+        repo.display()
+    );
+    tool_ok("sh", &["-c", &sh]);
+    let release = suite.join("Release").display().to_string();
+    let inrelease = suite.join("InRelease").display().to_string();
+    let detached = suite.join("Release.gpg").display().to_string();
+    gpg(&["--clearsign", "-o", &inrelease, &release]);
+    gpg(&["-abs", "-o", &detached, &release]);
+    (repo, keyring)
+}
+
+#[test]
+fn a_signed_repository_is_verified_by_gpgv_and_a_tampered_release_is_refused() {
+    let t = tmp();
+    let debs = demo_repo(
+        &t.path().join("debs"),
+        &["regraft-demo-1.1", "regraft-demo-data-1.1"],
+    );
+    let (repo, keyring) = signed_repo(t.path(), &debs, &t.path().join("gnupg"));
+    let (repo, keyring) = (repo.display().to_string(), keyring.display().to_string());
+    let image = built("patchdemo.tar");
+    let out = t.path().join("p.tar");
+    let o = out.display().to_string();
+    let run = |extra: &[&str]| {
+        let mut a = vec![
+            "patch",
+            image.as_str(),
+            "--repo",
+            repo.as_str(),
+            "--package",
+            "regraft-demo",
+            "-o",
+            o.as_str(),
+        ];
+        a.extend(extra);
+        a.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    fn args(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+    let doc: Value =
+        serde_json::from_str(&regraft_ok(&args(&run(&["--keyring", &keyring, "--json"])))).unwrap();
+    let note = doc["repositories"][0].as_str().unwrap();
+    assert!(
+        note.contains("InRelease") && note.contains("verified by gpgv against"),
+        "{note}"
+    );
+    assert_eq!(doc["updates"][0]["to"], "1.1", "{doc:#}");
+    std::fs::remove_file(&out).unwrap();
+    // Without --keyring, the summary says plainly that nothing was verified.
+    let doc: Value = serde_json::from_str(&regraft_ok(&args(&run(&["--json"])))).unwrap();
+    assert!(
+        doc["repositories"][0]
+            .as_str()
+            .unwrap()
+            .contains("signatures not verified"),
+        "{doc:#}"
+    );
+    std::fs::remove_file(&out).unwrap();
+    // Another key's keyring: refused, nothing written.
+    let (_, other) = signed_repo(&t.path().join("other"), &debs, &t.path().join("gnupg2"));
+    let err = regraft_fails(&args(&run(&["--keyring", &other.display().to_string()])), 1);
+    assert!(
+        err.contains("dists/stable/InRelease") && err.contains("does not verify"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    // A tampered InRelease (a checksum changed inside the signed text): refused by name.
+    let suite = Path::new(&repo).join("dists/stable");
+    let inrelease = std::fs::read_to_string(suite.join("InRelease")).unwrap();
+    let sha = inrelease.find("SHA256:").unwrap();
+    let mut tampered = inrelease.clone();
+    let at = sha + inrelease[sha..].find("\n ").unwrap() + 2;
+    let c = if &tampered[at..at + 1] == "0" {
+        "1"
+    } else {
+        "0"
+    };
+    tampered.replace_range(at..at + 1, c);
+    std::fs::write(suite.join("InRelease"), &tampered).unwrap();
+    let err = regraft_fails(&args(&run(&["--keyring", &keyring])), 1);
+    assert!(
+        err.contains("dists/stable/InRelease") && err.contains("BADSIG"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    // Release + Release.gpg: verified; a tampered Release refused, naming it.
+    std::fs::remove_file(suite.join("InRelease")).unwrap();
+    let doc: Value =
+        serde_json::from_str(&regraft_ok(&args(&run(&["--keyring", &keyring, "--json"])))).unwrap();
+    assert!(
+        doc["repositories"][0]
+            .as_str()
+            .unwrap()
+            .contains("(Release.gpg) verified by gpgv"),
+        "{doc:#}"
+    );
+    std::fs::remove_file(&out).unwrap();
+    let release = std::fs::read_to_string(suite.join("Release")).unwrap();
+    std::fs::write(
+        suite.join("Release"),
+        release.replace("Suite: stable", "Suite: stablf"),
+    )
+    .unwrap();
+    let err = regraft_fails(&args(&run(&["--keyring", &keyring])), 1);
+    assert!(
+        err.contains("dists/stable/Release (signature") && err.contains("does not verify"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    // With --keyring, a repository that cannot be verified is refused.
+    let mut unsigned = run(&["--keyring", &keyring]);
+    unsigned[3] = debs.clone();
+    let err = regraft_fails(&args(&unsigned), 1);
+    assert!(
+        err.contains("--keyring asks for signed repositories"),
+        "{err}"
+    );
+    assert!(!out.exists());
+}
+
 #[test]
 fn a_package_whose_data_escapes_with_dot_dot_is_refused() {
     let t = tmp();
