@@ -484,6 +484,12 @@ pub struct PatchArgs {
     /// each to the lowest version the repositories have that fixes it.
     #[arg(long, value_name = "REPORT", conflicts_with = "all")]
     pub report: Option<String>,
+    /// With --report: patch only findings whose fixing version comes from a security suite
+    /// (a Release whose Suite or Codename ends in -security, or whose Label has the word
+    /// Security, as Debian-Security's does); the rest are listed as not fixed. Dependencies the
+    /// fixes need may come from any repository.
+    #[arg(long)]
+    pub only_security: bool,
     /// Update every installed package the repositories have newer.
     #[arg(long, conflicts_with = "package")]
     pub all: bool,

@@ -11,7 +11,12 @@ use regraft::text::sanitize;
 
 /// The packages a scanner report names with a fixed version: (package, the lowest fixed
 /// version above the installed one, the finding IDs), one entry per package.
-fn fixes(report: &str, img: &regraft::model::image::Image, quiet: bool) -> Result<Want> {
+fn fixes(
+    report: &str,
+    img: &regraft::model::image::Image,
+    quiet: bool,
+    only_security: bool,
+) -> Result<Want> {
     let r = regraft::triage::parse::read(std::path::Path::new(report))?;
     // As triage does: a report about another image is refused.
     let mut warnings = Vec::new();
@@ -42,6 +47,7 @@ fn fixes(report: &str, img: &regraft::model::image::Image, quiet: bool) -> Resul
     }
     Ok(Want::Fixes(
         by.into_iter().map(|(p, (v, ids))| (p, v, ids)).collect(),
+        only_security,
     ))
 }
 
@@ -54,8 +60,14 @@ pub fn run(a: &PatchArgs, g: &Globals) -> Result<u8> {
     });
     let target = out.as_ref().map(|o| o.target(&a.image)).transpose()?;
     let img = Source::open(&crate::cli::input(&a.image)?)?.image(g.platform.as_ref())?;
+    if a.only_security && a.report.is_none() {
+        return Err(Error::Usage(
+            "--only-security chooses among a --report's findings: give --report REPORT".into(),
+        )
+        .into());
+    }
     let want = match (&a.report, a.all, a.package.is_empty()) {
-        (Some(r), _, true) => fixes(r, &img, g.quiet)?,
+        (Some(r), _, true) => fixes(r, &img, g.quiet, a.only_security)?,
         (None, true, _) => Want::All,
         (None, false, false) => Want::Packages(a.package.clone()),
         (Some(_), _, false) => {

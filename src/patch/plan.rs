@@ -69,8 +69,9 @@ impl Update {
 /// What to update, as the user asked.
 pub enum Want {
     Packages(Vec<String>),
-    /// (package, the lowest version that fixes it, the finding IDs).
-    Fixes(Vec<(String, String, Vec<String>)>),
+    /// (package, the lowest version that fixes it, the finding IDs), and whether only
+    /// versions from security suites count (`--only-security`).
+    Fixes(Vec<(String, String, Vec<String>)>, bool),
     All,
 }
 
@@ -294,7 +295,7 @@ pub fn plan(installed: &[Installed], repos: &Repos, want: &Want) -> Result<Plan>
                 }
             }
         }
-        Want::Fixes(fixes) => {
+        Want::Fixes(fixes, only_security) => {
             for (n, fixed, ids) in fixes {
                 let Some(i) = by_name.get(n.as_str()) else {
                     continue;
@@ -302,10 +303,27 @@ pub fn plan(installed: &[Installed], repos: &Repos, want: &Want) -> Result<Plan>
                 if compare_dpkg(&i.version, fixed) != Ordering::Less {
                     continue;
                 }
-                let Some(a) = candidates(i)
+                let fixing = |a: &&Available| compare_dpkg(&a.version, fixed) != Ordering::Less;
+                let any = candidates(i).into_iter().find(fixing);
+                let secure = candidates(i)
                     .into_iter()
-                    .find(|a| compare_dpkg(&a.version, fixed) != Ordering::Less)
-                else {
+                    .filter(|a| a.security)
+                    .find(fixing);
+                if *only_security
+                    && secure.is_none()
+                    && let Some(a) = any
+                {
+                    {
+                        unfixed.push(format!(
+                            "{n} {}: {} fixed in {fixed}; {} has it, but from no security suite (--only-security)",
+                            i.version,
+                            ids.join(", "),
+                            a.version
+                        ));
+                        continue;
+                    }
+                }
+                let Some(a) = (if *only_security { secure } else { any }) else {
                     unfixed.push(format!(
                         "{n} {}: {} fixed in {fixed}; the repositories have {}",
                         i.version,

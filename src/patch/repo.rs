@@ -27,6 +27,8 @@ pub struct Available {
     /// From the index: what the file must be.
     pub size: Option<u64>,
     pub sha256: Option<String>,
+    /// From a suite whose Release says it is a security suite (`is_security_suite`).
+    pub security: bool,
 }
 
 impl Available {
@@ -108,7 +110,7 @@ impl Repos {
             let idx = p.join(name);
             if idx.is_file() {
                 let text = read_index(&idx, None)?;
-                self.add_index(p, &text, &idx)?;
+                self.add_index(p, &text, &idx, false)?;
                 self.notes.push(format!(
                     "{}: a flat repository; {name} is not vouched for by a Release (checksums of the .debs from it are checked; {NOT_VERIFIED})",
                     p.display()
@@ -151,6 +153,7 @@ impl Repos {
             path: path.to_path_buf(),
             size: None,
             sha256: None,
+            security: false,
         });
         Ok(())
     }
@@ -160,6 +163,7 @@ impl Repos {
     fn read_release(&mut self, root: &Path, suite: &Path) -> Result<()> {
         let (rel_path, text, how) = self.release_text(suite)?;
         let fields = deb::fields(&text);
+        let security = is_security_suite(&fields);
         let sums = deb::field(&fields, "SHA256")
             .ok_or_else(|| Error::Invalid(format!("{}: no SHA256 field", rel_path.display())))?;
         let mut listed: Vec<(String, u64, String)> = Vec::new();
@@ -195,12 +199,13 @@ impl Repos {
             };
             let idx = suite.join(&name);
             let text = read_index(&idx, Some((size, &hash)))?;
-            self.add_index(root, &text, &idx)?;
+            self.add_index(root, &text, &idx, security)?;
         }
         self.notes.push(format!(
-            "{}: indexes checked against {} (SHA256); {how}",
+            "{}: indexes checked against {} (SHA256); {how}{}",
             root.display(),
             rel_path.display(),
+            if security { "; a security suite" } else { "" }
         ));
         Ok(())
     }
@@ -256,7 +261,7 @@ impl Repos {
         )))
     }
 
-    fn add_index(&mut self, root: &Path, text: &str, idx: &Path) -> Result<()> {
+    fn add_index(&mut self, root: &Path, text: &str, idx: &Path, security: bool) -> Result<()> {
         for stanza in text.split("\n\n") {
             let fields = deb::fields(stanza);
             let get = |k| deb::field(&fields, k).map(str::to_string);
@@ -280,10 +285,29 @@ impl Repos {
                 sha256: get("SHA256").map(|s| s.to_ascii_lowercase()),
                 fields,
                 path,
+                security,
             });
         }
         Ok(())
     }
+}
+
+/// Whether a Release names a security suite: its `Suite` or `Codename` ends in `-security`
+/// (`bookworm-security`, `stable-security`) or is `security`, or its `Label` has the word
+/// `Security` (`Debian-Security`), as Debian's and Ubuntu's security archives say.
+pub fn is_security_suite(release: &[(String, String)]) -> bool {
+    let f = |k| {
+        deb::field(release, k)
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    };
+    let suite_like = |v: String| v == "security" || v.ends_with("-security");
+    suite_like(f("Suite"))
+        || suite_like(f("Codename"))
+        || f("Label")
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|w| w == "security")
 }
 
 /// Runs Debian's `gpgv` on `sig` (an `InRelease`, or a detached `Release.gpg` over `data`)

@@ -192,9 +192,9 @@ fn security_updates_match_apt_get_only_upgrade_and_dpkg_is_clean() {
     );
 }
 
-#[test]
-fn a_scanner_report_picks_the_lowest_fixing_version_and_a_report_about_another_image_is_refused() {
-    let t = tmp();
+/// vendor-real's Trivy report with one finding on a package the fixture repositories update
+/// (zlib1g where they do), fixed in their version: (report, package, fixed version).
+fn one_finding_report(dir: &Path) -> (PathBuf, String, String) {
     let (name, old, new) = fixture_updates()
         .into_iter()
         .find(|u| u.0 == "zlib1g")
@@ -220,8 +220,15 @@ fn a_scanner_report_picks_the_lowest_fixing_version_and_a_report_about_another_i
             }));
         }
     }
-    let report = t.path().join("trivy.json");
+    let report = dir.join("trivy.json");
     std::fs::write(&report, serde_json::to_vec(&rep).unwrap()).unwrap();
+    (report, name, new)
+}
+
+#[test]
+fn a_scanner_report_picks_the_lowest_fixing_version_and_a_report_about_another_image_is_refused() {
+    let t = tmp();
+    let (report, name, new) = one_finding_report(t.path());
     let doc = patch_json(&[
         &real("vendor-real.tar"),
         "--repo",
@@ -253,6 +260,73 @@ fn a_scanner_report_picks_the_lowest_fixing_version_and_a_report_about_another_i
     );
     assert!(err.contains("not about"), "{err}");
     assert!(!out.exists());
+}
+
+#[test]
+fn only_security_takes_fixes_from_security_suites_alone() {
+    let t = tmp();
+    let (report, name, new) = one_finding_report(t.path());
+    let report = report.display().to_string();
+    let plan = |repo: &str| {
+        patch_json(&[
+            &real("vendor-real.tar"),
+            "--repo",
+            repo,
+            "--report",
+            &report,
+            "--only-security",
+            "--dry-run",
+        ])
+    };
+    // The fixture repository's Release says Suite: stable: nothing from it counts.
+    let doc = plan(&patch_dir("apt"));
+    assert_eq!(doc["updates"], serde_json::json!([]), "{doc:#}");
+    let unfixed: Vec<&str> = doc["unfixed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|u| u.as_str())
+        .filter(|u| u.starts_with(&format!("{name} ")))
+        .collect();
+    assert!(
+        unfixed.len() == 1 && unfixed[0].contains("from no security suite (--only-security)"),
+        "{doc:#}"
+    );
+    // The same packages under a Release that says Suite: bookworm-security (Label:
+    // Debian-Security), as Debian's security archive does.
+    let sec = t.path().join("sec");
+    copy_tree(Path::new(&patch_dir("apt")), &sec);
+    let sh = format!(
+        "cd {} && apt-ftparchive -o APT::FTPArchive::Release::Suite=bookworm-security \
+         -o APT::FTPArchive::Release::Label=Debian-Security release dists/stable > R && mv R dists/stable/Release",
+        sec.display()
+    );
+    tool_ok("sh", &["-c", &sh]);
+    let doc = plan(&sec.display().to_string());
+    let u = doc["updates"].as_array().unwrap();
+    assert_eq!(u.len(), 1, "{doc:#}");
+    assert_eq!(u[0]["to"].as_str(), Some(new.as_str()));
+    assert!(
+        doc["repositories"][0]
+            .as_str()
+            .unwrap()
+            .ends_with("a security suite"),
+        "{doc:#}"
+    );
+    // --only-security needs a report.
+    let err = regraft_fails(
+        &[
+            "patch",
+            &real("vendor-real.tar"),
+            "--repo",
+            &patch_dir("apt"),
+            "--all",
+            "--only-security",
+            "--dry-run",
+        ],
+        2,
+    );
+    assert!(err.contains("--report"), "{err}");
 }
 
 /// Copies a directory tree (the repositories, to be damaged).
