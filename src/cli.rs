@@ -328,9 +328,10 @@ pub enum Command {
     Blob(BlobArgs),
     /// Update an image's Debian packages in place from local repositories (a directory of
     /// .deb files, or an apt repository on disk), offline and without running the image: one
-    /// new layer with the new versions' files and dpkg's database updated.
+    /// new layer with the new versions' files and dpkg's database updated, and
+    /// /etc/ld.so.cache rewritten as the image's ldconfig would when libraries come or go.
     #[command(
-        after_help = "Examples:\n  regraft patch debian.tar --repo ./debs --package zlib1g -o patched.tar\n  regraft patch vendor.tar --repo /srv/mirror --report trivy.json -o patched.tar\n  regraft patch vendor.tar --repo ./debs --all --dry-run\n\nExit codes: 0 ok (also: nothing to update), 1 error (a dependency that cannot be met, a checksum mismatch, a maintainer script not accepted), 2 usage."
+        after_help = "Examples:\n  regraft patch debian.tar --repo ./debs --package zlib1g -o patched.tar\n  regraft patch vendor.tar --repo /srv/mirror --report trivy.json -o patched.tar\n  regraft patch vendor.tar --repo ./debs --all --dry-run\n  regraft patch vendor.tar --repo /srv/debian-security --keyring debian-security.gpg --report trivy.json --only-security -o patched.tar\n\nExit codes: 0 ok (also: nothing to update), 1 error (a dependency that cannot be met, a checksum mismatch, a signature that does not verify, a maintainer script not accepted), 2 usage, 3 the check of the patched image found an error."
     )]
     Patch(PatchArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -514,7 +515,7 @@ pub struct PatchArgs {
     #[arg(long, value_name = "CODEC")]
     pub compression: Option<String>,
     /// `--accept maintainer-script:PACKAGE` lets an update whose maintainer scripts (or
-    /// triggers other than ldconfig) regraft does not run go ahead; the other checks' names
+    /// triggers other than ldconfig, which regraft does itself) regraft does not run go ahead; the other checks' names
     /// pass the will-it-run check's findings on the patched image, as for a graft.
     #[command(flatten)]
     pub accept: AcceptArgs,
