@@ -121,6 +121,7 @@ pub fn run(a: &PatchArgs, g: &Globals) -> Result<u8> {
             "applied": p.applied,
             "accepted_scripts": p.accepted_scripts,
             "ld_so_cache": p.ld_so_cache,
+            "alternatives": p.alternatives,
             "unfixed": p.unfixed,
             "check": report,
         });
@@ -160,6 +161,9 @@ pub fn run(a: &PatchArgs, g: &Globals) -> Result<u8> {
                 "  not fixed (no such version in the repositories): {}",
                 sanitize(u)
             ));
+        }
+        for l in &p.alternatives {
+            line(format!("  {}", sanitize(l)));
         }
         if let Some(c) = &p.ld_so_cache {
             line(format!("  {}", sanitize(c)));

@@ -170,12 +170,19 @@ fn old_conffiles(fields: &[(String, String)]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// A file the layer writes besides the packages' (a regenerated `/etc/ld.so.cache`).
+/// An entry the layer writes besides the packages' (a regenerated `/etc/ld.so.cache`, the
+/// links and file of an alternative).
 pub struct Extra {
     /// Cleaned, with its parents resolved in the image.
     pub path: Vec<u8>,
     pub meta: Meta,
-    pub body: Vec<u8>,
+    pub kind: ExtraKind,
+}
+
+pub enum ExtraKind {
+    File(Vec<u8>),
+    Symlink(Vec<u8>),
+    Dir,
 }
 
 /// Builds the patch layer; returns it, what each update did and the package files it wrote. `mtime`: the time dpkg's
@@ -585,7 +592,15 @@ pub fn build(
                 ..Default::default()
             });
         for x in extra {
-            write_file(tw, &x.path, &x.meta, &x.body)?;
+            match &x.kind {
+                ExtraKind::File(body) => write_file(tw, &x.path, &x.meta, body)?,
+                ExtraKind::Symlink(t) => tw
+                    .append_header(&x.path, &OutKind::Symlink(t), &x.meta)
+                    .map_err(io)?,
+                ExtraKind::Dir => tw
+                    .append_header(&x.path, &OutKind::Dir, &x.meta)
+                    .map_err(io)?,
+            }
         }
         write_file(tw, STATUS.as_bytes(), &meta, out.as_bytes())?;
         Ok(())

@@ -4,9 +4,11 @@
 //! new layer with dpkg's database updated (`apply.rs`). Maintainer scripts are not run: each
 //! one an update carries (the new version's `preinst`/`postinst`, the old one's
 //! `prerm`/`postrm`) blocks the patch unless `--accept maintainer-script:PACKAGE` takes it
-//! on; `ldconfig` triggers are done here: when an update adds or removes a library, the layer
+//! on, except a new version's `postinst` that only registers alternatives, which is done here
+//! as `update-alternatives` does it (`alternatives.rs`); `ldconfig` triggers are done here: when an update adds or removes a library, the layer
 //! carries `/etc/ld.so.cache` as the image's `ldconfig` would write it (`ldconfig.rs`).
 
+pub mod alternatives;
 pub mod apply;
 pub mod deb;
 pub mod ldconfig;
@@ -81,6 +83,8 @@ pub struct Patched {
     pub files: Vec<Vec<u8>>,
     /// Set when the layer holds a regenerated `/etc/ld.so.cache`: what it says.
     pub ld_so_cache: Option<String>,
+    /// The alternatives a `postinst` registers, done by regraft (one line each).
+    pub alternatives: Vec<String>,
 }
 
 /// The will-it-run check of the patched image: the application is the patch layer (the new
@@ -166,6 +170,7 @@ pub fn patch(
     let plan::Plan { updates, unfixed } = plan::plan(&installed, repos, want)?;
     let mut blocked = Vec::new();
     let mut accepted_scripts = Vec::new();
+    let mut alt_groups: Vec<(String, Vec<alternatives::Group>)> = Vec::new();
     for u in &updates {
         // The .deb is what its index says before anything in it is read, and its control
         // names the package the plan chose.
@@ -190,9 +195,16 @@ pub fn patch(
         }
         let names: Vec<&str> = control.files.keys().map(String::as_str).collect();
         for s in scripts(c, u, &names) {
-            match accepts.find("maintainer-script", &u.to.name) {
-                Some(_) => accepted_scripts.push((u.to.name.clone(), s)),
-                None => blocked.push(format!("{}: {s}", u.to.name)),
+            let accepted = accepts.find("maintainer-script", &u.to.name).is_some();
+            // A postinst that only registers alternatives is done here.
+            let alts = (!accepted && s.ends_with(" postinst"))
+                .then(|| control.files.get("postinst"))
+                .flatten()
+                .and_then(|b| alternatives::parse_postinst(b));
+            match (accepted, alts) {
+                (true, _) => accepted_scripts.push((u.to.name.clone(), s)),
+                (false, Some(groups)) => alt_groups.push((u.to.name.clone(), groups)),
+                (false, None) => blocked.push(format!("{}: {s}", u.to.name)),
             }
         }
         if let Some(t) = control.files.get("triggers") {
@@ -226,6 +238,7 @@ pub fn patch(
             files: Vec::new(),
             accepted_scripts,
             ld_so_cache: None,
+            alternatives: Vec::new(),
         });
     }
     let scratch = out_dir
@@ -245,6 +258,74 @@ pub fn patch(
         )
     };
     let (mut layer, applied, mut files) = build(&[])?;
+    let db_meta = |mode| Meta {
+        mode,
+        mtime,
+        ..Default::default()
+    };
+    let mut extra: Vec<apply::Extra> = Vec::new();
+    let mut done_alternatives = Vec::new();
+    if !alt_groups.is_empty() {
+        let written: std::collections::BTreeSet<&[u8]> = files.iter().map(Vec::as_slice).collect();
+        let exists = |p: &str| {
+            let rel = p.trim_start_matches('/').as_bytes();
+            written.contains(rel)
+                || c.view
+                    .resolve(rel)
+                    .is_ok_and(|r| written.contains(r.as_slice()) || c.view.get(&r).is_some())
+        };
+        for d in ["etc/alternatives", "var/lib/dpkg/alternatives"] {
+            if c.view
+                .resolve(d.as_bytes())
+                .ok()
+                .and_then(|r| c.view.get(&r).cloned())
+                .is_none()
+            {
+                extra.push(apply::Extra {
+                    path: d.as_bytes().to_vec(),
+                    meta: db_meta(0o755),
+                    kind: apply::ExtraKind::Dir,
+                });
+            }
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (pkg, groups) in &alt_groups {
+            for g in groups {
+                let admin_path = format!("var/lib/dpkg/alternatives/{}", g.name);
+                let taken = c
+                    .view
+                    .resolve(admin_path.as_bytes())
+                    .is_ok_and(|r| c.view.get(&r).is_some());
+                if taken || !names.insert(g.name.clone()) {
+                    return Err(Error::Invalid(format!(
+                        "{pkg}: its postinst installs the alternative {} which the image (or another update) already has: regraft does not merge link groups yet; pass --accept maintainer-script:{pkg} and run update-alternatives on the result",
+                        g.name
+                    )));
+                }
+                let (links, admin) = alternatives::install(g, &exists)
+                    .map_err(|e| Error::context(format!("{pkg}: postinst"), e))?;
+                for (link, target) in &links {
+                    let rel = link.trim_start_matches('/');
+                    let path = c.view.resolve_parent(rel.as_bytes())?;
+                    extra.push(apply::Extra {
+                        path,
+                        meta: db_meta(0o777),
+                        kind: apply::ExtraKind::Symlink(target.as_bytes().to_vec()),
+                    });
+                }
+                let path = c.view.resolve_parent(admin_path.as_bytes())?;
+                extra.push(apply::Extra {
+                    path,
+                    meta: db_meta(0o644),
+                    kind: apply::ExtraKind::File(admin.into_bytes()),
+                });
+                done_alternatives.push(format!(
+                    "{pkg}: postinst done by regraft: update-alternatives --install {} {} {} {} (auto: {} -> /etc/alternatives/{} -> {})",
+                    g.link, g.name, g.path, g.priority, g.link, g.name, g.path
+                ));
+            }
+        }
+    }
     // ldconfig's effect: a library added or gone changes /etc/ld.so.cache, which is written
     // again as the image's ldconfig would write it, and the layer built again with it.
     let mut ld_so_cache = None;
@@ -267,23 +348,21 @@ pub fn patch(
                     mtime,
                     ..n.meta.clone()
                 })
-                .unwrap_or(Meta {
-                    mode: 0o644,
-                    mtime,
-                    ..Default::default()
-                });
-            let x = apply::Extra {
+                .unwrap_or(db_meta(0o644));
+            extra.push(apply::Extra {
                 path,
                 meta,
-                body: cache.bytes,
-            };
-            (layer, _, files) = build(std::slice::from_ref(&x))?;
+                kind: apply::ExtraKind::File(cache.bytes),
+            });
             ld_so_cache = Some(format!(
                 "/etc/ld.so.cache rewritten as ldconfig would write it: {} libraries from {}",
                 cache.entries,
                 cache.dirs.join(" ")
             ));
         }
+    }
+    if !extra.is_empty() {
+        (layer, _, files) = build(&extra)?;
     }
     Ok(Patched {
         updates,
@@ -293,5 +372,6 @@ pub fn patch(
         files,
         accepted_scripts,
         ld_so_cache,
+        alternatives: done_alternatives,
     })
 }

@@ -847,6 +847,82 @@ fn a_signed_repository_is_verified_by_gpgv_and_a_tampered_release_is_refused() {
 }
 
 #[test]
+fn a_postinst_that_only_registers_an_alternative_is_done_as_update_alternatives_does() {
+    let t = tmp();
+    let repo = demo_repo(
+        &t.path().join("r"),
+        &["regraft-demo-1.6", "regraft-demo-data-1.1"],
+    );
+    let image = built("patchdemo.tar");
+    let ours = t.path().join("ours.tar").display().to_string();
+    let theirs = t.path().join("theirs.tar").display().to_string();
+    let base = [
+        "patch",
+        image.as_str(),
+        "--repo",
+        repo.as_str(),
+        "--package",
+        "regraft-demo",
+    ];
+    let mut a = base.to_vec();
+    a.extend(["--json", "-o", ours.as_str()]);
+    let doc: Value = serde_json::from_str(&regraft_ok(&a)).unwrap();
+    assert_eq!(doc["accepted_scripts"], serde_json::json!([]), "{doc:#}");
+    assert!(
+        doc["alternatives"][0]
+            .as_str()
+            .unwrap()
+            .contains("update-alternatives --install /usr/bin/regraft-hello regraft-hello"),
+        "{doc:#}"
+    );
+    // The oracle: the same update with the script accepted (not run), then the package's own
+    // postinst run by the image's update-alternatives in a chroot.
+    let mut a = base.to_vec();
+    a.extend([
+        "--accept",
+        "maintainer-script:regraft-demo",
+        "-q",
+        "-o",
+        theirs.as_str(),
+    ]);
+    regraft_ok(&a);
+    let (o, th) = (t.path().join("o"), t.path().join("t"));
+    std::fs::create_dir_all(&o).unwrap();
+    std::fs::create_dir_all(&th).unwrap();
+    let ours_root = unpack(&format!("docker-archive:{ours}"), &o);
+    let theirs_root = unpack(&format!("docker-archive:{theirs}"), &th);
+    let run = chroot_run(
+        &theirs_root,
+        &[
+            "sh",
+            "/var/lib/dpkg/info/regraft-demo.postinst",
+            "configure",
+        ],
+    );
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    // update-alternatives skipped the slave whose file the package does not ship.
+    assert!(
+        String::from_utf8_lossy(&run.stderr)
+            .contains("skip creation of /usr/share/man/man1/regraft-hello.1.gz")
+    );
+    assert_trees_eq(
+        &without_noise(tree(&theirs_root, false)),
+        &without_noise(tree(&ours_root, false)),
+        "update-alternatives in a chroot vs regraft patch",
+    );
+    let o = chroot_run(&ours_root, &["/usr/bin/regraft-hello"]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("regraft-demo 1.1: hello"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
 fn a_package_whose_data_escapes_with_dot_dot_is_refused() {
     let t = tmp();
     let dir = t.path().join("evil");
