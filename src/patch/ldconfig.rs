@@ -6,7 +6,8 @@
 //! (`lib*.so*`, `ld-*.so*`, `ld.so.*`, `ld64.so.*`) that are shared objects (`ET_DYN` with a
 //! dynamic section and string table), by their `SONAME` (else their name); a symlink counts
 //! as itself only when it is named for the soname or is the `.so` link of ld(1), and a file
-//! beats a link, a higher version a lower one. The flags are ldconfig's: `FLAG_ELF_LIBC6`
+//! beats a link, a higher version a lower one; the soname link of each file is made where it
+//! is missing or points elsewhere (`create_links`). The flags are ldconfig's: `FLAG_ELF_LIBC6`
 //! with the architecture's bits (x86-64 0x0303, x32 0x0803, AArch64 0x0a03), or for i386
 //! objects `FLAG_ELF_LIBC6` when they need libc/libm or name glibc's loader, else
 //! `FLAG_ELF`. Directories with hwcap subdirectories (`glibc-hwcaps/`, `tls/`, `x86_64/`,
@@ -30,6 +31,8 @@ pub struct Cache {
     pub bytes: Vec<u8>,
     pub entries: usize,
     pub dirs: Vec<String>,
+    /// The soname links ldconfig would make: (path in the image, resolved; target name).
+    pub links: Vec<(Vec<u8>, String)>,
 }
 
 /// The dpkg architectures regraft writes a cache for: (GNU triplet, x86 rules?).
@@ -133,6 +136,7 @@ pub fn regenerate(fs: &mut Fs, dpkg_arch: &str) -> Result<Cache> {
     let paths: Vec<Vec<u8>> = candidates.iter().map(|c| c.3.clone()).collect();
     fs.fetch(&paths)?;
     let mut entries = Vec::new();
+    let mut links = Vec::new();
     for (i, (d, _)) in dirs.iter().enumerate() {
         // (name, soname, flags, is_link), as ldconfig's dlibs.
         let mut dlibs: Vec<(String, String, u32, bool)> = Vec::new();
@@ -180,11 +184,26 @@ pub fn regenerate(fs: &mut Fs, dpkg_arch: &str) -> Result<Cache> {
             }
         }
         for (name, soname, flags, is_link) in dlibs {
-            // ldconfig (without -X) would link SONAME to the file; regraft does not yet.
-            if !is_link && fs.lookup(&format!("{d}/{soname}")).is_none() {
-                return Err(Error::Invalid(format!(
-                    "{d}/{name}: its soname link {d}/{soname} is missing, which ldconfig would create; regraft does not create it"
-                )));
+            // create_links: SONAME -> NAME where SONAME is missing, a dangling link, or a
+            // link to another file (a file of that name is left alone).
+            if !is_link {
+                let lib = fs.lookup(&format!("{d}/{name}")).map(|(r, n)| (r, n.inode));
+                let so = fs
+                    .lookup(&format!("{d}/{soname}"))
+                    .map(|(r, n)| (r, n.inode));
+                let key = [dirs[i].1.as_slice(), b"/", soname.as_bytes()].concat();
+                let is_symlink = fs
+                    .result
+                    .get(&key)
+                    .is_some_and(|n| matches!(n.kind, Kind::Symlink(_)));
+                let relink = match (&so, &lib) {
+                    (None, _) => true,
+                    (Some(s), Some(l)) => s != l && is_symlink,
+                    (Some(_), None) => false,
+                };
+                if relink {
+                    links.push((key, name.clone()));
+                }
             }
             entries.push(NewEntry {
                 flags,
@@ -198,6 +217,7 @@ pub fn regenerate(fs: &mut Fs, dpkg_arch: &str) -> Result<Cache> {
         bytes: write(&entries, &generator),
         entries: entries.len(),
         dirs: dirs.into_iter().map(|(d, _)| d).collect(),
+        links,
     })
 }
 

@@ -339,7 +339,19 @@ pub fn patch(
         let cache = ldconfig::regenerate(&mut fs, &arch)
             .map_err(|e| Error::context("regenerating /etc/ld.so.cache", e))?;
         drop(fs);
-        if cache.bytes != old {
+        for (path, target) in &cache.links {
+            extra.push(apply::Extra {
+                path: path.clone(),
+                meta: db_meta(0o777),
+                kind: apply::ExtraKind::Symlink(target.as_bytes().to_vec()),
+            });
+        }
+        let linked: Vec<String> = cache
+            .links
+            .iter()
+            .map(|(p, t)| format!("/{} -> {t}", String::from_utf8_lossy(p)))
+            .collect();
+        if cache.bytes != old || !linked.is_empty() {
             let path = c.view.resolve_parent(b"etc/ld.so.cache")?;
             let meta = c
                 .view
@@ -355,9 +367,17 @@ pub fn patch(
                 kind: apply::ExtraKind::File(cache.bytes),
             });
             ld_so_cache = Some(format!(
-                "/etc/ld.so.cache rewritten as ldconfig would write it: {} libraries from {}",
+                "/etc/ld.so.cache rewritten as ldconfig would write it: {} libraries from {}{}",
                 cache.entries,
-                cache.dirs.join(" ")
+                cache.dirs.join(" "),
+                if linked.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; soname links made as ldconfig makes them: {}",
+                        linked.join(", ")
+                    )
+                }
             ));
         }
     }

@@ -552,10 +552,10 @@ fn maintainer_scripts_and_unmet_dependencies_are_refused_by_name() {
 }
 
 /// Builds demo package `version` (fixtures/src/patch/regraft-demo-VERSION) with
-/// libregraftdemo.so.SOVERSION compiled into /opt/regraft-demo/lib (which only the package's
-/// /etc/ld.so.conf.d file names), its `.so` link, and /usr/bin/regraft-demo-lib linking it,
-/// into a repository beside the data package it depends on.
-fn lib_repo(dir: &Path, version: &str, soversion: u32) -> String {
+/// libregraftdemo.so.SOVERSION.0 compiled into /opt/regraft-demo/lib (which only the package's
+/// /etc/ld.so.conf.d file names), with `links` its soname link and `.so` link, and
+/// /usr/bin/regraft-demo-lib linking it, into a repository beside the data package it depends on.
+fn lib_repo(dir: &Path, version: &str, soversion: u32, links: bool) -> String {
     let src = root().join("fixtures/src/patch");
     let pkg = dir.join(format!("pkg-{version}"));
     copy_tree(&src.join(format!("regraft-demo-{version}")), &pkg);
@@ -574,16 +574,18 @@ fn lib_repo(dir: &Path, version: &str, soversion: u32) -> String {
             &src.join("lib/libregraftdemo.c").display().to_string(),
         ],
     );
-    std::os::unix::fs::symlink(
-        format!("libregraftdemo.so.{soversion}.0"),
-        lib.join(format!("libregraftdemo.so.{soversion}")),
-    )
-    .unwrap();
-    std::os::unix::fs::symlink(
-        format!("libregraftdemo.so.{soversion}"),
-        lib.join("libregraftdemo.so"),
-    )
-    .unwrap();
+    if links {
+        std::os::unix::fs::symlink(
+            format!("libregraftdemo.so.{soversion}.0"),
+            lib.join(format!("libregraftdemo.so.{soversion}")),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(
+            format!("libregraftdemo.so.{soversion}"),
+            lib.join("libregraftdemo.so"),
+        )
+        .unwrap();
+    }
     tool_ok(
         "gcc",
         &[
@@ -624,8 +626,9 @@ fn ldconfig_agrees(rootfs: &Path) -> String {
 #[test]
 fn a_new_soname_and_a_removed_one_rewrite_ld_so_cache_as_the_images_ldconfig_does() {
     let t = tmp();
-    let v1 = lib_repo(t.path(), "1.3", 1);
-    let v2 = lib_repo(t.path(), "1.5", 2);
+    let v1 = lib_repo(t.path(), "1.3", 1, true);
+    // v2 ships no soname link: ldconfig makes it, and so does regraft.
+    let v2 = lib_repo(t.path(), "1.5", 2, false);
     let p1 = t.path().join("p1.tar").display().to_string();
     let p2 = t.path().join("p2.tar").display().to_string();
     // 1.0 -> 1.3 adds libregraftdemo.so.1; 1.3 -> 1.5 removes it and adds .so.2.
@@ -650,7 +653,21 @@ fn a_new_soname_and_a_removed_one_rewrite_ld_so_cache_as_the_images_ldconfig_doe
         let u = t.path().join(format!("u{soversion}"));
         std::fs::create_dir_all(&u).unwrap();
         let rootfs = unpack(&format!("docker-archive:{out}"), &u);
+        let made = "soname links made as ldconfig makes them: /opt/regraft-demo/lib/libregraftdemo.so.2 -> libregraftdemo.so.2.0";
+        assert_eq!(said.contains(made), soversion == 2, "{said}");
+        let soname_link = rootfs.join(format!(
+            "opt/regraft-demo/lib/libregraftdemo.so.{soversion}"
+        ));
+        assert_eq!(
+            std::fs::read_link(&soname_link).unwrap(),
+            Path::new(&format!("libregraftdemo.so.{soversion}.0"))
+        );
         let listing = ldconfig_agrees(&rootfs);
+        // ldconfig left the link as regraft made it.
+        assert_eq!(
+            std::fs::read_link(&soname_link).unwrap(),
+            Path::new(&format!("libregraftdemo.so.{soversion}.0"))
+        );
         let want = format!(
             "libregraftdemo.so.{soversion} (libc6,x86-64) => /opt/regraft-demo/lib/libregraftdemo.so.{soversion}"
         );
