@@ -30,6 +30,9 @@ Examples:
   # A multi-platform vendor (an index): every platform onto the base's same platform, one index
   regraft --from vendor-multi.oci.tar --onto debian-multi.oci.tar -o oci-archive:fixed.tar
 
+  # Annotate the result, Docker media types (a manifest list for an index), a history comment
+  regraft --from vendor.tar --onto base.tar --path /opt/vendor --annotation k=v --format docker --history-comment 'rebuilt' -o v2.tar
+
   # Look inside an image, check every digest, convert between formats
   regraft inspect vendor.tar
   regraft verify oci-archive:vendor-oci.tar

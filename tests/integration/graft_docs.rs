@@ -560,3 +560,45 @@ fn history_comment_on_every_command_that_adds_a_layer() {
         assert_eq!(c["created_by"], plain["created_by"], "{name}");
     }
 }
+
+/// Every command that writes an image takes the same document flags (one definition,
+/// flattened), every command that writes a history entry takes `--history-comment`, and the
+/// graft's example with both is in `--help` and the man page.
+#[test]
+fn every_writing_command_takes_the_same_document_flags() {
+    let doc_flags = [
+        "--annotation <K=V>",
+        "--annotation-rm <K>",
+        "--label-to-annotation",
+        "--format <oci|docker>",
+    ];
+    let writers: [(&[&str], bool); 9] = [
+        (&["--help"], true),
+        (&["add", "--help"], true),
+        (&["rm", "--help"], true),
+        (&["config", "--help"], true),
+        (&["append", "--help"], true),
+        (&["flatten", "--help"], true),
+        (&["patch", "--help"], true),
+        (&["convert", "--help"], false),
+        (&["copy", "--help"], false),
+    ];
+    for (args, history) in writers {
+        let help = regraft_ok(args);
+        for f in doc_flags {
+            assert!(help.contains(f), "{args:?} lacks {f}");
+        }
+        assert_eq!(
+            help.contains("--history-comment <TEXT>"),
+            history,
+            "{args:?}: --history-comment"
+        );
+    }
+    let example = "--path /opt/vendor --annotation k=v --format docker";
+    assert!(regraft_ok(&["--help"]).contains(example));
+    let man = regraft_ok(&["man"]);
+    assert!(
+        man.contains(&example.replace('-', "\\-")),
+        "the man page lacks the graft example"
+    );
+}
