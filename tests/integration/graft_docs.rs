@@ -602,3 +602,53 @@ fn every_writing_command_takes_the_same_document_flags() {
         "the man page lacks the graft example"
     );
 }
+
+/// `patch` takes the document flags and the history comment too: its one new layer's entry
+/// carries the comment, the Docker schema 2 manifest the annotation (skopeo reads both).
+#[test]
+fn patch_writes_the_history_comment_and_the_documents_asked_for() {
+    let t = tmp();
+    let repo = crate::patch::demo_repo(
+        &t.path().join("r"),
+        &["regraft-demo-1.1", "regraft-demo-data-1.1"],
+    );
+    let out = t.path().join("p.tar");
+    regraft_ok(&[
+        "patch",
+        &crate::docker::built("patchdemo.tar"),
+        "--repo",
+        &repo,
+        "--package",
+        "regraft-demo",
+        "--history-comment",
+        "demo 1.1",
+        "--annotation",
+        "org.example.patched=regraft-demo",
+        "--format",
+        "docker",
+        "-o",
+        &s(&out),
+        "-q",
+    ]);
+    let oci = format!("oci-archive:{}", out.display());
+    let m = raw(&oci);
+    assert_eq!(
+        m["mediaType"],
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+    assert_eq!(m["annotations"]["org.example.patched"], "regraft-demo");
+    let last = raw_config(&oci, &[])["history"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["comment"], "demo 1.1");
+    assert!(
+        last["created_by"]
+            .as_str()
+            .unwrap()
+            .starts_with("regraft patch regraft-demo=1.1"),
+        "{last}"
+    );
+}
