@@ -120,6 +120,77 @@ fn common(sets: &[Vec<(String, String)>]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// An index's entry moved to the rewritten child `new` (its platform and annotations kept).
+fn point(entry: &mut Value, new: &Descriptor) {
+    entry["mediaType"] = Value::String(new.media_type.clone());
+    entry["digest"] = Value::String(new.digest.to_string());
+    entry["size"] = Value::from(new.size);
+}
+
+/// An index's children and then the index itself (`doc`, edited in place); the keys of
+/// `--annotation-rm` found go to `removed`. Returns the index's media type.
+fn finish_index(
+    plan: &mut OutImage,
+    doc: &mut Value,
+    e: &DocEdits,
+    children: Children,
+    what: &str,
+    removed: &mut BTreeSet<String>,
+) -> Result<&'static str> {
+    let a = &e.annotations;
+    let docker = e.format == MediaFormat::Docker;
+    let n = doc["manifests"].as_array().map_or(0, Vec::len);
+    let mut labels = Vec::new();
+    // A child named twice is rewritten once.
+    let mut done: std::collections::BTreeMap<Digest, Descriptor> = Default::default();
+    for i in 0..n {
+        let digest = doc["manifests"][i]["digest"].as_str().unwrap_or_default();
+        let digest = Digest::parse(digest)?;
+        if let Some(new) = done.get(&digest) {
+            point(&mut doc["manifests"][i], new);
+            continue;
+        }
+        let cwhat = format!("{what}: manifest {digest}");
+        let Some((mut m, cfg)) = child_image(plan, &digest, &cwhat)? else {
+            if docker {
+                return Err(Error::Usage(format!(
+                    "{cwhat}: --format docker: a Docker manifest list holds image manifests \
+                     only, and this one is not (an attestation?); write the index with \
+                     --format oci"
+                )));
+            }
+            continue;
+        };
+        let own = if a.from_labels {
+            annotate::labels_of_config(&cfg)?
+        } else {
+            Vec::new()
+        };
+        labels.push(own.clone());
+        if children == Children::Copied && !docker {
+            continue;
+        }
+        removed.extend(annotate::edit_doc(&mut m, a, own, &cwhat)?);
+        let mt = if docker {
+            retype::docker_manifest(&mut m, &cwhat)?;
+            media::DOCKER_MANIFEST
+        } else {
+            media::OCI_MANIFEST
+        };
+        let bytes = serde_json::to_vec(&m).map_err(|e| Error::json("the manifest", e))?;
+        let new = replace_doc(plan, &digest, bytes, mt);
+        point(&mut doc["manifests"][i], &new);
+        done.insert(digest, new);
+    }
+    removed.extend(annotate::edit_doc(doc, a, common(&labels), what)?);
+    Ok(if docker {
+        retype::docker_index(doc, what)?;
+        media::DOCKER_LIST
+    } else {
+        media::OCI_INDEX
+    })
+}
+
 /// Applies `e` to the documents of `plan` (named `what` in messages); see the module's doc.
 pub fn finish(
     mut plan: OutImage,
@@ -140,62 +211,7 @@ pub fn finish(
     let mut removed: BTreeSet<String> = BTreeSet::new();
     let media_type;
     if doc.get("manifests").is_some() {
-        let n = doc["manifests"].as_array().map_or(0, Vec::len);
-        let mut labels = Vec::new();
-        // A child named twice is rewritten once.
-        let mut done: std::collections::BTreeMap<Digest, Descriptor> = Default::default();
-        for i in 0..n {
-            let digest = doc["manifests"][i]["digest"].as_str().unwrap_or_default();
-            let digest = Digest::parse(digest)?;
-            if let Some(new) = done.get(&digest) {
-                let entry = &mut doc["manifests"][i];
-                entry["mediaType"] = Value::String(new.media_type.clone());
-                entry["digest"] = Value::String(new.digest.to_string());
-                entry["size"] = Value::from(new.size);
-                continue;
-            }
-            let cwhat = format!("{what}: manifest {digest}");
-            let Some((mut m, cfg)) = child_image(&plan, &digest, &cwhat)? else {
-                if docker {
-                    return Err(Error::Usage(format!(
-                        "{cwhat}: --format docker: a Docker manifest list holds image manifests \
-                         only, and this one is not (an attestation?); write the index with \
-                         --format oci"
-                    )));
-                }
-                continue;
-            };
-            let own = if a.from_labels {
-                annotate::labels_of_config(&cfg)?
-            } else {
-                Vec::new()
-            };
-            labels.push(own.clone());
-            if children == Children::Copied && !docker {
-                continue;
-            }
-            removed.extend(annotate::edit_doc(&mut m, a, own, &cwhat)?);
-            let mt = if docker {
-                retype::docker_manifest(&mut m, &cwhat)?;
-                media::DOCKER_MANIFEST
-            } else {
-                media::OCI_MANIFEST
-            };
-            let bytes = serde_json::to_vec(&m).map_err(|e| Error::json("the manifest", e))?;
-            let new = replace_doc(&mut plan, &digest, bytes, mt);
-            let entry = &mut doc["manifests"][i];
-            entry["mediaType"] = Value::String(new.media_type.clone());
-            entry["digest"] = Value::String(new.digest.to_string());
-            entry["size"] = Value::from(new.size);
-            done.insert(digest, new);
-        }
-        removed.extend(annotate::edit_doc(&mut doc, a, common(&labels), what)?);
-        media_type = if docker {
-            retype::docker_index(&mut doc, what)?;
-            media::DOCKER_LIST
-        } else {
-            media::OCI_INDEX
-        };
+        media_type = finish_index(&mut plan, &mut doc, e, children, what, &mut removed)?;
     } else {
         let labels = if a.from_labels {
             let c = doc
