@@ -209,9 +209,8 @@ pub fn finish(
     let mut doc = parse(&top_bytes, "the planned manifest")?;
     let had = annotate::keys(&doc);
     let mut removed: BTreeSet<String> = BTreeSet::new();
-    let media_type;
-    if doc.get("manifests").is_some() {
-        media_type = finish_index(&mut plan, &mut doc, e, children, what, &mut removed)?;
+    let media_type = if doc.get("manifests").is_some() {
+        finish_index(&mut plan, &mut doc, e, children, what, &mut removed)?
     } else {
         let labels = if a.from_labels {
             let c = doc
@@ -226,13 +225,13 @@ pub fn finish(
             Vec::new()
         };
         removed.extend(annotate::edit_doc(&mut doc, a, labels, what)?);
-        media_type = if docker {
+        if docker {
             retype::docker_manifest(&mut doc, what)?;
             media::DOCKER_MANIFEST
         } else {
             media::OCI_MANIFEST
-        };
-    }
+        }
+    };
     if let Some(k) = a.rm.iter().find(|k| !removed.contains(*k)) {
         return Err(Error::Invalid(format!(
             "{what}: --annotation-rm {}: no document written has such an annotation; the {} has: {}",
