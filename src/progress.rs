@@ -64,7 +64,11 @@ pub fn io_line() -> Option<String> {
     };
     let (r, w) = (field("rchar:")?, field("wchar:")?);
     let total = TOTAL.load(Ordering::Relaxed);
-    let mut s = format!("I/O: read {} in all, wrote {}", human(r as f64), human(w as f64));
+    let mut s = format!(
+        "I/O: read {} in all, wrote {}",
+        human(r as f64),
+        human(w as f64)
+    );
     if total > 0 {
         s.push_str(&format!(
             "; the input's layer blobs are {}: read {:.2}x",

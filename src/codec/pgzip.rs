@@ -151,7 +151,10 @@ impl<W: Write> ParGzWriter<W> {
     /// Hands the buffered block to a worker (or compresses it here with one thread, or when
     /// it is the only block).
     fn submit(&mut self, last: bool) -> io::Result<()> {
-        let data = std::mem::replace(&mut self.buf, Vec::with_capacity(if last { 0 } else { BLOCK }));
+        let data = std::mem::replace(
+            &mut self.buf,
+            Vec::with_capacity(if last { 0 } else { BLOCK }),
+        );
         self.members += 1;
         if self.threads == 1 || (last && self.pool.is_none()) {
             let c = match &mut self.here {
@@ -306,7 +309,11 @@ mod tests {
             let mut d = flate2::bufread::GzDecoder::new(rest);
             let mut one = Vec::new();
             d.read_to_end(&mut one).unwrap();
-            assert_eq!(one.len(), BLOCK.min(data.len() - back.len()), "member {members}");
+            assert_eq!(
+                one.len(),
+                BLOCK.min(data.len() - back.len()),
+                "member {members}"
+            );
             back.extend_from_slice(&one);
             rest = d.into_inner();
             members += 1;

@@ -108,7 +108,9 @@ impl Checked {
         c
     }
     pub fn mark(&self) {
-        self.0.done.store(true, std::sync::atomic::Ordering::Release);
+        self.0
+            .done
+            .store(true, std::sync::atomic::Ordering::Release);
     }
     pub fn is_done(&self) -> bool {
         self.0.done.load(std::sync::atomic::Ordering::Acquire)

@@ -68,7 +68,10 @@ pub fn new_layer(
             let d = encode(Box::new(&mut w), codec, fill)?;
             w.flush().map_err(|e| Error::io(tmp.path(), e))?;
             drop(w);
-            let m = tmp.as_file().metadata().map_err(|e| Error::io(tmp.path(), e))?;
+            let m = tmp
+                .as_file()
+                .metadata()
+                .map_err(|e| Error::io(tmp.path(), e))?;
             stamp = Some(crate::store::stamp::FileStamp::of(&m));
             (d, BlobData::File(Arc::new(tmp.into_temp_path())))
         }

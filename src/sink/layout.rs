@@ -14,8 +14,8 @@ use crate::model::image::{BlobData, Layer};
 use crate::model::reference::ImageRef;
 use crate::model::spec::annotation::REF_NAME;
 use crate::model::spec::{self, Index};
-use crate::store::stamp::FileStamp;
 use crate::store::container::Container;
+use crate::store::stamp::FileStamp;
 use crate::store::temp::{self, sync_dir, temp_prefix, write_file_atomic};
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -253,7 +253,10 @@ fn link_blob(b: &OutBlob, dir: &Path, dest: &Path, opts: WriteOptions) -> Result
     };
     // Compared before the link, which changes the file's ctime.
     let known = layer.checked.is_done()
-        && layer.checked.file().is_some_and(|s| FileStamp::of_path(&src).ok() == Some(s));
+        && layer
+            .checked
+            .file()
+            .is_some_and(|s| FileStamp::of_path(&src).ok() == Some(s));
     let name = format!("{}link-{}", temp_prefix(), b.digest().hex());
     let tmp = dir.join(&name);
     let _ = fs::remove_file(&tmp);

@@ -32,6 +32,7 @@ impl FileStamp {
 
     /// The same file with the same bytes, its ctime aside: what a hard link to it leaves.
     pub fn same_content(&self, other: &FileStamp) -> bool {
-        (self.dev, self.ino, self.size, self.mtime) == (other.dev, other.ino, other.size, other.mtime)
+        (self.dev, self.ino, self.size, self.mtime)
+            == (other.dev, other.ino, other.size, other.mtime)
     }
 }
