@@ -217,7 +217,7 @@ pub fn read(b: &[u8]) -> Result<HashDb, String> {
             }
             let entries = File::u16(p, 20, big);
             let index_end = PAGE_HEADER + 2 * entries;
-            if entries % 2 != 0 || index_end > pagesize {
+            if !entries.is_multiple_of(2) || index_end > pagesize {
                 return Err(format!("page {n}: {entries} items"));
             }
             let offs: Vec<usize> = (0..entries)
