@@ -406,3 +406,48 @@ fn truncated_lying_and_looping_ndb_and_bdb_databases_are_errors_naming_the_file(
         assert!(!out.exists(), "{name}");
     }
 }
+
+/// rpm reads one backend in a directory: a Berkeley DB `Packages` left beside `rpmdb.sqlite`
+/// (as rpm's own conversion leaves it) is not read, even when it is garbage, and a warning
+/// names it; the packages are the sqlite database's.
+#[test]
+fn a_leftover_database_beside_the_one_rpm_reads_is_named_in_a_warning_not_read() {
+    let d = tmp();
+    let sqlite = std::fs::read(fixture_sqlite(&d.path().join("u"))).unwrap();
+    let mut entries: Vec<u8> = [b"var/".as_slice(), b"var/lib/", b"var/lib/rpm/"]
+        .iter()
+        .flat_map(|n| raw_entry(n, b'5', b"", b"", 0o755))
+        .collect();
+    entries.extend(raw_entry(
+        b"var/lib/rpm/rpmdb.sqlite",
+        b'0',
+        &sqlite,
+        b"",
+        0o644,
+    ));
+    entries.extend(raw_entry(
+        b"var/lib/rpm/Packages",
+        b'0',
+        b"not a database",
+        b"",
+        0o644,
+    ));
+    let img = layout_from_layers(&d.path().join("img"), &[end_tar(entries)]);
+    let v = packages(&img);
+    assert_eq!(
+        v["databases"],
+        serde_json::json!(["var/lib/rpm/rpmdb.sqlite"])
+    );
+    let names: Vec<&str> = v["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["rg-base", "rg-data", "rg-libfoo", "rg-tool"]);
+    let w = v["warnings"].to_string();
+    assert!(
+        w.contains("/var/lib/rpm/Packages not read") && w.contains("/var/lib/rpm/rpmdb.sqlite"),
+        "{w}"
+    );
+}
