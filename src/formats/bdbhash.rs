@@ -204,7 +204,8 @@ pub fn read(b: &[u8]) -> Result<HashDb, String> {
     let mut records = Vec::new();
     for bucket in 0..=max_bucket {
         let bits = (u32::BITS - bucket.leading_zeros()) as usize;
-        let first = u64::from(bucket) + u64::from(spares[bits]);
+        // bits is at most 32 only for buckets past 2^31, which `max_bucket < last` rules out.
+        let first = u64::from(bucket) + u64::from(spares.get(bits).copied().unwrap_or(u32::MAX));
         let mut n = u32::try_from(first)
             .map_err(|_| format!("bucket {bucket}: page {first} past the file"))?;
         while n != 0 {
