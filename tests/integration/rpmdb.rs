@@ -451,3 +451,61 @@ fn a_leftover_database_beside_the_one_rpm_reads_is_named_in_a_warning_not_read()
         "{w}"
     );
 }
+
+/// triage of the same findings, and `diff --vex-out` of the same graft, say the same whatever
+/// rpm backend the images keep their database in (the report is about each image itself).
+#[test]
+fn triage_and_vex_out_of_ndb_and_bdb_images_agree_with_the_sqlite_ones() {
+    let d = tmp();
+    let [old_s, old_n, old_b] = triplet("rpm-old");
+    let [new_s, new_n, new_b] = triplet("rpm-new");
+    let run = |tag: &str, old: &str, new: &str| -> (Value, Vec<String>) {
+        let dir = d.path().join(tag);
+        std::fs::create_dir_all(&dir).unwrap();
+        let rep = crate::scanloop::rpm_report(old, &dir).display().to_string();
+        let t = crate::triage::triage_json(&["triage", "--report", &rep, old, "--json"], 0);
+        let mut findings: Vec<String> = t["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} {} {} {} {}",
+                    f["id"], f["package"], f["installed_version"], f["layer"], f["fixed_versions"]
+                )
+            })
+            .collect();
+        findings.sort();
+        let out = dir.join("new.openvex.json");
+        regraft_ok(&[
+            "diff",
+            old,
+            new,
+            "--report",
+            &rep,
+            "--vex-out",
+            &out.display().to_string(),
+        ]);
+        let vex: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+        let statements: Vec<String> = vex["statements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} {} {}",
+                    s["vulnerability"]["name"], s["status"], s["impact_statement"]
+                )
+            })
+            .collect();
+        (
+            Value::Array(findings.into_iter().map(Value::from).collect()),
+            statements,
+        )
+    };
+    let want = run("sqlite", &old_s, &new_s);
+    assert_eq!(want.0.as_array().unwrap().len(), 4, "{want:?}");
+    assert_eq!(want.1.len(), 2, "{want:?}");
+    assert_eq!(run("ndb", &old_n, &new_n), want);
+    assert_eq!(run("bdb", &old_b, &new_b), want);
+}
