@@ -1,7 +1,10 @@
-//! rpm's database: header blobs parsed (with and without file lists), and a whole sqlite
-//! database read as `packages` reads it (temporary copy, sqlite, every header parsed). The
-//! inputs are generated: 400 packages of 120 files in 12 directories (a UBI 9 minimal image has
-//! about 100 packages; a full Fedora container about 400).
+//! rpm's database: header blobs parsed (with and without file lists), and a whole database
+//! read as `packages` reads it, in each backend: sqlite (temporary copy, sqlite, every header
+//! parsed), ndb's `Packages.db` and Berkeley DB hash `Packages` (read from bytes, every header
+//! parsed). The inputs are generated: 400 packages of 120 files in 12 directories (a UBI 9
+//! minimal image has about 100 packages; a full Fedora container about 400). The Berkeley DB
+//! file is written by Berkeley DB's own `db5.3_load` (Debian's db5.3-util) with 4 KiB pages, as
+//! RHEL 7 and 8 have them; without it that bench is skipped and says so.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use regraft::formats::rpmheader;
@@ -50,6 +53,41 @@ fn sqlite_db(headers: &[Vec<u8>]) -> Vec<u8> {
     std::fs::read(&p).unwrap()
 }
 
+/// A Berkeley DB hash `Packages` of `headers` (keys 1.., key 0 rpm's counter), written by
+/// `db5.3_load`; None when it is not installed.
+fn bdb_db(headers: &[Vec<u8>]) -> Option<Vec<u8>> {
+    use std::fmt::Write;
+    let hex = |b: &[u8]| {
+        b.iter().fold(String::new(), |mut s, x| {
+            let _ = write!(s, "{x:02x}");
+            s
+        })
+    };
+    let mut dump =
+        String::from("VERSION=3\nformat=bytevalue\ntype=hash\ndb_pagesize=4096\nHEADER=END\n");
+    let n = headers.len() as u32 + 1;
+    let _ = writeln!(
+        dump,
+        " {}\n {}",
+        hex(&0u32.to_le_bytes()),
+        hex(&n.to_le_bytes())
+    );
+    for (i, h) in headers.iter().enumerate() {
+        let _ = writeln!(dump, " {}\n {}", hex(&(i as u32 + 1).to_le_bytes()), hex(h));
+    }
+    dump.push_str("DATA=END\n");
+    let dir = tempfile::tempdir().unwrap();
+    let (d, p) = (dir.path().join("dump"), dir.path().join("Packages"));
+    std::fs::write(&d, dump).unwrap();
+    let ok = std::process::Command::new("db5.3_load")
+        .args(["-t", "hash", "-f"])
+        .arg(&d)
+        .arg(&p)
+        .status()
+        .is_ok_and(|s| s.success());
+    ok.then(|| std::fs::read(&p).unwrap())
+}
+
 fn bench(c: &mut Criterion) {
     let headers: Vec<Vec<u8>> = (0..400).map(header).collect();
     let bytes: u64 = headers.iter().map(|h| h.len() as u64).sum();
@@ -76,6 +114,34 @@ fn bench(c: &mut Criterion) {
             black_box(regraft::packages::rpm::read_sqlite(&db, None, "db", false).unwrap());
         })
     });
+    let blobs: Vec<(u32, &[u8])> = headers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (i as u32 + 1, h.as_slice()))
+        .collect();
+    let ndb = regraft::formats::rpmndb::write(&blobs);
+    g.throughput(Throughput::Bytes(ndb.len() as u64));
+    g.bench_function("Packages.db (ndb) of 400 packages, read", |b| {
+        b.iter(|| {
+            black_box(regraft::packages::rpm::read_ndb(&ndb, "db", false).unwrap());
+        })
+    });
+    match bdb_db(&headers) {
+        Some(bdb) => {
+            g.throughput(Throughput::Bytes(bdb.len() as u64));
+            g.bench_function(
+                "Packages (Berkeley DB hash, 4 KiB pages) of 400 packages, read",
+                |b| {
+                    b.iter(|| {
+                        black_box(regraft::packages::rpm::read_bdb(&bdb, "db", false).unwrap());
+                    })
+                },
+            );
+        }
+        None => eprintln!(
+            "rpm bench: db5.3_load (db5.3-util) is not installed; the Berkeley DB bench is skipped"
+        ),
+    }
     g.finish();
 }
 

@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(json layer_walk sniff elf ldcache ldcache_write ld_so_conf merged_view dpkg_status apk_db users pyvenv accept_rules zip deb registry_ref rpm_header rpmdb_sqlite report append_layer)
+[ ${#targets[@]} -gt 0 ] || targets=(json layer_walk sniff elf ldcache ldcache_write ld_so_conf merged_view dpkg_status apk_db users pyvenv accept_rules zip deb registry_ref rpm_header rpmdb_sqlite rpmdb_ndb rpmdb_bdb report append_layer)
 export RUSTC_BOOTSTRAP=1
 
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
@@ -83,7 +83,7 @@ PY
       for p in ../fixtures/src/patch/regraft-demo-1.2 ../fixtures/src/patch/regraft-demo-data-1.1; do
         dpkg-deb --root-owner-group -Zgzip --build "$p" "$dir/$(basename "$p").deb" >/dev/null
       done ;;
-    rpm_header | rpmdb_sqlite)
+    rpm_header | rpmdb_sqlite | rpmdb_ndb | rpmdb_bdb)
       # The rpm fixture's database (fixtures/build-rpm.sh), and each of its header blobs.
       # No `| head -1` and no `grep -q` here: under pipefail a reader that stops early makes
       # the writer's SIGPIPE the pipeline's status, and set -e ends the run (exit 141).
@@ -99,6 +99,14 @@ PY
         tar -xzf "$db" -C "$tmp" var/lib/rpm/rpmdb.sqlite
         if [ "$t" = rpmdb_sqlite ]; then
           cp "$tmp/var/lib/rpm/rpmdb.sqlite" "$dir/rpmdb.sqlite"
+        elif [ "$t" = rpmdb_ndb ]; then
+          python3 ../fixtures/tools/rpmdb_write.py ndb "$tmp/var/lib/rpm/rpmdb.sqlite" "$dir/Packages.db"
+        elif [ "$t" = rpmdb_bdb ]; then
+          # Berkeley DB's own db_load: small pages (overflow chains) and big-endian large ones.
+          python3 ../fixtures/tools/rpmdb_write.py bdb-dump "$tmp/var/lib/rpm/rpmdb.sqlite" "$tmp/le" --pagesize 512
+          python3 ../fixtures/tools/rpmdb_write.py bdb-dump "$tmp/var/lib/rpm/rpmdb.sqlite" "$tmp/be" --big-endian
+          db5.3_load -t hash -f "$tmp/le" "$dir/Packages-le-512"
+          db5.3_load -t hash -c db_lorder=4321 -f "$tmp/be" "$dir/Packages-be-4096"
         else
           python3 -c 'import sqlite3,sys
 for h, b in sqlite3.connect(sys.argv[1]).execute("SELECT hnum, blob FROM Packages"):
@@ -106,7 +114,11 @@ for h, b in sqlite3.connect(sys.argv[1]).execute("SELECT hnum, blob FROM Package
         fi
         rm -rf "$tmp"
       fi
-      printf 'SQLite format 3\0' >"$dir/head" ;;
+      case $t in
+        rpmdb_ndb) printf 'RpmP' >"$dir/head" ;;
+        rpmdb_bdb) printf '\0\0\0\0\0\0\0\0\0\0\0\0\x61\x15\x06\0' >"$dir/head" ;;
+        *) printf 'SQLite format 3\0' >"$dir/head" ;;
+      esac ;;
     report)
       cp ../fixtures/reports/*.json ../fixtures/reports/*.sarif "$dir/" 2>/dev/null || true ;;
     append_layer)

@@ -1,20 +1,21 @@
 #!/usr/bin/env bash
 # Runs every test of regraft on a fresh Debian machine: installs the Debian packages the tests
 # need when any is missing, builds the large real fixtures when missing (fixtures/build-real.sh,
-# build-check.sh, build-patch.sh, build-multi.sh, build-rpm.sh, and build-docker.sh with a
+# build-check.sh, build-patch.sh, build-multi.sh, build-rpm.sh, build-rpmdb.sh, and build-docker.sh with a
 # private Docker daemon), then runs the unit, property and integration tests and builds the
 # benchmarks, and fuzzes each target for FUZZ_SECONDS (default 60). Needs root (chroot, umoci
 # unpack, apt-get, dockerd).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash tests/need-debs.sh skopeo umoci podman buildah mmdebstrap gcc libc6-dev musl-tools python3 python3-venv rpm tar gzip zstd util-linux time docker.io dpkg-dev apt-utils jq qemu-user-static docker-registry apache2-utils openssl gpg gpgv
+bash tests/need-debs.sh skopeo umoci podman buildah mmdebstrap gcc libc6-dev musl-tools python3 python3-venv rpm db5.3-util tar gzip zstd util-linux time docker.io dpkg-dev apt-utils jq qemu-user-static docker-registry apache2-utils openssl gpg gpgv
 
 bash fixtures/build-real.sh
 bash fixtures/build-check.sh
 bash fixtures/build-patch.sh
 bash fixtures/build-multi.sh
 bash fixtures/build-rpm.sh
+bash fixtures/build-rpmdb.sh
 # The SBOM validators (cyclonedx-python-lib, spdx-tools, packageurl-python, sarif-tools, pinned,
 # from PyPI).
 bash tests/sbom/venv.sh

@@ -177,19 +177,20 @@ impl DbReader<'_> {
 }
 
 impl DbReader<'_> {
-    /// rpm: the sqlite database (with its `-wal`), each header's name, EVR and files.
+    /// rpm: the database rpm reads (sqlite with its `-wal`, ndb or Berkeley DB, the first
+    /// found as `packages` finds it), each header's name, EVR and files.
     fn rpm(&self, o: &mut Owned) -> Result<()> {
-        for (db, wal) in packages::rpm::SQLITE_DBS
-            .iter()
-            .zip(packages::rpm::SQLITE_WALS)
-        {
-            let Some(b) = self.data(db)? else {
+        for d in packages::rpm::DBS {
+            let Some(b) = self.data(d.path)? else {
                 continue;
             };
-            let w = self.data(wal)?;
-            let what = format!("/{}", String::from_utf8_lossy(db));
+            let w = match d.wal {
+                Some(p) => self.data(p)?,
+                None => None,
+            };
+            let what = format!("/{}", String::from_utf8_lossy(d.path));
             o.db.get_or_insert(Db::Rpm);
-            for r in packages::rpm::read_sqlite(&b, w.as_deref(), &what, true)? {
+            for r in packages::rpm::read(d.backend, &b, w.as_deref(), &what, true)? {
                 for f in &r.header.files {
                     o.owner.insert(canon(self.view, f), r.header.name.clone());
                 }

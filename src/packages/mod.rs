@@ -1,8 +1,8 @@
 //! The OS packages an image's package database lists, each with the layer that last wrote its
 //! record, read from the layers without unpacking: dpkg (`var/lib/dpkg/status`), distroless
 //! dpkg (`var/lib/dpkg/status.d/*`, one file per package), apk (`lib/apk/db/installed`) and
-//! rpm's sqlite database (`var/lib/rpm/rpmdb.sqlite`, `rpm.rs`). rpm's older Berkeley DB and
-//! NDB backends are detected and reported as not read. The distribution (`/etc/os-release`)
+//! rpm's databases (`var/lib/rpm/` or `usr/lib/sysimage/rpm/`: `rpmdb.sqlite`, ndb's
+//! `Packages.db`, Berkeley DB's `Packages`; `rpm.rs`). The distribution (`/etc/os-release`)
 //! comes with them, for package URLs.
 //!
 //! Version ordering per ecosystem ([`compare_dpkg`], [`compare_apk`], [`compare_rpm`]) lives
@@ -31,13 +31,6 @@ pub const DPKG_STATUS_D: &[u8] = b"var/lib/dpkg/status.d";
 pub const APK_INSTALLED: &[u8] = b"lib/apk/db/installed";
 /// apk 3 and merged-/usr Alpine keep the database here.
 pub const APK_INSTALLED_USR: &[u8] = b"usr/lib/apk/db/installed";
-/// rpm's Berkeley DB and NDB databases, which are not read (yet).
-const RPM_DBS_UNREAD: &[&[u8]] = &[
-    b"var/lib/rpm/Packages",
-    b"var/lib/rpm/Packages.db",
-    b"usr/lib/sysimage/rpm/Packages",
-    b"usr/lib/sysimage/rpm/Packages.db",
-];
 /// Where the distribution says what it is; `etc/os-release` is often a symlink to the other.
 pub const OS_RELEASE: &[&[u8]] = &[b"etc/os-release", b"usr/lib/os-release"];
 
@@ -52,7 +45,7 @@ pub enum Db {
     DpkgStatusD,
     /// `lib/apk/db/installed`.
     Apk,
-    /// `var/lib/rpm/rpmdb.sqlite`.
+    /// rpm's database, any backend (`var/lib/rpm/rpmdb.sqlite`, `Packages.db`, `Packages`).
     Rpm,
 }
 
@@ -162,8 +155,7 @@ pub fn wanted_paths(p: &[u8]) -> bool {
     p == DPKG_STATUS
         || p == APK_INSTALLED
         || p == APK_INSTALLED_USR
-        || rpm::SQLITE_DBS.contains(&p)
-        || rpm::SQLITE_WALS.contains(&p)
+        || rpm::is_db_file(p)
         || OS_RELEASE.contains(&p)
         || (p.starts_with(DPKG_STATUS_D) && p.get(DPKG_STATUS_D.len()) == Some(&b'/'))
 }
@@ -172,10 +164,18 @@ pub const WATCH: &[&[u8]] = &[
     DPKG_STATUS,
     APK_INSTALLED,
     APK_INSTALLED_USR,
-    rpm::SQLITE_DBS[0],
-    rpm::SQLITE_DBS[1],
-    rpm::SQLITE_WALS[0],
-    rpm::SQLITE_WALS[1],
+    rpm::DBS[0].path,
+    RPM_WALS[0],
+    rpm::DBS[1].path,
+    rpm::DBS[2].path,
+    rpm::DBS[3].path,
+    RPM_WALS[1],
+    rpm::DBS[4].path,
+    rpm::DBS[5].path,
+];
+const RPM_WALS: [&[u8]; 2] = [
+    b"var/lib/rpm/rpmdb.sqlite-wal",
+    b"usr/lib/sysimage/rpm/rpmdb.sqlite-wal",
 ];
 /// The watched database files, each with its format.
 const WATCHED_DBS: &[(&[u8], Db)] = &[
@@ -221,25 +221,29 @@ pub fn from_contents(c: &Contents) -> Result<PackageDb> {
         db.packages.extend(packages);
     }
     read_status_d(c, &mut db);
-    for (path, wal) in rpm::SQLITE_DBS.iter().zip(rpm::SQLITE_WALS) {
-        let Some(final_origin) = c.watched.last().and_then(|w| w.get(*path)) else {
+    let mut read_dirs: Vec<(&[u8], &[u8])> = Vec::new();
+    for d in rpm::DBS {
+        let Some(final_origin) = c.watched.last().and_then(|w| w.get(d.path)) else {
             continue;
         };
-        if seen_origins.contains(&final_origin) {
+        let dir = rpm::dir_of(d.path);
+        if let Some((_, first)) = read_dirs.iter().find(|(r, _)| *r == dir) {
+            // rpm reads one backend in a directory: the other file is a leftover.
+            db.warnings.push(format!(
+                "rpm database /{} not read: /{} is the one rpm reads there",
+                String::from_utf8_lossy(d.path),
+                String::from_utf8_lossy(first)
+            ));
             continue;
         }
-        seen_origins.push(final_origin);
-        db.databases
-            .push(String::from_utf8_lossy(path).into_owned());
-        db.packages.extend(rpm_history(c, path, wal)?);
-    }
-    for p in RPM_DBS_UNREAD {
-        if c.view.get(p).is_some() {
-            db.warnings.push(format!(
-                "rpm database /{} found but not read: regraft reads rpm's sqlite database only",
-                String::from_utf8_lossy(p)
-            ));
+        if seen_origins.contains(&final_origin) {
+            continue; // the same file reached by two names
         }
+        seen_origins.push(final_origin);
+        read_dirs.push((dir, d.path));
+        db.databases
+            .push(String::from_utf8_lossy(d.path).into_owned());
+        db.packages.extend(rpm_history(c, d)?);
     }
     db.distro = OS_RELEASE
         .iter()
@@ -274,17 +278,18 @@ pub fn rpm_package(h: &crate::formats::rpmheader::RpmHeader) -> Package {
     }
 }
 
-/// rpm's sqlite database layer by layer, as [`DbHistory`] reads a text one: a package's layer
-/// is the last one after which its header blob differs from what the layer below left (rpm
-/// rewrites the file, and often moves rows, on every transaction). A layer that leaves the
-/// database unreadable is an error naming the layer.
-fn rpm_history(c: &Contents, path: &[u8], wal: &[u8]) -> Result<Vec<Package>> {
+/// rpm's database layer by layer, as [`DbHistory`] reads a text one: a package's layer is the
+/// last one after which its header blob differs from what the layer below left (rpm rewrites
+/// the file, and often moves records, on every transaction). A layer that leaves the database
+/// unreadable is an error naming the layer.
+fn rpm_history(c: &Contents, d: &rpm::DbFile) -> Result<Vec<Package>> {
+    let path = d.path;
     type Key = (String, String, String);
     let mut prev: BTreeMap<Key, (Package, String)> = BTreeMap::new();
     let mut prev_origins = (None, None);
     let mut changed_at: HashMap<Key, usize> = HashMap::new();
     for (layer, w) in c.watched.iter().enumerate() {
-        let origins = (w.get(path), w.get(wal));
+        let origins = (w.get(path), d.wal.and_then(|p| w.get(p)));
         if origins == prev_origins {
             continue;
         }
@@ -296,7 +301,7 @@ fn rpm_history(c: &Contents, path: &[u8], wal: &[u8]) -> Result<Vec<Package>> {
                 crate::error::Error::format(&what, "a hardlink or special file, not read")
             })?;
             let wal_bytes = origins.1.and_then(|o| c.kept.get(o)).map(Vec::as_slice);
-            for r in rpm::read_sqlite(bytes, wal_bytes, &what, false)? {
+            for r in rpm::read(d.backend, bytes, wal_bytes, &what, false)? {
                 let p = rpm_package(&r.header);
                 now.insert(
                     (p.name.clone(), p.arch.clone(), p.version.clone()),

@@ -1,6 +1,15 @@
-//! rpm databases: the sqlite backend (`rpmdb.sqlite`, rpm 4.16 and later: RHEL/UBI 9, Fedora
-//! 33+, Rocky, Alma, Amazon Linux 2023), whose `Packages` table holds one header blob a row.
-//! The header blobs are parsed by [`crate::formats::rpmheader`].
+//! rpm databases, all three backends, each found where rpm keeps it (`var/lib/rpm/`, and
+//! `usr/lib/sysimage/rpm/` since rpm 4.16):
+//!
+//! - sqlite, `rpmdb.sqlite` (rpm 4.16 and later: RHEL/UBI 9, Fedora 33+, Rocky, Alma, Amazon
+//!   Linux 2023), whose `Packages` table holds one header blob a row;
+//! - ndb, `Packages.db` (SUSE and openSUSE), read by `formats::rpmndb`;
+//! - Berkeley DB hash, `Packages` (RHEL and CentOS 7 and 8, Amazon Linux 2), read by
+//!   `formats::bdbhash`: keys are 4-byte header numbers, key 0 rpm's own counter.
+//!
+//! The header blobs are parsed by [`crate::formats::rpmheader`]. rpm reads one backend in a
+//! directory; where an image has two there, the first in [`DBS`]'s order is read (sqlite, then
+//! ndb, then Berkeley DB: the newer rpm's conversion leaves the old file behind).
 //!
 //! sqlite reads a file, not bytes: the database (and its `-wal`, whose committed pages belong
 //! to the database until a checkpoint moves them) is written to a private temporary directory
@@ -10,17 +19,131 @@
 
 use crate::error::{Error, Result};
 use crate::formats::rpmheader::{self, RpmHeader};
+use crate::formats::{bdbhash, rpmndb};
 use std::io::Write;
 
-/// The sqlite database paths, each with where its `-wal` would be.
-pub const SQLITE_DBS: &[&[u8]] = &[
-    b"var/lib/rpm/rpmdb.sqlite",
-    b"usr/lib/sysimage/rpm/rpmdb.sqlite",
+/// rpm's database backends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Ndb,
+    Bdb,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Ndb => "ndb",
+            Backend::Bdb => "bdb",
+        }
+    }
+}
+
+/// One place an rpm database may be: its path, its backend, and where its `-wal` would be.
+#[derive(Clone, Copy, Debug)]
+pub struct DbFile {
+    pub path: &'static [u8],
+    pub backend: Backend,
+    pub wal: Option<&'static [u8]>,
+}
+
+const fn db(path: &'static [u8], backend: Backend, wal: Option<&'static [u8]>) -> DbFile {
+    DbFile { path, backend, wal }
+}
+
+/// Where rpm's databases are, in the order they are looked for: per directory, the first
+/// found is the one read.
+pub const DBS: &[DbFile] = &[
+    db(
+        b"var/lib/rpm/rpmdb.sqlite",
+        Backend::Sqlite,
+        Some(b"var/lib/rpm/rpmdb.sqlite-wal"),
+    ),
+    db(b"var/lib/rpm/Packages.db", Backend::Ndb, None),
+    db(b"var/lib/rpm/Packages", Backend::Bdb, None),
+    db(
+        b"usr/lib/sysimage/rpm/rpmdb.sqlite",
+        Backend::Sqlite,
+        Some(b"usr/lib/sysimage/rpm/rpmdb.sqlite-wal"),
+    ),
+    db(b"usr/lib/sysimage/rpm/Packages.db", Backend::Ndb, None),
+    db(b"usr/lib/sysimage/rpm/Packages", Backend::Bdb, None),
 ];
-pub const SQLITE_WALS: &[&[u8]] = &[
-    b"var/lib/rpm/rpmdb.sqlite-wal",
-    b"usr/lib/sysimage/rpm/rpmdb.sqlite-wal",
-];
+
+/// Every file of [`DBS`]: the databases and the `-wal`s.
+pub fn is_db_file(p: &[u8]) -> bool {
+    DBS.iter().any(|d| d.path == p || d.wal == Some(p))
+}
+
+/// The directory of a database path (`var/lib/rpm`).
+pub fn dir_of(p: &[u8]) -> &[u8] {
+    p.iter().rposition(|&b| b == b'/').map_or(p, |i| &p[..i])
+}
+
+/// The packages of one database of `backend` (with its `-wal`, for sqlite), by header number.
+/// `what` names the database for errors; `files` asks for each package's file list.
+pub fn read(
+    backend: Backend,
+    db: &[u8],
+    wal: Option<&[u8]>,
+    what: &str,
+    files: bool,
+) -> Result<Vec<Record>> {
+    match backend {
+        Backend::Sqlite => read_sqlite(db, wal, what, files),
+        Backend::Ndb => read_ndb(db, what, files),
+        Backend::Bdb => read_bdb(db, what, files),
+    }
+}
+
+fn record(blob: &[u8], files: bool, what: &str, at: impl FnOnce() -> String) -> Result<Record> {
+    let header =
+        rpmheader::parse(blob, files).map_err(|e| Error::format(what, format!("{}: {e}", at())))?;
+    Ok(Record {
+        header,
+        blob_sha256: crate::model::digest::Digest::of(blob).to_string(),
+    })
+}
+
+/// The packages of an ndb `Packages.db`, by package index.
+pub fn read_ndb(db: &[u8], what: &str, files: bool) -> Result<Vec<Record>> {
+    rpmndb::read(db)
+        .map_err(|e| Error::format(what, format!("ndb: {e}")))?
+        .into_iter()
+        .map(|b| record(b.blob, files, what, || format!("package {}", b.pkgidx)))
+        .collect()
+}
+
+/// The packages of a Berkeley DB hash `Packages`, by header number; key 0, rpm's record of
+/// the next header number, is no package.
+pub fn read_bdb(db: &[u8], what: &str, files: bool) -> Result<Vec<Record>> {
+    let err = |e: String| Error::format(what, format!("Berkeley DB: {e}"));
+    let h = bdbhash::read(db).map_err(err)?;
+    let mut out = Vec::with_capacity(h.records.len());
+    for (key, data) in &h.records {
+        let k: [u8; 4] = key.as_slice().try_into().map_err(|_| {
+            err(format!(
+                "a key of {} bytes (rpm's are 4-byte header numbers)",
+                key.len()
+            ))
+        })?;
+        let n = if h.big_endian {
+            u32::from_be_bytes(k)
+        } else {
+            u32::from_le_bytes(k)
+        };
+        if n == 0 {
+            continue;
+        }
+        out.push((n, record(data, files, what, || format!("header {n}"))?));
+    }
+    out.sort_by_key(|r| r.0);
+    if let Some(w) = out.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(err(format!("header {} twice", w[0].0)));
+    }
+    Ok(out.into_iter().map(|r| r.1).collect())
+}
 
 /// sqlite virtual-machine steps one read may take, in thousands: reading every row of a
 /// 64 MiB database takes well under a million; a hostile file stops here instead of hanging.

@@ -102,8 +102,12 @@ pub fn is_system_file(p: &[u8]) -> bool {
             | "lib/apk/db/installed"
             | "var/lib/rpm/rpmdb.sqlite"
             | "var/lib/rpm/rpmdb.sqlite-wal"
+            | "var/lib/rpm/Packages.db"
+            | "var/lib/rpm/Packages"
             | "usr/lib/sysimage/rpm/rpmdb.sqlite"
             | "usr/lib/sysimage/rpm/rpmdb.sqlite-wal"
+            | "usr/lib/sysimage/rpm/Packages.db"
+            | "usr/lib/sysimage/rpm/Packages"
     ) || s.starts_with("etc/ld.so.conf.d/")
         || (s.starts_with("etc/ld-musl-") && s.ends_with(".path"))
         || s.starts_with("var/lib/dpkg/status.d/")

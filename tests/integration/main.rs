@@ -21,6 +21,7 @@ mod multi;
 mod patch;
 mod registry;
 mod roundtrip;
+mod rpmdb;
 mod scanloop;
 mod toolbox;
 mod toolbox_parity;

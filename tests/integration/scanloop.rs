@@ -741,7 +741,12 @@ fn vex_takes_out_exactly_the_stated_findings_and_refuses_another_product() {
 /// A Trivy JSON report of rpm-old (its layers and config digest read by skopeo) with findings on
 /// four of its packages.
 fn rpm_old_report(dir: &Path) -> PathBuf {
-    let i = crate::triage::ids(&format!("oci:{}", rpm_image("rpm-old.oci")));
+    rpm_report(&rpm_image("rpm-old.oci"), dir)
+}
+
+/// The same report about `img` (rpm-old or one of its twins with another rpm backend).
+pub(crate) fn rpm_report(img: &str, dir: &Path) -> PathBuf {
+    let i = crate::triage::ids(&format!("oci:{img}"));
     let v = |id: &str, pkg: &str, inst: &str, fixed: &str| {
         let mut x = json!({"VulnerabilityID": id, "PkgName": pkg, "InstalledVersion": inst,
             "Severity": "HIGH", "Layer": {"DiffID": i.diff_ids[0]}});
