@@ -7,6 +7,11 @@
 //! on; `ldconfig` triggers need no run when the update keeps every library's name and
 //! directory (the cache stays right), and are refused otherwise.
 
+pub mod apk;
+pub mod apkapply;
+pub mod apkpatch;
+pub mod apkplan;
+pub mod apkrepo;
 pub mod apply;
 pub mod deb;
 pub mod plan;
@@ -22,12 +27,15 @@ pub use apply::Applied;
 pub use plan::{Update, Want};
 use std::path::Path;
 
-/// What the patch reads of the image: dpkg's `status` and `info/`, and `/etc` (conffiles).
+/// What the patch reads of the image: dpkg's `status` and `info/`, apk's `lib/apk/db/`, and
+/// `/etc` (conffiles, apk's protected files).
 pub fn read_image(img: &Image, max_layer_size: u64) -> Result<Contents> {
     let keep = |p: &[u8]| {
         p == b"var/lib/dpkg/status"
             || p.starts_with(b"var/lib/dpkg/info/")
             || p.starts_with(b"etc/")
+            || p.starts_with(b"lib/apk/db/")
+            || p.starts_with(b"usr/lib/apk/db/")
     };
     contents::read(
         img,

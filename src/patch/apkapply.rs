@@ -1,0 +1,826 @@
+//! Applying planned apk updates without running the image: one new layer with each new
+//! version's files (landed through the image's directory symlinks), whiteouts for what the old
+//! version owned and the new one does not, and apk's database as apk-tools 2 leaves it
+//! (`lib/apk/db/installed`: the package's block in `apk_db_write_fdb`'s order, `C: P: V: A: S:
+//! I: T: U: L: o: m: t: c: k:`, `D: p: i:`, `r: q: s:`, then `F:`/`M:` per directory and
+//! `R:`/`a:`/`Z:` per file, `Z:` the SHA1 of the content or of a symlink's target;
+//! `lib/apk/db/triggers`; `lib/apk/db/scripts.tar`, whose entries are named after the package's
+//! identity, so the new version's scripts replace the old one's there). apk's protected paths
+//! (`etc/` by default, `etc/apk/protected_paths.d/*.list`) keep a file the image changed: the
+//! new one lands beside it as `.apk-new` (or not at all when it is the same), and an old one the
+//! image changed is not removed. Scripts are never run: the patch lists and refuses them
+//! unless accepted (`super::apk_patch`).
+
+use super::Applied;
+use super::apk::{self, Apk};
+use super::apkrepo::{fields_of, letter, parse_block};
+use super::plan::Update;
+use crate::codec::compress::Codec;
+use crate::error::{Error, Result};
+use crate::layer::entry::{Kind, Meta, Op, parse_entry};
+use crate::layer::tarw::OutKind;
+use crate::model::image::Layer;
+use crate::model::limits::MAX_SYSTEM_FILE;
+use crate::mutate::{LayerDest, LayerTar, new_layer, whiteout_path};
+use crate::view::contents::Contents;
+use sha1::Digest as _;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::path::Path;
+
+pub const TRIGGERS: &str = "lib/apk/db/triggers";
+pub const SCRIPTS_TAR: &str = "lib/apk/db/scripts.tar";
+
+/// One `installed` block: its raw text and its fields.
+pub struct Block {
+    pub raw: String,
+    pub fields: Vec<(String, String)>,
+}
+
+impl Block {
+    pub fn get(&self, l: &str) -> Option<String> {
+        letter(&self.fields, l)
+    }
+    /// The files and symlinks the block owns: (path, `Z:` checksum).
+    pub fn files(&self) -> Vec<(String, Option<String>)> {
+        let mut out: Vec<(String, Option<String>)> = Vec::new();
+        let mut dir = String::new();
+        for (k, v) in &self.fields {
+            match k.as_str() {
+                "F" => dir = v.clone(),
+                "R" if dir.is_empty() => out.push((v.clone(), None)),
+                "R" => out.push((format!("{dir}/{v}"), None)),
+                "Z" => {
+                    if let Some(last) = out.last_mut() {
+                        last.1 = Some(v.clone());
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+pub fn blocks(db: &str) -> Vec<Block> {
+    db.split("\n\n")
+        .filter(|b| !b.trim().is_empty())
+        .map(|b| Block {
+            raw: b.trim_matches('\n').to_string(),
+            fields: parse_block(b),
+        })
+        .collect()
+}
+
+/// apk's protected paths: the defaults (`+etc`, `@etc/init.d`, `!etc/apk`) and the `.list`
+/// files of `etc/apk/protected_paths.d`; the longest rule that covers a directory decides,
+/// `-` unprotects.
+struct Protect(Vec<(Vec<u8>, bool)>);
+
+impl Protect {
+    fn read(c: &Contents) -> Protect {
+        let mut rules: Vec<(Vec<u8>, bool)> = vec![
+            (b"etc".to_vec(), true),
+            (b"etc/init.d".to_vec(), true),
+            (b"etc/apk".to_vec(), true),
+        ];
+        let dir = b"etc/apk/protected_paths.d";
+        for (k, n) in c.view.subtree(dir) {
+            if n.kind != Kind::File || !k.as_bytes().ends_with(b".list") {
+                continue;
+            }
+            let Some(body) = c.kept_at(k.as_bytes()) else {
+                continue;
+            };
+            for l in String::from_utf8_lossy(body).lines() {
+                let (on, p) = match l.as_bytes().first() {
+                    Some(b'-') => (false, &l[1..]),
+                    Some(b'+' | b'@' | b'!') => (true, &l[1..]),
+                    Some(_) => (true, l),
+                    None => continue,
+                };
+                let p = p.trim_matches('/');
+                if !p.is_empty() {
+                    rules.push((p.as_bytes().to_vec(), on));
+                }
+            }
+        }
+        Protect(rules)
+    }
+    fn covers(&self, path: &[u8]) -> bool {
+        let dir = path
+            .iter()
+            .rposition(|&b| b == b'/')
+            .map_or(&b""[..], |i| &path[..i]);
+        let under = |r: &[u8]| {
+            crate::model::glob::matches(r, dir)
+                || (dir.starts_with(r) && dir.get(r.len()) == Some(&b'/'))
+        };
+        self.0
+            .iter()
+            .filter(|(r, _)| under(r))
+            .max_by_key(|(r, _)| r.len())
+            .is_some_and(|(_, on)| *on)
+    }
+}
+
+/// What the image has at `dest` as apk would hash it (a file's or a symlink target's SHA1),
+/// when regraft read it.
+fn on_disk(c: &Contents, dest: &[u8]) -> Option<Vec<u8>> {
+    let n = c.view.get(dest)?;
+    match &n.kind {
+        Kind::Symlink(t) => Some(sha1::Sha1::digest(t).to_vec()),
+        Kind::File => c.kept_at(dest).map(|b| sha1::Sha1::digest(b).to_vec()),
+        _ => None,
+    }
+}
+
+/// One file of a new version, for its block: (dir, name, mode, uid, gid, sha1).
+struct Owned {
+    dir: String,
+    name: String,
+    meta: Meta,
+    sha1: Option<Vec<u8>>,
+}
+
+/// The `installed` block of a new version (apk-tools 2's `apk_db_write_fdb`).
+fn new_block(a: &Apk, old: Option<&Block>, dirs: &[(String, Meta)], files: &[Owned]) -> String {
+    let f = fields_of(a);
+    let get = |l| letter(&f, l);
+    let mut s = String::new();
+    let mut line = |k: &str, v: &str| {
+        s.push_str(k);
+        s.push(':');
+        s.push_str(v);
+        s.push('\n');
+    };
+    line("C", &a.identity);
+    line("P", a.name());
+    line("V", a.version());
+    if let Some(v) = get("A") {
+        line("A", &v);
+    }
+    line("S", &a.size.to_string());
+    line("I", &get("I").unwrap_or_else(|| "0".into()));
+    for l in ["T", "U", "L"] {
+        line(l, &get(l).unwrap_or_default());
+    }
+    for l in ["o", "m", "t", "c", "k"] {
+        if let Some(v) = get(l) {
+            line(l, &v);
+        }
+    }
+    for l in ["D", "p", "i"] {
+        let v: Vec<String> = f
+            .iter()
+            .filter(|(k, _)| k == l)
+            .flat_map(|(_, v)| v.split_whitespace().map(str::to_string))
+            .collect();
+        if !v.is_empty() {
+            line(l, &v.join(" "));
+        }
+    }
+    let replaces = a.all("replaces");
+    if !replaces.is_empty() {
+        line("r", &replaces.join(" "));
+    }
+    if let Some(q) = a.get("replaces_priority").filter(|q| *q != "0") {
+        line("q", q);
+    }
+    if let Some(tag) = old.and_then(|o| o.get("s")) {
+        line("s", &tag);
+    }
+    let acl = |m: &Meta| format!("{}:{}:{:o}", m.uid, m.gid, m.mode & 0o7777);
+    for (dir, meta) in dirs {
+        line("F", dir);
+        if (meta.mode & 0o7777, meta.uid, meta.gid) != (0o755, 0, 0) {
+            line("M", &acl(meta));
+        }
+        for o in files.iter().filter(|o| o.dir == *dir) {
+            line("R", &o.name);
+            if (o.meta.mode & 0o7777, o.meta.uid, o.meta.gid) != (0o644, 0, 0) {
+                line("a", &acl(&o.meta));
+            }
+            if let Some(h) = &o.sha1 {
+                line("Z", &apk::q1(h));
+            }
+        }
+    }
+    s
+}
+
+/// What `build` made.
+pub struct Built {
+    pub layer: Layer,
+    pub applied: Vec<Applied>,
+    pub files: Vec<Vec<u8>>,
+    /// Directories the updates write into or remove from (for installed packages' triggers).
+    pub touched_dirs: BTreeSet<String>,
+}
+
+/// Builds the patch layer of apk updates; `db_path` is where the image keeps `installed`.
+#[allow(clippy::too_many_arguments)]
+pub fn build(
+    c: &Contents,
+    db_path: &str,
+    updates: &[Update],
+    apks: &[Apk],
+    codec: Codec,
+    dir: Option<&Path>,
+    scratch: &Path,
+    mtime: u64,
+    max_layer_size: u64,
+) -> Result<Built> {
+    let db = c
+        .kept_at(db_path.as_bytes())
+        .ok_or_else(|| Error::Invalid(format!("the image has no /{db_path}")))?;
+    let db = String::from_utf8_lossy(db).into_owned();
+    let all = blocks(&db);
+    let updated: BTreeSet<&str> = updates
+        .iter()
+        .filter_map(|u| u.from.as_ref().map(|f| f.name.as_str()))
+        .collect();
+    // Who owns each path today (packages the patch does not update).
+    let mut owner: BTreeMap<String, String> = BTreeMap::new();
+    let mut old_sum: BTreeMap<String, String> = BTreeMap::new();
+    for b in &all {
+        let name = b.get("P").unwrap_or_default();
+        for (p, z) in b.files() {
+            if let Some(z) = z {
+                old_sum.insert(p.clone(), z);
+            }
+            if !updated.contains(name.as_str()) {
+                owner.insert(p, name.clone());
+            }
+        }
+    }
+    let protect = Protect::read(c);
+    let mut applied = Vec::new();
+    let mut new_blocks: BTreeMap<String, String> = BTreeMap::new();
+    let mut written: BTreeSet<Vec<u8>> = BTreeSet::new();
+    let mut touched: BTreeSet<String> = BTreeSet::new();
+    let db_meta = Meta {
+        mode: 0o644,
+        mtime,
+        ..Default::default()
+    };
+    let layer = new_layer(LayerDest::temp_file_or_discard(dir), codec, |tw| {
+        let mut all_new: BTreeMap<String, String> = BTreeMap::new();
+        for (u, a) in updates.iter().zip(apks) {
+            let mut ap = Applied {
+                package: u.to.name.clone(),
+                from: u.from_version().to_string(),
+                to: u.to.version.clone(),
+                why: u.why.clone(),
+                ..Default::default()
+            };
+            let data = a.data(scratch, max_layer_size)?;
+            let mut ar = tar::Archive::new(std::io::BufReader::new(data));
+            let what = |e: &dyn std::fmt::Display| {
+                Error::Invalid(format!("{}: data segment: {e}", a.path.display()))
+            };
+            let mut dirs: Vec<(String, Meta)> = Vec::new();
+            let mut files: Vec<Owned> = Vec::new();
+            let mut sums: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+            for e in ar.entries().map_err(|e| what(&e))? {
+                let mut e = e.map_err(|e| what(&e))?;
+                let pax = apk::entry_sha1(&mut e);
+                let entry = parse_entry(&mut e).map_err(|e| Error::context(a.path.display(), e))?;
+                // apk installs no top-level dot names and no `.keep_*` placeholders.
+                if entry.path.is_empty() || entry.path.starts_with(b".") {
+                    continue;
+                }
+                let path = String::from_utf8_lossy(&entry.path).into_owned();
+                let (pdir, base) = path.rsplit_once('/').unwrap_or(("", &path));
+                let (pdir, base) = (pdir.to_string(), base.to_string());
+                if base.starts_with(".keep_") {
+                    continue;
+                }
+                let dest = c
+                    .view
+                    .resolve_parent(&entry.path)
+                    .map_err(|e| Error::context(format!("/{path}"), e))?;
+                if let Some(o) = owner.get(&path)
+                    && !matches!(
+                        entry.op,
+                        Op::Put {
+                            kind: Kind::Dir,
+                            ..
+                        }
+                    )
+                {
+                    return Err(what(&format!(
+                        "/{path} belongs to the installed package {o}, which this patch does not update: regraft patch does not move files between packages"
+                    )));
+                }
+                if let Some(o) = all_new.get(&path)
+                    && !matches!(
+                        entry.op,
+                        Op::Put {
+                            kind: Kind::Dir,
+                            ..
+                        }
+                    )
+                {
+                    return Err(what(&format!(
+                        "/{path} is also written by {o}'s new version"
+                    )));
+                }
+                let ensure_dir = |dirs: &mut Vec<(String, Meta)>| {
+                    if !dirs.iter().any(|(d, _)| *d == pdir) {
+                        dirs.push((
+                            pdir.clone(),
+                            Meta {
+                                mode: 0o755,
+                                ..Default::default()
+                            },
+                        ));
+                    }
+                };
+                let check = |got: &[u8]| -> Result<()> {
+                    match &pax {
+                        Some(want) if want != got => Err(what(&format!(
+                            "/{path}: checksum mismatch: APK-TOOLS.checksum.SHA1 is {}, the content's SHA1 is {}",
+                            hex::encode(want),
+                            hex::encode(got)
+                        ))),
+                        _ => Ok(()),
+                    }
+                };
+                match entry.op {
+                    Op::Put {
+                        kind: Kind::Dir,
+                        meta,
+                        ..
+                    } => {
+                        match dirs.iter_mut().find(|(d, _)| *d == path) {
+                            Some(d) => d.1 = meta.clone(),
+                            None => dirs.push((path.clone(), meta.clone())),
+                        }
+                        let exists = c
+                            .view
+                            .resolve(&entry.path)
+                            .ok()
+                            .and_then(|r| c.view.get(&r).map(|n| n.kind == Kind::Dir))
+                            .unwrap_or(false);
+                        if !exists && written.insert(dest.clone()) {
+                            tw.append_header(&dest, &OutKind::Dir, &meta).map_err(io)?;
+                        }
+                        continue;
+                    }
+                    Op::Put {
+                        kind, meta, size, ..
+                    } => {
+                        ensure_dir(&mut dirs);
+                        touched.insert(pdir.clone());
+                        let protected = protect.covers(&entry.path)
+                            && c.view.get(&dest).is_some_and(|n| n.kind != Kind::Dir);
+                        let sha1 = match &kind {
+                            Kind::File if protected => {
+                                if size > MAX_SYSTEM_FILE.value {
+                                    return Err(MAX_SYSTEM_FILE.error(
+                                        format!("{}: /{path}", a.path.display()),
+                                        format!("{size} bytes"),
+                                    ));
+                                }
+                                let mut body = Vec::new();
+                                (&mut e)
+                                    .take(size)
+                                    .read_to_end(&mut body)
+                                    .map_err(|x| what(&x))?;
+                                let h = sha1::Sha1::digest(&body).to_vec();
+                                check(&h)?;
+                                land_protected(
+                                    c,
+                                    tw,
+                                    &path,
+                                    &dest,
+                                    &meta,
+                                    &kind,
+                                    &body,
+                                    &h,
+                                    &old_sum,
+                                    &mut ap,
+                                    &mut written,
+                                )?;
+                                Some(h)
+                            }
+                            Kind::Symlink(t) if protected => {
+                                let h = sha1::Sha1::digest(t).to_vec();
+                                check(&h)?;
+                                land_protected(
+                                    c,
+                                    tw,
+                                    &path,
+                                    &dest,
+                                    &meta,
+                                    &kind,
+                                    &[],
+                                    &h,
+                                    &old_sum,
+                                    &mut ap,
+                                    &mut written,
+                                )?;
+                                Some(h)
+                            }
+                            Kind::File => {
+                                tw.append_header(&dest, &OutKind::File { size }, &meta)
+                                    .map_err(io)?;
+                                let mut tee = Sha1Tee {
+                                    w: tw.data(),
+                                    h: sha1::Sha1::new(),
+                                };
+                                let n = std::io::copy(&mut (&mut e).take(size), &mut tee)
+                                    .map_err(io)?;
+                                let h = tee.h.finalize().to_vec();
+                                if n != size {
+                                    return Err(what(&format!(
+                                        "/{path}: truncated ({n} of {size} bytes)"
+                                    )));
+                                }
+                                tw.pad(size).map_err(io)?;
+                                check(&h)?;
+                                written.insert(dest.clone());
+                                Some(h)
+                            }
+                            other => {
+                                tw.append_header(&dest, &OutKind::from_kind(other, 0), &meta)
+                                    .map_err(io)?;
+                                written.insert(dest.clone());
+                                match other {
+                                    Kind::Symlink(t) => {
+                                        let h = sha1::Sha1::digest(t).to_vec();
+                                        check(&h)?;
+                                        Some(h)
+                                    }
+                                    _ => None,
+                                }
+                            }
+                        };
+                        if let Some(h) = &sha1 {
+                            sums.insert(entry.path.clone(), h.clone());
+                        }
+                        ap.files += 1;
+                        ap.bytes += size;
+                        files.push(Owned {
+                            dir: pdir,
+                            name: base,
+                            meta,
+                            sha1,
+                        });
+                    }
+                    Op::Link { target, meta } => {
+                        ensure_dir(&mut dirs);
+                        touched.insert(pdir.clone());
+                        let t = c
+                            .view
+                            .resolve_parent(&target)
+                            .map_err(|e| Error::context(format!("/{path}"), e))?;
+                        // Only to a file of the same package written before it (apk's rule).
+                        let Some(h) = sums.get(&target).cloned().filter(|_| written.contains(&t))
+                        else {
+                            return Err(what(&format!(
+                                "/{path}: a hard link to /{}, which the package does not write before it",
+                                String::from_utf8_lossy(&target)
+                            )));
+                        };
+                        tw.append_header(&dest, &OutKind::Hardlink(&t), &meta)
+                            .map_err(io)?;
+                        written.insert(dest.clone());
+                        sums.insert(entry.path.clone(), h.clone());
+                        ap.files += 1;
+                        files.push(Owned {
+                            dir: pdir,
+                            name: base,
+                            meta,
+                            sha1: Some(h),
+                        });
+                    }
+                    Op::Whiteout | Op::Opaque => {
+                        return Err(what(&format!("/{path}: a whiteout name inside a package")));
+                    }
+                    Op::Skip => continue,
+                }
+                all_new.insert(path, u.to.name.clone());
+            }
+            let old = u.from.as_ref().and_then(|f| {
+                all.iter()
+                    .find(|b| b.get("P").as_deref() == Some(f.name.as_str()))
+            });
+            new_blocks.insert(u.to.name.clone(), new_block(a, old, &dirs, &files));
+            applied.push(ap);
+        }
+        // What the old versions owned and the new ones do not.
+        for (u, ap) in updates.iter().zip(applied.iter_mut()) {
+            let Some(f) = &u.from else { continue };
+            let Some(old) = all
+                .iter()
+                .find(|b| b.get("P").as_deref() == Some(f.name.as_str()))
+            else {
+                continue;
+            };
+            for (p, z) in old.files() {
+                if all_new.contains_key(&p) {
+                    continue;
+                }
+                let Ok(Some(clean)) = crate::layer::entry::clean_path(p.as_bytes()) else {
+                    continue;
+                };
+                let Ok(dest) = c.view.resolve_parent(&clean) else {
+                    continue;
+                };
+                if !c.view.get(&dest).is_some_and(|n| n.kind != Kind::Dir) {
+                    continue;
+                }
+                // A protected file the image changed stays (apk's purge keeps it).
+                if protect.covers(&clean) {
+                    let same = match (on_disk(c, &dest), z.as_deref().and_then(apk::from_q1)) {
+                        (Some(d), Some(z)) => d == z,
+                        _ => false,
+                    };
+                    if !same {
+                        ap.conffiles_kept
+                            .push(format!("/{p} (changed in the image; left in place)"));
+                        continue;
+                    }
+                }
+                if written.insert(whiteout_path(&dest)) {
+                    tw.append_marker(&whiteout_path(&dest)).map_err(io)?;
+                    ap.removed.push(format!("/{p}"));
+                    if let Some((d, _)) = p.rsplit_once('/') {
+                        touched.insert(d.to_string());
+                    }
+                }
+            }
+        }
+        // The database: each updated block where it stood, a new package's where apk sorts
+        // it (by name).
+        let mut fresh: Vec<(&String, &String)> = new_blocks
+            .iter()
+            .filter(|(n, _)| updates.iter().any(|u| u.to.name == **n && u.from.is_none()))
+            .collect();
+        fresh.reverse();
+        let mut out = String::new();
+        for b in &all {
+            let name = b.get("P").unwrap_or_default();
+            while fresh.last().is_some_and(|(n, _)| **n < name) {
+                let (_, e) = fresh.pop().unwrap_or_else(|| unreachable!());
+                out.push_str(e);
+                out.push('\n');
+            }
+            let from = updates
+                .iter()
+                .find(|u| u.from.as_ref().is_some_and(|f| f.name == name));
+            match from {
+                Some(u) => out.push_str(&new_blocks[&u.to.name]),
+                None => {
+                    out.push_str(&b.raw);
+                    out.push('\n');
+                }
+            }
+            out.push('\n');
+        }
+        while let Some((_, e)) = fresh.pop() {
+            out.push_str(e);
+            out.push('\n');
+        }
+        let meta = c
+            .view
+            .get(db_path.as_bytes())
+            .map(|n| Meta {
+                mtime,
+                ..n.meta.clone()
+            })
+            .unwrap_or(db_meta.clone());
+        let db_dest = c
+            .view
+            .resolve_parent(db_path.as_bytes())
+            .map_err(|e| Error::context(format!("/{db_path}"), e))?;
+        write_file(tw, &db_dest, &meta, out.as_bytes())?;
+        let db_dir = db_path.rsplit_once('/').map_or("", |x| x.0);
+        let olds: Vec<(String, String, String)> = updates
+            .iter()
+            .filter_map(|u| {
+                let f = u.from.as_ref()?;
+                let b = all
+                    .iter()
+                    .find(|b| b.get("P").as_deref() == Some(f.name.as_str()))?;
+                Some((
+                    f.name.clone(),
+                    f.version.clone(),
+                    b.get("C").unwrap_or_default(),
+                ))
+            })
+            .collect();
+        let olds_c: BTreeSet<&str> = olds.iter().map(|(_, _, c)| c.as_str()).collect();
+        // `triggers`: the old versions' lines out, the new versions' in.
+        let trig_path = format!("{db_dir}/triggers");
+        let old_trig = c
+            .kept_at(trig_path.as_bytes())
+            .map(|b| String::from_utf8_lossy(b).into_owned());
+        let mut trig = String::new();
+        for l in old_trig.iter().flat_map(|t| t.lines()) {
+            let csum = l.split_whitespace().next().unwrap_or("");
+            if !olds_c.contains(csum) {
+                trig.push_str(l);
+                trig.push('\n');
+            }
+        }
+        for a in apks {
+            let t = a.all("triggers");
+            if !t.is_empty() {
+                trig.push_str(&format!("{} {}\n", a.identity, t.join(" ")));
+            }
+        }
+        if old_trig.as_deref().is_some_and(|o| o != trig)
+            || (old_trig.is_none() && !trig.is_empty())
+        {
+            let dest = c
+                .view
+                .resolve_parent(trig_path.as_bytes())
+                .map_err(|e| Error::context(format!("/{trig_path}"), e))?;
+            write_file(tw, &dest, &db_meta, trig.as_bytes())?;
+        }
+        // `scripts.tar`: the old versions' entries out, the new versions' in at the end.
+        let st_path = format!("{db_dir}/scripts.tar");
+        let old_st = c.kept_at(st_path.as_bytes());
+        let any_new = apks.iter().any(|a| !a.scripts.is_empty());
+        if old_st.is_some() || any_new {
+            let st = scripts_tar(old_st.unwrap_or(&[]), &olds, apks)
+                .map_err(|e| Error::Invalid(format!("/{st_path}: {e}")))?;
+            if old_st != Some(st.as_slice()) {
+                let dest = c
+                    .view
+                    .resolve_parent(st_path.as_bytes())
+                    .map_err(|e| Error::context(format!("/{st_path}"), e))?;
+                write_file(tw, &dest, &db_meta, &st)?;
+            }
+        }
+        Ok(())
+    })?;
+    let files = written
+        .into_iter()
+        .filter(|p| {
+            !p.rsplit(|&b| b == b'/')
+                .next()
+                .unwrap_or(p)
+                .starts_with(b".wh.")
+        })
+        .collect();
+    Ok(Built {
+        layer,
+        applied,
+        files,
+        touched_dirs: touched,
+    })
+}
+
+/// A new file in a protected directory where the image has one: overwritten when the image's
+/// is what the database says was installed, else left, with the new one as `.apk-new` unless
+/// it is the same (apk's `apk_db_migrate_files`).
+#[allow(clippy::too_many_arguments)]
+fn land_protected(
+    c: &Contents,
+    tw: &mut LayerTar<'_>,
+    path: &str,
+    dest: &[u8],
+    meta: &Meta,
+    kind: &Kind,
+    body: &[u8],
+    new: &[u8],
+    old_sum: &BTreeMap<String, String>,
+    ap: &mut Applied,
+    written: &mut BTreeSet<Vec<u8>>,
+) -> Result<()> {
+    let disk = on_disk(c, dest);
+    let recorded = old_sum.get(path).and_then(|z| apk::from_q1(z));
+    let pristine = matches!((&disk, &recorded), (Some(d), Some(r)) if d == r);
+    let mut target = dest.to_vec();
+    if !pristine {
+        if disk.as_deref() == Some(new) {
+            ap.conffiles_kept.push(format!(
+                "/{path} (changed in the image; the same as the new one)"
+            ));
+            return Ok(());
+        }
+        ap.conffiles_kept.push(format!(
+            "/{path} (changed in the image; the new version is /{path}.apk-new)"
+        ));
+        target.extend_from_slice(b".apk-new");
+    }
+    match kind {
+        Kind::Symlink(t) => tw
+            .append_header(&target, &OutKind::Symlink(t), meta)
+            .map_err(io)?,
+        _ => write_file(tw, &target, meta, body)?,
+    }
+    written.insert(target);
+    Ok(())
+}
+
+/// `scripts.tar` with the entries of the old versions (`NAME-VERSION.CSUM.ACTION`) taken out and
+/// the new versions' scripts added at the end (as apk appends a newly installed package), each
+/// mode 0755 with the package's build time, as `apk_db_scriptdb_write` writes them.
+fn scripts_tar(
+    old: &[u8],
+    olds: &[(String, String, String)],
+    apks: &[Apk],
+) -> std::io::Result<Vec<u8>> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut put = |name: &str, mode: u32, mtime: u64, data: &[u8]| -> std::io::Result<()> {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(data.len() as u64);
+        h.set_mode(mode);
+        h.set_mtime(mtime);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_path(name)?;
+        h.set_cksum();
+        b.append(&h, data)
+    };
+    if !old.is_empty() {
+        let mut ar = tar::Archive::new(old);
+        for e in ar.entries()? {
+            let mut e = e?;
+            let name = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+            let gone = olds
+                .iter()
+                .any(|(n, v, c)| name.starts_with(&format!("{n}-{v}.{c}.")));
+            if gone || e.header().entry_type() != tar::EntryType::Regular {
+                continue;
+            }
+            let (mode, mtime) = (e.header().mode()?, e.header().mtime()?);
+            let mut v = Vec::new();
+            (&mut e).take(MAX_SYSTEM_FILE.value).read_to_end(&mut v)?;
+            put(&name, mode, mtime, &v)?;
+        }
+    }
+    for a in apks {
+        let t: u64 = a.get("builddate").and_then(|t| t.parse().ok()).unwrap_or(0);
+        for s in apk::SCRIPTS {
+            if let Some(body) = a.scripts.get(*s) {
+                put(
+                    &format!("{}-{}.{}.{s}", a.name(), a.version(), a.identity),
+                    0o755,
+                    t,
+                    body,
+                )?;
+            }
+        }
+    }
+    b.into_inner()
+}
+
+fn write_file(tw: &mut LayerTar<'_>, path: &[u8], meta: &Meta, body: &[u8]) -> Result<()> {
+    tw.append_header(
+        path,
+        &OutKind::File {
+            size: body.len() as u64,
+        },
+        meta,
+    )
+    .map_err(io)?;
+    tw.data().write_all(body).map_err(io)?;
+    tw.pad(body.len() as u64).map_err(io)
+}
+
+/// A writer that hashes (SHA1, as apk's `Z:`) what it passes on.
+struct Sha1Tee<W> {
+    w: W,
+    h: sha1::Sha1,
+}
+
+impl<W: Write> Write for Sha1Tee<W> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        let n = self.w.write(b)?;
+        self.h.update(&b[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.w.flush()
+    }
+}
+
+fn io(e: std::io::Error) -> Error {
+    Error::io_while("writing the patch layer", e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_files_pair_paths_with_checksums() {
+        let b =
+            &blocks("C:Q1x=\nP:a\nV:1\nF:usr\nF:usr/bin\nR:a\na:0:0:755\nZ:Q1abc=\nR:b\n\nP:c\n")
+                [0];
+        assert_eq!(
+            b.files(),
+            [
+                ("usr/bin/a".to_string(), Some("Q1abc=".to_string())),
+                ("usr/bin/b".to_string(), None)
+            ]
+        );
+    }
+}
