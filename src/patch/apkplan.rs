@@ -308,7 +308,7 @@ pub fn plan(installed: &[Installed], repos: &[Available], want: &Want) -> Result
                     };
                     let Some((i, a)) = upgrade.or_else(fresh) else {
                         return Err(Error::Invalid(format!(
-                            "{} {} depends on {}: nothing installed serves it, and the repositories have no package that does (they have {}: {})",
+                            "{} {} depends on {}: nothing installed serves it, and no package of the repositories does (versions of {} there: {})",
                             u.to.name,
                             u.to.version,
                             show(&d),
