@@ -326,11 +326,12 @@ pub enum Command {
     /// digest checked.
     #[command(after_help = "Example:\n  regraft blob app.tar sha256:4f1c... | tar -tz")]
     Blob(BlobArgs),
-    /// Update an image's Debian packages in place from local repositories (a directory of
-    /// .deb files, or an apt repository on disk), offline and without running the image: one
-    /// new layer with the new versions' files and dpkg's database updated.
+    /// Update an image's Debian or Alpine packages in place from local repositories (a
+    /// directory of .deb or .apk files, an apt repository or an APKINDEX.tar.gz on disk),
+    /// offline and without running the image: one new layer with the new versions' files and
+    /// dpkg's or apk's database updated.
     #[command(
-        after_help = "Examples:\n  regraft patch debian.tar --repo ./debs --package zlib1g -o patched.tar\n  regraft patch vendor.tar --repo /srv/mirror --report trivy.json -o patched.tar\n  regraft patch vendor.tar --repo ./debs --all --dry-run\n\nExit codes: 0 ok (also: nothing to update), 1 error (a dependency that cannot be met, a checksum mismatch, a maintainer script not accepted), 2 usage."
+        after_help = "Examples:\n  regraft patch debian.tar --repo ./debs --package zlib1g -o patched.tar\n  regraft patch vendor.tar --repo /srv/mirror --report trivy.json -o patched.tar\n  regraft patch vendor.tar --repo ./debs --all --dry-run\n  regraft patch alpine.tar --repo ./alpine-mirror/main/x86_64 --package busybox -o patched.tar\n\nExit codes: 0 ok (also: nothing to update), 1 error (a dependency that cannot be met, a checksum mismatch, a maintainer script not accepted), 2 usage."
     )]
     Patch(PatchArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -468,7 +469,8 @@ pub struct ConfigArgs {
 pub struct PatchArgs {
     pub image: String,
     /// A repository: a directory of .deb files, an apt repository (dists/*/Release), a flat one
-    /// (Packages[.gz|.xz] at its top), or one .deb file (repeatable).
+    /// (Packages[.gz|.xz] at its top), or one .deb file; for an apk image, a directory with
+    /// APKINDEX.tar.gz, a directory of .apk files, or one .apk file (repeatable).
     #[arg(long, required = true, value_name = "DIR|FILE")]
     pub repo: Vec<std::path::PathBuf>,
     /// Update this package to the newest version the repositories have (repeatable).
