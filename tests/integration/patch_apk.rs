@@ -770,3 +770,95 @@ fn apk_bad_inputs_write_nothing() {
         "{err}"
     );
 }
+
+/// A Trivy report about the image: the lowest version that fixes the finding, in apk's order
+/// (`1.1_alpha1` comes before `1.1`; dpkg's order would put it after, and take `1.1`).
+#[test]
+fn apk_report_takes_the_lowest_fixing_version_in_apks_order() {
+    let w = demo();
+    let repo = w.dir.join("rc");
+    tool_ok(
+        "cp",
+        &["-a", w.repo.to_str().unwrap(), repo.to_str().unwrap()],
+    );
+    apk(
+        &repo,
+        "demo",
+        "1.1_alpha1-r0",
+        &[("depend", "so:libdemo.so.2")],
+        json!([["usr", "dir", null, 0o755]]),
+        json!({}),
+    );
+    mkapk(&["index", repo.to_str().unwrap()]);
+    let cfg: Value =
+        serde_json::from_str(&tool_ok("skopeo", &["inspect", "--config", &w.image])).unwrap();
+    let report = json!({
+        "SchemaVersion": 2,
+        "ArtifactName": "demo",
+        "ArtifactType": "container_image",
+        "Metadata": {"OS": {"Family": "alpine", "Name": "3.18.4"}, "DiffIDs": cfg["rootfs"]["diff_ids"]},
+        "Results": [{"Target": "demo (alpine 3.18.4)", "Class": "os-pkgs", "Type": "alpine",
+            "Vulnerabilities": [{"VulnerabilityID": "CVE-2099-0002", "PkgName": "demo",
+                "InstalledVersion": "1.0-r0", "FixedVersion": "1.0-r1", "Severity": "HIGH"}]}]
+    });
+    let rp = w.dir.join("trivy.json");
+    std::fs::write(&rp, report.to_string()).unwrap();
+    let out = regraft_ok(&[
+        "patch",
+        &w.image,
+        "--repo",
+        repo.to_str().unwrap(),
+        "--report",
+        rp.to_str().unwrap(),
+        "--accept",
+        "maintainer-script:demo",
+        "--accept",
+        "maintainer-script:busybox",
+        "--dry-run",
+        "--json",
+    ]);
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    let ups: Vec<(&str, &str)> = doc["updates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| (u["package"].as_str().unwrap(), u["to"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        ups,
+        [("demo", "1.1_alpha1-r0"), ("libdemo2", "2.0-r0")],
+        "{doc:#}"
+    );
+    assert!(
+        doc["updates"][0]["why"]
+            .as_str()
+            .unwrap()
+            .contains("CVE-2099-0002")
+    );
+    assert!(
+        doc["updates"][0]["apk"]
+            .as_str()
+            .unwrap()
+            .ends_with("demo-1.1_alpha1-r0.apk")
+    );
+    // The dry run's plan in text, on stdout.
+    let text = regraft_ok(&[
+        "patch",
+        &w.image,
+        "--repo",
+        repo.to_str().unwrap(),
+        "--report",
+        rp.to_str().unwrap(),
+        "--accept",
+        "maintainer-script:demo",
+        "--accept",
+        "maintainer-script:busybox",
+        "--dry-run",
+    ]);
+    assert!(
+        text.contains("demo 1.0-r0 -> 1.1_alpha1-r0 (fixes CVE-2099-0002)"),
+        "{text}"
+    );
+    assert!(text.contains("libdemo2 (new) -> 2.0-r0"), "{text}");
+    assert!(text.contains("NOT RUN (accepted)"), "{text}");
+}
