@@ -266,6 +266,7 @@ pub fn build(
     };
     let layer = new_layer(LayerDest::temp_file_or_discard(dir), codec, |tw| {
         let mut all_new: BTreeMap<String, String> = BTreeMap::new();
+        let mut new_dirs: BTreeSet<String> = BTreeSet::new();
         for (u, a) in updates.iter().zip(apks) {
             let mut ap = Applied {
                 package: u.to.name.clone(),
@@ -507,11 +508,14 @@ pub fn build(
                 all.iter()
                     .find(|b| b.get("P").as_deref() == Some(f.name.as_str()))
             });
+            new_dirs.extend(dirs.iter().map(|(d, _)| d.clone()));
             new_blocks.insert(u.to.name.clone(), new_block(a, old, &dirs, &files));
             applied.push(ap);
         }
-        // What the old versions owned and the new ones do not.
-        for (u, ap) in updates.iter().zip(applied.iter_mut()) {
+        // What the old versions owned and the new ones do not: (where, which update, path).
+        let mut gone: Vec<(Vec<u8>, usize, String)> = Vec::new();
+        let mut old_dirs: Vec<(String, usize)> = Vec::new();
+        for (k, (u, ap)) in updates.iter().zip(applied.iter_mut()).enumerate() {
             let Some(f) = &u.from else { continue };
             let Some(old) = all
                 .iter()
@@ -519,6 +523,12 @@ pub fn build(
             else {
                 continue;
             };
+            old_dirs.extend(
+                old.fields
+                    .iter()
+                    .filter(|(l, v)| l == "F" && !v.is_empty())
+                    .map(|(_, v)| (v.clone(), k)),
+            );
             for (p, z) in old.files() {
                 if all_new.contains_key(&p) {
                     continue;
@@ -544,13 +554,65 @@ pub fn build(
                         continue;
                     }
                 }
-                if written.insert(whiteout_path(&dest)) {
-                    tw.append_marker(&whiteout_path(&dest)).map_err(io)?;
-                    ap.removed.push(format!("/{p}"));
-                    if let Some((d, _)) = p.rsplit_once('/') {
-                        touched.insert(d.to_string());
-                    }
-                }
+                gone.push((dest, k, p));
+            }
+        }
+        // A directory an old version owned that no package owns now is removed when nothing
+        // is left in it (apk's rmdir when a directory's last owner goes).
+        let owned: BTreeSet<&str> = all
+            .iter()
+            .filter(|b| !b.get("P").is_some_and(|n| updated.contains(n.as_str())))
+            .flat_map(|b| {
+                b.fields
+                    .iter()
+                    .filter(|(l, _)| l == "F")
+                    .map(|(_, v)| v.as_str())
+            })
+            .chain(new_dirs.iter().map(String::as_str))
+            .collect();
+        old_dirs.retain(|(d, _)| !owned.contains(d.as_str()));
+        old_dirs.sort_by_key(|(d, _)| std::cmp::Reverse(d.matches('/').count()));
+        old_dirs.dedup_by(|a, b| a.0 == b.0);
+        let mut away: BTreeSet<Vec<u8>> = gone.iter().map(|(d, _, _)| d.clone()).collect();
+        let mut rmdirs: Vec<(Vec<u8>, usize, String)> = Vec::new();
+        for (d, k) in old_dirs {
+            let Ok(Some(clean)) = crate::layer::entry::clean_path(d.as_bytes()) else {
+                continue;
+            };
+            let Ok(dest) = c.view.resolve(&clean) else {
+                continue;
+            };
+            if !c.view.get(&dest).is_some_and(|n| n.kind == Kind::Dir) {
+                continue;
+            }
+            let mut under = dest.clone();
+            under.push(b'/');
+            let empty = c
+                .view
+                .subtree(&dest)
+                .skip(1)
+                .all(|(p, _)| away.contains(p.as_bytes()))
+                && !written.iter().any(|w| w.starts_with(&under));
+            if empty {
+                away.insert(dest.clone());
+                rmdirs.push((dest, k, format!("{d}/")));
+            }
+        }
+        let removed_dirs: Vec<Vec<u8>> = rmdirs.iter().map(|(d, _, _)| d.clone()).collect();
+        let inside = |p: &[u8]| {
+            removed_dirs
+                .iter()
+                .any(|d| p.len() > d.len() && p.starts_with(d) && p[d.len()] == b'/')
+        };
+        for (dest, k, p) in gone.into_iter().chain(rmdirs) {
+            let ap = &mut applied[k];
+            ap.removed.push(format!("/{p}"));
+            if let Some((d, _)) = p.trim_end_matches('/').rsplit_once('/') {
+                touched.insert(d.to_string());
+            }
+            // One whiteout for a removed directory covers what was in it.
+            if !inside(&dest) && written.insert(whiteout_path(&dest)) {
+                tw.append_marker(&whiteout_path(&dest)).map_err(io)?;
             }
         }
         // The database: each updated block where it stood, a new package's where apk sorts

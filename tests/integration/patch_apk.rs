@@ -150,11 +150,13 @@ fn demo() -> Demo {
         v.sort_by_key(|x| x[0].as_str().unwrap().to_string());
         v
     };
-    let mut f1 = dirs(&[]);
+    // 1.0 alone has usr/share/demo/legacy: apk removes the directory with its last owner.
+    let mut f1 = dirs(&["usr/share/demo/legacy"]);
     f1.extend([
         json!(["usr/bin/demo", "file", "@demo1", 0o755]),
         json!(["usr/bin/demo-link", "symlink", "demo", 0o777]),
         json!(["usr/share/demo/old.txt", "file", "only in 1.0\n", 0o644]),
+        json!(["usr/share/demo/legacy/a.txt", "file", "legacy\n", 0o644]),
         json!(["usr/share/demo/same.txt", "file", "in both\n", 0o644]),
         json!(["etc/demo.conf", "file", "a=1\n", 0o644]),
         json!(["etc/demo-defaults.conf", "file", "d=1\n", 0o644]),
@@ -485,6 +487,11 @@ fn apk_update_pulls_a_so_provider_lands_files_and_writes_apks_database() {
     let applied = doc["applied"].to_string();
     assert!(applied.contains("/usr/share/demo/old.txt"), "{applied}");
     assert!(
+        applied.contains("/usr/share/demo/legacy/a.txt")
+            && applied.contains("/usr/share/demo/legacy/\""),
+        "{applied}"
+    );
+    assert!(
         applied.contains(
             "/etc/demo.conf (changed in the image; the new version is /etc/demo.conf.apk-new)"
         ),
@@ -498,11 +505,40 @@ fn apk_update_pulls_a_so_provider_lands_files_and_writes_apks_database() {
         doc["accepted_scripts"]
     );
 
+    // The patch layer, read by GNU tar: one whiteout for the emptied directory, none inside it.
+    let m = tar_member_json(&out, "manifest.json");
+    let top = m[0]["Layers"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string();
+    let layer = w.dir.join("top.tar");
+    let o = std::process::Command::new("tar")
+        .args(["-xOf", &out, &top])
+        .output()
+        .unwrap();
+    std::fs::write(&layer, &o.stdout).unwrap();
+    let list = tool_ok("tar", &["-tf", layer.to_str().unwrap()]);
+    let list: Vec<&str> = list.lines().collect();
+    for want in [
+        "usr/share/demo/.wh.legacy",
+        "usr/share/demo/.wh.old.txt",
+        "usr/lib/libdemo.so.2",
+        "lib/apk/db/installed",
+    ] {
+        assert!(list.contains(&want), "{want}: {list:?}");
+    }
+    assert!(!list.iter().any(|l| l.contains("legacy/")), "{list:?}");
     // umoci verifies every digest on the way; the tree is apk's.
     let u = w.dir.join("unpacked");
     std::fs::create_dir_all(&u).unwrap();
     let rootfs = unpack(&format!("docker-archive:{out}"), &u);
     assert!(!rootfs.join("usr/share/demo/old.txt").exists());
+    assert!(!rootfs.join("usr/share/demo/legacy").exists());
+    assert!(rootfs.join("usr/share/demo").is_dir());
     assert_eq!(
         std::fs::read_to_string(rootfs.join("usr/share/demo/new.txt")).unwrap(),
         "new in 1.1\n"
