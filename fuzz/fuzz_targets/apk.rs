@@ -5,7 +5,7 @@
 //! Any input gives Ok or Err, never a panic, in bounded time and memory.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use regraft::patch::{apk, apkapply, apkplan, apkrepo};
+use regraft::patch::{apk, apkdb, apkplan, apkrepo};
 
 fuzz_target!(|data: &[u8]| {
     let dir = std::env::temp_dir();
@@ -33,7 +33,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let text = String::from_utf8_lossy(data);
-    for b in apkapply::blocks(&text) {
+    for b in apkdb::blocks(&text) {
         let _ = b.files();
     }
 });

@@ -7,6 +7,7 @@
 //! the update writes into or removes from (`lib/apk/db/triggers`).
 
 use super::apkapply::{self, Built};
+use super::apkdb;
 use super::apkrepo::{self, ApkRepos};
 use super::{Patched, Want, apkplan};
 use crate::check::accept::Accepts;
@@ -119,7 +120,7 @@ pub fn patch(
         .kept_at(format!("{db_dir}/{}", "triggers").as_bytes())
         .map(|b| String::from_utf8_lossy(b).into_owned())
         .unwrap_or_default();
-    let blocks = apkapply::blocks(&db);
+    let blocks = apkdb::blocks(&db);
     let updated: Vec<&str> = updates
         .iter()
         .filter_map(|u| u.from.as_ref().map(|f| f.name.as_str()))

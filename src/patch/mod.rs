@@ -9,6 +9,7 @@
 
 pub mod apk;
 pub mod apkapply;
+pub mod apkdb;
 pub mod apkpatch;
 pub mod apkplan;
 pub mod apkrepo;
