@@ -29,10 +29,11 @@ for a in "$@"; do
 done
 
 # --- tools -------------------------------------------------------------------------------------
-bash tests/need-debs.sh skopeo umoci buildah time openssl python3 mmdebstrap
+bash tests/need-debs.sh skopeo umoci buildah time openssl python3 mmdebstrap pigz
 
 bash fixtures/build-real.sh >&2
-cargo build --release --bin regraft --example floor >&2
+cargo build --release --bin regraft --example floor --example gz >&2
+GZ=$ROOT/target/release/examples/gz
 REGRAFT=$ROOT/target/release/regraft
 FLOOR=$ROOT/target/release/examples/floor
 R=$ROOT/fixtures/real
@@ -193,6 +194,28 @@ for s in "${sets[@]}"; do
   job "$s path, docker-save" path "$vd" "$R/debian-new.tar" "docker-archive:$WORK/out.tar" docker
   job "$s path, OCI gzip" path "$vo" "$R/debian-new.oci" "oci-archive:$WORK/out.tar" oci
 done
+
+# --- the new gzip layer: regraft's encoder against pigz -6 on every core, same input ---------
+# The input is a real layer tar: the top layer of each set's docker-save vendor (debian-old's
+# base layer for "real"). Both write the file and fsync it; sizes are compared to pigz's.
+gz_job() { # name docker-save layer-index(-1: last)
+  local name=$1 image=$2 idx=$3
+  local member
+  member=$(tar -xOf "$image" manifest.json | python3 -c "import json,sys;print(json.load(sys.stdin)[0]['Layers'][$idx])")
+  tar -xOf "$image" "$member" >"$WORK/layer.tar"
+  warm "$WORK/layer.tar"
+  local in; in=$(size_of "$WORK/layer.tar")
+  time_cmd "pigz $name" sh -c "pigz -6 -p$(nproc) -c $WORK/layer.tar >$WORK/layer.pigz && sync $WORK/layer.pigz"
+  local pw=$WALL pc=$CPU pr=$RSS ps; ps=$(size_of "$WORK/layer.pigz")
+  time_cmd "regraft gz $name" "$GZ" 6 "$WORK/layer.tar" "$WORK/layer.gz"
+  local gs; gs=$(size_of "$WORK/layer.gz")
+  cmp <(gzip -dc "$WORK/layer.gz") "$WORK/layer.tar" || echo "compare.sh: regraft's gzip of $name does not round-trip" >&2
+  row "$name ($(( in / 1000000 )) MB tar)" "pigz -6 -p$(nproc)" "$pw" "$pc" "$pr" "$pw" "$pc" "$(( ps / 1000 )) kB"
+  row "$name ($(( in / 1000000 )) MB tar)" "**regraft gzip:6**" "$WALL" "$CPU" "$RSS" "$pw" "$pc" "$(( gs / 1000 )) kB, $(python3 -c "print(f'{$gs/$ps:.3f}')")x pigz's size; ratios: to pigz"
+  rm -f "$WORK"/layer.*
+}
+gz_job "new gzip layer, real base" "$R/debian-old.tar" 0
+[ $QUICK = 0 ] && gz_job "new gzip layer, mid /opt/big" "$L/vendor-mid.tar" -1
 
 # --- multi-platform: one two-platform graft against two single-platform runs -------------------
 # fixtures/real/multi (build-multi.sh): amd64 + arm64 indexes, small (a 5 MB base layer per

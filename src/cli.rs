@@ -88,7 +88,8 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 
-    /// Say more: each layer as it is read or copied.
+    /// Say more: each layer as it is read, copied or linked, and at the end the bytes the
+    /// process read and wrote (/proc/self/io) against the input's layer blobs.
     #[arg(short, long, global = true)]
     pub verbose: bool,
 

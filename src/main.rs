@@ -35,6 +35,9 @@ fn main() -> ExitCode {
     };
     let result = commands::run(cli);
     regraft::progress::stop();
+    if let Some(l) = regraft::progress::io_line() {
+        regraft::progress::verbose(|| l);
+    }
     regraft::store::registry::forget_kept_blobs();
     match result {
         Ok(code) => ExitCode::from(code),

@@ -52,6 +52,33 @@ pub fn verbose(msg: impl FnOnce() -> String) {
     }
 }
 
+/// The process's reads and writes as the kernel counted them (`/proc/self/io`: `rchar`,
+/// every byte any `read`/`pread` returned, cached or not; `wchar`), with the reads as a ratio
+/// of the layer blobs the command declared with `add_total`: how many times the input was
+/// read. None where `/proc` has no such file.
+pub fn io_line() -> Option<String> {
+    let io = std::fs::read_to_string("/proc/self/io").ok()?;
+    let field = |k: &str| {
+        io.lines()
+            .find_map(|l| l.strip_prefix(k)?.trim().parse::<u64>().ok())
+    };
+    let (r, w) = (field("rchar:")?, field("wchar:")?);
+    let total = TOTAL.load(Ordering::Relaxed);
+    let mut s = format!(
+        "I/O: read {} in all, wrote {}",
+        human(r as f64),
+        human(w as f64)
+    );
+    if total > 0 {
+        s.push_str(&format!(
+            "; the input's layer blobs are {}: read {:.2}x",
+            human(total as f64),
+            r as f64 / total as f64
+        ));
+    }
+    Some(s)
+}
+
 /// Counts bytes read through it.
 pub struct Counting<R> {
     pub inner: R,

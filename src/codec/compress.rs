@@ -181,8 +181,8 @@ impl Codec {
             }
         };
         match c.compression {
-            Compression::Gzip if !(1..=9).contains(&c.level) => Err(Error::Usage(format!(
-                "--compression {s:?}: gzip levels are 1 to 9"
+            Compression::Gzip if !(1..=12).contains(&c.level) => Err(Error::Usage(format!(
+                "--compression {s:?}: gzip levels are 1 to 12"
             ))),
             Compression::Zstd if !(1..=19).contains(&c.level) => Err(Error::Usage(format!(
                 "--compression {s:?}: zstd levels are 1 to 19"
@@ -218,7 +218,8 @@ impl std::fmt::Display for Codec {
     }
 }
 
-/// Chunk size fed to the compressor: zlib-rs output depends on write boundaries, so every
+/// Chunk size fed to the compressor: a streaming compressor's output may depend on write
+/// boundaries (zlib-rs's does; gzip now goes through `pgzip`'s fixed blocks), so every
 /// write reaching the encoder is exactly this long (except the last).
 pub const ENCODE_CHUNK: usize = 64 * 1024;
 

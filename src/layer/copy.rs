@@ -22,6 +22,7 @@ pub fn copy_layer(
     let what = describe(image, index, layer);
     crate::progress::layer_started();
     crate::progress::verbose(|| format!("copying {what}, {} bytes", layer.desc.size));
+    let stamp = super::blob_stamp(&layer.data);
     let raw = open_blob(&layer.data)?;
     if layer.checked.is_done() || layer.desc.digest == *layer.diff_id.digest() {
         // Inflated and checked earlier in this run, or uncompressed (its raw digest is its
@@ -31,7 +32,7 @@ pub fn copy_layer(
     } else {
         copy_inflating(&what, raw, layer, out, max_size)?;
     }
-    layer.checked.mark();
+    super::mark_checked(&layer.checked, stamp);
     Ok(())
 }
 

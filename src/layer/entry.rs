@@ -5,21 +5,129 @@
 use crate::error::{Error, Result};
 use crate::model::limits::{self, MAX_PATH_DEPTH, PATH_MAX};
 
-/// Attributes carried from a tar header.
+/// Attributes carried from a tar header. Kept small (it is in every node of every merged
+/// view): names are interned, the rare PAX extras are boxed.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Meta {
     pub mode: u32,
+    pub dev_major: u32,
+    pub dev_minor: u32,
     pub uid: u64,
     pub gid: u64,
     pub mtime: u64,
+    pub uname: Name,
+    pub gname: Name,
+    /// The exact PAX mtime and the xattrs, when there are any (None otherwise: never an empty
+    /// box, so that equal attributes compare equal). Set through `set_pax_mtime` and
+    /// `set_xattrs`; public only so that `Meta { mode, ..Default::default() }` can be written.
+    pub extra: Option<Box<Extra>>,
+}
+
+/// The rare attributes of a `Meta`, out of line.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Extra {
+    pax_mtime: Option<String>,
+    xattrs: Vec<(String, Vec<u8>)>,
+}
+
+impl Meta {
     /// The PAX `mtime` record exactly as written, when there was one (sub-second precision).
-    pub pax_mtime: Option<String>,
-    pub uname: Vec<u8>,
-    pub gname: Vec<u8>,
+    pub fn pax_mtime(&self) -> Option<&str> {
+        self.extra.as_ref()?.pax_mtime.as_deref()
+    }
+    pub fn set_pax_mtime(&mut self, v: Option<String>) {
+        self.extra.get_or_insert_default().pax_mtime = v;
+        self.tidy();
+    }
     /// `SCHILY.xattr.*` records, sorted by name.
-    pub xattrs: Vec<(String, Vec<u8>)>,
-    pub dev_major: u32,
-    pub dev_minor: u32,
+    pub fn xattrs(&self) -> &[(String, Vec<u8>)] {
+        self.extra.as_ref().map_or(&[], |e| &e.xattrs)
+    }
+    /// Sets the xattrs (sorted by name here, one record a name: the first).
+    pub fn set_xattrs(&mut self, mut v: Vec<(String, Vec<u8>)>) {
+        v.sort();
+        v.dedup_by(|a, b| a.0 == b.0);
+        self.extra.get_or_insert_default().xattrs = v;
+        self.tidy();
+    }
+    fn tidy(&mut self) {
+        if self
+            .extra
+            .as_ref()
+            .is_some_and(|e| e.pax_mtime.is_none() && e.xattrs.is_empty())
+        {
+            self.extra = None;
+        }
+    }
+}
+
+/// A user or group name from a tar header, interned: an index into one table of the names
+/// seen in this process, so that a node costs 4 bytes for it and no allocation (images have a
+/// handful of names; each distinct name is stored once for the life of the process).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Name(u32);
+
+struct Names {
+    list: Vec<&'static [u8]>,
+    index: std::collections::HashMap<&'static [u8], u32>,
+}
+
+static NAMES: std::sync::RwLock<Option<Names>> = std::sync::RwLock::new(None);
+
+impl Name {
+    pub fn new(b: &[u8]) -> Name {
+        if b.is_empty() {
+            return Name(0);
+        }
+        if let Ok(g) = NAMES.read()
+            && let Some(i) = g.as_ref().and_then(|n| n.index.get(b))
+        {
+            return Name(*i);
+        }
+        let mut g = NAMES.write().unwrap_or_else(|e| e.into_inner());
+        let n = g.get_or_insert_with(|| Names {
+            list: vec![b""],
+            index: std::collections::HashMap::new(),
+        });
+        if let Some(i) = n.index.get(b) {
+            return Name(*i);
+        }
+        let leaked: &'static [u8] = Box::leak(b.to_vec().into_boxed_slice());
+        let i = u32::try_from(n.list.len()).unwrap_or(u32::MAX);
+        if i == u32::MAX {
+            // Four billion distinct names: the table is full; the name is dropped.
+            return Name(0);
+        }
+        n.list.push(leaked);
+        n.index.insert(leaked, i);
+        Name(i)
+    }
+
+    pub fn as_bytes(self) -> &'static [u8] {
+        if self.0 == 0 {
+            return b"";
+        }
+        let g = NAMES.read().unwrap_or_else(|e| e.into_inner());
+        g.as_ref()
+            .and_then(|n| n.list.get(self.0 as usize).copied())
+            .unwrap_or(b"")
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl std::fmt::Debug for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(self.as_bytes()))
+    }
+}
+
+impl From<&[u8]> for Name {
+    fn from(b: &[u8]) -> Name {
+        Name::new(b)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -178,6 +286,7 @@ pub fn classify(path: Vec<u8>) -> Result<(Vec<u8>, Option<Op>)> {
 pub fn parse_entry<R: std::io::Read>(e: &mut tar::Entry<'_, R>) -> Result<LayerEntry> {
     let raw = e.path_bytes().into_owned();
     let mut meta = header_meta(e.header(), &raw)?;
+    let mut xattrs = Vec::new();
     if let Some(exts) = e
         .pax_extensions()
         .map_err(|x| Error::io_while(format!("{}: bad PAX header", shown(&raw)), x))?
@@ -188,11 +297,12 @@ pub fn parse_entry<R: std::io::Read>(e: &mut tar::Entry<'_, R>) -> Result<LayerE
             let key = ext
                 .key()
                 .map_err(|_| Error::Invalid(format!("{}: PAX key is not UTF-8", shown(&raw))))?;
-            apply_pax(&mut meta, key, ext.value_bytes(), &raw)?;
+            apply_pax(&mut meta, &mut xattrs, key, ext.value_bytes(), &raw)?;
         }
     }
-    meta.xattrs.sort();
-    meta.xattrs.dedup_by(|a, b| a.0 == b.0);
+    if !xattrs.is_empty() {
+        meta.set_xattrs(xattrs);
+    }
     let Some(path) = clean_path(&raw)? else {
         return Ok(LayerEntry {
             path: vec![],
@@ -222,10 +332,9 @@ fn header_meta(h: &tar::Header, raw: &[u8]) -> Result<Meta> {
         uid: h.uid().unwrap_or(0),
         gid: h.gid().unwrap_or(0),
         mtime: h.mtime().unwrap_or(0),
-        pax_mtime: None,
-        uname: h.username_bytes().map(<[u8]>::to_vec).unwrap_or_default(),
-        gname: h.groupname_bytes().map(<[u8]>::to_vec).unwrap_or_default(),
-        xattrs: vec![],
+        uname: Name::new(h.username_bytes().unwrap_or_default()),
+        gname: Name::new(h.groupname_bytes().unwrap_or_default()),
+        extra: None,
         dev_major: h.device_major().ok().flatten().unwrap_or(0),
         dev_minor: h.device_minor().ok().flatten().unwrap_or(0),
     })
@@ -233,14 +342,20 @@ fn header_meta(h: &tar::Header, raw: &[u8]) -> Result<Meta> {
 
 /// Applies one PAX record to the entry's attributes: xattrs, the exact mtime, large ids and
 /// long user and group names. Sparse-file records are refused; others are ignored.
-fn apply_pax(meta: &mut Meta, key: &str, val: &[u8], raw: &[u8]) -> Result<()> {
+fn apply_pax(
+    meta: &mut Meta,
+    xattrs: &mut Vec<(String, Vec<u8>)>,
+    key: &str,
+    val: &[u8],
+    raw: &[u8],
+) -> Result<()> {
     let number = || {
         std::str::from_utf8(val)
             .ok()
             .and_then(|v| v.parse::<u64>().ok())
     };
     if let Some(x) = key.strip_prefix("SCHILY.xattr.") {
-        meta.xattrs.push((x.to_string(), val.to_vec()));
+        xattrs.push((x.to_string(), val.to_vec()));
     } else if key.starts_with("GNU.sparse") {
         return Err(sparse(raw));
     }
@@ -250,12 +365,12 @@ fn apply_pax(meta: &mut Meta, key: &str, val: &[u8], raw: &[u8]) -> Result<()> {
             if let Some(secs) = s.split('.').next().and_then(|v| v.parse::<u64>().ok()) {
                 meta.mtime = secs;
             }
-            meta.pax_mtime = Some(s);
+            meta.set_pax_mtime(Some(s));
         }
         "uid" => meta.uid = number().unwrap_or(meta.uid),
         "gid" => meta.gid = number().unwrap_or(meta.gid),
-        "uname" => meta.uname = val.to_vec(),
-        "gname" => meta.gname = val.to_vec(),
+        "uname" => meta.uname = Name::new(val),
+        "gname" => meta.gname = Name::new(val),
         _ => {}
     }
     Ok(())
@@ -316,6 +431,42 @@ fn entry_op<R: std::io::Read>(e: &tar::Entry<'_, R>, meta: Meta, raw: &[u8]) -> 
 
 #[cfg(test)]
 mod tests {
+    /// Interned names: equal bytes, equal names; the empty name is the default; the bytes come
+    /// back; and a `Meta` whose extras were set and cleared equals one that never had any.
+    #[test]
+    fn names_intern_and_extras_tidy() {
+        use super::{Meta, Name};
+        let a = Name::new(b"daemon");
+        assert_eq!(a, Name::new(&b"daemon".to_vec()));
+        assert_ne!(a, Name::new(b"daemon2"));
+        assert_eq!(a.as_bytes(), b"daemon");
+        assert_eq!(Name::new(b""), Name::default());
+        assert!(Name::default().as_bytes().is_empty());
+        let mut m = Meta::default();
+        m.set_pax_mtime(Some("1.5".into()));
+        m.set_xattrs(vec![
+            ("user.b".into(), vec![2]),
+            ("user.a".into(), vec![1]),
+            ("user.a".into(), vec![3]),
+        ]);
+        assert_eq!(
+            m.xattrs(),
+            [
+                ("user.a".to_string(), vec![1]),
+                ("user.b".to_string(), vec![2])
+            ]
+        );
+        m.set_pax_mtime(None);
+        assert_ne!(m, Meta::default());
+        m.set_xattrs(vec![]);
+        assert_eq!(m, Meta::default());
+        assert!(
+            std::mem::size_of::<Meta>() <= 64,
+            "{}",
+            std::mem::size_of::<Meta>()
+        );
+    }
+
     use super::*;
 
     #[test]
@@ -415,12 +566,15 @@ mod tests {
             panic!("{got:?}")
         };
         assert_eq!((meta.mode, meta.uid, meta.gid), (0o755, 4_000_000, 0));
-        assert_eq!(meta.uname, b"a-rather-long-user-name-beyond-32-bytes");
-        assert_eq!(meta.gname, b"g");
-        assert_eq!(meta.mtime, 1_700_000_000);
-        assert_eq!(meta.pax_mtime.as_deref(), Some("1700000000.25"));
         assert_eq!(
-            meta.xattrs,
+            meta.uname.as_bytes(),
+            b"a-rather-long-user-name-beyond-32-bytes"
+        );
+        assert_eq!(meta.gname.as_bytes(), b"g");
+        assert_eq!(meta.mtime, 1_700_000_000);
+        assert_eq!(meta.pax_mtime(), Some("1700000000.25"));
+        assert_eq!(
+            meta.xattrs(),
             [
                 ("user.a".into(), b"1".to_vec()),
                 ("user.b".into(), b"2".to_vec())

@@ -49,6 +49,40 @@ fn open_raw(data: &BlobData) -> Result<Box<dyn Read + Send>> {
     }
 }
 
+/// The file on disk that is the whole blob, when there is one: a layout's blob file, or a
+/// layer regraft wrote to a temporary file (a member inside an archive is not).
+pub fn blob_file(data: &BlobData) -> Result<Option<std::path::PathBuf>> {
+    Ok(match data {
+        BlobData::Member { store, name } if store.whole_files() => match store.locate(name)? {
+            Some((p, _, 0)) => Some(p),
+            _ => None,
+        },
+        BlobData::File(p) => Some(p.to_path_buf()),
+        _ => None,
+    })
+}
+
+/// The stamp of the whole file behind a blob, taken before it is read (`Checked::mark_file`).
+pub fn blob_stamp(data: &BlobData) -> Option<(std::path::PathBuf, crate::store::stamp::FileStamp)> {
+    let p = blob_file(data).ok()??;
+    let s = crate::store::stamp::FileStamp::of_path(&p).ok()?;
+    Some((p, s))
+}
+
+/// Marks `checked` for a blob read from start to end and verified, with the file's stamp when
+/// the file is unchanged since `before` (taken before the read).
+pub fn mark_checked(
+    checked: &crate::model::image::Checked,
+    before: Option<(std::path::PathBuf, crate::store::stamp::FileStamp)>,
+) {
+    match before {
+        Some((p, s)) if crate::store::stamp::FileStamp::of_path(&p).ok() == Some(s) => {
+            checked.mark_file(s)
+        }
+        _ => checked.mark(),
+    }
+}
+
 /// How messages name layer `index` of the image called `image`.
 pub fn describe(image: &str, index: usize, layer: &Layer) -> String {
     format!("{image}: layer {index} ({})", layer.desc.digest)

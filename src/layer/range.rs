@@ -5,6 +5,7 @@
 use crate::codec::compress::Compression;
 use crate::error::{Error, Result};
 use crate::model::image::{BlobData, Layer};
+use crate::store::stamp::FileStamp;
 use std::io::{self, Read};
 
 /// An uncompressed layer's tar as a byte range of a file on disk (a member of an input tar, a
@@ -28,29 +29,6 @@ pub struct TarRange {
 
 const TAR_READ_AHEAD: usize = 64 * 1024;
 const TAR_READ_MIN: usize = 4 * 1024;
-
-/// What changes when a file is written to: ctime cannot be set back by anyone but root.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct FileStamp {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime: (i64, i64),
-    ctime: (i64, i64),
-}
-
-impl FileStamp {
-    fn of(m: &std::fs::Metadata) -> FileStamp {
-        use std::os::unix::fs::MetadataExt;
-        FileStamp {
-            dev: m.dev(),
-            ino: m.ino(),
-            size: m.size(),
-            mtime: (m.mtime(), m.mtime_nsec()),
-            ctime: (m.ctime(), m.ctime_nsec()),
-        }
-    }
-}
 
 impl Read for TarRange {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {

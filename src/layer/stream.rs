@@ -29,6 +29,8 @@ pub struct LayerStream {
     what: String,
     diff_id: DiffId,
     checked: Checked,
+    /// The blob's file and its stamp before the read, when the blob is a whole file.
+    stamp: Option<(std::path::PathBuf, crate::store::stamp::FileStamp)>,
     done: bool,
     /// Bytes handed out so far (padding aside).
     total: u64,
@@ -44,6 +46,7 @@ impl LayerStream {
         let what = describe(image, index, layer);
         crate::progress::layer_started();
         crate::progress::verbose(|| format!("reading {what}, {} bytes", layer.desc.size));
+        let stamp = super::blob_stamp(&layer.data);
         let raw = open_blob(&layer.data)?;
         let verifying = VerifyingReader::new(
             raw,
@@ -78,6 +81,7 @@ impl LayerStream {
             what,
             diff_id: layer.diff_id.clone(),
             checked: layer.checked.clone(),
+            stamp,
             done: false,
             total: 0,
             pad: false,
@@ -144,7 +148,7 @@ impl LayerStream {
                 });
             }
         }
-        self.checked.mark();
+        super::mark_checked(&self.checked, self.stamp.take());
         Ok(())
     }
 

@@ -96,18 +96,18 @@ fn pax_overflow(pax: &mut Vec<u8>, full: &[u8], link: Option<&[u8]>, size: u64, 
     if !fits_octal(meta.gid, 8) {
         pax_record(pax, "gid", meta.gid.to_string().as_bytes());
     }
-    if let Some(m) = &meta.pax_mtime {
+    if let Some(m) = meta.pax_mtime() {
         pax_record(pax, "mtime", m.as_bytes());
     } else if !fits_octal(meta.mtime, 12) {
         pax_record(pax, "mtime", meta.mtime.to_string().as_bytes());
     }
-    if meta.uname.len() > 32 {
-        pax_record(pax, "uname", &meta.uname);
+    if meta.uname.as_bytes().len() > 32 {
+        pax_record(pax, "uname", meta.uname.as_bytes());
     }
-    if meta.gname.len() > 32 {
-        pax_record(pax, "gname", &meta.gname);
+    if meta.gname.as_bytes().len() > 32 {
+        pax_record(pax, "gname", meta.gname.as_bytes());
     }
-    for (k, v) in &meta.xattrs {
+    for (k, v) in meta.xattrs() {
         pax_record(pax, &format!("SCHILY.xattr.{k}"), v);
     }
 }
@@ -159,8 +159,8 @@ impl<W: Write> TarWriter<W> {
         });
         // Always a ustar header (`new_ustar` above).
         if let Some(u) = h.as_ustar_mut() {
-            set_name_field(&mut u.uname, &meta.uname);
-            set_name_field(&mut u.gname, &meta.gname);
+            set_name_field(&mut u.uname, meta.uname.as_bytes());
+            set_name_field(&mut u.gname, meta.gname.as_bytes());
         }
         if matches!(kind, OutKind::Char | OutKind::Block) {
             h.set_device_major(meta.dev_major)?;
@@ -231,19 +231,19 @@ mod tests {
     #[test]
     fn long_names_xattrs_and_links_round_trip_through_the_tar_crate() {
         let long = "d/".repeat(80) + "file";
-        let meta = Meta {
+        let mut meta = Meta {
             mode: 0o4755,
             uid: 1000,
             gid: 3_000_000,
             mtime: 981_173_106,
-            pax_mtime: Some("981173106.5".into()),
-            uname: b"app".to_vec(),
-            xattrs: vec![(
-                "security.capability".into(),
-                vec![1, 0, 0, 2, 0, 0x20, 0, 0],
-            )],
+            uname: crate::layer::entry::Name::new(b"app"),
             ..Default::default()
         };
+        meta.set_pax_mtime(Some("981173106.5".into()));
+        meta.set_xattrs(vec![(
+            "security.capability".into(),
+            vec![1, 0, 0, 2, 0, 0x20, 0, 0],
+        )]);
         let mut w = TarWriter::new(Vec::new());
         w.append_header(long.as_bytes(), &OutKind::File { size: 3 }, &meta)
             .unwrap();

@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::model::digest::{DiffId, Digest};
 use crate::model::spec::{ConfigView, Descriptor, History, Manifest, media};
 use crate::store::BlobStore;
+use crate::store::stamp::FileStamp;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -86,8 +87,18 @@ pub struct Layer {
 /// a layer tells the writer that later copies the same layer value: the copy then only checks
 /// the raw digest, and each compressed layer is inflated once. A sha256 names the bytes, so the
 /// record holds wherever the layer's bytes are read again.
+///
+/// When the blob is a whole file on disk (a layout's blob, a layer regraft wrote) the record
+/// also keeps the file's stamp from when it was checked, unchanged from open to end: a layout
+/// output that hard-links that file needs no second read to know its bytes.
 #[derive(Clone, Default)]
-pub struct Checked(std::sync::Arc<std::sync::atomic::AtomicBool>);
+pub struct Checked(Arc<CheckedInner>);
+
+#[derive(Default)]
+struct CheckedInner {
+    done: std::sync::atomic::AtomicBool,
+    file: std::sync::Mutex<Option<FileStamp>>,
+}
 
 impl Checked {
     /// A record that says checked already (a layer hashed as it was written).
@@ -97,10 +108,23 @@ impl Checked {
         c
     }
     pub fn mark(&self) {
-        self.0.store(true, std::sync::atomic::Ordering::Release);
+        self.0
+            .done
+            .store(true, std::sync::atomic::Ordering::Release);
     }
     pub fn is_done(&self) -> bool {
-        self.0.load(std::sync::atomic::Ordering::Acquire)
+        self.0.done.load(std::sync::atomic::Ordering::Acquire)
+    }
+    /// Checked, and the bytes were those of the file with this stamp.
+    pub fn mark_file(&self, stamp: FileStamp) {
+        if let Ok(mut f) = self.0.file.lock() {
+            *f = Some(stamp);
+        }
+        self.mark();
+    }
+    /// The stamp of the file whose bytes were checked, if the check read a whole file.
+    pub fn file(&self) -> Option<FileStamp> {
+        self.0.file.lock().ok().and_then(|f| *f)
     }
 }
 

@@ -49,6 +49,7 @@ pub fn new_layer(
     codec: Codec,
     fill: impl FnOnce(&mut LayerTar<'_>) -> Result<()>,
 ) -> Result<Layer> {
+    let mut stamp = None;
     let (d, data) = match dest {
         LayerDest::Sink(sink) => {
             let (data, d) = sink.put_new_with(|w| {
@@ -66,6 +67,12 @@ pub fn new_layer(
             let mut w = BufWriter::with_capacity(1 << 20, f);
             let d = encode(Box::new(&mut w), codec, fill)?;
             w.flush().map_err(|e| Error::io(tmp.path(), e))?;
+            drop(w);
+            let m = tmp
+                .as_file()
+                .metadata()
+                .map_err(|e| Error::io(tmp.path(), e))?;
+            stamp = Some(crate::store::stamp::FileStamp::of(&m));
             (d, BlobData::File(Arc::new(tmp.into_temp_path())))
         }
         LayerDest::Memory => {
@@ -78,13 +85,18 @@ pub fn new_layer(
             (d, BlobData::Bytes(Arc::new(Vec::new())))
         }
     };
+    // Hashed as it was written: copying it out needs only its raw digest checked, and a
+    // layout output that hard-links the file (unchanged since) none.
+    let checked = Checked::done();
+    if let Some(s) = stamp {
+        checked.mark_file(s);
+    }
     Ok(Layer {
         desc: Descriptor::new(spec::oci_layer_type(codec.compression), d.digest, d.size),
         diff_id: d.diff_id,
         data,
         history: None,
-        // Hashed as it was written: copying it out needs only its raw digest checked.
-        checked: Checked::done(),
+        checked,
     })
 }
 

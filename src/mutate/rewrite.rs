@@ -47,7 +47,7 @@ impl Rewrite<'_> {
             && m.mtime > t
         {
             m.mtime = t;
-            m.pax_mtime = None;
+            m.set_pax_mtime(None);
         }
         m
     }

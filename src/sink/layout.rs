@@ -15,6 +15,7 @@ use crate::model::reference::ImageRef;
 use crate::model::spec::annotation::REF_NAME;
 use crate::model::spec::{self, Index};
 use crate::store::container::Container;
+use crate::store::stamp::FileStamp;
 use crate::store::temp::{self, sync_dir, temp_prefix, write_file_atomic};
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -232,9 +233,12 @@ impl Drop for LayoutSink {
 
 /// Publishes an unchanged layer blob that is already a file on disk (a blob of an input layout,
 /// or the new layer's temporary file) by hard link when the output is on the same filesystem,
-/// so its bytes are never written again. The linked inode is then read once to verify its
-/// size, digest and diff_id (a raw hash only when this run already inflated that blob); a
-/// blob that fails is unlinked and the error returned. `false`: not linkable, copy instead.
+/// so its bytes are never written again. When this run already read that very file whole and
+/// verified it (its digest and diff_id, or hashed it as it wrote it) and the file's stamp is
+/// unchanged since (`Checked::file`), the link is the blob: no byte is read again. Otherwise
+/// the linked inode is read once to verify its size, digest and diff_id (a raw hash only when
+/// this run already inflated that blob); a blob that fails is unlinked and the error returned.
+/// `false`: not linkable, copy instead.
 fn link_blob(b: &OutBlob, dir: &Path, dest: &Path, opts: WriteOptions) -> Result<bool> {
     let OutBlob::Layer {
         image,
@@ -244,37 +248,48 @@ fn link_blob(b: &OutBlob, dir: &Path, dest: &Path, opts: WriteOptions) -> Result
     else {
         return Ok(false);
     };
-    let src = match &layer.data {
-        BlobData::Member { store, name } if store.whole_files() => match store.locate(name)? {
-            Some((p, _, 0)) => p,
-            _ => return Ok(false),
-        },
-        BlobData::File(p) => p.to_path_buf(),
-        _ => return Ok(false),
+    let Some(src) = crate::layer::blob_file(&layer.data)? else {
+        return Ok(false);
     };
+    // Compared before the link, which changes the file's ctime.
+    let known = layer.checked.is_done()
+        && layer
+            .checked
+            .file()
+            .is_some_and(|s| FileStamp::of_path(&src).ok() == Some(s));
     let name = format!("{}link-{}", temp_prefix(), b.digest().hex());
     let tmp = dir.join(&name);
     let _ = fs::remove_file(&tmp);
     if fs::hard_link(&src, &tmp).is_err() {
         return Ok(false); // another filesystem, or links not allowed: copy
     }
-    let linked = Layer {
-        data: BlobData::Member {
-            store: Arc::new(Container::open_dir(dir)?),
-            name,
-        },
-        ..layer.clone()
-    };
-    let verified = crate::layer::copy_layer(
-        image,
-        *index,
-        &linked,
-        &mut std::io::sink(),
-        opts.max_layer_size,
-    );
-    if let Err(e) = verified {
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
+    let still = |s: FileStamp| FileStamp::of_path(&tmp).is_ok_and(|t| t.same_content(&s));
+    if known && layer.checked.file().is_some_and(still) {
+        crate::progress::verbose(|| {
+            format!(
+                "{}: linked, verified when it was read",
+                crate::layer::describe(image, *index, layer)
+            )
+        });
+    } else {
+        let linked = Layer {
+            data: BlobData::Member {
+                store: Arc::new(Container::open_dir(dir)?),
+                name,
+            },
+            ..layer.clone()
+        };
+        let verified = crate::layer::copy_layer(
+            image,
+            *index,
+            &linked,
+            &mut std::io::sink(),
+            opts.max_layer_size,
+        );
+        if let Err(e) = verified {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
     }
     // Durable like a copied blob (nearly free for an input blob that is already on disk).
     File::open(&tmp).and_then(|f| f.sync_all()).at(&tmp)?;

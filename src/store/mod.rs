@@ -5,6 +5,7 @@
 
 pub mod container;
 pub mod registry;
+pub mod stamp;
 pub mod temp;
 
 use crate::error::Result;

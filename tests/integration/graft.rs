@@ -2049,3 +2049,58 @@ fn path_mode_refuses_directory_over_base_file_parent() {
     assert!(err.contains("/opt") && err.contains("file"), "{err}");
     assert_no_output(d.path(), &out);
 }
+
+/// Layout to layout on the same filesystem: every layer blob of the result is a hard link to
+/// a blob this run already read whole and verified (the check read them), so none is read a
+/// second time, and the process reads less than the input's layer blobs (the vendor's old
+/// base layer is not needed). skopeo copies the result out, verifying every digest.
+#[test]
+fn layout_to_layout_links_blobs_without_reading_them_again() {
+    let t = tmp();
+    let vendor = t.path().join("vendor.oci");
+    let base = t.path().join("base.oci");
+    for (from, to) in [(real("vendor-real.oci"), &vendor), (real("debian-new.oci"), &base)] {
+        tool_ok("cp", &["-a", &from, to.to_str().unwrap()]);
+    }
+    let out = t.path().join("out.oci");
+    let o = regraft(&[
+        "-v",
+        "--from",
+        &format!("oci:{}:1.0", vendor.display()),
+        "--onto",
+        &format!("oci:{}:trixie", base.display()),
+        "--old-base-layers",
+        "1",
+        "-o",
+        &format!("oci:{}:out", out.display()),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let linked = err.matches("linked, verified when it was read").count();
+    assert_eq!(linked, 3, "every layer linked without a second read:\n{err}");
+    let io = err.lines().find(|l| l.contains("I/O: read"));
+    let ratio: f64 = io
+        .and_then(|l| l.rsplit("read ").next())
+        .and_then(|r| r.trim().trim_end_matches('x').parse().ok())
+        .unwrap_or_else(|| panic!("no I/O line:\n{err}"));
+    assert!(ratio < 1.0, "read {ratio}x the input's layer blobs:\n{err}");
+    for l in layout_layers(&out, Some("out")) {
+        let ino = |p: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
+        let name = l.file_name().unwrap();
+        let src = [&vendor, &base]
+            .iter()
+            .map(|d| d.join("blobs/sha256").join(name))
+            .find(|p| p.exists())
+            .expect("every layer of the result is an input blob");
+        assert_eq!(ino(&l), ino(&src), "{} is a hard link", l.display());
+    }
+    tool_ok(
+        "skopeo",
+        &[
+            "copy",
+            "-q",
+            &format!("oci:{}:out", out.display()),
+            &format!("dir:{}", t.path().join("copied").display()),
+        ],
+    );
+}
