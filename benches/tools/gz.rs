@@ -17,7 +17,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let codec = Codec::parse(&format!("gzip:{level}"))?;
     let mut r = File::open(input)?;
-    let mut e = Encoder::new(codec, BufWriter::with_capacity(1 << 20, File::create(output)?))?;
+    let mut e = Encoder::new(
+        codec,
+        BufWriter::with_capacity(1 << 20, File::create(output)?),
+    )?;
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = r.read(&mut buf)?;
@@ -26,6 +29,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         e.write_all(&buf[..n])?;
     }
-    e.finish()?.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    e.finish()?
+        .into_inner()
+        .map_err(|e| e.into_error())?
+        .sync_all()?;
     Ok(())
 }

@@ -2059,7 +2059,10 @@ fn layout_to_layout_links_blobs_without_reading_them_again() {
     let t = tmp();
     let vendor = t.path().join("vendor.oci");
     let base = t.path().join("base.oci");
-    for (from, to) in [(real("vendor-real.oci"), &vendor), (real("debian-new.oci"), &base)] {
+    for (from, to) in [
+        (real("vendor-real.oci"), &vendor),
+        (real("debian-new.oci"), &base),
+    ] {
         tool_ok("cp", &["-a", &from, to.to_str().unwrap()]);
     }
     let out = t.path().join("out.oci");
@@ -2077,7 +2080,10 @@ fn layout_to_layout_links_blobs_without_reading_them_again() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     let linked = err.matches("linked, verified when it was read").count();
-    assert_eq!(linked, 3, "every layer linked without a second read:\n{err}");
+    assert_eq!(
+        linked, 3,
+        "every layer linked without a second read:\n{err}"
+    );
     let io = err.lines().find(|l| l.contains("I/O: read"));
     let ratio: f64 = io
         .and_then(|l| l.rsplit("read ").next())

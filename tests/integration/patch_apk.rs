@@ -790,6 +790,41 @@ fn apk_bad_inputs_write_nothing() {
         err.contains("/usr/bin/demo: checksum mismatch: APK-TOOLS.checksum.SHA1"),
         "{err}"
     );
+    // Bombs: a first segment that inflates past what a control segment may be (64 MiB), and a
+    // data segment past --max-layer-size (a 100 MiB file of zeros, 100 KiB gzipped).
+    let bombs = w.dir.join("bombs");
+    std::fs::create_dir_all(bombs.join("control")).unwrap();
+    std::fs::create_dir_all(bombs.join("data")).unwrap();
+    let py = r##"
+import gzip, io, sys, tarfile, zlib
+def gz_stream(chunks):
+    c = zlib.compressobj(9, zlib.DEFLATED, 31)
+    out = b"".join(c.compress(x) for x in chunks)
+    return out + c.flush()
+zeros = b"\0" * (1 << 20)
+def cut_tar(name, data):
+    b = io.BytesIO(); t = tarfile.open(fileobj=b, mode="w")
+    i = tarfile.TarInfo(name); i.size = len(data); t.addfile(i, io.BytesIO(data))
+    end = t.offset; t.close(); return b.getvalue()[:end]
+info = b"pkgname = demo\npkgver = 1.6-r0\narch = x86_64\n"
+control = gzip.compress(cut_tar(".PKGINFO", info), mtime=0)
+big = tarfile.TarInfo("usr/big"); big.size = 100 << 20
+open(sys.argv[1] + "/control/demo-1.5-r0.apk", "wb").write(gz_stream([zeros] * 65) + control)
+open(sys.argv[1] + "/data/demo-1.6-r0.apk", "wb").write(control + gz_stream([big.tobuf()] + [zeros] * 100))
+"##;
+    tool_ok("python3", &["-c", py, bombs.to_str().unwrap()]);
+    let err = run(&bombs.join("control"), &[]);
+    assert!(
+        err.contains("demo-1.5-r0.apk: not a valid .apk")
+            && err.contains("inflates to more than 67108864 bytes"),
+        "{err}"
+    );
+    let err = run(&bombs.join("data"), &["--max-layer-size", "64M"]);
+    assert!(
+        err.contains("demo-1.6-r0.apk: data segment")
+            && err.contains("more than 67108864 bytes: --max-layer-size"),
+        "{err}"
+    );
     // A new version that conflicts with an installed package.
     let conflict = w.dir.join("conflict");
     apk(
@@ -897,4 +932,26 @@ fn apk_report_takes_the_lowest_fixing_version_in_apks_order() {
     );
     assert!(text.contains("libdemo2 (new) -> 2.0-r0"), "{text}");
     assert!(text.contains("NOT RUN (accepted)"), "{text}");
+    // --all: every installed package the repositories have newer, at the newest.
+    let doc: Value = serde_json::from_str(&regraft_ok(&[
+        "patch",
+        &w.image,
+        "--repo",
+        repo.to_str().unwrap(),
+        "--all",
+        "--accept",
+        "maintainer-script:demo",
+        "--accept",
+        "maintainer-script:busybox",
+        "--dry-run",
+        "--json",
+    ]))
+    .unwrap();
+    let ups: Vec<(&str, &str)> = doc["updates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| (u["package"].as_str().unwrap(), u["to"].as_str().unwrap()))
+        .collect();
+    assert_eq!(ups, [("demo", "1.1-r0"), ("libdemo2", "2.0-r0")], "{doc:#}");
 }
