@@ -6,6 +6,8 @@
 //! `prerm`/`postrm`) blocks the patch unless `--accept maintainer-script:PACKAGE` takes it
 //! on; `ldconfig` triggers need no run when the update keeps every library's name and
 //! directory (the cache stays right), and are refused otherwise.
+//! An apk image (Alpine, Wolfi) goes through `apkpatch.rs` and its parts (`apk.rs`,
+//! `apkrepo.rs`, `apkplan.rs`, `apkdb.rs`, `apkapply.rs`) into the same `Patched`.
 
 pub mod apk;
 pub mod apkapply;
@@ -162,7 +164,7 @@ pub fn patch(
 ) -> Result<Patched> {
     let status = c.kept_at(b"var/lib/dpkg/status").ok_or_else(|| {
         Error::Invalid(format!(
-            "{}: no /var/lib/dpkg/status: regraft patch updates Debian packages (dpkg)",
+            "{}: no /var/lib/dpkg/status and no /lib/apk/db/installed: regraft patch updates dpkg and apk packages",
             img.name
         ))
     })?;
