@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(json layer_walk sniff elf ldcache ld_so_conf merged_view dpkg_status apk_db users pyvenv accept_rules zip deb apk registry_ref rpm_header rpmdb_sqlite report)
+[ ${#targets[@]} -gt 0 ] || targets=(json layer_walk sniff elf ldcache ld_so_conf merged_view dpkg_status apk_db users pyvenv accept_rules zip deb apk registry_ref rpm_header rpmdb_sqlite report append_layer)
 export RUSTC_BOOTSTRAP=1
 
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
@@ -113,6 +113,21 @@ for h, b in sqlite3.connect(sys.argv[1]).execute("SELECT hnum, blob FROM Package
       printf 'SQLite format 3\0' >"$dir/head" ;;
     report)
       cp ../fixtures/reports/*.json ../fixtures/reports/*.sarif "$dir/" 2>/dev/null || true ;;
+    append_layer)
+      # Layer tarballs as a user makes them with GNU tar: plain, gzip, zstd; and one whose
+      # entry climbs out of the root (refused by the walk).
+      tmp=$(mktemp -d)
+      mkdir -p "$tmp/opt/extra/bin"
+      printf 'x\n' >"$tmp/opt/extra/file"
+      ln -s ../file "$tmp/opt/extra/bin/link"
+      tar -C "$tmp" -cf "$dir/plain.tar" opt
+      tar -C "$tmp" -czf "$dir/layer.tar.gz" opt
+      tar -C "$tmp" --zstd -cf "$dir/layer.tar.zst" opt
+      python3 -c 'import io,sys,tarfile
+t = tarfile.open(sys.argv[1], "w")
+i = tarfile.TarInfo("../escape"); d = b"out\n"; i.size = len(d)
+t.addfile(i, io.BytesIO(d)); t.close()' "$dir/escape.tar"
+      rm -rf "$tmp" ;;
     accept_rules)
       printf '/usr/lib/**/*.so\n/opt/?/bin/*\nconfig User # why\n**/' >"$dir/rules" ;;
   esac

@@ -30,6 +30,9 @@ Examples:
   # A multi-platform vendor (an index): every platform onto the base's same platform, one index
   regraft --from vendor-multi.oci.tar --onto debian-multi.oci.tar -o oci-archive:fixed.tar
 
+  # Annotate the result, Docker media types (a manifest list for an index), a history comment
+  regraft --from vendor.tar --onto base.tar --path /opt/vendor --annotation k=v --format docker --history-comment 'rebuilt' -o v2.tar
+
   # Look inside an image, check every digest, convert between formats
   regraft inspect vendor.tar
   regraft verify oci-archive:vendor-oci.tar
@@ -161,6 +164,12 @@ pub struct GraftArgs {
 
     #[command(flatten)]
     pub config: OverrideArgs,
+
+    #[command(flatten)]
+    pub annotate: AnnotateArgs,
+
+    #[command(flatten)]
+    pub history: HistoryArgs,
 
     /// Print the plan and write nothing.
     #[arg(long)]
@@ -399,6 +408,8 @@ pub struct AddArgs {
     #[command(flatten)]
     pub config: OverrideArgs,
     #[command(flatten)]
+    pub history: HistoryArgs,
+    #[command(flatten)]
     pub gate: GateArgs,
 }
 
@@ -410,6 +421,8 @@ pub struct AppendArgs {
     pub layers: Vec<String>,
     #[command(flatten)]
     pub out: OutArgs,
+    #[command(flatten)]
+    pub history: HistoryArgs,
 }
 
 #[derive(Args, Debug)]
@@ -424,6 +437,8 @@ pub struct FlattenArgs {
     pub compression: Option<String>,
     #[command(flatten)]
     pub out: OutArgs,
+    #[command(flatten)]
+    pub history: HistoryArgs,
 }
 
 #[derive(Args, Debug)]
@@ -436,6 +451,8 @@ pub struct RmArgs {
     /// Compression of the new layer (default: that of the image's top layer).
     #[arg(long, value_name = "CODEC")]
     pub compression: Option<String>,
+    #[command(flatten)]
+    pub history: HistoryArgs,
 }
 
 #[derive(Args, Debug)]
@@ -462,6 +479,8 @@ pub struct ConfigArgs {
     pub config: OverrideArgs,
     #[command(flatten)]
     pub edits: ConfigEditArgs,
+    #[command(flatten)]
+    pub history: HistoryArgs,
     #[command(flatten)]
     pub gate: GateArgs,
 }
@@ -504,6 +523,10 @@ pub struct PatchArgs {
     /// Compression of the new layer (default: that of the image's top layer).
     #[arg(long, value_name = "CODEC")]
     pub compression: Option<String>,
+    #[command(flatten)]
+    pub annotate: AnnotateArgs,
+    #[command(flatten)]
+    pub history: HistoryArgs,
     /// `--accept maintainer-script:PACKAGE` lets an update whose maintainer scripts (or
     /// triggers other than ldconfig) regraft does not run go ahead; the other checks' names
     /// pass the will-it-run check's findings on the patched image, as for a graft.
@@ -655,23 +678,28 @@ pub struct DiffArgs {
     pub json: bool,
 }
 
-/// What goes into the written manifest (the index, when the output is one): annotations and
-/// media types; shared by every command that writes an image but the graft.
+/// What goes into the written manifest (the index, when the output is one, and the child
+/// manifests written with it): annotations and media types; shared by every command that
+/// writes an image.
 #[derive(Args, Debug, Clone, Default)]
 pub struct AnnotateArgs {
-    /// Set an annotation on the written manifest (K=V; repeatable).
+    /// Set an annotation on the written manifest (K=V; repeatable). An index output gets it
+    /// too, and so do the child manifests written anew with it (a multi-platform graft's;
+    /// a copied index's only under --format docker).
     #[arg(long, value_name = "K=V")]
     pub annotation: Vec<String>,
-    /// Remove an annotation from the written manifest (K; it must be there).
+    /// Remove an annotation from every written document that has it (K; at least one must).
     #[arg(long, value_name = "K")]
     pub annotation_rm: Vec<String>,
     /// Copy every config label to a manifest annotation of the same key (OCI tools read
-    /// annotations, Docker reads labels); --annotation wins over a label.
+    /// annotations, Docker reads labels); --annotation wins over a label. An index gets the
+    /// labels all its platforms share.
     #[arg(long)]
     pub label_to_annotation: bool,
-    /// Media types of the written manifest and config: oci (the default) or docker (schema 2, for
-    /// registries and Docker versions that want it; the manifest's digest changes, the
-    /// blobs do not).
+    /// Media types of the written documents: oci (the default) or docker (schema 2 manifests,
+    /// and a manifest list for an index, for registries and Docker versions that want them;
+    /// the documents' digests change, the config and layer blobs do not; zstd layers are
+    /// refused).
     #[arg(long, value_name = "oci|docker")]
     pub format: Option<String>,
 }
@@ -694,15 +722,39 @@ impl AnnotateArgs {
         )
     }
 
-    /// The annotations, then the media types, applied to a planned image.
+    /// The annotations and the media types, checked.
+    pub fn doc_edits(&self) -> Result<regraft::mutate::DocEdits> {
+        Ok(regraft::mutate::DocEdits {
+            annotations: self.annotations()?,
+            format: self.media_format()?,
+        })
+    }
+
+    /// The annotations, then the media types, applied to a planned image whose child
+    /// manifests (if it is an index) are copied.
     pub fn apply(
         &self,
         plan: regraft::model::out::OutImage,
         what: &str,
     ) -> Result<regraft::model::out::OutImage> {
-        let plan = regraft::mutate::annotate(plan, &self.annotations()?, what)?;
-        regraft::mutate::retype::retype(plan, self.media_format()?, what)
+        regraft::mutate::finish(
+            plan,
+            &self.doc_edits()?,
+            regraft::mutate::Children::Copied,
+            what,
+        )
     }
+}
+
+/// `--history-comment`: shared by every command that writes a history entry (the graft,
+/// `add`, `rm`, `append`, `flatten`, `patch`, `config`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct HistoryArgs {
+    /// The comment of the history entry regraft writes (as docker commit --message); `config`
+    /// writes an entry only when this asks for one, and a layer-mode graft, which moves the
+    /// vendor's entries as they are, adds an empty_layer entry carrying it.
+    #[arg(long, value_name = "TEXT")]
+    pub history_comment: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -763,10 +815,6 @@ pub struct ConfigEditArgs {
     /// clock); default: SOURCE_DATE_EPOCH when set, else the image's own.
     #[arg(long, value_name = "RFC3339|now")]
     pub created: Option<String>,
-    /// Record the edit in the image's history with this comment (as docker commit
-    /// --message); without it a config edit adds no history entry.
-    #[arg(long, value_name = "TEXT")]
-    pub history_comment: Option<String>,
     /// Remove layer N (index as `inspect` shows it) with its history entry (repeatable).
     #[arg(long, value_name = "N")]
     pub layer_rm: Vec<usize>,
@@ -948,6 +996,8 @@ impl GraftArgs {
             source_date_epoch,
             exclude: Excludes::new(&self.exclude)?,
             accepts: self.accept.rules()?,
+            docs: self.annotate.doc_edits()?,
+            history_comment: self.history.history_comment.clone(),
         })
     }
 

@@ -7,7 +7,6 @@ use super::{CheckInput, abs, under};
 use crate::error::Result;
 use crate::formats::elf;
 use crate::layer::entry::Kind;
-use crate::view::Node;
 use crate::view::fs::{AppEntry, Fs};
 use crate::view::merged::Key;
 
@@ -25,8 +24,9 @@ pub struct Script {
 
 /// The application as the check sees it.
 pub struct App {
-    /// Its nodes in the result.
-    pub nodes: Vec<(Key, Node)>,
+    /// Its nodes' paths in the result (the nodes stay in `fs.result`: a copy of each would
+    /// double the check's memory on a large application).
+    pub nodes: Vec<Key>,
     /// The raw entries of the layers above the base (under the selections, with `--path`).
     pub raw: Vec<AppEntry>,
     pub elves: Vec<AppElf>,
@@ -62,7 +62,8 @@ impl App {
 
     /// The ELF files and the executable scripts among the application's files.
     fn read_programs(&mut self, fs: &Fs, out: &mut Vec<Finding>) -> Result<()> {
-        for (p, n) in &self.nodes {
+        for p in &self.nodes {
+            let Some(n) = fs.result.get(p) else { continue };
             if n.kind != Kind::File {
                 continue;
             }
@@ -101,19 +102,19 @@ impl App {
 
 /// The application's nodes in the result: those of the layers above the base, or with
 /// `--path` the subtrees of the selections (`sels`, resolved in the result).
-fn nodes(fs: &Fs, boundary: usize, sels: &[Vec<u8>]) -> Vec<(Key, Node)> {
+fn nodes(fs: &Fs, boundary: usize, sels: &[Vec<u8>]) -> Vec<Key> {
     if sels.is_empty() {
         return fs
             .result
             .nodes
             .iter()
             .filter(|(_, n)| n.layer >= boundary)
-            .map(|(k, n)| (k.clone(), n.clone()))
+            .map(|(k, _)| k.clone())
             .collect();
     }
     sels.iter()
         .flat_map(|s| fs.result.subtree(s))
-        .map(|(k, n)| (k.clone(), n.clone()))
+        .map(|(k, _)| k.clone())
         .collect()
 }
 

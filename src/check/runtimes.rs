@@ -30,10 +30,11 @@ use std::collections::BTreeMap;
 pub fn check(
     fs: &mut Fs,
     env: &BTreeMap<String, String>,
-    nodes: &[(Key, Node)],
+    app: &[Key],
     out: &mut Vec<Finding>,
 ) -> Result<()> {
     let mut homes = vec!["/usr/bin".to_string(), "/usr/local/bin".to_string()];
+    let nodes = &refs(fs, app)[..];
     for (p, n) in nodes {
         let name_ok = p.as_bytes() == b"pyvenv.cfg" || p.ends_with(b"/pyvenv.cfg");
         if n.kind != Kind::File || !name_ok {
@@ -86,13 +87,20 @@ pub fn check(
         .collect();
     fs.fetch(&keys)?;
     if let Some(newest) = classes {
-        java_classes(fs, nodes, &jvm_files, newest, out)?;
+        java_classes(fs, &refs(fs, app), &jvm_files, newest, out)?;
     }
     if !addons.is_empty() {
         let abis: Vec<(u32, String)> = all_nodes.iter().filter_map(|n| node_abi(fs, n)).collect();
         addon_findings(&addons, &abis, out);
     }
     Ok(())
+}
+
+/// The application's nodes, looked up by path in the result (not copied).
+fn refs<'a>(fs: &'a Fs, keys: &'a [Key]) -> Vec<(&'a Key, &'a Node)> {
+    keys.iter()
+        .filter_map(|k| fs.result.get(k).map(|n| (k, n)))
+        .collect()
 }
 
 /// The Java feature version of a JDK's `release` file: `17` of `JAVA_VERSION="17.0.9"`, `8` of
@@ -154,7 +162,11 @@ fn loaded_class(name: &[u8]) -> bool {
 
 /// The newest class file of the application, loose or inside a jar, war or ear (one level: a
 /// jar inside a jar is not opened). A jar that cannot be read is a warning.
-fn newest_class(fs: &Fs, nodes: &[(Key, Node)], out: &mut Vec<Finding>) -> Result<Option<Newest>> {
+fn newest_class(
+    fs: &Fs,
+    nodes: &[(&Key, &Node)],
+    out: &mut Vec<Finding>,
+) -> Result<Option<Newest>> {
     let mut newest = None;
     let mut heads = zip::Heads::default();
     for (p, n) in nodes.iter().filter(|(_, n)| n.kind == Kind::File) {
@@ -220,7 +232,7 @@ fn release_candidates(java: &str) -> Vec<String> {
 /// one of the result's `java` (through PATH: `jvm_files`).
 fn application_jvm(
     fs: &Fs,
-    nodes: &[(Key, Node)],
+    nodes: &[(&Key, &Node)],
     jvm_files: &[String],
 ) -> Result<Option<(u32, String)>> {
     for (p, n) in nodes.iter().filter(|(_, n)| n.kind == Kind::File) {
@@ -251,7 +263,7 @@ fn application_jvm(
 /// Class files of the application newer than the JVM it runs with (see `application_jvm`).
 fn java_classes(
     fs: &Fs,
-    nodes: &[(Key, Node)],
+    nodes: &[(&Key, &Node)],
     jvm_files: &[String],
     newest: Newest,
     out: &mut Vec<Finding>,
@@ -297,7 +309,7 @@ struct Addon {
 /// `node_register_module_vN`. Node-API addons (`napi_register_module_v1`) are ABI-stable and
 /// not checked; addons registered only through a static constructor (the `NODE_MODULE`
 /// macro) carry the version in data no symbol names, and are not checked either.
-fn node_addons(fs: &Fs, nodes: &[(Key, Node)]) -> Result<Vec<Addon>> {
+fn node_addons(fs: &Fs, nodes: &[(&Key, &Node)]) -> Result<Vec<Addon>> {
     let mut v = Vec::new();
     for (p, n) in nodes {
         if n.kind != Kind::File || !p.ends_with(b".node") {
@@ -410,7 +422,7 @@ fn abi_tag(name: &[u8]) -> Option<String> {
 
 /// One finding per Python version the application's extension modules are built for and the
 /// result has in none of `homes`.
-fn extensions(fs: &Fs, nodes: &[(Key, Node)], homes: &[String], out: &mut Vec<Finding>) {
+fn extensions(fs: &Fs, nodes: &[(&Key, &Node)], homes: &[String], out: &mut Vec<Finding>) {
     let mut by_version: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for (p, n) in nodes {
         let name = p.rsplit(|&b| b == b'/').next().unwrap_or(p);

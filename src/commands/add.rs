@@ -33,7 +33,7 @@ pub fn run(a: &AddArgs, g: &Globals) -> Result<u8> {
         edits: Default::default(),
         layer_edits: Default::default(),
         created: None,
-        history_comment: None,
+        history_comment: a.history.history_comment.clone(),
         overrides: a.config.overrides(),
         source_date_epoch: sde,
         gate: Some(a.gate.clone()),

@@ -28,7 +28,7 @@ pub fn run(a: &AppendArgs, g: &Globals) -> Result<u8> {
         add.history.push(mutate::history_entry(
             created.as_deref(),
             format!("regraft append {name}"),
-            "regraft",
+            a.history.history_comment.as_deref().unwrap_or("regraft"),
             HistoryKind::Layer,
         ));
         add.layers.push(LayerFrom {

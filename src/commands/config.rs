@@ -29,7 +29,7 @@ pub fn run(a: &ConfigArgs, g: &Globals) -> Result<u8> {
         edits,
         layer_edits,
         created,
-        history_comment: a.edits.history_comment.clone(),
+        history_comment: a.history.history_comment.clone(),
         source_date_epoch: cli::source_date_epoch()?,
         gate: Some(a.gate.clone()),
         what: format!("edited the config of {}", img.name),

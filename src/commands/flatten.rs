@@ -34,7 +34,10 @@ pub fn run(a: &FlattenArgs, g: &Globals) -> Result<u8> {
         history: vec![mutate::history_entry(
             created.as_deref(),
             format!("regraft flatten --from-layer {from}"),
-            &format!("merge of layers {from} to {last}"),
+            a.history
+                .history_comment
+                .as_deref()
+                .unwrap_or(&format!("merge of layers {from} to {last}")),
             HistoryKind::Layer,
         )],
         created: Created::Set(created),

@@ -54,7 +54,7 @@ pub fn run(a: &PatchArgs, g: &Globals) -> Result<u8> {
         output: o.clone(),
         tag: a.tag.clone(),
         digestfile: a.digestfile.clone(),
-        annotate: Default::default(),
+        annotate: a.annotate.clone(),
     });
     let target = out.as_ref().map(|o| o.target(&a.image)).transpose()?;
     let img = Source::open(&crate::cli::input(&a.image)?)?.image(g.platform.as_ref())?;
@@ -209,7 +209,7 @@ pub fn run(a: &PatchArgs, g: &Globals) -> Result<u8> {
         edits: Default::default(),
         layer_edits: Default::default(),
         created: None,
-        history_comment: None,
+        history_comment: a.history.history_comment.clone(),
         source_date_epoch: sde,
         gate: None,
         what: format!("updated {} package(s) of {}", names.len(), img.name),

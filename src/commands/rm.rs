@@ -18,7 +18,7 @@ pub fn run(a: &RmArgs, g: &Globals) -> Result<u8> {
         edits: Default::default(),
         layer_edits: Default::default(),
         created: None,
-        history_comment: None,
+        history_comment: a.history.history_comment.clone(),
         overrides: Default::default(),
         source_date_epoch: cli::source_date_epoch()?,
         what: format!("deleted {} from {}", deleted.join(", "), img.name),

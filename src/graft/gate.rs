@@ -42,6 +42,17 @@ pub fn graft_checked(
             g.summary.config_digest = d.config.to_string();
         }
     }
+    // Annotations and media types last: they change the manifest's bytes, nothing the check
+    // reads.
+    if !plan.docs.is_empty() {
+        g.image = crate::mutate::finish(
+            g.image.clone(),
+            &plan.docs,
+            crate::mutate::Children::Made,
+            &g.summary.output,
+        )?;
+        g.summary.manifest_digest = g.image.top.digest.to_string();
+    }
     Ok((g, gc.report))
 }
 

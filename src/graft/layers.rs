@@ -16,7 +16,8 @@ use serde_json::Value;
 use std::io::{Read, Write};
 
 /// Layer mode: the vendor's layers past the split, rewritten where `--exclude` drops
-/// entries, then the vendor's history past the old base's.
+/// entries, then the vendor's history past the old base's (and, with `--history-comment`,
+/// an empty_layer entry for the graft).
 pub(super) fn graft_layers(plan: &GraftPlan, inputs: &Inputs) -> Result<ModeResult> {
     let vendor = &inputs.vendor;
     // Even a dry run writes rewritten layers (to temporary files): the check reads them.
@@ -45,10 +46,20 @@ pub(super) fn graft_layers(plan: &GraftPlan, inputs: &Inputs) -> Result<ModeResu
             layer: l,
         });
     }
-    let history = match vendor.config.get("history").and_then(Value::as_array) {
+    let mut history: Vec<Value> = match vendor.config.get("history").and_then(Value::as_array) {
         Some(h) => h.iter().skip(inputs.split.history).cloned().collect(),
         None => Vec::new(),
     };
+    // The vendor's entries move as they are; `--history-comment` records the graft itself in
+    // an entry of its own, as a config edit's does.
+    if let Some(c) = &plan.history_comment {
+        history.push(crate::mutate::history_entry(
+            inputs.created.as_deref(),
+            format!("regraft from {}", inputs.vendor_ref()),
+            c,
+            crate::mutate::HistoryKind::EmptyLayer,
+        ));
+    }
     Ok(ModeResult {
         layers,
         history,

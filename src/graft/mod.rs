@@ -60,6 +60,12 @@ pub struct GraftPlan {
     pub exclude: crate::model::glob::Excludes,
     /// `--accept` and `--accept-file`: findings that block nothing.
     pub accepts: crate::check::accept::Accepts,
+    /// `--annotation`, `--annotation-rm`, `--label-to-annotation`, `--format`: what the
+    /// written manifest (and index) get.
+    pub docs: crate::mutate::DocEdits,
+    /// `--history-comment`: the comment of the history entry the graft writes (path mode:
+    /// the new layer's; layer mode: an empty_layer entry after the vendor's).
+    pub history_comment: Option<String>,
 }
 
 /// The result of planning a graft: the image to write and its summary.

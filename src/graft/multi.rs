@@ -217,8 +217,11 @@ pub fn graft_all(plan: &GraftPlan, ps: &Platforms, write: WriteMode) -> Result<M
     let mut sink = None;
     let mut done = Vec::new();
     for p in &ps.list {
+        // Each platform's manifest gets the annotations and media types with the index,
+        // below.
         let one = GraftPlan {
             platform: Some(p.clone()),
+            docs: Default::default(),
             ..plan.clone()
         };
         let (mut grafted, report) = graft_checked(&one, write, sink.take())
@@ -231,12 +234,37 @@ pub fn graft_all(plan: &GraftPlan, ps: &Platforms, write: WriteMode) -> Result<M
         });
     }
     let image = index_image(&done, &ps.annotations);
+    let image = finish_index(image, plan, &mut done)?;
     Ok(MultiGrafted {
         platforms: done,
         left_out: ps.left_out.clone(),
         image,
         sink,
     })
+}
+
+/// The index and its platforms' manifests with the plan's annotations and media types
+/// (`mutate::finish`: every child is made here, so every child gets them); each platform's
+/// summary names its manifest as written.
+fn finish_index(image: OutImage, plan: &GraftPlan, done: &mut [PlatformGraft]) -> Result<OutImage> {
+    if plan.docs.is_empty() {
+        return Ok(image);
+    }
+    let what = format!("the index for {}", plan.output);
+    let image = crate::mutate::finish(image, &plan.docs, crate::mutate::Children::Made, &what)?;
+    let bytes = image
+        .blobs
+        .iter()
+        .find_map(|b| match b {
+            OutBlob::Bytes { desc, bytes } if desc.digest == image.top.digest => Some(bytes),
+            _ => None,
+        })
+        .ok_or_else(|| Error::Invalid(format!("{what}: its bytes are not held")))?;
+    let idx: Index = spec::parse_json(bytes, &what)?;
+    for (d, m) in done.iter_mut().zip(&idx.manifests) {
+        d.grafted.summary.manifest_digest = m.digest.to_string();
+    }
+    Ok(image)
 }
 
 /// The index over the platforms' images, in their order; the vendor index's annotations

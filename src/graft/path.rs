@@ -410,7 +410,9 @@ fn history_entry(plan: &GraftPlan, inputs: &Inputs) -> Value {
             shown.join(" --path "),
             inputs.vendor_ref()
         ),
-        "regraft path graft",
+        plan.history_comment
+            .as_deref()
+            .unwrap_or("regraft path graft"),
         HistoryKind::Layer,
     )
 }

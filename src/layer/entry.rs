@@ -437,7 +437,7 @@ mod tests {
     fn names_intern_and_extras_tidy() {
         use super::{Meta, Name};
         let a = Name::new(b"daemon");
-        assert_eq!(a, Name::new(&b"daemon".to_vec()));
+        assert_eq!(a, Name::new(String::from("daemon").as_bytes()));
         assert_ne!(a, Name::new(b"daemon2"));
         assert_eq!(a.as_bytes(), b"daemon");
         assert_eq!(Name::new(b""), Name::default());

@@ -1,20 +1,17 @@
-//! Annotations on a planned image (`--annotation`, `--annotation-rm`, `--label-to-annotation`):
-//! the top document (the manifest, or the index when the output is one) is read back from the
-//! plan, its `annotations` edited, written once and re-digested, and the plan's descriptor
-//! moved to the new bytes. Every other key and blob stays as planned.
+//! Annotations on one written document (`--annotation`, `--annotation-rm`,
+//! `--label-to-annotation`): its `annotations` object edited in place, every other key kept.
+//! Which documents get them (the manifest; an index and the child manifests rewritten with
+//! it) is `finish`'s.
 
 use crate::error::{Error, Result};
-use crate::model::digest::Digest;
-use crate::model::out::{OutBlob, OutImage};
 use serde_json::{Map, Value};
-use std::sync::Arc;
 
 /// The annotation edits, as flags give them.
 #[derive(Clone, Debug, Default)]
 pub struct Annotations {
     /// `K=V`, set (replacing).
     pub set: Vec<String>,
-    /// Keys removed (each must be there).
+    /// Keys removed (each must be on at least one document written).
     pub rm: Vec<String>,
     /// Copy every label of the config to an annotation of the same name (`--annotation`
     /// wins over a label of the same key).
@@ -40,73 +37,36 @@ impl Annotations {
     }
 }
 
-/// The bytes the plan holds for `digest`.
-pub(super) fn held<'a>(plan: &'a OutImage, digest: &Digest) -> Option<&'a Arc<Vec<u8>>> {
-    plan.blobs.iter().find_map(|b| match b {
-        OutBlob::Bytes { desc, bytes } if desc.digest == *digest => Some(bytes),
-        _ => None,
-    })
+/// The annotation keys of a document, for messages.
+pub(super) fn keys(doc: &Value) -> Vec<String> {
+    doc.get("annotations")
+        .and_then(Value::as_object)
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
-/// Puts `bytes` in place of the plan's top document (its descriptor re-digested, its media
-/// type `media_type` when given), wherever the plan holds the old one.
-pub(super) fn replace_top(plan: &mut OutImage, bytes: Vec<u8>, media_type: Option<&str>) {
-    let old = plan.top.digest.clone();
-    let mut top = plan.top.clone();
-    if let Some(mt) = media_type {
-        top.media_type = mt.into();
-    }
-    top.digest = Digest::of(&bytes);
-    top.size = bytes.len() as u64;
-    let bytes = Arc::new(bytes);
-    for b in &mut plan.blobs {
-        if let OutBlob::Bytes { desc, .. } = b
-            && desc.digest == old
-        {
-            *b = OutBlob::Bytes {
-                desc: top.clone(),
-                bytes: bytes.clone(),
-            };
-        }
-    }
-    plan.top = top;
-}
-
-/// Applies `a` to the top document of `plan` (named `what` in messages).
-pub fn annotate(mut plan: OutImage, a: &Annotations, what: &str) -> Result<OutImage> {
-    if a.is_empty() {
-        return Ok(plan);
-    }
+/// Edits the `annotations` of `doc` (a manifest or an index): `a.rm` removed where present,
+/// then `labels`, then `a.set` (so `--annotation` wins). Returns the keys of `a.rm` it
+/// removed; whether a key must have been somewhere is the caller's to say.
+pub(super) fn edit_doc(
+    doc: &mut Value,
+    a: &Annotations,
+    labels: Vec<(String, String)>,
+    what: &str,
+) -> Result<Vec<String>> {
     let pairs = a.pairs()?;
-    let top = held(&plan, &plan.top.digest)
-        .ok_or_else(|| Error::Invalid(format!("{what}: the planned manifest is not held")))?;
-    let mut doc: Value =
-        serde_json::from_slice(top).map_err(|e| Error::json("the planned manifest", e))?;
-    let labels = if a.from_labels {
-        labels_of_plan(&plan, &doc, what)?
-    } else {
-        Vec::new()
-    };
     let obj = doc
         .as_object_mut()
-        .ok_or_else(|| Error::Invalid(format!("{what}: the manifest is not an object")))?;
+        .ok_or_else(|| Error::Invalid(format!("{what}: the document is not a JSON object")))?;
     let mut ann: Map<String, Value> = obj
         .get("annotations")
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
+    let mut removed = Vec::new();
     for k in &a.rm {
-        if ann.shift_remove(k).is_none() {
-            let have: Vec<&str> = ann.keys().map(String::as_str).collect();
-            return Err(Error::Invalid(format!(
-                "{what}: --annotation-rm {}: the manifest has no such annotation; it has: {}",
-                crate::text::sanitize(k),
-                if have.is_empty() {
-                    "none".to_string()
-                } else {
-                    crate::text::sanitize(&have.join(", "))
-                }
-            )));
+        if ann.shift_remove(k).is_some() {
+            removed.push(k.clone());
         }
     }
     for (k, v) in labels.into_iter().chain(pairs) {
@@ -117,25 +77,12 @@ pub fn annotate(mut plan: OutImage, a: &Annotations, what: &str) -> Result<OutIm
     } else {
         obj.insert("annotations".into(), Value::Object(ann));
     }
-    let bytes = serde_json::to_vec(&doc).map_err(|e| Error::json("the manifest", e))?;
-    replace_top(&mut plan, bytes, None);
-    Ok(plan)
+    Ok(removed)
 }
 
-/// The config labels of a planned single image (`doc` is its manifest).
-fn labels_of_plan(plan: &OutImage, doc: &Value, what: &str) -> Result<Vec<(String, String)>> {
-    let cd = doc
-        .pointer("/config/digest")
-        .and_then(Value::as_str)
-        .ok_or_else(|| {
-            Error::Usage(format!(
-                "{what}: --label-to-annotation needs one image, not an index"
-            ))
-        })?;
-    let cd = Digest::parse(cd)?;
-    let cbytes = held(plan, &cd)
-        .ok_or_else(|| Error::Invalid(format!("{what}: the planned config is not held")))?;
-    let cfg: Value = serde_json::from_slice(cbytes).map_err(|e| Error::json("the config", e))?;
+/// The labels of a config document.
+pub(super) fn labels_of_config(cfg: &[u8]) -> Result<Vec<(String, String)>> {
+    let cfg: Value = serde_json::from_slice(cfg).map_err(|e| Error::json("the config", e))?;
     Ok(crate::model::config::labels_of(
         cfg.get("config").and_then(Value::as_object),
     ))
@@ -144,61 +91,40 @@ fn labels_of_plan(plan: &OutImage, doc: &Value, what: &str) -> Result<Vec<(Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::spec::media;
     use serde_json::json;
-
-    fn plan(manifest: Value, config: Value) -> OutImage {
-        let c = OutBlob::json(media::OCI_CONFIG, serde_json::to_vec(&config).unwrap());
-        let mut m = manifest;
-        m["config"] = json!({"mediaType": media::OCI_CONFIG, "digest": c.digest().to_string(), "size": c.size()});
-        let m = OutBlob::json(media::OCI_MANIFEST, serde_json::to_vec(&m).unwrap());
-        let OutBlob::Bytes { desc, .. } = &m else {
-            unreachable!()
-        };
-        OutImage {
-            top: desc.clone(),
-            blobs: vec![c, m],
-            name: None,
-            docker: None,
-        }
-    }
-
-    fn top(p: &OutImage) -> Value {
-        serde_json::from_slice(held(p, &p.top.digest).unwrap()).unwrap()
-    }
 
     #[test]
     fn set_remove_and_labels() {
-        let p = plan(
-            json!({"schemaVersion":2,"annotations":{"a":"1","b":"2"},"x-keep":true}),
-            json!({"config":{"Labels":{"l":"from-label","a":"label-a"}}}),
-        );
+        let mut m = json!({"schemaVersion":2,"annotations":{"a":"1","b":"2"},"x-keep":true});
         let a = Annotations {
             set: vec!["c=3".into(), "a=set".into()],
-            rm: vec!["b".into()],
+            rm: vec!["b".into(), "zz".into()],
             from_labels: true,
         };
-        let out = annotate(p.clone(), &a, "t").unwrap();
-        let m = top(&out);
+        let labels = vec![
+            ("l".into(), "from-label".into()),
+            ("a".into(), "label-a".into()),
+        ];
+        let removed = edit_doc(&mut m, &a, labels, "t").unwrap();
+        assert_eq!(removed, vec!["b".to_string()], "zz was not there");
         assert_eq!(
             m["annotations"],
-            json!({"a":"set","l":"from-label","c":"3"})
+            json!({"a":"set","l":"from-label","c":"3"}),
+            "--annotation wins over a label"
         );
         assert_eq!(m["x-keep"], true);
-        assert_ne!(out.top.digest, p.top.digest);
-        assert_eq!(out.blobs.len(), 2, "the manifest replaced, not added");
-        // Removing what is not there is an error naming what is.
+        // Removing the last one removes the object.
+        let mut e = json!({"annotations":{"a":"1"}});
         let rm = Annotations {
-            rm: vec!["zz".into()],
+            rm: vec!["a".into()],
             ..Default::default()
         };
-        let Err(e) = annotate(p, &rm, "t") else {
-            panic!("removing a missing annotation passed")
+        edit_doc(&mut e, &rm, vec![], "t").unwrap();
+        assert_eq!(e, json!({}));
+        let bad = Annotations {
+            set: vec!["novalue".into()],
+            ..Default::default()
         };
-        let e = e.to_string();
-        assert!(
-            e.contains("--annotation-rm zz") && e.contains("a, b"),
-            "{e}"
-        );
+        assert!(edit_doc(&mut e, &bad, vec![], "t").is_err());
     }
 }

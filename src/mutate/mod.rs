@@ -8,12 +8,14 @@ mod annotate;
 mod append;
 pub mod config;
 pub mod edits;
+pub mod finish;
 pub mod layer;
 pub mod retype;
 pub mod rewrite;
 
-pub use annotate::{Annotations, annotate};
+pub use annotate::Annotations;
 pub use append::{Addenda, Base, Created, HistoryKind, LayerFrom, append, history_entry};
+pub use finish::{Children, DocEdits, finish};
 pub use layer::{LayerDest, LayerTar, new_layer, whiteout_path};
 
 use crate::codec::compress::Codec;

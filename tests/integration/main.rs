@@ -14,6 +14,7 @@ mod exclude;
 mod faults;
 mod golden;
 mod graft;
+mod graft_docs;
 mod hostile;
 mod hostile_bounds;
 mod multi;

@@ -317,7 +317,7 @@ fn a_repository_that_lies_is_refused_naming_the_file_and_nothing_is_written() {
 
 /// Builds the demo packages of fixtures/src/patch with dpkg-deb into a repository directory
 /// holding exactly `names`.
-fn demo_repo(dir: &Path, names: &[&str]) -> String {
+pub fn demo_repo(dir: &Path, names: &[&str]) -> String {
     std::fs::create_dir_all(dir).unwrap();
     for n in names {
         let src = root().join("fixtures/src/patch").join(n);

@@ -1215,3 +1215,86 @@ fn registry_multi_platform_graft_writes_an_index_with_the_file_grafts_configs() 
         ],
     );
 }
+
+/// `--format docker` to a registry: `convert --all` of an index pushes a Docker manifest list
+/// over schema 2 manifests (with the annotation on each), which the registry takes and
+/// serves; skopeo copies the whole list out of it into a `dir:` (every file's
+/// sha256 its name), and regraft verifies each platform read back.
+#[test]
+fn registry_takes_a_docker_manifest_list() {
+    if !have_registry() {
+        return;
+    }
+    let reg = Registry::start("", None);
+    regraft_ok(&[
+        "convert",
+        "--all",
+        &format!("oci:{}", fixture("multi.oci")),
+        &reg.at("list:1"),
+        "--format",
+        "docker",
+        "--annotation",
+        "org.example.pushed=yes",
+        "-q",
+    ]);
+    let list = skopeo_reg(&["--raw"], &reg.at("list:1"));
+    assert_eq!(
+        list["mediaType"],
+        "application/vnd.docker.distribution.manifest.list.v2+json"
+    );
+    assert_eq!(list["annotations"]["org.example.pushed"], "yes");
+    for m in list["manifests"].as_array().unwrap() {
+        assert_eq!(
+            m["mediaType"],
+            "application/vnd.docker.distribution.manifest.v2+json"
+        );
+        let arch = m["platform"]["architecture"].as_str().unwrap();
+        let one = skopeo_reg(
+            &["--raw", "--override-arch", arch],
+            &format!("{}@{}", reg.at("list"), m["digest"].as_str().unwrap()),
+        );
+        assert_eq!(one["annotations"]["org.example.pushed"], "yes");
+        regraft_ok(&[
+            "verify",
+            "--platform",
+            &format!("linux/{arch}"),
+            &reg.at("list:1"),
+        ]);
+    }
+    let d = tmp();
+    let dir = d.path().join("copy");
+    tool_ok(
+        "skopeo",
+        &[
+            "copy",
+            "-q",
+            "--all",
+            "--src-tls-verify=false",
+            &reg.at("list:1"),
+            &format!("dir:{}", dir.display()),
+        ],
+    );
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_str().unwrap().to_string();
+        let hex = name.strip_suffix(".manifest.json").unwrap_or(&name);
+        if hex.len() == 64 {
+            assert_eq!(sha256_file(&p), hex, "{name}");
+        }
+    }
+    let served = tool_ok(
+        "sh",
+        &[
+            "-c",
+            &format!(
+                "skopeo inspect --raw --tls-verify=false {} | sha256sum",
+                reg.at("list:1")
+            ),
+        ],
+    );
+    assert_eq!(
+        sha256_file(&dir.join("manifest.json")),
+        served.split_whitespace().next().unwrap(),
+        "the list copied byte for byte"
+    );
+}
