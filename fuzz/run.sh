@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(json layer_walk sniff elf ldcache ldcache_write ld_so_conf merged_view dpkg_status apk_db users pyvenv accept_rules zip deb registry_ref rpm_header rpmdb_sqlite rpmdb_ndb rpmdb_bdb report append_layer)
+[ ${#targets[@]} -gt 0 ] || targets=(json layer_walk sniff elf ldcache ldcache_write ld_so_conf merged_view dpkg_status apk_db users pyvenv accept_rules zip deb apk registry_ref rpm_header rpmdb_sqlite rpmdb_ndb rpmdb_bdb report append_layer)
 export RUSTC_BOOTSTRAP=1
 
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
@@ -83,6 +83,12 @@ PY
       for p in ../fixtures/src/patch/regraft-demo-1.2 ../fixtures/src/patch/regraft-demo-data-1.1; do
         dpkg-deb --root-owner-group -Zgzip --build "$p" "$dir/$(basename "$p").deb" >/dev/null
       done ;;
+    apk)
+      # A small signed-looking .apk and an APKINDEX.tar.gz, made by fixtures/tools/mkapk.py.
+      printf '{"out": "%s/demo-1.0-r0.apk", "info": [["pkgname", "demo"], ["pkgver", "1.0-r0"], ["depend", "so:libc.musl-x86_64.so.1 !other"], ["provides", "cmd:demo=1.0-r0"]], "files": [["usr", "dir", null, 493], ["usr/bin", "dir", null, 493], ["usr/bin/demo", "file", "#!/bin/sh\\n", 493], ["usr/bin/d", "symlink", "demo", 511]], "scripts": {"post-upgrade": "#!/bin/sh\\n"}, "signed": true}' "$dir" >"$dir/spec.json"
+      python3 ../fixtures/tools/mkapk.py apk "$dir/spec.json"
+      python3 ../fixtures/tools/mkapk.py index "$dir"
+      rm -f "$dir"/*.json ;;
     rpm_header | rpmdb_sqlite | rpmdb_ndb | rpmdb_bdb)
       # The rpm fixture's database (fixtures/build-rpm.sh), and each of its header blobs.
       # No `| head -1` and no `grep -q` here: under pipefail a reader that stops early makes

@@ -336,12 +336,13 @@ pub enum Command {
     /// digest checked.
     #[command(after_help = "Example:\n  regraft blob app.tar sha256:4f1c... | tar -tz")]
     Blob(BlobArgs),
-    /// Update an image's Debian packages in place from local repositories (a directory of
-    /// .deb files, or an apt repository on disk), offline and without running the image: one
-    /// new layer with the new versions' files and dpkg's database updated, and
-    /// /etc/ld.so.cache rewritten as the image's ldconfig would when libraries come or go.
+    /// Update an image's Debian or Alpine packages in place from local repositories (a
+    /// directory of .deb or .apk files, an apt repository or an APKINDEX.tar.gz on disk),
+    /// offline and without running the image: one new layer with the new versions' files and
+    /// dpkg's or apk's database updated, and /etc/ld.so.cache rewritten as the image's ldconfig
+    /// would when a Debian update adds or removes libraries.
     #[command(
-        after_help = "Examples:\n  regraft patch debian.tar --repo ./debs --package zlib1g -o patched.tar\n  regraft patch vendor.tar --repo /srv/mirror --report trivy.json -o patched.tar\n  regraft patch vendor.tar --repo ./debs --all --dry-run\n  regraft patch vendor.tar --repo /srv/debian-security --keyring debian-security.gpg --report trivy.json --only-security -o patched.tar\n\nExit codes: 0 ok (also: nothing to update), 1 error (a dependency that cannot be met, a checksum mismatch, a signature that does not verify, a maintainer script not accepted), 2 usage, 3 the check of the patched image found an error."
+        after_help = "Examples:\n  regraft patch debian.tar --repo ./debs --package zlib1g -o patched.tar\n  regraft patch vendor.tar --repo /srv/mirror --report trivy.json -o patched.tar\n  regraft patch vendor.tar --repo ./debs --all --dry-run\n  regraft patch vendor.tar --repo /srv/debian-security --keyring debian-security.gpg --report trivy.json --only-security -o patched.tar\n  regraft patch alpine.tar --repo ./alpine-mirror/main/x86_64 --package busybox -o patched.tar\n\nExit codes: 0 ok (also: nothing to update), 1 error (a dependency that cannot be met, a checksum mismatch, a signature that does not verify, a maintainer script not accepted), 2 usage, 3 the check of the patched image found an error."
     )]
     Patch(PatchArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -489,13 +490,14 @@ pub struct ConfigArgs {
 pub struct PatchArgs {
     pub image: String,
     /// A repository: a directory of .deb files, an apt repository (dists/*/Release), a flat one
-    /// (Packages[.gz|.xz] at its top), or one .deb file (repeatable).
+    /// (Packages[.gz|.xz] at its top), or one .deb file; for an apk image, a directory with
+    /// APKINDEX.tar.gz, a directory of .apk files, or one .apk file (repeatable).
     #[arg(long, required = true, value_name = "DIR|FILE")]
     pub repo: Vec<std::path::PathBuf>,
     /// Require signed apt repositories (InRelease, or Release + Release.gpg) and verify each
     /// with gpgv against this keyring (a binary keyring, as `gpg --export` writes; repeatable)
     /// before any checksum in it is trusted. Without it the summary says "signatures not
-    /// verified".
+    /// verified". Not for apk images (their signatures are not verified).
     #[arg(long, value_name = "FILE")]
     pub keyring: Vec<std::path::PathBuf>,
     /// Update this package to the newest version the repositories have (repeatable).

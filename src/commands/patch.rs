@@ -16,6 +16,7 @@ fn fixes(
     img: &regraft::model::image::Image,
     quiet: bool,
     only_security: bool,
+    apk: bool,
 ) -> Result<Want> {
     let r = regraft::triage::parse::read(std::path::Path::new(report))?;
     // As triage does: a report about another image is refused.
@@ -29,7 +30,11 @@ fn fixes(
     }
     let mut by: std::collections::BTreeMap<String, (String, Vec<String>)> = Default::default();
     for f in r.findings.iter().filter(|f| f.os_package) {
-        let cmp = regraft::packages::version::compare_dpkg;
+        let cmp = if apk {
+            regraft::packages::version::compare_apk
+        } else {
+            regraft::packages::version::compare_dpkg
+        };
         let mut above: Vec<&String> = f
             .fixed
             .iter()
@@ -66,8 +71,25 @@ pub fn run(a: &PatchArgs, g: &Globals) -> Result<u8> {
         )
         .into());
     }
+    let contents = patch::read_image(&img, g.max_layer_size)?;
+    // An apk image (Alpine, Wolfi): apk's database and no dpkg one.
+    let apk = patch::apkpatch::db_path(&contents).is_some()
+        && contents.kept_at(b"var/lib/dpkg/status").is_none();
+    if apk && a.only_security {
+        return Err(Error::Usage(
+            "--only-security reads apt suites' Release files; an apk repository says nothing of security (an apk image)".into(),
+        )
+        .into());
+    }
+    if apk && !a.keyring.is_empty() {
+        return Err(Error::Usage(
+            "--keyring verifies apt repositories; apk signatures are not verified (an apk image)"
+                .into(),
+        )
+        .into());
+    }
     let want = match (&a.report, a.all, a.package.is_empty()) {
-        (Some(r), _, true) => fixes(r, &img, g.quiet, a.only_security)?,
+        (Some(r), _, true) => fixes(r, &img, g.quiet, a.only_security, apk)?,
         (None, true, _) => Want::All,
         (None, false, false) => Want::Packages(a.package.clone()),
         (Some(_), _, false) => {
@@ -81,8 +103,6 @@ pub fn run(a: &PatchArgs, g: &Globals) -> Result<u8> {
         }
     };
     let accepts = a.accept.rules()?;
-    let repos = Repos::read(&a.repo, &a.keyring)?;
-    let contents = patch::read_image(&img, g.max_layer_size)?;
     let sde = crate::cli::source_date_epoch()?;
     let mtime = sde
         .or_else(|| {
@@ -93,30 +113,48 @@ pub fn run(a: &PatchArgs, g: &Globals) -> Result<u8> {
         .max(0) as u64;
     let codec = edit::codec(&img, a.compression.as_deref())?;
     let dir = target.as_ref().filter(|_| !a.dry_run).map(edit::out_dir);
-    let p = patch::patch(
-        &img,
-        &contents,
-        &repos,
-        &want,
-        &accepts,
-        codec,
-        dir.as_deref(),
-        mtime,
-        g.max_layer_size,
-    )?;
+    let (p, notes) = if apk {
+        let r = patch::apkpatch::patch(
+            &img,
+            &contents,
+            &a.repo,
+            &want,
+            &accepts,
+            codec,
+            dir.as_deref(),
+            mtime,
+            g.max_layer_size,
+        )?;
+        (r.patched, r.notes)
+    } else {
+        let repos = Repos::read(&a.repo, &a.keyring)?;
+        let p = patch::patch(
+            &img,
+            &contents,
+            &repos,
+            &want,
+            &accepts,
+            codec,
+            dir.as_deref(),
+            mtime,
+            g.max_layer_size,
+        )?;
+        (p, repos.notes)
+    };
+    let file_key = if apk { "apk" } else { "deb" };
     let report = patch::check(&img, &p, &accepts, g.max_layer_size)?;
     let blocked = report.as_ref().is_some_and(|r| r.has_errors()) && !a.force;
     if a.json {
         let doc = serde_json::json!({
             "image": img.name,
             "dry_run": a.dry_run,
-            "repositories": repos.notes,
+            "repositories": notes,
             "updates": p.updates.iter().map(|u| serde_json::json!({
                 "package": u.to.name,
                 "from": u.from.as_ref().map(|f| f.version.clone()),
                 "to": u.to.version,
                 "why": u.why,
-                "deb": u.to.path.display().to_string(),
+                file_key: u.to.path.display().to_string(),
             })).collect::<Vec<_>>(),
             "applied": p.applied,
             "accepted_scripts": p.accepted_scripts,
@@ -133,7 +171,7 @@ pub fn run(a: &PatchArgs, g: &Globals) -> Result<u8> {
             text.push_str(&l);
             text.push('\n');
         };
-        for n in &repos.notes {
+        for n in &notes {
             line(format!("regraft: repository {}", sanitize(n)));
         }
         if p.updates.is_empty() {

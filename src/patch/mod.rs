@@ -7,8 +7,16 @@
 //! on, except a new version's `postinst` that only registers alternatives, which is done here
 //! as `update-alternatives` does it (`alternatives.rs`); `ldconfig` triggers are done here: when an update adds or removes a library, the layer
 //! carries `/etc/ld.so.cache` as the image's `ldconfig` would write it (`ldconfig.rs`).
+//! An apk image (Alpine, Wolfi) goes through `apkpatch.rs` and its parts (`apk.rs`,
+//! `apkrepo.rs`, `apkplan.rs`, `apkdb.rs`, `apkapply.rs`) into the same `Patched`.
 
 pub mod alternatives;
+pub mod apk;
+pub mod apkapply;
+pub mod apkdb;
+pub mod apkpatch;
+pub mod apkplan;
+pub mod apkrepo;
 pub mod apply;
 pub mod deb;
 pub mod ldconfig;
@@ -27,12 +35,15 @@ pub use apply::Applied;
 pub use plan::{Update, Want};
 use std::path::Path;
 
-/// What the patch reads of the image: dpkg's `status` and `info/`, and `/etc` (conffiles).
+/// What the patch reads of the image: dpkg's `status` and `info/`, apk's `lib/apk/db/`, and
+/// `/etc` (conffiles, apk's protected files).
 pub fn read_image(img: &Image, max_layer_size: u64) -> Result<Contents> {
     let keep = |p: &[u8]| {
         p == b"var/lib/dpkg/status"
             || p.starts_with(b"var/lib/dpkg/info/")
             || p.starts_with(b"etc/")
+            || p.starts_with(b"lib/apk/db/")
+            || p.starts_with(b"usr/lib/apk/db/")
     };
     contents::read(
         img,
@@ -162,7 +173,7 @@ pub fn patch(
 ) -> Result<Patched> {
     let status = c.kept_at(b"var/lib/dpkg/status").ok_or_else(|| {
         Error::Invalid(format!(
-            "{}: no /var/lib/dpkg/status: regraft patch updates Debian packages (dpkg)",
+            "{}: no /var/lib/dpkg/status and no /lib/apk/db/installed: regraft patch updates dpkg and apk packages",
             img.name
         ))
     })?;

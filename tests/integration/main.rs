@@ -19,6 +19,7 @@ mod hostile;
 mod hostile_bounds;
 mod multi;
 mod patch;
+mod patch_apk;
 mod registry;
 mod roundtrip;
 mod rpmdb;
