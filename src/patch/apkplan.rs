@@ -432,6 +432,7 @@ mod tests {
             path: Default::default(),
             size: None,
             sha256: None,
+            security: false,
         }
     }
 
