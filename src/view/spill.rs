@@ -7,7 +7,12 @@
 use crate::error::{Error, Result};
 use crate::layer::entry::DataRef;
 use std::fs::File;
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{Read, Write};
+use std::os::unix::fs::FileExt;
+
+/// Spilled bytes are gathered here and written in pieces of this size: a job that keeps
+/// 300,000 small files makes a few hundred large writes, not one per file.
+const SPILL_WRITE: usize = 1 << 20;
 
 /// Where the file data of selected entries is: copied into a temporary file beside the output
 /// (entries of compressed layers), or left where it lies in an uncompressed input layer on
@@ -16,7 +21,9 @@ use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 /// `add_tar`.
 pub struct Spill {
     file: File,
-    len: u64,
+    /// Bytes written to the file; `pending` holds the ones after them.
+    flushed: u64,
+    pending: Vec<u8>,
     /// (first virtual offset, the layer's tar, which knows its file's identity when opened).
     tars: Vec<(u64, crate::layer::TarRange)>,
     next_tar: u64,
@@ -29,7 +36,8 @@ impl Spill {
         let file = tempfile::tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
         Ok(Spill {
             file,
-            len: 0,
+            flushed: 0,
+            pending: Vec::new(),
             tars: Vec::new(),
             next_tar: TAR_BASE,
         })
@@ -51,24 +59,45 @@ impl Spill {
         size: u64,
         what: &str,
     ) -> Result<DataRef> {
-        let offset = self.len;
-        let spill = |e: std::io::Error| Error::layer_io(format!("{what}: spill"), e);
-        // Reads move the file position: always append at the end of what was written.
-        (&self.file).seek(SeekFrom::Start(offset)).map_err(spill)?;
-        let mut w = BufWriter::with_capacity(256 * 1024, &self.file);
-        w.write_all(head).map_err(spill)?;
+        let offset = self.flushed + self.pending.len() as u64;
+        self.append(head, what)?;
         let rest = size.saturating_sub(head.len() as u64);
-        let n = head.len() as u64
-            + std::io::copy(&mut r.take(rest), &mut w).map_err(|e| Error::layer_io(what, e))?;
-        w.flush().map_err(spill)?;
+        let mut r = r.take(rest);
+        let mut n = head.len() as u64;
+        let mut buf = [0u8; 64 * 1024];
+        loop {
+            let k = match r.read(&mut buf) {
+                Ok(0) => break,
+                Ok(k) => k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::layer_io(what, e)),
+            };
+            self.append(&buf[..k], what)?;
+            n += k as u64;
+        }
         if n != size {
             return Err(Error::layer(
                 what,
                 format!("entry data truncated: {n} of {size} bytes"),
             ));
         }
-        self.len += size;
         Ok(DataRef { offset, len: size })
+    }
+    /// Adds bytes at the end, writing the gathered ones out in `SPILL_WRITE` pieces.
+    fn append(&mut self, mut b: &[u8], what: &str) -> Result<()> {
+        while !b.is_empty() {
+            let take = (SPILL_WRITE - self.pending.len()).min(b.len());
+            self.pending.extend_from_slice(&b[..take]);
+            b = &b[take..];
+            if self.pending.len() == SPILL_WRITE {
+                self.file
+                    .write_all_at(&self.pending, self.flushed)
+                    .map_err(|e| Error::layer_io(format!("{what}: spill"), e))?;
+                self.flushed += SPILL_WRITE as u64;
+                self.pending.clear();
+            }
+        }
+        Ok(())
     }
     /// Registers an uncompressed input layer; returns the virtual offset of its tar's start.
     pub fn add_tar(&mut self, r: crate::layer::TarRange) -> u64 {
@@ -89,13 +118,29 @@ impl Spill {
                 })?;
             return tar.copy_range(d.offset - base, d.len, w);
         }
-        let mut f = &self.file;
-        f.seek(SeekFrom::Start(d.offset))
-            .map_err(|e| Error::io_while("spill", e))?;
-        let n = std::io::copy(&mut f.take(d.len), w)
-            .map_err(|e| Error::io_while("writing layer", e))?;
-        if n != d.len {
-            return Err(Error::Invalid("spill file shorter than expected".into()));
+        let end = d
+            .offset
+            .checked_add(d.len)
+            .filter(|e| *e <= self.flushed + self.pending.len() as u64)
+            .ok_or_else(|| Error::Invalid("spill file shorter than expected".into()))?;
+        // The part already in the file, read at its offset (no shared file position)...
+        let mut at = d.offset;
+        let mut buf = vec![0u8; (self.flushed.min(end).saturating_sub(at)).min(1 << 20) as usize];
+        while at < self.flushed.min(end) {
+            let k = ((self.flushed.min(end) - at) as usize).min(buf.len());
+            self.file
+                .read_exact_at(&mut buf[..k], at)
+                .map_err(|e| Error::io_while("spill", e))?;
+            w.write_all(&buf[..k])
+                .map_err(|e| Error::io_while("writing layer", e))?;
+            at += k as u64;
+        }
+        // ...and the part still gathered in memory.
+        if at < end {
+            let from = (at - self.flushed) as usize;
+            let to = (end - self.flushed) as usize;
+            w.write_all(&self.pending[from..to])
+                .map_err(|e| Error::io_while("writing layer", e))?;
         }
         Ok(())
     }
@@ -112,5 +157,50 @@ impl Spill {
             t.check_unchanged()?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Many small entries and large ones that cross the gathering buffer's edges read back
+    /// whole, before and after the bytes around them reach the file.
+    #[test]
+    fn entries_read_back_across_the_write_buffer() {
+        let mut s = Spill::in_temp_dir().unwrap();
+        let mut refs = Vec::new();
+        let mut x: u32 = 7;
+        for i in 0..3000usize {
+            let len = match i % 500 {
+                0 => SPILL_WRITE + 12_345,
+                1 => 3 * SPILL_WRITE,
+                _ => (i * 37) % 2000,
+            };
+            let data: Vec<u8> = (0..len)
+                .map(|_| {
+                    x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                    (x >> 16) as u8
+                })
+                .collect();
+            let head = &data[..len.min(i % 7)];
+            let d = s
+                .put_with_head(head, &mut &data[head.len()..], len as u64, "t")
+                .unwrap();
+            // Readable at once, while part of it may still be gathered in memory.
+            assert_eq!(s.read(d).unwrap(), data, "entry {i} at once");
+            refs.push((d, data));
+        }
+        assert!(s.flushed > 0 && !s.pending.is_empty());
+        for (i, (d, data)) in refs.iter().enumerate() {
+            assert_eq!(&s.read(*d).unwrap(), data, "entry {i} later");
+        }
+        let short = s.put(&mut &b"abc"[..], 5, "t").unwrap_err().to_string();
+        assert!(short.contains("truncated: 3 of 5"), "{short}");
+        let past = DataRef {
+            offset: s.flushed + s.pending.len() as u64,
+            len: 1,
+        };
+        assert!(s.read(past).is_err());
     }
 }
