@@ -340,7 +340,8 @@ pub enum Command {
     /// directory of .deb or .apk files, an apt repository or an APKINDEX.tar.gz on disk),
     /// offline and without running the image: one new layer with the new versions' files and
     /// dpkg's or apk's database updated, and /etc/ld.so.cache rewritten as the image's ldconfig
-    /// would when a Debian update adds or removes libraries.
+    /// would when a Debian update adds or removes libraries. An index of several platforms
+    /// (without --platform) is patched platform by platform into one new index.
     #[command(
         after_help = "Examples:\n  regraft patch debian.tar --repo ./debs --package zlib1g -o patched.tar\n  regraft patch vendor.tar --repo /srv/mirror --report trivy.json -o patched.tar\n  regraft patch vendor.tar --repo ./debs --all --dry-run\n  regraft patch vendor.tar --repo /srv/debian-security --keyring debian-security.gpg --report trivy.json --only-security -o patched.tar\n  regraft patch alpine.tar --repo ./alpine-mirror/main/x86_64 --package busybox -o patched.tar\n\nExit codes: 0 ok (also: nothing to update), 1 error (a dependency that cannot be met, a checksum mismatch, a signature that does not verify, a maintainer script not accepted), 2 usage, 3 the check of the patched image found an error."
     )]

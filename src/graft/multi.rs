@@ -12,13 +12,11 @@ use super::gate::graft_checked;
 use super::{GraftPlan, Grafted, WriteMode};
 use crate::check::Report;
 use crate::error::{Error, Result};
-use crate::model::digest::Digest;
 use crate::model::out::{OutBlob, OutImage};
-use crate::model::reference::Transport;
-use crate::model::spec::{self, Descriptor, Index, Platform, media};
+use crate::model::reference::{ImageRef, Transport};
+use crate::model::spec::{self, Index, Platform};
 use crate::source::Source;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 /// What `--platform` asks of a multi-platform input.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -200,10 +198,15 @@ impl MultiGrafted {
 /// Refuses an output that cannot hold an index: a docker archive (a file or `-o -`), which
 /// `docker load` on the classic image store reads as single-platform images only.
 pub fn check_output(plan: &GraftPlan) -> Result<()> {
-    if plan.output.transport == Transport::DockerArchive || plan.output.path.as_os_str() == "-" {
+    refuse_single_image_output(&plan.output, "the vendor")
+}
+
+/// Refuses an output that cannot hold an index (a docker archive, `-o -`); `what` names the
+/// multi-platform input in the message.
+pub fn refuse_single_image_output(out: &ImageRef, what: &str) -> Result<()> {
+    if out.transport == Transport::DockerArchive || out.path.as_os_str() == "-" {
         return Err(Error::Usage(format!(
-            "output {}: a docker archive holds single-platform images (docker load on the classic store reads one image per entry), and the vendor is multi-platform: write oci-archive:FILE or oci:DIR for the index, or pick one platform with --platform",
-            plan.output
+            "output {out}: a docker archive holds single-platform images (docker load on the classic store reads one image per entry), and {what} is multi-platform: write oci-archive:FILE or oci:DIR for the index, or pick one platform with --platform"
         )));
     }
     Ok(())
@@ -270,43 +273,10 @@ fn finish_index(image: OutImage, plan: &GraftPlan, done: &mut [PlatformGraft]) -
 /// The index over the platforms' images, in their order; the vendor index's annotations
 /// (less its `base.*`, which each manifest carries for its own base).
 fn index_image(done: &[PlatformGraft], annotations: &BTreeMap<String, String>) -> OutImage {
-    let mut blobs: Vec<OutBlob> = Vec::new();
-    let mut manifests = Vec::new();
-    for d in done {
-        let img = &d.grafted.image;
-        blobs.extend(img.blobs.iter().cloned());
-        let mut m = Descriptor::new(&img.top.media_type, img.top.digest.clone(), img.top.size);
-        m.platform = Some(
-            img.top
-                .platform
-                .clone()
-                .unwrap_or_else(|| d.platform.clone()),
-        );
-        manifests.push(m);
-    }
-    let index = Index {
-        schema_version: 2,
-        media_type: Some(media::OCI_INDEX.into()),
-        manifests,
-        annotations: annotations
-            .iter()
-            .filter(|(k, _)| !k.starts_with("org.opencontainers.image.base."))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        extra: Default::default(),
-    };
-    let bytes = spec::to_json(&index);
-    let top = Descriptor::new(media::OCI_INDEX, Digest::of(&bytes), bytes.len() as u64);
-    blobs.push(OutBlob::Bytes {
-        desc: top.clone(),
-        bytes: Arc::new(bytes),
-    });
-    OutImage {
-        top,
-        blobs,
-        name: done.first().and_then(|d| d.grafted.image.name.clone()),
-        docker: None,
-    }
+    crate::mutate::index_of(
+        done.iter().map(|d| (&d.platform, &d.grafted.image)),
+        annotations,
+    )
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ mod append;
 pub mod config;
 pub mod edits;
 pub mod finish;
+pub mod index;
 pub mod layer;
 pub mod retype;
 pub mod rewrite;
@@ -16,6 +17,7 @@ pub mod rewrite;
 pub use annotate::Annotations;
 pub use append::{Addenda, Base, Created, HistoryKind, LayerFrom, append, history_entry};
 pub use finish::{Children, DocEdits, finish};
+pub use index::index_of;
 pub use layer::{LayerDest, LayerTar, new_layer, whiteout_path};
 
 use crate::codec::compress::Codec;

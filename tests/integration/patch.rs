@@ -1221,3 +1221,124 @@ fn hostile_packages_a_bomb_a_forged_file_list_and_an_outside_hard_link_are_conta
     );
     assert!(!out.exists());
 }
+
+/// An index of two platforms (fixtures/real/multi: Debian trixie for amd64 and arm64) is
+/// patched platform by platform into one new index: each child is byte for byte the
+/// single-platform patch of that platform, skopeo copies the whole index out with every digest
+/// verified, each platform's dpkg database has the new version, and a docker archive (which
+/// holds single images) is refused with nothing written.
+#[test]
+fn an_index_is_patched_platform_by_platform_into_one_index() {
+    let t = tmp();
+    let pkg = t.path().join("pkg");
+    std::fs::create_dir_all(pkg.join("DEBIAN")).unwrap();
+    std::fs::create_dir_all(pkg.join("usr/share/doc/usr-is-merged")).unwrap();
+    std::fs::write(
+        pkg.join("DEBIAN/control"),
+        "Package: usr-is-merged\nVersion: 99\nArchitecture: all\nMaintainer: regraft tests <t@example.org>\nDescription: a newer usr-is-merged for the multi-platform patch test\n",
+    )
+    .unwrap();
+    std::fs::write(
+        pkg.join("usr/share/doc/usr-is-merged/regraft-multi"),
+        "99\n",
+    )
+    .unwrap();
+    let repo = t.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    tool_ok(
+        "dpkg-deb",
+        &[
+            "--root-owner-group",
+            "--build",
+            pkg.to_str().unwrap(),
+            repo.join("usr-is-merged_99_all.deb").to_str().unwrap(),
+        ],
+    );
+    let base = format!("oci:{}:trixie", real("multi/base-new.oci"));
+    let repo = repo.display().to_string();
+    let out = t.path().join("out.oci");
+    let o = regraft(&[
+        "patch",
+        &base,
+        "--repo",
+        &repo,
+        "--package",
+        "usr-is-merged",
+        "-o",
+        &format!("oci:{}:patched", out.display()),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("linux/amd64: ") && err.contains("linux/arm64: "),
+        "{err}"
+    );
+    let raw: Value = serde_json::from_str(&tool_ok(
+        "skopeo",
+        &[
+            "inspect",
+            "--raw",
+            &format!("oci:{}:patched", out.display()),
+        ],
+    ))
+    .unwrap();
+    let children = raw["manifests"].as_array().unwrap();
+    assert_eq!(children.len(), 2, "{raw}");
+    for (child, arch) in children.iter().zip(["amd64", "arm64"]) {
+        assert_eq!(child["platform"]["architecture"], arch, "{raw}");
+        // The same platform patched on its own gives the same manifest.
+        let one = t.path().join(format!("one-{arch}.oci"));
+        regraft_ok(&[
+            "patch",
+            &base,
+            "--platform",
+            &format!("linux/{arch}"),
+            "--repo",
+            &repo,
+            "--package",
+            "usr-is-merged",
+            "-q",
+            "-o",
+            &format!("oci:{}:one", one.display()),
+        ]);
+        let single: Value =
+            serde_json::from_slice(&std::fs::read(one.join("index.json")).unwrap()).unwrap();
+        assert_eq!(child["digest"], single["manifests"][0]["digest"], "{arch}");
+        let pk = regraft_ok(&[
+            "packages",
+            "--platform",
+            &format!("linux/{arch}"),
+            &format!("oci:{}:patched", out.display()),
+        ]);
+        assert!(
+            pk.lines().any(|l| l.starts_with("usr-is-merged\t99\t")),
+            "{arch}: {pk}"
+        );
+    }
+    tool_ok(
+        "skopeo",
+        &[
+            "copy",
+            "-q",
+            "--all",
+            &format!("oci:{}:patched", out.display()),
+            &format!("dir:{}", t.path().join("copied").display()),
+        ],
+    );
+    let refused = t.path().join("refused.tar");
+    let e = regraft_fails(
+        &[
+            "patch",
+            &base,
+            "--repo",
+            &repo,
+            "--package",
+            "usr-is-merged",
+            "-o",
+            &format!("docker-archive:{}", refused.display()),
+        ],
+        2,
+    );
+    assert!(e.contains("multi-platform"), "{e}");
+    assert!(!refused.exists());
+}
