@@ -63,7 +63,9 @@ impl Meta {
 
 /// A user or group name from a tar header, interned: an index into one table of the names
 /// seen in this process, so that a node costs 4 bytes for it and no allocation (images have a
-/// handful of names; each distinct name is stored once for the life of the process).
+/// handful of names; each distinct name is stored once for the life of the process, within
+/// `MAX_OWNER_NAME` bytes and `MAX_OWNER_NAMES` names, so no layer can grow the table
+/// without bound).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Name(u32);
 
@@ -75,14 +77,38 @@ struct Names {
 static NAMES: std::sync::RwLock<Option<Names>> = std::sync::RwLock::new(None);
 
 impl Name {
+    /// The name for `b`, interned. For names regraft makes itself (tests, fixed owners); a
+    /// name read from a layer goes through `read`, which holds it to the limits.
     pub fn new(b: &[u8]) -> Name {
+        Name::intern(b).unwrap_or_default()
+    }
+
+    /// A name read from a tar header of `raw`: within `MAX_OWNER_NAME` bytes, and a new one
+    /// only while the table holds fewer than `MAX_OWNER_NAMES`.
+    fn read(b: &[u8], raw: &[u8]) -> Result<Name> {
+        if b.len() > limits::MAX_OWNER_NAME.get() {
+            return Err(limits::MAX_OWNER_NAME.error(
+                format!("{}: user or group name", shown(raw)),
+                format!("{} bytes", b.len()),
+            ));
+        }
+        Name::intern(b).ok_or_else(|| {
+            limits::MAX_OWNER_NAMES.error(
+                format!("{}: user or group name", shown(raw)),
+                "one more distinct name",
+            )
+        })
+    }
+
+    /// None when the table is full (checked before anything is kept).
+    fn intern(b: &[u8]) -> Option<Name> {
         if b.is_empty() {
-            return Name(0);
+            return Some(Name(0));
         }
         if let Ok(g) = NAMES.read()
             && let Some(i) = g.as_ref().and_then(|n| n.index.get(b))
         {
-            return Name(*i);
+            return Some(Name(*i));
         }
         let mut g = NAMES.write().unwrap_or_else(|e| e.into_inner());
         let n = g.get_or_insert_with(|| Names {
@@ -90,17 +116,16 @@ impl Name {
             index: std::collections::HashMap::new(),
         });
         if let Some(i) = n.index.get(b) {
-            return Name(*i);
+            return Some(Name(*i));
         }
-        let leaked: &'static [u8] = Box::leak(b.to_vec().into_boxed_slice());
-        let i = u32::try_from(n.list.len()).unwrap_or(u32::MAX);
-        if i == u32::MAX {
-            // Four billion distinct names: the table is full; the name is dropped.
-            return Name(0);
+        if n.list.len() > limits::MAX_OWNER_NAMES.get() {
+            return None;
         }
-        n.list.push(leaked);
-        n.index.insert(leaked, i);
-        Name(i)
+        let i = n.list.len() as u32;
+        let kept: &'static [u8] = Box::leak(b.to_vec().into_boxed_slice());
+        n.list.push(kept);
+        n.index.insert(kept, i);
+        Some(Name(i))
     }
 
     pub fn as_bytes(self) -> &'static [u8] {
@@ -332,8 +357,8 @@ fn header_meta(h: &tar::Header, raw: &[u8]) -> Result<Meta> {
         uid: h.uid().unwrap_or(0),
         gid: h.gid().unwrap_or(0),
         mtime: h.mtime().unwrap_or(0),
-        uname: Name::new(h.username_bytes().unwrap_or_default()),
-        gname: Name::new(h.groupname_bytes().unwrap_or_default()),
+        uname: Name::read(h.username_bytes().unwrap_or_default(), raw)?,
+        gname: Name::read(h.groupname_bytes().unwrap_or_default(), raw)?,
         extra: None,
         dev_major: h.device_major().ok().flatten().unwrap_or(0),
         dev_minor: h.device_minor().ok().flatten().unwrap_or(0),
@@ -369,8 +394,8 @@ fn apply_pax(
         }
         "uid" => meta.uid = number().unwrap_or(meta.uid),
         "gid" => meta.gid = number().unwrap_or(meta.gid),
-        "uname" => meta.uname = Name::new(val),
-        "gname" => meta.gname = Name::new(val),
+        "uname" => meta.uname = Name::read(val, raw)?,
+        "gname" => meta.gname = Name::read(val, raw)?,
         _ => {}
     }
     Ok(())
@@ -536,6 +561,21 @@ mod tests {
         h.set_size(0);
         h.set_cksum();
         h
+    }
+
+    #[test]
+    fn an_owner_name_past_its_limit_is_an_error_naming_the_limit() {
+        let long = vec![b'u'; crate::model::limits::MAX_OWNER_NAME.get() + 1];
+        let got = parse_all(|b| {
+            b.append_pax_extensions([("uname", &long[..])]).unwrap();
+            let h = header("f", tar::EntryType::Regular, None);
+            b.append(&h, &[][..]).unwrap();
+        });
+        let e = got[0].as_ref().unwrap_err().to_string();
+        assert!(
+            e.contains("MAX_OWNER_NAME") && e.contains("f: user or group name"),
+            "{e}"
+        );
     }
 
     #[test]

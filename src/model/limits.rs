@@ -58,6 +58,15 @@ pub const MAX_RUN_PATH: Limit = limit("MAX_RUN_PATH", 64 << 10, "bytes");
 /// tar entry can create, and so the memory one entry costs.
 pub const MAX_PATH_DEPTH: Limit = limit("MAX_PATH_DEPTH", 256, "components");
 
+/// Bytes of a tar entry's user or group name. ustar has 32; a PAX `uname`/`gname` record may
+/// say more, but no system's account names reach 256 (useradd's limit is 32). Every distinct
+/// name is kept once for the whole run (interned), so its length is bounded here.
+pub const MAX_OWNER_NAME: Limit = limit("MAX_OWNER_NAME", 256, "bytes");
+
+/// Distinct user and group names one run keeps (interned, each at most `MAX_OWNER_NAME`):
+/// real images have a handful; 65,536 keeps the table under 17 MiB whatever the layers say.
+pub const MAX_OWNER_NAMES: Limit = limit("MAX_OWNER_NAMES", 65_536, "names");
+
 /// Symlinks one lookup follows, at every level together: Linux's `MAXSYMLINKS`. Counting
 /// links followed, not nesting, is what keeps a chain `s1 -> s2/../s2` linear: each link
 /// doubles the work a nesting-depth guard allows.

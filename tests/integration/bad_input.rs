@@ -127,7 +127,8 @@ fn replace_layer1(layout: &Path, bytes: &[u8]) -> String {
 
 fn gunzip(b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(b)
+    // Every member: regraft writes a member per 1 MiB.
+    flate2::read::MultiGzDecoder::new(b)
         .read_to_end(&mut out)
         .unwrap();
     out

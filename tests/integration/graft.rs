@@ -77,7 +77,10 @@ fn decompressed(blob: &Path) -> Box<dyn Read> {
     f.read_exact(&mut head).unwrap();
     let f = std::fs::File::open(blob).unwrap();
     if head[..2] == [0x1f, 0x8b] {
-        Box::new(flate2::read::GzDecoder::new(std::io::BufReader::new(f)))
+        // Every member: regraft writes a member per 1 MiB.
+        Box::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(
+            f,
+        )))
     } else if head == [0x28, 0xb5, 0x2f, 0xfd] {
         Box::new(zstd::stream::read::Decoder::new(f).unwrap())
     } else {
@@ -668,7 +671,7 @@ fn small_path_mode_oci_layout_annotation_route_and_config() {
     );
     // rootfs: base's diff_ids, then the new layer's (the sha256 of the uncompressed tar).
     let mut raw = Vec::new();
-    flate2::read::GzDecoder::new(&head[..])
+    flate2::read::MultiGzDecoder::new(&head[..])
         .read_to_end(&mut raw)
         .unwrap();
     let mut want_ids: Vec<Value> = base_c["rootfs"]["diff_ids"].as_array().unwrap().clone();
