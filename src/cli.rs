@@ -498,7 +498,9 @@ pub struct PatchArgs {
     /// Require signed apt repositories (InRelease, or Release + Release.gpg) and verify each
     /// with gpgv against this keyring (a binary keyring, as `gpg --export` writes; repeatable)
     /// before any checksum in it is trusted. Without it the summary says "signatures not
-    /// verified". Not for apk images (their signatures are not verified).
+    /// verified". For an apk image: apk's public keys (*.rsa.pub, PEM; files or a directory
+    /// such as /etc/apk/keys); every index, and every package no index vouches for, must then be
+    /// signed by one of them (checked with openssl).
     #[arg(long, value_name = "FILE")]
     pub keyring: Vec<std::path::PathBuf>,
     /// Update this package to the newest version the repositories have (repeatable).

@@ -194,13 +194,6 @@ fn plan_one(
         )
         .into());
     }
-    if apk && !a.keyring.is_empty() {
-        return Err(Error::Usage(
-            "--keyring verifies apt repositories; apk signatures are not verified (an apk image)"
-                .into(),
-        )
-        .into());
-    }
     let want = match (&a.report, a.all, a.package.is_empty()) {
         (Some(r), _, true) => fixes(r, &img, g.quiet, a.only_security, apk)?,
         (None, true, _) => Want::All,
@@ -230,6 +223,7 @@ fn plan_one(
             &img,
             &contents,
             &a.repo,
+            &a.keyring,
             &want,
             &accepts,
             codec,

@@ -1,5 +1,5 @@
 //! An `.apk` as apk-tools 2 reads it: concatenated gzip streams, each a tar segment: an
-//! optional signature segment (`.SIGN.RSA.*`, not verified here), the control segment
+//! optional signature segment (`.SIGN.RSA.*`, checked by `apksign` when keys are given), the control segment
 //! (`.PKGINFO` and the scripts `.pre-install`, `.post-upgrade`, `.trigger`, ...), then the data
 //! segment (a tar whose entries carry `APK-TOOLS.checksum.SHA1` PAX records). The package's
 //! identity (the `C:` of an index and of `installed`) is the SHA1 of the control segment's
@@ -37,8 +37,12 @@ pub struct Apk {
     pub size: u64,
     /// `Q1` + base64 of the SHA1 of the control segment's compressed bytes (`C:`).
     pub identity: String,
-    /// Whether a signature segment (`.SIGN.*`) came first (never verified by regraft).
+    /// Whether a signature segment (`.SIGN.*`) came first (checked only by `verify_signature`).
     pub signed: bool,
+    /// The signature segment's first entry (name, body), when there is one.
+    signature: Option<(String, Vec<u8>)>,
+    /// Where the control segment is in the file (offset, length): what a signature signs.
+    control_at: (u64, u64),
     /// `.PKGINFO`'s `key = value` lines, in order (keys repeat: `depend`, `provides`).
     pub info: Vec<(String, String)>,
     /// The scripts by name without the dot (`post-upgrade`), with their bytes.
@@ -187,11 +191,18 @@ impl Apk {
         let signed = files1
             .first()
             .is_some_and(|(n, _)| n.trim_start_matches("./").starts_with(".SIGN."));
-        let (control, at, identity) = if signed {
+        let mut signature = None;
+        let (control, at, identity, control_at) = if signed {
+            signature = files1.first().cloned();
             let (c, len2, h2) = member(&mut tap, max).map_err(gz)?;
-            (tar_files(path, "control", &c)?, len1 + len2, h2)
+            (
+                tar_files(path, "control", &c)?,
+                len1 + len2,
+                h2,
+                (len1, len2),
+            )
         } else {
-            (files1, len1, h1)
+            (files1, len1, h1, (0, len1))
         };
         let mut info = None;
         let mut scripts = BTreeMap::new();
@@ -214,6 +225,8 @@ impl Apk {
             size,
             identity: q1(&identity),
             signed,
+            signature,
+            control_at,
             info,
             scripts,
             data_offset: at,
@@ -224,6 +237,22 @@ impl Apk {
             }
         }
         Ok(apk)
+    }
+
+    /// Checks the package's signature of its control segment against `keys`; the key's name.
+    pub fn verify_signature(&self, keys: &super::apksign::Keys) -> Result<String> {
+        let Some((entry, sig)) = &self.signature else {
+            return Err(Error::Invalid(format!(
+                "{}: not signed, and --keyring asks for signed packages",
+                self.path.display()
+            )));
+        };
+        use std::os::unix::fs::FileExt;
+        let f = File::open(&self.path).at(&self.path)?;
+        let (at, len) = self.control_at;
+        let mut data = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX)];
+        f.read_exact_at(&mut data, at).at(&self.path)?;
+        keys.verify(&self.path, entry, sig, &data)
     }
 
     /// The first value of a `.PKGINFO` key.

@@ -38,6 +38,7 @@ pub fn patch(
     img: &Image,
     c: &Contents,
     repo_paths: &[PathBuf],
+    keyring: &[PathBuf],
     want: &Want,
     accepts: &Accepts,
     codec: Codec,
@@ -47,7 +48,12 @@ pub fn patch(
 ) -> Result<ApkPatched> {
     let db_path = db_path(c)
         .ok_or_else(|| Error::Invalid(format!("{}: no /lib/apk/db/installed", img.name)))?;
-    let repos = ApkRepos::read(repo_paths)?;
+    let keys = if keyring.is_empty() {
+        None
+    } else {
+        Some(super::apksign::Keys::read(keyring)?)
+    };
+    let repos = ApkRepos::read(repo_paths, keys.as_ref())?;
     let db =
         String::from_utf8_lossy(c.kept_at(db_path.as_bytes()).unwrap_or_default()).into_owned();
     let installed = apkplan::installed(&db);

@@ -4,8 +4,9 @@
 //! beside it as `P-V.apk`; or a directory of `.apk` files (each one's `.PKGINFO` read from the
 //! file itself); or one `.apk` file. Every package used is checked against its index entry
 //! (size, and the `C:` SHA1 of its control segment, which vouches for the data through
-//! `datahash`) before it is read. Signatures (`.SIGN.RSA.*`) are NOT verified: regraft has no
-//! RSA verifier, and the plan says so.
+//! `datahash`) before it is read. Signatures (`.SIGN.RSA.*`) are checked only with
+//! `--keyring` (`apksign`): then every index, and every package no index vouches for, must be
+//! signed by one of its keys; without it the plan says plainly that they are not verified.
 
 use super::apk::Apk;
 use super::repo::Available;
@@ -78,34 +79,42 @@ fn available(fields: Vec<(String, String)>, path: PathBuf, size: Option<u64>) ->
 }
 
 impl ApkRepos {
-    pub fn read(paths: &[PathBuf]) -> Result<ApkRepos> {
+    /// The repositories of `paths`; with `keys`, every index, and every package no index
+    /// vouches for, must carry a signature that one of the keys verifies.
+    pub fn read(paths: &[PathBuf], keys: Option<&super::apksign::Keys>) -> Result<ApkRepos> {
         let mut r = ApkRepos::default();
         for p in paths {
-            r.read_one(p)?;
+            r.read_one(p, keys)?;
         }
         Ok(r)
     }
 
-    fn add_apk(&mut self, p: &Path) -> Result<()> {
+    /// Adds a package no index vouches for; with `keys`, its signature checked (the key's name).
+    fn add_apk(&mut self, p: &Path, keys: Option<&super::apksign::Keys>) -> Result<Option<String>> {
         let a = Apk::open(p)?;
+        let key = keys.map(|k| a.verify_signature(k)).transpose()?;
         self.packages
             .push(available(fields_of(&a), p.to_path_buf(), None));
-        Ok(())
+        Ok(key)
     }
 
-    fn read_one(&mut self, p: &Path) -> Result<()> {
+    fn read_one(&mut self, p: &Path, keys: Option<&super::apksign::Keys>) -> Result<()> {
         let meta = std::fs::metadata(p).at(p)?;
         if meta.is_file() {
-            self.add_apk(p)?;
+            let key = self.add_apk(p, keys)?;
             self.notes.push(format!(
-                "{}: an .apk given by path (no index vouches for it; its signature is NOT verified)",
-                p.display()
+                "{}: an .apk given by path (no index vouches for it; {})",
+                p.display(),
+                match key {
+                    Some(k) => format!("its signature verified with key {k}"),
+                    None => "its signature is NOT verified: no --keyring".into(),
+                }
             ));
             return Ok(());
         }
         let idx = p.join("APKINDEX.tar.gz");
         if idx.is_file() {
-            let (text, signed) = read_apkindex(&idx)?;
+            let (text, signed, key) = read_apkindex_signed(&idx, keys)?;
             let mut n = 0;
             for block in text.split("\n\n") {
                 let fields = parse_block(block);
@@ -127,10 +136,10 @@ impl ApkRepos {
             self.notes.push(format!(
                 "{}: {n} package(s); each checked against APKINDEX.tar.gz (size, C: SHA1 of its control segment, its datahash); the index's signature {}",
                 p.display(),
-                if signed {
-                    "is NOT verified (regraft has no RSA verifier)"
-                } else {
-                    "is absent (unsigned index)"
+                match (key, signed) {
+                    (Some(k), _) => format!("verified with key {k}"),
+                    (None, true) => "is NOT verified: no --keyring".into(),
+                    (None, false) => "is absent (unsigned index)".into(),
                 }
             ));
             return Ok(());
@@ -141,13 +150,24 @@ impl ApkRepos {
             .filter(|f| f.extension().is_some_and(|e| e == "apk"))
             .collect();
         apks.sort();
+        let mut verified = Vec::new();
         for a in &apks {
-            self.add_apk(a)?;
+            verified.extend(self.add_apk(a, keys)?);
         }
+        verified.sort();
+        verified.dedup();
         self.notes.push(format!(
-            "{}: a directory of {} .apk file(s) (no index vouches for them; signatures NOT verified)",
+            "{}: a directory of {} .apk file(s) (no index vouches for them; {})",
             p.display(),
-            apks.len()
+            apks.len(),
+            if keys.is_some() {
+                format!(
+                    "each signature verified, with key(s) {}",
+                    verified.join(", ")
+                )
+            } else {
+                "signatures NOT verified: no --keyring".into()
+            }
         ));
         Ok(())
     }
@@ -168,6 +188,15 @@ pub fn parse_block(block: &str) -> Vec<(String, String)> {
 /// The `APKINDEX` text of an `APKINDEX.tar.gz` (at most `MAX_PACKAGE_DB`), and whether a
 /// signature segment is there.
 pub fn read_apkindex(path: &Path) -> Result<(String, bool)> {
+    read_apkindex_signed(path, None).map(|(t, s, _)| (t, s))
+}
+
+/// `read_apkindex`, and with `keys` the index's signature checked (it must have one): the
+/// signature segment's entry signs the rest of the file. Returns the key's name too.
+pub fn read_apkindex_signed(
+    path: &Path,
+    keys: Option<&super::apksign::Keys>,
+) -> Result<(String, bool, Option<String>)> {
     let raw = std::fs::read(path).at(path)?;
     let limit = MAX_PACKAGE_DB.value + 1;
     let mut tar = Vec::new();
@@ -195,7 +224,33 @@ pub fn read_apkindex(path: &Path) -> Result<(String, bool)> {
         }
     }
     let text = text.ok_or_else(|| what(&"no APKINDEX inside"))?;
-    Ok((text, signed))
+    let Some(keys) = keys else {
+        return Ok((text, signed, None));
+    };
+    // The first gzip member alone: the signature segment, and where the signed bytes start.
+    let mut first = flate2::bufread::GzDecoder::new(&raw[..]);
+    let mut sig_tar = Vec::new();
+    (&mut first)
+        .take(4 * limit)
+        .read_to_end(&mut sig_tar)
+        .map_err(|e| what(&e))?;
+    let rest = first.into_inner();
+    let mut sig = None;
+    if let Ok(mut es) = tar::Archive::new(&sig_tar[..]).entries()
+        && let Some(Ok(mut e)) = es.next()
+    {
+        let name = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+        if name.trim_start_matches("./").starts_with(".SIGN.") {
+            let mut body = Vec::new();
+            e.read_to_end(&mut body).map_err(|x| what(&x))?;
+            sig = Some((name, body));
+        }
+    }
+    let Some((entry, body)) = sig else {
+        return Err(what(&"not signed, and --keyring asks for signed indexes"));
+    };
+    let key = keys.verify(path, &entry, &body, rest)?;
+    Ok((text, signed, Some(key)))
 }
 
 /// Opens a package and checks it against what its index says (size, `C:`), and that it is the

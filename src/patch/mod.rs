@@ -17,6 +17,7 @@ pub mod apkdb;
 pub mod apkpatch;
 pub mod apkplan;
 pub mod apkrepo;
+pub mod apksign;
 pub mod apply;
 pub mod deb;
 pub mod ldconfig;

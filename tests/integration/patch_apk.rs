@@ -955,3 +955,161 @@ fn apk_report_takes_the_lowest_fixing_version_in_apks_order() {
         .collect();
     assert_eq!(ups, [("demo", "1.1-r0"), ("libdemo2", "2.0-r0")], "{doc:#}");
 }
+
+/// Signatures with `--keyring`: the repository signed in the test with an RSA key made by
+/// openssl (as abuild signs: `.SIGN.RSA.NAME` over the compressed bytes that follow) verifies,
+/// as an index and as a directory of packages; an index changed after signing, a key of the
+/// same name that did not sign, and an unsigned index are each refused by file name with
+/// nothing written; without --keyring the plan says the signatures are not verified.
+#[test]
+fn apk_signatures_are_verified_with_the_keyring_and_a_tampered_index_is_refused() {
+    let w = demo();
+    let keys = w.dir.join("keys");
+    let other = w.dir.join("other-keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    std::fs::create_dir_all(&other).unwrap();
+    let name = "regraft-test.rsa.pub";
+    let private = w.dir.join("test.rsa");
+    tool_ok(
+        "openssl",
+        &["genrsa", "-out", private.to_str().unwrap(), "2048"],
+    );
+    tool_ok(
+        "openssl",
+        &[
+            "rsa",
+            "-in",
+            private.to_str().unwrap(),
+            "-pubout",
+            "-out",
+            keys.join(name).to_str().unwrap(),
+        ],
+    );
+    let wrong = w.dir.join("wrong.rsa");
+    tool_ok(
+        "openssl",
+        &["genrsa", "-out", wrong.to_str().unwrap(), "2048"],
+    );
+    tool_ok(
+        "openssl",
+        &[
+            "rsa",
+            "-in",
+            wrong.to_str().unwrap(),
+            "-pubout",
+            "-out",
+            other.join(name).to_str().unwrap(),
+        ],
+    );
+    let signed = w.dir.join("signed");
+    tool_ok(
+        "cp",
+        &["-a", w.repo.to_str().unwrap(), signed.to_str().unwrap()],
+    );
+    mkapk(&[
+        "sign",
+        signed.to_str().unwrap(),
+        private.to_str().unwrap(),
+        name,
+    ]);
+
+    let out_dir = w.dir.join("out");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let out = out_dir.join("patched.tar").display().to_string();
+    let run = |repo: &Path, keyring: Option<&Path>| {
+        let mut a: Vec<String> = [
+            "patch",
+            &w.image,
+            "--repo",
+            repo.to_str().unwrap(),
+            "--package",
+            "demo",
+            "--accept",
+            "maintainer-script:demo",
+            "--accept",
+            "maintainer-script:busybox",
+            "-o",
+            &out,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if let Some(k) = keyring {
+            a.extend(["--keyring".to_string(), k.display().to_string()]);
+        }
+        let r: Vec<&str> = a.iter().map(String::as_str).collect();
+        regraft(&r)
+    };
+
+    // Unsigned but given no keyring: written, and the plan says what was not verified.
+    let o = run(&w.repo, None);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let unsigned_out = sha256_file(Path::new(&out));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("absent (unsigned index)"));
+    std::fs::remove_file(&out).unwrap();
+
+    // The signed index verifies with the key directory (as /etc/apk/keys) and with the key file.
+    for k in [keys.clone(), keys.join(name)] {
+        let o = run(&signed, Some(&k));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{err}");
+        assert!(err.contains(&format!("verified with key {name}")), "{err}");
+        std::fs::remove_file(&out).unwrap();
+    }
+    // A directory of signed packages (no index): each package's signature is checked.
+    let loose = w.dir.join("loose");
+    tool_ok(
+        "cp",
+        &["-a", signed.to_str().unwrap(), loose.to_str().unwrap()],
+    );
+    std::fs::remove_file(loose.join("APKINDEX.tar.gz")).unwrap();
+    let o = run(&loose, Some(&keys));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("each signature verified, with key(s) {name}")),
+        "{err}"
+    );
+    // Signed packages are other files (a signature segment more, so another S: in apk's
+    // database): another result than the unsigned repository's.
+    assert_ne!(sha256_file(Path::new(&out)), unsigned_out);
+    std::fs::remove_file(&out).unwrap();
+
+    // Refused, naming the file, nothing written.
+    let idx = |d: &Path| d.join("APKINDEX.tar.gz").display().to_string();
+    let tampered = w.dir.join("tampered");
+    tool_ok(
+        "cp",
+        &["-a", signed.to_str().unwrap(), tampered.to_str().unwrap()],
+    );
+    let raw = std::fs::read(tampered.join("APKINDEX.tar.gz")).unwrap();
+    // Keep the signature segment, replace what it signs with the unsigned repository's index.
+    let mut d = flate2::bufread::GzDecoder::new(&raw[..]);
+    std::io::copy(&mut d, &mut std::io::sink()).unwrap();
+    let sig_len = raw.len() - d.into_inner().len();
+    let mut forged = raw[..sig_len].to_vec();
+    forged.extend(std::fs::read(w.repo.join("APKINDEX.tar.gz")).unwrap());
+    std::fs::write(tampered.join("APKINDEX.tar.gz"), forged).unwrap();
+    let cases = [
+        (
+            tampered.clone(),
+            keys.clone(),
+            idx(&tampered),
+            "does not verify",
+        ),
+        (
+            signed.clone(),
+            other.clone(),
+            idx(&signed),
+            "does not verify",
+        ),
+        (w.repo.clone(), keys.clone(), idx(&w.repo), "not signed"),
+    ];
+    for (repo, k, file, why) in cases {
+        let o = run(&repo, Some(&k));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{}: {err}", repo.display());
+        assert!(err.contains(&file) && err.contains(why), "{why}: {err}");
+        assert!(only_dir_entries(&out_dir).is_empty(), "{err}");
+    }
+}
