@@ -31,6 +31,8 @@ use std::io::Write;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct MergeSummary {
+    /// `dpkg` or `rpm`.
+    pub database: &'static str,
     pub base_packages: usize,
     /// `name version` of the vendor's packages kept in the merged database.
     pub vendor_packages: Vec<String>,
@@ -42,8 +44,17 @@ pub struct MergeSummary {
 
 impl MergeSummary {
     pub fn text(&self) -> String {
+        let info = if self.database == "dpkg" {
+            format!(
+                "; {} info file(s) of base packages restored, {} removed",
+                self.restored_info_files, self.removed_info_files
+            )
+        } else {
+            String::new()
+        };
         format!(
-            "package database: the application layers carry the old OS's dpkg database; an extra layer merges it: the new base's {} package(s) plus the vendor's {} ({}); {} info file(s) of base packages restored, {} removed{}",
+            "package database: the application layers carry the old OS's {} database; an extra layer merges it: the new base's {} package(s) plus the vendor's {} ({}){info}{}",
+            self.database,
             self.base_packages,
             self.vendor_packages.len(),
             if self.vendor_packages.is_empty() {
@@ -51,8 +62,6 @@ impl MergeSummary {
             } else {
                 self.vendor_packages.join(", ")
             },
-            self.restored_info_files,
-            self.removed_info_files,
             self.layer_digest
                 .as_deref()
                 .map(|d| format!(" (layer {d})"))
@@ -69,12 +78,28 @@ const INFO: &[u8] = b"var/lib/dpkg/info";
 pub struct MergeLayer {
     /// The parent directories, with the base's attributes.
     dirs: Vec<(&'static [u8], Meta)>,
-    /// The merged status file and its attributes.
-    status: Vec<u8>,
-    status_meta: Meta,
-    /// `info/` path -> the base's entry to restore, or None for a whiteout.
-    info: BTreeMap<Vec<u8>, Option<InfoFile>>,
+    body: Body,
     pub summary: MergeSummary,
+}
+
+/// What a merge layer holds besides its parent directories.
+enum Body {
+    Dpkg {
+        /// The merged status file and its attributes.
+        status: Vec<u8>,
+        status_meta: Meta,
+        /// `info/` path -> the base's entry to restore, or None for a whiteout.
+        info: BTreeMap<Vec<u8>, Option<InfoFile>>,
+    },
+    Rpm {
+        /// The merged `rpmdb.sqlite` at `path`, with the base's attributes.
+        path: &'static [u8],
+        db: Vec<u8>,
+        meta: Meta,
+        /// The `-wal` and `-shm` beside it that the layers below hold: whited out, so that no
+        /// stale journal is replayed onto the merged file.
+        whiteouts: Vec<Vec<u8>>,
+    },
 }
 
 /// A base `info/` entry to put back.
@@ -308,7 +333,7 @@ fn parent_dirs(fs: &Fs, info: &InfoPlan) -> Vec<(&'static [u8], Meta)> {
 /// "added" means "not in the new base".
 pub fn plan(fs: &Fs, old_base: Option<&Fs>) -> Result<Option<MergeLayer>> {
     let Some(dbs) = Databases::read(fs, old_base)? else {
-        return Ok(None);
+        return rpm_plan(fs, old_base);
     };
     let kept = dbs.vendor_kept(fs);
     let (status, base_packages) = merged_status(&dbs.base, &kept);
@@ -327,17 +352,135 @@ pub fn plan(fs: &Fs, old_base: Option<&Fs>) -> Result<Option<MergeLayer>> {
         .collect();
     Ok(Some(MergeLayer {
         dirs: parent_dirs(fs, &info),
-        status: status.into_bytes(),
-        status_meta: dbs.meta.clone(),
         summary: MergeSummary {
+            database: "dpkg",
             base_packages,
             vendor_packages,
             restored_info_files: info.restored,
             removed_info_files: info.removed,
             layer_digest: None,
         },
-        info: info.files,
+        body: Body::Dpkg {
+            status: status.into_bytes(),
+            status_meta: dbs.meta.clone(),
+            info: info.files,
+        },
     }))
+}
+
+/// The rpm merge (sqlite backend): when the application layers rewrote an `rpmdb.sqlite` that
+/// the new base has too, the merged file is the new base's database plus the packages the
+/// vendor added over its old base (by name and architecture; without an old base, those the
+/// new base lacks), and those it changed that the new base lacks entirely; a base package of
+/// the same name and architecture gives way. rpm's own index rows move with each package
+/// (`packages::rpm::merge_sqlite`). ndb and Berkeley DB databases are not merged.
+fn rpm_plan(fs: &Fs, old_base: Option<&Fs>) -> Result<Option<MergeLayer>> {
+    use crate::packages::rpm::{self, Backend};
+    for d in rpm::DBS.iter().filter(|d| d.backend == Backend::Sqlite) {
+        let Some(rn) = fs.result.get(d.path) else {
+            continue;
+        };
+        if rn.layer < fs.boundary || rn.kind != Kind::File {
+            continue;
+        }
+        let Some(bn) = fs.base.get(d.path).filter(|n| n.kind == Kind::File) else {
+            continue;
+        };
+        let what = String::from_utf8_lossy(d.path).into_owned();
+        let file =
+            |f: &Fs, view: &crate::view::MergedView, p: Option<&[u8]>| -> Result<Option<Vec<u8>>> {
+                match p.and_then(|p| view.get(p).map(|n| (p, n))) {
+                    Some((p, n)) if n.kind == Kind::File => f.data_within(n, p, MAX_PACKAGE_DB),
+                    _ => Ok(None),
+                }
+            };
+        let (Some(vendor_db), Some(base_db)) = (
+            file(fs, &fs.result, Some(d.path))?,
+            file(fs, &fs.base, Some(d.path))?,
+        ) else {
+            continue;
+        };
+        let vendor_wal = file(fs, &fs.result, d.wal)?;
+        let base_wal = file(fs, &fs.base, d.wal)?;
+        let base_names: BTreeSet<String> =
+            rpm::read_sqlite(&base_db, base_wal.as_deref(), &what, false)?
+                .into_iter()
+                .map(|r| r.header.name)
+                .collect();
+        // The vendor's old base: (name, arch) -> the blob's digest.
+        let old: Option<BTreeMap<(String, String), String>> = match old_base {
+            Some(o) => match file(o, &o.result, Some(d.path))? {
+                Some(db) => Some(
+                    rpm::read_sqlite(&db, file(o, &o.result, d.wal)?.as_deref(), &what, false)?
+                        .into_iter()
+                        .map(|r| ((r.header.name, r.header.arch), r.blob_sha256))
+                        .collect(),
+                ),
+                None => None,
+            },
+            None => None,
+        };
+        let keep = |r: &rpm::Record| {
+            let key = (r.header.name.clone(), r.header.arch.clone());
+            match &old {
+                Some(o) => match o.get(&key) {
+                    None => true,
+                    Some(sha) => *sha != r.blob_sha256 && !base_names.contains(&r.header.name),
+                },
+                None => !base_names.contains(&r.header.name),
+            }
+        };
+        let merged = rpm::merge_sqlite(
+            (&base_db, base_wal.as_deref()),
+            (&vendor_db, vendor_wal.as_deref()),
+            &keep,
+            &what,
+        )?;
+        let mut meta = bn.meta.clone();
+        meta.mtime = meta.mtime.max(rn.meta.mtime);
+        meta.set_pax_mtime(None);
+        let dir = rpm::dir_of(d.path);
+        let whiteouts = [format!("{what}-wal"), format!("{what}-shm")]
+            .into_iter()
+            .map(String::into_bytes)
+            .filter(|p| fs.result.get(p).is_some())
+            .collect();
+        let dirs = (1..=dir.iter().filter(|&&b| b == b'/').count() + 1)
+            .map(|k| {
+                let end = dir
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, b)| **b == b'/')
+                    .map(|(i, _)| i)
+                    .nth(k - 1)
+                    .unwrap_or(dir.len());
+                let p: &'static [u8] = &dir[..end];
+                let meta = fs.base.get(p).map(|n| n.meta.clone()).unwrap_or(Meta {
+                    mode: 0o755,
+                    ..Default::default()
+                });
+                (p, meta)
+            })
+            .collect();
+        return Ok(Some(MergeLayer {
+            dirs,
+            summary: MergeSummary {
+                database: "rpm",
+                base_packages: merged.base_packages,
+                vendor_packages: merged.vendor_packages,
+                restored_info_files: 0,
+                removed_info_files: 0,
+                layer_digest: None,
+            },
+            body: Body::Rpm {
+                path: d.path,
+                db: merged.db,
+                meta,
+                whiteouts,
+            },
+        }));
+    }
+    Ok(None)
 }
 
 impl MergeLayer {
@@ -348,11 +491,30 @@ impl MergeLayer {
         for (d, meta) in &self.dirs {
             tw.append_header(d, &OutKind::Dir, meta).map_err(io)?;
         }
-        write_file(tw, STATUS, &self.status, &Kind::File, &self.status_meta).map_err(io)?;
-        for (p, f) in &self.info {
-            match f {
-                Some(f) => write_file(tw, p, &f.data, &f.kind, &f.meta).map_err(io)?,
-                None => tw.append_marker(&whiteout_path(p)).map_err(io)?,
+        match &self.body {
+            Body::Dpkg {
+                status,
+                status_meta,
+                info,
+            } => {
+                write_file(tw, STATUS, status, &Kind::File, status_meta).map_err(io)?;
+                for (p, f) in info {
+                    match f {
+                        Some(f) => write_file(tw, p, &f.data, &f.kind, &f.meta).map_err(io)?,
+                        None => tw.append_marker(&whiteout_path(p)).map_err(io)?,
+                    }
+                }
+            }
+            Body::Rpm {
+                path,
+                db,
+                meta,
+                whiteouts,
+            } => {
+                write_file(tw, path, db, &Kind::File, meta).map_err(io)?;
+                for w in whiteouts {
+                    tw.append_marker(&whiteout_path(w)).map_err(io)?;
+                }
             }
         }
         Ok(())
@@ -489,10 +651,13 @@ mod tests {
         // The layer: the directory, the status file.
         let layer = MergeLayer {
             dirs: vec![(b"var", Meta::default())],
-            status: b"Package: a\n\n".to_vec(),
-            status_meta: Meta::default(),
-            info: BTreeMap::new(),
+            body: Body::Dpkg {
+                status: b"Package: a\n\n".to_vec(),
+                status_meta: Meta::default(),
+                info: BTreeMap::new(),
+            },
             summary: MergeSummary {
+                database: "dpkg",
                 base_packages: 0,
                 vendor_packages: vec![],
                 restored_info_files: 0,
@@ -510,7 +675,7 @@ mod tests {
         write_file(
             &mut tw,
             STATUS,
-            &layer.status,
+            b"Package: a\n\n",
             &Kind::File,
             &Meta::default(),
         )

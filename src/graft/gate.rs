@@ -121,11 +121,15 @@ pub fn check_graft(plan: &GraftPlan, g: &mut Grafted, write: WriteMode) -> Resul
     let mut merged = None;
     // The vendor's old base is read only when its application layers changed the package
     // database (the merge needs to know which packages the vendor added).
-    let app_dpkg = fs
-        .result
-        .get(b"var/lib/dpkg/status")
-        .is_some_and(|n| n.layer >= boundary);
-    if g.summary.mode == crate::graft::GraftMode::Layer && app_dpkg {
+    let app_db = std::iter::once(&b"var/lib/dpkg/status"[..])
+        .chain(
+            crate::packages::rpm::DBS
+                .iter()
+                .filter(|d| d.backend == crate::packages::rpm::Backend::Sqlite)
+                .map(|d| d.path),
+        )
+        .any(|p| fs.result.get(p).is_some_and(|n| n.layer >= boundary));
+    if g.summary.mode == crate::graft::GraftMode::Layer && app_db {
         let created = ConfigDoc::new(&config).top_str("created");
         if let Some((summary, image)) = merge_package_database(plan, g, &vendor, &fs, created)? {
             report.package_database = Some(summary);
@@ -153,8 +157,9 @@ fn baseline(plan: &GraftPlan, g: &Grafted, vendor: &Image) -> Result<Report> {
     Ok(report)
 }
 
-/// The grafted image with a layer that merges the new base's dpkg database with the packages
-/// the vendor's application layers added, when there is anything to merge.
+/// The grafted image with a layer that merges the new base's package database (dpkg's, or
+/// rpm's sqlite one) with the packages the vendor's application layers added, when there is
+/// anything to merge.
 fn merge_package_database(
     plan: &GraftPlan,
     g: &Grafted,
@@ -173,12 +178,11 @@ fn merge_package_database(
     let Some(m) = dbmerge::plan(fs, Some(&old))? else {
         return Ok(None);
     };
-    let (img, digest) = dbmerge::append_layer(
-        &g.image,
-        &m,
-        "regraft: merged dpkg database (the new base's packages + the vendor's added ones)",
-        created,
-    )?;
+    let created_by = format!(
+        "regraft: merged {} database (the new base's packages + the vendor's added ones)",
+        m.summary.database
+    );
+    let (img, digest) = dbmerge::append_layer(&g.image, &m, &created_by, created)?;
     let mut s = m.summary;
     if let Some(OutBlob::Layer { layer, .. }) = img
         .blobs

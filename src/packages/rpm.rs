@@ -159,28 +159,49 @@ pub struct Record {
 /// The packages in an rpm sqlite database and its `-wal` (when present), sorted by rowid. `what`
 /// names the database for errors. `files` asks for each package's file list.
 pub fn read_sqlite(db: &[u8], wal: Option<&[u8]>, what: &str, files: bool) -> Result<Vec<Record>> {
+    let dir = temp_dir(what)?;
+    let conn = open_copy(dir.path(), "db", db, wal, what)?;
+    Ok(rows(&conn, what, files)?
+        .into_iter()
+        .map(|(_, r, _)| r)
+        .collect())
+}
+
+fn temp_dir(what: &str) -> Result<tempfile::TempDir> {
+    tempfile::tempdir().map_err(|e| Error::format_from(what, "a temporary directory", e))
+}
+
+/// Writes a private copy of an untrusted sqlite database (and its `-wal`) as
+/// `dir/NAME/rpmdb.sqlite` and opens it read-write (replaying a `-wal` needs its `-shm`), in
+/// defensive mode with the schema untrusted and a budget of steps; checks it has a
+/// `Packages` table.
+fn open_copy(
+    dir: &std::path::Path,
+    name: &str,
+    db: &[u8],
+    wal: Option<&[u8]>,
+    what: &str,
+) -> Result<rusqlite::Connection> {
     let err = |why: String| Error::format(what, why);
     if !db.starts_with(b"SQLite format 3\0") {
         return Err(err(
             "not an sqlite database (no \"SQLite format 3\" header)".into(),
         ));
     }
-    let dir =
-        tempfile::tempdir().map_err(|e| Error::format_from(what, "a temporary directory", e))?;
-    let path = dir.path().join("rpmdb.sqlite");
+    let dir = dir.join(name);
     let write = |p: &std::path::Path, b: &[u8]| -> Result<()> {
-        let mut f = std::fs::File::create(p)
-            .map_err(|e| Error::format_from(what, "writing a temporary copy", e))?;
-        f.write_all(b)
+        std::fs::create_dir_all(&dir)
+            .and_then(|_| std::fs::File::create(p))
+            .and_then(|mut f| f.write_all(b))
             .map_err(|e| Error::format_from(what, "writing a temporary copy", e))
     };
+    let path = dir.join("rpmdb.sqlite");
     write(&path, db)?;
     if let Some(w) = wal.filter(|w| !w.is_empty()) {
-        write(&dir.path().join("rpmdb.sqlite-wal"), w)?;
+        write(&dir.join("rpmdb.sqlite-wal"), w)?;
     }
     let sq = |e: rusqlite::Error| err(format!("sqlite: {e}"));
     use rusqlite::{OpenFlags, config::DbConfig};
-    // Read-write on the private copy: replaying a `-wal` needs its `-shm` created.
     let mut conn = rusqlite::Connection::open_with_flags(
         &path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -213,6 +234,17 @@ pub fn read_sqlite(db: &[u8], wal: Option<&[u8]>, what: &str, files: bool) -> Re
     if kind.as_deref() != Some("table") {
         return Err(err("no Packages table: not an rpm database".into()));
     }
+    Ok(conn)
+}
+
+/// Every package row: its header number, its record and its blob.
+fn rows(
+    conn: &rusqlite::Connection,
+    what: &str,
+    files: bool,
+) -> Result<Vec<(i64, Record, Vec<u8>)>> {
+    let err = |why: String| Error::format(what, why);
+    let sq = |e: rusqlite::Error| err(format!("sqlite: {e}"));
     let mut stmt = conn
         .prepare("SELECT hnum, blob FROM Packages ORDER BY hnum")
         .map_err(sq)?;
@@ -226,12 +258,157 @@ pub fn read_sqlite(db: &[u8], wal: Option<&[u8]>, what: &str, files: bool) -> Re
             .map_err(|_| err(format!("Packages row {hnum}: the blob is not a BLOB")))?;
         let header =
             rpmheader::parse(blob, files).map_err(|e| err(format!("Packages row {hnum}: {e}")))?;
-        out.push(Record {
-            header,
-            blob_sha256: crate::model::digest::Digest::of(blob).to_string(),
-        });
+        out.push((
+            hnum,
+            Record {
+                header,
+                blob_sha256: crate::model::digest::Digest::of(blob).to_string(),
+            },
+            blob.to_vec(),
+        ));
     }
     Ok(out)
+}
+
+/// The index tables of an open rpm database: the tables with exactly the columns `key`,
+/// `hnum`, `idx` (rpm's `Name`, `Basenames`, `Providename`, ...), by name.
+fn index_tables(conn: &rusqlite::Connection, schema: &str, what: &str) -> Result<Vec<String>> {
+    let sq = |e: rusqlite::Error| Error::format(what, format!("sqlite: {e}"));
+    let names: Vec<String> = conn
+        .prepare(&format!(
+            "SELECT name FROM {schema}.sqlite_master WHERE type = 'table' ORDER BY name"
+        ))
+        .map_err(sq)?
+        .query_map([], |r| r.get(0))
+        .map_err(sq)?
+        .collect::<std::result::Result<_, _>>()
+        .map_err(sq)?;
+    let mut out = Vec::new();
+    for n in names {
+        // Only plain names are quoted into statements below.
+        if n.is_empty() || !n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            continue;
+        }
+        let cols: Vec<String> = conn
+            .prepare(&format!("PRAGMA {schema}.table_info(\"{n}\")"))
+            .map_err(sq)?
+            .query_map([], |r| r.get(1))
+            .map_err(sq)?
+            .collect::<std::result::Result<_, _>>()
+            .map_err(sq)?;
+        if cols == ["key", "hnum", "idx"] {
+            out.push(n);
+        }
+    }
+    Ok(out)
+}
+
+/// What `merge_sqlite` made.
+pub struct Merged {
+    /// The merged database's bytes (WAL mode, as rpm keeps it, with no `-wal` of its own).
+    pub db: Vec<u8>,
+    /// The base's packages the merged database keeps.
+    pub base_packages: usize,
+    /// `name-[epoch:]version-release.arch` of the vendor's packages it took in.
+    pub vendor_packages: Vec<String>,
+}
+
+/// The base's sqlite database with the vendor's packages that `keep` chooses put in: a base
+/// package of the same name and architecture is taken out first, with its rows in every index
+/// table; each vendor package goes in with a new header number and the index rows rpm wrote
+/// for it in the vendor's database (so no index is computed here: rpm's own entries move).
+/// Deterministic: the same inputs give the same bytes (the file is vacuumed).
+pub fn merge_sqlite(
+    base: (&[u8], Option<&[u8]>),
+    vendor: (&[u8], Option<&[u8]>),
+    keep: &dyn Fn(&Record) -> bool,
+    what: &str,
+) -> Result<Merged> {
+    let err = |why: String| Error::format(what, why);
+    let sq = |e: rusqlite::Error| err(format!("sqlite: {e}"));
+    let dir = temp_dir(what)?;
+    let v = open_copy(
+        dir.path(),
+        "vendor",
+        vendor.0,
+        vendor.1,
+        &format!("{what} (the vendor's)"),
+    )?;
+    let kept: Vec<(i64, Record, Vec<u8>)> = rows(&v, what, false)?
+        .into_iter()
+        .filter(|(_, r, _)| keep(r))
+        .collect();
+    // Checkpointed into the file, so ATTACH sees every row.
+    v.pragma_update(None, "journal_mode", "DELETE")
+        .map_err(sq)?;
+    drop(v);
+    let m = open_copy(
+        dir.path(),
+        "merged",
+        base.0,
+        base.1,
+        &format!("{what} (the base's)"),
+    )?;
+    m.pragma_update(None, "journal_mode", "DELETE")
+        .map_err(sq)?;
+    let tables = index_tables(&m, "main", what)?;
+    let replaced: std::collections::BTreeSet<(String, String)> = kept
+        .iter()
+        .map(|(_, r, _)| (r.header.name.clone(), r.header.arch.clone()))
+        .collect();
+    let base_rows = rows(&m, what, false)?;
+    let vpath = dir.path().join("vendor").join("rpmdb.sqlite");
+    m.execute("ATTACH DATABASE ?1 AS v", [vpath.to_string_lossy()])
+        .map_err(sq)?;
+    let vtables = index_tables(&m, "v", what)?;
+    let tx = m.unchecked_transaction().map_err(sq)?;
+    let mut base_packages = 0;
+    for (h, r, _) in &base_rows {
+        if !replaced.contains(&(r.header.name.clone(), r.header.arch.clone())) {
+            base_packages += 1;
+            continue;
+        }
+        for t in &tables {
+            tx.execute(&format!("DELETE FROM main.\"{t}\" WHERE hnum = ?1"), [h])
+                .map_err(sq)?;
+        }
+        tx.execute("DELETE FROM main.Packages WHERE hnum = ?1", [h])
+            .map_err(sq)?;
+    }
+    let mut vendor_packages = Vec::new();
+    for (vh, r, blob) in &kept {
+        tx.execute("INSERT INTO main.Packages (blob) VALUES (?1)", [blob])
+            .map_err(sq)?;
+        let nh = tx.last_insert_rowid();
+        for t in tables.iter().filter(|t| vtables.contains(t)) {
+            tx.execute(
+                &format!(
+                    "INSERT INTO main.\"{t}\" (key, hnum, idx) SELECT key, ?1, idx FROM v.\"{t}\" WHERE hnum = ?2 ORDER BY rowid"
+                ),
+                [nh, *vh],
+            )
+            .map_err(sq)?;
+        }
+        let hd = &r.header;
+        vendor_packages.push(format!("{}-{}.{}", hd.name, hd.evr(), hd.arch));
+    }
+    tx.commit().map_err(sq)?;
+    m.execute("DETACH DATABASE v", []).map_err(sq)?;
+    m.execute("VACUUM", []).map_err(sq)?;
+    m.pragma_update(None, "journal_mode", "WAL").map_err(sq)?;
+    m.close().map_err(|(_, e)| sq(e))?;
+    let path = dir.path().join("merged").join("rpmdb.sqlite");
+    let wal = dir.path().join("merged").join("rpmdb.sqlite-wal");
+    if std::fs::metadata(&wal).is_ok_and(|w| w.len() > 0) {
+        return Err(err("internal: the merged database kept a -wal".into()));
+    }
+    let db =
+        std::fs::read(&path).map_err(|e| Error::format_from(what, "reading the merged copy", e))?;
+    Ok(Merged {
+        db,
+        base_packages,
+        vendor_packages,
+    })
 }
 
 /// The source package's name from `SOURCERPM` (`openssl-3.0.7-27.el9.src.rpm` -> `openssl`).

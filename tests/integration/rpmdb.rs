@@ -509,3 +509,162 @@ fn triage_and_vex_out_of_ndb_and_bdb_images_agree_with_the_sqlite_ones() {
     assert_eq!(run("ndb", &old_n, &new_n), want);
     assert_eq!(run("bdb", &old_b, &new_b), want);
 }
+
+/// A layer graft of an rpm vendor (fixtures/real/rpm's rpm-old: rg-tool installed over a base
+/// of rg-base, rg-libfoo 1.2, rg-data) onto a new base built here by rpm (rg-base, rg-libfoo
+/// 1.2.10, no rg-data): the extra layer's rpmdb.sqlite is the new base's database plus
+/// rg-tool, as rpm itself reads it: `rpm -qa` lists exactly those, `rpm -qf` and
+/// `--whatprovides` find rg-tool through the index rows that moved with it, `rpm -V rg-tool`
+/// is clean, sqlite's integrity check passes, regraft's own `packages` agrees, and the same
+/// graft twice gives the same digest.
+#[test]
+fn a_layer_graft_of_an_rpm_vendor_merges_rpms_database_as_rpm_reads_it() {
+    let t = tmp();
+    let rpms = root().join("fixtures/real/rpm/rpms/x86_64");
+    let rootfs = t.path().join("root");
+    std::fs::create_dir_all(rootfs.join("etc")).unwrap();
+    std::fs::create_dir_all(rootfs.join("var/lib/rpm")).unwrap();
+    std::fs::write(
+        rootfs.join("etc/os-release"),
+        "NAME=\"Red Hat Enterprise Linux\"\nID=\"rhel\"\nVERSION_ID=\"9.5\"\n",
+    )
+    .unwrap();
+    let r = rootfs.display().to_string();
+    tool_ok(
+        "rpm",
+        &[
+            "--root",
+            &r,
+            "--dbpath",
+            "/var/lib/rpm",
+            "-i",
+            "--nodeps",
+            "--noscripts",
+            "--nosignature",
+            rpms.join("rg-base-1.0-1.x86_64.rpm").to_str().unwrap(),
+            rpms.join("rg-libfoo-1.2.10-1.x86_64.rpm").to_str().unwrap(),
+        ],
+    );
+    let _ = std::fs::remove_file(rootfs.join("var/lib/rpm/rpmdb.sqlite-shm"));
+    let base = t.path().join("base.oci");
+    let bundle = t.path().join("bundle");
+    let b = base.display().to_string();
+    tool_ok("umoci", &["init", "--layout", &b]);
+    tool_ok("umoci", &["new", "--image", &format!("{b}:1")]);
+    tool_ok(
+        "umoci",
+        &[
+            "unpack",
+            "--image",
+            &format!("{b}:1"),
+            bundle.to_str().unwrap(),
+        ],
+    );
+    tool_ok(
+        "cp",
+        &[
+            "-a",
+            &format!("{r}/."),
+            bundle.join("rootfs").to_str().unwrap(),
+        ],
+    );
+    tool_ok(
+        "umoci",
+        &[
+            "repack",
+            "--image",
+            &format!("{b}:1"),
+            bundle.to_str().unwrap(),
+        ],
+    );
+
+    let graft = |out: &Path| {
+        let o = regraft(&[
+            "--from",
+            &format!("oci:{}", image("rpm", "rpm-old.oci")),
+            "--onto",
+            &format!("oci:{b}:1"),
+            "--old-base-layers",
+            "1",
+            "-o",
+            &format!("oci:{}:g", out.display()),
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(o.status.success(), "{err}");
+        let index: Value =
+            serde_json::from_slice(&std::fs::read(out.join("index.json")).unwrap()).unwrap();
+        (
+            err,
+            index["manifests"][0]["digest"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        )
+    };
+    let out = t.path().join("out.oci");
+    let (err, digest) = graft(&out);
+    assert!(
+        err.contains("old OS's rpm database") && err.contains("rg-tool-5.0-1.x86_64"),
+        "{err}"
+    );
+    let got = unpack_in(&format!("{}:g", out.display()), &t.path().join("unpacked"));
+    let g = got.display().to_string();
+    let rpm = |args: &[&str]| {
+        let mut a = vec!["--root", &g, "--dbpath", "/var/lib/rpm"];
+        a.extend(args);
+        tool_ok("rpm", &a)
+    };
+    let mut qa: Vec<String> = rpm(&["-qa", "--qf", "%{NAME}-%{VERSION}-%{RELEASE}\n"])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    qa.sort();
+    assert_eq!(qa, ["rg-base-1.0-1", "rg-libfoo-1.2.10-1", "rg-tool-5.0-1"]);
+    assert_eq!(
+        rpm(&["-qf", "/opt/app/bin/rg-tool"]).trim(),
+        "rg-tool-5.0-1.x86_64"
+    );
+    assert_eq!(
+        rpm(&["-q", "--whatprovides", "rg-tool(x86-64)"]).trim(),
+        "rg-tool-5.0-1.x86_64"
+    );
+    assert_eq!(
+        rpm(&["-q", "rg-libfoo"]).trim(),
+        "rg-libfoo-1.2.10-1.x86_64"
+    );
+    rpm(&["-V", "--nodeps", "rg-tool"]);
+    let check = tool_ok(
+        "python3",
+        &[
+            "-c",
+            "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('PRAGMA integrity_check').fetchone()[0])",
+            got.join("var/lib/rpm/rpmdb.sqlite").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(check.trim(), "ok");
+    let mut ours: Vec<String> = packages(&format!("oci:{}:g", out.display()))["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            format!(
+                "{}-{}",
+                p["name"].as_str().unwrap(),
+                p["version"].as_str().unwrap()
+            )
+        })
+        .collect();
+    ours.sort();
+    let mut evr: Vec<String> = rpm(&[
+        "-qa",
+        "--qf",
+        "%{NAME}-%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\n",
+    ])
+    .lines()
+    .map(str::to_string)
+    .collect();
+    evr.sort();
+    assert_eq!(ours, evr);
+    let (_, again) = graft(&t.path().join("again.oci"));
+    assert_eq!(again, digest, "the same graft twice");
+}
