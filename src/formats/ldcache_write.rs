@@ -169,9 +169,25 @@ mod tests {
     #[test]
     fn libcmp_is_a_total_order_even_past_an_int() {
         let names: Vec<&[u8]> = vec![
-            b"libc.so.6", b"libc.so.06", b"libc.so.10", b"libc.so.9", b"lib9999999999.so",
-            b"lib4294967297.so", b"lib1.so", b"lib01.so", b"lib", b"lib\x80", b"lib\xff1",
-            b"libz.so.1", b"libz.so.1.2", b"21474836470", b"2147483648", b"x", b"", b"0", b"00",
+            b"libc.so.6",
+            b"libc.so.06",
+            b"libc.so.10",
+            b"libc.so.9",
+            b"lib9999999999.so",
+            b"lib4294967297.so",
+            b"lib1.so",
+            b"lib01.so",
+            b"lib",
+            b"lib\x80",
+            b"lib\xff1",
+            b"libz.so.1",
+            b"libz.so.1.2",
+            b"21474836470",
+            b"2147483648",
+            b"x",
+            b"",
+            b"0",
+            b"00",
         ];
         use std::cmp::Ordering::*;
         for a in &names {
