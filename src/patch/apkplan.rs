@@ -6,7 +6,7 @@
 //! would remove or refuse a package, which a patch never does.
 
 use super::apkrepo::letter;
-use super::plan::{Installed, Plan, Update, Want};
+use super::plan::{Installed, Plan, Update, Want, take_needed};
 use super::repo::Available;
 use crate::error::{Error, Result};
 use crate::packages::version::compare_apk;
@@ -380,32 +380,7 @@ pub fn plan(installed: &[Installed], repos: &[Available], want: &Want) -> Result
                 unfixed,
             });
         }
-        let mut changed = false;
-        let mut stuck = Vec::new();
-        for (i, a, why) in more {
-            let newer = updates
-                .get(&a.name)
-                .is_none_or(|u| compare_apk(&a.version, &u.to.version) == Ordering::Greater);
-            if newer {
-                updates.insert(
-                    a.name.clone(),
-                    Update {
-                        from: i,
-                        to: a,
-                        why,
-                    },
-                );
-                changed = true;
-            } else {
-                stuck.push(format!("{} {} ({why})", a.name, a.version));
-            }
-        }
-        if !changed {
-            return Err(Error::Invalid(format!(
-                "the updates cannot be made consistent: still needed, with no newer version to take: {}",
-                stuck.join("; ")
-            )));
-        }
+        take_needed(&mut updates, more, compare_apk)?;
     }
     Err(Error::Invalid(
         "the dependency resolution did not settle in 1000 rounds".into(),

@@ -506,36 +506,48 @@ pub fn plan(installed: &[Installed], repos: &Repos, want: &Want) -> Result<Plan>
                 unfixed,
             });
         }
-        let mut changed = false;
-        let mut stuck = Vec::new();
-        for (i, a, why) in more {
-            let newer = updates
-                .get(&a.name)
-                .is_none_or(|u| compare_dpkg(&a.version, &u.to.version) == Ordering::Greater);
-            if newer {
-                updates.insert(
-                    a.name.clone(),
-                    Update {
-                        from: i,
-                        to: a,
-                        why,
-                    },
-                );
-                changed = true;
-            } else {
-                stuck.push(format!("{} {} ({why})", a.name, a.version));
-            }
-        }
-        if !changed {
-            return Err(Error::Invalid(format!(
-                "the updates cannot be made consistent: still needed, with no newer version to take: {}",
-                stuck.join("; ")
-            )));
-        }
+        take_needed(&mut updates, more, compare_dpkg)?;
     }
     Err(Error::Invalid(
         "the dependency resolution did not settle in 1000 rounds".into(),
     ))
+}
+
+/// One round of the dependency resolution, shared by the dpkg and apk plans: each package
+/// still needed (`more`) becomes an update where it is newer (by `cmp`) than the one already
+/// planned; an error when none is, since the next round would find the same needs.
+pub fn take_needed(
+    updates: &mut BTreeMap<String, Update>,
+    more: Vec<(Option<Installed>, Available, String)>,
+    cmp: fn(&str, &str) -> Ordering,
+) -> Result<()> {
+    let mut changed = false;
+    let mut stuck = Vec::new();
+    for (i, a, why) in more {
+        let newer = updates
+            .get(&a.name)
+            .is_none_or(|u| cmp(&a.version, &u.to.version) == Ordering::Greater);
+        if newer {
+            updates.insert(
+                a.name.clone(),
+                Update {
+                    from: i,
+                    to: a,
+                    why,
+                },
+            );
+            changed = true;
+        } else {
+            stuck.push(format!("{} {} ({why})", a.name, a.version));
+        }
+    }
+    if !changed {
+        return Err(Error::Invalid(format!(
+            "the updates cannot be made consistent: still needed, with no newer version to take: {}",
+            stuck.join("; ")
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
