@@ -40,14 +40,14 @@ R=$ROOT/fixtures/real
 L=$R/large
 
 # --- generated images: vendor-SIZE = debian-old + one layer with /opt/big -----------------------
-gen_image() { # name scale
-  local name=$1 scale=$2
+gen_image() { # name scale | name --files N
+  local name=$1 scale=${*:2}
   [ -f "$L/$name.done" ] && return 0
   echo "compare.sh: generating $name (scale $scale) in $L" >&2
   mkdir -p "$L"
   local t
   t=$(mktemp -d "$L/.gen.XXXXXX")
-  python3 benches/tools/gen-rootfs.py "$t/rootfs" "$scale" >&2
+  python3 benches/tools/gen-rootfs.py "$t/rootfs" $scale >&2
   cp -a "$R/debian-old.oci" "$t/img"
   umoci insert --image "$t/img:bookworm" "$t/rootfs/opt/big" /opt/big >&2
   rm -rf "$L/$name.oci" "$L/$name.tar"

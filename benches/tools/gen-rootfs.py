@@ -2,17 +2,23 @@
 """Generates the application tree of the large benchmark image, deterministically.
 
     gen-rootfs.py DEST SCALE
+    gen-rootfs.py DEST --files N
 
 DEST/opt/big gets, at SCALE 1.0: 196,000 small files (0-12 KiB, about 6 KiB on average) in
 1,000 directories, 1% of them symlinks, plus 8 large files of 192 MiB: about 2.7 GB and
 200,000 entries. File bytes are slices of a corpus made of this machine's /usr/bin and
 /usr/lib files (real binaries and text, so they compress like a real layer); the same host
 packages give the same bytes. mtimes are fixed.
+
+With --files N: N small files (0-1 KiB, 1% symlinks) in directories of 200 and nothing
+else, for the entry-count scaling rows (memory per merged-view entry).
 """
 import os
 import sys
 
-dest, scale = sys.argv[1], float(sys.argv[2])
+dest = sys.argv[1]
+n_files = int(sys.argv[3]) if sys.argv[2] == "--files" else None
+scale = 0.0 if n_files is not None else float(sys.argv[2])
 root = os.path.join(dest, "opt", "big")
 MTIME = 1700000000
 
@@ -43,9 +49,10 @@ def lcg(i):
     return (i * 6364136223846793005 + 1442695040888963407) & 0xFFFFFFFFFFFFFFFF
 
 
-n_small = int(196000 * scale)
-n_dirs = max(1, n_small // 196)
-n_big = max(1, int(8 * scale))
+n_small = n_files if n_files is not None else int(196000 * scale)
+n_dirs = max(1, n_small // (200 if n_files is not None else 196))
+n_big = 0 if n_files is not None else max(1, int(8 * scale))
+max_size = 1024 if n_files is not None else 12288
 os.makedirs(root, exist_ok=True)
 for d in range(n_dirs):
     os.makedirs(os.path.join(root, "d%03d" % (d // 40), "e%02d" % (d % 40)), exist_ok=True)
@@ -56,7 +63,7 @@ for i in range(n_small):
     if i % 100 == 99:
         os.symlink("f%06d" % (i - 1), p)
         continue
-    size = (x >> 20) % 12288
+    size = (x >> 20) % max_size
     off = (x >> 8) % (C - size)
     with open(p, "wb") as fh:
         fh.write(corpus[off:off + size])
