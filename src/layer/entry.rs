@@ -223,6 +223,72 @@ pub struct LayerEntry {
     pub path: Vec<u8>,
     pub op: Op,
 }
+
+/// A layer's entries in tar order, in chunks of at most `Entries::CHUNK`, so that a consumer
+/// (`MergedView::apply_layer`) frees them chunk by chunk as the view grows: a layer's entries
+/// and its view are not both held whole.
+#[derive(Clone, Debug, Default)]
+pub struct Entries {
+    chunks: Vec<Vec<LayerEntry>>,
+    len: usize,
+}
+
+impl Entries {
+    pub const CHUNK: usize = 4096;
+
+    pub fn new() -> Entries {
+        Entries::default()
+    }
+
+    pub fn push(&mut self, e: LayerEntry) {
+        match self.chunks.last_mut() {
+            Some(c) if c.len() < Self::CHUNK => c.push(e),
+            _ => self.chunks.push(vec![e]),
+        }
+        self.len += 1;
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &LayerEntry> {
+        self.chunks.iter().flatten()
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut LayerEntry> {
+        self.chunks.iter_mut().flatten()
+    }
+}
+
+impl IntoIterator for Entries {
+    type Item = LayerEntry;
+    type IntoIter = std::iter::Flatten<std::vec::IntoIter<Vec<LayerEntry>>>;
+    /// Consumes the entries in order; each chunk is freed once it is passed.
+    fn into_iter(self) -> Self::IntoIter {
+        self.chunks.into_iter().flatten()
+    }
+}
+
+impl From<Vec<LayerEntry>> for Entries {
+    fn from(v: Vec<LayerEntry>) -> Entries {
+        v.into_iter().collect()
+    }
+}
+
+impl FromIterator<LayerEntry> for Entries {
+    fn from_iter<I: IntoIterator<Item = LayerEntry>>(it: I) -> Entries {
+        let mut e = Entries::new();
+        for x in it {
+            e.push(x);
+        }
+        e
+    }
+}
 /// Cleans a tar name. Ok(None) for the root; Err for `..`, NUL or empty names, and for a
 /// name longer than `PATH_MAX` or deeper than `MAX_PATH_DEPTH` once cleaned.
 pub fn clean_path(raw: &[u8]) -> Result<Option<Vec<u8>>> {

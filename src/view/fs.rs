@@ -8,7 +8,7 @@
 use super::load::{fill_node, missing_data, spill_files};
 use super::spill::Spill;
 use crate::error::{Error, Result};
-use crate::layer::entry::{DataRef, Kind, LayerEntry, Op};
+use crate::layer::entry::{DataRef, Entries, Kind, Op};
 use crate::layer::{TarRange, collect_entries, describe, seekable_tar, walk_headers};
 use crate::model::image::Layer;
 use crate::model::limits::{self, Limit, MAX_SYSTEM_FILE};
@@ -184,11 +184,11 @@ impl Fs {
 
     /// Walks an uncompressed layer on disk by its headers; every file's data is then read
     /// where it lies.
-    fn walk_in_place(&mut self, i: usize, mut range: TarRange) -> Result<Vec<LayerEntry>> {
+    fn walk_in_place(&mut self, i: usize, mut range: TarRange) -> Result<Entries> {
         let what = describe(&self.name, i, &self.layers[i]);
         let mut entries = walk_headers(&what, &mut range)?;
         let base = self.store.add_tar(range);
-        for le in &mut entries {
+        for le in entries.iter_mut() {
             if let Op::Put { data: Some(d), .. } = &mut le.op {
                 d.offset += base;
             }
@@ -197,7 +197,7 @@ impl Fs {
     }
 
     /// Streams layer `i`, keeping the data of the files a check reads.
-    fn stream_keeping(&mut self, i: usize, part: Part) -> Result<Vec<LayerEntry>> {
+    fn stream_keeping(&mut self, i: usize, part: Part) -> Result<Entries> {
         let store = &mut self.store;
         let name = self.name.as_str();
         collect_entries(name, i, &self.layers[i], self.max, |e, mut le| {
@@ -217,8 +217,8 @@ impl Fs {
 
     /// The application's entries as they are in its layers (the check looks at what each
     /// layer does, not only at the result).
-    fn note_app_entries(&mut self, i: usize, entries: &[LayerEntry]) {
-        for le in entries {
+    fn note_app_entries(&mut self, i: usize, entries: &Entries) {
+        for le in entries.iter() {
             let op = match &le.op {
                 Op::Put { kind, .. } => AppOp::Put(kind.clone()),
                 Op::Link { .. } => AppOp::Link,

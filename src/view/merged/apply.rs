@@ -20,7 +20,14 @@
 
 use super::{Key, MergedView, Node};
 use crate::error::{Error, Result};
-use crate::layer::entry::{DataRef, Kind, LayerEntry, Meta, Op};
+use crate::layer::entry::{DataRef, Entries, Kind, LayerEntry, Meta, Op};
+
+/// The view's size from which `apply_layer` compacts its tree (tiny in tests, so that every
+/// test of the view, the property tests among them, runs through compactions).
+#[cfg(not(test))]
+const COMPACT_MIN: usize = 1 << 14;
+#[cfg(test)]
+const COMPACT_MIN: usize = 2;
 
 /// The last parent directory `put` resolved in this layer. Resolution reads only the kinds of
 /// the nodes it walks through and the targets of symlinks, so it stays valid while only
@@ -90,12 +97,20 @@ struct Put {
 }
 
 impl MergedView {
-    /// Applies one layer's entries (in tar order) on top of the view.
-    pub fn apply_layer(&mut self, layer: usize, entries: Vec<LayerEntry>) -> Result<()> {
+    /// Applies one layer's entries (in tar order) on top of the view. The entries are freed
+    /// as they are applied, and the view's tree is rebuilt with full nodes each time it grew
+    /// by half (`compact`), so a big layer costs about its view, not its view twice.
+    pub fn apply_layer(&mut self, layer: usize, entries: impl Into<Entries>) -> Result<()> {
+        let entries: Entries = entries.into();
         self.hide_below_opaque_dirs(layer, &entries);
         self.apply_whiteouts(layer, &entries);
         let mut memo = Memo::default();
+        let mut compacted = self.nodes.len();
         for LayerEntry { path, op } in entries {
+            if self.nodes.len() >= COMPACT_MIN && self.nodes.len() >= compacted + compacted / 2 {
+                self.compact();
+                compacted = self.nodes.len();
+            }
             self.add_entry(layer, &path, op, &mut memo).map_err(|e| {
                 Error::context(
                     format!("layer {layer}: {}", crate::text::sanitize_bytes(&path)),
@@ -107,8 +122,8 @@ impl MergedView {
     }
 
     /// Rule 2: opaque directories hide their lower children.
-    fn hide_below_opaque_dirs(&mut self, layer: usize, entries: &[LayerEntry]) {
-        for e in entries {
+    fn hide_below_opaque_dirs(&mut self, layer: usize, entries: &Entries) {
+        for e in entries.iter() {
             if let Op::Opaque = e.op {
                 // A lower path that is no directory has no children to hide.
                 let Ok(dir) = self.resolve(&e.path) else {
@@ -120,8 +135,8 @@ impl MergedView {
     }
 
     /// Rule 3: whiteouts hide lower paths.
-    fn apply_whiteouts(&mut self, layer: usize, entries: &[LayerEntry]) {
-        for e in entries {
+    fn apply_whiteouts(&mut self, layer: usize, entries: &Entries) {
+        for e in entries.iter() {
             if let Op::Whiteout = e.op {
                 let Ok(p) = self.resolve_parent(&e.path) else {
                     continue;
@@ -649,6 +664,7 @@ mod model_tests {
 
     /// `apply_layer` without reusing a parent: each entry resolves its own.
     fn apply_unmemoized(v: &mut MergedView, layer: usize, entries: Vec<LayerEntry>) -> Result<()> {
+        let entries = Entries::from(entries);
         v.hide_below_opaque_dirs(layer, &entries);
         v.apply_whiteouts(layer, &entries);
         for LayerEntry { path, op } in entries {
