@@ -84,9 +84,10 @@ impl<'v> LayerPlan<'v> {
     fn entries(&self) -> impl Iterator<Item = (Vec<u8>, Planned<'_>)> + '_ {
         // One source per selection (its subtree, rebased) and one for the owned entries; at
         // each step the least key wins, the latest plan among equal keys.
-        type Head<'a> = Option<(Vec<u8>, usize, Vec<u8>, Planned<'a>)>;
-        let mut subs: Vec<Box<dyn Iterator<Item = (Vec<u8>, usize, Vec<u8>, Planned<'_>)> + '_>> =
-            Vec::new();
+        // (sort key, when planned, tar path, entry)
+        type Item<'a> = (Vec<u8>, usize, Vec<u8>, Planned<'a>);
+        type Head<'a> = Option<Item<'a>>;
+        let mut subs: Vec<Box<dyn Iterator<Item = Item<'_>> + '_>> = Vec::new();
         for s in &self.sels {
             subs.push(Box::new(
                 self.vendor
@@ -98,11 +99,9 @@ impl<'v> LayerPlan<'v> {
                     }),
             ));
         }
-        subs.push(Box::new(
-            self.owned
-                .iter()
-                .map(|(k, (seq, p, e))| (k.clone(), *seq, p.clone(), Planned::Owned(e))),
-        ));
+        subs.push(Box::new(self.owned.iter().map(|(k, (seq, p, e))| {
+            (k.clone(), *seq, p.clone(), Planned::Owned(e))
+        })));
         let mut heads: Vec<Head<'_>> = subs.iter_mut().map(|i| i.next()).collect();
         std::iter::from_fn(move || {
             let min = heads.iter().flatten().map(|h| &h.0).min()?.clone();
@@ -110,7 +109,10 @@ impl<'v> LayerPlan<'v> {
             for (h, src) in heads.iter_mut().zip(subs.iter_mut()) {
                 if h.as_ref().is_some_and(|h| h.0 == min) {
                     let got = std::mem::replace(h, src.next());
-                    if best.as_ref().is_none_or(|b| got.as_ref().is_some_and(|g| g.1 > b.1)) {
+                    if best
+                        .as_ref()
+                        .is_none_or(|b| got.as_ref().is_some_and(|g| g.1 > b.1))
+                    {
                         best = got;
                     }
                 }
