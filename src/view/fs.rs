@@ -30,7 +30,7 @@ pub enum AppOp {
 #[derive(Clone, Debug)]
 pub struct AppEntry {
     pub layer: usize,
-    pub path: Vec<u8>,
+    pub path: Box<[u8]>,
     pub op: AppOp,
 }
 
@@ -218,6 +218,7 @@ impl Fs {
     /// The application's entries as they are in its layers (the check looks at what each
     /// layer does, not only at the result).
     fn note_app_entries(&mut self, i: usize, entries: &Entries) {
+        self.app.reserve_exact(entries.len());
         for le in entries.iter() {
             let op = match &le.op {
                 Op::Put { kind, .. } => AppOp::Put(kind.clone()),
@@ -228,7 +229,7 @@ impl Fs {
             };
             self.app.push(AppEntry {
                 layer: i,
-                path: le.path.clone(),
+                path: le.path.as_slice().into(),
                 op,
             });
         }
