@@ -237,7 +237,11 @@ impl Fs {
 
     /// Keeps the data of these result paths (already resolved) where it is not kept yet.
     pub fn fetch(&mut self, paths: &[Vec<u8>]) -> Result<()> {
-        let need = missing_data(paths.iter().filter_map(|p| self.result.get(p)));
+        let need = missing_data(
+            paths
+                .iter()
+                .filter_map(|p| self.result.nodes.get_key_value(&p[..])),
+        );
         for (layer, want) in need {
             let got = spill_files(
                 &self.name,
@@ -249,8 +253,8 @@ impl Fs {
                 &self.name,
             )?;
             for view in [&mut self.result, &mut self.base] {
-                for n in view.nodes.values_mut() {
-                    fill_node(n, layer, &got);
+                for (k, n) in view.nodes.iter_mut() {
+                    fill_node(k, n, layer, &got);
                 }
             }
         }

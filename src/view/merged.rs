@@ -23,14 +23,29 @@ pub struct Node {
     pub size: u64,
     /// The layer the node's entry came from.
     pub layer: usize,
-    /// The layer and path the content came from (differs for hardlinks); an implicit
-    /// directory's is its own key.
-    pub origin: (usize, Key),
+    /// Where the content came from, when that is not this node's own layer and path (a
+    /// hardlink's target, or a name written through a symlinked parent); read it with
+    /// `origin`. Out of line: most nodes have none.
+    pub from: Option<Box<Origin>>,
     pub data: Option<DataRef>,
     /// Hardlink group: nodes with the same inode share content.
     pub inode: u64,
     /// A directory no entry created (a missing parent).
     pub implicit: bool,
+}
+
+/// A layer and a path in it, as written: where a node's content came from.
+pub type Origin = (usize, Key);
+
+impl Node {
+    /// The layer and path the content came from (differs for hardlinks); `key` is the node's
+    /// own path in the view (a key with the same bytes will do).
+    pub fn origin(&self, key: &Key) -> Origin {
+        match &self.from {
+            Some(o) => (**o).clone(),
+            None => (self.layer, key.clone()),
+        }
+    }
 }
 
 /// The merged filesystem of a stack of layers. Every node's parents are directories of the
@@ -163,14 +178,14 @@ impl MergedView {
             .filter(|&i| i > end);
         for i in missing.collect::<Vec<_>>() {
             let key = path.prefix(i);
-            let node = self.implicit_dir(key.clone(), layer);
+            let node = self.implicit_dir(layer);
             self.nodes.insert(key, node);
         }
         Ok(())
     }
 
     /// A directory no entry created, at `key`.
-    fn implicit_dir(&mut self, key: Key, layer: usize) -> Node {
+    fn implicit_dir(&mut self, layer: usize) -> Node {
         Node {
             kind: Kind::Dir,
             meta: Meta {
@@ -179,7 +194,7 @@ impl MergedView {
             },
             size: 0,
             layer,
-            origin: (layer, key),
+            from: None,
             data: None,
             inode: self.inode(),
             implicit: true,

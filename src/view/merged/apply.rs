@@ -198,11 +198,7 @@ impl MergedView {
             None => {}
         }
         // The content's origin is the name as written; most often that is the key.
-        let origin = if *p == *path {
-            p.clone()
-        } else {
-            Key::new(path)
-        };
+        let from = (*p != *path).then(|| Box::new((layer, Key::new(path))));
         let inode = self.inode();
         self.nodes.insert(
             p,
@@ -211,7 +207,7 @@ impl MergedView {
                 meta: put.meta,
                 size: put.size,
                 layer,
-                origin: (layer, origin),
+                from,
                 data: put.data,
                 inode,
                 implicit: false,
@@ -225,7 +221,7 @@ impl MergedView {
     fn link(&mut self, layer: usize, path: &[u8], target: &[u8]) -> Result<()> {
         let p = Key::from(self.resolve_parent(path)?);
         let t = self.resolve_parent(target)?;
-        let Some(tn) = self.nodes.get(&t[..]).cloned() else {
+        let Some((tk, tn)) = self.nodes.get_key_value(&t[..]) else {
             return Err(Error::Invalid(format!(
                 "hardlink to {:?}, which does not exist (at this point of the layer)",
                 crate::text::sanitize_bytes(target)
@@ -237,6 +233,8 @@ impl MergedView {
         if *p == t[..] {
             return Ok(());
         }
+        let from = Some(Box::new(tn.origin(tk)));
+        let tn = tn.clone();
         self.ensure_dirs(&p, parent_len(&p), layer)?;
         if self.nodes.contains_key(&p) {
             self.remove_tree(&p, &|_| false);
@@ -244,6 +242,7 @@ impl MergedView {
         let node = Node {
             layer,
             implicit: false,
+            from,
             ..tn
         };
         self.nodes.insert(p, node);
