@@ -159,7 +159,7 @@ impl From<&[u8]> for Name {
 pub enum Kind {
     File,
     Dir,
-    Symlink(Vec<u8>),
+    Symlink(Box<[u8]>),
     Char,
     Block,
     Fifo,
@@ -499,7 +499,7 @@ fn entry_op<R: std::io::Read>(e: &tar::Entry<'_, R>, meta: Meta, raw: &[u8]) -> 
                 let what = format!("{}: symlink target", limits::shown(raw));
                 return Err(PATH_MAX.error(what, format!("{} bytes", t.len())));
             }
-            put(Kind::Symlink(t), meta, 0)
+            put(Kind::Symlink(t.into()), meta, 0)
         }
         tar::EntryType::Link => {
             let target = clean_path(&link()?)?

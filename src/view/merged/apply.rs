@@ -411,7 +411,7 @@ pub(super) mod tests {
             .apply_layer(
                 1,
                 vec![
-                    put("a", Kind::Symlink(b"c/..".to_vec())),
+                    put("a", Kind::Symlink(b"c/.."[..].into())),
                     file("a/x", 0),
                     file("c", 1),
                     file("a/y", 2),
@@ -422,9 +422,9 @@ pub(super) mod tests {
         v.apply_layer(
             1,
             vec![
-                put("a", Kind::Symlink(b"b".to_vec())),
+                put("a", Kind::Symlink(b"b"[..].into())),
                 file("a/x", 0),
-                put("a", Kind::Symlink(b"d".to_vec())),
+                put("a", Kind::Symlink(b"d"[..].into())),
                 file("a/y", 1),
                 put("d", Kind::Dir),
                 file("a/z", 2),
@@ -442,7 +442,7 @@ pub(super) mod tests {
             vec![
                 put("usr", Kind::Dir),
                 put("usr/lib", Kind::Dir),
-                put("lib", Kind::Symlink(b"usr/lib".to_vec())),
+                put("lib", Kind::Symlink(b"usr/lib"[..].into())),
             ],
         )
         .unwrap();
@@ -452,7 +452,7 @@ pub(super) mod tests {
         v.apply_layer(
             2,
             vec![
-                put("esc", Kind::Symlink(b"../../../../tmp".to_vec())),
+                put("esc", Kind::Symlink(b"../../../../tmp"[..].into())),
                 file("esc/f", 1),
             ],
         )
@@ -463,8 +463,8 @@ pub(super) mod tests {
         w.apply_layer(
             0,
             vec![
-                put("a", Kind::Symlink(b"b".to_vec())),
-                put("b", Kind::Symlink(b"a".to_vec())),
+                put("a", Kind::Symlink(b"b"[..].into())),
+                put("b", Kind::Symlink(b"a"[..].into())),
             ],
         )
         .unwrap();
@@ -640,7 +640,7 @@ mod model_tests {
                 match o {
                     G::File(p, c) => put(p, Kind::File, *c),
                     G::Dir(p) => put(p, Kind::Dir, 0),
-                    G::Sym(p) => put(p, Kind::Symlink(b"/nowhere".to_vec()), 0),
+                    G::Sym(p) => put(p, Kind::Symlink(b"/nowhere"[..].into()), 0),
                     G::Wh(p) => LayerEntry {
                         path: p.as_bytes().to_vec(),
                         op: Op::Whiteout,
@@ -695,7 +695,7 @@ mod model_tests {
                     .pop()
                     .map(|mut e| {
                         if let Op::Put { kind, .. } = &mut e.op {
-                            *kind = Kind::Symlink(t.into_bytes());
+                            *kind = Kind::Symlink(t.into_bytes().into());
                         }
                         e
                     })
