@@ -159,13 +159,18 @@ impl From<&[u8]> for Name {
 pub enum Kind {
     File,
     Dir,
-    Symlink(Box<[u8]>),
+    /// The target, boxed twice so that a `Kind` is two words, not three.
+    Symlink(Box<Box<[u8]>>),
     Char,
     Block,
     Fifo,
 }
 
 impl Kind {
+    pub fn symlink(target: impl Into<Box<[u8]>>) -> Kind {
+        Kind::Symlink(Box::new(target.into()))
+    }
+
     /// The short name listings and documents use (`ls --json`, `diff`).
     pub fn short_name(&self) -> &'static str {
         match self {
@@ -499,7 +504,7 @@ fn entry_op<R: std::io::Read>(e: &tar::Entry<'_, R>, meta: Meta, raw: &[u8]) -> 
                 let what = format!("{}: symlink target", limits::shown(raw));
                 return Err(PATH_MAX.error(what, format!("{} bytes", t.len())));
             }
-            put(Kind::Symlink(t.into()), meta, 0)
+            put(Kind::symlink(t), meta, 0)
         }
         tar::EntryType::Link => {
             let target = clean_path(&link()?)?

@@ -99,7 +99,7 @@ struct Put {
 impl MergedView {
     /// Applies one layer's entries (in tar order) on top of the view. The entries are freed
     /// as they are applied, and the view's tree is rebuilt with full nodes each time it grew
-    /// by half (`compact`), so a big layer costs about its view, not its view twice.
+    /// by a quarter (`compact`), so a big layer costs about its view, not its view twice.
     pub fn apply_layer(&mut self, layer: usize, entries: impl Into<Entries>) -> Result<()> {
         let entries: Entries = entries.into();
         self.hide_below_opaque_dirs(layer, &entries);
@@ -107,7 +107,7 @@ impl MergedView {
         let mut memo = Memo::default();
         let mut compacted = self.nodes.len();
         for LayerEntry { path, op } in entries {
-            if self.nodes.len() >= COMPACT_MIN && self.nodes.len() >= compacted + compacted / 2 {
+            if self.nodes.len() >= COMPACT_MIN && self.nodes.len() >= compacted + compacted / 4 {
                 self.compact();
                 compacted = self.nodes.len();
             }
@@ -411,7 +411,7 @@ pub(super) mod tests {
             .apply_layer(
                 1,
                 vec![
-                    put("a", Kind::Symlink(b"c/.."[..].into())),
+                    put("a", Kind::symlink(&b"c/.."[..])),
                     file("a/x", 0),
                     file("c", 1),
                     file("a/y", 2),
@@ -422,9 +422,9 @@ pub(super) mod tests {
         v.apply_layer(
             1,
             vec![
-                put("a", Kind::Symlink(b"b"[..].into())),
+                put("a", Kind::symlink(&b"b"[..])),
                 file("a/x", 0),
-                put("a", Kind::Symlink(b"d"[..].into())),
+                put("a", Kind::symlink(&b"d"[..])),
                 file("a/y", 1),
                 put("d", Kind::Dir),
                 file("a/z", 2),
@@ -442,7 +442,7 @@ pub(super) mod tests {
             vec![
                 put("usr", Kind::Dir),
                 put("usr/lib", Kind::Dir),
-                put("lib", Kind::Symlink(b"usr/lib"[..].into())),
+                put("lib", Kind::symlink(&b"usr/lib"[..])),
             ],
         )
         .unwrap();
@@ -452,7 +452,7 @@ pub(super) mod tests {
         v.apply_layer(
             2,
             vec![
-                put("esc", Kind::Symlink(b"../../../../tmp"[..].into())),
+                put("esc", Kind::symlink(&b"../../../../tmp"[..])),
                 file("esc/f", 1),
             ],
         )
@@ -463,8 +463,8 @@ pub(super) mod tests {
         w.apply_layer(
             0,
             vec![
-                put("a", Kind::Symlink(b"b"[..].into())),
-                put("b", Kind::Symlink(b"a"[..].into())),
+                put("a", Kind::symlink(&b"b"[..])),
+                put("b", Kind::symlink(&b"a"[..])),
             ],
         )
         .unwrap();
@@ -640,7 +640,7 @@ mod model_tests {
                 match o {
                     G::File(p, c) => put(p, Kind::File, *c),
                     G::Dir(p) => put(p, Kind::Dir, 0),
-                    G::Sym(p) => put(p, Kind::Symlink(b"/nowhere"[..].into()), 0),
+                    G::Sym(p) => put(p, Kind::symlink(&b"/nowhere"[..]), 0),
                     G::Wh(p) => LayerEntry {
                         path: p.as_bytes().to_vec(),
                         op: Op::Whiteout,
@@ -695,7 +695,7 @@ mod model_tests {
                     .pop()
                     .map(|mut e| {
                         if let Op::Put { kind, .. } = &mut e.op {
-                            *kind = Kind::Symlink(t.into_bytes().into());
+                            *kind = Kind::symlink(t.into_bytes());
                         }
                         e
                     })
