@@ -2,9 +2,9 @@
 //! content digest and symlink target (mtimes are left out: any rebuild changes them all).
 
 use crate::layer::entry::Kind;
-use crate::view::merged::Key;
 use crate::view::Node;
 use crate::view::contents::Contents;
+use crate::view::merged::Key;
 use serde::Serialize;
 
 /// One entry of a merged filesystem.

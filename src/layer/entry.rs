@@ -268,6 +268,11 @@ impl Entries {
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut LayerEntry> {
         self.chunks.iter_mut().flatten()
     }
+
+    /// The chunks, in order; each is freed once it is passed.
+    pub fn into_chunks(self) -> impl Iterator<Item = Vec<LayerEntry>> {
+        self.chunks.into_iter()
+    }
 }
 
 impl IntoIterator for Entries {

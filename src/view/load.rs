@@ -69,10 +69,7 @@ pub fn fill_missing(
     sels: &[Vec<u8>],
     spill: &mut Spill,
 ) -> Result<()> {
-    let need = missing_data(
-        sels.iter()
-            .flat_map(|sel| view.subtree(sel)),
-    );
+    let need = missing_data(sels.iter().flat_map(|sel| view.subtree(sel)));
     for (layer, paths) in need {
         let what = format!("{}: layer {layer}", img.name);
         let got = spill_files(

@@ -106,17 +106,23 @@ impl MergedView {
         self.apply_whiteouts(layer, &entries);
         let mut memo = Memo::default();
         let mut compacted = self.nodes.len();
-        for LayerEntry { path, op } in entries {
-            if self.nodes.len() >= COMPACT_MIN && self.nodes.len() >= compacted + compacted / 4 {
-                self.compact();
-                compacted = self.nodes.len();
+        for chunk in entries.into_chunks() {
+            // The chunk's paths in one buffer: a node whose path is its name as written keeps
+            // a key into it.
+            let keys = Key::many(chunk.iter().map(|e| &e.path[..]));
+            for (LayerEntry { path: _, op }, path) in chunk.into_iter().zip(keys) {
+                if self.nodes.len() >= COMPACT_MIN && self.nodes.len() >= compacted + compacted / 4
+                {
+                    self.compact();
+                    compacted = self.nodes.len();
+                }
+                self.add_entry(layer, &path, op, &mut memo).map_err(|e| {
+                    Error::context(
+                        format!("layer {layer}: {}", crate::text::sanitize_bytes(&path)),
+                        e,
+                    )
+                })?;
             }
-            self.add_entry(layer, &path, op, &mut memo).map_err(|e| {
-                Error::context(
-                    format!("layer {layer}: {}", crate::text::sanitize_bytes(&path)),
-                    e,
-                )
-            })?;
         }
         Ok(())
     }
@@ -147,14 +153,14 @@ impl MergedView {
     }
 
     /// Rules 4 and 5: one entry, in tar order.
-    fn add_entry(&mut self, layer: usize, path: &[u8], op: Op, memo: &mut Memo) -> Result<()> {
+    fn add_entry(&mut self, layer: usize, path: &Key, op: Op, memo: &mut Memo) -> Result<()> {
         if !matches!(op, Op::Put { .. } | Op::Skip | Op::Whiteout) {
             memo.0 = None;
         }
         match op {
             Op::Skip | Op::Whiteout => Ok(()),
             Op::Opaque => {
-                let dir = Key::from(self.resolve(path)?);
+                let dir = same_or_new(path, self.resolve(path)?);
                 self.ensure_dirs(&dir, dir.len(), layer)
             }
             Op::Put {
@@ -181,8 +187,8 @@ impl MergedView {
 
     /// Adds or replaces `path`: a directory over a directory keeps its children, anything
     /// else replaces what was there with its subtree.
-    fn put(&mut self, layer: usize, path: &[u8], put: Put, memo: &mut Memo) -> Result<()> {
-        let p = Key::from(memo.resolve_parent(self, path)?);
+    fn put(&mut self, layer: usize, path: &Key, put: Put, memo: &mut Memo) -> Result<()> {
+        let p = same_or_new(path, memo.resolve_parent(self, path)?);
         let was_dir = self.nodes.get(&p).map(|n| n.kind == Kind::Dir);
         if was_dir.is_none() {
             memo.put(&p, self.outermost_missing(&p), None, &put.kind);
@@ -198,7 +204,7 @@ impl MergedView {
             None => {}
         }
         // The content's origin is the name as written; most often that is the key.
-        let from = (*p != *path).then(|| Box::new((layer, Key::new(path))));
+        let from = (*p != **path).then(|| Box::new((layer, path.clone())));
         let inode = self.inode();
         self.nodes.insert(
             p,
@@ -218,8 +224,8 @@ impl MergedView {
 
     /// A hardlink at `path` to `target` as the view holds it now: it shares the target's
     /// content and inode.
-    fn link(&mut self, layer: usize, path: &[u8], target: &[u8]) -> Result<()> {
-        let p = Key::from(self.resolve_parent(path)?);
+    fn link(&mut self, layer: usize, path: &Key, target: &[u8]) -> Result<()> {
+        let p = same_or_new(path, self.resolve_parent(path)?);
         let t = self.resolve_parent(target)?;
         let Some((tk, tn)) = self.nodes.get_key_value(&t[..]) else {
             return Err(Error::Invalid(format!(
@@ -261,6 +267,15 @@ impl MergedView {
             }
             end = parent;
         }
+    }
+}
+
+/// The key of a path resolved from `written`: `written`'s own when it resolved to itself.
+fn same_or_new(written: &Key, resolved: Vec<u8>) -> Key {
+    if resolved[..] == written[..] {
+        written.clone()
+    } else {
+        Key::from(resolved)
     }
 }
 
@@ -667,7 +682,7 @@ mod model_tests {
         v.hide_below_opaque_dirs(layer, &entries);
         v.apply_whiteouts(layer, &entries);
         for LayerEntry { path, op } in entries {
-            v.add_entry(layer, &path, op, &mut Memo::default())
+            v.add_entry(layer, &Key::new(&path), op, &mut Memo::default())
                 .map_err(|e| {
                     Error::context(format!("layer {layer}: {}", path.escape_ascii()), e)
                 })?;
