@@ -6,6 +6,7 @@
 //! be needed are fetched afterwards by streaming only the layers that hold them.
 
 use super::load::{fill_node, missing_data, spill_files};
+use super::merged::Key;
 use super::spill::Spill;
 use crate::error::{Error, Result};
 use crate::layer::entry::{DataRef, Entries, Kind, Op};
@@ -30,7 +31,8 @@ pub enum AppOp {
 #[derive(Clone, Debug)]
 pub struct AppEntry {
     pub layer: usize,
-    pub path: Box<[u8]>,
+    /// Shares its bytes with the view's keys.
+    pub path: Key,
     pub op: AppOp,
 }
 
@@ -170,16 +172,35 @@ impl Fs {
             Some(range) => self.walk_in_place(i, range)?,
             None => self.stream_keeping(i, part)?,
         };
-        match part {
-            Part::App => self.note_app_entries(i, &entries),
-            Part::Base => self
-                .base
-                .apply_layer(i, entries.clone())
-                .map_err(|e| Error::context(&self.name, e))?,
-        }
-        self.result
-            .apply_layer(i, entries)
-            .map_err(|e| Error::context(&self.name, e))
+        let applied = match part {
+            Part::App => {
+                // The application's entries as they are in its layers (the check looks at what
+                // each layer does, not only at the result), keyed as the view keys them.
+                let app = &mut self.app;
+                app.reserve_exact(entries.len());
+                self.result.apply_layer_with(i, entries, |path, op| {
+                    let op = match op {
+                        Op::Put { kind, .. } => AppOp::Put(kind.clone()),
+                        Op::Link { .. } => AppOp::Link,
+                        Op::Whiteout => AppOp::Whiteout,
+                        Op::Opaque => AppOp::Opaque,
+                        Op::Skip => return,
+                    };
+                    app.push(AppEntry {
+                        layer: i,
+                        path: path.clone(),
+                        op,
+                    });
+                })
+            }
+            Part::Base => {
+                self.base
+                    .apply_layer(i, entries.clone())
+                    .map_err(|e| Error::context(&self.name, e))?;
+                self.result.apply_layer(i, entries)
+            }
+        };
+        applied.map_err(|e| Error::context(&self.name, e))
     }
 
     /// Walks an uncompressed layer on disk by its headers; every file's data is then read
@@ -213,26 +234,6 @@ impl Fs {
             }
             Ok(le)
         })
-    }
-
-    /// The application's entries as they are in its layers (the check looks at what each
-    /// layer does, not only at the result).
-    fn note_app_entries(&mut self, i: usize, entries: &Entries) {
-        self.app.reserve_exact(entries.len());
-        for le in entries.iter() {
-            let op = match &le.op {
-                Op::Put { kind, .. } => AppOp::Put(kind.clone()),
-                Op::Link { .. } => AppOp::Link,
-                Op::Whiteout => AppOp::Whiteout,
-                Op::Opaque => AppOp::Opaque,
-                Op::Skip => continue,
-            };
-            self.app.push(AppEntry {
-                layer: i,
-                path: le.path.as_slice().into(),
-                op,
-            });
-        }
     }
 
     /// Keeps the data of these result paths (already resolved) where it is not kept yet.

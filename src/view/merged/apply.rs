@@ -101,6 +101,17 @@ impl MergedView {
     /// as they are applied, and the view's tree is rebuilt with full nodes each time it grew
     /// by a quarter (`compact`), so a big layer costs about its view, not its view twice.
     pub fn apply_layer(&mut self, layer: usize, entries: impl Into<Entries>) -> Result<()> {
+        self.apply_layer_with(layer, entries, |_, _| {})
+    }
+
+    /// `apply_layer`, calling `note` with each entry's path (as written, keyed as the view
+    /// keys it) and what it does, before it is applied.
+    pub fn apply_layer_with(
+        &mut self,
+        layer: usize,
+        entries: impl Into<Entries>,
+        mut note: impl FnMut(&Key, &Op),
+    ) -> Result<()> {
         let entries: Entries = entries.into();
         self.hide_below_opaque_dirs(layer, &entries);
         self.apply_whiteouts(layer, &entries);
@@ -116,6 +127,7 @@ impl MergedView {
                     self.compact();
                     compacted = self.nodes.len();
                 }
+                note(&path, &op);
                 self.add_entry(layer, &path, op, &mut memo).map_err(|e| {
                     Error::context(
                         format!("layer {layer}: {}", crate::text::sanitize_bytes(&path)),
