@@ -10,16 +10,15 @@ use crate::model::limits::{self, MAX_PATH_DEPTH, PATH_MAX};
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Meta {
     pub mode: u32,
-    pub dev_major: u32,
-    pub dev_minor: u32,
     pub uid: u64,
     pub gid: u64,
     pub mtime: u64,
     pub uname: Name,
     pub gname: Name,
-    /// The exact PAX mtime and the xattrs, when there are any (None otherwise: never an empty
-    /// box, so that equal attributes compare equal). Set through `set_pax_mtime` and
-    /// `set_xattrs`; public only so that `Meta { mode, ..Default::default() }` can be written.
+    /// The exact PAX mtime, the xattrs and a device's numbers, when there are any (None
+    /// otherwise: never an empty box, so that equal attributes compare equal). Set through
+    /// `set_pax_mtime`, `set_xattrs` and `set_device`; public only so that
+    /// `Meta { mode, ..Default::default() }` can be written.
     pub extra: Option<Box<Extra>>,
 }
 
@@ -28,6 +27,8 @@ pub struct Meta {
 pub struct Extra {
     pax_mtime: Option<String>,
     xattrs: Vec<(String, Vec<u8>)>,
+    /// A character or block device's major and minor numbers.
+    device: (u32, u32),
 }
 
 impl Meta {
@@ -50,11 +51,19 @@ impl Meta {
         self.extra.get_or_insert_default().xattrs = v;
         self.tidy();
     }
+    /// A device's (major, minor) numbers as the header gives them ((0, 0) otherwise).
+    pub fn device(&self) -> (u32, u32) {
+        self.extra.as_ref().map_or((0, 0), |e| e.device)
+    }
+    pub fn set_device(&mut self, major: u32, minor: u32) {
+        self.extra.get_or_insert_default().device = (major, minor);
+        self.tidy();
+    }
     fn tidy(&mut self) {
         if self
             .extra
             .as_ref()
-            .is_some_and(|e| e.pax_mtime.is_none() && e.xattrs.is_empty())
+            .is_some_and(|e| e.pax_mtime.is_none() && e.xattrs.is_empty() && e.device == (0, 0))
         {
             self.extra = None;
         }
@@ -428,7 +437,7 @@ fn header_meta(h: &tar::Header, raw: &[u8]) -> Result<Meta> {
     let mode = h
         .mode()
         .map_err(|x| Error::io_while(format!("{}: bad mode", shown(raw)), x))?;
-    Ok(Meta {
+    let mut meta = Meta {
         mode: mode & 0o7777,
         uid: h.uid().unwrap_or(0),
         gid: h.gid().unwrap_or(0),
@@ -436,9 +445,13 @@ fn header_meta(h: &tar::Header, raw: &[u8]) -> Result<Meta> {
         uname: Name::read(h.username_bytes().unwrap_or_default(), raw)?,
         gname: Name::read(h.groupname_bytes().unwrap_or_default(), raw)?,
         extra: None,
-        dev_major: h.device_major().ok().flatten().unwrap_or(0),
-        dev_minor: h.device_minor().ok().flatten().unwrap_or(0),
-    })
+    };
+    let major = h.device_major().ok().flatten().unwrap_or(0);
+    let minor = h.device_minor().ok().flatten().unwrap_or(0);
+    if (major, minor) != (0, 0) {
+        meta.set_device(major, minor);
+    }
+    Ok(meta)
 }
 
 /// Applies one PAX record to the entry's attributes: xattrs, the exact mtime, large ids and
@@ -562,7 +575,7 @@ mod tests {
         m.set_xattrs(vec![]);
         assert_eq!(m, Meta::default());
         assert!(
-            std::mem::size_of::<Meta>() <= 64,
+            std::mem::size_of::<Meta>() <= 48,
             "{}",
             std::mem::size_of::<Meta>()
         );
