@@ -104,20 +104,6 @@ pub fn check_graft(plan: &GraftPlan, g: &mut Grafted, write: WriteMode) -> Resul
         g.fs.take(),
     )?;
     let vendor = Source::open(&plan.vendor)?.image(plan.platform.as_ref())?;
-    // The baseline can only mark findings pre-existing: a clean result needs none (and a clean
-    // graft does not pay for a second walk of the vendor).
-    if !report.findings.is_empty() {
-        report.compare_with(&baseline(plan, g, &vendor)?);
-    }
-    report.accept(&plan.accepts);
-    report.application = if g.summary.mode == crate::graft::GraftMode::Path {
-        g.summary.paths.join(", ")
-    } else {
-        format!(
-            "the vendor's {} application layer(s)",
-            g.summary.grafted_layers.len()
-        )
-    };
     let mut merged = None;
     // The vendor's old base is read only when its application layers changed the package
     // database (the merge needs to know which packages the vendor added).
@@ -136,6 +122,22 @@ pub fn check_graft(plan: &GraftPlan, g: &mut Grafted, write: WriteMode) -> Resul
             merged = Some(image);
         }
     }
+    // The result's filesystem goes before the baseline's is built: peak memory is one of them.
+    drop(fs);
+    // The baseline can only mark findings pre-existing: a clean result needs none (and a clean
+    // graft does not pay for a second walk of the vendor).
+    if !report.findings.is_empty() {
+        report.compare_with(&baseline(plan, g, &vendor)?);
+    }
+    report.accept(&plan.accepts);
+    report.application = if g.summary.mode == crate::graft::GraftMode::Path {
+        g.summary.paths.join(", ")
+    } else {
+        format!(
+            "the vendor's {} application layer(s)",
+            g.summary.grafted_layers.len()
+        )
+    };
     Ok(GraftCheck { report, merged })
 }
 
