@@ -8,6 +8,8 @@
 #   bash benches/compare.sh            # real Debian images + mid + large generated images
 #   bash benches/compare.sh --quick    # real images only (about a minute)
 #   bash benches/compare.sh --no-peers # regraft and the floor only
+#   bash benches/compare.sh --scaling  # only the scaling tables: entries (300k and 1M small
+#                                      # files) and cores (1 core against all), no peers
 #
 # From a clean clone: installs missing Debian packages, builds fixtures/real/ (build-real.sh)
 # and the generated images under fixtures/real/large/ (git-ignored, cached), the multi-platform
@@ -19,12 +21,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-QUICK=0 PEERS=1
+QUICK=0 PEERS=1 SCALING=0
 for a in "$@"; do
   case $a in
     --quick) QUICK=1 ;;
     --no-peers) PEERS=0 ;;
-    *) echo "usage: benches/compare.sh [--quick] [--no-peers]" >&2; exit 2 ;;
+    --scaling) SCALING=1 PEERS=0 ;;
+    *) echo "usage: benches/compare.sh [--quick] [--no-peers] [--scaling]" >&2; exit 2 ;;
   esac
 done
 
@@ -59,6 +62,9 @@ gen_image() { # name scale | name --files N
 if [ $QUICK = 0 ]; then
   gen_image vendor-mid 0.25
   gen_image vendor-large 1
+  # Entry-count scaling: small files only (about 0.5 and 1.4 GB of tar).
+  gen_image vendor-files300k --files 300000
+  gen_image vendor-files1m --files 1000000
 fi
 
 WORK=$(mktemp -d /var/tmp/regraft-bench.XXXXXX)
@@ -110,7 +116,7 @@ job() {
   local name=$1 mode=$2 vendor=$3 base=$4 out=$5 fmt=$6
   local args=(--from "$vendor" --onto "$base" --old-base-layers 1 -o "$out")
   local vpath=/opt/vendor
-  case $vendor in *large*|*mid*) vpath=/opt/big ;; esac
+  case $vendor in *large*|*mid*|*files*) vpath=/opt/big ;; esac
   [ "$mode" = path ] && args+=(--path "$vpath")
   local skip=1; [ "$mode" = path ] && skip=0
   warm "$vendor" "$base"
@@ -181,6 +187,36 @@ job() {
   echo "|---|---|---|---|---|---|---|---|"
 } >"$RESULTS"
 
+# --- scaling: entries and cores -----------------------------------------------------------------
+# Entries: the same jobs on images of 300k and 1M small files and nothing else, where memory
+# is all merged-view entries. Cores: a job pinned to one core (taskset -c 0) against the same
+# job on every core; the two outputs must be byte-identical.
+scaling() {
+  for n in files300k files1m; do
+    job "$n layer, docker-save" layer "$L/vendor-$n.tar" "$R/debian-new.tar" "docker-archive:$WORK/out.tar" docker
+    job "$n path, docker-save" path "$L/vendor-$n.tar" "$R/debian-new.tar" "docker-archive:$WORK/out.tar" docker
+  done
+  cores_job "mid path, docker-save" "$L/vendor-mid.tar" "$R/debian-new.tar" "docker-archive"
+  cores_job "mid path, OCI gzip -> oci-archive" "$L/vendor-mid.oci" "$R/debian-new.oci" "oci-archive"
+}
+cores_job() { # name vendor base out-transport
+  local name=$1 vendor=$2 base=$3 tr=$4
+  local args=(--from "$vendor" --onto "$base" --old-base-layers 1 --path /opt/big)
+  warm "$vendor" "$base"
+  time_cmd "regraft $name, all cores" "$REGRAFT" "${args[@]}" -o "$tr:$WORK/out-all.tar"
+  local w=$WALL c=$CPU r=$RSS
+  time_cmd "regraft $name, 1 core" taskset -c 0 "$REGRAFT" "${args[@]}" -o "$tr:$WORK/out-one.tar"
+  cmp -s "$WORK/out-all.tar" "$WORK/out-one.tar" || echo "compare.sh: $name differs between 1 core and $(nproc)" >&2
+  row "$name" "regraft, 1 core (taskset -c 0)" "$WALL" "$CPU" "$RSS" "$w" "$c" "ratios: to all cores"
+  row "$name" "**regraft, $(nproc) cores**" "$w" "$c" "$r" "$w" "$c" "output identical: $(cmp -s "$WORK/out-all.tar" "$WORK/out-one.tar" && echo yes || echo NO)"
+  rm -f "$WORK"/out-*.tar
+}
+if [ $SCALING = 1 ]; then
+  scaling
+  cat "$RESULTS"
+  exit 0
+fi
+
 sets=(real)
 [ $QUICK = 0 ] && sets+=(mid large)
 for s in "${sets[@]}"; do
@@ -244,4 +280,5 @@ multi_job() { # name mode(layer|path)
 multi_job "multi layer, OCI archive" layer
 multi_job "multi path, OCI archive" path
 
+[ $QUICK = 0 ] && scaling
 cat "$RESULTS"
