@@ -61,10 +61,12 @@ pub fn graft_checked(
 }
 
 /// Layer mode writes nothing before the check: its output is begun here when the output
-/// takes the raw bytes of the layers the check inflates (an archive: `Sink::offer_tees`), so
-/// that each compressed layer is read once, by the check, and not again by the copy. The
-/// check's streams fill the archive; a check that blocks the write drops the begun archive
-/// (its temporary file) with nothing at the output path.
+/// takes the raw bytes of the layers the check inflates (`Sink::offer_tees`: an archive, a
+/// registry), so that each compressed layer is read once, by the check, and not again by the
+/// copy. The check's streams fill the archive (or feed the uploads); a check that blocks the
+/// write drops the begun archive (its temporary file) with nothing at the output path, and
+/// leaves a registry's tag as it was (blobs uploaded meanwhile stay unreferenced, as after a
+/// push that failed).
 fn tee_into_output(plan: &GraftPlan, g: &mut Grafted) -> Result<()> {
     if !crate::sink::takes_tees(&plan.output) {
         return Ok(());

@@ -162,14 +162,13 @@ pub fn begin(out: &ImageRef, opts: WriteOptions) -> Result<Option<Box<dyn Sink>>
 }
 
 /// Whether the sink `out` names takes a layer's raw bytes from a read the caller does anyway
-/// (`Sink::offer_tees`): archive files. A layout links or copies each blob itself, a stream
-/// cannot start before the check has passed, and a registry uploads each blob on its own
-/// (or mounts it, moving nothing).
+/// (`Sink::offer_tees`): archive files, and registries (an upload fed by the read). A layout
+/// links or copies each blob itself, and a stream cannot start before the check has passed.
 pub fn takes_tees(out: &ImageRef) -> bool {
     out.path.as_os_str() != "-"
         && matches!(
             out.transport,
-            Transport::OciArchive | Transport::DockerArchive
+            Transport::OciArchive | Transport::DockerArchive | Transport::Registry
         )
 }
 

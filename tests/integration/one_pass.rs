@@ -16,7 +16,7 @@ const VENDOR: &str = "vendor-real.oci";
 const BASE: &str = "debian-new.oci";
 
 /// The layer descriptors (digest, size) of the image tagged `tag` in a layout.
-fn layout_layers(layout: &Path, tag: &str) -> Vec<(String, u64)> {
+pub(crate) fn layout_layers(layout: &Path, tag: &str) -> Vec<(String, u64)> {
     let read = |p: &Path| -> Value {
         serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap_or_else(|e| {
             panic!("{}: {e}", p.display());
@@ -49,7 +49,7 @@ fn layout_layers(layout: &Path, tag: &str) -> Vec<(String, u64)> {
 }
 
 /// `-v`'s "I/O: read N.N MB in all" as bytes (rounded as printed: to 0.1 of the unit).
-fn bytes_read(stderr: &str) -> f64 {
+pub(crate) fn bytes_read(stderr: &str) -> f64 {
     let line = stderr
         .lines()
         .find(|l| l.contains("I/O: read"))
