@@ -1361,4 +1361,37 @@ fn registry_output_from_a_gzip_layout_reads_each_blob_once() {
         let layers = raw["layers"].as_array().unwrap();
         assert_eq!(layers[0]["digest"], blayers[0].0.as_str(), "{mode}: {raw}");
     }
+    // A base whose layer blob has one byte flipped inside its deflate data: the graft fails
+    // naming the blob, and the tag is not written (the registry got a short upload at most).
+    let t = tmp();
+    let bad = t.path().join("bad.oci");
+    tool_ok("cp", &["-a", &base, bad.to_str().unwrap()]);
+    let blob = bad
+        .join("blobs/sha256")
+        .join(blayers[0].0.trim_start_matches("sha256:"));
+    let mut bytes = std::fs::read(&blob).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x55;
+    std::fs::remove_file(&blob).unwrap();
+    std::fs::write(&blob, &bytes).unwrap();
+    for mode in ["layer", "path"] {
+        let out = reg.at(&format!("one-pass/bad-{mode}:1"));
+        let mut args = vec![
+            "--from".to_string(),
+            format!("oci:{vendor}:1.0"),
+            "--onto".into(),
+            format!("oci:{}:trixie", bad.display()),
+            "--old-base-layers".into(),
+            "1".into(),
+            "-o".into(),
+            out.clone(),
+        ];
+        if mode == "path" {
+            args.extend(["--path".into(), "/opt/vendor".into()]);
+        }
+        let err = regraft_fails(&strs(&args), 1);
+        assert!(err.contains(&blayers[0].0), "{mode}: names the blob: {err}");
+        let o = tool("skopeo", &["inspect", "--tls-verify=false", &out]);
+        assert!(!o.status.success(), "{mode}: {out} was tagged");
+    }
 }
