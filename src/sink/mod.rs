@@ -75,8 +75,8 @@ pub trait Sink: Send {
     /// (`Checked::attach_tee`), and its `put` (or `commit`) of such a layer then keeps the
     /// bytes that read wrote and verified instead of reading the blob again; a layer whose
     /// read did not come or failed is copied as any other. The caller reads a layer it offered
-    /// before it puts it, never at the same time. The default takes nothing (a layout links
-    /// or copies each blob itself; a stream waits for the check).
+    /// before it puts it, never at the same time. The default takes nothing (a stream waits
+    /// for the check).
     fn offer_tees(&mut self, layers: &[OutBlob]) -> Result<()> {
         let _ = layers;
         Ok(())
@@ -162,13 +162,14 @@ pub fn begin(out: &ImageRef, opts: WriteOptions) -> Result<Option<Box<dyn Sink>>
 }
 
 /// Whether the sink `out` names takes a layer's raw bytes from a read the caller does anyway
-/// (`Sink::offer_tees`): archive files, and registries (an upload fed by the read). A layout
-/// links or copies each blob itself, and a stream cannot start before the check has passed.
+/// (`Sink::offer_tees`): archive files, registries (an upload fed by the read) and layouts
+/// (a blob that is not a whole file on disk; a whole file is hard-linked). A stream cannot
+/// start before the check has passed.
 pub fn takes_tees(out: &ImageRef) -> bool {
     out.path.as_os_str() != "-"
         && matches!(
             out.transport,
-            Transport::OciArchive | Transport::DockerArchive | Transport::Registry
+            Transport::OciArchive | Transport::DockerArchive | Transport::Registry | Transport::Oci
         )
 }
 

@@ -150,6 +150,69 @@ fn archive_outputs_read_each_compressed_input_blob_once() {
     }
 }
 
+/// The same images as OCI archives (skopeo made them from the layouts: the same blobs) into
+/// an OCI layout: a layer blob inside an archive cannot be hard-linked, so the layout takes
+/// it from the check's read into a temporary blob file, renamed into place once verified
+/// ("written to the layout as it was read and verified"); before the tee it was read again by
+/// the copy (2.05x in layer mode). skopeo copies the result out, verifying every digest.
+#[test]
+fn a_layout_output_of_archive_inputs_reads_each_blob_once() {
+    let t = tmp();
+    let vlayers = layout_layers(Path::new(&real(VENDOR)), "1.0");
+    let blayers = layout_layers(Path::new(&real(BASE)), "trixie");
+    for mode in ["layer", "path"] {
+        let skip = usize::from(mode == "layer");
+        let needed: u64 = blayers.iter().chain(&vlayers[skip..]).map(|(_, n)| n).sum();
+        let copied = blayers.len()
+            + if mode == "layer" {
+                vlayers.len() - 1
+            } else {
+                0
+            };
+        let out = t.path().join(format!("{mode}.oci"));
+        let mut args = vec![
+            "-v".to_string(),
+            "--from".into(),
+            format!("oci-archive:{}", real("vendor-real-oci.tar")),
+            "--onto".into(),
+            format!("oci-archive:{}", real("debian-new-oci.tar")),
+            "--old-base-layers".into(),
+            "1".into(),
+            "-o".into(),
+            format!("oci:{}:out", out.display()),
+        ];
+        if mode == "path" {
+            args.extend(["--path".into(), "/opt/vendor".into()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = regraft(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{mode}:\n{err}");
+        let teed = err
+            .matches("written to the layout as it was read and verified")
+            .count();
+        assert_eq!(teed, copied, "{mode}: every copied layer teed:\n{err}");
+        assert!(
+            !err.contains(": copying "),
+            "{mode}: a layer was read again:\n{err}"
+        );
+        let ratio = bytes_read(&err) / needed as f64;
+        assert!(
+            ratio <= 1.05,
+            "{mode}: read {ratio:.3}x the blobs needed:\n{err}"
+        );
+        tool_ok(
+            "skopeo",
+            &[
+                "copy",
+                "-q",
+                &format!("oci:{}:out", out.display()),
+                &format!("dir:{}", t.path().join(format!("copied-{mode}")).display()),
+            ],
+        );
+    }
+}
+
 /// Fails unless nothing but `keep` is in `dir`: no output, no temporary file beside it.
 fn assert_only(dir: &Path, keep: &[&str], out: &Path) {
     assert!(!out.exists(), "{} was written", out.display());
