@@ -21,7 +21,7 @@ fn entry(line: &[u8]) -> Option<LayerEntry> {
     let op = match op {
         b"f" => put(Kind::File),
         b"d" => put(Kind::Dir),
-        b"s" => put(Kind::Symlink(arg.to_vec())),
+        b"s" => put(Kind::symlink(arg)),
         b"l" => Op::Link {
             target: clean_path(arg).ok()??,
             meta: Meta::default(),

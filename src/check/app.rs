@@ -27,8 +27,9 @@ pub struct App {
     /// Its nodes' paths in the result (the nodes stay in `fs.result`: a copy of each would
     /// double the check's memory on a large application).
     pub nodes: Vec<Key>,
-    /// The raw entries of the layers above the base (under the selections, with `--path`).
-    pub raw: Vec<AppEntry>,
+    /// The selections as given and as resolved in the result (`raw`).
+    paths: Vec<Vec<u8>>,
+    sels: Vec<Vec<u8>>,
     pub elves: Vec<AppElf>,
     pub scripts: Vec<Script>,
 }
@@ -44,7 +45,8 @@ impl App {
             .collect();
         let mut app = App {
             nodes: nodes(fs, input.boundary, &sels),
-            raw: raw_entries(fs, input.paths, &sels),
+            sels,
+            paths: input.paths.to_vec(),
             elves: Vec::new(),
             scripts: Vec::new(),
         };
@@ -103,30 +105,30 @@ impl App {
 /// The application's nodes in the result: those of the layers above the base, or with
 /// `--path` the subtrees of the selections (`sels`, resolved in the result).
 fn nodes(fs: &Fs, boundary: usize, sels: &[Vec<u8>]) -> Vec<Key> {
+    // Counted first, so that the list is allocated once at its size.
+    let all = || fs.result.nodes.iter().filter(|(_, n)| n.layer >= boundary);
+    let picked = || sels.iter().flat_map(|s| fs.result.subtree(s));
+    let mut out = Vec::with_capacity(if sels.is_empty() {
+        all().count()
+    } else {
+        picked().count()
+    });
     if sels.is_empty() {
-        return fs
-            .result
-            .nodes
-            .iter()
-            .filter(|(_, n)| n.layer >= boundary)
-            .map(|(k, _)| k.clone())
-            .collect();
+        out.extend(all().map(|(k, _)| k.clone()));
+    } else {
+        out.extend(picked().map(|(k, _)| k.clone()));
     }
-    sels.iter()
-        .flat_map(|s| fs.result.subtree(s))
-        .map(|(k, _)| k.clone())
-        .collect()
+    out
 }
 
-/// The entries of every layer above the base; with `--path`, those under a selection as given
-/// (`paths`) or as resolved (`sels`).
-fn raw_entries(fs: &Fs, paths: &[Vec<u8>], sels: &[Vec<u8>]) -> Vec<AppEntry> {
-    if paths.is_empty() {
-        return fs.app.clone();
+impl App {
+    /// The raw entries of the layers above the base (under the selections, with `--path`),
+    /// where `fs` keeps them.
+    pub fn raw<'f>(&self, fs: &'f Fs) -> Vec<&'f AppEntry> {
+        let (paths, sels) = (&self.paths, &self.sels);
+        fs.app
+            .iter()
+            .filter(|e| paths.is_empty() || paths.iter().chain(sels).any(|s| under(&e.path, s)))
+            .collect()
     }
-    fs.app
-        .iter()
-        .filter(|e| paths.iter().chain(sels).any(|s| under(&e.path, s)))
-        .cloned()
-        .collect()
 }

@@ -7,7 +7,7 @@ use super::report::{Finding, Severity};
 use crate::layer::entry::Kind;
 use crate::view::fs::{AppEntry, AppOp, Fs};
 
-pub fn check(fs: &Fs, app: &[AppEntry], out: &mut Vec<Finding>) {
+pub fn check(fs: &Fs, app: &[&AppEntry], out: &mut Vec<Finding>) {
     for e in app {
         let AppOp::Put(kind) = &e.op else { continue };
         let Ok(at) = fs.base.resolve_parent(&e.path) else {

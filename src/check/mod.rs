@@ -115,8 +115,10 @@ pub fn check(input: &CheckInput<'_>, built: Option<Fs>) -> Result<(Report, Fs)> 
     programs.check_scripts(&app.scripts, &mut findings);
     programs.check_entrypoint(config, &mut findings);
     user::check(&fs, config.runtime_str("User").unwrap_or(""), &mut findings)?;
-    conflicts::check(&fs, &app.raw, &mut findings);
-    findings.extend(pkgs::shadowed(&fs, &app.raw)?);
+    let raw = app.raw(&fs);
+    conflicts::check(&fs, &raw, &mut findings);
+    findings.extend(pkgs::shadowed(&fs, &raw)?);
+    drop(raw);
     runtimes::check(&mut fs, &env, &app.nodes, &mut findings)?;
     let report = Report::new(input.name, input.application(), app.checked(), findings);
     Ok((report, fs))

@@ -217,7 +217,7 @@ struct Hits {
 }
 
 /// One finding per base package whose files the application replaces or deletes.
-pub fn shadowed(fs: &Fs, app: &[AppEntry]) -> Result<Vec<Finding>> {
+pub fn shadowed(fs: &Fs, app: &[&AppEntry]) -> Result<Vec<Finding>> {
     let boundary = fs.boundary;
     let base = read_db(fs, &fs.base, &|_| true)?;
     if base.db.is_none() || base.owner.is_empty() {
@@ -234,7 +234,7 @@ pub fn shadowed(fs: &Fs, app: &[AppEntry]) -> Result<Vec<Finding>> {
 
 /// The base's owned files each application entry replaces (a file, link or symlink over it)
 /// or deletes (a whiteout of it or a parent, an opaque marker of a parent), by package.
-fn hits(fs: &Fs, base: &Owned, app: &[AppEntry]) -> BTreeMap<String, Hits> {
+fn hits(fs: &Fs, base: &Owned, app: &[&AppEntry]) -> BTreeMap<String, Hits> {
     let mut hits: BTreeMap<String, Hits> = BTreeMap::new();
     for e in app {
         if is_db_path(&e.path) {
@@ -243,7 +243,7 @@ fn hits(fs: &Fs, base: &Owned, app: &[AppEntry]) -> BTreeMap<String, Hits> {
         let at = fs
             .base
             .resolve_parent(&e.path)
-            .unwrap_or_else(|_| e.path.clone());
+            .unwrap_or_else(|_| e.path.to_vec());
         match &e.op {
             AppOp::Put(Kind::Dir) => {}
             AppOp::Put(_) | AppOp::Link => {

@@ -98,9 +98,9 @@ pub fn check(
 
 /// The application's nodes, looked up by path in the result (not copied).
 fn refs<'a>(fs: &'a Fs, keys: &'a [Key]) -> Vec<(&'a Key, &'a Node)> {
-    keys.iter()
-        .filter_map(|k| fs.result.get(k).map(|n| (k, n)))
-        .collect()
+    let mut out = Vec::with_capacity(keys.len());
+    out.extend(keys.iter().filter_map(|k| fs.result.get(k).map(|n| (k, n))));
+    out
 }
 
 /// The Java feature version of a JDK's `release` file: `17` of `JAVA_VERSION="17.0.9"`, `8` of

@@ -4,6 +4,7 @@
 use crate::layer::entry::Kind;
 use crate::view::Node;
 use crate::view::contents::Contents;
+use crate::view::merged::Key;
 use serde::Serialize;
 
 /// One entry of a merged filesystem.
@@ -37,7 +38,7 @@ pub struct FileChanges {
     pub changed: Vec<FileChange>,
 }
 
-fn entry(path: &[u8], n: &Node, c: &Contents) -> FileEntry {
+fn entry(path: &Key, n: &Node, c: &Contents) -> FileEntry {
     FileEntry {
         path: format!("/{}", String::from_utf8_lossy(path)),
         kind: n.kind.short_name(),
@@ -46,7 +47,7 @@ fn entry(path: &[u8], n: &Node, c: &Contents) -> FileEntry {
         gid: n.meta.gid,
         size: if n.kind == Kind::File { n.size } else { 0 },
         digest: if n.kind == Kind::File {
-            c.digests.get(&n.origin).map(|d| d.to_string())
+            c.digests.get(&n.origin(path)).map(|d| d.to_string())
         } else {
             None
         },

@@ -21,7 +21,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 
-/// One entry of the new layer.
+/// One entry of the new layer that is not a vendor node (a parent or a marker).
 #[derive(Clone, Debug)]
 enum NewEntry {
     Node {
@@ -35,8 +35,92 @@ enum NewEntry {
     Whiteout,
 }
 
-/// The planned layer: sort key -> (tar path, entry).
-type LayerPlan = BTreeMap<Vec<u8>, (Vec<u8>, NewEntry)>;
+/// One selection: the vendor's subtree at `src` goes to `dst` in the layer.
+struct Sel {
+    src: Vec<u8>,
+    dst: Vec<u8>,
+    /// When its subtree was planned: a later plan of the same path wins.
+    seq: usize,
+}
+
+/// The planned layer. The selections' nodes stay in the vendor's view and are merged in path
+/// order as the layer is written, so the plan costs memory for its parents and markers only,
+/// not per entry. `owned`: sort key -> (when planned, tar path, entry).
+struct LayerPlan<'v> {
+    vendor: &'v MergedView,
+    exclude: &'v crate::model::glob::Excludes,
+    sels: Vec<Sel>,
+    owned: BTreeMap<Vec<u8>, (usize, Vec<u8>, NewEntry)>,
+}
+
+/// What the layer has at one path.
+enum Planned<'a> {
+    Vendor(&'a view::Node),
+    Owned(&'a NewEntry),
+}
+
+impl<'v> LayerPlan<'v> {
+    /// Plans `key` (a path or a marker's sort key) unless the plan has it.
+    fn insert(&mut self, key: Vec<u8>, path: Vec<u8>, e: NewEntry) {
+        let seq = self.sels.len() * 2 + 1;
+        self.owned.insert(key, (seq, path, e));
+    }
+
+    /// Whether the plan has `p` (a path) yet.
+    fn contains(&self, p: &[u8]) -> bool {
+        self.owned.contains_key(p)
+            || self.sels.iter().any(|s| {
+                let rel = match p.strip_prefix(&s.dst[..]) {
+                    Some(r) if r.is_empty() || s.dst.is_empty() || r[0] == b'/' => r,
+                    _ => return false,
+                };
+                let src = [&s.src[..], rel].concat();
+                self.vendor.get(&src).is_some() && !self.exclude.excludes(&src)
+            })
+    }
+
+    /// The layer's entries in path order: (tar path, entry). A path planned twice is the
+    /// later plan's.
+    fn entries(&self) -> impl Iterator<Item = (Vec<u8>, Planned<'_>)> + '_ {
+        // One source per selection (its subtree, rebased) and one for the owned entries; at
+        // each step the least key wins, the latest plan among equal keys.
+        // (sort key, when planned, tar path, entry)
+        type Item<'a> = (Vec<u8>, usize, Vec<u8>, Planned<'a>);
+        type Head<'a> = Option<Item<'a>>;
+        let mut subs: Vec<Box<dyn Iterator<Item = Item<'_>> + '_>> = Vec::new();
+        for s in &self.sels {
+            subs.push(Box::new(
+                self.vendor
+                    .subtree(&s.src)
+                    .filter(|(p, _)| !self.exclude.excludes(p))
+                    .map(|(p, n)| {
+                        let d = [&s.dst[..], &p[s.src.len()..]].concat();
+                        (d.clone(), s.seq, d, Planned::Vendor(n))
+                    }),
+            ));
+        }
+        subs.push(Box::new(self.owned.iter().map(|(k, (seq, p, e))| {
+            (k.clone(), *seq, p.clone(), Planned::Owned(e))
+        })));
+        let mut heads: Vec<Head<'_>> = subs.iter_mut().map(|i| i.next()).collect();
+        std::iter::from_fn(move || {
+            let min = heads.iter().flatten().map(|h| &h.0).min()?.clone();
+            let mut best: Head<'_> = None;
+            for (h, src) in heads.iter_mut().zip(subs.iter_mut()) {
+                if h.as_ref().is_some_and(|h| h.0 == min) {
+                    let got = std::mem::replace(h, src.next());
+                    if best
+                        .as_ref()
+                        .is_none_or(|b| got.as_ref().is_some_and(|g| g.1 > b.1))
+                    {
+                        best = got;
+                    }
+                }
+            }
+            best.map(|(_, _, p, e)| (p, e))
+        })
+    }
+}
 
 /// A sort key that puts markers right after their directory and before its other entries.
 fn marker_key(dir: &[u8], tag: u8, name: &[u8]) -> Vec<u8> {
@@ -50,14 +134,19 @@ fn marker_key(dir: &[u8], tag: u8, name: &[u8]) -> Vec<u8> {
     k
 }
 
-/// Plans the path-mode layer: (sort key -> (tar path, entry)).
-fn plan_layer(
-    vendor: &MergedView,
+/// Plans the path-mode layer.
+fn plan_layer<'v>(
+    vendor: &'v MergedView,
     base: &MergedView,
     sels: &[Vec<u8>],
-    exclude: &crate::model::glob::Excludes,
-) -> Result<LayerPlan> {
-    let mut out: LayerPlan = BTreeMap::new();
+    exclude: &'v crate::model::glob::Excludes,
+) -> Result<LayerPlan<'v>> {
+    let mut out = LayerPlan {
+        vendor,
+        exclude,
+        sels: Vec::new(),
+        owned: BTreeMap::new(),
+    };
     for sel in sels {
         let shown = String::from_utf8_lossy(sel).to_string();
         // Where the selection really is in the vendor (a symlinked parent is followed).
@@ -76,18 +165,8 @@ fn plan_layer(
             .map_err(|e| Error::context(format!("--path /{shown}: in the base"), e))?;
         plan_marker(&mut out, &shown, vnode, base.get(&dst), &dst)?;
         plan_parents(&mut out, &shown, vendor, base, &src, &dst)?;
-        for (p, n) in vendor.subtree(&src) {
-            if exclude.excludes(p) {
-                continue;
-            }
-            let rel = &p[src.len()..];
-            let d = if rel.is_empty() {
-                dst.clone()
-            } else {
-                [dst.as_slice(), rel].concat()
-            };
-            out.insert(d.clone(), (d, node_entry(n)));
-        }
+        let seq = out.sels.len() * 2 + 2;
+        out.sels.push(Sel { src, dst, seq });
     }
     Ok(out)
 }
@@ -112,7 +191,7 @@ fn refuse_dir_over(shown: &str, what: &str, at: &[u8]) -> Error {
 /// The marker that makes the selection replace what the base has at `dst`: an opaque marker
 /// over a base directory, a whiteout where a file goes over a base directory.
 fn plan_marker(
-    out: &mut LayerPlan,
+    out: &mut LayerPlan<'_>,
     shown: &str,
     vnode: &view::Node,
     bnode: Option<&view::Node>,
@@ -130,13 +209,15 @@ fn plan_marker(
         (true, Some(true)) => {
             out.insert(
                 marker_key(dst, 0, entry::OPAQUE),
-                (join(dst, entry::OPAQUE), NewEntry::Opaque),
+                join(dst, entry::OPAQUE),
+                NewEntry::Opaque,
             );
         }
         (false, Some(true)) => {
             out.insert(
                 marker_key(&parent, 1, &name),
-                (whiteout_path(dst), NewEntry::Whiteout),
+                whiteout_path(dst),
+                NewEntry::Whiteout,
             );
         }
         _ => {}
@@ -146,7 +227,7 @@ fn plan_marker(
 
 /// The selection's parents: the base's attributes where it has them, else the vendor's.
 fn plan_parents(
-    out: &mut LayerPlan,
+    out: &mut LayerPlan<'_>,
     shown: &str,
     vendor: &MergedView,
     base: &MergedView,
@@ -156,7 +237,7 @@ fn plan_parents(
     let src_anc = ancestors(src);
     let dst_anc = ancestors(dst);
     for (depth, a) in dst_anc.iter().enumerate() {
-        if out.contains_key(a) {
+        if out.contains(a) {
             continue;
         }
         // A parent the base has as a file (or device): the vendor's directory would replace it.
@@ -183,61 +264,76 @@ fn plan_parents(
                 inode: 0,
             },
         };
-        out.insert(a.clone(), (a.clone(), e));
+        out.insert(a.clone(), a.clone(), e);
     }
     Ok(())
 }
 
-/// Writes the planned layer's entries. Hardlink groups inside the selection: the first member
-/// carries the data, the others link to it.
-fn write_entries<W: Write>(tw: &mut TarWriter<W>, plan: &LayerPlan, spill: &Spill) -> Result<()> {
+/// Writes the planned layer's entries; returns how many. Hardlink groups inside the
+/// selection: the first member carries the data, the others link to it.
+fn write_entries<W: Write>(
+    tw: &mut TarWriter<W>,
+    plan: &LayerPlan<'_>,
+    spill: &Spill,
+) -> Result<usize> {
     let io = |e: std::io::Error| Error::io_while("writing the new layer", e);
-    let mut group_size: HashMap<u64, usize> = HashMap::new();
-    for (_, e) in plan.values() {
-        if let NewEntry::Node {
+    let file_inode = |e: &Planned<'_>| match e {
+        Planned::Vendor(n) if n.kind == Kind::File => Some(n.inode),
+        Planned::Owned(NewEntry::Node {
             kind: Kind::File,
             inode,
             ..
-        } = e
-        {
-            *group_size.entry(*inode).or_default() += 1;
+        }) => Some(*inode),
+        _ => None,
+    };
+    // The hardlink groups with more than one member in the layer.
+    let mut group_size: HashMap<u64, usize> = HashMap::new();
+    for (_, e) in plan.entries() {
+        if let Some(i) = file_inode(&e) {
+            *group_size.entry(i).or_default() += 1;
         }
     }
+    group_size.retain(|_, n| *n > 1);
     let mut first: HashMap<u64, Vec<u8>> = HashMap::new();
-    for (path, e) in plan.values() {
-        match e {
-            NewEntry::Opaque | NewEntry::Whiteout => tw.append_marker(path).map_err(io)?,
-            NewEntry::Node {
+    let mut count = 0;
+    for (path, e) in plan.entries() {
+        count += 1;
+        let (kind, meta, size, data) = match e {
+            Planned::Owned(NewEntry::Opaque | NewEntry::Whiteout) => {
+                tw.append_marker(&path).map_err(io)?;
+                continue;
+            }
+            Planned::Owned(NewEntry::Node {
                 kind,
                 meta,
                 size,
                 data,
-                inode,
-            } => {
-                if *kind == Kind::File && group_size.get(inode).copied().unwrap_or(0) > 1 {
-                    if let Some(target) = first.get(inode) {
-                        tw.append_header(path, &OutKind::Hardlink(target), meta)
-                            .map_err(io)?;
-                        continue;
-                    }
-                    first.insert(*inode, path.clone());
-                }
-                tw.append_header(path, &OutKind::from_kind(kind, *size), meta)
+                ..
+            }) => (kind, meta, *size, *data),
+            Planned::Vendor(n) => (&n.kind, &n.meta, n.size, n.data),
+        };
+        if let Some(inode) = file_inode(&e).filter(|i| group_size.contains_key(i)) {
+            if let Some(target) = first.get(&inode) {
+                tw.append_header(&path, &OutKind::Hardlink(target), meta)
                     .map_err(io)?;
-                if *kind == Kind::File && *size > 0 {
-                    let d = data.ok_or_else(|| {
-                        Error::Invalid(format!(
-                            "internal: no data kept for /{}",
-                            String::from_utf8_lossy(path)
-                        ))
-                    })?;
-                    spill.copy_to(d, tw.data())?;
-                    tw.pad(*size).map_err(io)?;
-                }
+                continue;
             }
+            first.insert(inode, path.clone());
+        }
+        tw.append_header(&path, &OutKind::from_kind(kind, size), meta)
+            .map_err(io)?;
+        if *kind == Kind::File && size > 0 {
+            let d = data.ok_or_else(|| {
+                Error::Invalid(format!(
+                    "internal: no data kept for /{}",
+                    String::from_utf8_lossy(&path)
+                ))
+            })?;
+            spill.copy_to(d, tw.data())?;
+            tw.pad(size).map_err(io)?;
         }
     }
-    Ok(())
+    Ok(count)
 }
 
 /// Path mode's vendor: its merged view, the selections' data spilled or located in place.
@@ -300,10 +396,9 @@ pub(super) fn graft_paths(
     };
     let mut spill = Spill::new(&dir)?;
     let (vview, mut bfs) = read_inputs(plan, inputs, sink.as_mut(), &mut spill, write)?;
+    // The plan keeps the selections' nodes in the vendor's view; the layer is written from
+    // it (peak memory: the vendor's view, the base's and the plan's parents and markers).
     let lplan = plan_layer(&vview, &bfs.result, &plan.paths, &plan.exclude)?;
-    // The plan holds all the new layer needs: the vendor's view goes before the layer is
-    // written (peak memory is one view of the selection and the plan).
-    drop(vview);
     let codec = match plan.compression {
         Some(c) => c,
         None => crate::mutate::default_codec(&inputs.base)?,
@@ -312,17 +407,23 @@ pub(super) fn graft_paths(
         Some(s) => LayerDest::Sink(s.as_mut()),
         None => LayerDest::TempFileIn(&dir),
     };
-    let l = crate::mutate::new_layer(dest, codec, |tw| write_entries(tw, &lplan, &spill))?;
+    let mut entries = 0;
+    let l = crate::mutate::new_layer(dest, codec, |tw| {
+        entries = write_entries(tw, &lplan, &spill)?;
+        Ok(())
+    })?;
     spill.check_unchanged()?;
     let new_layer = NewLayerSummary {
         digest: l.desc.digest.to_string(),
         diff_id: l.diff_id.to_string(),
         size: l.desc.size,
         compression: codec.to_string(),
-        entries: lplan.len(),
+        entries,
     };
-    // The plan is done with: free it before the check's view of the new layer is built.
+    // The plan and the vendor's view are done with: free them before the check's view of the
+    // new layer is built.
     drop(lplan);
+    drop(vview);
     drop(spill);
     bfs.add_layer(&l)?;
     Ok(ModeResult {

@@ -10,16 +10,15 @@ use crate::model::limits::{self, MAX_PATH_DEPTH, PATH_MAX};
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Meta {
     pub mode: u32,
-    pub dev_major: u32,
-    pub dev_minor: u32,
     pub uid: u64,
     pub gid: u64,
     pub mtime: u64,
     pub uname: Name,
     pub gname: Name,
-    /// The exact PAX mtime and the xattrs, when there are any (None otherwise: never an empty
-    /// box, so that equal attributes compare equal). Set through `set_pax_mtime` and
-    /// `set_xattrs`; public only so that `Meta { mode, ..Default::default() }` can be written.
+    /// The exact PAX mtime, the xattrs and a device's numbers, when there are any (None
+    /// otherwise: never an empty box, so that equal attributes compare equal). Set through
+    /// `set_pax_mtime`, `set_xattrs` and `set_device`; public only so that
+    /// `Meta { mode, ..Default::default() }` can be written.
     pub extra: Option<Box<Extra>>,
 }
 
@@ -28,6 +27,8 @@ pub struct Meta {
 pub struct Extra {
     pax_mtime: Option<String>,
     xattrs: Vec<(String, Vec<u8>)>,
+    /// A character or block device's major and minor numbers.
+    device: (u32, u32),
 }
 
 impl Meta {
@@ -50,11 +51,19 @@ impl Meta {
         self.extra.get_or_insert_default().xattrs = v;
         self.tidy();
     }
+    /// A device's (major, minor) numbers as the header gives them ((0, 0) otherwise).
+    pub fn device(&self) -> (u32, u32) {
+        self.extra.as_ref().map_or((0, 0), |e| e.device)
+    }
+    pub fn set_device(&mut self, major: u32, minor: u32) {
+        self.extra.get_or_insert_default().device = (major, minor);
+        self.tidy();
+    }
     fn tidy(&mut self) {
         if self
             .extra
             .as_ref()
-            .is_some_and(|e| e.pax_mtime.is_none() && e.xattrs.is_empty())
+            .is_some_and(|e| e.pax_mtime.is_none() && e.xattrs.is_empty() && e.device == (0, 0))
         {
             self.extra = None;
         }
@@ -159,13 +168,18 @@ impl From<&[u8]> for Name {
 pub enum Kind {
     File,
     Dir,
-    Symlink(Vec<u8>),
+    /// The target, boxed twice so that a `Kind` is two words, not three.
+    Symlink(Box<Box<[u8]>>),
     Char,
     Block,
     Fifo,
 }
 
 impl Kind {
+    pub fn symlink(target: impl Into<Box<[u8]>>) -> Kind {
+        Kind::Symlink(Box::new(target.into()))
+    }
+
     /// The short name listings and documents use (`ls --json`, `diff`).
     pub fn short_name(&self) -> &'static str {
         match self {
@@ -222,6 +236,77 @@ pub enum Op {
 pub struct LayerEntry {
     pub path: Vec<u8>,
     pub op: Op,
+}
+
+/// A layer's entries in tar order, in chunks of at most `Entries::CHUNK`, so that a consumer
+/// (`MergedView::apply_layer`) frees them chunk by chunk as the view grows: a layer's entries
+/// and its view are not both held whole.
+#[derive(Clone, Debug, Default)]
+pub struct Entries {
+    chunks: Vec<Vec<LayerEntry>>,
+    len: usize,
+}
+
+impl Entries {
+    pub const CHUNK: usize = 4096;
+
+    pub fn new() -> Entries {
+        Entries::default()
+    }
+
+    pub fn push(&mut self, e: LayerEntry) {
+        match self.chunks.last_mut() {
+            Some(c) if c.len() < Self::CHUNK => c.push(e),
+            _ => self.chunks.push(vec![e]),
+        }
+        self.len += 1;
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &LayerEntry> {
+        self.chunks.iter().flatten()
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut LayerEntry> {
+        self.chunks.iter_mut().flatten()
+    }
+
+    /// The chunks, in order; each is freed once it is passed.
+    pub fn into_chunks(self) -> impl Iterator<Item = Vec<LayerEntry>> {
+        self.chunks.into_iter()
+    }
+}
+
+impl IntoIterator for Entries {
+    type Item = LayerEntry;
+    type IntoIter = std::iter::Flatten<std::vec::IntoIter<Vec<LayerEntry>>>;
+    /// Consumes the entries in order; each chunk is freed once it is passed.
+    fn into_iter(self) -> Self::IntoIter {
+        self.chunks.into_iter().flatten()
+    }
+}
+
+impl From<Vec<LayerEntry>> for Entries {
+    fn from(v: Vec<LayerEntry>) -> Entries {
+        v.into_iter().collect()
+    }
+}
+
+impl FromIterator<LayerEntry> for Entries {
+    fn from_iter<I: IntoIterator<Item = LayerEntry>>(it: I) -> Entries {
+        let mut e = Entries::new();
+        for x in it {
+            e.push(x);
+        }
+        e
+    }
 }
 /// Cleans a tar name. Ok(None) for the root; Err for `..`, NUL or empty names, and for a
 /// name longer than `PATH_MAX` or deeper than `MAX_PATH_DEPTH` once cleaned.
@@ -352,7 +437,7 @@ fn header_meta(h: &tar::Header, raw: &[u8]) -> Result<Meta> {
     let mode = h
         .mode()
         .map_err(|x| Error::io_while(format!("{}: bad mode", shown(raw)), x))?;
-    Ok(Meta {
+    let mut meta = Meta {
         mode: mode & 0o7777,
         uid: h.uid().unwrap_or(0),
         gid: h.gid().unwrap_or(0),
@@ -360,9 +445,13 @@ fn header_meta(h: &tar::Header, raw: &[u8]) -> Result<Meta> {
         uname: Name::read(h.username_bytes().unwrap_or_default(), raw)?,
         gname: Name::read(h.groupname_bytes().unwrap_or_default(), raw)?,
         extra: None,
-        dev_major: h.device_major().ok().flatten().unwrap_or(0),
-        dev_minor: h.device_minor().ok().flatten().unwrap_or(0),
-    })
+    };
+    let major = h.device_major().ok().flatten().unwrap_or(0);
+    let minor = h.device_minor().ok().flatten().unwrap_or(0);
+    if (major, minor) != (0, 0) {
+        meta.set_device(major, minor);
+    }
+    Ok(meta)
 }
 
 /// Applies one PAX record to the entry's attributes: xattrs, the exact mtime, large ids and
@@ -433,7 +522,7 @@ fn entry_op<R: std::io::Read>(e: &tar::Entry<'_, R>, meta: Meta, raw: &[u8]) -> 
                 let what = format!("{}: symlink target", limits::shown(raw));
                 return Err(PATH_MAX.error(what, format!("{} bytes", t.len())));
             }
-            put(Kind::Symlink(t), meta, 0)
+            put(Kind::symlink(t), meta, 0)
         }
         tar::EntryType::Link => {
             let target = clean_path(&link()?)?
@@ -486,7 +575,7 @@ mod tests {
         m.set_xattrs(vec![]);
         assert_eq!(m, Meta::default());
         assert!(
-            std::mem::size_of::<Meta>() <= 64,
+            std::mem::size_of::<Meta>() <= 48,
             "{}",
             std::mem::size_of::<Meta>()
         );

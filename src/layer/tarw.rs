@@ -163,8 +163,9 @@ impl<W: Write> TarWriter<W> {
             set_name_field(&mut u.gname, meta.gname.as_bytes());
         }
         if matches!(kind, OutKind::Char | OutKind::Block) {
-            h.set_device_major(meta.dev_major)?;
-            h.set_device_minor(meta.dev_minor)?;
+            let (major, minor) = meta.device();
+            h.set_device_major(major)?;
+            h.set_device_minor(minor)?;
         }
         h.set_cksum();
         let mut out = [0u8; 512];

@@ -3,7 +3,7 @@
 //! or, for an uncompressed layer on disk that is copied whole afterwards, by its headers alone
 //! ([`walk_headers`]).
 
-use super::entry::{DataRef, Kind, LayerEntry, Op, parse_entry};
+use super::entry::{DataRef, Entries, Kind, LayerEntry, Op, parse_entry};
 use super::range::TarRange;
 use super::stream::LayerStream;
 use crate::error::{Error, Result};
@@ -94,8 +94,8 @@ pub fn collect_entries(
     layer: &Layer,
     max_size: u64,
     mut f: impl FnMut(&mut StreamEntry<'_, '_>, LayerEntry) -> Result<LayerEntry>,
-) -> Result<Vec<LayerEntry>> {
-    let mut out = Vec::new();
+) -> Result<Entries> {
+    let mut out = Entries::new();
     each_entry(image, index, layer, max_size, |e, le| {
         out.push(f(e, le)?);
         Ok(())
@@ -107,13 +107,13 @@ pub fn collect_entries(
 /// neither read nor verified here: callers use it only for layers that are copied whole to
 /// the output afterwards, a copy that checks every byte before the output is published.
 /// Each regular file's `data` locates its bytes in the tar (for `TarRange::read_at`).
-pub fn walk_headers(what: &str, range: &mut TarRange) -> Result<Vec<LayerEntry>> {
+pub fn walk_headers(what: &str, range: &mut TarRange) -> Result<Entries> {
     range
         .seek(io::SeekFrom::Start(0))
         .map_err(|e| Error::layer_io(what, e))?;
     let len = range.len();
     let mut ar = tar::Archive::new(range);
-    let mut out = Vec::new();
+    let mut out = Entries::new();
     let last_end = parse_entries(what, ar.entries_with_seek(), |e, mut le| {
         if let Op::Put {
             kind: Kind::File,

@@ -416,7 +416,7 @@ fn read_status_d(c: &Contents, db: &mut PackageDb) {
             continue;
         }
         any_status_d = true;
-        match c.kept.get(&node.origin) {
+        match c.kept.get(&node.origin(path)) {
             Some(bytes) => {
                 for (mut p, _) in parse_dpkg(bytes, Db::DpkgStatusD) {
                     p.source_layer = Some(node.layer);

@@ -226,7 +226,7 @@ pub fn build(
                                 Some(h)
                             }
                             Kind::Symlink(t) if protected => {
-                                let h = sha1::Sha1::digest(t).to_vec();
+                                let h = sha1::Sha1::digest(&t[..]).to_vec();
                                 check(&h)?;
                                 land_protected(
                                     c,
@@ -269,7 +269,7 @@ pub fn build(
                                 written.insert(dest.clone());
                                 match other {
                                     Kind::Symlink(t) => {
-                                        let h = sha1::Sha1::digest(t).to_vec();
+                                        let h = sha1::Sha1::digest(&t[..]).to_vec();
                                         check(&h)?;
                                         Some(h)
                                     }

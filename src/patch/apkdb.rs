@@ -109,7 +109,7 @@ impl Protect {
 pub fn on_disk(c: &Contents, dest: &[u8]) -> Option<Vec<u8>> {
     let n = c.view.get(dest)?;
     match &n.kind {
-        Kind::Symlink(t) => Some(sha1::Sha1::digest(t).to_vec()),
+        Kind::Symlink(t) => Some(sha1::Sha1::digest(&t[..]).to_vec()),
         Kind::File => c.kept_at(dest).map(|b| sha1::Sha1::digest(b).to_vec()),
         _ => None,
     }

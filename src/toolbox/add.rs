@@ -94,7 +94,7 @@ fn collect(
             dest.to_vec(),
             Src::Host {
                 path: src.to_path_buf(),
-                kind: Kind::Symlink(t.as_os_str().as_encoded_bytes().to_vec()),
+                kind: Kind::symlink(t.as_os_str().as_encoded_bytes()),
                 meta,
                 size: 0,
             },

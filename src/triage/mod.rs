@@ -314,7 +314,7 @@ fn app_files(c: &Contents, split: usize) -> Vec<AppFile> {
         if n.layer < split || n.kind == crate::layer::entry::Kind::Dir {
             continue;
         }
-        let (elf, interpreter) = match c.elf.get(&n.origin) {
+        let (elf, interpreter) = match c.elf.get(&n.origin(p)) {
             Some(Elf::Static) => (Some(ElfKind::Static), None),
             Some(Elf::SharedObject) => (Some(ElfKind::SharedObject), None),
             Some(Elf::Dynamic(i)) => (Some(ElfKind::Dynamic), Some(i.clone())),

@@ -59,13 +59,13 @@ pub struct Contents {
 impl Contents {
     /// The kept bytes of the file visible at `path`, if it was kept.
     pub fn kept_at(&self, path: &[u8]) -> Option<&[u8]> {
-        let n = self.view.get(path)?;
-        self.kept.get(&n.origin).map(Vec::as_slice)
+        let (k, n) = self.view.nodes.get_key_value(path)?;
+        self.kept.get(&n.origin(k)).map(Vec::as_slice)
     }
     /// The content digest of the regular file visible at `path`, when hashing was asked for.
     pub fn digest_at(&self, path: &[u8]) -> Option<&Digest> {
-        let n = self.view.get(path)?;
-        self.digests.get(&n.origin)
+        let (k, n) = self.view.nodes.get_key_value(path)?;
+        self.digests.get(&n.origin(k))
     }
 }
 
@@ -82,8 +82,8 @@ pub fn read(img: &Image, max_layer_size: u64, want: &Wanted<'_>) -> Result<Conte
             .map_err(|e| Error::context(&img.name, e))?;
         let mut w = BTreeMap::new();
         for p in want.watch {
-            if let Some(n) = out.view.get(p) {
-                w.insert(p.to_vec(), n.origin.clone());
+            if let Some((k, n)) = out.view.nodes.get_key_value(&p[..]) {
+                w.insert(p.to_vec(), n.origin(k));
             }
         }
         out.watched.push(w);

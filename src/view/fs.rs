@@ -6,9 +6,10 @@
 //! be needed are fetched afterwards by streaming only the layers that hold them.
 
 use super::load::{fill_node, missing_data, spill_files};
+use super::merged::Key;
 use super::spill::Spill;
 use crate::error::{Error, Result};
-use crate::layer::entry::{DataRef, Kind, LayerEntry, Op};
+use crate::layer::entry::{DataRef, Entries, Kind, Op};
 use crate::layer::{TarRange, collect_entries, describe, seekable_tar, walk_headers};
 use crate::model::image::Layer;
 use crate::model::limits::{self, Limit, MAX_SYSTEM_FILE};
@@ -30,7 +31,8 @@ pub enum AppOp {
 #[derive(Clone, Debug)]
 pub struct AppEntry {
     pub layer: usize,
-    pub path: Vec<u8>,
+    /// Shares its bytes with the view's keys.
+    pub path: Key,
     pub op: AppOp,
 }
 
@@ -170,25 +172,44 @@ impl Fs {
             Some(range) => self.walk_in_place(i, range)?,
             None => self.stream_keeping(i, part)?,
         };
-        match part {
-            Part::App => self.note_app_entries(i, &entries),
-            Part::Base => self
-                .base
-                .apply_layer(i, entries.clone())
-                .map_err(|e| Error::context(&self.name, e))?,
-        }
-        self.result
-            .apply_layer(i, entries)
-            .map_err(|e| Error::context(&self.name, e))
+        let applied = match part {
+            Part::App => {
+                // The application's entries as they are in its layers (the check looks at what
+                // each layer does, not only at the result), keyed as the view keys them.
+                let app = &mut self.app;
+                app.reserve_exact(entries.len());
+                self.result.apply_layer_with(i, entries, |path, op| {
+                    let op = match op {
+                        Op::Put { kind, .. } => AppOp::Put(kind.clone()),
+                        Op::Link { .. } => AppOp::Link,
+                        Op::Whiteout => AppOp::Whiteout,
+                        Op::Opaque => AppOp::Opaque,
+                        Op::Skip => return,
+                    };
+                    app.push(AppEntry {
+                        layer: i,
+                        path: path.clone(),
+                        op,
+                    });
+                })
+            }
+            Part::Base => {
+                self.base
+                    .apply_layer(i, entries.clone())
+                    .map_err(|e| Error::context(&self.name, e))?;
+                self.result.apply_layer(i, entries)
+            }
+        };
+        applied.map_err(|e| Error::context(&self.name, e))
     }
 
     /// Walks an uncompressed layer on disk by its headers; every file's data is then read
     /// where it lies.
-    fn walk_in_place(&mut self, i: usize, mut range: TarRange) -> Result<Vec<LayerEntry>> {
+    fn walk_in_place(&mut self, i: usize, mut range: TarRange) -> Result<Entries> {
         let what = describe(&self.name, i, &self.layers[i]);
         let mut entries = walk_headers(&what, &mut range)?;
         let base = self.store.add_tar(range);
-        for le in &mut entries {
+        for le in entries.iter_mut() {
             if let Op::Put { data: Some(d), .. } = &mut le.op {
                 d.offset += base;
             }
@@ -197,7 +218,7 @@ impl Fs {
     }
 
     /// Streams layer `i`, keeping the data of the files a check reads.
-    fn stream_keeping(&mut self, i: usize, part: Part) -> Result<Vec<LayerEntry>> {
+    fn stream_keeping(&mut self, i: usize, part: Part) -> Result<Entries> {
         let store = &mut self.store;
         let name = self.name.as_str();
         collect_entries(name, i, &self.layers[i], self.max, |e, mut le| {
@@ -215,28 +236,13 @@ impl Fs {
         })
     }
 
-    /// The application's entries as they are in its layers (the check looks at what each
-    /// layer does, not only at the result).
-    fn note_app_entries(&mut self, i: usize, entries: &[LayerEntry]) {
-        for le in entries {
-            let op = match &le.op {
-                Op::Put { kind, .. } => AppOp::Put(kind.clone()),
-                Op::Link { .. } => AppOp::Link,
-                Op::Whiteout => AppOp::Whiteout,
-                Op::Opaque => AppOp::Opaque,
-                Op::Skip => continue,
-            };
-            self.app.push(AppEntry {
-                layer: i,
-                path: le.path.clone(),
-                op,
-            });
-        }
-    }
-
     /// Keeps the data of these result paths (already resolved) where it is not kept yet.
     pub fn fetch(&mut self, paths: &[Vec<u8>]) -> Result<()> {
-        let need = missing_data(paths.iter().filter_map(|p| self.result.get(p)));
+        let need = missing_data(
+            paths
+                .iter()
+                .filter_map(|p| self.result.nodes.get_key_value(&p[..])),
+        );
         for (layer, want) in need {
             let got = spill_files(
                 &self.name,
@@ -248,8 +254,8 @@ impl Fs {
                 &self.name,
             )?;
             for view in [&mut self.result, &mut self.base] {
-                for n in view.nodes.values_mut() {
-                    fill_node(n, layer, &got);
+                for (k, n) in view.nodes.iter_mut() {
+                    fill_node(k, n, layer, &got);
                 }
             }
         }

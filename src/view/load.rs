@@ -69,10 +69,7 @@ pub fn fill_missing(
     sels: &[Vec<u8>],
     spill: &mut Spill,
 ) -> Result<()> {
-    let need = missing_data(
-        sels.iter()
-            .flat_map(|sel| view.subtree(sel).map(|(_, n)| n)),
-    );
+    let need = missing_data(sels.iter().flat_map(|sel| view.subtree(sel)));
     for (layer, paths) in need {
         let what = format!("{}: layer {layer}", img.name);
         let got = spill_files(
@@ -88,7 +85,7 @@ pub fn fill_missing(
             let keys: Vec<Key> = view.subtree(sel).map(|(k, _)| k.clone()).collect();
             for k in keys {
                 if let Some(n) = view.nodes.get_mut(&k) {
-                    fill_node(n, layer, &got);
+                    fill_node(&k, n, layer, &got);
                 }
             }
         }
@@ -99,14 +96,13 @@ pub fn fill_missing(
 /// The regular files among `nodes` whose data is not kept: for each layer that holds some,
 /// their paths as written in that layer.
 pub(crate) fn missing_data<'a>(
-    nodes: impl Iterator<Item = &'a Node>,
+    nodes: impl Iterator<Item = (&'a Key, &'a Node)>,
 ) -> BTreeMap<usize, Vec<Vec<u8>>> {
     let mut need: BTreeMap<usize, Vec<Vec<u8>>> = BTreeMap::new();
-    for n in nodes {
+    for (k, n) in nodes {
         if n.kind == Kind::File && n.data.is_none() && n.size > 0 {
-            need.entry(n.origin.0)
-                .or_default()
-                .push(n.origin.1.to_vec());
+            let (layer, path) = n.origin(k);
+            need.entry(layer).or_default().push(path.to_vec());
         }
     }
     need
@@ -140,8 +136,11 @@ pub(crate) fn spill_files(
 }
 
 /// Points a node of layer `layer` whose data was missing at the data `spill_files` got.
-pub(crate) fn fill_node(n: &mut Node, layer: usize, got: &HashMap<Vec<u8>, DataRef>) {
-    if n.kind == Kind::File && n.data.is_none() && n.origin.0 == layer {
-        n.data = got.get(&n.origin.1[..]).copied();
+pub(crate) fn fill_node(k: &Key, n: &mut Node, layer: usize, got: &HashMap<Vec<u8>, DataRef>) {
+    if n.kind == Kind::File && n.data.is_none() {
+        let (l, path) = n.origin(k);
+        if l == layer {
+            n.data = got.get(&path[..]).copied();
+        }
     }
 }

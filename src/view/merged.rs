@@ -23,14 +23,29 @@ pub struct Node {
     pub size: u64,
     /// The layer the node's entry came from.
     pub layer: usize,
-    /// The layer and path the content came from (differs for hardlinks); an implicit
-    /// directory's is its own key.
-    pub origin: (usize, Key),
+    /// Where the content came from, when that is not this node's own layer and path (a
+    /// hardlink's target, or a name written through a symlinked parent); read it with
+    /// `origin`. Out of line: most nodes have none.
+    pub from: Option<Box<Origin>>,
     pub data: Option<DataRef>,
     /// Hardlink group: nodes with the same inode share content.
     pub inode: u64,
     /// A directory no entry created (a missing parent).
     pub implicit: bool,
+}
+
+/// A layer and a path in it, as written: where a node's content came from.
+pub type Origin = (usize, Key);
+
+impl Node {
+    /// The layer and path the content came from (differs for hardlinks); `key` is the node's
+    /// own path in the view (a key with the same bytes will do).
+    pub fn origin(&self, key: &Key) -> Origin {
+        match &self.from {
+            Some(o) => (**o).clone(),
+            None => (self.layer, key.clone()),
+        }
+    }
 }
 
 /// The merged filesystem of a stack of layers. Every node's parents are directories of the
@@ -102,6 +117,18 @@ impl MergedView {
             .range::<[u8], _>((Bound::Included(&lo[..]), Bound::Excluded(&hi[..])))
     }
 
+    /// Rebuilds the tree with full nodes. Inserts in path order, as a tar lists its entries,
+    /// leave the B-tree's leaves about half full; a rebuild by `append` (a bulk build from one
+    /// sorted run) fills them, for about half the memory. The old tree is freed as the new
+    /// one is built. Contents and order are unchanged.
+    pub fn compact(&mut self) {
+        let mut rest = std::mem::take(&mut self.nodes);
+        if let Some((k, v)) = rest.pop_first() {
+            self.nodes.insert(k, v);
+            self.nodes.append(&mut rest);
+        }
+    }
+
     /// Removes `path` and everything below it, but the nodes `keep` says to keep.
     fn remove_tree(&mut self, path: &[u8], keep: &dyn Fn(&Node) -> bool) {
         if let Some(n) = self.nodes.get(path)
@@ -151,14 +178,14 @@ impl MergedView {
             .filter(|&i| i > end);
         for i in missing.collect::<Vec<_>>() {
             let key = path.prefix(i);
-            let node = self.implicit_dir(key.clone(), layer);
+            let node = self.implicit_dir(layer);
             self.nodes.insert(key, node);
         }
         Ok(())
     }
 
     /// A directory no entry created, at `key`.
-    fn implicit_dir(&mut self, key: Key, layer: usize) -> Node {
+    fn implicit_dir(&mut self, layer: usize) -> Node {
         Node {
             kind: Kind::Dir,
             meta: Meta {
@@ -167,7 +194,7 @@ impl MergedView {
             },
             size: 0,
             layer,
-            origin: (layer, key),
+            from: None,
             data: None,
             inode: self.inode(),
             implicit: true,
@@ -200,7 +227,7 @@ mod tests {
         };
         let names = ["d/a.x", "d/a-", "d/a/deep/f", "d/b/c", "d/c", "e/f", "top"];
         assert!(
-            v.apply_layer(0, names.iter().map(|p| file(p)).collect())
+            v.apply_layer(0, names.iter().map(|p| file(p)).collect::<Vec<_>>())
                 .is_ok()
         );
         let kids = |d: &str| -> Vec<String> {

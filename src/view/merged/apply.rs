@@ -20,7 +20,14 @@
 
 use super::{Key, MergedView, Node};
 use crate::error::{Error, Result};
-use crate::layer::entry::{DataRef, Kind, LayerEntry, Meta, Op};
+use crate::layer::entry::{DataRef, Entries, Kind, LayerEntry, Meta, Op};
+
+/// The view's size from which `apply_layer` compacts its tree (tiny in tests, so that every
+/// test of the view, the property tests among them, runs through compactions).
+#[cfg(not(test))]
+const COMPACT_MIN: usize = 1 << 14;
+#[cfg(test)]
+const COMPACT_MIN: usize = 2;
 
 /// The last parent directory `put` resolved in this layer. Resolution reads only the kinds of
 /// the nodes it walks through and the targets of symlinks, so it stays valid while only
@@ -90,25 +97,51 @@ struct Put {
 }
 
 impl MergedView {
-    /// Applies one layer's entries (in tar order) on top of the view.
-    pub fn apply_layer(&mut self, layer: usize, entries: Vec<LayerEntry>) -> Result<()> {
+    /// Applies one layer's entries (in tar order) on top of the view. The entries are freed
+    /// as they are applied, and the view's tree is rebuilt with full nodes each time it grew
+    /// by a quarter (`compact`), so a big layer costs about its view, not its view twice.
+    pub fn apply_layer(&mut self, layer: usize, entries: impl Into<Entries>) -> Result<()> {
+        self.apply_layer_with(layer, entries, |_, _| {})
+    }
+
+    /// `apply_layer`, calling `note` with each entry's path (as written, keyed as the view
+    /// keys it) and what it does, before it is applied.
+    pub fn apply_layer_with(
+        &mut self,
+        layer: usize,
+        entries: impl Into<Entries>,
+        mut note: impl FnMut(&Key, &Op),
+    ) -> Result<()> {
+        let entries: Entries = entries.into();
         self.hide_below_opaque_dirs(layer, &entries);
         self.apply_whiteouts(layer, &entries);
         let mut memo = Memo::default();
-        for LayerEntry { path, op } in entries {
-            self.add_entry(layer, &path, op, &mut memo).map_err(|e| {
-                Error::context(
-                    format!("layer {layer}: {}", crate::text::sanitize_bytes(&path)),
-                    e,
-                )
-            })?;
+        let mut compacted = self.nodes.len();
+        for chunk in entries.into_chunks() {
+            // The chunk's paths in one buffer: a node whose path is its name as written keeps
+            // a key into it.
+            let keys = Key::many(chunk.iter().map(|e| &e.path[..]));
+            for (LayerEntry { path: _, op }, path) in chunk.into_iter().zip(keys) {
+                if self.nodes.len() >= COMPACT_MIN && self.nodes.len() >= compacted + compacted / 4
+                {
+                    self.compact();
+                    compacted = self.nodes.len();
+                }
+                note(&path, &op);
+                self.add_entry(layer, &path, op, &mut memo).map_err(|e| {
+                    Error::context(
+                        format!("layer {layer}: {}", crate::text::sanitize_bytes(&path)),
+                        e,
+                    )
+                })?;
+            }
         }
         Ok(())
     }
 
     /// Rule 2: opaque directories hide their lower children.
-    fn hide_below_opaque_dirs(&mut self, layer: usize, entries: &[LayerEntry]) {
-        for e in entries {
+    fn hide_below_opaque_dirs(&mut self, layer: usize, entries: &Entries) {
+        for e in entries.iter() {
             if let Op::Opaque = e.op {
                 // A lower path that is no directory has no children to hide.
                 let Ok(dir) = self.resolve(&e.path) else {
@@ -120,8 +153,8 @@ impl MergedView {
     }
 
     /// Rule 3: whiteouts hide lower paths.
-    fn apply_whiteouts(&mut self, layer: usize, entries: &[LayerEntry]) {
-        for e in entries {
+    fn apply_whiteouts(&mut self, layer: usize, entries: &Entries) {
+        for e in entries.iter() {
             if let Op::Whiteout = e.op {
                 let Ok(p) = self.resolve_parent(&e.path) else {
                     continue;
@@ -132,14 +165,14 @@ impl MergedView {
     }
 
     /// Rules 4 and 5: one entry, in tar order.
-    fn add_entry(&mut self, layer: usize, path: &[u8], op: Op, memo: &mut Memo) -> Result<()> {
+    fn add_entry(&mut self, layer: usize, path: &Key, op: Op, memo: &mut Memo) -> Result<()> {
         if !matches!(op, Op::Put { .. } | Op::Skip | Op::Whiteout) {
             memo.0 = None;
         }
         match op {
             Op::Skip | Op::Whiteout => Ok(()),
             Op::Opaque => {
-                let dir = Key::from(self.resolve(path)?);
+                let dir = same_or_new(path, self.resolve(path)?);
                 self.ensure_dirs(&dir, dir.len(), layer)
             }
             Op::Put {
@@ -166,8 +199,8 @@ impl MergedView {
 
     /// Adds or replaces `path`: a directory over a directory keeps its children, anything
     /// else replaces what was there with its subtree.
-    fn put(&mut self, layer: usize, path: &[u8], put: Put, memo: &mut Memo) -> Result<()> {
-        let p = Key::from(memo.resolve_parent(self, path)?);
+    fn put(&mut self, layer: usize, path: &Key, put: Put, memo: &mut Memo) -> Result<()> {
+        let p = same_or_new(path, memo.resolve_parent(self, path)?);
         let was_dir = self.nodes.get(&p).map(|n| n.kind == Kind::Dir);
         if was_dir.is_none() {
             memo.put(&p, self.outermost_missing(&p), None, &put.kind);
@@ -183,11 +216,7 @@ impl MergedView {
             None => {}
         }
         // The content's origin is the name as written; most often that is the key.
-        let origin = if *p == *path {
-            p.clone()
-        } else {
-            Key::new(path)
-        };
+        let from = (*p != **path).then(|| Box::new((layer, path.clone())));
         let inode = self.inode();
         self.nodes.insert(
             p,
@@ -196,7 +225,7 @@ impl MergedView {
                 meta: put.meta,
                 size: put.size,
                 layer,
-                origin: (layer, origin),
+                from,
                 data: put.data,
                 inode,
                 implicit: false,
@@ -207,10 +236,10 @@ impl MergedView {
 
     /// A hardlink at `path` to `target` as the view holds it now: it shares the target's
     /// content and inode.
-    fn link(&mut self, layer: usize, path: &[u8], target: &[u8]) -> Result<()> {
-        let p = Key::from(self.resolve_parent(path)?);
+    fn link(&mut self, layer: usize, path: &Key, target: &[u8]) -> Result<()> {
+        let p = same_or_new(path, self.resolve_parent(path)?);
         let t = self.resolve_parent(target)?;
-        let Some(tn) = self.nodes.get(&t[..]).cloned() else {
+        let Some((tk, tn)) = self.nodes.get_key_value(&t[..]) else {
             return Err(Error::Invalid(format!(
                 "hardlink to {:?}, which does not exist (at this point of the layer)",
                 crate::text::sanitize_bytes(target)
@@ -222,6 +251,8 @@ impl MergedView {
         if *p == t[..] {
             return Ok(());
         }
+        let from = Some(Box::new(tn.origin(tk)));
+        let tn = tn.clone();
         self.ensure_dirs(&p, parent_len(&p), layer)?;
         if self.nodes.contains_key(&p) {
             self.remove_tree(&p, &|_| false);
@@ -229,6 +260,7 @@ impl MergedView {
         let node = Node {
             layer,
             implicit: false,
+            from,
             ..tn
         };
         self.nodes.insert(p, node);
@@ -247,6 +279,15 @@ impl MergedView {
             }
             end = parent;
         }
+    }
+}
+
+/// The key of a path resolved from `written`: `written`'s own when it resolved to itself.
+fn same_or_new(written: &Key, resolved: Vec<u8>) -> Key {
+    if resolved[..] == written[..] {
+        written.clone()
+    } else {
+        Key::from(resolved)
     }
 }
 
@@ -397,7 +438,7 @@ pub(super) mod tests {
             .apply_layer(
                 1,
                 vec![
-                    put("a", Kind::Symlink(b"c/..".to_vec())),
+                    put("a", Kind::symlink(&b"c/.."[..])),
                     file("a/x", 0),
                     file("c", 1),
                     file("a/y", 2),
@@ -408,9 +449,9 @@ pub(super) mod tests {
         v.apply_layer(
             1,
             vec![
-                put("a", Kind::Symlink(b"b".to_vec())),
+                put("a", Kind::symlink(&b"b"[..])),
                 file("a/x", 0),
-                put("a", Kind::Symlink(b"d".to_vec())),
+                put("a", Kind::symlink(&b"d"[..])),
                 file("a/y", 1),
                 put("d", Kind::Dir),
                 file("a/z", 2),
@@ -428,7 +469,7 @@ pub(super) mod tests {
             vec![
                 put("usr", Kind::Dir),
                 put("usr/lib", Kind::Dir),
-                put("lib", Kind::Symlink(b"usr/lib".to_vec())),
+                put("lib", Kind::symlink(&b"usr/lib"[..])),
             ],
         )
         .unwrap();
@@ -438,7 +479,7 @@ pub(super) mod tests {
         v.apply_layer(
             2,
             vec![
-                put("esc", Kind::Symlink(b"../../../../tmp".to_vec())),
+                put("esc", Kind::symlink(&b"../../../../tmp"[..])),
                 file("esc/f", 1),
             ],
         )
@@ -449,8 +490,8 @@ pub(super) mod tests {
         w.apply_layer(
             0,
             vec![
-                put("a", Kind::Symlink(b"b".to_vec())),
-                put("b", Kind::Symlink(b"a".to_vec())),
+                put("a", Kind::symlink(&b"b"[..])),
+                put("b", Kind::symlink(&b"a"[..])),
             ],
         )
         .unwrap();
@@ -626,7 +667,7 @@ mod model_tests {
                 match o {
                     G::File(p, c) => put(p, Kind::File, *c),
                     G::Dir(p) => put(p, Kind::Dir, 0),
-                    G::Sym(p) => put(p, Kind::Symlink(b"/nowhere".to_vec()), 0),
+                    G::Sym(p) => put(p, Kind::symlink(&b"/nowhere"[..]), 0),
                     G::Wh(p) => LayerEntry {
                         path: p.as_bytes().to_vec(),
                         op: Op::Whiteout,
@@ -649,10 +690,11 @@ mod model_tests {
 
     /// `apply_layer` without reusing a parent: each entry resolves its own.
     fn apply_unmemoized(v: &mut MergedView, layer: usize, entries: Vec<LayerEntry>) -> Result<()> {
+        let entries = Entries::from(entries);
         v.hide_below_opaque_dirs(layer, &entries);
         v.apply_whiteouts(layer, &entries);
         for LayerEntry { path, op } in entries {
-            v.add_entry(layer, &path, op, &mut Memo::default())
+            v.add_entry(layer, &Key::new(&path), op, &mut Memo::default())
                 .map_err(|e| {
                     Error::context(format!("layer {layer}: {}", path.escape_ascii()), e)
                 })?;
@@ -680,7 +722,7 @@ mod model_tests {
                     .pop()
                     .map(|mut e| {
                         if let Op::Put { kind, .. } = &mut e.op {
-                            *kind = Kind::Symlink(t.into_bytes());
+                            *kind = Kind::symlink(t.into_bytes());
                         }
                         e
                     })

@@ -211,7 +211,7 @@ mod tests {
         es.extend(
             links
                 .iter()
-                .map(|(p, t)| put(p, Kind::Symlink(t.as_bytes().to_vec()))),
+                .map(|(p, t)| put(p, Kind::symlink(t.as_bytes()))),
         );
         let mut v = MergedView::new();
         v.apply_layer(0, es).unwrap();
