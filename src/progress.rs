@@ -54,8 +54,8 @@ pub fn verbose(msg: impl FnOnce() -> String) {
 
 /// The process's reads and writes as the kernel counted them (`/proc/self/io`: `rchar`,
 /// every byte any `read`/`pread` returned, cached or not; `wchar`), with the reads as a ratio
-/// of the layer blobs the command declared with `add_total`: how many times the input was
-/// read. None where `/proc` has no such file.
+/// of the input layer blobs the command declared with `add_total` (those it needs): how many
+/// times the input was read. None where `/proc` has no such file.
 pub fn io_line() -> Option<String> {
     let io = std::fs::read_to_string("/proc/self/io").ok()?;
     let field = |k: &str| {
@@ -71,7 +71,7 @@ pub fn io_line() -> Option<String> {
     );
     if total > 0 {
         s.push_str(&format!(
-            "; the input's layer blobs are {}: read {:.2}x",
+            "; the input layer blobs it needs are {}: read {:.2}x",
             human(total as f64),
             r as f64 / total as f64
         ));

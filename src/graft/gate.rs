@@ -31,8 +31,12 @@ pub fn graft_checked(
     write: WriteMode,
     begun: Option<Box<dyn crate::sink::Sink>>,
 ) -> Result<(Grafted, Report)> {
+    let fresh = begun.is_none();
     let mut g = crate::graft::graft_into(plan, write, begun)?;
     g.summary.dry_run = write == WriteMode::DryRun;
+    if fresh && write == WriteMode::Write && g.sink.is_none() {
+        tee_into_output(plan, &mut g)?;
+    }
     let gc = check_graft(plan, &mut g, write)?;
     if let Some((img, digest)) = gc.merged {
         g.image = img;
@@ -54,6 +58,35 @@ pub fn graft_checked(
         g.summary.manifest_digest = g.image.top.digest.to_string();
     }
     Ok((g, gc.report))
+}
+
+/// Layer mode writes nothing before the check: its output is begun here when the output
+/// takes the raw bytes of the layers the check inflates (`Sink::offer_tees`: an archive, a
+/// registry), so that each compressed layer is read once, by the check, and not again by the
+/// copy. The check's streams fill the archive (or feed the uploads); a check that blocks the
+/// write drops the begun archive (its temporary file) with nothing at the output path, and
+/// leaves a registry's tag as it was (blobs uploaded meanwhile stay unreferenced, as after a
+/// push that failed).
+fn tee_into_output(plan: &GraftPlan, g: &mut Grafted) -> Result<()> {
+    if !crate::sink::takes_tees(&plan.output) {
+        return Ok(());
+    }
+    let opts = crate::sink::WriteOptions {
+        max_layer_size: plan.max_layer_size,
+    };
+    let Some(mut sink) = crate::sink::begin(&plan.output, opts)? else {
+        return Ok(());
+    };
+    let layers: Vec<OutBlob> = g
+        .image
+        .blobs
+        .iter()
+        .filter(|b| matches!(b, OutBlob::Layer { .. }))
+        .cloned()
+        .collect();
+    sink.offer_tees(&layers)?;
+    g.sink = Some(sink);
+    Ok(())
 }
 
 /// The layers and config of a planned image.

@@ -122,14 +122,6 @@ impl Inputs {
             .clone()
             .unwrap_or_else(|| vendor.view.platform.clone());
         let base = Source::open(&plan.base)?.image(Some(&platform))?;
-        crate::progress::add_total(
-            vendor
-                .layers
-                .iter()
-                .chain(&base.layers)
-                .map(|l| l.desc.size)
-                .sum(),
-        );
         for img in [&vendor, &base] {
             for w in &img.warnings {
                 warnings.push(format!("{}: {w}", img.name));
@@ -142,6 +134,7 @@ impl Inputs {
             )));
         }
         let split = find_split(&plan.old_base, &vsrc, &vendor, &platform, &mut warnings)?;
+        crate::progress::add_total(needed_blobs(plan, &vendor, &base, &split));
         let created = match plan.source_date_epoch {
             Some(t) => Some(config::rfc3339(t)),
             None => config::later(
@@ -170,6 +163,24 @@ impl Inputs {
             self.vendor.manifest_digest
         )
     }
+}
+
+/// The bytes of the input layer blobs the graft reads (for the progress ETA and `-v`'s I/O
+/// line): the base's layers and, in path mode, every vendor layer (its merged view); in layer
+/// mode the vendor's layers above its old base (those below are not read unless the check
+/// finds something and compares with the vendor's own image). A blob in both counts once.
+fn needed_blobs(plan: &GraftPlan, vendor: &Image, base: &Image, split: &Split) -> u64 {
+    let from = match plan.mode() {
+        GraftMode::Path => 0,
+        GraftMode::Layer => split.layers.min(vendor.layers.len()),
+    };
+    let mut seen = std::collections::HashSet::new();
+    base.layers
+        .iter()
+        .chain(&vendor.layers[from..])
+        .filter(|l| seen.insert(&l.desc.digest))
+        .map(|l| l.desc.size)
+        .sum()
 }
 
 /// What a mode adds on top of the base.

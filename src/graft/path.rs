@@ -440,8 +440,16 @@ pub(super) fn graft_paths(
     })
 }
 
-/// Reads the vendor's view and the base's filesystem; the base's layers are copied into the
-/// begun archive meanwhile, on a second thread.
+/// Reads the vendor's view and the base's filesystem; the base's layers go into the begun
+/// output meanwhile, on a second thread.
+///
+/// Uncompressed base layers on disk are walked by their headers beside the copy, which reads
+/// (and verifies) each byte once. A compressed base layer is inflated for the check's walk;
+/// the output takes its raw bytes from that same read (`Sink::offer_tees`: an archive writes
+/// them into the layer's place as they are read), so that the put which follows the walk
+/// reads nothing again. Both run on the second thread, the walk first, while this one reads
+/// the vendor. A sink that takes no tee (a layout links the input's blob; a registry mounts
+/// or uploads it) puts each layer as before, after the walk has checked its diff_id.
 fn read_inputs(
     plan: &GraftPlan,
     inputs: &Inputs,
@@ -450,35 +458,49 @@ fn read_inputs(
     write: WriteMode,
 ) -> Result<(MergedView, Fs)> {
     let base = &inputs.base;
-    // A compressed base layer is inflated once, by the check's walk, before it is copied: the
-    // copy then checks only its raw digest. Uncompressed ones are walked by their headers,
-    // beside the copy.
-    let early = if base
+    let compressed = base
         .layers
         .iter()
-        .any(|l| l.desc.digest != *l.diff_id.digest())
-    {
+        .any(|l| l.desc.digest != *l.diff_id.digest());
+    let blobs: Vec<OutBlob> = base
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| OutBlob::Layer {
+            image: base.name.clone(),
+            index: i,
+            layer: l.clone(),
+        })
+        .collect();
+    // Without an output to fill, a compressed base is walked (and verified) here.
+    let early = if compressed && sink.is_none() {
         Some(base_fs(plan, base, write)?)
     } else {
         None
     };
     std::thread::scope(|sc| -> Result<_> {
         let pre = sink.map(|s| {
-            sc.spawn(move || -> Result<()> {
-                for (i, l) in base.layers.iter().enumerate() {
-                    s.put(&OutBlob::Layer {
-                        image: base.name.clone(),
-                        index: i,
-                        layer: l.clone(),
-                    })?;
+            let blobs = &blobs;
+            sc.spawn(move || -> Result<Option<Fs>> {
+                let bfs = if compressed {
+                    s.offer_tees(blobs)?;
+                    Some(base_fs(plan, base, write)?)
+                } else {
+                    None
+                };
+                for b in blobs {
+                    s.put(b)?;
                 }
-                Ok(())
+                Ok(bfs)
             })
         });
+        let teeing = compressed && pre.is_some();
+        // An uncompressed base is walked by its headers here, beside the copy.
         let r = vendor_view(plan, &inputs.vendor, spill).and_then(|v| {
             let b = match early {
-                Some(b) => b,
-                None => base_fs(plan, base, write)?,
+                Some(b) => Some(b),
+                None if teeing => None,
+                None => Some(base_fs(plan, base, write)?),
             };
             Ok((v, b))
         });
@@ -488,11 +510,15 @@ fn read_inputs(
                     "internal: the copying thread panicked".into(),
                 ))
             }),
-            None => Ok(()),
+            None => Ok(None),
         };
-        let r = r?;
-        p?;
-        Ok(r)
+        let (v, b) = r?;
+        match (p?, b) {
+            (Some(b), _) | (None, Some(b)) => Ok((v, b)),
+            (None, None) => Err(Error::Invalid(
+                "internal: the base's filesystem was not walked".into(),
+            )),
+        }
     })
 }
 

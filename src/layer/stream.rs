@@ -29,6 +29,8 @@ pub struct LayerStream {
     what: String,
     diff_id: DiffId,
     checked: Checked,
+    /// Whether this stream took the layer's tee (`Checked::take_tee`).
+    teed: bool,
     /// The blob's file and its stamp before the read, when the blob is a whole file.
     stamp: Option<(std::path::PathBuf, crate::store::stamp::FileStamp)>,
     done: bool,
@@ -47,7 +49,18 @@ impl LayerStream {
         crate::progress::layer_started();
         crate::progress::verbose(|| format!("reading {what}, {} bytes", layer.desc.size));
         let stamp = super::blob_stamp(&layer.data);
-        let raw = open_blob(&layer.data)?;
+        let mut raw = open_blob(&layer.data)?;
+        // A sink that copies this blob as it is takes its raw bytes from this read (the tee
+        // sits inside the verifier, so it sees every byte the verifier hashes).
+        let tee = layer.checked.take_tee();
+        let teed = tee.is_some();
+        if let Some(out) = tee {
+            raw = Box::new(TeeRaw {
+                inner: raw,
+                out,
+                left: layer.desc.size,
+            });
+        }
         let verifying = VerifyingReader::new(
             raw,
             layer.desc.digest.clone(),
@@ -81,6 +94,7 @@ impl LayerStream {
             what,
             diff_id: layer.diff_id.clone(),
             checked: layer.checked.clone(),
+            teed,
             stamp,
             done: false,
             total: 0,
@@ -149,6 +163,10 @@ impl LayerStream {
             }
         }
         super::mark_checked(&self.checked, self.stamp.take());
+        if self.teed {
+            self.teed = false;
+            self.checked.end_tee(true);
+        }
         Ok(())
     }
 
@@ -176,6 +194,34 @@ impl LayerStream {
 impl Drop for LayerStream {
     fn drop(&mut self) {
         let _ = self.join();
+        // Not finished, or failed: the tee's bytes are not the verified blob.
+        if self.teed {
+            self.checked.end_tee(false);
+        }
+    }
+}
+
+/// Writes the raw bytes read through it to a sink's tee writer, at most the blob's declared
+/// size of them (a longer blob fails the verifier, which reports it); flushes the writer when
+/// the blob's end is read (the verifier always reads to the end before it passes a blob).
+struct TeeRaw {
+    inner: Box<dyn Read + Send>,
+    out: Box<dyn io::Write + Send>,
+    left: u64,
+}
+
+impl Read for TeeRaw {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let k = (n as u64).min(self.left) as usize;
+        let wrote = if n == 0 {
+            self.out.flush()
+        } else {
+            self.out.write_all(&buf[..k])
+        };
+        wrote.map_err(|e| io::Error::other(format!("writing the output: {e}")))?;
+        self.left -= k as u64;
+        Ok(n)
     }
 }
 

@@ -98,6 +98,26 @@ pub struct Checked(Arc<CheckedInner>);
 struct CheckedInner {
     done: std::sync::atomic::AtomicBool,
     file: std::sync::Mutex<Option<FileStamp>>,
+    tee: std::sync::Mutex<Tee>,
+}
+
+/// Where a layer's raw bytes go besides the reader that reads them whole (issue 19's tee): a
+/// sink that will copy the blob as it is attaches a writer for its bytes; the next stream of
+/// the layer (the check's inflate, `layer::LayerStream`) takes it and writes every raw byte it
+/// reads into it, and marks it filled only once the whole blob was read and its size, digest
+/// and diff_id matched. The sink then keeps those bytes instead of reading the blob again; a
+/// tee never filled (no stream came, or it failed) is a blob the sink copies as it would have.
+#[derive(Default)]
+pub enum Tee {
+    /// Nothing attached.
+    #[default]
+    None,
+    /// A writer waiting for the next whole read of the layer.
+    Waiting(Box<dyn std::io::Write + Send>),
+    /// A stream took the writer and is reading.
+    Reading,
+    /// A stream wrote the whole blob into the writer and verified it.
+    Filled,
 }
 
 impl Checked {
@@ -125,6 +145,52 @@ impl Checked {
     /// The stamp of the file whose bytes were checked, if the check read a whole file.
     pub fn file(&self) -> Option<FileStamp> {
         self.0.file.lock().ok().and_then(|f| *f)
+    }
+
+    fn tee_slot(&self) -> std::sync::MutexGuard<'_, Tee> {
+        self.0.tee.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Attaches a sink's writer for the layer's raw bytes (see [`Tee`]).
+    pub fn attach_tee(&self, w: Box<dyn std::io::Write + Send>) {
+        *self.tee_slot() = Tee::Waiting(w);
+    }
+
+    /// For a stream that reads the whole layer: the writer waiting for its raw bytes, if any.
+    pub fn take_tee(&self) -> Option<Box<dyn std::io::Write + Send>> {
+        let mut slot = self.tee_slot();
+        match std::mem::take(&mut *slot) {
+            Tee::Waiting(w) => {
+                *slot = Tee::Reading;
+                Some(w)
+            }
+            other => {
+                *slot = other;
+                None
+            }
+        }
+    }
+
+    /// The stream that took the writer ended: `filled` when it wrote every byte of the blob
+    /// and verified it, else the tee is dropped (the sink copies the blob itself).
+    pub fn end_tee(&self, filled: bool) {
+        let mut slot = self.tee_slot();
+        if matches!(*slot, Tee::Reading) {
+            *slot = if filled { Tee::Filled } else { Tee::None };
+        }
+    }
+
+    /// For the sink: the tee's state, taken (a waiting writer is dropped, so that no read
+    /// writes into it after this). `Tee::Reading` means a stream is still writing.
+    pub fn settle_tee(&self) -> Tee {
+        let mut slot = self.tee_slot();
+        match std::mem::take(&mut *slot) {
+            Tee::Reading => {
+                *slot = Tee::Reading;
+                Tee::Reading
+            }
+            other => other,
+        }
     }
 }
 

@@ -188,8 +188,44 @@ pub struct ArchiveSink {
     path: Arc<tempfile::TempPath>,
     dir: std::path::PathBuf,
     pos: u64,
-    /// Blobs written, in order, with where their bytes start.
+    /// Blobs written or reserved, in file order, with where their bytes start.
     written: Vec<(Digest, u64)>,
+    /// Regions reserved for layers offered to a tee (`offer_tees`), not settled yet: filled
+    /// by the read that took the tee, or copied by the settling.
+    reserved: Vec<Reserved>,
+}
+
+/// A layer's place in the archive, its header written, its bytes to come.
+struct Reserved {
+    blob: OutBlob,
+    start: u64,
+}
+
+/// Writes at a fixed place of the archive file by positional writes (the file's offset is
+/// left alone, so a tee can fill one region while the sink appends elsewhere), at most `left`
+/// bytes: a blob never spills into the region after it.
+struct AtWriter {
+    file: std::fs::File,
+    at: u64,
+    left: u64,
+}
+
+impl Write for AtWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        if b.len() as u64 > self.left {
+            return Err(std::io::Error::other(
+                "more bytes than the blob's declared size",
+            ));
+        }
+        self.file.write_all_at(b, self.at)?;
+        self.at += b.len() as u64;
+        self.left -= b.len() as u64;
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 impl ArchiveSink {
@@ -206,6 +242,7 @@ impl ArchiveSink {
             dir,
             pos: 0,
             written: Vec::new(),
+            reserved: Vec::new(),
         };
         let mut w = BufWriter::new(&s.file);
         s.pos = write_head(&mut w)?;
@@ -226,6 +263,61 @@ impl ArchiveSink {
         }
     }
 
+    fn at_writer(&self, at: u64, len: u64) -> Result<AtWriter> {
+        Ok(AtWriter {
+            file: self.file.try_clone().at(&**self.path)?,
+            at,
+            left: len,
+        })
+    }
+
+    /// Settles reserved region `i`: keeps the bytes the tee's read wrote and verified, or
+    /// copies the blob into the region (verified as every put is); then its padding.
+    fn settle(&mut self, i: usize) -> Result<()> {
+        use crate::model::image::Tee;
+        use std::os::unix::fs::FileExt;
+        let r = self.reserved.remove(i);
+        let OutBlob::Layer { layer, .. } = &r.blob else {
+            return Err(Error::Invalid(
+                "internal: only layers are offered to a tee".into(),
+            ));
+        };
+        let size = layer.desc.size;
+        match layer.checked.settle_tee() {
+            Tee::Filled => crate::progress::verbose(|| {
+                format!(
+                    "blob {}: written to the archive as it was read and verified",
+                    layer.desc.digest
+                )
+            }),
+            Tee::Reading => {
+                return Err(Error::Invalid(format!(
+                    "internal: blob {} is put while it is still read",
+                    layer.desc.digest
+                )));
+            }
+            Tee::None | Tee::Waiting(_) => {
+                let mut c = Counting {
+                    inner: self.at_writer(r.start, size)?,
+                    n: 0,
+                };
+                copy_blob(&r.blob, &mut c, self.opts)?;
+                if c.n != size {
+                    return Err(Error::SizeMismatch {
+                        what: format!("blob {}", layer.desc.digest),
+                        expected: size,
+                        found: c.n,
+                    });
+                }
+            }
+        }
+        let padding = (size.next_multiple_of(512) - size) as usize;
+        self.file
+            .write_all_at(&[0u8; 512][..padding], r.start + size)
+            .at(&**self.path)?;
+        Ok(())
+    }
+
     /// Checks that the blobs written are where `img`'s archive order puts them.
     fn check_order(&self, order: &[&OutBlob]) -> Result<()> {
         let k = self.written.len();
@@ -241,9 +333,19 @@ impl ArchiveSink {
 
 impl Sink for ArchiveSink {
     fn put(&mut self, b: &OutBlob) -> Result<()> {
+        if let Some(i) = self
+            .reserved
+            .iter()
+            .position(|r| r.blob.digest() == b.digest())
+        {
+            return self.settle(i);
+        }
         if self.has(b.digest()).is_some() {
             return Ok(());
         }
+        (&self.file)
+            .seek(SeekFrom::Start(self.pos))
+            .at(&**self.path)?;
         let mut w = BufWriter::with_capacity(1 << 20, &self.file);
         let n = write_blob(&mut w, b, self.opts)?;
         w.flush().at(&**self.path)?;
@@ -258,11 +360,21 @@ impl Sink for ArchiveSink {
         use std::os::unix::fs::FileExt;
         let head_at = self.pos;
         let start = head_at + 512;
+        (&self.file)
+            .seek(SeekFrom::Start(head_at))
+            .at(&**self.path)?;
         let mut w = BufWriter::with_capacity(1 << 20, &self.file);
         w.write_all(&[0u8; 512]).at(&**self.path)?;
         let (digest, size) = write(&mut w)?;
         w.flush().at(&**self.path)?;
         drop(w);
+        if let Some(i) = self
+            .reserved
+            .iter()
+            .position(|r| r.blob.digest() == &digest)
+        {
+            self.settle(i)?;
+        }
         if let Some(at) = self.has(&digest) {
             // The same bytes are in the archive already: drop this copy.
             self.file.set_len(head_at).at(&**self.path)?;
@@ -281,9 +393,46 @@ impl Sink for ArchiveSink {
         Ok(self.range(start, size))
     }
 
+    /// Reserves each layer's region in archive order (its header written now, its size known
+    /// from its descriptor) and attaches a writer for the region to the layer; the region is
+    /// settled by `put` or `commit`. Layers the archive has already are skipped, and the
+    /// offer stops at the first that is not the next in archive order (the order is fixed:
+    /// an archive is written front to back).
+    fn offer_tees(&mut self, layers: &[OutBlob]) -> Result<()> {
+        use std::os::unix::fs::FileExt;
+        for b in layers {
+            let OutBlob::Layer { layer, .. } = b else {
+                break;
+            };
+            if self.has(b.digest()).is_some() {
+                continue;
+            }
+            let head_at = self.pos;
+            let start = head_at + 512;
+            let size = layer.desc.size;
+            let h = header(&b.digest().blob_path(), Member::File(size))?;
+            self.file
+                .write_all_at(h.as_bytes(), head_at)
+                .at(&**self.path)?;
+            layer
+                .checked
+                .attach_tee(Box::new(self.at_writer(start, size)?));
+            self.written.push((b.digest().clone(), start));
+            self.reserved.push(Reserved {
+                blob: b.clone(),
+                start,
+            });
+            self.pos = start + size.div_ceil(512) * 512;
+        }
+        Ok(())
+    }
+
     /// Writes what is not in yet (`img`'s blobs in archive order must begin with the ones
     /// written), the index files and the end, syncs, and renames the archive into place.
     fn commit(mut self: Box<Self>, img: &OutImage) -> Result<Digest> {
+        while !self.reserved.is_empty() {
+            self.settle(0)?;
+        }
         let order = blob_order(img);
         self.check_order(&order)?;
         let name = img.out_name(&self.out);
@@ -303,5 +452,93 @@ impl Sink for ArchiveSink {
         std::fs::rename(&**self.path, target).map_err(|e| Error::io(target, e))?;
         crate::store::temp::sync_dir(&self.dir);
         Ok(img.top.digest.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::digest::DiffId;
+    use crate::model::image::{Checked, Layer};
+    use crate::model::spec::{Descriptor, media};
+
+    fn layer(bytes: &[u8]) -> OutBlob {
+        let d = Digest::of(bytes);
+        OutBlob::Layer {
+            image: "test".into(),
+            index: 0,
+            layer: Layer {
+                desc: Descriptor::new(media::OCI_LAYER, d.clone(), bytes.len() as u64),
+                diff_id: DiffId(d),
+                data: BlobData::Bytes(Arc::new(bytes.to_vec())),
+                history: None,
+                checked: Checked::default(),
+            },
+        }
+    }
+
+    fn image(blobs: Vec<OutBlob>) -> OutImage {
+        let top = OutBlob::json(media::OCI_MANIFEST, b"{}".to_vec());
+        let OutBlob::Bytes { desc, .. } = &top else {
+            unreachable!()
+        };
+        let desc = desc.clone();
+        let mut blobs = blobs;
+        blobs.push(top);
+        OutImage {
+            top: desc,
+            blobs,
+            name: None,
+            docker: None,
+        }
+    }
+
+    fn checked(b: &OutBlob) -> &Checked {
+        match b {
+            OutBlob::Layer { layer, .. } => &layer.checked,
+            _ => unreachable!(),
+        }
+    }
+
+    /// An archive whose layers were offered to tees comes out byte for byte as one written by
+    /// copies: a tee filled and verified is kept; one whose read wrote other bytes and failed
+    /// (not marked filled) is copied over; one no read took is copied; a layer put by hand
+    /// after the reserved ones lands after them.
+    #[test]
+    fn teed_archive_is_the_copied_archive() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = WriteOptions {
+            max_layer_size: 1 << 30,
+        };
+        let bytes: [&[u8]; 4] = [&[1u8; 700], &[2u8; 512], &[3u8; 5], &[4u8; 1000]];
+        let layers: Vec<OutBlob> = bytes.iter().map(|b| layer(b)).collect();
+        let img = image(layers.clone());
+        let plain = dir.path().join("plain.tar");
+        let out = ImageRef::parse_output(&format!("oci-archive:{}", plain.display())).unwrap();
+        crate::sink::write(&out, &img, opts).unwrap();
+
+        let teed = dir.path().join("teed.tar");
+        let out = ImageRef::parse_output(&format!("oci-archive:{}", teed.display())).unwrap();
+        let mut sink = ArchiveSink::begin(out, ArchiveKind::Oci, opts).unwrap();
+        sink.offer_tees(&layers[..3]).unwrap();
+        // Layer 0: read whole and verified.
+        let mut w = checked(&layers[0]).take_tee().unwrap();
+        w.write_all(bytes[0]).unwrap();
+        checked(&layers[0]).end_tee(true);
+        // Layer 1: its read wrote other bytes and failed.
+        let mut w = checked(&layers[1]).take_tee().unwrap();
+        w.write_all(&[9u8; 512]).unwrap();
+        assert!(
+            w.write_all(&[9u8; 1]).is_err(),
+            "no byte past the blob's size"
+        );
+        checked(&layers[1]).end_tee(false);
+        // Layer 2: no read took its tee. Layer 3 was not offered.
+        sink.put(&layers[3]).unwrap();
+        Box::new(sink).commit(&img).unwrap();
+        assert_eq!(
+            std::fs::read(&plain).unwrap(),
+            std::fs::read(&teed).unwrap()
+        );
     }
 }

@@ -46,6 +46,9 @@ pub struct LayoutSink {
     opts: WriteOptions,
     target: Target,
     committed: bool,
+    /// Layers offered to a tee (`offer_tees`) and not settled yet, each with the temporary
+    /// blob file its tee writes.
+    teed: Vec<(OutBlob, tempfile::NamedTempFile)>,
 }
 
 fn is_layout(p: &Path) -> bool {
@@ -94,6 +97,7 @@ impl LayoutSink {
             opts,
             target,
             committed: false,
+            teed: Vec::new(),
         };
         let dir = sink.blob_dir();
         fs::create_dir_all(&dir).at(&dir)?;
@@ -143,8 +147,71 @@ impl LayoutSink {
     }
 }
 
+impl LayoutSink {
+    /// Settles teed layer `i`: the temporary file its tee filled and verified is synced and
+    /// renamed into place; one the read did not fill goes, and the blob is put as any other.
+    fn settle(&mut self, i: usize) -> Result<()> {
+        use crate::model::image::Tee;
+        let (b, tmp) = self.teed.remove(i);
+        let OutBlob::Layer { layer, .. } = &b else {
+            return Err(Error::Invalid(
+                "internal: only layers are offered to a tee".into(),
+            ));
+        };
+        match layer.checked.settle_tee() {
+            Tee::Filled => {
+                tmp.as_file().sync_all().at(tmp.path())?;
+                let dest = self.blob_dir().join(b.digest().hex());
+                tmp.persist(&dest).map_err(|e| Error::io(&dest, e.error))?;
+                crate::progress::verbose(|| {
+                    format!(
+                        "blob {}: written to the layout as it was read and verified",
+                        b.digest()
+                    )
+                });
+                Ok(())
+            }
+            Tee::Reading => Err(Error::Invalid(format!(
+                "internal: blob {} is put while it is still read",
+                b.digest()
+            ))),
+            Tee::None | Tee::Waiting(_) => {
+                drop(tmp);
+                self.put(&b)
+            }
+        }
+    }
+}
+
 impl Sink for LayoutSink {
+    /// Layers whose blob is not a whole file on disk (a member of an archive, a registry's
+    /// blob) and that the layout lacks get a temporary blob file that the caller's read fills
+    /// (a whole file is hard-linked instead, after the read that verified it).
+    fn offer_tees(&mut self, layers: &[OutBlob]) -> Result<()> {
+        let dir = self.blob_dir();
+        for b in layers {
+            let OutBlob::Layer { layer, .. } = b else {
+                continue;
+            };
+            let dest = dir.join(b.digest().hex());
+            if dest.exists()
+                || crate::layer::blob_file(&layer.data)?.is_some()
+                || self.teed.iter().any(|(t, _)| t.digest() == b.digest())
+            {
+                continue;
+            }
+            let tmp = temp::output_file_in(&dir)?;
+            let f = tmp.as_file().try_clone().at(tmp.path())?;
+            layer.checked.attach_tee(Box::new(f));
+            self.teed.push((b.clone(), tmp));
+        }
+        Ok(())
+    }
+
     fn put(&mut self, b: &OutBlob) -> Result<()> {
+        if let Some(i) = self.teed.iter().position(|(t, _)| t.digest() == b.digest()) {
+            return self.settle(i);
+        }
         let dir = self.blob_dir();
         let dest = dir.join(b.digest().hex());
         if let Ok(m) = fs::symlink_metadata(&dest)

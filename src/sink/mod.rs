@@ -69,6 +69,18 @@ pub trait Sink: Send {
         })?;
         Ok(data)
     }
+    /// Offers the sink the raw bytes of `layers` (`OutBlob::Layer`s in the order the image
+    /// lists them, from its first layer), which the caller is about to read whole anyway (the
+    /// check's inflate): a sink that copies blobs as they are attaches a writer to each layer
+    /// (`Checked::attach_tee`), and its `put` (or `commit`) of such a layer then keeps the
+    /// bytes that read wrote and verified instead of reading the blob again; a layer whose
+    /// read did not come or failed is copied as any other. The caller reads a layer it offered
+    /// before it puts it, never at the same time. The default takes nothing (a stream waits
+    /// for the check).
+    fn offer_tees(&mut self, layers: &[OutBlob]) -> Result<()> {
+        let _ = layers;
+        Ok(())
+    }
     fn commit(self: Box<Self>, img: &OutImage) -> Result<Digest>;
     /// What a sink that sends blobs over the network moved (a registry's): a shared record
     /// that the commit goes on filling, read after it.
@@ -147,6 +159,18 @@ pub fn begin(out: &ImageRef, opts: WriteOptions) -> Result<Option<Box<dyn Sink>>
         return Ok(None);
     }
     open(out, opts).map(Some)
+}
+
+/// Whether the sink `out` names takes a layer's raw bytes from a read the caller does anyway
+/// (`Sink::offer_tees`): archive files, registries (an upload fed by the read) and layouts
+/// (a blob that is not a whole file on disk; a whole file is hard-linked). A stream cannot
+/// start before the check has passed.
+pub fn takes_tees(out: &ImageRef) -> bool {
+    out.path.as_os_str() != "-"
+        && matches!(
+            out.transport,
+            Transport::OciArchive | Transport::DockerArchive | Transport::Registry | Transport::Oci
+        )
 }
 
 /// index.json annotations for a named image. Docker archives follow Docker: the full

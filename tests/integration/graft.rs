@@ -2055,8 +2055,9 @@ fn path_mode_refuses_directory_over_base_file_parent() {
 
 /// Layout to layout on the same filesystem: every layer blob of the result is a hard link to
 /// a blob this run already read whole and verified (the check read them), so none is read a
-/// second time, and the process reads less than the input's layer blobs (the vendor's old
-/// base layer is not needed). skopeo copies the result out, verifying every digest.
+/// second time, and the process reads at most 1.05x the input layer blobs the job needs (the
+/// vendor's old base layer is not among them; `-v`'s figure counts those it needs since issue
+/// 19's tee). skopeo copies the result out, verifying every digest.
 #[test]
 fn layout_to_layout_links_blobs_without_reading_them_again() {
     let t = tmp();
@@ -2092,7 +2093,10 @@ fn layout_to_layout_links_blobs_without_reading_them_again() {
         .and_then(|l| l.rsplit("read ").next())
         .and_then(|r| r.trim().trim_end_matches('x').parse().ok())
         .unwrap_or_else(|| panic!("no I/O line:\n{err}"));
-    assert!(ratio < 1.0, "read {ratio}x the input's layer blobs:\n{err}");
+    assert!(
+        ratio <= 1.05,
+        "read {ratio}x the input layer blobs needed:\n{err}"
+    );
     for l in layout_layers(&out, Some("out")) {
         let ino = |p: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
         let name = l.file_name().unwrap();

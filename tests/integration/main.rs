@@ -18,6 +18,7 @@ mod graft_docs;
 mod hostile;
 mod hostile_bounds;
 mod multi;
+mod one_pass;
 mod patch;
 mod patch_apk;
 mod registry;

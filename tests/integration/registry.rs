@@ -1298,3 +1298,100 @@ fn registry_takes_a_docker_manifest_list() {
         "the list copied byte for byte"
     );
 }
+
+/// Issue 19's tee into a registry: a graft of a gzip OCI layout (skopeo and umoci made it)
+/// pushed to a registry, in both modes, uploads each layer from the check's own read of it
+/// ("uploaded as it was read and verified", once per layer the result copies), so the process
+/// reads at most 1.05x the input layer blobs the job needs; `regraft verify` and skopeo read
+/// the result back.
+#[test]
+fn registry_output_from_a_gzip_layout_reads_each_blob_once() {
+    if !have_registry() {
+        return;
+    }
+    use crate::one_pass::{bytes_read, layout_layers};
+    let reg = Registry::start("", None);
+    let (vendor, base) = (real("vendor-real.oci"), real("debian-new.oci"));
+    let vlayers = layout_layers(Path::new(&vendor), "1.0");
+    let blayers = layout_layers(Path::new(&base), "trixie");
+    for mode in ["layer", "path"] {
+        let skip = usize::from(mode == "layer");
+        let needed: u64 = blayers.iter().chain(&vlayers[skip..]).map(|(_, n)| n).sum();
+        let copied = blayers.len()
+            + if mode == "layer" {
+                vlayers.len() - 1
+            } else {
+                0
+            };
+        // A repository per mode: nothing there yet, so every layer is uploaded.
+        let out = reg.at(&format!("one-pass/{mode}:1"));
+        let mut args = vec![
+            "-v".to_string(),
+            "--from".into(),
+            format!("oci:{vendor}:1.0"),
+            "--onto".into(),
+            format!("oci:{base}:trixie"),
+            "--old-base-layers".into(),
+            "1".into(),
+            "-o".into(),
+            out.clone(),
+        ];
+        if mode == "path" {
+            args.extend(["--path".into(), "/opt/vendor".into()]);
+        }
+        let o = regraft(&strs(&args));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{mode}:\n{err}");
+        let teed = err.matches("uploaded as it was read and verified").count();
+        assert_eq!(
+            teed, copied,
+            "{mode}: every copied layer uploaded from the check's read:\n{err}"
+        );
+        assert!(
+            !err.contains(": copying "),
+            "{mode}: a layer was read again:\n{err}"
+        );
+        let ratio = bytes_read(&err) / needed as f64;
+        assert!(
+            ratio <= 1.05,
+            "{mode}: read {ratio:.3}x the blobs needed:\n{err}"
+        );
+        regraft_ok(&["verify", &out]);
+        let raw = skopeo_reg(&["--raw"], &out);
+        let layers = raw["layers"].as_array().unwrap();
+        assert_eq!(layers[0]["digest"], blayers[0].0.as_str(), "{mode}: {raw}");
+    }
+    // A base whose layer blob has one byte flipped inside its deflate data: the graft fails
+    // naming the blob, and the tag is not written (the registry got a short upload at most).
+    let t = tmp();
+    let bad = t.path().join("bad.oci");
+    tool_ok("cp", &["-a", &base, bad.to_str().unwrap()]);
+    let blob = bad
+        .join("blobs/sha256")
+        .join(blayers[0].0.trim_start_matches("sha256:"));
+    let mut bytes = std::fs::read(&blob).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x55;
+    std::fs::remove_file(&blob).unwrap();
+    std::fs::write(&blob, &bytes).unwrap();
+    for mode in ["layer", "path"] {
+        let out = reg.at(&format!("one-pass/bad-{mode}:1"));
+        let mut args = vec![
+            "--from".to_string(),
+            format!("oci:{vendor}:1.0"),
+            "--onto".into(),
+            format!("oci:{}:trixie", bad.display()),
+            "--old-base-layers".into(),
+            "1".into(),
+            "-o".into(),
+            out.clone(),
+        ];
+        if mode == "path" {
+            args.extend(["--path".into(), "/opt/vendor".into()]);
+        }
+        let err = regraft_fails(&strs(&args), 1);
+        assert!(err.contains(&blayers[0].0), "{mode}: names the blob: {err}");
+        let o = tool("skopeo", &["inspect", "--tls-verify=false", &out]);
+        assert!(!o.status.success(), "{mode}: {out} was tagged");
+    }
+}

@@ -121,7 +121,8 @@ pub struct Transfer {
     pub blobs_mounted: std::sync::atomic::AtomicU64,
 }
 
-/// One repository of one registry.
+/// One repository of one registry (a clone shares the connection and the credentials).
+#[derive(Clone)]
 pub struct RegistryStore {
     client: Arc<Client>,
     pub repo: String,
