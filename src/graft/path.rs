@@ -83,9 +83,9 @@ impl<'v> LayerPlan<'v> {
     /// later plan's.
     fn entries(&self) -> impl Iterator<Item = (Vec<u8>, Planned<'_>)> + '_ {
         // One source per selection (its subtree, rebased) and one for the owned entries; at
-        // each step the least key wins, the latest plan among equal keys.
-        // (sort key, when planned, tar path, entry)
-        type Item<'a> = (Vec<u8>, usize, Vec<u8>, Planned<'a>);
+        // each step the least key wins, the latest plan among equal keys. An item: (sort key,
+        // when planned, the tar path where it is not the key (markers), entry).
+        type Item<'a> = (Vec<u8>, usize, Option<&'a [u8]>, Planned<'a>);
         type Head<'a> = Option<Item<'a>>;
         let mut subs: Vec<Box<dyn Iterator<Item = Item<'_>> + '_>> = Vec::new();
         for s in &self.sels {
@@ -95,29 +95,35 @@ impl<'v> LayerPlan<'v> {
                     .filter(|(p, _)| !self.exclude.excludes(p))
                     .map(|(p, n)| {
                         let d = [&s.dst[..], &p[s.src.len()..]].concat();
-                        (d.clone(), s.seq, d, Planned::Vendor(n))
+                        (d, s.seq, None, Planned::Vendor(n))
                     }),
             ));
         }
         subs.push(Box::new(self.owned.iter().map(|(k, (seq, p, e))| {
-            (k.clone(), *seq, p.clone(), Planned::Owned(e))
+            (k.clone(), *seq, Some(&p[..]), Planned::Owned(e))
         })));
         let mut heads: Vec<Head<'_>> = subs.iter_mut().map(|i| i.next()).collect();
         std::iter::from_fn(move || {
-            let min = heads.iter().flatten().map(|h| &h.0).min()?.clone();
-            let mut best: Head<'_> = None;
-            for (h, src) in heads.iter_mut().zip(subs.iter_mut()) {
-                if h.as_ref().is_some_and(|h| h.0 == min) {
-                    let got = std::mem::replace(h, src.next());
-                    if best
-                        .as_ref()
-                        .is_none_or(|b| got.as_ref().is_some_and(|g| g.1 > b.1))
-                    {
-                        best = got;
-                    }
+            // The source at the least key gives it up (no copy of the key); any other source
+            // at the same key too, and the latest plan among them wins. Each source is sorted
+            // and has a key once.
+            let m = (0..heads.len())
+                .filter(|&i| heads[i].is_some())
+                .min_by(|&a, &b| {
+                    let key = |i: usize| heads[i].as_ref().map(|h| &h.0);
+                    key(a).cmp(&key(b))
+                })?;
+            let (key, mut seq, mut path, mut entry) =
+                std::mem::replace(&mut heads[m], subs[m].next())?;
+            for i in 0..heads.len() {
+                if heads[i].as_ref().is_some_and(|h| h.0 == key)
+                    && let Some((_, s, p, e)) = std::mem::replace(&mut heads[i], subs[i].next())
+                    && s > seq
+                {
+                    (seq, path, entry) = (s, p, e);
                 }
             }
-            best.map(|(_, _, p, e)| (p, e))
+            Some((path.map_or(key, <[u8]>::to_vec), entry))
         })
     }
 }
