@@ -48,6 +48,35 @@ pub(crate) fn layout_layers(layout: &Path, tag: &str) -> Vec<(String, u64)> {
         .collect()
 }
 
+/// The graft's arguments: `from` onto `onto` (old base: one layer) to `out`, in `mode`
+/// (`path` selects /opt/vendor), with `-v` when `verbose`.
+pub(crate) fn graft_args(
+    verbose: bool,
+    from: &str,
+    onto: &str,
+    out: &str,
+    mode: &str,
+) -> Vec<String> {
+    let mut args: Vec<String> = verbose.then(|| "-v".to_string()).into_iter().collect();
+    args.extend(
+        [
+            "--from",
+            from,
+            "--onto",
+            onto,
+            "--old-base-layers",
+            "1",
+            "-o",
+            out,
+        ]
+        .map(String::from),
+    );
+    if mode == "path" {
+        args.extend(["--path".into(), "/opt/vendor".into()]);
+    }
+    args
+}
+
 /// `-v`'s "I/O: read N.N MB in all" as bytes (rounded as printed: to 0.1 of the unit).
 pub(crate) fn bytes_read(stderr: &str) -> f64 {
     let line = stderr
@@ -98,20 +127,13 @@ fn archive_outputs_read_each_compressed_input_blob_once() {
             };
         for kind in ["oci-archive", "docker-archive"] {
             let out = t.path().join(format!("{mode}-{kind}.tar"));
-            let mut args = vec![
-                "-v".to_string(),
-                "--from".into(),
-                format!("oci:{vendor}:1.0"),
-                "--onto".into(),
-                format!("oci:{base}:trixie"),
-                "--old-base-layers".into(),
-                "1".into(),
-                "-o".into(),
-                format!("{kind}:{}", out.display()),
-            ];
-            if mode == "path" {
-                args.extend(["--path".into(), "/opt/vendor".into()]);
-            }
+            let args = graft_args(
+                true,
+                &format!("oci:{vendor}:1.0"),
+                &format!("oci:{base}:trixie"),
+                &format!("{kind}:{}", out.display()),
+                mode,
+            );
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             let o = regraft(&args);
             let err = String::from_utf8_lossy(&o.stderr);
@@ -170,20 +192,13 @@ fn a_layout_output_of_archive_inputs_reads_each_blob_once() {
                 0
             };
         let out = t.path().join(format!("{mode}.oci"));
-        let mut args = vec![
-            "-v".to_string(),
-            "--from".into(),
-            format!("oci-archive:{}", real("vendor-real-oci.tar")),
-            "--onto".into(),
-            format!("oci-archive:{}", real("debian-new-oci.tar")),
-            "--old-base-layers".into(),
-            "1".into(),
-            "-o".into(),
-            format!("oci:{}:out", out.display()),
-        ];
-        if mode == "path" {
-            args.extend(["--path".into(), "/opt/vendor".into()]);
-        }
+        let args = graft_args(
+            true,
+            &format!("oci-archive:{}", real("vendor-real-oci.tar")),
+            &format!("oci-archive:{}", real("debian-new-oci.tar")),
+            &format!("oci:{}:out", out.display()),
+            mode,
+        );
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let o = regraft(&args);
         let err = String::from_utf8_lossy(&o.stderr);
@@ -253,19 +268,13 @@ fn a_corrupt_compressed_blob_fails_by_name_and_leaves_no_archive() {
         for mode in ["layer", "path"] {
             for kind in ["oci-archive", "docker-archive"] {
                 let out = outdir.join("result.tar");
-                let mut args = vec![
-                    "--from".to_string(),
-                    format!("oci:{vendor}:1.0"),
-                    "--onto".into(),
-                    format!("oci:{}:trixie", bad.display()),
-                    "--old-base-layers".into(),
-                    "1".into(),
-                    "-o".into(),
-                    format!("{kind}:{}", out.display()),
-                ];
-                if mode == "path" {
-                    args.extend(["--path".into(), "/opt/vendor".into()]);
-                }
+                let args = graft_args(
+                    false,
+                    &format!("oci:{vendor}:1.0"),
+                    &format!("oci:{}:trixie", bad.display()),
+                    &format!("{kind}:{}", out.display()),
+                    mode,
+                );
                 let args: Vec<&str> = args.iter().map(String::as_str).collect();
                 let err = regraft_fails(&args, 1);
                 assert!(

@@ -1309,7 +1309,7 @@ fn registry_output_from_a_gzip_layout_reads_each_blob_once() {
     if !have_registry() {
         return;
     }
-    use crate::one_pass::{bytes_read, layout_layers};
+    use crate::one_pass::{bytes_read, graft_args, layout_layers};
     let reg = Registry::start("", None);
     let (vendor, base) = (real("vendor-real.oci"), real("debian-new.oci"));
     let vlayers = layout_layers(Path::new(&vendor), "1.0");
@@ -1325,20 +1325,13 @@ fn registry_output_from_a_gzip_layout_reads_each_blob_once() {
             };
         // A repository per mode: nothing there yet, so every layer is uploaded.
         let out = reg.at(&format!("one-pass/{mode}:1"));
-        let mut args = vec![
-            "-v".to_string(),
-            "--from".into(),
-            format!("oci:{vendor}:1.0"),
-            "--onto".into(),
-            format!("oci:{base}:trixie"),
-            "--old-base-layers".into(),
-            "1".into(),
-            "-o".into(),
-            out.clone(),
-        ];
-        if mode == "path" {
-            args.extend(["--path".into(), "/opt/vendor".into()]);
-        }
+        let args = graft_args(
+            true,
+            &format!("oci:{vendor}:1.0"),
+            &format!("oci:{base}:trixie"),
+            &out.clone(),
+            mode,
+        );
         let o = regraft(&strs(&args));
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(o.status.success(), "{mode}:\n{err}");
@@ -1376,19 +1369,13 @@ fn registry_output_from_a_gzip_layout_reads_each_blob_once() {
     std::fs::write(&blob, &bytes).unwrap();
     for mode in ["layer", "path"] {
         let out = reg.at(&format!("one-pass/bad-{mode}:1"));
-        let mut args = vec![
-            "--from".to_string(),
-            format!("oci:{vendor}:1.0"),
-            "--onto".into(),
-            format!("oci:{}:trixie", bad.display()),
-            "--old-base-layers".into(),
-            "1".into(),
-            "-o".into(),
-            out.clone(),
-        ];
-        if mode == "path" {
-            args.extend(["--path".into(), "/opt/vendor".into()]);
-        }
+        let args = graft_args(
+            false,
+            &format!("oci:{vendor}:1.0"),
+            &format!("oci:{}:trixie", bad.display()),
+            &out.clone(),
+            mode,
+        );
         let err = regraft_fails(&strs(&args), 1);
         assert!(err.contains(&blayers[0].0), "{mode}: names the blob: {err}");
         let o = tool("skopeo", &["inspect", "--tls-verify=false", &out]);
