@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::formats::elf;
 use crate::layer::entry::Kind;
 use crate::view::fs::{AppEntry, Fs};
-use crate::view::merged::Key;
+use crate::view::merged::{Key, Node};
 
 /// An application ELF file, parsed.
 pub struct AppElf {
@@ -24,10 +24,12 @@ pub struct Script {
 
 /// The application as the check sees it.
 pub struct App {
-    /// Its nodes' paths in the result (the nodes stay in `fs.result`: a copy of each would
-    /// double the check's memory on a large application).
-    pub nodes: Vec<Key>,
-    /// The selections as given and as resolved in the result (`raw`).
+    /// How many nodes it has in the result (`nodes` walks them: no list of them is kept, a
+    /// large application's would be 16 bytes an entry).
+    count: usize,
+    /// Layers at and above it are the application's.
+    boundary: usize,
+    /// The selections as given and as resolved in the result (`raw`, `nodes`).
     paths: Vec<Vec<u8>>,
     sels: Vec<Vec<u8>>,
     pub elves: Vec<AppElf>,
@@ -44,12 +46,14 @@ impl App {
             .map(|p| fs.result.resolve(p).unwrap_or_else(|_| p.clone()))
             .collect();
         let mut app = App {
-            nodes: nodes(fs, input.boundary, &sels),
+            count: 0,
+            boundary: input.boundary,
             sels,
             paths: input.paths.to_vec(),
             elves: Vec::new(),
             scripts: Vec::new(),
         };
+        app.count = app.nodes(fs).count();
         app.read_programs(fs, out)?;
         Ok(app)
     }
@@ -58,14 +62,14 @@ impl App {
         Checked {
             elf_files: self.elves.len(),
             scripts: self.scripts.len(),
-            application_entries: self.nodes.len(),
+            application_entries: self.count,
         }
     }
 
     /// The ELF files and the executable scripts among the application's files.
     fn read_programs(&mut self, fs: &Fs, out: &mut Vec<Finding>) -> Result<()> {
-        for p in &self.nodes {
-            let Some(n) = fs.result.get(p) else { continue };
+        let (mut elves, mut scripts) = (Vec::new(), Vec::new());
+        for (p, n) in self.nodes(fs) {
             if n.kind != Kind::File {
                 continue;
             }
@@ -78,7 +82,7 @@ impl App {
             let Some(d) = fs.data(n)? else { continue };
             if elf::is_elf(&d) {
                 match elf::parse(&d) {
-                    Ok(e) => self.elves.push(AppElf {
+                    Ok(e) => elves.push(AppElf {
                         path: abs(p),
                         elf: e,
                     }),
@@ -92,36 +96,31 @@ impl App {
                 }
             } else if d.starts_with(b"#!") && n.meta.mode & 0o111 != 0 {
                 let line = d[2..].split(|&b| b == b'\n').next().unwrap_or_default();
-                self.scripts.push(Script {
+                scripts.push(Script {
                     path: abs(p),
                     line: line.to_vec(),
                 });
             }
         }
+        self.elves = elves;
+        self.scripts = scripts;
         Ok(())
     }
 }
 
-/// The application's nodes in the result: those of the layers above the base, or with
-/// `--path` the subtrees of the selections (`sels`, resolved in the result).
-fn nodes(fs: &Fs, boundary: usize, sels: &[Vec<u8>]) -> Vec<Key> {
-    // Counted first, so that the list is allocated once at its size.
-    let all = || fs.result.nodes.iter().filter(|(_, n)| n.layer >= boundary);
-    let picked = || sels.iter().flat_map(|s| fs.result.subtree(s));
-    let mut out = Vec::with_capacity(if sels.is_empty() {
-        all().count()
-    } else {
-        picked().count()
-    });
-    if sels.is_empty() {
-        out.extend(all().map(|(k, _)| k.clone()));
-    } else {
-        out.extend(picked().map(|(k, _)| k.clone()));
-    }
-    out
-}
-
 impl App {
+    /// The application's nodes in the result, in path order: those of the layers above the
+    /// base, or with `--path` the subtrees of the selections (resolved in the result; one
+    /// selection inside another is walked twice, as it was listed).
+    pub fn nodes<'f>(&'f self, fs: &'f Fs) -> Box<dyn Iterator<Item = (&'f Key, &'f Node)> + 'f> {
+        if self.sels.is_empty() {
+            let boundary = self.boundary;
+            Box::new(fs.result.nodes.iter().filter(move |(_, n)| n.layer >= boundary))
+        } else {
+            Box::new(self.sels.iter().flat_map(|s| fs.result.subtree(s)))
+        }
+    }
+
     /// The raw entries of the layers above the base (under the selections, with `--path`),
     /// where `fs` keeps them.
     pub fn raw<'f>(&self, fs: &'f Fs) -> Vec<&'f AppEntry> {

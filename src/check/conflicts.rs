@@ -4,17 +4,17 @@
 
 use super::abs;
 use super::report::{Finding, Severity};
-use crate::layer::entry::Kind;
+use crate::layer::entry::{Kind, Shape};
 use crate::view::fs::{AppEntry, AppOp, Fs};
 
 pub fn check(fs: &Fs, app: &[&AppEntry], out: &mut Vec<Finding>) {
     for e in app {
-        let AppOp::Put(kind) = &e.op else { continue };
+        let AppOp::Put(shape) = e.op else { continue };
         let Ok(at) = fs.base.resolve_parent(&e.path) else {
             continue;
         };
         let Some(b) = fs.base.get(&at) else { continue };
-        if (*kind == Kind::Dir) == (b.kind == Kind::Dir) {
+        if (shape == Shape::Dir) == (b.kind == Kind::Dir) {
             continue;
         }
         let base_desc = match &b.kind {
@@ -29,7 +29,7 @@ pub fn check(fs: &Fs, app: &[&AppEntry], out: &mut Vec<Finding>) {
             Severity::Error,
             "type-conflict",
             &abs(&e.path),
-            format!("a {} (layer {})", kind.name(), e.layer),
+            format!("a {} (layer {})", shape.name(), e.layer),
             format!("it replaces {base_desc}, and everything the base has through it"),
         ));
     }

@@ -119,7 +119,7 @@ pub fn check(input: &CheckInput<'_>, built: Option<Fs>) -> Result<(Report, Fs)> 
     conflicts::check(&fs, &raw, &mut findings);
     findings.extend(pkgs::shadowed(&fs, &raw)?);
     drop(raw);
-    runtimes::check(&mut fs, &env, &app.nodes, &mut findings)?;
+    runtimes::check(&mut fs, &env, &app, &mut findings)?;
     let report = Report::new(input.name, input.application(), app.checked(), findings);
     Ok((report, fs))
 }

@@ -8,7 +8,7 @@
 
 use super::{Finding, Severity};
 use crate::error::Result;
-use crate::layer::entry::Kind;
+use crate::layer::entry::{Kind, Shape};
 use crate::model::limits::{MAX_PACKAGE_DB, MAX_SYSTEM_FILE};
 use crate::packages::{self, Db};
 use crate::view::MergedView;
@@ -245,7 +245,7 @@ fn hits(fs: &Fs, base: &Owned, app: &[&AppEntry]) -> BTreeMap<String, Hits> {
             .resolve_parent(&e.path)
             .unwrap_or_else(|_| e.path.to_vec());
         match &e.op {
-            AppOp::Put(Kind::Dir) => {}
+            AppOp::Put(Shape::Dir) => {}
             AppOp::Put(_) | AppOp::Link => {
                 if let Some(p) = base.owner.get(&at) {
                     let h = hits.entry(p.clone()).or_default();

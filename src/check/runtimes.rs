@@ -13,6 +13,7 @@
 //! refuses an addon built for another version. Each finding names both versions.
 
 use super::abs;
+use super::app::App;
 use super::programs::Programs;
 use super::report::{Finding, Severity};
 use crate::error::Result;
@@ -30,7 +31,7 @@ use std::collections::BTreeMap;
 pub fn check(
     fs: &mut Fs,
     env: &BTreeMap<String, String>,
-    app: &[Key],
+    app: &App,
     out: &mut Vec<Finding>,
 ) -> Result<()> {
     let mut homes = vec!["/usr/bin".to_string(), "/usr/local/bin".to_string()];
@@ -96,11 +97,27 @@ pub fn check(
     Ok(())
 }
 
-/// The application's nodes, looked up by path in the result (not copied).
-fn refs<'a>(fs: &'a Fs, keys: &'a [Key]) -> Vec<(&'a Key, &'a Node)> {
-    let mut out = Vec::with_capacity(keys.len());
-    out.extend(keys.iter().filter_map(|k| fs.result.get(k).map(|n| (k, n))));
-    out
+/// The application's files these checks look at, by name: `pyvenv.cfg`, Python extension
+/// modules, class files and archives, Node addons and `bin/node`, and `release` files (a
+/// list of every node would cost 16 bytes an entry of a large application).
+fn refs<'a>(fs: &'a Fs, app: &'a App) -> Vec<(&'a Key, &'a Node)> {
+    app.nodes(fs)
+        .filter(|(p, n)| n.kind == Kind::File && looked_at(p))
+        .collect()
+}
+
+/// Whether a path's name is one a check here reads.
+fn looked_at(p: &[u8]) -> bool {
+    let name = p.rsplit(|&b| b == b'/').next().unwrap_or(p);
+    let ends = |s: &[u8]| name.ends_with(s);
+    name == b"pyvenv.cfg"
+        || name == b"release"
+        || abi_tag(name).is_some()
+        || [&b".class"[..], b".jar", b".war", b".ear", b".node"]
+            .iter()
+            .any(|s| ends(s))
+        || p == b"bin/node"
+        || p.ends_with(b"/bin/node")
 }
 
 /// The Java feature version of a JDK's `release` file: `17` of `JAVA_VERSION="17.0.9"`, `8` of

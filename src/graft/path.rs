@@ -18,7 +18,7 @@ use crate::view::load::{fill_missing, merged_view};
 use crate::view::spill::Spill;
 use crate::view::{self, MergedView};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 
 /// One entry of the new layer that is not a vendor node (a parent or a marker).
@@ -292,10 +292,21 @@ fn write_entries<W: Write>(
         }) => Some(*inode),
         _ => None,
     };
-    // The hardlink groups with more than one member in the layer.
+    // The hardlink groups with more than one member in the layer. A group has a hardlink's
+    // node in it (the only nodes that share an inode, and they carry an origin), so only the
+    // inodes of those are counted: a table of every file's would cost tens of bytes an entry.
+    let linked = |e: &Planned<'_>| match e {
+        Planned::Vendor(n) => n.from.is_some(),
+        Planned::Owned(_) => true,
+    };
+    let candidates: HashSet<u64> = plan
+        .entries()
+        .filter(|(_, e)| linked(e))
+        .filter_map(|(_, e)| file_inode(&e))
+        .collect();
     let mut group_size: HashMap<u64, usize> = HashMap::new();
     for (_, e) in plan.entries() {
-        if let Some(i) = file_inode(&e) {
+        if let Some(i) = file_inode(&e).filter(|i| candidates.contains(i)) {
             *group_size.entry(i).or_default() += 1;
         }
     }

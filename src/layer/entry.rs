@@ -180,27 +180,62 @@ impl Kind {
         Kind::Symlink(Box::new(target.into()))
     }
 
+    /// The kind without a symlink's target: one byte, for records kept per entry.
+    pub fn shape(&self) -> Shape {
+        match self {
+            Kind::File => Shape::File,
+            Kind::Dir => Shape::Dir,
+            Kind::Symlink(_) => Shape::Symlink,
+            Kind::Char => Shape::Char,
+            Kind::Block => Shape::Block,
+            Kind::Fifo => Shape::Fifo,
+        }
+    }
+
     /// The short name listings and documents use (`ls --json`, `diff`).
     pub fn short_name(&self) -> &'static str {
-        match self {
-            Kind::File => "file",
-            Kind::Dir => "dir",
-            Kind::Symlink(_) => "symlink",
-            Kind::Char => "char",
-            Kind::Block => "block",
-            Kind::Fifo => "fifo",
-        }
+        self.shape().short_name()
     }
 
     /// The name messages use.
     pub fn name(&self) -> &'static str {
+        self.shape().name()
+    }
+}
+
+/// A `Kind` without its symlink target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    File,
+    Dir,
+    Symlink,
+    Char,
+    Block,
+    Fifo,
+}
+
+impl Shape {
+    /// The short name listings and documents use (`ls --json`, `diff`).
+    pub fn short_name(self) -> &'static str {
         match self {
-            Kind::File => "file",
-            Kind::Dir => "directory",
-            Kind::Symlink(_) => "symlink",
-            Kind::Char => "character device",
-            Kind::Block => "block device",
-            Kind::Fifo => "fifo",
+            Shape::File => "file",
+            Shape::Dir => "dir",
+            Shape::Symlink => "symlink",
+            Shape::Char => "char",
+            Shape::Block => "block",
+            Shape::Fifo => "fifo",
+        }
+    }
+
+    /// The name messages use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Shape::File => "file",
+            Shape::Dir => "directory",
+            Shape::Symlink => "symlink",
+            Shape::Char => "character device",
+            Shape::Block => "block device",
+            Shape::Fifo => "fifo",
         }
     }
 }

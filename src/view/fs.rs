@@ -9,7 +9,7 @@ use super::load::{fill_node, missing_data, spill_files};
 use super::merged::Key;
 use super::spill::Spill;
 use crate::error::{Error, Result};
-use crate::layer::entry::{DataRef, Entries, Kind, Op};
+use crate::layer::entry::{DataRef, Entries, Kind, Op, Shape};
 use crate::layer::{TarRange, collect_entries, describe, seekable_tar, walk_headers};
 use crate::model::image::Layer;
 use crate::model::limits::{self, Limit, MAX_SYSTEM_FILE};
@@ -19,20 +19,21 @@ use crate::view::MergedView;
 use std::io::Read;
 
 /// What an application layer's entry does.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AppOp {
-    Put(Kind),
+    Put(Shape),
     Link,
     Whiteout,
     Opaque,
 }
 
-/// One entry of an application layer, by its cleaned tar path.
+/// One entry of an application layer, by its cleaned tar path: 24 bytes (one is kept for
+/// every entry of the application's layers).
 #[derive(Clone, Debug)]
 pub struct AppEntry {
-    pub layer: usize,
     /// Shares its bytes with the view's keys.
     pub path: Key,
+    pub layer: u32,
     pub op: AppOp,
 }
 
@@ -180,14 +181,14 @@ impl Fs {
                 app.reserve_exact(entries.len());
                 self.result.apply_layer_with(i, entries, |path, op| {
                     let op = match op {
-                        Op::Put { kind, .. } => AppOp::Put(kind.clone()),
+                        Op::Put { kind, .. } => AppOp::Put(kind.shape()),
                         Op::Link { .. } => AppOp::Link,
                         Op::Whiteout => AppOp::Whiteout,
                         Op::Opaque => AppOp::Opaque,
                         Op::Skip => return,
                     };
                     app.push(AppEntry {
-                        layer: i,
+                        layer: i as u32,
                         path: path.clone(),
                         op,
                     });
