@@ -194,7 +194,7 @@ fn newest_class(
             continue;
         }
         if !(p.ends_with(b".jar") || p.ends_with(b".war") || p.ends_with(b".ear"))
-            || n.data.is_none()
+            || n.data().is_none()
         {
             continue;
         }

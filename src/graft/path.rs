@@ -182,7 +182,7 @@ fn node_entry(n: &view::Node) -> NewEntry {
         kind: n.kind.clone(),
         meta: n.meta.clone(),
         size: n.size,
-        data: n.data,
+        data: n.data(),
         inode: n.inode,
     }
 }
@@ -327,7 +327,7 @@ fn write_entries<W: Write>(
                 data,
                 ..
             }) => (kind, meta, *size, *data),
-            Planned::Vendor(n) => (&n.kind, &n.meta, n.size, n.data),
+            Planned::Vendor(n) => (&n.kind, &n.meta, n.size, n.data()),
         };
         if let Some(inode) = file_inode(&e).filter(|i| group_size.contains_key(i)) {
             if let Some(target) = first.get(&inode) {

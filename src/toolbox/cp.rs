@@ -95,7 +95,7 @@ pub fn cp_to_tar(img: &Image, path: &str, max: u64, w: impl Write) -> Result<()>
             .map_err(io)?;
         if n.kind == Kind::File && n.size > 0 {
             let d = n
-                .data
+                .data()
                 .ok_or_else(|| Error::Invalid("internal: no data kept".into()))?;
             s.spill.copy_to(d, tw.data())?;
             tw.pad(n.size).map_err(io)?;
@@ -273,7 +273,7 @@ impl<'a> HostWriter<'a> {
             .create_new(true)
             .open(&out)
             .at(&out)?;
-        if let Some(d) = n.data {
+        if let Some(d) = n.data() {
             self.spill.copy_to(d, &mut f)?;
         } else if n.size > 0 {
             return Err(Error::Invalid(format!(

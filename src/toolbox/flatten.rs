@@ -121,7 +121,7 @@ fn write<W: std::io::Write>(
         tw.append_header(name, &OutKind::from_kind(&n.kind, n.size), &n.meta)
             .map_err(io)?;
         if n.kind == Kind::File && n.size > 0 {
-            let d = n.data.ok_or_else(|| {
+            let d = n.data().ok_or_else(|| {
                 Error::Invalid(format!(
                     "internal: no data kept for {}",
                     String::from_utf8_lossy(name)

@@ -92,6 +92,17 @@ pub struct Fs {
     verify: Verify,
 }
 
+/// Whether an application entry at `path` (as written) can replace something of the base's:
+/// the base has a node where it lands, or the directory it lands in (or the path does not
+/// resolve in the base, and the check looks it up as written).
+fn touches_base(base: &MergedView, path: &[u8]) -> bool {
+    let Ok(at) = base.resolve_parent(path) else {
+        return true;
+    };
+    let dir = &at[..at.iter().rposition(|&b| b == b'/').unwrap_or(0)];
+    dir.is_empty() || base.get(dir).is_some() || base.get(&at).is_some()
+}
+
 /// System files whose bytes a check reads, by cleaned tar path.
 pub fn is_system_file(p: &[u8]) -> bool {
     let s = String::from_utf8_lossy(p);
@@ -177,10 +188,15 @@ impl Fs {
             Part::App => {
                 // The application's entries as they are in its layers (the check looks at what
                 // each layer does, not only at the result), keyed as the view keys them.
-                let app = &mut self.app;
-                app.reserve_exact(entries.len());
+                // Only the entries that can touch the base's files are recorded: the checks of
+                // them (`conflicts`, `pkgs::shadowed`) look at what the base has at the entry's
+                // path, or what its packages list there, and the base is complete by now. A
+                // file or link in a directory the base lacks replaces nothing of the base's (a
+                // million-file application would otherwise cost 24 bytes an entry here).
+                let (app, base) = (&mut self.app, &self.base);
                 self.result.apply_layer_with(i, entries, |path, op| {
                     let op = match op {
+                        Op::Put { .. } | Op::Link { .. } if !touches_base(base, path) => return,
                         Op::Put { kind, .. } => AppOp::Put(kind.shape()),
                         Op::Link { .. } => AppOp::Link,
                         Op::Whiteout => AppOp::Whiteout,
@@ -292,7 +308,7 @@ impl Fs {
     /// Writes a node's bytes, if kept, to `w` as they are read (a file too large to hold is
     /// streamed this way); false when they are not kept.
     pub fn stream(&self, n: &view::Node, w: &mut impl std::io::Write) -> Result<bool> {
-        match (n.data, n.size) {
+        match (n.data(), n.size) {
             (_, 0) if n.kind == Kind::File => Ok(true),
             (Some(d), _) => self.store.copy_to(d, w).map(|()| true),
             (None, _) => Ok(false),
@@ -301,7 +317,7 @@ impl Fs {
 
     /// The first `k` bytes (at most) of a node's data, if kept.
     pub fn head(&self, n: &view::Node, k: u64) -> Result<Option<Vec<u8>>> {
-        match (n.data, n.size) {
+        match (n.data(), n.size) {
             (_, 0) if n.kind == Kind::File => Ok(Some(Vec::new())),
             (Some(d), _) => self
                 .store
@@ -317,7 +333,7 @@ impl Fs {
     /// At most `len` bytes of a node's data from `offset` (fewer at its end), if kept: a
     /// range of a large file (a jar's central directory) without reading the whole file.
     pub fn read_at(&self, n: &view::Node, offset: u64, len: u64) -> Result<Option<Vec<u8>>> {
-        match n.data {
+        match n.data() {
             Some(d) if n.size > 0 => {
                 let offset = offset.min(d.len);
                 self.store

@@ -100,7 +100,7 @@ pub(crate) fn missing_data<'a>(
 ) -> BTreeMap<usize, Vec<Vec<u8>>> {
     let mut need: BTreeMap<usize, Vec<Vec<u8>>> = BTreeMap::new();
     for (k, n) in nodes {
-        if n.kind == Kind::File && n.data.is_none() && n.size > 0 {
+        if n.kind == Kind::File && n.data().is_none() && n.size > 0 {
             let (layer, path) = n.origin(k);
             need.entry(layer).or_default().push(path.to_vec());
         }
@@ -137,10 +137,10 @@ pub(crate) fn spill_files(
 
 /// Points a node of layer `layer` whose data was missing at the data `spill_files` got.
 pub(crate) fn fill_node(k: &Key, n: &mut Node, layer: usize, got: &HashMap<Vec<u8>, DataRef>) {
-    if n.kind == Kind::File && n.data.is_none() {
+    if n.kind == Kind::File && n.data().is_none() {
         let (l, path) = n.origin(k);
         if l == layer {
-            n.data = got.get(&path[..]).copied();
+            n.set_data(got.get(&path[..]).copied());
         }
     }
 }

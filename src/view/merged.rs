@@ -27,17 +27,59 @@ pub struct Node {
     /// hardlink's target, or a name written through a symlinked parent); read it with
     /// `origin`. Out of line: most nodes have none.
     pub from: Option<Box<Origin>>,
-    pub data: Option<DataRef>,
+    /// Where a file's `size` bytes are (`data`, `set_data`): an offset the caller defines, or
+    /// `NO_DATA`. One word, not a `DataRef`'s three: the length is the size.
+    at: u64,
     /// Hardlink group: nodes with the same inode share content.
     pub inode: u64,
     /// A directory no entry created (a missing parent).
     pub implicit: bool,
 }
 
+/// `Node::at` when no data is kept.
+const NO_DATA: u64 = u64::MAX;
+
 /// A layer and a path in it, as written: where a node's content came from.
 pub type Origin = (usize, Key);
 
 impl Node {
+    /// A node of `layer`, with its data where `data` says (whose length must be `size`).
+    pub fn new(kind: Kind, meta: Meta, size: u64, layer: usize, data: Option<DataRef>) -> Node {
+        let mut n = Node {
+            kind,
+            meta,
+            size,
+            layer,
+            from: None,
+            at: NO_DATA,
+            inode: 0,
+            implicit: false,
+        };
+        n.set_data(data);
+        n
+    }
+
+    /// Where the file's bytes are, when they are kept.
+    pub fn data(&self) -> Option<DataRef> {
+        (self.at != NO_DATA).then_some(DataRef {
+            offset: self.at,
+            len: self.size,
+        })
+    }
+
+    /// Sets where the file's bytes are; `d.len` is the node's size (every reference to a
+    /// file's data is to all of it).
+    pub fn set_data(&mut self, d: Option<DataRef>) {
+        self.at = match d {
+            Some(d) => {
+                debug_assert_eq!(d.len, self.size, "a node's data is its whole content");
+                assert!(d.offset != NO_DATA, "a data offset of 2^64-1");
+                d.offset
+            }
+            None => NO_DATA,
+        };
+    }
+
     /// The layer and path the content came from (differs for hardlinks); `key` is the node's
     /// own path in the view (a key with the same bytes will do).
     pub fn origin(&self, key: &Key) -> Origin {
@@ -186,19 +228,19 @@ impl MergedView {
 
     /// A directory no entry created, at `key`.
     fn implicit_dir(&mut self, layer: usize) -> Node {
-        Node {
-            kind: Kind::Dir,
-            meta: Meta {
+        let mut n = Node::new(
+            Kind::Dir,
+            Meta {
                 mode: 0o755,
                 ..Default::default()
             },
-            size: 0,
+            0,
             layer,
-            from: None,
-            data: None,
-            inode: self.inode(),
-            implicit: true,
-        }
+            None,
+        );
+        n.inode = self.inode();
+        n.implicit = true;
+        n
     }
 
     /// A fresh inode number (a new hardlink group).

@@ -99,7 +99,7 @@ struct Put {
 impl MergedView {
     /// Applies one layer's entries (in tar order) on top of the view. The entries are freed
     /// as they are applied, and the view's tree is rebuilt with full nodes each time it grew
-    /// by a quarter (`compact`), so a big layer costs about its view, not its view twice.
+    /// by an eighth (`compact`), so a big layer costs about its view, not its view twice.
     pub fn apply_layer(&mut self, layer: usize, entries: impl Into<Entries>) -> Result<()> {
         self.apply_layer_with(layer, entries, |_, _| {})
     }
@@ -122,7 +122,7 @@ impl MergedView {
             // a key into it.
             let keys = Key::many(chunk.iter().map(|e| &e.path[..]));
             for (LayerEntry { path: _, op }, path) in chunk.into_iter().zip(keys) {
-                if self.nodes.len() >= COMPACT_MIN && self.nodes.len() >= compacted + compacted / 4
+                if self.nodes.len() >= COMPACT_MIN && self.nodes.len() >= compacted + compacted / 8
                 {
                     self.compact();
                     compacted = self.nodes.len();
@@ -218,19 +218,10 @@ impl MergedView {
         // The content's origin is the name as written; most often that is the key.
         let from = (*p != **path).then(|| Box::new((layer, path.clone())));
         let inode = self.inode();
-        self.nodes.insert(
-            p,
-            Node {
-                kind: put.kind,
-                meta: put.meta,
-                size: put.size,
-                layer,
-                from,
-                data: put.data,
-                inode,
-                implicit: false,
-            },
-        );
+        let mut node = Node::new(put.kind, put.meta, put.size, layer, put.data);
+        node.from = from;
+        node.inode = inode;
+        self.nodes.insert(p, node);
         Ok(())
     }
 
@@ -402,11 +393,11 @@ pub(super) mod tests {
         v.apply_layer(1, vec![link("l", "t"), file("t", 20)])
             .unwrap();
         assert_eq!(
-            v.get(b"l").unwrap().data,
+            v.get(b"l").unwrap().data(),
             Some(DataRef { offset: 10, len: 1 })
         );
         assert_eq!(
-            v.get(b"t").unwrap().data,
+            v.get(b"t").unwrap().data(),
             Some(DataRef { offset: 20, len: 1 })
         );
         assert!(
@@ -828,7 +819,7 @@ mod model_tests {
                         .iter()
                         .map(|(k, n)| {
                             let m = match &n.kind {
-                                Kind::File => M::File(n.data.map(|d| d.offset).unwrap_or(u64::MAX)),
+                                Kind::File => M::File(n.data().map(|d| d.offset).unwrap_or(u64::MAX)),
                                 Kind::Dir => M::Dir,
                                 _ => M::Sym,
                             };
