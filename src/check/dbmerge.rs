@@ -174,7 +174,7 @@ impl Databases {
         let Some(rn) = fs.result.get(STATUS) else {
             return Ok(None);
         };
-        if rn.layer < fs.boundary {
+        if rn.layer() < fs.boundary {
             return Ok(None);
         }
         let (Some((base_bytes, mut meta)), Some((vendor_bytes, _))) =
@@ -210,7 +210,7 @@ impl Databases {
         let touched: BTreeSet<String> = fs
             .result
             .subtree(INFO)
-            .filter(|(k, n)| n.layer >= fs.boundary && k.ends_with(b".list"))
+            .filter(|(k, n)| n.layer() >= fs.boundary && k.ends_with(b".list"))
             .filter_map(|(k, _)| super::pkgs::info_package(k))
             .collect();
         self.vendor
@@ -276,7 +276,7 @@ fn plan_info(fs: &Fs, kept: &BTreeSet<&str>) -> Result<InfoPlan> {
             continue;
         }
         // Whether the result's entry is the application layers' (None: there is none).
-        let from_app = fs.result.get(p).map(|r| r.layer >= fs.boundary);
+        let from_app = fs.result.get(p).map(|r| r.layer() >= fs.boundary);
         match (fs.base.get(p), from_app) {
             (Some(_), Some(false)) => {}
             (Some(bn), _) => {
@@ -380,7 +380,7 @@ fn rpm_plan(fs: &Fs, old_base: Option<&Fs>) -> Result<Option<MergeLayer>> {
         let Some(rn) = fs.result.get(d.path) else {
             continue;
         };
-        if rn.layer < fs.boundary || rn.kind != Kind::File {
+        if rn.layer() < fs.boundary || rn.kind != Kind::File {
             continue;
         }
         let Some(bn) = fs.base.get(d.path).filter(|n| n.kind == Kind::File) else {

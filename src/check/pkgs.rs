@@ -69,7 +69,7 @@ impl DbReader<'_> {
     /// The bytes of the package database file at `p`, when it comes from a layer that counts.
     fn data(&self, p: &[u8]) -> Result<Option<Vec<u8>>> {
         match self.view.get(p) {
-            Some(n) if n.kind == Kind::File && (self.from)(n.layer) => {
+            Some(n) if n.kind == Kind::File && (self.from)(n.layer()) => {
                 self.fs.data_within(n, p, MAX_PACKAGE_DB)
             }
             _ => Ok(None),
@@ -83,7 +83,7 @@ impl DbReader<'_> {
         let Some(n) = self.view.get(&p[..]) else {
             return Ok(());
         };
-        if n.kind != Kind::File || !(self.from)(n.layer) {
+        if n.kind != Kind::File || !(self.from)(n.layer()) {
             return Ok(());
         }
         self.fs.within(n, p, MAX_PACKAGE_DB)?;
@@ -99,7 +99,7 @@ impl DbReader<'_> {
         stanzas.finish();
         o.db = Some(Db::Dpkg);
         for (k, n) in self.view.subtree(b"var/lib/dpkg/info") {
-            if !k.ends_with(b".list") || n.kind != Kind::File || !(self.from)(n.layer) {
+            if !k.ends_with(b".list") || n.kind != Kind::File || !(self.from)(n.layer()) {
                 continue;
             }
             let Some(pkg) = info_package(k) else {
@@ -124,7 +124,7 @@ impl DbReader<'_> {
             let Some(name) = k.strip_prefix(STATUS_D) else {
                 continue;
             };
-            if n.kind != Kind::File || !(self.from)(n.layer) || name.contains(&b'/') {
+            if n.kind != Kind::File || !(self.from)(n.layer()) || name.contains(&b'/') {
                 continue;
             }
             let Some(b) = self.fs.data_within(n, k, MAX_SYSTEM_FILE)? else {

@@ -147,7 +147,7 @@ pub fn check_graft(plan: &GraftPlan, g: &mut Grafted, write: WriteMode) -> Resul
                 .filter(|d| d.backend == crate::packages::rpm::Backend::Sqlite)
                 .map(|d| d.path),
         )
-        .any(|p| fs.result.get(p).is_some_and(|n| n.layer >= boundary));
+        .any(|p| fs.result.get(p).is_some_and(|n| n.layer() >= boundary));
     if g.summary.mode == crate::graft::GraftMode::Layer && app_db {
         let created = ConfigDoc::new(&config).top_str("created");
         if let Some((summary, image)) = merge_package_database(plan, g, &vendor, &fs, created)? {

@@ -29,7 +29,7 @@ enum NewEntry {
         meta: Meta,
         size: u64,
         data: Option<DataRef>,
-        inode: u64,
+        inode: u32,
     },
     Opaque,
     Whiteout,
@@ -299,19 +299,19 @@ fn write_entries<W: Write>(
         Planned::Vendor(n) => n.from.is_some(),
         Planned::Owned(_) => true,
     };
-    let candidates: HashSet<u64> = plan
+    let candidates: HashSet<u32> = plan
         .entries()
         .filter(|(_, e)| linked(e))
         .filter_map(|(_, e)| file_inode(&e))
         .collect();
-    let mut group_size: HashMap<u64, usize> = HashMap::new();
+    let mut group_size: HashMap<u32, usize> = HashMap::new();
     for (_, e) in plan.entries() {
         if let Some(i) = file_inode(&e).filter(|i| candidates.contains(i)) {
             *group_size.entry(i).or_default() += 1;
         }
     }
     group_size.retain(|_, n| *n > 1);
-    let mut first: HashMap<u64, Vec<u8>> = HashMap::new();
+    let mut first: HashMap<u32, Vec<u8>> = HashMap::new();
     let mut count = 0;
     for (path, e) in plan.entries() {
         count += 1;

@@ -419,7 +419,7 @@ fn read_status_d(c: &Contents, db: &mut PackageDb) {
         match c.kept.get(&node.origin(path)) {
             Some(bytes) => {
                 for (mut p, _) in parse_dpkg(bytes, Db::DpkgStatusD) {
-                    p.source_layer = Some(node.layer);
+                    p.source_layer = Some(node.layer());
                     db.packages.push(p);
                 }
             }

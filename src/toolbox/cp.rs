@@ -69,7 +69,7 @@ pub fn cp_to_tar(img: &Image, path: &str, max: u64, w: impl Write) -> Result<()>
     let io = |e: std::io::Error| Error::io_while("writing the tar", e);
     let mut tw = TarWriter::new(std::io::BufWriter::new(w));
     let base = basename(&s.src).to_vec();
-    let mut first: HashMap<u64, Vec<u8>> = HashMap::new();
+    let mut first: HashMap<u32, Vec<u8>> = HashMap::new();
     for (k, n) in s.view.subtree(&s.src) {
         let rel = &k[s.src.len()..];
         let name = if base.is_empty() {
@@ -196,7 +196,7 @@ struct HostWriter<'a> {
     spill: &'a Spill,
     warnings: Vec<String>,
     /// The first path written for each hardlink group.
-    first: HashMap<u64, PathBuf>,
+    first: HashMap<u32, PathBuf>,
     /// Directories get their modes and mtimes last (`finish_dirs`).
     dirs: Vec<(PathBuf, &'a Node)>,
 }

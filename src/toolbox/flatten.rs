@@ -65,7 +65,7 @@ pub fn flatten_layer(
 fn plan(full: &MergedView, lower: &MergedView, from: usize) -> (BTreeSet<Vec<u8>>, Vec<Vec<u8>>) {
     let mut emit = BTreeSet::new();
     for (k, n) in full.subtree(&[]) {
-        if k.is_empty() || n.layer < from {
+        if k.is_empty() || n.layer() < from {
             continue;
         }
         for a in path::ancestors(k) {
@@ -104,7 +104,7 @@ fn write<W: std::io::Write>(
 ) -> Result<()> {
     let io = |e: std::io::Error| Error::io_while("writing the flattened layer", e);
     // The first path written of each hardlink group; the others link to it.
-    let mut first: HashMap<u64, Vec<u8>> = HashMap::new();
+    let mut first: HashMap<u32, Vec<u8>> = HashMap::new();
     for (k, n) in full.subtree(&[]) {
         if !emit.contains(k.as_ref() as &[u8]) {
             continue;

@@ -116,7 +116,7 @@ pub fn ls(img: &Image, path: Option<&str>, max: u64) -> Result<Vec<LsEntry>> {
             Attrs::of(&n.kind, &n.meta, size).row(
                 format!("/{}", crate::text::lossless(k)),
                 img,
-                n.layer,
+                n.layer(),
             )
         })
         .collect())

@@ -311,7 +311,7 @@ fn group_packages(findings: &[TriagedFinding]) -> Vec<PackageFindings> {
 fn app_files(c: &Contents, split: usize) -> Vec<AppFile> {
     let mut out = Vec::new();
     for (p, n) in &c.view.nodes {
-        if n.layer < split || n.kind == crate::layer::entry::Kind::Dir {
+        if n.layer() < split || n.kind == crate::layer::entry::Kind::Dir {
             continue;
         }
         let (elf, interpreter) = match c.elf.get(&n.origin(p)) {
@@ -322,7 +322,7 @@ fn app_files(c: &Contents, split: usize) -> Vec<AppFile> {
         };
         out.push(AppFile {
             path: format!("/{}", String::from_utf8_lossy(p)),
-            layer: n.layer,
+            layer: n.layer(),
             elf,
             interpreter,
         });

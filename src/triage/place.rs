@@ -167,7 +167,7 @@ impl Evidence<'_> {
             self.contents
                 .view
                 .get(p.trim_start_matches('/').as_bytes())
-                .map(|n| n.layer)
+                .map(|n| n.layer())
         });
         Ok(match by_file {
             Some(l) => (Some(l), Some(LocatedBy::File)),

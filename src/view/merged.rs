@@ -21,8 +21,9 @@ pub struct Node {
     pub kind: Kind,
     pub meta: Meta,
     pub size: u64,
-    /// The layer the node's entry came from.
-    pub layer: usize,
+    /// The layer the node's entry came from (`layer()`; four bytes: an image has far fewer),
+    /// with `IMPLICIT` set for a directory no entry created (a missing parent: `implicit()`).
+    layer: u32,
     /// Where the content came from, when that is not this node's own layer and path (a
     /// hardlink's target, or a name written through a symlinked parent); read it with
     /// `origin`. Out of line: most nodes have none.
@@ -31,9 +32,18 @@ pub struct Node {
     /// `NO_DATA`. One word, not a `DataRef`'s three: the length is the size.
     at: u64,
     /// Hardlink group: nodes with the same inode share content.
-    pub inode: u64,
-    /// A directory no entry created (a missing parent).
-    pub implicit: bool,
+    pub inode: u32,
+}
+
+/// The bit of `Node::layer` that marks an implicit directory.
+const IMPLICIT: u32 = 1 << 31;
+
+/// A layer's index as a node stores it. Images are bounded by `limits::MAX_LAYERS` long before.
+fn layer32(layer: usize) -> u32 {
+    u32::try_from(layer)
+        .ok()
+        .filter(|l| l & IMPLICIT == 0)
+        .expect("2 billion layers")
 }
 
 /// `Node::at` when no data is kept.
@@ -49,14 +59,28 @@ impl Node {
             kind,
             meta,
             size,
-            layer,
+            layer: layer32(layer),
             from: None,
             at: NO_DATA,
             inode: 0,
-            implicit: false,
         };
         n.set_data(data);
         n
+    }
+
+    /// The layer the node's entry came from.
+    pub fn layer(&self) -> usize {
+        (self.layer & !IMPLICIT) as usize
+    }
+
+    /// Whether the node is a directory no entry created (a missing parent).
+    pub fn implicit(&self) -> bool {
+        self.layer & IMPLICIT != 0
+    }
+
+    /// Makes the node an entry's of `layer` (not implicit).
+    pub fn set_layer(&mut self, layer: usize) {
+        self.layer = layer32(layer);
     }
 
     /// Where the file's bytes are, when they are kept.
@@ -85,7 +109,7 @@ impl Node {
     pub fn origin(&self, key: &Key) -> Origin {
         match &self.from {
             Some(o) => (**o).clone(),
-            None => (self.layer, key.clone()),
+            None => (self.layer(), key.clone()),
         }
     }
 }
@@ -220,14 +244,14 @@ impl MergedView {
             .filter(|&i| i > end);
         for i in missing.collect::<Vec<_>>() {
             let key = path.prefix(i);
-            let node = self.implicit_dir(layer);
+            let node = self.implicit_dir(layer)?;
             self.nodes.insert(key, node);
         }
         Ok(())
     }
 
     /// A directory no entry created, at `key`.
-    fn implicit_dir(&mut self, layer: usize) -> Node {
+    fn implicit_dir(&mut self, layer: usize) -> Result<Node> {
         let mut n = Node::new(
             Kind::Dir,
             Meta {
@@ -238,15 +262,17 @@ impl MergedView {
             layer,
             None,
         );
-        n.inode = self.inode();
-        n.implicit = true;
-        n
+        n.inode = self.inode()?;
+        n.layer |= IMPLICIT;
+        Ok(n)
     }
 
-    /// A fresh inode number (a new hardlink group).
-    fn inode(&mut self) -> u64 {
+    /// A fresh inode number (a new hardlink group): four bytes a node, so a view holds at
+    /// most 2^32 - 1 nodes' worth of entries (a 2 TiB tar of headers).
+    fn inode(&mut self) -> Result<u32> {
         self.next_inode += 1;
-        self.next_inode
+        u32::try_from(self.next_inode)
+            .map_err(|_| Error::Invalid("more than 2^32 - 1 entries in one merged view".into()))
     }
 }
 
@@ -254,6 +280,14 @@ impl MergedView {
 mod tests {
     use super::*;
     use crate::layer::entry::{LayerEntry, Op};
+
+    #[test]
+    fn a_node_stays_small() {
+        // Every entry of every view holds one (in a B-tree slot beside its 16-byte key): the
+        // memory budget in BENCHMARKS.md counts on it.
+        assert_eq!(std::mem::size_of::<Key>(), 16);
+        assert!(std::mem::size_of::<Node>() <= 96, "{}", std::mem::size_of::<Node>());
+    }
 
     #[test]
     fn children_skip_their_subtrees() {

@@ -147,7 +147,7 @@ impl MergedView {
                 let Ok(dir) = self.resolve(&e.path) else {
                     continue;
                 };
-                self.remove_children(&dir, &|n| n.layer == layer);
+                self.remove_children(&dir, &|n| n.layer() == layer);
             }
         }
     }
@@ -159,7 +159,7 @@ impl MergedView {
                 let Ok(p) = self.resolve_parent(&e.path) else {
                     continue;
                 };
-                self.remove_tree(&p, &|n| n.layer == layer);
+                self.remove_tree(&p, &|n| n.layer() == layer);
             }
         }
     }
@@ -217,7 +217,7 @@ impl MergedView {
         }
         // The content's origin is the name as written; most often that is the key.
         let from = (*p != **path).then(|| Box::new((layer, path.clone())));
-        let inode = self.inode();
+        let inode = self.inode()?;
         let mut node = Node::new(put.kind, put.meta, put.size, layer, put.data);
         node.from = from;
         node.inode = inode;
@@ -248,12 +248,8 @@ impl MergedView {
         if self.nodes.contains_key(&p) {
             self.remove_tree(&p, &|_| false);
         }
-        let node = Node {
-            layer,
-            implicit: false,
-            from,
-            ..tn
-        };
+        let mut node = Node { from, ..tn };
+        node.set_layer(layer);
         self.nodes.insert(p, node);
         Ok(())
     }
