@@ -269,7 +269,7 @@ pub enum Op {
 
 #[derive(Clone, Debug)]
 pub struct LayerEntry {
-    pub path: Vec<u8>,
+    pub path: Box<[u8]>,
     pub op: Op,
 }
 
@@ -450,7 +450,7 @@ pub fn parse_entry<R: std::io::Read>(e: &mut tar::Entry<'_, R>) -> Result<LayerE
     }
     let Some(path) = clean_path(&raw)? else {
         return Ok(LayerEntry {
-            path: vec![],
+            path: Box::default(),
             op: Op::Skip,
         });
     };
@@ -459,7 +459,10 @@ pub fn parse_entry<R: std::io::Read>(e: &mut tar::Entry<'_, R>) -> Result<LayerE
         Some(op) => op,
         None => entry_op(e, meta, &raw)?,
     };
-    Ok(LayerEntry { path, op })
+    Ok(LayerEntry {
+        path: path.into(),
+        op,
+    })
 }
 
 /// A tar name as messages show it.

@@ -278,7 +278,7 @@ pub fn build(
                             }
                         };
                         if let Some(h) = &sha1 {
-                            sums.insert(entry.path.clone(), h.clone());
+                            sums.insert(entry.path.to_vec(), h.clone());
                         }
                         ap.files += 1;
                         ap.bytes += size;
@@ -307,7 +307,7 @@ pub fn build(
                         tw.append_header(&dest, &OutKind::Hardlink(&t), &meta)
                             .map_err(io)?;
                         written.insert(dest.clone());
-                        sums.insert(entry.path.clone(), h.clone());
+                        sums.insert(entry.path.to_vec(), h.clone());
                         ap.files += 1;
                         files.push(Owned {
                             dir: pdir,

@@ -273,7 +273,7 @@ pub fn build(
                 let shown = format!("/{}", String::from_utf8_lossy(&entry.path));
                 list.push_str(&shown);
                 list.push('\n');
-                all_new.insert(entry.path.clone());
+                all_new.insert(entry.path.to_vec());
                 let dest = c
                     .view
                     .resolve_parent(&entry.path)

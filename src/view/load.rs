@@ -126,9 +126,9 @@ pub(crate) fn spill_files(
             size,
             ..
         } = &le.op
-            && paths.contains(&le.path)
+            && paths.iter().any(|p| p[..] == le.path[..])
         {
-            got.insert(le.path.clone(), spill.put(e, *size, what)?);
+            got.insert(le.path.to_vec(), spill.put(e, *size, what)?);
         }
         Ok(())
     })?;

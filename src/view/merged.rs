@@ -287,13 +287,16 @@ mod tests {
         // memory budget in BENCHMARKS.md counts on it.
         assert_eq!(std::mem::size_of::<Key>(), 16);
         assert!(std::mem::size_of::<Node>() <= 96, "{}", std::mem::size_of::<Node>());
+        // A layer's entries are all held before they are applied.
+        let e = std::mem::size_of::<crate::layer::entry::LayerEntry>();
+        assert!(e <= 112, "{e}");
     }
 
     #[test]
     fn children_skip_their_subtrees() {
         let mut v = MergedView::new();
         let file = |p: &str| LayerEntry {
-            path: p.as_bytes().to_vec(),
+            path: p.as_bytes().into(),
             op: Op::Put {
                 kind: Kind::File,
                 meta: Meta::default(),

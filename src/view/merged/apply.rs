@@ -291,7 +291,7 @@ pub(super) mod tests {
     /// An entry that puts a `kind` at `p`.
     pub(in crate::view::merged) fn put(p: &str, kind: Kind) -> LayerEntry {
         LayerEntry {
-            path: p.as_bytes().to_vec(),
+            path: p.as_bytes().into(),
             op: Op::Put {
                 kind,
                 meta: Meta::default(),
@@ -302,7 +302,7 @@ pub(super) mod tests {
     }
     pub(super) fn file(p: &str, off: u64) -> LayerEntry {
         LayerEntry {
-            path: p.as_bytes().to_vec(),
+            path: p.as_bytes().into(),
             op: Op::Put {
                 kind: Kind::File,
                 meta: Meta::default(),
@@ -317,13 +317,13 @@ pub(super) mod tests {
     fn special(p: &str) -> LayerEntry {
         let (path, op) = classify(p.as_bytes().to_vec()).unwrap();
         LayerEntry {
-            path,
+            path: path.into(),
             op: op.unwrap(),
         }
     }
     fn link(p: &str, t: &str) -> LayerEntry {
         LayerEntry {
-            path: p.as_bytes().to_vec(),
+            path: p.as_bytes().into(),
             op: Op::Link {
                 target: t.as_bytes().to_vec(),
                 meta: Meta::default(),
@@ -643,7 +643,7 @@ mod model_tests {
         ops.iter()
             .map(|o| {
                 let put = |p: &str, kind: Kind, c: u64| LayerEntry {
-                    path: p.as_bytes().to_vec(),
+                    path: p.as_bytes().into(),
                     op: Op::Put {
                         kind,
                         meta: Meta::default(),
@@ -656,15 +656,15 @@ mod model_tests {
                     G::Dir(p) => put(p, Kind::Dir, 0),
                     G::Sym(p) => put(p, Kind::symlink(&b"/nowhere"[..]), 0),
                     G::Wh(p) => LayerEntry {
-                        path: p.as_bytes().to_vec(),
+                        path: p.as_bytes().into(),
                         op: Op::Whiteout,
                     },
                     G::Opq(p) => LayerEntry {
-                        path: p.as_bytes().to_vec(),
+                        path: p.as_bytes().into(),
                         op: Op::Opaque,
                     },
                     G::Link(p, t) => LayerEntry {
-                        path: p.as_bytes().to_vec(),
+                        path: p.as_bytes().into(),
                         op: Op::Link {
                             target: t.as_bytes().to_vec(),
                             meta: Meta::default(),
@@ -772,7 +772,7 @@ mod model_tests {
             }
             if i % 70 == 0 {
                 es.push(LayerEntry {
-                    path: format!("opt/l{}/h{i}", i - i % 50).into_bytes(),
+                    path: format!("opt/l{}/h{i}", i - i % 50).into_bytes().into(),
                     op: Op::Link {
                         target: format!("opt/d{d}/f{i}").into_bytes(),
                         meta: Meta::default(),
