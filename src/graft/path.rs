@@ -18,7 +18,7 @@ use crate::view::load::{fill_missing, merged_view};
 use crate::view::spill::Spill;
 use crate::view::{self, MergedView};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 
 /// One entry of the new layer that is not a vendor node (a parent or a marker).
@@ -292,25 +292,16 @@ fn write_entries<W: Write>(
         }) => Some(*inode),
         _ => None,
     };
-    // The hardlink groups with more than one member in the layer. A group has a hardlink's
-    // node in it (the only nodes that share an inode, and they carry an origin), so only the
-    // inodes of those are counted: a table of every file's would cost tens of bytes an entry.
-    let linked = |e: &Planned<'_>| match e {
-        Planned::Vendor(n) => n.from.is_some(),
-        Planned::Owned(_) => true,
-    };
-    let candidates: HashSet<u32> = plan
-        .entries()
-        .filter(|(_, e)| linked(e))
-        .filter_map(|(_, e)| file_inode(&e))
-        .collect();
+    // The hardlink groups with more than one member in the layer (a vendor's hardlinks, or
+    // one vendor file planned at two places), found by sorting the files' inodes: four bytes
+    // an entry, where a table of them all would cost tens.
+    let mut inodes: Vec<u32> = plan.entries().filter_map(|(_, e)| file_inode(&e)).collect();
+    inodes.sort_unstable();
     let mut group_size: HashMap<u32, usize> = HashMap::new();
-    for (_, e) in plan.entries() {
-        if let Some(i) = file_inode(&e).filter(|i| candidates.contains(i)) {
-            *group_size.entry(i).or_default() += 1;
-        }
+    for run in inodes.chunk_by(|a, b| a == b).filter(|r| r.len() > 1) {
+        group_size.insert(run[0], run.len());
     }
-    group_size.retain(|_, n| *n > 1);
+    drop(inodes);
     let mut first: HashMap<u32, Vec<u8>> = HashMap::new();
     let mut count = 0;
     for (path, e) in plan.entries() {

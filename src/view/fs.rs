@@ -92,17 +92,6 @@ pub struct Fs {
     verify: Verify,
 }
 
-/// Whether an application entry at `path` (as written) can replace something of the base's:
-/// the base has a node where it lands, or the directory it lands in (or the path does not
-/// resolve in the base, and the check looks it up as written).
-fn touches_base(base: &MergedView, path: &[u8]) -> bool {
-    let Ok(at) = base.resolve_parent(path) else {
-        return true;
-    };
-    let dir = &at[..at.iter().rposition(|&b| b == b'/').unwrap_or(0)];
-    dir.is_empty() || base.get(dir).is_some() || base.get(&at).is_some()
-}
-
 /// System files whose bytes a check reads, by cleaned tar path.
 pub fn is_system_file(p: &[u8]) -> bool {
     let s = String::from_utf8_lossy(p);
@@ -188,15 +177,10 @@ impl Fs {
             Part::App => {
                 // The application's entries as they are in its layers (the check looks at what
                 // each layer does, not only at the result), keyed as the view keys them.
-                // Only the entries that can touch the base's files are recorded: the checks of
-                // them (`conflicts`, `pkgs::shadowed`) look at what the base has at the entry's
-                // path, or what its packages list there, and the base is complete by now. A
-                // file or link in a directory the base lacks replaces nothing of the base's (a
-                // million-file application would otherwise cost 24 bytes an entry here).
-                let (app, base) = (&mut self.app, &self.base);
+                let app = &mut self.app;
+                app.reserve_exact(entries.len());
                 self.result.apply_layer_with(i, entries, |path, op| {
                     let op = match op {
-                        Op::Put { .. } | Op::Link { .. } if !touches_base(base, path) => return,
                         Op::Put { kind, .. } => AppOp::Put(kind.shape()),
                         Op::Link { .. } => AppOp::Link,
                         Op::Whiteout => AppOp::Whiteout,
