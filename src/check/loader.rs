@@ -389,6 +389,7 @@ mod tests {
             boundary: 1,
             max_layer_size: u64::MAX,
             verify: crate::view::fs::Verify::Here,
+            owned: None,
         })
         .unwrap()
     }

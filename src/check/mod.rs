@@ -103,6 +103,7 @@ pub fn check(input: &CheckInput<'_>, built: Option<Fs>) -> Result<(Report, Fs)> 
             boundary: input.boundary,
             max_layer_size: input.max_layer_size,
             verify: input.verify,
+            owned: Some(pkgs::owned_paths),
         })?,
     };
     let config = ConfigDoc::new(input.config);
@@ -139,6 +140,7 @@ pub fn check_config(
         boundary: input.layers.len(),
         max_layer_size: input.max_layer_size,
         verify: input.verify,
+        owned: None,
     })?;
     let run = |config: &Value| -> Result<Vec<Finding>> {
         let config = ConfigDoc::new(config);
@@ -312,6 +314,45 @@ mod tests {
     fn assert_lines(got: &str, want: &[&str]) {
         assert_eq!(got.lines().collect::<Vec<_>>(), want, "{got}");
         assert!(got.ends_with('\n'));
+    }
+
+    #[test]
+    fn application_entries_are_recorded_by_what_the_base_has_and_its_packages_list() {
+        // libqux lists a file its image does not have (dpkg's path-exclude, or a later
+        // whiteout); the application writes it, and files of its own elsewhere.
+        let status = "Package: libqux\nStatus: install ok installed\nVersion: 1.0\n";
+        let base = layer(&[
+            T::File("etc/passwd", 0o644, "root:x:0:0::/root:/bin/sh\n"),
+            T::File("var/lib/dpkg/status", 0o644, status),
+            T::File("var/lib/dpkg/info/libqux.list", 0o644, "/usr/share/qux/data\n"),
+            T::Dir("usr/share/"),
+        ]);
+        let app = layer(&[
+            T::File("usr/share/qux/data", 0o644, "new"),
+            T::File("opt/own/f", 0o644, "f"),
+            T::File("opt/own/g", 0o644, "g"),
+        ]);
+        let config = json!({"architecture": "amd64", "config": {}});
+        let input = CheckInput {
+            name: "img",
+            layers: &[base, app],
+            boundary: 1,
+            paths: &[],
+            config: &config,
+            max_layer_size: u64::MAX,
+            verify: crate::view::fs::Verify::Here,
+        };
+        let (report, fs) = check(&input, None).unwrap();
+        let text = report.text();
+        assert!(
+            text.contains("shadowed-package] /usr/share/qux/data"),
+            "{text}"
+        );
+        // Recorded: what lands on a listed path (and the parents that reach it); not the
+        // application's own files.
+        let recorded: Vec<&[u8]> = fs.app.iter().map(|e| &e.path[..]).collect();
+        assert!(recorded.contains(&&b"usr/share/qux/data"[..]), "{recorded:?}");
+        assert!(!recorded.iter().any(|p| p.starts_with(b"opt/own")), "{recorded:?}");
     }
 
     #[test]

@@ -209,6 +209,7 @@ fn merge_package_database(
         boundary: n,
         max_layer_size: plan.max_layer_size,
         verify: Verify::Here,
+        owned: None,
     })?;
     let Some(m) = dbmerge::plan(fs, Some(&old))? else {
         return Ok(None);

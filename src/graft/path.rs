@@ -376,6 +376,8 @@ fn base_fs(plan: &GraftPlan, base: &Image, write: WriteMode) -> Result<Fs> {
         plan.max_layer_size,
         write.into(),
     )?;
+    // The check goes on from it: it records the new layer's entries by the base's packages.
+    bfs.set_owned_paths(crate::check::pkgs::owned_paths);
     for l in &base.layers {
         bfs.add_layer(l)?;
     }

@@ -16,6 +16,7 @@ use crate::model::limits::{self, Limit, MAX_SYSTEM_FILE};
 use crate::model::out::WriteMode;
 use crate::view;
 use crate::view::MergedView;
+use std::collections::HashSet;
 use std::io::Read;
 
 /// What an application layer's entry does.
@@ -67,7 +68,14 @@ pub struct FsInput<'a> {
     pub boundary: usize,
     pub max_layer_size: u64,
     pub verify: Verify,
+    /// Reads the paths the base's package database lists, for `Fs::set_owned_paths`.
+    pub owned: Option<OwnedPaths>,
 }
+
+/// Reads the paths a base's package database lists (resolved in the base's view) from a
+/// filesystem whose base layers are in (the check's package reader; the view cannot read
+/// package databases itself).
+pub type OwnedPaths = fn(&Fs) -> Result<HashSet<Vec<u8>>>;
 
 /// Which part of the image a layer belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,6 +98,25 @@ pub struct Fs {
     layers: Vec<Layer>,
     max: u64,
     verify: Verify,
+    /// How to read the base's package-owned paths, and the paths once read (at the first
+    /// application layer): the application entries recorded are those that can touch the
+    /// base (`touches_base`).
+    owned_by: Option<OwnedPaths>,
+    owned: Option<HashSet<Vec<u8>>>,
+}
+
+/// Whether an application entry at `path` (as written) can touch the base: the check of it
+/// looks at the base's node where it lands (`conflicts`) and at the package that lists that
+/// path (`pkgs::shadowed`), or at the path as written where it does not resolve. `owned`:
+/// the package-listed paths, when they were read (every entry is kept otherwise).
+fn touches_base(base: &MergedView, owned: Option<&HashSet<Vec<u8>>>, path: &[u8]) -> bool {
+    let Some(owned) = owned else {
+        return true;
+    };
+    match base.resolve_parent(path) {
+        Ok(at) => base.get(&at).is_some() || owned.contains(&at),
+        Err(_) => true,
+    }
 }
 
 /// System files whose bytes a check reads, by cleaned tar path.
@@ -138,7 +165,19 @@ impl Fs {
             layers: Vec::new(),
             max: max_layer_size,
             verify,
+            owned_by: None,
+            owned: None,
         })
+    }
+
+    /// Records only the application entries that can touch the base's files: those where the
+    /// base has a node, or where its package database (read by `f` once the base layers are
+    /// in) lists a file. The check of the entries (type conflicts, shadowed packages) looks at
+    /// nothing else, and a million-entry application in a directory of its own then costs no
+    /// record per entry. Without it every entry is recorded. Set before the first application
+    /// layer is added.
+    pub fn set_owned_paths(&mut self, f: OwnedPaths) {
+        self.owned_by = Some(f);
     }
 
     /// Reads every layer once, keeping the data of system files, of the application's ELF
@@ -150,6 +189,9 @@ impl Fs {
             input.max_layer_size,
             input.verify,
         )?;
+        if let Some(f) = input.owned {
+            fs.set_owned_paths(f);
+        }
         for l in input.layers {
             fs.add_layer(l)?;
         }
@@ -177,10 +219,15 @@ impl Fs {
             Part::App => {
                 // The application's entries as they are in its layers (the check looks at what
                 // each layer does, not only at the result), keyed as the view keys them.
-                let app = &mut self.app;
-                app.reserve_exact(entries.len());
+                if let (Some(f), None) = (self.owned_by, &self.owned) {
+                    self.owned = Some(f(self)?);
+                }
+                let (app, base, owned) = (&mut self.app, &self.base, self.owned.as_ref());
                 self.result.apply_layer_with(i, entries, |path, op| {
                     let op = match op {
+                        Op::Put { .. } | Op::Link { .. } if !touches_base(base, owned, path) => {
+                            return;
+                        }
                         Op::Put { kind, .. } => AppOp::Put(kind.shape()),
                         Op::Link { .. } => AppOp::Link,
                         Op::Whiteout => AppOp::Whiteout,
