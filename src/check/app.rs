@@ -115,7 +115,12 @@ impl App {
     pub fn nodes<'f>(&'f self, fs: &'f Fs) -> Box<dyn Iterator<Item = (&'f Key, &'f Node)> + 'f> {
         if self.sels.is_empty() {
             let boundary = self.boundary;
-            Box::new(fs.result.nodes.iter().filter(move |(_, n)| n.layer() >= boundary))
+            Box::new(
+                fs.result
+                    .nodes
+                    .iter()
+                    .filter(move |(_, n)| n.layer() >= boundary),
+            )
         } else {
             Box::new(self.sels.iter().flat_map(|s| fs.result.subtree(s)))
         }

@@ -324,7 +324,11 @@ mod tests {
         let base = layer(&[
             T::File("etc/passwd", 0o644, "root:x:0:0::/root:/bin/sh\n"),
             T::File("var/lib/dpkg/status", 0o644, status),
-            T::File("var/lib/dpkg/info/libqux.list", 0o644, "/usr/share/qux/data\n"),
+            T::File(
+                "var/lib/dpkg/info/libqux.list",
+                0o644,
+                "/usr/share/qux/data\n",
+            ),
             T::Dir("usr/share/"),
         ]);
         let app = layer(&[
@@ -351,8 +355,14 @@ mod tests {
         // Recorded: what lands on a listed path (and the parents that reach it); not the
         // application's own files.
         let recorded: Vec<&[u8]> = fs.app.iter().map(|e| &e.path[..]).collect();
-        assert!(recorded.contains(&&b"usr/share/qux/data"[..]), "{recorded:?}");
-        assert!(!recorded.iter().any(|p| p.starts_with(b"opt/own")), "{recorded:?}");
+        assert!(
+            recorded.contains(&&b"usr/share/qux/data"[..]),
+            "{recorded:?}"
+        );
+        assert!(
+            !recorded.iter().any(|p| p.starts_with(b"opt/own")),
+            "{recorded:?}"
+        );
     }
 
     #[test]

@@ -61,7 +61,10 @@ pub fn read_db(fs: &Fs, view: &MergedView, from: &dyn Fn(usize) -> bool) -> Resu
 /// The paths the base's package database lists, resolved in the base's view (what
 /// `shadowed` looks up): `Fs::set_owned_paths` records the application entries by them.
 pub fn owned_paths(fs: &Fs) -> Result<std::collections::HashSet<Vec<u8>>> {
-    Ok(read_db(fs, &fs.base, &|_| true)?.owner.into_keys().collect())
+    Ok(read_db(fs, &fs.base, &|_| true)?
+        .owner
+        .into_keys()
+        .collect())
 }
 
 /// Reads one view's package database files.

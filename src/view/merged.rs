@@ -286,7 +286,11 @@ mod tests {
         // Every entry of every view holds one (in a B-tree slot beside its 16-byte key): the
         // memory budget in BENCHMARKS.md counts on it.
         assert_eq!(std::mem::size_of::<Key>(), 16);
-        assert!(std::mem::size_of::<Node>() <= 96, "{}", std::mem::size_of::<Node>());
+        assert!(
+            std::mem::size_of::<Node>() <= 96,
+            "{}",
+            std::mem::size_of::<Node>()
+        );
         // A layer's entries are all held before they are applied.
         let e = std::mem::size_of::<crate::layer::entry::LayerEntry>();
         assert!(e <= 112, "{e}");
