@@ -240,6 +240,30 @@ impl Shape {
     }
 }
 
+/// Where an entry's file bytes are (`Op::Put`): an offset the caller defines; the length is
+/// the entry's size. One word, where a `DataRef` is two and its `Option` three: a layer's
+/// entries are all held before they apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DataAt(std::num::NonZeroU64);
+
+impl DataAt {
+    pub fn new(offset: u64) -> DataAt {
+        DataAt(
+            std::num::NonZeroU64::new(offset.wrapping_add(1)).expect("a data offset of 2^64 - 1"),
+        )
+    }
+    pub fn offset(self) -> u64 {
+        self.0.get() - 1
+    }
+    /// The bytes at it, `len` of them.
+    pub fn of(self, len: u64) -> DataRef {
+        DataRef {
+            offset: self.offset(),
+            len,
+        }
+    }
+}
+
 /// Where a regular file's bytes can be found: a caller-defined location.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DataRef {
@@ -255,7 +279,7 @@ pub enum Op {
         kind: Kind,
         meta: Meta,
         size: u64,
-        data: Option<DataRef>,
+        data: Option<DataAt>,
     },
     /// A hardlink to `target` (a cleaned path).
     Link { target: Vec<u8>, meta: Meta },

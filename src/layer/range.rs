@@ -232,10 +232,11 @@ mod tests {
                 Op::Put {
                     kind: Kind::File,
                     data: Some(d),
+                    size,
                     ..
                 } => (
                     String::from_utf8_lossy(&e.path).to_string(),
-                    r.read_at(d.offset, d.len).unwrap(),
+                    r.read_at(d.offset(), *size).unwrap(),
                 ),
                 other => panic!("unexpected entry {other:?}"),
             })

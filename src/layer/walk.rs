@@ -3,7 +3,7 @@
 //! or, for an uncompressed layer on disk that is copied whole afterwards, by its headers alone
 //! ([`walk_headers`]).
 
-use super::entry::{DataRef, Entries, Kind, LayerEntry, Op, parse_entry};
+use super::entry::{DataAt, Entries, Kind, LayerEntry, Op, parse_entry};
 use super::range::TarRange;
 use super::stream::LayerStream;
 use crate::error::{Error, Result};
@@ -117,15 +117,11 @@ pub fn walk_headers(what: &str, range: &mut TarRange) -> Result<Entries> {
     let last_end = parse_entries(what, ar.entries_with_seek(), |e, mut le| {
         if let Op::Put {
             kind: Kind::File,
-            size,
             data,
             ..
         } = &mut le.op
         {
-            *data = Some(DataRef {
-                offset: e.raw_file_position(),
-                len: *size,
-            });
+            *data = Some(DataAt::new(e.raw_file_position()));
         }
         out.push(le);
         Ok(())

@@ -9,7 +9,7 @@ use super::load::{fill_node, missing_data, spill_files};
 use super::merged::Key;
 use super::spill::Spill;
 use crate::error::{Error, Result};
-use crate::layer::entry::{DataRef, Entries, Kind, Op, Shape};
+use crate::layer::entry::{DataAt, DataRef, Entries, Kind, Op, Shape};
 use crate::layer::{TarRange, collect_entries, describe, seekable_tar, walk_headers};
 use crate::model::image::Layer;
 use crate::model::limits::{self, Limit, MAX_SYSTEM_FILE};
@@ -259,7 +259,7 @@ impl Fs {
         let base = self.store.add_tar(range);
         for le in entries.iter_mut() {
             if let Op::Put { data: Some(d), .. } = &mut le.op {
-                d.offset += base;
+                *d = DataAt::new(d.offset() + base);
             }
         }
         Ok(entries)
@@ -278,7 +278,7 @@ impl Fs {
             } = &mut le.op
                 && *size > 0
             {
-                *data = keep(store, e, &le.path, *size, part, name)?;
+                *data = keep(store, e, &le.path, *size, part, name)?.map(|d| DataAt::new(d.offset));
             }
             Ok(le)
         })

@@ -6,7 +6,7 @@ use super::merged::Key;
 use super::spill::Spill;
 use super::{MergedView, Node};
 use crate::error::{Error, Result};
-use crate::layer::entry::{DataRef, Kind, Op};
+use crate::layer::entry::{DataAt, DataRef, Kind, Op};
 use crate::model::image::{Image, Layer};
 use crate::model::path;
 use std::collections::{BTreeMap, HashMap};
@@ -40,16 +40,14 @@ pub fn merged_view(
                 ) = (spill.as_deref_mut(), &mut le.op)
                 {
                     if let Some(base) = in_place {
-                        *data = Some(DataRef {
-                            offset: base + e.raw_file_position(),
-                            len: *size,
-                        });
+                        *data = Some(DataAt::new(base + e.raw_file_position()));
                     } else if keep
                         .iter()
                         // An empty selection is the root: every file is kept.
                         .any(|k| k.is_empty() || path::is_under(&le.path, k))
                     {
-                        *data = Some(sp.put(e, *size, &format!("{}: layer {i}", img.name))?);
+                        let d = sp.put(e, *size, &format!("{}: layer {i}", img.name))?;
+                        *data = Some(DataAt::new(d.offset));
                     }
                 }
                 Ok(le)

@@ -4,7 +4,7 @@
 //! parsed tar entries; file data stays wherever the caller put it.
 
 use crate::error::{Error, Result};
-use crate::layer::entry::{DataRef, Kind, Meta};
+use crate::layer::entry::{DataAt, DataRef, Kind, Meta};
 use std::collections::BTreeMap;
 use std::collections::btree_map::Range;
 use std::ops::Bound;
@@ -28,9 +28,9 @@ pub struct Node {
     /// hardlink's target, or a name written through a symlinked parent); read it with
     /// `origin`. Out of line: most nodes have none.
     pub from: Option<Box<Origin>>,
-    /// Where a file's `size` bytes are (`data`, `set_data`): an offset the caller defines, or
-    /// `NO_DATA`. One word, not a `DataRef`'s three: the length is the size.
-    at: u64,
+    /// Where a file's `size` bytes are (`data`, `set_data`). One word, not a `DataRef`'s
+    /// three: the length is the size.
+    at: Option<DataAt>,
     /// Hardlink group: nodes with the same inode share content.
     pub inode: u32,
 }
@@ -46,26 +46,21 @@ fn layer32(layer: usize) -> u32 {
         .expect("2 billion layers")
 }
 
-/// `Node::at` when no data is kept.
-const NO_DATA: u64 = u64::MAX;
-
 /// A layer and a path in it, as written: where a node's content came from.
 pub type Origin = (usize, Key);
 
 impl Node {
-    /// A node of `layer`, with its data where `data` says (whose length must be `size`).
-    pub fn new(kind: Kind, meta: Meta, size: u64, layer: usize, data: Option<DataRef>) -> Node {
-        let mut n = Node {
+    /// A node of `layer`, with its `size` bytes where `data` says.
+    pub fn new(kind: Kind, meta: Meta, size: u64, layer: usize, data: Option<DataAt>) -> Node {
+        Node {
             kind,
             meta,
             size,
             layer: layer32(layer),
             from: None,
-            at: NO_DATA,
+            at: data,
             inode: 0,
-        };
-        n.set_data(data);
-        n
+        }
     }
 
     /// The layer the node's entry came from.
@@ -85,23 +80,17 @@ impl Node {
 
     /// Where the file's bytes are, when they are kept.
     pub fn data(&self) -> Option<DataRef> {
-        (self.at != NO_DATA).then_some(DataRef {
-            offset: self.at,
-            len: self.size,
-        })
+        self.at.map(|a| a.of(self.size))
     }
 
     /// Sets where the file's bytes are; `d.len` is the node's size (every reference to a
     /// file's data is to all of it).
     pub fn set_data(&mut self, d: Option<DataRef>) {
-        self.at = match d {
-            Some(d) => {
-                debug_assert_eq!(d.len, self.size, "a node's data is its whole content");
-                assert!(d.offset != NO_DATA, "a data offset of 2^64-1");
-                d.offset
-            }
-            None => NO_DATA,
-        };
+        debug_assert!(
+            d.is_none_or(|d| d.len == self.size),
+            "a node's data is all of it"
+        );
+        self.at = d.map(|d| DataAt::new(d.offset));
     }
 
     /// The layer and path the content came from (differs for hardlinks); `key` is the node's
@@ -293,7 +282,7 @@ mod tests {
         );
         // A layer's entries are all held before they are applied.
         let e = std::mem::size_of::<crate::layer::entry::LayerEntry>();
-        assert!(e <= 112, "{e}");
+        assert!(e <= 96, "{e}");
     }
 
     #[test]

@@ -20,7 +20,7 @@
 
 use super::{Key, MergedView, Node};
 use crate::error::{Error, Result};
-use crate::layer::entry::{DataRef, Entries, Kind, LayerEntry, Meta, Op};
+use crate::layer::entry::{DataAt, Entries, Kind, LayerEntry, Meta, Op};
 
 /// The view's size from which `apply_layer` compacts its tree (tiny in tests, so that every
 /// test of the view, the property tests among them, runs through compactions).
@@ -93,7 +93,7 @@ struct Put {
     kind: Kind,
     meta: Meta,
     size: u64,
-    data: Option<DataRef>,
+    data: Option<DataAt>,
 }
 
 impl MergedView {
@@ -307,10 +307,7 @@ pub(super) mod tests {
                 kind: Kind::File,
                 meta: Meta::default(),
                 size: 1,
-                data: Some(DataRef {
-                    offset: off,
-                    len: 1,
-                }),
+                data: Some(DataAt::new(off)),
             },
         }
     }
@@ -388,14 +385,8 @@ pub(super) mod tests {
         v.apply_layer(0, vec![file("t", 10)]).unwrap();
         v.apply_layer(1, vec![link("l", "t"), file("t", 20)])
             .unwrap();
-        assert_eq!(
-            v.get(b"l").unwrap().data(),
-            Some(DataRef { offset: 10, len: 1 })
-        );
-        assert_eq!(
-            v.get(b"t").unwrap().data(),
-            Some(DataRef { offset: 20, len: 1 })
-        );
+        assert_eq!(v.get(b"l").unwrap().data(), Some(DataAt::new(10).of(1)));
+        assert_eq!(v.get(b"t").unwrap().data(), Some(DataAt::new(20).of(1)));
         assert!(
             v.clone()
                 .apply_layer(2, vec![link("m", "nothing")])
@@ -648,7 +639,7 @@ mod model_tests {
                         kind,
                         meta: Meta::default(),
                         size: 1,
-                        data: Some(DataRef { offset: c, len: 1 }),
+                        data: Some(DataAt::new(c)),
                     },
                 };
                 match o {
