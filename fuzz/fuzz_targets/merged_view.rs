@@ -5,7 +5,7 @@
 //! bounded time and memory (`fuzz/run.sh` flags a run over its limits), never a panic.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use regraft::layer::entry::{DataRef, Kind, LayerEntry, Meta, Op, clean_path};
+use regraft::layer::entry::{DataAt, Kind, LayerEntry, Meta, Op, clean_path};
 use regraft::view::MergedView;
 
 fn entry(line: &[u8]) -> Option<LayerEntry> {
@@ -16,7 +16,7 @@ fn entry(line: &[u8]) -> Option<LayerEntry> {
         kind,
         meta: Meta::default(),
         size: 1,
-        data: Some(DataRef { offset: 0, len: 1 }),
+        data: Some(DataAt::new(0)),
     };
     let op = match op {
         b"f" => put(Kind::File),
@@ -30,7 +30,10 @@ fn entry(line: &[u8]) -> Option<LayerEntry> {
         b"o" => Op::Opaque,
         _ => return None,
     };
-    Some(LayerEntry { path, op })
+    Some(LayerEntry {
+        path: path.into(),
+        op,
+    })
 }
 
 fuzz_target!(|data: &[u8]| {
