@@ -114,18 +114,28 @@ impl TarRange {
                     self.path.display()
                 ))
             })?;
-        let mut buf = vec![0u8; (end - offset).min(1 << 20) as usize];
-        let mut at = offset;
-        while at < end {
-            let n = buf.len().min((end - at) as usize);
-            self.file
-                .read_exact_at(&mut buf[..n], self.start + at)
-                .map_err(|e| Error::io(&self.path, e))?;
-            w.write_all(&buf[..n])
-                .map_err(|e| Error::io_while("writing layer", e))?;
-            at += n as u64;
+        // One buffer a thread, zeroed once as it grows: a small file's copy costs no
+        // allocation and no memset (taken out of its cell, so a nested call gets its own).
+        let mut buf = COPY_BUF.take();
+        let want = (end - offset).min(1 << 20) as usize;
+        if buf.len() < want {
+            buf.resize(want, 0);
         }
-        Ok(())
+        let copied = (|| {
+            let mut at = offset;
+            while at < end {
+                let n = want.min((end - at) as usize);
+                self.file
+                    .read_exact_at(&mut buf[..n], self.start + at)
+                    .map_err(|e| Error::io(&self.path, e))?;
+                w.write_all(&buf[..n])
+                    .map_err(|e| Error::io_while("writing layer", e))?;
+                at += n as u64;
+            }
+            Ok(())
+        })();
+        COPY_BUF.set(buf);
+        copied
     }
 
     /// `len` bytes at `offset` of the tar (a file's data, as `walk_headers` located it).
@@ -134,6 +144,11 @@ impl TarRange {
         self.copy_range(offset, len, &mut v)?;
         Ok(v)
     }
+}
+
+thread_local! {
+    /// `TarRange::copy_range`'s buffer (at most 1 MiB a thread).
+    static COPY_BUF: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// Opens an uncompressed layer whose blob digest is its diff_id, held in a file on disk, as a
