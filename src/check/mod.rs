@@ -352,8 +352,7 @@ mod tests {
             text.contains("shadowed-package] /usr/share/qux/data"),
             "{text}"
         );
-        // Recorded: what lands on a listed path (and the parents that reach it); not the
-        // application's own files.
+        // Recorded: what lands on a listed path; not the application's own files.
         let recorded: Vec<&[u8]> = fs.app.iter().map(|e| &e.path[..]).collect();
         assert!(
             recorded.contains(&&b"usr/share/qux/data"[..]),

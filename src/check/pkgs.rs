@@ -12,7 +12,7 @@ use crate::layer::entry::{Kind, Shape};
 use crate::model::limits::{MAX_PACKAGE_DB, MAX_SYSTEM_FILE};
 use crate::packages::{self, Db};
 use crate::view::MergedView;
-use crate::view::fs::{AppEntry, AppOp, Fs};
+use crate::view::fs::{AppEntry, AppOp, BaseIndex, Fs};
 use std::collections::{BTreeMap, HashMap};
 
 const INFO: &[u8] = b"var/lib/dpkg/info/";
@@ -58,13 +58,16 @@ pub fn read_db(fs: &Fs, view: &MergedView, from: &dyn Fn(usize) -> bool) -> Resu
     Ok(o)
 }
 
-/// The paths the base's package database lists, resolved in the base's view (what
-/// `shadowed` looks up): `Fs::set_owned_paths` records the application entries by them.
-pub fn owned_paths(fs: &Fs) -> Result<std::collections::HashSet<Vec<u8>>> {
-    Ok(read_db(fs, &fs.base, &|_| true)?
-        .owner
-        .into_keys()
-        .collect())
+/// The base's package database, for `Fs::set_owned_paths`: the application entries are
+/// recorded by the paths it lists, and `shadowed` takes it back instead of reading it again.
+pub fn owned_paths(fs: &Fs) -> Result<Box<dyn BaseIndex>> {
+    Ok(Box::new(read_db(fs, &fs.base, &|_| true)?))
+}
+
+impl BaseIndex for Owned {
+    fn lists(&self, path: &[u8]) -> bool {
+        self.owner.contains_key(path)
+    }
 }
 
 /// Reads one view's package database files.
@@ -228,16 +231,26 @@ struct Hits {
 /// One finding per base package whose files the application replaces or deletes.
 pub fn shadowed(fs: &Fs, app: &[&AppEntry]) -> Result<Vec<Finding>> {
     let boundary = fs.boundary;
-    let base = read_db(fs, &fs.base, &|_| true)?;
+    let kept = fs
+        .base_index()
+        .and_then(|b| (b as &dyn std::any::Any).downcast_ref::<Owned>());
+    let read;
+    let base = match kept {
+        Some(o) => o,
+        None => {
+            read = read_db(fs, &fs.base, &|_| true)?;
+            &read
+        }
+    };
     if base.db.is_none() || base.owner.is_empty() {
         return Ok(Vec::new());
     }
     // The application's own database: the result's, where an application layer wrote it.
     let vendor = read_db(fs, &fs.result, &|l| l >= boundary)?;
     let db = base.db.unwrap_or(Db::Dpkg);
-    Ok(hits(fs, &base, app)
+    Ok(hits(fs, base, app)
         .into_iter()
-        .map(|(pkg, h)| finding(db, &pkg, h, &base, &vendor))
+        .map(|(pkg, h)| finding(db, &pkg, h, base, &vendor))
         .collect())
 }
 

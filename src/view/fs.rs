@@ -16,7 +16,6 @@ use crate::model::limits::{self, Limit, MAX_SYSTEM_FILE};
 use crate::model::out::WriteMode;
 use crate::view;
 use crate::view::MergedView;
-use std::collections::HashSet;
 use std::io::Read;
 
 /// What an application layer's entry does.
@@ -29,7 +28,8 @@ pub enum AppOp {
 }
 
 /// One entry of an application layer, by its cleaned tar path: 24 bytes (one is kept for
-/// every entry of the application's layers).
+/// every entry of the application's layers, or with `Fs::set_owned_paths` for every entry that
+/// can touch the base).
 #[derive(Clone, Debug)]
 pub struct AppEntry {
     /// Shares its bytes with the view's keys.
@@ -68,14 +68,20 @@ pub struct FsInput<'a> {
     pub boundary: usize,
     pub max_layer_size: u64,
     pub verify: Verify,
-    /// Reads the paths the base's package database lists, for `Fs::set_owned_paths`.
-    pub owned: Option<OwnedPaths>,
+    /// Reads the base's package database, for `Fs::set_owned_paths`.
+    pub owned: Option<ReadBase>,
 }
 
-/// Reads the paths a base's package database lists (resolved in the base's view) from a
-/// filesystem whose base layers are in (the check's package reader; the view cannot read
-/// package databases itself).
-pub type OwnedPaths = fn(&Fs) -> Result<HashSet<Vec<u8>>>;
+/// What the check reads of the base once its layers are in: its package database. The view
+/// cannot read package databases itself; the check reads it here once, and takes it back
+/// (`Fs::base_index`) instead of reading it again.
+pub trait BaseIndex: std::any::Any + Send {
+    /// Whether the base's package database lists `path` (resolved in the base's view).
+    fn lists(&self, path: &[u8]) -> bool;
+}
+
+/// Reads a `BaseIndex` from a filesystem whose base layers are in.
+pub type ReadBase = fn(&Fs) -> Result<Box<dyn BaseIndex>>;
 
 /// Which part of the image a layer belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,23 +104,23 @@ pub struct Fs {
     layers: Vec<Layer>,
     max: u64,
     verify: Verify,
-    /// How to read the base's package-owned paths, and the paths once read (at the first
-    /// application layer): the application entries recorded are those that can touch the
-    /// base (`touches_base`).
-    owned_by: Option<OwnedPaths>,
-    owned: Option<HashSet<Vec<u8>>>,
+    /// How to read the base's package database, and what was read (at the first application
+    /// layer): the application entries recorded are those that can touch the base
+    /// (`touches_base`).
+    owned_by: Option<ReadBase>,
+    owned: Option<Box<dyn BaseIndex>>,
 }
 
 /// Whether an application entry at `path` (as written) can touch the base: the check of it
 /// looks at the base's node where it lands (`conflicts`) and at the package that lists that
 /// path (`pkgs::shadowed`), or at the path as written where it does not resolve. `owned`:
 /// the package-listed paths, when they were read (every entry is kept otherwise).
-fn touches_base(base: &MergedView, owned: Option<&HashSet<Vec<u8>>>, path: &[u8]) -> bool {
+fn touches_base(base: &MergedView, owned: Option<&dyn BaseIndex>, path: &[u8]) -> bool {
     let Some(owned) = owned else {
         return true;
     };
     match base.resolve_parent(path) {
-        Ok(at) => base.get(&at).is_some() || owned.contains(&at),
+        Ok(at) => base.get(&at).is_some() || owned.lists(&at),
         Err(_) => true,
     }
 }
@@ -176,8 +182,13 @@ impl Fs {
     /// nothing else, and a million-entry application in a directory of its own then costs no
     /// record per entry. Without it every entry is recorded. Set before the first application
     /// layer is added.
-    pub fn set_owned_paths(&mut self, f: OwnedPaths) {
+    pub fn set_owned_paths(&mut self, f: ReadBase) {
         self.owned_by = Some(f);
+    }
+
+    /// What `set_owned_paths`'s reader read, once an application layer was added.
+    pub fn base_index(&self) -> Option<&dyn BaseIndex> {
+        self.owned.as_deref()
     }
 
     /// Reads every layer once, keeping the data of system files, of the application's ELF
@@ -222,7 +233,7 @@ impl Fs {
                 if let (Some(f), None) = (self.owned_by, &self.owned) {
                     self.owned = Some(f(self)?);
                 }
-                let (app, base, owned) = (&mut self.app, &self.base, self.owned.as_ref());
+                let (app, base, owned) = (&mut self.app, &self.base, self.owned.as_deref());
                 self.result.apply_layer_with(i, entries, |path, op| {
                     let op = match op {
                         Op::Put { .. } | Op::Link { .. } if !touches_base(base, owned, path) => {
