@@ -83,13 +83,9 @@ impl Node {
         self.at.map(|a| a.of(self.size))
     }
 
-    /// Sets where the file's bytes are; `d.len` is the node's size (every reference to a
-    /// file's data is to all of it).
+    /// Sets where the file's bytes are: the node's `size` bytes at `d.offset` (`d.len` is
+    /// not kept; every reference made is to a whole file of that size).
     pub fn set_data(&mut self, d: Option<DataRef>) {
-        debug_assert!(
-            d.is_none_or(|d| d.len == self.size),
-            "a node's data is all of it"
-        );
         self.at = d.map(|d| DataAt::new(d.offset));
     }
 
