@@ -365,6 +365,53 @@ mod tests {
     }
 
     #[test]
+    fn recording_by_the_base_finds_what_recording_every_entry_finds() {
+        // The synthetic image has type conflicts (a file over a directory, a directory over
+        // the base's `lib` symlink), shadowed and deleted package files, whiteouts and an
+        // opaque marker; with and without --path selections.
+        let config = json!({
+            "architecture": "amd64",
+            "config": {"Entrypoint": ["/app/missing"], "User": "app:staff",
+                       "Env": ["PATH=/usr/bin:/bin"]}
+        });
+        let layers = layers();
+        let selections: [Vec<Vec<u8>>; 3] = [
+            vec![],
+            vec![b"usr/lib".to_vec(), b"etc".to_vec()],
+            vec![b"lib".to_vec(), b"opt".to_vec()],
+        ];
+        for paths in &selections {
+            let input = CheckInput {
+                name: "img",
+                layers: &layers,
+                boundary: 1,
+                paths,
+                config: &config,
+                max_layer_size: u64::MAX,
+                verify: crate::view::fs::Verify::Here,
+            };
+            let every = Fs::build(&FsInput {
+                name: "img",
+                layers: &layers,
+                boundary: 1,
+                max_layer_size: u64::MAX,
+                verify: crate::view::fs::Verify::Here,
+                owned: None,
+            })
+            .unwrap();
+            let recorded_all = every.app.len();
+            let (by_base, fs) = check(&input, None).unwrap();
+            let (all, _) = check(&input, Some(every)).unwrap();
+            assert_eq!(by_base.text(), all.text(), "{paths:?}");
+            assert!(
+                fs.app.len() < recorded_all,
+                "{} {recorded_all}",
+                fs.app.len()
+            );
+        }
+    }
+
+    #[test]
     fn every_check_but_elf_on_a_synthetic_image() {
         let config = json!({
             "architecture": "amd64",
