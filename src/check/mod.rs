@@ -364,16 +364,22 @@ mod tests {
         );
     }
 
+    /// The config `layers()` is checked with: an Entrypoint that is missing, a user whose
+    /// group is not there.
+    fn layers_config() -> Value {
+        json!({
+            "architecture": "amd64",
+            "config": {"Entrypoint": ["/app/missing"], "User": "app:staff",
+                       "Env": ["PATH=/usr/bin:/bin"]}
+        })
+    }
+
     #[test]
     fn recording_by_the_base_finds_what_recording_every_entry_finds() {
         // The synthetic image has type conflicts (a file over a directory, a directory over
         // the base's `lib` symlink), shadowed and deleted package files, whiteouts and an
         // opaque marker; with and without --path selections.
-        let config = json!({
-            "architecture": "amd64",
-            "config": {"Entrypoint": ["/app/missing"], "User": "app:staff",
-                       "Env": ["PATH=/usr/bin:/bin"]}
-        });
+        let config = layers_config();
         let layers = layers();
         let selections: [Vec<Vec<u8>>; 3] = [
             vec![],
@@ -413,11 +419,7 @@ mod tests {
 
     #[test]
     fn every_check_but_elf_on_a_synthetic_image() {
-        let config = json!({
-            "architecture": "amd64",
-            "config": {"Entrypoint": ["/app/missing"], "User": "app:staff",
-                       "Env": ["PATH=/usr/bin:/bin"]}
-        });
+        let config = layers_config();
         assert_lines(&run(&layers(), &[], &config).text(), WANT_LAYERS);
     }
 
