@@ -7,8 +7,8 @@
 
 use super::{GraftPlan, Inputs, ModeResult, NewLayerSummary, WriteMode, out_dir};
 use crate::error::{Error, Result};
-use crate::layer::entry::{self, DataRef, Kind, Meta};
-use crate::layer::tarw::{OutKind, TarWriter};
+use crate::layer::entry::{self, DataAt, Entries, Kind, LayerEntry, Meta, Op};
+use crate::layer::tarw::{self, OutKind, TarWriter};
 use crate::model::image::Image;
 use crate::model::out::OutBlob;
 use crate::model::path::{ancestors, join};
@@ -28,7 +28,6 @@ enum NewEntry {
         kind: Kind,
         meta: Meta,
         size: u64,
-        data: Option<DataRef>,
         inode: u32,
     },
     Opaque,
@@ -79,6 +78,17 @@ impl<'v> LayerPlan<'v> {
             })
     }
 
+    /// The layer's whiteouts and opaque markers, as a reader of the layer gets them.
+    fn markers(&self) -> Result<Entries> {
+        let mut out = Entries::new();
+        for (_, path, e) in self.owned.values() {
+            if matches!(e, NewEntry::Opaque | NewEntry::Whiteout) {
+                out.push(marker_entry(path)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// The layer's entries in path order: (tar path, entry). A path planned twice is the
     /// later plan's.
     fn entries(&self) -> impl Iterator<Item = (Vec<u8>, Planned<'_>)> + '_ {
@@ -125,6 +135,20 @@ impl<'v> LayerPlan<'v> {
             }
             Some((path.map_or(key, <[u8]>::to_vec), entry))
         })
+    }
+}
+
+/// A marker written at `path` as a reader of the layer gets it.
+fn marker_entry(path: &[u8]) -> Result<LayerEntry> {
+    match entry::classify(path.to_vec())? {
+        (p, Some(op)) => Ok(LayerEntry {
+            path: p.into(),
+            op,
+        }),
+        (_, None) => Err(Error::Invalid(format!(
+            "internal: {} is no marker",
+            String::from_utf8_lossy(path)
+        ))),
     }
 }
 
@@ -182,7 +206,6 @@ fn node_entry(n: &view::Node) -> NewEntry {
         kind: n.kind.clone(),
         meta: n.meta.clone(),
         size: n.size,
-        data: n.data(),
         inode: n.inode,
     }
 }
@@ -266,7 +289,6 @@ fn plan_parents(
                     ..Default::default()
                 },
                 size: 0,
-                data: None,
                 inode: 0,
             },
         };
@@ -276,11 +298,14 @@ fn plan_parents(
 }
 
 /// Writes the planned layer's entries; returns how many. Hardlink groups inside the
-/// selection: the first member carries the data, the others link to it.
+/// selection: the first member carries the data, the others link to it. Each entry written
+/// goes to `emit` as a reader of the layer would get it, its data where `spill` has it (the
+/// check's view of the layer is built from these, not by reading the layer back).
 fn write_entries<W: Write>(
     tw: &mut TarWriter<W>,
     plan: &LayerPlan<'_>,
     spill: &Spill,
+    emit: &mut dyn FnMut(LayerEntry) -> Result<()>,
 ) -> Result<usize> {
     let io = |e: std::io::Error| Error::io_while("writing the new layer", e);
     let file_inode = |e: &Planned<'_>| match e {
@@ -309,28 +334,34 @@ fn write_entries<W: Write>(
         let (kind, meta, size, data) = match e {
             Planned::Owned(NewEntry::Opaque | NewEntry::Whiteout) => {
                 tw.append_marker(&path).map_err(io)?;
+                emit(marker_entry(&path)?)?;
                 continue;
             }
+            // The plan's parents are directories (no data of the vendor's).
             Planned::Owned(NewEntry::Node {
-                kind,
-                meta,
-                size,
-                data,
-                ..
-            }) => (kind, meta, *size, *data),
+                kind, meta, size, ..
+            }) => (kind, meta, *size, None),
             Planned::Vendor(n) => (&n.kind, &n.meta, n.size, n.data()),
         };
         if let Some(inode) = file_inode(&e).filter(|i| group_size.contains_key(i)) {
             if let Some(target) = first.get(&inode) {
-                tw.append_header(&path, &OutKind::Hardlink(target), meta)
-                    .map_err(io)?;
+                let out = OutKind::Hardlink(target);
+                tw.append_header(&path, &out, meta).map_err(io)?;
+                emit(LayerEntry {
+                    path: path.into(),
+                    op: Op::Link {
+                        target: target.clone(),
+                        meta: tarw::as_read(&out, meta),
+                    },
+                })?;
                 continue;
             }
             first.insert(inode, path.clone());
         }
-        tw.append_header(&path, &OutKind::from_kind(kind, size), meta)
-            .map_err(io)?;
-        if *kind == Kind::File && size > 0 {
+        let out = OutKind::from_kind(kind, size);
+        tw.append_header(&path, &out, meta).map_err(io)?;
+        let is_file = *kind == Kind::File;
+        if is_file && size > 0 {
             let d = data.ok_or_else(|| {
                 Error::Invalid(format!(
                     "internal: no data kept for /{}",
@@ -340,6 +371,15 @@ fn write_entries<W: Write>(
             spill.copy_to(d, tw.data())?;
             tw.pad(size).map_err(io)?;
         }
+        emit(LayerEntry {
+            path: path.into(),
+            op: Op::Put {
+                kind: kind.clone(),
+                meta: tarw::as_read(&out, meta),
+                size: if is_file { size } else { 0 },
+                data: data.filter(|_| is_file).map(|d| DataAt::new(d.offset)),
+            },
+        })?;
     }
     Ok(count)
 }
@@ -417,11 +457,23 @@ pub(super) fn graft_paths(
         Some(s) => LayerDest::Sink(s.as_mut()),
         None => LayerDest::TempFileIn(&dir),
     };
+    // The check's view of the new layer is built as it is written, from what is written:
+    // its markers act first, its entries apply a chunk at a time.
+    let mut planned = bfs.begin_planned(&lplan.markers()?)?;
+    let mut batch = Vec::new();
+    let mut emit = |e: LayerEntry| -> Result<()> {
+        batch.push(e);
+        if batch.len() >= Entries::CHUNK {
+            bfs.add_planned(&mut planned, std::mem::take(&mut batch))?;
+        }
+        Ok(())
+    };
     let mut entries = 0;
     let l = crate::mutate::new_layer(dest, codec, |tw| {
-        entries = write_entries(tw, &lplan, &spill)?;
+        entries = write_entries(tw, &lplan, &spill, &mut emit)?;
         Ok(())
     })?;
+    bfs.add_planned(&mut planned, batch)?;
     spill.check_unchanged()?;
     let new_layer = NewLayerSummary {
         digest: l.desc.digest.to_string(),
@@ -430,12 +482,11 @@ pub(super) fn graft_paths(
         compression: codec.to_string(),
         entries,
     };
-    // The plan and the vendor's view are done with: free them before the check's view of the
-    // new layer is built.
     drop(lplan);
     drop(vview);
-    drop(spill);
-    bfs.add_layer(&l)?;
+    // The check reads the new layer's files where the graft found them (the vendor's layers
+    // in place, or the spill file).
+    bfs.end_planned(planned, &l, spill)?;
     Ok(ModeResult {
         layers: vec![LayerFrom {
             image: "new layer".into(),
@@ -552,4 +603,120 @@ fn history_entry(plan: &GraftPlan, inputs: &Inputs) -> Value {
             .unwrap_or("regraft path graft"),
         HistoryKind::Layer,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{GraftPlan, WriteMode, graft};
+    use crate::layer::entry::{Kind, Op};
+    use crate::model::reference::ImageRef;
+    use crate::view::fs::{Fs, FsInput, Verify};
+
+    fn plan(paths: &[&str], out: &std::path::Path) -> GraftPlan {
+        let fixture = |f: &str| {
+            ImageRef::parse_input(&format!("{}/fixtures/{f}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+        };
+        GraftPlan {
+            vendor: fixture("vendor.tar"),
+            base: fixture("base.tar"),
+            old_base: Default::default(),
+            output: ImageRef::parse_output(&format!("oci:{}", out.display())).unwrap(),
+            paths: paths.iter().map(|p| p.as_bytes().to_vec()).collect(),
+            tag: None,
+            compression: None,
+            overrides: Default::default(),
+            platform: None,
+            max_layer_size: u64::MAX,
+            source_date_epoch: Some(0),
+            exclude: Default::default(),
+            accepts: Default::default(),
+            docs: Default::default(),
+            history_comment: None,
+        }
+    }
+
+    /// The check's view of the new layer, built as the graft writes it, is the view a reader
+    /// of the written layer builds: the same nodes (kinds, attributes, sizes, layers, origins,
+    /// inodes, the same bytes where both keep them) and the same application entries, over
+    /// the small vendor's hardlink, symlink, set-uid file, xattrs, whiteouts and opaque
+    /// directory, selections under a base directory and over one (an opaque marker), and a
+    /// symlinked parent.
+    #[test]
+    fn the_planned_view_is_the_view_of_the_written_layer() {
+        let tmp = tempfile::tempdir().unwrap();
+        for sel in [
+            &["opt/vendor"][..],
+            &["opt/vendor/share", "opt/vendor/bin/hello-link", "etc"],
+            &["usr", "opt/vendor/bin/greet", "opt/vendor/etc/app.conf"],
+        ] {
+            let p = plan(sel, &tmp.path().join("out"));
+            let g = graft(&p, WriteMode::DryRun).unwrap();
+            let planned = g.fs.expect("path mode builds the check's filesystem");
+            let layers: Vec<_> = g
+                .image
+                .blobs
+                .iter()
+                .filter_map(|b| match b {
+                    crate::model::out::OutBlob::Layer { layer, .. } => Some(layer.clone()),
+                    _ => None,
+                })
+                .collect();
+            let read = Fs::build(&FsInput {
+                name: "read",
+                layers: &layers,
+                boundary: planned.boundary,
+                max_layer_size: u64::MAX,
+                verify: Verify::Here,
+                owned: Some(crate::check::pkgs::owned_paths),
+            })
+            .unwrap();
+            let keys = |fs: &Fs| -> Vec<Vec<u8>> {
+                fs.result.nodes.keys().map(|k| k.to_vec()).collect()
+            };
+            assert_eq!(keys(&planned), keys(&read), "{sel:?}");
+            // Every regular file's bytes in the written layer, by path.
+            let new_layer = layers.len() - 1;
+            let mut written = std::collections::HashMap::new();
+            crate::layer::each_entry("t", new_layer, &layers[new_layer], u64::MAX, |e, le| {
+                if let Op::Put {
+                    kind: Kind::File, ..
+                } = le.op
+                {
+                    let mut b = Vec::new();
+                    std::io::Read::read_to_end(e, &mut b).unwrap();
+                    written.insert(le.path.to_vec(), b);
+                }
+                Ok(())
+            })
+            .unwrap();
+            let mut files = 0;
+            for ((k, a), b) in planned.result.nodes.iter().zip(read.result.nodes.values()) {
+                let what = format!("{sel:?} /{}", String::from_utf8_lossy(k));
+                assert_eq!(
+                    (&a.kind, &a.meta, a.size, a.layer(), a.implicit(), &a.from, a.inode),
+                    (&b.kind, &b.meta, b.size, b.layer(), b.implicit(), &b.from, b.inode),
+                    "{what}"
+                );
+                if a.layer() == new_layer && a.kind == Kind::File {
+                    // The planned view keeps every new file's bytes where the graft found
+                    // them: those the layer has (under the name that carries them).
+                    let mine = planned.data(a).unwrap().expect(&what);
+                    let (_, origin) = a.origin(k);
+                    assert_eq!(Some(&mine), written.get(&origin[..]), "{what}");
+                    if let Some(theirs) = read.data(b).unwrap() {
+                        assert_eq!(mine, theirs, "{what}");
+                    }
+                    files += 1;
+                }
+            }
+            assert!(files > 0, "{sel:?}: no file's bytes compared");
+            let app = |fs: &Fs| -> Vec<(Vec<u8>, u32, String)> {
+                fs.app
+                    .iter()
+                    .map(|e| (e.path.to_vec(), e.layer, format!("{:?}", e.op)))
+                    .collect()
+            };
+            assert_eq!(app(&planned), app(&read), "{sel:?}");
+        }
+    }
 }

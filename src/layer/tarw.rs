@@ -47,6 +47,42 @@ impl OutKind<'_> {
     }
 }
 
+/// The attributes a reader (`layer::entry::parse_entry`) gets back from the header
+/// `TarWriter::append_header` writes for `kind` with `meta`: the permission bits only, a
+/// device's numbers only for a device, a name cut at a NUL where the ustar field holds it, and
+/// an mtime too large for ustar carried (and read back) as a PAX record. A writer that builds
+/// the view of the layer it writes without reading it back (path mode's new layer) records
+/// these.
+pub fn as_read(kind: &OutKind<'_>, meta: &Meta) -> Meta {
+    let mut m = meta.clone();
+    m.mode &= 0o7777;
+    if !matches!(kind, OutKind::Char | OutKind::Block) && m.device() != (0, 0) {
+        m.set_device(0, 0);
+    }
+    let header_mtime = if fits_octal(m.mtime, 12) { m.mtime } else { 0 };
+    match m.pax_mtime() {
+        Some(p) => {
+            m.mtime = p
+                .split('.')
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(header_mtime)
+        }
+        None if !fits_octal(m.mtime, 12) => m.set_pax_mtime(Some(m.mtime.to_string())),
+        None => {}
+    }
+    let field = |n: crate::layer::entry::Name| {
+        let b = n.as_bytes();
+        match b.iter().position(|&c| c == 0) {
+            Some(i) if b.len() <= 32 => crate::layer::entry::Name::new(&b[..i]),
+            _ => n,
+        }
+    };
+    m.uname = field(m.uname);
+    m.gname = field(m.gname);
+    m
+}
+
 pub struct TarWriter<W: Write> {
     w: W,
 }
@@ -270,5 +306,66 @@ mod tests {
         assert_eq!(s, "abc");
         let e = es.next().unwrap().unwrap();
         assert_eq!(e.link_name_bytes().unwrap().as_ref(), long.as_bytes());
+    }
+
+    /// What `as_read` says a header gives back is what the reader reads, over attributes
+    /// that ustar holds, that need PAX records, and that a header drops.
+    #[test]
+    fn as_read_is_what_the_reader_reads() {
+        use crate::layer::entry::{Name, Op, parse_entry};
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |m: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % m
+        };
+        let names = [&b""[..], b"root", b"a\0b", &[b'u'; 32], &[b'v'; 40], b"\xff\xfe"];
+        let mtimes = [0, 1_700_000_000, 8u64.pow(11) - 1, 8u64.pow(11), u64::MAX >> 1];
+        for i in 0..600 {
+            let mut meta = Meta {
+                mode: (next(1 << 20)) as u32,
+                uid: [0, 1000, 2_097_151, 2_097_152, 1 << 40][next(5) as usize],
+                gid: [0, 7, 2_097_152][next(3) as usize],
+                mtime: mtimes[next(5) as usize],
+                uname: Name::new(names[next(6) as usize]),
+                gname: Name::new(names[next(6) as usize]),
+                extra: None,
+            };
+            match next(4) {
+                0 => meta.set_pax_mtime(Some(format!("{}.25", meta.mtime))),
+                1 => meta.set_pax_mtime(Some("junk".into())),
+                _ => {}
+            }
+            if next(2) == 0 {
+                meta.set_xattrs(vec![("user.k".into(), vec![0, 1, 255])]);
+            }
+            if next(2) == 0 {
+                meta.set_device(next(4096) as u32, next(4096) as u32);
+            }
+            let kinds = [
+                OutKind::File { size: 2 },
+                OutKind::Dir,
+                OutKind::Symlink(b"../t"),
+                OutKind::Char,
+                OutKind::Block,
+                OutKind::Fifo,
+            ];
+            let kind = &kinds[i % kinds.len()];
+            let mut w = TarWriter::new(Vec::new());
+            w.append_header(b"p", kind, &meta).unwrap();
+            if let OutKind::File { size } = kind {
+                w.data().write_all(&vec![b'x'; *size as usize]).unwrap();
+                w.pad(*size).unwrap();
+            }
+            let bytes = w.finish().unwrap();
+            let mut ar = tar::Archive::new(&bytes[..]);
+            let mut e = ar.entries().unwrap().next().unwrap().unwrap();
+            let got = match parse_entry(&mut e).unwrap().op {
+                Op::Put { meta, .. } => meta,
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(got, as_read(kind, &meta), "entry {i}: {meta:?}");
+        }
     }
 }

@@ -9,7 +9,7 @@ use super::load::{fill_node, missing_data, spill_files};
 use super::merged::Key;
 use super::spill::Spill;
 use crate::error::{Error, Result};
-use crate::layer::entry::{DataAt, DataRef, Entries, Kind, Op, Shape};
+use crate::layer::entry::{DataAt, DataRef, Entries, Kind, LayerEntry, Op, Shape};
 use crate::layer::{TarRange, collect_entries, describe, seekable_tar, walk_headers};
 use crate::model::image::Layer;
 use crate::model::limits::{self, Limit, MAX_SYSTEM_FILE};
@@ -125,6 +125,38 @@ fn touches_base(base: &MergedView, owned: Option<&dyn BaseIndex>, path: &[u8]) -
     }
 }
 
+/// Records application entry `path` of layer `i` in `app` when it can touch the base
+/// (`touches_base`).
+fn record(
+    app: &mut Vec<AppEntry>,
+    base: &MergedView,
+    owned: Option<&dyn BaseIndex>,
+    i: usize,
+    path: &Key,
+    op: &Op,
+) {
+    let op = match op {
+        Op::Put { .. } | Op::Link { .. } if !touches_base(base, owned, path) => return,
+        Op::Put { kind, .. } => AppOp::Put(kind.shape()),
+        Op::Link { .. } => AppOp::Link,
+        Op::Whiteout => AppOp::Whiteout,
+        Op::Opaque => AppOp::Opaque,
+        Op::Skip => return,
+    };
+    app.push(AppEntry {
+        layer: i as u32,
+        path: path.clone(),
+        op,
+    });
+}
+
+/// A layer being added as its writer writes it (`Fs::begin_planned`).
+pub struct Planned {
+    apply: crate::view::merged::LayerApply,
+    rebase: crate::view::spill::Rebase,
+    index: usize,
+}
+
 /// System files whose bytes a check reads, by cleaned tar path.
 pub fn is_system_file(p: &[u8]) -> bool {
     let s = String::from_utf8_lossy(p);
@@ -230,27 +262,10 @@ impl Fs {
             Part::App => {
                 // The application's entries as they are in its layers (the check looks at what
                 // each layer does, not only at the result), keyed as the view keys them.
-                if let (Some(f), None) = (self.owned_by, &self.owned) {
-                    self.owned = Some(f(self)?);
-                }
+                self.read_owned()?;
                 let (app, base, owned) = (&mut self.app, &self.base, self.owned.as_deref());
-                self.result.apply_layer_with(i, entries, |path, op| {
-                    let op = match op {
-                        Op::Put { .. } | Op::Link { .. } if !touches_base(base, owned, path) => {
-                            return;
-                        }
-                        Op::Put { kind, .. } => AppOp::Put(kind.shape()),
-                        Op::Link { .. } => AppOp::Link,
-                        Op::Whiteout => AppOp::Whiteout,
-                        Op::Opaque => AppOp::Opaque,
-                        Op::Skip => return,
-                    };
-                    app.push(AppEntry {
-                        layer: i as u32,
-                        path: path.clone(),
-                        op,
-                    });
-                })
+                self.result
+                    .apply_layer_with(i, entries, |path, op| record(app, base, owned, i, path, op))
             }
             Part::Base => {
                 self.base
@@ -260,6 +275,71 @@ impl Fs {
             }
         };
         applied.map_err(|e| Error::context(&self.name, e))
+    }
+
+    /// Reads the base's package database (`set_owned_paths`) once, before the first
+    /// application layer.
+    fn read_owned(&mut self) -> Result<()> {
+        if let (Some(f), None) = (self.owned_by, &self.owned) {
+            self.owned = Some(f(self)?);
+        }
+        Ok(())
+    }
+
+    /// Begins the next layer, an application layer whose entries its writer hands over as it
+    /// writes them (`add_planned`, then `end_planned`), instead of reading back the layer it
+    /// wrote: path mode's new layer. `markers`: every whiteout and opaque marker the layer
+    /// has (they act first). The entries' data references are into `store` (given back at
+    /// the end), as the writer located each file's bytes: the check reads them there.
+    pub fn begin_planned(&mut self, markers: &Entries) -> Result<Planned> {
+        let index = self.layers.len();
+        if index < self.boundary {
+            return Err(Error::Invalid(
+                "internal: a planned layer below the application's boundary".into(),
+            ));
+        }
+        self.read_owned()?;
+        Ok(Planned {
+            apply: self.result.begin_layer(index, markers),
+            rebase: self.store.next_rebase(),
+            index,
+        })
+    }
+
+    /// The next entries of a planned layer, in the order the layer has them, each as a
+    /// reader of the layer would get it (`layer::tarw::as_read`).
+    pub fn add_planned(&mut self, p: &mut Planned, mut chunk: Vec<LayerEntry>) -> Result<()> {
+        for e in &mut chunk {
+            if let Op::Put { data: Some(d), .. } = &mut e.op {
+                *d = p.rebase.at(*d);
+            }
+        }
+        let i = p.index;
+        let (app, base, owned) = (&mut self.app, &self.base, self.owned.as_deref());
+        p.apply
+            .apply(&mut self.result, chunk, &mut |path, op| {
+                record(app, base, owned, i, path, op)
+            })
+            .map_err(|e| Error::context(&self.name, e))
+    }
+
+    /// Ends a planned layer: `layer` is the layer written, `store` the data its entries
+    /// referred to, taken over here.
+    pub fn end_planned(&mut self, p: Planned, layer: &Layer, store: Spill) -> Result<()> {
+        if p.index != self.layers.len() {
+            return Err(Error::Invalid(
+                "internal: a layer was added while another was planned".into(),
+            ));
+        }
+        self.store.absorb(store, p.rebase)?;
+        self.layers.push(layer.clone());
+        Ok(())
+    }
+
+    /// Fails if an input file whose data the check read where it lies changed since it was
+    /// opened.
+    pub fn check_unchanged(&self) -> Result<()> {
+        self.store.check_unchanged()
     }
 
     /// Walks an uncompressed layer on disk by its headers; every file's data is then read

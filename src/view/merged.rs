@@ -13,6 +13,7 @@ mod apply;
 mod key;
 mod resolve;
 
+pub use apply::LayerApply;
 pub use key::Key;
 
 /// One node of the merged view.

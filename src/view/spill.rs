@@ -27,9 +27,35 @@ pub struct Spill {
     /// (first virtual offset, the layer's tar, which knows its file's identity when opened).
     tars: Vec<(u64, crate::layer::TarRange)>,
     next_tar: u64,
+    /// Other stores' spill files taken over (`absorb`): (first virtual offset, length, file).
+    absorbed: Vec<(u64, u64, File)>,
+    next_absorbed: u64,
 }
 
 const TAR_BASE: u64 = 1 << 62;
+/// Offsets at and above this (and below `TAR_BASE`) fall in spill files taken over from
+/// other stores; this store's own spilled bytes stay below it.
+const ABSORBED_BASE: u64 = 1 << 61;
+
+/// How the data references of a store map into the store that takes it over
+/// (`Spill::next_rebase`, then `Spill::absorb`).
+#[derive(Clone, Copy, Debug)]
+pub struct Rebase {
+    tar_shift: u64,
+    file_base: u64,
+}
+
+impl Rebase {
+    /// Where data at `d` of the store taken over is in the store that takes it.
+    pub fn at(&self, d: crate::layer::entry::DataAt) -> crate::layer::entry::DataAt {
+        let o = d.offset();
+        crate::layer::entry::DataAt::new(if o >= TAR_BASE {
+            o + self.tar_shift
+        } else {
+            self.file_base + o
+        })
+    }
+}
 
 impl Spill {
     pub fn new(dir: &std::path::Path) -> Result<Spill> {
@@ -40,6 +66,8 @@ impl Spill {
             pending: Vec::new(),
             tars: Vec::new(),
             next_tar: TAR_BASE,
+            absorbed: Vec::new(),
+            next_absorbed: ABSORBED_BASE,
         })
     }
     /// A spill file in the system's temporary directory (for data that never reaches an output).
@@ -106,7 +134,59 @@ impl Spill {
         self.tars.push((base, r));
         base
     }
+    /// Where the data of the next store this one takes over (`absorb`) will be, known before
+    /// that store is done with (nothing may be registered or absorbed here in between).
+    pub fn next_rebase(&self) -> Rebase {
+        Rebase {
+            tar_shift: self.next_tar - TAR_BASE,
+            file_base: self.next_absorbed,
+        }
+    }
+
+    /// Takes over `other` (its spill file and its input layers) so that data `rebase`
+    /// (from `next_rebase`) maps is read here: the check goes on with data a graft located,
+    /// without copying it.
+    pub fn absorb(&mut self, mut other: Spill, rebase: Rebase) -> Result<()> {
+        if rebase.tar_shift != self.next_tar - TAR_BASE
+            || rebase.file_base != self.next_absorbed
+            || !other.absorbed.is_empty()
+        {
+            return Err(Error::Invalid(
+                "internal: a spill store changed between its rebase and its absorption".into(),
+            ));
+        }
+        if !other.pending.is_empty() {
+            other
+                .file
+                .write_all_at(&other.pending, other.flushed)
+                .map_err(|e| Error::io_while("spill", e))?;
+            other.flushed += other.pending.len() as u64;
+        }
+        for (b, t) in other.tars {
+            self.tars.push((b + rebase.tar_shift, t));
+        }
+        self.next_tar = other.next_tar + rebase.tar_shift;
+        self.absorbed
+            .push((rebase.file_base, other.flushed, other.file));
+        // One byte past the end: a reference is never shared by two files.
+        self.next_absorbed = rebase.file_base + other.flushed + 1;
+        Ok(())
+    }
+
     pub fn copy_to(&self, d: DataRef, w: &mut impl Write) -> Result<()> {
+        if (ABSORBED_BASE..TAR_BASE).contains(&d.offset) {
+            let (base, len, file) = self
+                .absorbed
+                .iter()
+                .rev()
+                .find(|(b, _, _)| *b <= d.offset)
+                .ok_or_else(|| Error::Invalid("internal: no spill file for a data reference".into()))?;
+            let at = d.offset - base;
+            if at.checked_add(d.len).is_none_or(|e| e > *len) {
+                return Err(Error::Invalid("spill file shorter than expected".into()));
+            }
+            return copy_file_range_to(file, at, d.len, w);
+        }
         if d.offset >= TAR_BASE {
             let (base, tar) = self
                 .tars
@@ -124,17 +204,11 @@ impl Spill {
             .filter(|e| *e <= self.flushed + self.pending.len() as u64)
             .ok_or_else(|| Error::Invalid("spill file shorter than expected".into()))?;
         // The part already in the file, read at its offset (no shared file position)...
-        let mut at = d.offset;
-        let mut buf = vec![0u8; (self.flushed.min(end).saturating_sub(at)).min(1 << 20) as usize];
-        while at < self.flushed.min(end) {
-            let k = ((self.flushed.min(end) - at) as usize).min(buf.len());
-            self.file
-                .read_exact_at(&mut buf[..k], at)
-                .map_err(|e| Error::io_while("spill", e))?;
-            w.write_all(&buf[..k])
-                .map_err(|e| Error::io_while("writing layer", e))?;
-            at += k as u64;
+        let in_file = self.flushed.min(end);
+        if d.offset < in_file {
+            copy_file_range_to(&self.file, d.offset, in_file - d.offset, w)?;
         }
+        let at = d.offset.max(in_file);
         // ...and the part still gathered in memory.
         if at < end {
             let from = (at - self.flushed) as usize;
@@ -158,6 +232,21 @@ impl Spill {
         }
         Ok(())
     }
+}
+
+/// Copies `len` bytes at `at` of `file` to `w`, a megabyte at a time.
+fn copy_file_range_to(file: &File, mut at: u64, len: u64, w: &mut impl Write) -> Result<()> {
+    let end = at + len;
+    let mut buf = vec![0u8; len.min(1 << 20) as usize];
+    while at < end {
+        let k = ((end - at) as usize).min(buf.len());
+        file.read_exact_at(&mut buf[..k], at)
+            .map_err(|e| Error::io_while("spill", e))?;
+        w.write_all(&buf[..k])
+            .map_err(|e| Error::io_while("writing layer", e))?;
+        at += k as u64;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -96,6 +96,47 @@ struct Put {
     data: Option<DataAt>,
 }
 
+/// A layer being applied in parts (`MergedView::begin_layer`).
+pub struct LayerApply {
+    layer: usize,
+    memo: Memo,
+    /// The view's size when its tree was last rebuilt.
+    compacted: usize,
+}
+
+impl LayerApply {
+    /// Applies the next entries of the layer, in tar order, calling `note` as
+    /// `apply_layer_with` does.
+    pub fn apply(
+        &mut self,
+        view: &mut MergedView,
+        chunk: Vec<LayerEntry>,
+        note: &mut impl FnMut(&Key, &Op),
+    ) -> Result<()> {
+        let layer = self.layer;
+        // The chunk's paths in one buffer: a node whose path is its name as written keeps a
+        // key into it.
+        let keys = Key::many(chunk.iter().map(|e| &e.path[..]));
+        for (LayerEntry { path: _, op }, path) in chunk.into_iter().zip(keys) {
+            if view.nodes.len() >= COMPACT_MIN
+                && view.nodes.len() >= self.compacted + self.compacted / 8
+            {
+                view.compact();
+                self.compacted = view.nodes.len();
+            }
+            note(&path, &op);
+            view.add_entry(layer, &path, op, &mut self.memo)
+                .map_err(|e| {
+                    Error::context(
+                        format!("layer {layer}: {}", crate::text::sanitize_bytes(&path)),
+                        e,
+                    )
+                })?;
+        }
+        Ok(())
+    }
+}
+
 impl MergedView {
     /// Applies one layer's entries (in tar order) on top of the view. The entries are freed
     /// as they are applied, and the view's tree is rebuilt with full nodes each time it grew
@@ -113,30 +154,26 @@ impl MergedView {
         mut note: impl FnMut(&Key, &Op),
     ) -> Result<()> {
         let entries: Entries = entries.into();
-        self.hide_below_opaque_dirs(layer, &entries);
-        self.apply_whiteouts(layer, &entries);
-        let mut memo = Memo::default();
-        let mut compacted = self.nodes.len();
+        let mut part = self.begin_layer(layer, &entries);
         for chunk in entries.into_chunks() {
-            // The chunk's paths in one buffer: a node whose path is its name as written keeps
-            // a key into it.
-            let keys = Key::many(chunk.iter().map(|e| &e.path[..]));
-            for (LayerEntry { path: _, op }, path) in chunk.into_iter().zip(keys) {
-                if self.nodes.len() >= COMPACT_MIN && self.nodes.len() >= compacted + compacted / 8
-                {
-                    self.compact();
-                    compacted = self.nodes.len();
-                }
-                note(&path, &op);
-                self.add_entry(layer, &path, op, &mut memo).map_err(|e| {
-                    Error::context(
-                        format!("layer {layer}: {}", crate::text::sanitize_bytes(&path)),
-                        e,
-                    )
-                })?;
-            }
+            part.apply(self, chunk, &mut note)?;
         }
         Ok(())
+    }
+
+    /// Begins layer `layer` whose entries come in parts (`LayerApply::apply`, in tar order):
+    /// its opaque markers and whiteouts act first (rules 2 and 3), so `markers` holds every
+    /// one of them the parts will have (other entries in it are passed over). A writer that
+    /// knows its layer's markers before its other entries (path mode's new layer) applies the
+    /// layer as it writes it, without holding all of its entries.
+    pub fn begin_layer(&mut self, layer: usize, markers: &Entries) -> LayerApply {
+        self.hide_below_opaque_dirs(layer, markers);
+        self.apply_whiteouts(layer, markers);
+        LayerApply {
+            layer,
+            memo: Memo::default(),
+            compacted: self.nodes.len(),
+        }
     }
 
     /// Rule 2: opaque directories hide their lower children.
