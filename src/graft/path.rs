@@ -49,13 +49,16 @@ struct LayerPlan<'v> {
     vendor: &'v MergedView,
     exclude: &'v crate::model::glob::Excludes,
     sels: Vec<Sel>,
-    owned: BTreeMap<Vec<u8>, (usize, Vec<u8>, NewEntry)>,
+    owned: OwnedEntries,
 }
 
+/// The plan's own entries (parents and markers): sort key -> (when planned, tar path, entry).
+type OwnedEntries = BTreeMap<Vec<u8>, (usize, Vec<u8>, NewEntry)>;
+
 /// What the layer has at one path.
-enum Planned<'a> {
-    Vendor(&'a view::Node),
-    Owned(&'a NewEntry),
+enum Planned {
+    Vendor(view::Node),
+    Owned(NewEntry),
 }
 
 impl<'v> LayerPlan<'v> {
@@ -78,6 +81,61 @@ impl<'v> LayerPlan<'v> {
             })
     }
 
+    /// What the plan made, without the vendor's view (`NewLayer::take`).
+    fn into_parts(self) -> (Vec<Sel>, OwnedEntries) {
+        (self.sels, self.owned)
+    }
+}
+
+/// The planned layer, ready to write: each selection with its subtree, and the plan's own
+/// parents and markers.
+struct NewLayer<'v> {
+    exclude: &'v crate::model::glob::Excludes,
+    subs: Vec<(Sel, BTreeMap<crate::view::merged::Key, view::Node>)>,
+    owned: OwnedEntries,
+}
+
+impl<'v> NewLayer<'v> {
+    /// The planned layer (`LayerPlan::into_parts`), its selections' nodes moved out of the
+    /// vendor's view: a selection that overlaps no other takes its subtree out (the layer is
+    /// then written as the vendor's nodes are freed, and the check's view of it grows as they
+    /// go); one that overlaps another gets a copy of its subtree.
+    fn take(
+        vendor: &mut MergedView,
+        exclude: &'v crate::model::glob::Excludes,
+        (sels, owned): (Vec<Sel>, OwnedEntries),
+    ) -> NewLayer<'v> {
+        let overlaps = |i: usize| {
+            sels.iter().enumerate().any(|(j, o)| {
+                j != i
+                    && (crate::model::path::is_under(&sels[i].src, &o.src)
+                        || crate::model::path::is_under(&o.src, &sels[i].src))
+            })
+        };
+        let mut subs: Vec<Option<BTreeMap<crate::view::merged::Key, view::Node>>> =
+            (0..sels.len()).map(|_| None).collect();
+        for (i, s) in sels.iter().enumerate().filter(|(i, _)| overlaps(*i)) {
+            subs[i] = Some(
+                vendor
+                    .subtree(&s.src)
+                    .map(|(k, n)| (k.clone(), n.clone()))
+                    .collect(),
+            );
+        }
+        for (i, s) in sels.iter().enumerate() {
+            if subs[i].is_none() {
+                subs[i] = Some(vendor.take_subtree(&s.src));
+            }
+        }
+        NewLayer {
+            exclude,
+            subs: sels.into_iter().zip(subs.into_iter().flatten()).collect(),
+            owned,
+        }
+    }
+}
+
+impl<'v> NewLayer<'v> {
     /// The layer's whiteouts and opaque markers, as a reader of the layer gets them.
     fn markers(&self) -> Result<Entries> {
         let mut out = Entries::new();
@@ -89,34 +147,52 @@ impl<'v> LayerPlan<'v> {
         Ok(out)
     }
 
-    /// The layer's entries in path order: (tar path, entry). A path planned twice is the
-    /// later plan's.
-    fn entries(&self) -> impl Iterator<Item = (Vec<u8>, Planned<'_>)> + '_ {
+    /// The inodes of the regular files the layer may have: every one it has, and perhaps
+    /// some that an exclusion or a later plan leaves out.
+    fn file_inodes(&self) -> Vec<u32> {
+        let vendor = self.subs.iter().flat_map(|(_, m)| m.values());
+        let owned = self.owned.values().filter_map(|(_, _, e)| match e {
+            NewEntry::Node {
+                kind: Kind::File,
+                inode,
+                ..
+            } => Some(*inode),
+            _ => None,
+        });
+        vendor
+            .filter(|n| n.kind == Kind::File)
+            .map(|n| n.inode)
+            .chain(owned)
+            .collect()
+    }
+
+    /// The layer's entries in path order: (tar path, entry), each node freed once passed. A
+    /// path planned twice is the later plan's.
+    fn into_entries(self) -> impl Iterator<Item = (Vec<u8>, Planned)> + 'v {
         // One source per selection (its subtree, rebased) and one for the owned entries; at
         // each step the least key wins, the latest plan among equal keys. An item: (sort key,
         // when planned, the tar path where it is not the key (markers), entry).
-        type Item<'a> = (Vec<u8>, usize, Option<&'a [u8]>, Planned<'a>);
-        type Head<'a> = Option<Item<'a>>;
-        let mut subs: Vec<Box<dyn Iterator<Item = Item<'_>> + '_>> = Vec::new();
-        for s in &self.sels {
+        type Item = (Vec<u8>, usize, Option<Vec<u8>>, Planned);
+        let exclude = self.exclude;
+        let mut subs: Vec<Box<dyn Iterator<Item = Item> + 'v>> = Vec::new();
+        for (s, m) in self.subs {
             subs.push(Box::new(
-                self.vendor
-                    .subtree(&s.src)
-                    .filter(|(p, _)| !self.exclude.excludes(p))
-                    .map(|(p, n)| {
+                m.into_iter()
+                    .filter(move |(p, _)| !exclude.excludes(p))
+                    .map(move |(p, n)| {
                         let d = [&s.dst[..], &p[s.src.len()..]].concat();
                         (d, s.seq, None, Planned::Vendor(n))
                     }),
             ));
         }
-        subs.push(Box::new(self.owned.iter().map(|(k, (seq, p, e))| {
-            (k.clone(), *seq, Some(&p[..]), Planned::Owned(e))
+        subs.push(Box::new(self.owned.into_iter().map(|(k, (seq, p, e))| {
+            let path = (p != k).then_some(p);
+            (k, seq, path, Planned::Owned(e))
         })));
-        let mut heads: Vec<Head<'_>> = subs.iter_mut().map(|i| i.next()).collect();
+        let mut heads: Vec<Option<Item>> = subs.iter_mut().map(|i| i.next()).collect();
         std::iter::from_fn(move || {
-            // The source at the least key gives it up (no copy of the key); any other source
-            // at the same key too, and the latest plan among them wins. Each source is sorted
-            // and has a key once.
+            // The source at the least key gives it up; any other source at the same key too,
+            // and the latest plan among them wins. Each source is sorted and has a key once.
             let m = (0..heads.len())
                 .filter(|&i| heads[i].is_some())
                 .min_by(|&a, &b| {
@@ -133,7 +209,7 @@ impl<'v> LayerPlan<'v> {
                     (seq, path, entry) = (s, p, e);
                 }
             }
-            Some((path.map_or(key, <[u8]>::to_vec), entry))
+            Some((path.unwrap_or(key), entry))
         })
     }
 }
@@ -141,10 +217,7 @@ impl<'v> LayerPlan<'v> {
 /// A marker written at `path` as a reader of the layer gets it.
 fn marker_entry(path: &[u8]) -> Result<LayerEntry> {
     match entry::classify(path.to_vec())? {
-        (p, Some(op)) => Ok(LayerEntry {
-            path: p.into(),
-            op,
-        }),
+        (p, Some(op)) => Ok(LayerEntry { path: p.into(), op }),
         (_, None) => Err(Error::Invalid(format!(
             "internal: {} is no marker",
             String::from_utf8_lossy(path)
@@ -303,12 +376,12 @@ fn plan_parents(
 /// check's view of the layer is built from these, not by reading the layer back).
 fn write_entries<W: Write>(
     tw: &mut TarWriter<W>,
-    plan: &LayerPlan<'_>,
+    plan: NewLayer<'_>,
     spill: &Spill,
     emit: &mut dyn FnMut(LayerEntry) -> Result<()>,
 ) -> Result<usize> {
     let io = |e: std::io::Error| Error::io_while("writing the new layer", e);
-    let file_inode = |e: &Planned<'_>| match e {
+    let file_inode = |e: &Planned| match e {
         Planned::Vendor(n) if n.kind == Kind::File => Some(n.inode),
         Planned::Owned(NewEntry::Node {
             kind: Kind::File,
@@ -319,8 +392,9 @@ fn write_entries<W: Write>(
     };
     // The hardlink groups with more than one member in the layer (a vendor's hardlinks, or
     // one vendor file planned at two places), found by sorting the files' inodes: four bytes
-    // an entry, where a table of them all would cost tens.
-    let mut inodes: Vec<u32> = plan.entries().filter_map(|(_, e)| file_inode(&e)).collect();
+    // an entry, where a table of them all would cost tens. A group counted larger than it is
+    // written (a member excluded) costs nothing: its first member is written as a file.
+    let mut inodes = plan.file_inodes();
     inodes.sort_unstable();
     let mut group_size: HashMap<u32, usize> = HashMap::new();
     for run in inodes.chunk_by(|a, b| a == b).filter(|r| r.len() > 1) {
@@ -329,9 +403,9 @@ fn write_entries<W: Write>(
     drop(inodes);
     let mut first: HashMap<u32, Vec<u8>> = HashMap::new();
     let mut count = 0;
-    for (path, e) in plan.entries() {
+    for (path, e) in plan.into_entries() {
         count += 1;
-        let (kind, meta, size, data) = match e {
+        let (kind, meta, size, data) = match &e {
             Planned::Owned(NewEntry::Opaque | NewEntry::Whiteout) => {
                 tw.append_marker(&path).map_err(io)?;
                 emit(marker_entry(&path)?)?;
@@ -445,10 +519,13 @@ pub(super) fn graft_paths(
         WriteMode::DryRun => None,
     };
     let mut spill = Spill::new(&dir)?;
-    let (vview, mut bfs) = read_inputs(plan, inputs, sink.as_mut(), &mut spill, write)?;
+    let (mut vview, mut bfs) = read_inputs(plan, inputs, sink.as_mut(), &mut spill, write)?;
     // The plan keeps the selections' nodes in the vendor's view; the layer is written from
-    // it (peak memory: the vendor's view, the base's and the plan's parents and markers).
+    // them, moved out of it and freed as they are written, while the check's view of the new
+    // layer grows (peak memory: about the vendor's view and the base's).
     let lplan = plan_layer(&vview, &bfs.result, &plan.paths, &plan.exclude)?;
+    let parts = lplan.into_parts();
+    let layer = NewLayer::take(&mut vview, &plan.exclude, parts);
     let codec = match plan.compression {
         Some(c) => c,
         None => crate::mutate::default_codec(&inputs.base)?,
@@ -459,7 +536,7 @@ pub(super) fn graft_paths(
     };
     // The check's view of the new layer is built as it is written, from what is written:
     // its markers act first, its entries apply a chunk at a time.
-    let mut planned = bfs.begin_planned(&lplan.markers()?)?;
+    let mut planned = bfs.begin_planned(&layer.markers()?)?;
     let mut batch = Vec::new();
     let mut emit = |e: LayerEntry| -> Result<()> {
         batch.push(e);
@@ -470,7 +547,7 @@ pub(super) fn graft_paths(
     };
     let mut entries = 0;
     let l = crate::mutate::new_layer(dest, codec, |tw| {
-        entries = write_entries(tw, &lplan, &spill, &mut emit)?;
+        entries = write_entries(tw, layer, &spill, &mut emit)?;
         Ok(())
     })?;
     bfs.add_planned(&mut planned, batch)?;
@@ -482,7 +559,6 @@ pub(super) fn graft_paths(
         compression: codec.to_string(),
         entries,
     };
-    drop(lplan);
     drop(vview);
     // The check reads the new layer's files where the graft found them (the vendor's layers
     // in place, or the spill file).
@@ -670,9 +746,8 @@ mod tests {
                 owned: Some(crate::check::pkgs::owned_paths),
             })
             .unwrap();
-            let keys = |fs: &Fs| -> Vec<Vec<u8>> {
-                fs.result.nodes.keys().map(|k| k.to_vec()).collect()
-            };
+            let keys =
+                |fs: &Fs| -> Vec<Vec<u8>> { fs.result.nodes.keys().map(|k| k.to_vec()).collect() };
             assert_eq!(keys(&planned), keys(&read), "{sel:?}");
             // Every regular file's bytes in the written layer, by path.
             let new_layer = layers.len() - 1;
@@ -693,8 +768,24 @@ mod tests {
             for ((k, a), b) in planned.result.nodes.iter().zip(read.result.nodes.values()) {
                 let what = format!("{sel:?} /{}", String::from_utf8_lossy(k));
                 assert_eq!(
-                    (&a.kind, &a.meta, a.size, a.layer(), a.implicit(), &a.from, a.inode),
-                    (&b.kind, &b.meta, b.size, b.layer(), b.implicit(), &b.from, b.inode),
+                    (
+                        &a.kind,
+                        &a.meta,
+                        a.size,
+                        a.layer(),
+                        a.implicit(),
+                        &a.from,
+                        a.inode
+                    ),
+                    (
+                        &b.kind,
+                        &b.meta,
+                        b.size,
+                        b.layer(),
+                        b.implicit(),
+                        &b.from,
+                        b.inode
+                    ),
                     "{what}"
                 );
                 if a.layer() == new_layer && a.kind == Kind::File {

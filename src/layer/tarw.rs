@@ -320,8 +320,21 @@ mod tests {
             x ^= x << 17;
             x % m
         };
-        let names = [&b""[..], b"root", b"a\0b", &[b'u'; 32], &[b'v'; 40], b"\xff\xfe"];
-        let mtimes = [0, 1_700_000_000, 8u64.pow(11) - 1, 8u64.pow(11), u64::MAX >> 1];
+        let names = [
+            &b""[..],
+            b"root",
+            b"a\0b",
+            &[b'u'; 32],
+            &[b'v'; 40],
+            b"\xff\xfe",
+        ];
+        let mtimes = [
+            0,
+            1_700_000_000,
+            8u64.pow(11) - 1,
+            8u64.pow(11),
+            u64::MAX >> 1,
+        ];
         for i in 0..600 {
             let mut meta = Meta {
                 mode: (next(1 << 20)) as u32,

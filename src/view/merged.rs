@@ -156,6 +156,21 @@ impl MergedView {
         })
     }
 
+    /// Moves the node at `path` and every node below it out of the view.
+    pub fn take_subtree(&mut self, path: &[u8]) -> BTreeMap<Key, Node> {
+        if path.is_empty() {
+            return std::mem::take(&mut self.nodes);
+        }
+        // Below `path`: from `path/` up to `path0` ('0' follows '/'), not `path.x`.
+        let mut below = self.nodes.split_off(&[path, b"/"].concat()[..]);
+        let mut after = below.split_off(&[path, b"0"].concat()[..]);
+        self.nodes.append(&mut after);
+        if let Some((k, n)) = self.nodes.remove_entry(path) {
+            below.insert(k, n);
+        }
+        below
+    }
+
     /// Every node strictly below `dir`, in path order.
     fn below(&self, dir: &[u8]) -> Range<'_, Key, Node> {
         if dir.is_empty() {

@@ -180,7 +180,9 @@ impl Spill {
                 .iter()
                 .rev()
                 .find(|(b, _, _)| *b <= d.offset)
-                .ok_or_else(|| Error::Invalid("internal: no spill file for a data reference".into()))?;
+                .ok_or_else(|| {
+                    Error::Invalid("internal: no spill file for a data reference".into())
+                })?;
             let at = d.offset - base;
             if at.checked_add(d.len).is_none_or(|e| e > *len) {
                 return Err(Error::Invalid("spill file shorter than expected".into()));
