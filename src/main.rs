@@ -28,7 +28,23 @@ fn parse() -> Result<cli::Cli, clap::Error> {
     cli::Cli::from_arg_matches(&m)
 }
 
+/// glibc's malloc raises its mmap threshold each time a large block is freed (up to 32 MiB),
+/// so large transient buffers (I/O, layer entry chunks) move into the per-thread heaps, where
+/// they fragment: the peak memory of a graft of many small files then swung from run to run
+/// between two values (300k files 64 or 84 MiB, 1M files 169 or 256 MiB, for the same binary
+/// and input). A fixed threshold keeps such buffers out of the heaps, and the peak is the
+/// lower value every run (BENCHMARKS.md, "Memory per entry, fifth round").
+fn tune_malloc() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a parameter of the allocator, before any thread starts; an
+    // unknown value is refused (ignored here: the default then stands).
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
+}
+
 fn main() -> ExitCode {
+    tune_malloc();
     let cli = match parse() {
         Ok(c) => c,
         Err(e) => return usage(&e),
