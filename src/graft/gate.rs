@@ -136,7 +136,9 @@ pub fn check_graft(plan: &GraftPlan, g: &mut Grafted, write: WriteMode) -> Resul
         },
         g.fs.take(),
     )?;
-    let vendor = Source::open(&plan.vendor)?.image(plan.platform.as_ref())?;
+    // The check read data where it lies: the files it came from must be those verified.
+    fs.check_unchanged()?;
+    let vendor = g.vendor.clone();
     let mut merged = None;
     // The vendor's old base is read only when its application layers changed the package
     // database (the merge needs to know which packages the vendor added).
@@ -177,7 +179,7 @@ pub fn check_graft(plan: &GraftPlan, g: &mut Grafted, write: WriteMode) -> Resul
 /// The baseline: the check of the application as it stands in the vendor's own image (the
 /// same paths, or the layers above its old base, on its old base, with its own config).
 fn baseline(plan: &GraftPlan, g: &Grafted, vendor: &Image) -> Result<Report> {
-    let (report, _) = crate::check::check(
+    let (report, fs) = crate::check::check(
         &CheckInput {
             name: &vendor.name,
             layers: &vendor.layers,
@@ -189,6 +191,8 @@ fn baseline(plan: &GraftPlan, g: &Grafted, vendor: &Image) -> Result<Report> {
         },
         None,
     )?;
+    // Layers the graft verified are walked in place: their files must be unchanged.
+    fs.check_unchanged()?;
     Ok(report)
 }
 

@@ -78,6 +78,9 @@ pub struct Grafted {
     /// The output, begun (path mode, when `sink::begin` opens one): the base's layers and the
     /// new layer are in it already; `Sink::commit` finishes it.
     pub sink: Option<Box<dyn crate::sink::Sink>>,
+    /// The vendor as the graft read it: its layers' records say which were verified (the
+    /// check's baseline walks those in place instead of verifying them again).
+    pub vendor: Image,
 }
 
 /// Where temporary files for an output go: beside it (so that renames stay on one
@@ -251,6 +254,7 @@ pub fn graft_into(
             created: Created::Set(inputs.created.clone()),
         },
     )?;
+    let vendor = inputs.vendor.clone();
     let summary = Summary::new(
         plan,
         inputs,
@@ -265,6 +269,7 @@ pub fn graft_into(
         summary,
         fs: done.fs,
         sink: done.sink,
+        vendor,
     })
 }
 

@@ -62,15 +62,21 @@ pub fn blob_file(data: &BlobData) -> Result<Option<std::path::PathBuf>> {
     })
 }
 
-/// The stamp of the whole file behind a blob, taken before it is read (`Checked::mark_file`).
+/// The stamp of the file that holds a blob (the whole blob, or a member or range of an
+/// archive), taken before it is read (`Checked::mark_file`).
 pub fn blob_stamp(data: &BlobData) -> Option<(std::path::PathBuf, crate::store::stamp::FileStamp)> {
-    let p = blob_file(data).ok()??;
+    let p = match data {
+        BlobData::Member { store, name } => store.locate(name).ok()??.0,
+        BlobData::File(p) => p.to_path_buf(),
+        BlobData::Range { path, .. } => path.to_path_buf(),
+        BlobData::Bytes(_) => return None,
+    };
     let s = crate::store::stamp::FileStamp::of_path(&p).ok()?;
     Some((p, s))
 }
 
-/// Marks `checked` for a blob read from start to end and verified, with the file's stamp when
-/// the file is unchanged since `before` (taken before the read).
+/// Marks `checked` for a blob read from start to end and verified, with the stamp of the file
+/// that holds it when that file is unchanged since `before` (taken before the read).
 pub fn mark_checked(
     checked: &crate::model::image::Checked,
     before: Option<(std::path::PathBuf, crate::store::stamp::FileStamp)>,

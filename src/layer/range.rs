@@ -90,6 +90,11 @@ impl TarRange {
         self.len == 0
     }
 
+    /// The file's stamp when it was opened.
+    pub fn stamp(&self) -> FileStamp {
+        self.stamp
+    }
+
     /// Fails if the file changed since it was opened.
     pub fn check_unchanged(&self) -> Result<()> {
         let m = self.file.metadata().map_err(|e| Error::io(&self.path, e))?;

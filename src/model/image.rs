@@ -88,9 +88,11 @@ pub struct Layer {
 /// the raw digest, and each compressed layer is inflated once. A sha256 names the bytes, so the
 /// record holds wherever the layer's bytes are read again.
 ///
-/// When the blob is a whole file on disk (a layout's blob, a layer regraft wrote) the record
-/// also keeps the file's stamp from when it was checked, unchanged from open to end: a layout
-/// output that hard-links that file needs no second read to know its bytes.
+/// When the blob lies in a file on disk (a layout's blob, a layer regraft wrote, a member of an
+/// archive) the record also keeps that file's stamp from when it was checked, unchanged from
+/// open to end: a layout output that hard-links a blob's whole file needs no second read to
+/// know its bytes, and a later walk of an uncompressed layer in that unchanged file reads it
+/// in place (`view::fs::Fs::add_layer`).
 #[derive(Clone, Default)]
 pub struct Checked(Arc<CheckedInner>);
 
@@ -142,7 +144,7 @@ impl Checked {
         }
         self.mark();
     }
-    /// The stamp of the file whose bytes were checked, if the check read a whole file.
+    /// The stamp of the file that held the bytes checked, if they lay in a file.
     pub fn file(&self) -> Option<FileStamp> {
         self.0.file.lock().ok().and_then(|f| *f)
     }

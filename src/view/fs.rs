@@ -41,7 +41,8 @@ pub struct AppEntry {
 /// Who verifies the bytes of an uncompressed layer that lies in a file on disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verify {
-    /// The walk here: every layer is streamed and verified.
+    /// The walk here: every layer is streamed and verified (but one verified earlier in this
+    /// run, in a file unchanged since: `Layer::checked`).
     Here,
     /// The copy to an output that follows, which verifies every byte before the output is
     /// published: such layers are walked by their headers alone and their files read where
@@ -250,8 +251,13 @@ impl Fs {
         } else {
             Part::Base
         };
+        // A layer this run verified already, in a file unchanged since, is walked in place
+        // too (the baseline of a path graft: the vendor's layers the graft streamed).
         let in_place = match self.verify {
             Verify::ByCopy => seekable_tar(layer)?,
+            Verify::Here if layer.checked.is_done() => {
+                seekable_tar(layer)?.filter(|r| layer.checked.file() == Some(r.stamp()))
+            }
             Verify::Here => None,
         };
         let entries = match in_place {
