@@ -548,3 +548,81 @@ fn keep(
     }
     Ok(None)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::digest::{DiffId, Digest};
+    use crate::model::image::BlobData;
+    use crate::model::spec::Descriptor;
+    use std::sync::Arc;
+
+    /// A layer that verifying would refuse (its digest names other bytes), in a file on disk.
+    fn misnamed_layer() -> (Layer, std::path::PathBuf) {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_ustar();
+        h.set_size(5);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, "etc/passwd", &b"root:"[..]).unwrap();
+        let bytes = b.into_inner().unwrap();
+        let tmp = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(tmp.path(), &bytes).unwrap();
+        let d = Digest::of(b"other bytes");
+        let path = tmp.path().to_path_buf();
+        let layer = Layer {
+            desc: Descriptor::new(
+                crate::model::spec::media::OCI_LAYER,
+                d.clone(),
+                bytes.len() as u64,
+            ),
+            diff_id: DiffId(d),
+            data: BlobData::File(Arc::new(tmp.into_temp_path())),
+            history: None,
+            checked: Default::default(),
+        };
+        (layer, path)
+    }
+
+    fn build(layer: &Layer) -> Result<Fs> {
+        Fs::build(&FsInput {
+            name: "t",
+            layers: std::slice::from_ref(layer),
+            boundary: 1,
+            max_layer_size: u64::MAX,
+            verify: Verify::Here,
+            owned: None,
+        })
+    }
+
+    /// A walk that verifies walks a layer this run verified, in a file unchanged since, by its
+    /// headers and reads its files in place; not one whose file changed, nor one verified
+    /// without a file's stamp.
+    #[test]
+    fn a_layer_verified_in_this_run_is_walked_in_place_while_its_file_is_unchanged() {
+        let (layer, path) = misnamed_layer();
+        // Not verified yet: streamed, and its digest refused.
+        let e = build(&layer)
+            .err()
+            .expect("a misnamed layer is refused")
+            .to_string();
+        assert!(e.contains("digest"), "{e}");
+        // Verified (as a stream that read it whole would record it): walked in place.
+        let stamp = crate::store::stamp::FileStamp::of_path(&path).unwrap();
+        layer.checked.mark_file(stamp);
+        let fs = build(&layer).unwrap();
+        let n = fs.result.get(b"etc/passwd").unwrap();
+        assert_eq!(fs.data(n).unwrap().unwrap(), b"root:");
+        fs.check_unchanged().unwrap();
+        // The file changes (its ctime moves): streamed again, and refused.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(fs.check_unchanged().is_err());
+        assert!(build(&layer).is_err());
+        // Verified with no stamp (bytes that lay in no file): streamed.
+        let (layer, _path) = misnamed_layer();
+        layer.checked.mark();
+        assert!(build(&layer).is_err());
+    }
+}
