@@ -136,8 +136,6 @@ pub fn check_graft(plan: &GraftPlan, g: &mut Grafted, write: WriteMode) -> Resul
         },
         g.fs.take(),
     )?;
-    // The check read data where it lies: the files it came from must be those verified.
-    fs.check_unchanged()?;
     let vendor = g.vendor.clone();
     let mut merged = None;
     // The vendor's old base is read only when its application layers changed the package
@@ -157,6 +155,9 @@ pub fn check_graft(plan: &GraftPlan, g: &mut Grafted, write: WriteMode) -> Resul
             merged = Some(image);
         }
     }
+    // The check (and the merge) read data where it lies: the files it came from must be
+    // those verified.
+    fs.check_unchanged()?;
     // The result's filesystem goes before the baseline's is built: peak memory is one of them.
     drop(fs);
     // The baseline can only mark findings pre-existing: a clean result needs none (and a clean

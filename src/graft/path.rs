@@ -378,9 +378,24 @@ fn write_entries<W: Write>(
     tw: &mut TarWriter<W>,
     plan: NewLayer<'_>,
     spill: &Spill,
+    max_layer_size: u64,
     emit: &mut dyn FnMut(LayerEntry) -> Result<()>,
 ) -> Result<usize> {
     let io = |e: std::io::Error| Error::io_while("writing the new layer", e);
+    // What a reader of the layer holds it to: a name within the path limits (a selection
+    // moved under a base symlink, or a marker, is longer than the vendor's name), and the
+    // layer within --max-layer-size.
+    let limits = |path: &[u8], tw: &TarWriter<W>| -> Result<()> {
+        // (The size so far: the last entry's is checked after the loop.)
+        entry::clean_path(path).map_err(|e| Error::context("the new layer", e))?;
+        if tw.written() > max_layer_size {
+            return Err(Error::Invalid(format!(
+                "the new layer is larger than --max-layer-size ({max_layer_size} bytes) at /{}",
+                crate::text::sanitize_bytes(path)
+            )));
+        }
+        Ok(())
+    };
     let file_inode = |e: &Planned| match e {
         Planned::Vendor(n) if n.kind == Kind::File => Some(n.inode),
         Planned::Owned(NewEntry::Node {
@@ -407,6 +422,7 @@ fn write_entries<W: Write>(
         count += 1;
         let (kind, meta, size, data) = match &e {
             Planned::Owned(NewEntry::Opaque | NewEntry::Whiteout) => {
+                limits(&path, tw)?;
                 tw.append_marker(&path).map_err(io)?;
                 emit(marker_entry(&path)?)?;
                 continue;
@@ -417,6 +433,7 @@ fn write_entries<W: Write>(
             }) => (kind, meta, *size, None),
             Planned::Vendor(n) => (&n.kind, &n.meta, n.size, n.data()),
         };
+        limits(&path, tw)?;
         if let Some(inode) = file_inode(&e).filter(|i| group_size.contains_key(i)) {
             if let Some(target) = first.get(&inode) {
                 let out = OutKind::Hardlink(target);
@@ -454,6 +471,11 @@ fn write_entries<W: Write>(
                 data: data.filter(|_| is_file).map(|d| DataAt::new(d.offset)),
             },
         })?;
+    }
+    if tw.written() > max_layer_size {
+        return Err(Error::Invalid(format!(
+            "the new layer is larger than --max-layer-size ({max_layer_size} bytes)"
+        )));
     }
     Ok(count)
 }
@@ -547,7 +569,7 @@ pub(super) fn graft_paths(
     };
     let mut entries = 0;
     let l = crate::mutate::new_layer(dest, codec, |tw| {
-        entries = write_entries(tw, layer, &spill, &mut emit)?;
+        entries = write_entries(tw, layer, &spill, plan.max_layer_size, &mut emit)?;
         Ok(())
     })?;
     bfs.add_planned(&mut planned, batch)?;
@@ -688,12 +710,13 @@ mod tests {
     use crate::model::reference::ImageRef;
     use crate::view::fs::{Fs, FsInput, Verify};
 
-    fn plan(paths: &[&str], out: &std::path::Path) -> GraftPlan {
+    fn plan(vendor: &str, paths: &[&str], exclude: &[&str], out: &std::path::Path) -> GraftPlan {
         let fixture = |f: &str| {
             ImageRef::parse_input(&format!("{}/fixtures/{f}", env!("CARGO_MANIFEST_DIR"))).unwrap()
         };
+        let exclude: Vec<String> = exclude.iter().map(|e| e.to_string()).collect();
         GraftPlan {
-            vendor: fixture("vendor.tar"),
+            vendor: fixture(vendor),
             base: fixture("base.tar"),
             old_base: Default::default(),
             output: ImageRef::parse_output(&format!("oci:{}", out.display())).unwrap(),
@@ -704,7 +727,7 @@ mod tests {
             platform: None,
             max_layer_size: u64::MAX,
             source_date_epoch: Some(0),
-            exclude: Default::default(),
+            exclude: crate::model::glob::Excludes::new(&exclude).unwrap(),
             accepts: Default::default(),
             docs: Default::default(),
             history_comment: None,
@@ -715,99 +738,112 @@ mod tests {
     /// of the written layer builds: the same nodes (kinds, attributes, sizes, layers, origins,
     /// inodes, the same bytes where both keep them) and the same application entries, over
     /// the small vendor's hardlink, symlink, set-uid file, xattrs, whiteouts and opaque
-    /// directory, selections under a base directory and over one (an opaque marker), and a
-    /// symlinked parent.
+    /// directory; selections under a base directory and over one (an opaque marker),
+    /// overlapping ones (a copied subtree), an excluded hardlink target; from a docker-save
+    /// (files read in place) and from an OCI archive of gzip layers (files spilled).
     #[test]
     fn the_planned_view_is_the_view_of_the_written_layer() {
         let tmp = tempfile::tempdir().unwrap();
-        for sel in [
-            &["opt/vendor"][..],
-            &["opt/vendor/share", "opt/vendor/bin/hello-link", "etc"],
-            &["usr", "opt/vendor/bin/greet", "opt/vendor/etc/app.conf"],
-        ] {
-            let p = plan(sel, &tmp.path().join("out"));
-            let g = graft(&p, WriteMode::DryRun).unwrap();
-            let planned = g.fs.expect("path mode builds the check's filesystem");
-            let layers: Vec<_> = g
-                .image
-                .blobs
-                .iter()
-                .filter_map(|b| match b {
-                    crate::model::out::OutBlob::Layer { layer, .. } => Some(layer.clone()),
-                    _ => None,
-                })
-                .collect();
-            let read = Fs::build(&FsInput {
-                name: "read",
-                layers: &layers,
-                boundary: planned.boundary,
-                max_layer_size: u64::MAX,
-                verify: Verify::Here,
-                owned: Some(crate::check::pkgs::owned_paths),
-            })
-            .unwrap();
-            let keys =
-                |fs: &Fs| -> Vec<Vec<u8>> { fs.result.nodes.keys().map(|k| k.to_vec()).collect() };
-            assert_eq!(keys(&planned), keys(&read), "{sel:?}");
-            // Every regular file's bytes in the written layer, by path.
-            let new_layer = layers.len() - 1;
-            let mut written = std::collections::HashMap::new();
-            crate::layer::each_entry("t", new_layer, &layers[new_layer], u64::MAX, |e, le| {
-                if let Op::Put {
-                    kind: Kind::File, ..
-                } = le.op
-                {
-                    let mut b = Vec::new();
-                    std::io::Read::read_to_end(e, &mut b).unwrap();
-                    written.insert(le.path.to_vec(), b);
-                }
-                Ok(())
-            })
-            .unwrap();
-            let mut files = 0;
-            for ((k, a), b) in planned.result.nodes.iter().zip(read.result.nodes.values()) {
-                let what = format!("{sel:?} /{}", String::from_utf8_lossy(k));
-                assert_eq!(
-                    (
-                        &a.kind,
-                        &a.meta,
-                        a.size,
-                        a.layer(),
-                        a.implicit(),
-                        &a.from,
-                        a.inode
-                    ),
-                    (
-                        &b.kind,
-                        &b.meta,
-                        b.size,
-                        b.layer(),
-                        b.implicit(),
-                        &b.from,
-                        b.inode
-                    ),
-                    "{what}"
-                );
-                if a.layer() == new_layer && a.kind == Kind::File {
-                    // The planned view keeps every new file's bytes where the graft found
-                    // them: those the layer has (under the name that carries them).
-                    let mine = planned.data(a).unwrap().expect(&what);
-                    let (_, origin) = a.origin(k);
-                    assert_eq!(Some(&mine), written.get(&origin[..]), "{what}");
-                    if let Some(theirs) = read.data(b).unwrap() {
-                        assert_eq!(mine, theirs, "{what}");
-                    }
-                    files += 1;
-                }
-            }
-            assert!(files > 0, "{sel:?}: no file's bytes compared");
-            let app = |fs: &Fs| -> Vec<(Vec<u8>, u32, String)> {
-                fs.app
+        let cases: [(&[&str], &[&str]); 5] = [
+            (&["opt/vendor"], &[]),
+            (
+                &["opt/vendor/share", "opt/vendor/bin/hello-link", "etc"],
+                &[],
+            ),
+            (
+                &["usr", "opt/vendor/bin/greet", "opt/vendor/etc/app.conf"],
+                &[],
+            ),
+            (&["opt/vendor", "opt/vendor/share", "opt/vendor/bin"], &[]),
+            (&["opt/vendor"], &["/opt/vendor/bin/hello"]),
+        ];
+        for vendor in ["vendor.tar", "vendor-oci.tar"] {
+            for (sel, exclude) in cases {
+                let p = plan(vendor, sel, exclude, &tmp.path().join("out"));
+                let g = graft(&p, WriteMode::DryRun).unwrap();
+                let planned = g.fs.expect("path mode builds the check's filesystem");
+                let layers: Vec<_> = g
+                    .image
+                    .blobs
                     .iter()
-                    .map(|e| (e.path.to_vec(), e.layer, format!("{:?}", e.op)))
-                    .collect()
-            };
-            assert_eq!(app(&planned), app(&read), "{sel:?}");
+                    .filter_map(|b| match b {
+                        crate::model::out::OutBlob::Layer { layer, .. } => Some(layer.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                let read = Fs::build(&FsInput {
+                    name: "read",
+                    layers: &layers,
+                    boundary: planned.boundary,
+                    max_layer_size: u64::MAX,
+                    verify: Verify::Here,
+                    owned: Some(crate::check::pkgs::owned_paths),
+                })
+                .unwrap();
+                let keys = |fs: &Fs| -> Vec<Vec<u8>> {
+                    fs.result.nodes.keys().map(|k| k.to_vec()).collect()
+                };
+                assert_eq!(keys(&planned), keys(&read), "{sel:?}");
+                // Every regular file's bytes in the written layer, by path.
+                let new_layer = layers.len() - 1;
+                let mut written = std::collections::HashMap::new();
+                crate::layer::each_entry("t", new_layer, &layers[new_layer], u64::MAX, |e, le| {
+                    if let Op::Put {
+                        kind: Kind::File, ..
+                    } = le.op
+                    {
+                        let mut b = Vec::new();
+                        std::io::Read::read_to_end(e, &mut b).unwrap();
+                        written.insert(le.path.to_vec(), b);
+                    }
+                    Ok(())
+                })
+                .unwrap();
+                let mut files = 0;
+                for ((k, a), b) in planned.result.nodes.iter().zip(read.result.nodes.values()) {
+                    let what = format!("{vendor} {sel:?} /{}", String::from_utf8_lossy(k));
+                    assert_eq!(
+                        (
+                            &a.kind,
+                            &a.meta,
+                            a.size,
+                            a.layer(),
+                            a.implicit(),
+                            &a.from,
+                            a.inode
+                        ),
+                        (
+                            &b.kind,
+                            &b.meta,
+                            b.size,
+                            b.layer(),
+                            b.implicit(),
+                            &b.from,
+                            b.inode
+                        ),
+                        "{what}"
+                    );
+                    if a.layer() == new_layer && a.kind == Kind::File {
+                        // The planned view keeps every new file's bytes where the graft found
+                        // them: those the layer has (under the name that carries them).
+                        let mine = planned.data(a).unwrap().expect(&what);
+                        let (_, origin) = a.origin(k);
+                        assert_eq!(Some(&mine), written.get(&origin[..]), "{what}");
+                        if let Some(theirs) = read.data(b).unwrap() {
+                            assert_eq!(mine, theirs, "{what}");
+                        }
+                        files += 1;
+                    }
+                }
+                assert!(files > 0, "{sel:?}: no file's bytes compared");
+                let app = |fs: &Fs| -> Vec<(Vec<u8>, u32, String)> {
+                    fs.app
+                        .iter()
+                        .map(|e| (e.path.to_vec(), e.layer, format!("{:?}", e.op)))
+                        .collect()
+                };
+                assert_eq!(app(&planned), app(&read), "{sel:?}");
+            }
         }
     }
 }

@@ -71,7 +71,8 @@ pub fn blob_stamp(data: &BlobData) -> Option<(std::path::PathBuf, crate::store::
         BlobData::Range { path, .. } => path.to_path_buf(),
         BlobData::Bytes(_) => return None,
     };
-    let s = crate::store::stamp::FileStamp::of_path(&p).ok()?;
+    // The file itself, where the path the user gave is a symlink (as opening it reads).
+    let s = crate::store::stamp::FileStamp::of(&std::fs::metadata(&p).ok()?);
     Some((p, s))
 }
 
@@ -82,7 +83,12 @@ pub fn mark_checked(
     before: Option<(std::path::PathBuf, crate::store::stamp::FileStamp)>,
 ) {
     match before {
-        Some((p, s)) if crate::store::stamp::FileStamp::of_path(&p).ok() == Some(s) => {
+        Some((p, s))
+            if std::fs::metadata(&p)
+                .ok()
+                .map(|m| crate::store::stamp::FileStamp::of(&m))
+                == Some(s) =>
+        {
             checked.mark_file(s)
         }
         _ => checked.mark(),

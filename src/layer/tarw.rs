@@ -85,6 +85,8 @@ pub fn as_read(kind: &OutKind<'_>, meta: &Meta) -> Meta {
 
 pub struct TarWriter<W: Write> {
     w: W,
+    /// Bytes of tar written so far (each file's data counted by its `pad`).
+    len: u64,
 }
 
 fn pax_record(out: &mut Vec<u8>, key: &str, val: &[u8]) {
@@ -158,7 +160,7 @@ fn set_name_field(field: &mut [u8], v: &[u8]) {
 
 impl<W: Write> TarWriter<W> {
     pub fn new(w: W) -> Self {
-        TarWriter { w }
+        TarWriter { w, len: 0 }
     }
 
     fn header_block(
@@ -231,21 +233,31 @@ impl<W: Write> TarWriter<W> {
             ph.set_size(pax.len() as u64);
             ph.set_cksum();
             self.w.write_all(ph.as_bytes())?;
+            self.len += 512;
             self.w.write_all(&pax)?;
             self.pad(pax.len() as u64)?;
         }
-        self.w.write_all(&block)
+        self.w.write_all(&block)?;
+        self.len += 512;
+        Ok(())
+    }
+
+    /// The tar's length so far, when every file's data was followed by `pad`.
+    pub fn written(&self) -> u64 {
+        self.len
     }
 
     pub fn data(&mut self) -> &mut W {
         &mut self.w
     }
 
+    /// Pads the `size` data bytes just written to a whole block.
     pub fn pad(&mut self, size: u64) -> io::Result<()> {
         let rem = (size % 512) as usize;
         if rem != 0 {
             self.w.write_all(&[0u8; 512][..512 - rem])?;
         }
+        self.len += size.div_ceil(512) * 512;
         Ok(())
     }
 

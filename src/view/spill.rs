@@ -254,6 +254,7 @@ fn copy_file_range_to(file: &File, mut at: u64, len: u64, w: &mut impl Write) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layer::entry::DataAt;
 
     /// Many small entries and large ones that cross the gathering buffer's edges read back
     /// whole, before and after the bytes around them reach the file.
@@ -293,5 +294,59 @@ mod tests {
             len: 1,
         };
         assert!(s.read(past).is_err());
+    }
+
+    /// A store taken over by another reads back through the other: bytes already in its file
+    /// and bytes still gathered in memory, beside the taker's own (before and after), and a
+    /// second store taken over after the first.
+    #[test]
+    fn an_absorbed_store_reads_back_through_the_taker() {
+        let data = |seed: u8, len: usize| -> Vec<u8> {
+            (0..len)
+                .map(|i| (i as u8).wrapping_mul(31) ^ seed)
+                .collect()
+        };
+        let mut taker = Spill::in_temp_dir().unwrap();
+        let mine = data(1, SPILL_WRITE + 77);
+        let d_mine = taker.put(&mut &mine[..], mine.len() as u64, "t").unwrap();
+        let mut refs = Vec::new();
+        for k in 0..2u8 {
+            let mut other = Spill::in_temp_dir().unwrap();
+            // One piece across the gathering buffer's edge (partly in the file), one still
+            // gathered in memory.
+            let a = data(10 + k, SPILL_WRITE + 5);
+            let b = data(20 + k, 300);
+            let da = other.put(&mut &a[..], a.len() as u64, "o").unwrap();
+            let db = other.put(&mut &b[..], b.len() as u64, "o").unwrap();
+            assert!(!other.pending.is_empty());
+            let r = taker.next_rebase();
+            taker.absorb(other, r).unwrap();
+            for (d, bytes) in [(da, a), (db, b)] {
+                let at = r.at(DataAt::new(d.offset)).of(d.len);
+                assert!((ABSORBED_BASE..TAR_BASE).contains(&at.offset));
+                refs.push((at, bytes));
+            }
+        }
+        // The taker's own bytes, before and after.
+        let later = data(3, 1000);
+        let d_later = taker.put(&mut &later[..], later.len() as u64, "t").unwrap();
+        refs.push((d_mine, mine));
+        refs.push((d_later, later));
+        for (i, (d, bytes)) in refs.iter().enumerate() {
+            assert_eq!(&taker.read(*d).unwrap(), bytes, "piece {i}");
+        }
+        // A reference past an absorbed file's end is refused, not read from the next one.
+        let (d, _) = &refs[1];
+        let past = DataRef {
+            offset: d.offset,
+            len: d.len + 1,
+        };
+        assert!(taker.read(past).is_err());
+        // A rebase taken before another absorption is stale.
+        let stale = taker.next_rebase();
+        taker
+            .absorb(Spill::in_temp_dir().unwrap(), taker.next_rebase())
+            .unwrap();
+        assert!(taker.absorb(Spill::in_temp_dir().unwrap(), stale).is_err());
     }
 }
