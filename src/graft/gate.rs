@@ -216,7 +216,10 @@ fn merge_package_database(
         verify: Verify::Here,
         owned: None,
     })?;
-    let Some(m) = dbmerge::plan(fs, Some(&old))? else {
+    let m = dbmerge::plan(fs, Some(&old))?;
+    // The old base's layers the graft verified were read in place: unchanged since.
+    old.check_unchanged()?;
+    let Some(m) = m else {
         return Ok(None);
     };
     let created_by = format!(

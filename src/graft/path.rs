@@ -384,13 +384,16 @@ fn write_entries<W: Write>(
     let io = |e: std::io::Error| Error::io_while("writing the new layer", e);
     // What a reader of the layer holds it to: a name within the path limits (a selection
     // moved under a base symlink, or a marker, is longer than the vendor's name), and the
-    // layer within --max-layer-size.
-    let limits = |path: &[u8], tw: &TarWriter<W>| -> Result<()> {
-        // (The size so far: the last entry's is checked after the loop.)
+    // layer, with its 1024-byte end, within --max-layer-size: checked for each entry as its
+    // header is written, its data counted before they are copied (`data`: padded bytes).
+    let named = |path: &[u8]| -> Result<()> {
         entry::clean_path(path).map_err(|e| Error::context("the new layer", e))?;
-        if tw.written() > max_layer_size {
+        Ok(())
+    };
+    let within = |path: &[u8], tw: &TarWriter<W>, data: u64| -> Result<()> {
+        if tw.written().saturating_add(data).saturating_add(1024) > max_layer_size {
             return Err(Error::Invalid(format!(
-                "the new layer is larger than --max-layer-size ({max_layer_size} bytes) at /{}",
+                "the new layer would be larger than --max-layer-size ({max_layer_size} bytes) with /{}",
                 crate::text::sanitize_bytes(path)
             )));
         }
@@ -422,8 +425,9 @@ fn write_entries<W: Write>(
         count += 1;
         let (kind, meta, size, data) = match &e {
             Planned::Owned(NewEntry::Opaque | NewEntry::Whiteout) => {
-                limits(&path, tw)?;
+                named(&path)?;
                 tw.append_marker(&path).map_err(io)?;
+                within(&path, tw, 0)?;
                 emit(marker_entry(&path)?)?;
                 continue;
             }
@@ -433,11 +437,12 @@ fn write_entries<W: Write>(
             }) => (kind, meta, *size, None),
             Planned::Vendor(n) => (&n.kind, &n.meta, n.size, n.data()),
         };
-        limits(&path, tw)?;
+        named(&path)?;
         if let Some(inode) = file_inode(&e).filter(|i| group_size.contains_key(i)) {
             if let Some(target) = first.get(&inode) {
                 let out = OutKind::Hardlink(target);
                 tw.append_header(&path, &out, meta).map_err(io)?;
+                within(&path, tw, 0)?;
                 emit(LayerEntry {
                     path: path.into(),
                     op: Op::Link {
@@ -452,6 +457,11 @@ fn write_entries<W: Write>(
         let out = OutKind::from_kind(kind, size);
         tw.append_header(&path, &out, meta).map_err(io)?;
         let is_file = *kind == Kind::File;
+        within(
+            &path,
+            tw,
+            if is_file { size.div_ceil(512) * 512 } else { 0 },
+        )?;
         if is_file && size > 0 {
             let d = data.ok_or_else(|| {
                 Error::Invalid(format!(
@@ -471,11 +481,6 @@ fn write_entries<W: Write>(
                 data: data.filter(|_| is_file).map(|d| DataAt::new(d.offset)),
             },
         })?;
-    }
-    if tw.written() > max_layer_size {
-        return Err(Error::Invalid(format!(
-            "the new layer is larger than --max-layer-size ({max_layer_size} bytes)"
-        )));
     }
     Ok(count)
 }
@@ -825,7 +830,16 @@ mod tests {
                     );
                     if a.layer() == new_layer && a.kind == Kind::File {
                         // The planned view keeps every new file's bytes where the graft found
-                        // them: those the layer has (under the name that carries them).
+                        // them: those the layer has (under the name that carries them), in the
+                        // vendor's layer in place (the store's input layers, from 2^62) or in
+                        // its spill file (taken over: from 2^61).
+                        let at = a.data().expect(&what).offset;
+                        let region = if vendor == "vendor.tar" {
+                            1u64 << 62..u64::MAX
+                        } else {
+                            1u64 << 61..1u64 << 62
+                        };
+                        assert!(region.contains(&at), "{what}: data at {at:#x}");
                         let mine = planned.data(a).unwrap().expect(&what);
                         let (_, origin) = a.origin(k);
                         assert_eq!(Some(&mine), written.get(&origin[..]), "{what}");
@@ -836,6 +850,13 @@ mod tests {
                     }
                 }
                 assert!(files > 0, "{sel:?}: no file's bytes compared");
+                if !exclude.is_empty() {
+                    // The excluded target is not there; its hardlink carries the bytes.
+                    assert!(planned.result.get(b"opt/vendor/bin/hello").is_none());
+                    let link = planned.result.get(b"opt/vendor/bin/hello-link").unwrap();
+                    assert_eq!(link.kind, Kind::File);
+                    assert!(written.contains_key(&b"opt/vendor/bin/hello-link"[..]));
+                }
                 let app = |fs: &Fs| -> Vec<(Vec<u8>, u32, String)> {
                     fs.app
                         .iter()
@@ -845,5 +866,62 @@ mod tests {
                 assert_eq!(app(&planned), app(&read), "{sel:?}");
             }
         }
+    }
+
+    /// The new layer is held to --max-layer-size as it is written (with its 1024-byte end):
+    /// a limit of exactly its length passes, one byte less fails naming the limit and the
+    /// entry that crossed it, before its data are copied.
+    #[test]
+    fn the_new_layer_is_held_to_the_max_layer_size() {
+        use super::{NewLayer, Sel, write_entries};
+        use crate::layer::entry::{DataAt, Meta};
+        use crate::layer::tarw::TarWriter;
+        use crate::view::merged::Key;
+        use crate::view::spill::Spill;
+        use std::collections::BTreeMap;
+        let mut spill = Spill::in_temp_dir().unwrap();
+        let big = vec![7u8; 1000];
+        let d = spill.put(&mut &big[..], 1000, "t").unwrap();
+        let exclude = crate::model::glob::Excludes::default();
+        let layer = || {
+            let mut m = BTreeMap::new();
+            let node = |kind: Kind, size: u64, data: Option<DataAt>| {
+                crate::view::Node::new(kind, Meta::default(), size, 0, data)
+            };
+            m.insert(Key::new(b"a"), node(Kind::Dir, 0, None));
+            m.insert(
+                Key::new(b"a/f"),
+                node(Kind::File, 1000, Some(DataAt::new(d.offset))),
+            );
+            NewLayer {
+                exclude: &exclude,
+                subs: vec![(
+                    Sel {
+                        src: b"a".to_vec(),
+                        dst: b"a".to_vec(),
+                        seq: 2,
+                    },
+                    m,
+                )],
+                owned: BTreeMap::new(),
+            }
+        };
+        let write = |max: u64| -> crate::error::Result<Vec<u8>> {
+            let mut tw = TarWriter::new(Vec::new());
+            write_entries(&mut tw, layer(), &spill, max, &mut |_| Ok(()))?;
+            Ok(tw.finish().unwrap())
+        };
+        let len = write(u64::MAX).unwrap().len() as u64;
+        // Two headers, the data padded to 1024, the end.
+        assert_eq!(len, 512 * 2 + 1024 + 1024);
+        assert_eq!(write(len).unwrap().len() as u64, len);
+        let e = write(len - 1).unwrap_err().to_string();
+        assert!(
+            e.contains(&format!(
+                "the new layer would be larger than --max-layer-size ({} bytes) with /a/f",
+                len - 1
+            )),
+            "{e}"
+        );
     }
 }
