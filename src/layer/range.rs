@@ -193,7 +193,7 @@ pub fn seekable_tar(l: &Layer) -> Result<Option<TarRange>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::layer::entry::{Kind, Op};
     use crate::layer::walk_headers;
@@ -201,7 +201,8 @@ mod tests {
     use crate::model::spec::Descriptor;
     use std::sync::Arc;
 
-    fn tar_of(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    /// A tar of regular files (for tests of layers on disk).
+    pub(crate) fn tar_of(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());
         for (name, data) in files {
             let mut h = tar::Header::new_ustar();
@@ -213,7 +214,8 @@ mod tests {
         b.into_inner().unwrap()
     }
 
-    fn file_layer(bytes: &[u8]) -> (Layer, std::path::PathBuf) {
+    /// An uncompressed layer of `bytes` in a temporary file, and the file's path.
+    pub(crate) fn file_layer(bytes: &[u8]) -> (Layer, std::path::PathBuf) {
         let tmp = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(tmp.path(), bytes).unwrap();
         let path = tmp.path().to_path_buf();

@@ -552,35 +552,16 @@ fn keep(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layer::range::tests::{file_layer, tar_of};
     use crate::model::digest::{DiffId, Digest};
-    use crate::model::image::BlobData;
-    use crate::model::spec::Descriptor;
-    use std::sync::Arc;
 
     /// A layer that verifying would refuse (its digest names other bytes), in a file on disk.
     fn misnamed_layer() -> (Layer, std::path::PathBuf) {
-        let mut b = tar::Builder::new(Vec::new());
-        let mut h = tar::Header::new_ustar();
-        h.set_size(5);
-        h.set_mode(0o644);
-        h.set_entry_type(tar::EntryType::Regular);
-        b.append_data(&mut h, "etc/passwd", &b"root:"[..]).unwrap();
-        let bytes = b.into_inner().unwrap();
-        let tmp = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(tmp.path(), &bytes).unwrap();
+        let bytes = tar_of(&[("etc/passwd", b"root:".to_vec())]);
+        let (mut layer, path) = file_layer(&bytes);
         let d = Digest::of(b"other bytes");
-        let path = tmp.path().to_path_buf();
-        let layer = Layer {
-            desc: Descriptor::new(
-                crate::model::spec::media::OCI_LAYER,
-                d.clone(),
-                bytes.len() as u64,
-            ),
-            diff_id: DiffId(d),
-            data: BlobData::File(Arc::new(tmp.into_temp_path())),
-            history: None,
-            checked: Default::default(),
-        };
+        layer.desc.digest = d.clone();
+        layer.diff_id = DiffId(d);
         (layer, path)
     }
 
