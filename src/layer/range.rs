@@ -109,7 +109,6 @@ impl TarRange {
 
     /// Copies `len` bytes at `offset` of the tar into `w`.
     pub fn copy_range(&self, offset: u64, len: u64, w: &mut impl io::Write) -> Result<()> {
-        use std::os::unix::fs::FileExt;
         let end = offset
             .checked_add(len)
             .filter(|e| *e <= self.len)
@@ -119,28 +118,9 @@ impl TarRange {
                     self.path.display()
                 ))
             })?;
-        // One buffer a thread, zeroed once as it grows: a small file's copy costs no
-        // allocation and no memset (taken out of its cell, so a nested call gets its own).
-        let mut buf = COPY_BUF.take();
-        let want = (end - offset).min(1 << 20) as usize;
-        if buf.len() < want {
-            buf.resize(want, 0);
-        }
-        let copied = (|| {
-            let mut at = offset;
-            while at < end {
-                let n = want.min((end - at) as usize);
-                self.file
-                    .read_exact_at(&mut buf[..n], self.start + at)
-                    .map_err(|e| Error::io(&self.path, e))?;
-                w.write_all(&buf[..n])
-                    .map_err(|e| Error::io_while("writing layer", e))?;
-                at += n as u64;
-            }
-            Ok(())
-        })();
-        COPY_BUF.set(buf);
-        copied
+        copy_file_at(&self.file, self.start + offset, end - offset, w, |e| {
+            Error::io(&self.path, e)
+        })
     }
 
     /// `len` bytes at `offset` of the tar (a file's data, as `walk_headers` located it).
@@ -151,8 +131,41 @@ impl TarRange {
     }
 }
 
+/// Copies `len` bytes at `at` of `file` into `w` (`on_read` names a read error), through one
+/// buffer a thread, zeroed once as it grows: a small file's copy costs no allocation and no
+/// memset. The one copy loop of file data read in place and of the spill store's files.
+pub(crate) fn copy_file_at(
+    file: &std::fs::File,
+    at: u64,
+    len: u64,
+    w: &mut impl io::Write,
+    on_read: impl Fn(io::Error) -> Error,
+) -> Result<()> {
+    use std::os::unix::fs::FileExt;
+    // Taken out of its cell, so a nested call gets its own.
+    let mut buf = COPY_BUF.take();
+    let want = len.min(1 << 20) as usize;
+    if buf.len() < want {
+        buf.resize(want, 0);
+    }
+    let end = at + len;
+    let copied = (|| {
+        let mut at = at;
+        while at < end {
+            let n = want.min((end - at) as usize);
+            file.read_exact_at(&mut buf[..n], at).map_err(&on_read)?;
+            w.write_all(&buf[..n])
+                .map_err(|e| Error::io_while("writing layer", e))?;
+            at += n as u64;
+        }
+        Ok(())
+    })();
+    COPY_BUF.set(buf);
+    copied
+}
+
 thread_local! {
-    /// `TarRange::copy_range`'s buffer (at most 1 MiB a thread).
+    /// `copy_file_at`'s buffer (at most 1 MiB a thread).
     static COPY_BUF: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
 }
 

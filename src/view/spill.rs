@@ -236,19 +236,9 @@ impl Spill {
     }
 }
 
-/// Copies `len` bytes at `at` of `file` to `w`, a megabyte at a time.
-fn copy_file_range_to(file: &File, mut at: u64, len: u64, w: &mut impl Write) -> Result<()> {
-    let end = at + len;
-    let mut buf = vec![0u8; len.min(1 << 20) as usize];
-    while at < end {
-        let k = ((end - at) as usize).min(buf.len());
-        file.read_exact_at(&mut buf[..k], at)
-            .map_err(|e| Error::io_while("spill", e))?;
-        w.write_all(&buf[..k])
-            .map_err(|e| Error::io_while("writing layer", e))?;
-        at += k as u64;
-    }
-    Ok(())
+/// Copies `len` bytes at `at` of a spill file to `w`.
+fn copy_file_range_to(file: &File, at: u64, len: u64, w: &mut impl Write) -> Result<()> {
+    crate::layer::range::copy_file_at(file, at, len, w, |e| Error::io_while("spill", e))
 }
 
 #[cfg(test)]
